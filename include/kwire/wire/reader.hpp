@@ -1,0 +1,289 @@
+// Reader: bounds-checked, allocation-free reading of protocol primitives.
+//
+// Lifetime rule: everything a Reader hands out that is not an integer
+// (string_view, bytes_view, records_view, RawTaggedField::data) points into the
+// buffer the Reader was constructed over. Decoded messages are therefore valid
+// only while that buffer is alive and unchanged. Arrays are allocated from the
+// std::pmr::memory_resource given to the Reader, which must outlive them too.
+//
+// Errors are sticky: the first failure is recorded with its byte offset and the
+// field path, the cursor jumps to the end, and every later read returns a zero
+// value. Callers check ok() once per element or message instead of per read.
+#pragma once
+
+#include <boost/endian/conversion.hpp>
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <memory_resource>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "kwire/wire/error.hpp"
+#include "kwire/wire/types.hpp"
+#include "kwire/wire/varint.hpp"
+
+namespace kwire {
+
+class Reader {
+ public:
+  static constexpr std::size_t max_depth = 32;
+
+  explicit Reader(bytes_view buf, std::pmr::memory_resource* mem = std::pmr::get_default_resource()) noexcept
+      : begin_(buf.data()), cur_(buf.data()), end_(buf.data() + buf.size()), mem_(mem) {}
+
+  bool ok() const noexcept { return !error_.has_value(); }
+  const std::optional<DecodeError>& error() const noexcept { return error_; }
+  std::optional<DecodeError> take_error() noexcept { return std::move(error_); }
+
+  std::size_t offset() const noexcept { return static_cast<std::size_t>(cur_ - begin_); }
+  std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - cur_); }
+  const std::uint8_t* position() const noexcept { return cur_; }
+  std::pmr::memory_resource* memory() const noexcept { return mem_; }
+
+  // ---- field path bookkeeping (pointer stores only; the path string is built
+  // ---- when an error happens) ----
+  void field(const char* name) noexcept { field_ = name; }
+  /// Marks entry into element `index` of the current array field (or -1 for a
+  /// single nested struct). Returns false, with an error, if nesting is too deep.
+  bool enter(std::int32_t index = -1) noexcept {
+    if (depth_ == max_depth) {
+      fail(DecodeErrc::too_deep);
+      return false;
+    }
+    frames_[depth_++] = {field_, index};
+    return true;
+  }
+  void leave() noexcept {
+    field_ = frames_[--depth_].field;
+  }
+
+  /// Records an error at the current offset (the first one wins).
+  void fail(DecodeErrc code) { fail_at(code, offset()); }
+  void fail_at(DecodeErrc code, std::size_t at) {
+    if (error_) return;
+    DecodeError e;
+    e.code = code;
+    e.offset = at;
+    for (std::size_t i = 0; i < depth_; ++i) {
+      append_segment(e.path, frames_[i].field);
+      if (frames_[i].index >= 0) {
+        e.path += '[';
+        e.path += std::to_string(frames_[i].index);
+        e.path += ']';
+      }
+    }
+    append_segment(e.path, field_);
+    error_ = std::move(e);
+    cur_ = end_;
+  }
+
+  // ---- fixed-width integers (big-endian) ----
+  std::int8_t i8() noexcept { return static_cast<std::int8_t>(u8()); }
+  std::uint8_t u8() noexcept {
+    if (!need(1)) return 0;
+    return *cur_++;
+  }
+  bool boolean() noexcept { return u8() != 0; }
+  std::int16_t i16() noexcept { return static_cast<std::int16_t>(u16()); }
+  std::uint16_t u16() noexcept { return fixed<std::uint16_t>(); }
+  std::int32_t i32() noexcept { return static_cast<std::int32_t>(u32()); }
+  std::uint32_t u32() noexcept { return fixed<std::uint32_t>(); }
+  std::int64_t i64() noexcept { return static_cast<std::int64_t>(u64()); }
+  std::uint64_t u64() noexcept { return fixed<std::uint64_t>(); }
+  double f64() noexcept { return std::bit_cast<double>(u64()); }
+  Uuid uuid() noexcept {
+    Uuid u;
+    if (!need(16)) return u;
+    std::memcpy(u.bytes.data(), cur_, 16);
+    cur_ += 16;
+    return u;
+  }
+
+  // ---- varints ----
+  std::uint32_t uvarint() noexcept {
+    std::uint32_t v = 0;
+    auto start = cur_;
+    check(varint::get_u32(cur_, end_, v), start);
+    return v;
+  }
+  std::int32_t varint() noexcept {
+    std::int32_t v = 0;
+    auto start = cur_;
+    check(varint::get_i32(cur_, end_, v), start);
+    return v;
+  }
+  std::int64_t varlong() noexcept {
+    std::int64_t v = 0;
+    auto start = cur_;
+    check(varint::get_i64(cur_, end_, v), start);
+    return v;
+  }
+
+  // ---- lengths ----
+  /// Reads a length prefix: int16 (string) / int32 (bytes, arrays) when not
+  /// flexible, or a compact unsigned varint N meaning N-1 when flexible. Returns
+  /// -1 for null. Rejects anything below -1 and anything that cannot fit in the
+  /// remaining input given `min_unit` bytes per unit, before any allocation.
+  std::int64_t length(bool compact, bool wide, std::size_t min_unit = 1) noexcept {
+    auto start = offset();
+    std::int64_t n;
+    if (compact) {
+      n = static_cast<std::int64_t>(uvarint()) - 1;
+    } else if (wide) {
+      n = i32();
+    } else {
+      n = i16();
+    }
+    if (!ok()) return -1;
+    if (n < -1) {
+      fail_at(DecodeErrc::invalid_length, start);
+      return -1;
+    }
+    if (n > 0 && static_cast<std::uint64_t>(n) * min_unit > remaining()) {
+      fail_at(DecodeErrc::length_exceeds_input, start);
+      return -1;
+    }
+    return n;
+  }
+
+  // ---- strings and bytes ----
+  nullable_string nullable_str(bool compact) noexcept {
+    auto start = offset();
+    std::int64_t n = length(compact, false);
+    if (n < 0) return std::nullopt;
+    if (n > 0x7fff) {
+      fail_at(DecodeErrc::string_too_long, start);
+      return std::nullopt;
+    }
+    auto p = reinterpret_cast<const char*>(cur_);
+    cur_ += n;
+    return std::string_view(p, static_cast<std::size_t>(n));
+  }
+  std::string_view str(bool compact) noexcept {
+    auto start = offset();
+    auto s = nullable_str(compact);
+    if (!s) {
+      if (ok()) fail_at(DecodeErrc::invalid_length, start);
+      return {};
+    }
+    return *s;
+  }
+  nullable_bytes nullable_byts(bool compact) noexcept {
+    std::int64_t n = length(compact, true);
+    if (n < 0) return std::nullopt;
+    bytes_view v(cur_, static_cast<std::size_t>(n));
+    cur_ += n;
+    return v;
+  }
+  bytes_view byts(bool compact) noexcept {
+    auto start = offset();
+    auto b = nullable_byts(compact);
+    if (!b) {
+      if (ok()) fail_at(DecodeErrc::invalid_length, start);
+      return {};
+    }
+    return *b;
+  }
+  /// Reads exactly n bytes as a view.
+  bytes_view raw(std::size_t n) noexcept {
+    if (!need(n)) return {};
+    bytes_view v(cur_, n);
+    cur_ += n;
+    return v;
+  }
+
+  /// Array length: -1 for null; `nullable` false turns null into an error.
+  std::int64_t array_length(bool compact, bool nullable, std::size_t min_elem = 1) noexcept {
+    auto start = offset();
+    std::int64_t n = length(compact, true, min_elem);
+    if (n < 0 && ok() && !nullable) {
+      fail_at(DecodeErrc::invalid_length, start);
+    }
+    return n;
+  }
+
+  // ---- tagged fields ----
+  /// Number of tagged fields that follow, checked against the remaining bytes
+  /// (each takes at least two).
+  std::uint32_t tag_count() noexcept {
+    auto start = offset();
+    std::uint32_t n = uvarint();
+    if (ok() && static_cast<std::uint64_t>(n) * 2 > remaining()) {
+      fail_at(DecodeErrc::length_exceeds_input, start);
+      return 0;
+    }
+    return n;
+  }
+  /// Reads a tag header; returns the field's size, checked against the input.
+  std::uint32_t tag_header(std::uint32_t& tag) noexcept {
+    tag = uvarint();
+    auto start = offset();
+    std::uint32_t size = uvarint();
+    if (ok() && size > remaining()) {
+      fail_at(DecodeErrc::length_exceeds_input, start);
+      return 0;
+    }
+    return size;
+  }
+  /// Confines reading to the next `size` bytes (a known tagged field); restore
+  /// with end_limit(), which checks the field was consumed exactly.
+  const std::uint8_t* begin_limit(std::uint32_t size) noexcept {
+    auto saved = end_;
+    end_ = cur_ + size;
+    return saved;
+  }
+  void end_limit(const std::uint8_t* saved) noexcept {
+    if (ok() && cur_ != end_) fail(DecodeErrc::invalid_length);
+    if (ok()) end_ = saved;
+  }
+
+ private:
+  struct Frame {
+    const char* field;
+    std::int32_t index;
+  };
+
+  static void append_segment(std::string& path, const char* name) {
+    if (!name) return;
+    if (!path.empty()) path += '.';
+    path += name;
+  }
+
+  bool need(std::size_t n) noexcept {
+    if (static_cast<std::size_t>(end_ - cur_) < n) {
+      fail(DecodeErrc::truncated);
+      return false;
+    }
+    return true;
+  }
+
+  template <class T>
+  T fixed() noexcept {
+    if (!need(sizeof(T))) return 0;
+    T v;
+    std::memcpy(&v, cur_, sizeof(T));
+    cur_ += sizeof(T);
+    return boost::endian::big_to_native(v);
+  }
+
+  void check(varint::Parse r, const std::uint8_t* start) noexcept {
+    if (r == varint::Parse::ok) return;
+    fail_at(r == varint::Parse::truncated ? DecodeErrc::truncated : DecodeErrc::varint_overflow,
+            static_cast<std::size_t>(start - begin_));
+  }
+
+  const std::uint8_t* begin_;
+  const std::uint8_t* cur_;
+  const std::uint8_t* end_;
+  std::pmr::memory_resource* mem_;
+  const char* field_ = nullptr;
+  std::array<Frame, max_depth> frames_{};
+  std::size_t depth_ = 0;
+  std::optional<DecodeError> error_;
+};
+
+}  // namespace kwire

@@ -1,0 +1,126 @@
+// Encoding goes in two passes over the same generated code: a Sizer computes
+// the exact size (and checks that the message fits the version), then a Writer
+// writes into a buffer of exactly that size. Both expose the same operations so
+// a message's encode function is written once as a template over the output.
+#pragma once
+
+#include <boost/endian/conversion.hpp>
+
+#include <bit>
+#include <cassert>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "kwire/wire/error.hpp"
+#include "kwire/wire/types.hpp"
+#include "kwire/wire/varint.hpp"
+
+namespace kwire {
+
+/// Size pass: counts bytes and records the first encode error.
+class Sizer {
+ public:
+  static constexpr bool checks = true;
+
+  std::size_t size() const noexcept { return n_; }
+  bool ok() const noexcept { return !error_.has_value(); }
+  const std::optional<EncodeError>& error() const noexcept { return error_; }
+
+  void fail(EncodeErrc code, std::string_view field) {
+    if (!error_) error_ = EncodeError{code, std::string(field)};
+  }
+
+  void i8(std::int8_t) noexcept { n_ += 1; }
+  void u8(std::uint8_t) noexcept { n_ += 1; }
+  void boolean(bool) noexcept { n_ += 1; }
+  void i16(std::int16_t) noexcept { n_ += 2; }
+  void u16(std::uint16_t) noexcept { n_ += 2; }
+  void i32(std::int32_t) noexcept { n_ += 4; }
+  void u32(std::uint32_t) noexcept { n_ += 4; }
+  void i64(std::int64_t) noexcept { n_ += 8; }
+  void u64(std::uint64_t) noexcept { n_ += 8; }
+  void f64(double) noexcept { n_ += 8; }
+  void uuid(const Uuid&) noexcept { n_ += 16; }
+  void uvarint(std::uint32_t v) noexcept { n_ += varint::size_u32(v); }
+  void varint(std::int32_t v) noexcept { n_ += varint::size_i32(v); }
+  void varlong(std::int64_t v) noexcept { n_ += varint::size_i64(v); }
+  /// A length prefix for n units (-1 = null).
+  void length(bool compact, bool wide, std::int64_t n) noexcept {
+    if (compact)
+      n_ += varint::size_u32(static_cast<std::uint32_t>(n + 1));
+    else
+      n_ += wide ? 4 : 2;
+  }
+  void raw(bytes_view b) noexcept { n_ += b.size(); }
+  void raw(std::string_view s) noexcept { n_ += s.size(); }
+
+ private:
+  std::size_t n_ = 0;
+  std::optional<EncodeError> error_;
+};
+
+/// Write pass: writes into a buffer sized by a Sizer. Bounds are asserted in
+/// debug builds only; the size pass guarantees them.
+class Writer {
+ public:
+  static constexpr bool checks = false;
+
+  Writer(std::uint8_t* begin, std::uint8_t* end) noexcept : p_(begin), end_(end) { (void)end_; }
+  std::uint8_t* position() const noexcept { return p_; }
+  void fail(EncodeErrc, std::string_view) noexcept {}
+
+  void i8(std::int8_t v) noexcept { u8(static_cast<std::uint8_t>(v)); }
+  void u8(std::uint8_t v) noexcept {
+    assert(p_ < end_);
+    *p_++ = v;
+  }
+  void boolean(bool v) noexcept { u8(v ? 1 : 0); }
+  void i16(std::int16_t v) noexcept { fixed(static_cast<std::uint16_t>(v)); }
+  void u16(std::uint16_t v) noexcept { fixed(v); }
+  void i32(std::int32_t v) noexcept { fixed(static_cast<std::uint32_t>(v)); }
+  void u32(std::uint32_t v) noexcept { fixed(v); }
+  void i64(std::int64_t v) noexcept { fixed(static_cast<std::uint64_t>(v)); }
+  void u64(std::uint64_t v) noexcept { fixed(v); }
+  void f64(double v) noexcept { fixed(std::bit_cast<std::uint64_t>(v)); }
+  void uuid(const Uuid& u) noexcept { raw(bytes_view(u.bytes)); }
+  void uvarint(std::uint32_t v) noexcept {
+    assert(p_ + varint::size_u32(v) <= end_);
+    p_ = varint::put_u32(p_, v);
+  }
+  void varint(std::int32_t v) noexcept { uvarint(varint::zigzag32(v)); }
+  void varlong(std::int64_t v) noexcept {
+    assert(p_ + varint::size_i64(v) <= end_);
+    p_ = varint::put_u64(p_, varint::zigzag64(v));
+  }
+  void length(bool compact, bool wide, std::int64_t n) noexcept {
+    if (compact)
+      uvarint(static_cast<std::uint32_t>(n + 1));
+    else if (wide)
+      i32(static_cast<std::int32_t>(n));
+    else
+      i16(static_cast<std::int16_t>(n));
+  }
+  void raw(bytes_view b) noexcept {
+    assert(p_ + b.size() <= end_);
+    if (!b.empty()) std::memcpy(p_, b.data(), b.size());
+    p_ += b.size();
+  }
+  void raw(std::string_view s) noexcept { raw(as_bytes(s)); }
+
+ private:
+  template <class T>
+  void fixed(T v) noexcept {
+    assert(p_ + sizeof(T) <= end_);
+    v = boost::endian::native_to_big(v);
+    std::memcpy(p_, &v, sizeof(T));
+    p_ += sizeof(T);
+  }
+
+  std::uint8_t* p_;
+  std::uint8_t* end_;
+};
+
+}  // namespace kwire
