@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Imports Kafka's message schemas into schemas/ from kafka-clients jars on Maven
+# Central: the newest release, completed with the versions Kafka 4.0 removed,
+# taken from the last 3.x release. Usage: tools/schema-import/import.sh [newest] [legacy]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+newest=${1:-4.4.0}
+legacy=${2:-3.9.1}
+jars=$root/build/schema-import
+mkdir -p "$jars"
+for v in "$newest" "$legacy"; do
+  if [[ ! -f $jars/kafka-clients-$v.jar ]]; then
+    mvn -B -q dependency:copy -Dartifact=org.apache.kafka:kafka-clients:$v -DoutputDirectory="$jars" >&2
+  fi
+done
+errors=()
+if [[ -f $jars/error_codes-$newest.json ]]; then errors=(--errors "$jars/error_codes-$newest.json"); fi
+python3 "$here/import_schemas.py" \
+  --source "$jars/kafka-clients-$newest.jar" --source-release "$newest" \
+  --legacy "$jars/kafka-clients-$legacy.jar" --legacy-release "$legacy" \
+  "${errors[@]}" --out "$root/schemas"
