@@ -172,6 +172,10 @@ def merge_fields(new, old, legacy_hi, where, notes):
 def merge_legacy(new, old, notes):
     nv = parse_range(new["validVersions"])
     ov = parse_range(old["validVersions"])
+    if nv is None and ov is not None:
+        # Every version was removed; the legacy definition is the whole API.
+        notes.append(f"{new['name']}: all versions ({old['validVersions']}) from the legacy release")
+        return json.loads(json.dumps(old))
     if ov is None or nv is None or ov[0] >= nv[0]:
         return new
     legacy_hi = nv[0] - 1
