@@ -228,4 +228,39 @@ inline std::uint32_t value(std::span<const std::uint8_t> b) noexcept { return ex
 
 }  // namespace crc32c
 
+/// xxHash32, used by LZ4 frame header checksums (which Kafka's magic-0 writers
+/// computed over slightly different bytes, so the records layer needs it).
+inline std::uint32_t xxh32(const std::uint8_t* p, std::size_t n, std::uint32_t seed) noexcept {
+  constexpr std::uint32_t p1 = 2654435761u, p2 = 2246822519u, p3 = 3266489917u, p4 = 668265263u, p5 = 374761393u;
+  auto rotl = [](std::uint32_t x, int r) { return (x << r) | (x >> (32 - r)); };
+  auto rd = [](const std::uint8_t* q) { return crc_detail::load_le32(q); };
+  const std::uint8_t* end = p + n;
+  std::uint32_t h;
+  if (n >= 16) {
+    std::uint32_t v1 = seed + p1 + p2, v2 = seed + p2, v3 = seed, v4 = seed - p1;
+    while (end - p >= 16) {
+      v1 = rotl(v1 + rd(p) * p2, 13) * p1;
+      v2 = rotl(v2 + rd(p + 4) * p2, 13) * p1;
+      v3 = rotl(v3 + rd(p + 8) * p2, 13) * p1;
+      v4 = rotl(v4 + rd(p + 12) * p2, 13) * p1;
+      p += 16;
+    }
+    h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18);
+  } else {
+    h = seed + p5;
+  }
+  h += static_cast<std::uint32_t>(n);
+  while (end - p >= 4) {
+    h = rotl(h + rd(p) * p3, 17) * p4;
+    p += 4;
+  }
+  while (p < end) h = rotl(h + static_cast<std::uint32_t>(*p++) * p5, 11) * p1;
+  h ^= h >> 15;
+  h *= p2;
+  h ^= h >> 13;
+  h *= p3;
+  h ^= h >> 16;
+  return h;
+}
+
 }  // namespace kwire

@@ -163,6 +163,13 @@ class Reader {
     cur_ += n;
     return std::string_view(p, static_cast<std::size_t>(n));
   }
+  /// A nullable string in a version where null may not be allowed.
+  nullable_string nullable_str(bool compact, bool null_allowed) noexcept {
+    auto start = offset();
+    auto s = nullable_str(compact);
+    if (!s && !null_allowed && ok()) fail_at(DecodeErrc::invalid_length, start);
+    return s;
+  }
   std::string_view str(bool compact) noexcept {
     auto start = offset();
     auto s = nullable_str(compact);
@@ -178,6 +185,12 @@ class Reader {
     bytes_view v(cur_, static_cast<std::size_t>(n));
     cur_ += n;
     return v;
+  }
+  nullable_bytes nullable_byts(bool compact, bool null_allowed) noexcept {
+    auto start = offset();
+    auto b = nullable_byts(compact);
+    if (!b && !null_allowed && ok()) fail_at(DecodeErrc::invalid_length, start);
+    return b;
   }
   bytes_view byts(bool compact) noexcept {
     auto start = offset();

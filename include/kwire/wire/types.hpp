@@ -11,7 +11,9 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <vector>
+#include <algorithm>
 
 namespace kwire {
 
@@ -26,9 +28,40 @@ using nullable_bytes = std::optional<bytes_view>;
 /// record batches or legacy message sets. kwire/records reads them lazily.
 using records_view = std::optional<bytes_view>;
 
+/// The allocator of message arrays: a std::pmr::memory_resource chosen by the
+/// caller (an arena such as std::pmr::monotonic_buffer_resource, or the default
+/// new/delete resource). Unlike std::pmr::polymorphic_allocator it propagates on
+/// assignment, so a decoded array keeps the resource it was decoded with when it
+/// is moved into a message.
+template <class T>
+class allocator {
+ public:
+  using value_type = T;
+  using propagate_on_container_copy_assignment = std::true_type;
+  using propagate_on_container_move_assignment = std::true_type;
+  using propagate_on_container_swap = std::true_type;
+
+  allocator() noexcept : mem_(std::pmr::get_default_resource()) {}
+  allocator(std::pmr::memory_resource* mem) noexcept : mem_(mem) {}  // NOLINT: implicit by design
+  template <class U>
+  allocator(const allocator<U>& o) noexcept : mem_(o.resource()) {}
+
+  T* allocate(std::size_t n) { return static_cast<T*>(mem_->allocate(n * sizeof(T), alignof(T))); }
+  void deallocate(T* p, std::size_t n) noexcept { mem_->deallocate(p, n * sizeof(T), alignof(T)); }
+  std::pmr::memory_resource* resource() const noexcept { return mem_; }
+
+  template <class U>
+  friend bool operator==(const allocator& a, const allocator<U>& b) noexcept {
+    return a.resource() == b.resource() || a.resource()->is_equal(*b.resource());
+  }
+
+ private:
+  std::pmr::memory_resource* mem_;
+};
+
 /// Arrays of a message; allocated from the memory resource given to decode.
 template <class T>
-using array = std::pmr::vector<T>;
+using array = std::vector<T, allocator<T>>;
 
 /// A 128-bit UUID as the protocol sends it (16 bytes, most significant first).
 struct Uuid {

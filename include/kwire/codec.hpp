@@ -1,0 +1,124 @@
+// Entry points for decoding and encoding any generated message.
+//
+//   kwire::ProduceRequest req;
+//   if (auto res = kwire::decode(req, body, version); !res) { log(res.error().message()); }
+//   auto out = kwire::encode(req, version);   // out.bytes, or out.error
+//
+// Decoded messages view the input buffer (see kwire/wire/reader.hpp for the
+// lifetime rule). Flexibility (compact encodings, tagged fields) is decided
+// once per message from its version, not per field.
+#pragma once
+
+#include <cstdint>
+#include <memory_resource>
+#include <optional>
+#include <vector>
+
+#include "kwire/wire/fields.hpp"
+
+namespace kwire {
+
+template <class M>
+concept Message = requires(M m, Reader& r, Sizer& s) {
+  { M::min_version } -> std::convertible_to<std::int16_t>;
+  { M::max_version } -> std::convertible_to<std::int16_t>;
+  { M::flexible_from } -> std::convertible_to<std::int16_t>;
+  m.decode_from(r, std::int16_t{0}, false);
+  m.encode_to(s, std::int16_t{0}, false);
+};
+
+/// True if `version` of message M uses the flexible (compact, tagged) encoding.
+template <Message M>
+constexpr bool is_flexible(std::int16_t version) noexcept {
+  return M::flexible_from >= 0 && version >= M::flexible_from;
+}
+
+/// Outcome of decode(): converts to true on success.
+class DecodeResult {
+ public:
+  DecodeResult() = default;
+  explicit DecodeResult(DecodeError e) : error_(std::move(e)) {}
+  explicit operator bool() const noexcept { return !error_; }
+  bool ok() const noexcept { return !error_; }
+  const DecodeError& error() const { return *error_; }
+
+ private:
+  std::optional<DecodeError> error_;
+};
+
+/// Decodes a whole message body. Bytes left over after the message are an error.
+template <Message M>
+DecodeResult decode(M& msg, bytes_view in, std::int16_t version,
+                    std::pmr::memory_resource* mem = std::pmr::get_default_resource()) {
+  if (version < M::min_version || version > M::max_version) {
+    return DecodeResult(DecodeError{DecodeErrc::unsupported_version, 0, {}});
+  }
+  Reader r(in, mem);
+  msg.decode_from(r, version, is_flexible<M>(version));
+  if (r.ok() && r.remaining() != 0) r.fail(DecodeErrc::trailing_bytes);
+  if (!r.ok()) return DecodeResult(*r.take_error());
+  return {};
+}
+
+/// Decodes a message from the front of a Reader (for bodies that are followed
+/// by more data, or a header followed by its body). Check r.ok() afterwards.
+template <Message M>
+void decode_from(Reader& r, M& msg, std::int16_t version) {
+  if (version < M::min_version || version > M::max_version) {
+    r.fail(DecodeErrc::unsupported_version);
+    return;
+  }
+  msg.decode_from(r, version, is_flexible<M>(version));
+}
+
+/// The exact encoded size of msg at `version`, or the reason it cannot be encoded.
+struct SizeResult {
+  std::size_t size = 0;
+  std::optional<EncodeError> error;
+  explicit operator bool() const noexcept { return !error; }
+};
+
+template <Message M>
+SizeResult encoded_size(const M& msg, std::int16_t version) {
+  if (version < M::min_version || version > M::max_version) {
+    return {0, EncodeError{EncodeErrc::unsupported_version, {}}};
+  }
+  Sizer s;
+  msg.encode_to(s, version, is_flexible<M>(version));
+  return {s.size(), s.error()};
+}
+
+/// Appends the encoding of msg to `out`: one size pass, one allocation, one write.
+template <Message M>
+std::optional<EncodeError> encode_into(const M& msg, std::int16_t version, std::vector<std::uint8_t>& out) {
+  SizeResult sz = encoded_size(msg, version);
+  if (sz.error) return sz.error;
+  std::size_t at = out.size();
+  out.resize(at + sz.size);
+  Writer w(out.data() + at, out.data() + out.size());
+  msg.encode_to(w, version, is_flexible<M>(version));
+  return std::nullopt;
+}
+
+/// Writes the encoding into a caller-provided buffer of exactly encoded_size()
+/// bytes (for callers that manage their own memory, e.g. an I/O buffer).
+template <Message M>
+void encode_to_buffer(const M& msg, std::int16_t version, std::uint8_t* dst, std::size_t size) {
+  Writer w(dst, dst + size);
+  msg.encode_to(w, version, is_flexible<M>(version));
+}
+
+struct EncodeResult {
+  std::vector<std::uint8_t> bytes;
+  std::optional<EncodeError> error;
+  explicit operator bool() const noexcept { return !error; }
+};
+
+template <Message M>
+EncodeResult encode(const M& msg, std::int16_t version) {
+  EncodeResult r;
+  r.error = encode_into(msg, version, r.bytes);
+  return r;
+}
+
+}  // namespace kwire
