@@ -436,20 +436,20 @@ class RecordBatchView {
   /// larger buffer).
   static std::optional<RecordBatchView> parse(bytes_view in, DecodeError* error = nullptr,
                                               std::size_t origin_offset = 0) {
-    using namespace batch_layout;
+    namespace L = batch_layout;
     auto fail = [&](DecodeErrc c, std::size_t at, const char* field) -> std::optional<RecordBatchView> {
       if (error) *error = records_detail::error_at(c, origin_offset + at, field);
       return std::nullopt;
     };
-    if (in.size() < header_size) return fail(DecodeErrc::truncated, in.size(), "batch");
-    std::int32_t length = records_detail::load_be<std::int32_t>(in.data() + batch_length);
-    if (length < static_cast<std::int32_t>(header_size - log_overhead))
-      return fail(DecodeErrc::invalid_length, batch_length, "batchLength");
-    if (static_cast<std::size_t>(length) > in.size() - log_overhead)
-      return fail(DecodeErrc::length_exceeds_input, batch_length, "batchLength");
-    if (in[magic] != 2) return fail(DecodeErrc::invalid_record, magic, "magic");
+    if (in.size() < L::header_size) return fail(DecodeErrc::truncated, in.size(), "batch");
+    std::int32_t length = records_detail::load_be<std::int32_t>(in.data() + L::batch_length);
+    if (length < static_cast<std::int32_t>(L::header_size - L::log_overhead))
+      return fail(DecodeErrc::invalid_length, L::batch_length, "batchLength");
+    if (static_cast<std::size_t>(length) > in.size() - L::log_overhead)
+      return fail(DecodeErrc::length_exceeds_input, L::batch_length, "batchLength");
+    if (in[L::magic] != 2) return fail(DecodeErrc::invalid_record, L::magic, "magic");
     RecordBatchView v;
-    v.bytes_ = in.first(log_overhead + static_cast<std::size_t>(length));
+    v.bytes_ = in.first(batch_layout::log_overhead + static_cast<std::size_t>(length));
     v.origin_offset_ = origin_offset;
     return v;
   }
@@ -594,6 +594,9 @@ struct LogEntry {
   std::int8_t magic;
 };
 
+/// The bytes of a record set field; a null one reads as empty.
+inline bytes_view records_bytes(const records_view& set) noexcept { return set ? *set : bytes_view{}; }
+
 /// Splits a record set (the `records` field of Produce and Fetch) into its
 /// entries without copying.
 class RecordSetReader {
@@ -605,10 +608,8 @@ class RecordSetReader {
     bool allow_partial_tail = false;
   };
 
-  explicit RecordSetReader(bytes_view set) : RecordSetReader(set, Options{}) {}
+  explicit RecordSetReader(bytes_view set) : set_(set) {}
   RecordSetReader(bytes_view set, Options options) : set_(set), options_(options) {}
-  explicit RecordSetReader(const records_view& set, Options options = {})
-      : set_(set ? *set : bytes_view{}), options_(options) {}
 
   /// The next entry of any magic; false at the end or on error.
   bool next_entry(LogEntry& e) {

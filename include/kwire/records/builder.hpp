@@ -174,7 +174,7 @@ class RecordBatchBuilder {
   }
 
   void write_header(std::uint8_t* b, std::size_t size) const {
-    using namespace batch_layout;
+    namespace L = batch_layout;
     using records_detail::store_be;
     std::uint16_t attrs = static_cast<std::uint16_t>(opt_.compression);
     if (opt_.timestamp_type == TimestampType::log_append_time) attrs |= batch_attr::log_append_time;
@@ -183,20 +183,20 @@ class RecordBatchBuilder {
     if (opt_.delete_horizon_ms) attrs |= batch_attr::delete_horizon;
     std::int64_t max_ts =
         opt_.timestamp_type == TimestampType::log_append_time ? opt_.log_append_time : max_timestamp_;
-    store_be<std::int64_t>(b + base_offset, opt_.base_offset);
-    store_be<std::int32_t>(b + batch_length, static_cast<std::int32_t>(size - log_overhead));
-    store_be<std::int32_t>(b + partition_leader_epoch, opt_.partition_leader_epoch);
-    b[magic] = 2;
-    store_be<std::uint16_t>(b + attributes, attrs);
-    store_be<std::int32_t>(b + last_offset_delta, static_cast<std::int32_t>(last_offset_ - opt_.base_offset));
-    store_be<std::int64_t>(b + base_timestamp,
+    store_be<std::int64_t>(b + L::base_offset, opt_.base_offset);
+    store_be<std::int32_t>(b + L::batch_length, static_cast<std::int32_t>(size - L::log_overhead));
+    store_be<std::int32_t>(b + L::partition_leader_epoch, opt_.partition_leader_epoch);
+    b[L::magic] = 2;
+    store_be<std::uint16_t>(b + L::attributes, attrs);
+    store_be<std::int32_t>(b + L::last_offset_delta, static_cast<std::int32_t>(last_offset_ - opt_.base_offset));
+    store_be<std::int64_t>(b + L::base_timestamp,
                            opt_.delete_horizon_ms ? *opt_.delete_horizon_ms : first_timestamp_.value_or(no_timestamp));
-    store_be<std::int64_t>(b + max_timestamp, max_ts);
-    store_be<std::int64_t>(b + producer_id, opt_.producer_id);
-    store_be<std::int16_t>(b + producer_epoch, opt_.producer_epoch);
-    store_be<std::int32_t>(b + base_sequence, opt_.base_sequence);
-    store_be<std::int32_t>(b + record_count, count_);
-    store_be<std::uint32_t>(b + crc, crc32c::value({b + attributes, size - attributes}));
+    store_be<std::int64_t>(b + L::max_timestamp, max_ts);
+    store_be<std::int64_t>(b + L::producer_id, opt_.producer_id);
+    store_be<std::int16_t>(b + L::producer_epoch, opt_.producer_epoch);
+    store_be<std::int32_t>(b + L::base_sequence, opt_.base_sequence);
+    store_be<std::int32_t>(b + L::record_count, count_);
+    store_be<std::uint32_t>(b + L::crc, crc32c::value({b + L::attributes, size - L::attributes}));
   }
 
   RecordBatchOptions opt_;
