@@ -13,9 +13,10 @@
 //   lz4    - the LZ4 frame format with 64 KiB independent blocks, no block or
 //            content checksum, fast (level 0) compression: what Kafka's
 //            Lz4BlockOutputStream writes at its default level.
-//   zstd   - one frame at level 3 written as a stream (no content size, no
-//            checksum), as zstd-jni's output stream does. Blocks depend on the
-//            zstd version.
+//   zstd   - one frame at level 3 written as a stream, flushed, then ended
+//            with an empty last block (no content size, no checksum), as
+//            zstd-jni's output stream does when Kafka closes it. Block
+//            contents depend on the zstd version.
 //
 // Decompression is streamed into a caller-owned vector with an output bound;
 // an input that inflates past the bound fails with limit_exceeded before more
@@ -29,6 +30,7 @@
 #include <snappy-c.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include <algorithm>
 #include <array>
@@ -352,9 +354,11 @@ inline bool zstd_compress(bytes_view in, std::vector<std::uint8_t>& out, int lev
   std::size_t used = start;
   out.resize(start + ZSTD_compressBound(in.size()) + 64);
   ZSTD_inBuffer src{in.data(), in.size(), 0};
-  // Feeding the input before ending the frame keeps the size out of the frame
-  // header, as a streaming writer's frames are.
-  for (ZSTD_EndDirective mode : {ZSTD_e_continue, ZSTD_e_end}) {
+  // Java's writer streams the records, flushes when the builder closes its
+  // stream and then ends the frame: the input goes out before the frame ends
+  // (so the header has no content size) and the frame closes with an empty
+  // last block. The same three steps give the same frame layout.
+  for (ZSTD_EndDirective mode : {ZSTD_e_continue, ZSTD_e_flush, ZSTD_e_end}) {
     for (;;) {
       if (out.size() - used < ZSTD_CStreamOutSize()) out.resize(used + ZSTD_CStreamOutSize() * 2);
       ZSTD_outBuffer dst{out.data() + used, out.size() - used, 0};
