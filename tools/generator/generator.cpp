@@ -791,6 +791,12 @@ std::string dispatch(const std::vector<Schema>& all) {
     for (auto* s : v) o += fmt::format("    case {}: f(std::type_identity<{}>{{}}); return true;\n", s->api_key, s->name);
     o += "    default: return false;\n  }\n}\n\n";
   }
+  o += "/// Calls f(std::type_identity<M>{}) for every generated message type,\n";
+  o += "/// including headers and the data schemas carried inside messages.\n";
+  o += "template <class F>\nvoid for_each_message_type(F&& f) {\n";
+  for (auto& s : all)
+    if (!s.valid.none()) o += fmt::format("  f(std::type_identity<{}>{{}});\n", s.name);
+  o += "}\n\n";
   o += "}  // namespace kwire\n";
   return o;
 }
