@@ -376,15 +376,19 @@ inline bool zstd_compress(bytes_view in, std::vector<std::uint8_t>& out, int lev
 }
 
 /// Inflates one or more zstd frames. The decoder's window is capped by the
-/// limit so that a frame cannot make it reserve more memory than its output
-/// could use.
+/// limit (with a floor of 8 MiB) so that a frame cannot make it reserve much
+/// more memory than its output could use.
 inline std::optional<DecodeError> zstd_decompress(bytes_view in, std::vector<std::uint8_t>& out, std::size_t limit) {
   using namespace compression_detail;
   out.clear();
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
   if (!dctx) return failure(DecodeErrc::decompression_failed, 0, "zstd");
   std::unique_ptr<ZSTD_DCtx, std::size_t (*)(ZSTD_DCtx*)> guard(dctx, ZSTD_freeDCtx);
-  int window_log = 10;
+  // Streamed frames (no content size) make the decoder reserve their whole
+  // window. Level 3 declares 2 MiB and high levels up to 8 MiB, so 8 MiB is
+  // always allowed; beyond that the window may grow with the limit, up to
+  // zstd's default ceiling of 128 MiB.
+  int window_log = 23;
   while (window_log < 27 && (std::size_t{1} << window_log) < limit) ++window_log;
   ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, window_log);
   if (in.empty()) return failure(DecodeErrc::truncated, 0, "zstd");
