@@ -1,0 +1,200 @@
+// Primitives against the encodings the Kafka protocol guide defines: varints
+// (protobuf's unsigned LEB128 and zig-zag), compact lengths (N+1, 0 = null),
+// int16/int32 lengths with -1 for null, UUIDs, and tagged-field sections.
+#include <doctest/doctest.h>
+
+#include <kwire/wire/fields.hpp>
+
+#include <vector>
+
+using kwire::bytes_view;
+using kwire::DecodeErrc;
+using kwire::Reader;
+using bytes = std::vector<std::uint8_t>;
+
+namespace {
+template <class F>
+bytes write(F&& f) {
+  kwire::Sizer s;
+  f(s);
+  bytes out(s.size());
+  kwire::Writer w(out.data(), out.data() + out.size());
+  f(w);
+  CHECK(w.position() == out.data() + out.size());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("unsigned varints") {
+  CHECK(write([](auto& w) { w.uvarint(0); }) == bytes{0x00});
+  CHECK(write([](auto& w) { w.uvarint(1); }) == bytes{0x01});
+  CHECK(write([](auto& w) { w.uvarint(127); }) == bytes{0x7f});
+  CHECK(write([](auto& w) { w.uvarint(128); }) == bytes{0x80, 0x01});
+  CHECK(write([](auto& w) { w.uvarint(300); }) == bytes{0xac, 0x02});
+  CHECK(write([](auto& w) { w.uvarint(0xffffffff); }) == bytes{0xff, 0xff, 0xff, 0xff, 0x0f});
+  for (std::uint32_t v : {0u, 1u, 127u, 128u, 16383u, 16384u, 2097151u, 2097152u, 268435455u, 268435456u, 0xffffffffu}) {
+    auto b = write([&](auto& w) { w.uvarint(v); });
+    CHECK(b.size() == kwire::varint::size_u32(v));
+    Reader r(b);
+    CHECK(r.uvarint() == v);
+    CHECK(r.ok());
+    CHECK(r.remaining() == 0);
+  }
+}
+
+TEST_CASE("zig-zag varints and varlongs") {
+  CHECK(kwire::varint::zigzag32(0) == 0u);
+  CHECK(kwire::varint::zigzag32(-1) == 1u);
+  CHECK(kwire::varint::zigzag32(1) == 2u);
+  CHECK(kwire::varint::zigzag32(-2) == 3u);
+  CHECK(kwire::varint::zigzag32(2147483647) == 4294967294u);
+  CHECK(kwire::varint::zigzag32(INT32_MIN) == 4294967295u);
+  CHECK(kwire::varint::zigzag64(INT64_MIN) == UINT64_MAX);
+  CHECK(write([](auto& w) { w.varint(-1); }) == bytes{0x01});
+  CHECK(write([](auto& w) { w.varint(-64); }) == bytes{0x7f});
+  CHECK(write([](auto& w) { w.varint(64); }) == bytes{0x80, 0x01});
+  for (std::int64_t v : std::initializer_list<std::int64_t>{0, 1, -1, 63, -64, 64, INT64_MAX, INT64_MIN, -1234567890123}) {
+    auto b = write([&](auto& w) { w.varlong(v); });
+    CHECK(b.size() == kwire::varint::size_i64(v));
+    Reader r(b);
+    CHECK(r.varlong() == v);
+    CHECK(r.ok());
+  }
+  auto max = write([](auto& w) { w.varlong(INT64_MIN); });
+  CHECK(max.size() == 10);
+}
+
+TEST_CASE("varints longer than their type are rejected, not wrapped") {
+  bytes five_bytes_too_big{0xff, 0xff, 0xff, 0xff, 0x1f};  // 33 bits
+  Reader r(five_bytes_too_big);
+  r.uvarint();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error()->code == DecodeErrc::varint_overflow);
+  CHECK(r.error()->offset == 0);
+
+  bytes six{0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+  Reader r2(six);
+  r2.uvarint();
+  CHECK(r2.error()->code == DecodeErrc::varint_overflow);
+
+  bytes eleven(10, 0x80);
+  eleven.push_back(0x01);
+  Reader r3(eleven);
+  r3.varlong();
+  CHECK(r3.error()->code == DecodeErrc::varint_overflow);
+
+  bytes cut{0x80, 0x80};
+  Reader r4(cut);
+  r4.uvarint();
+  CHECK(r4.error()->code == DecodeErrc::truncated);
+}
+
+TEST_CASE("strings: int16 and compact lengths, null") {
+  using namespace std::literals;
+  CHECK(write([](auto& w) { kwire::fields::put_str(w, "hello"sv, false, "S"); }) ==
+        bytes{0x00, 0x05, 'h', 'e', 'l', 'l', 'o'});
+  CHECK(write([](auto& w) { kwire::fields::put_str(w, "hello"sv, true, "S"); }) == bytes{0x06, 'h', 'e', 'l', 'l', 'o'});
+  kwire::nullable_string null;
+  CHECK(write([&](auto& w) { kwire::fields::put_str(w, null, false, true, "S"); }) == bytes{0xff, 0xff});
+  CHECK(write([&](auto& w) { kwire::fields::put_str(w, null, true, true, "S"); }) == bytes{0x00});
+  CHECK(write([](auto& w) { kwire::fields::put_str(w, ""sv, true, "S"); }) == bytes{0x01});
+
+  bytes in{0x06, 'h', 'e', 'l', 'l', 'o', 0x00};
+  Reader r(in);
+  CHECK(r.str(true) == "hello");
+  CHECK_FALSE(r.nullable_str(true).has_value());
+  CHECK(r.ok());
+
+  bytes null_where_not_allowed{0xff, 0xff};
+  Reader r2(null_where_not_allowed);
+  r2.str(false);
+  CHECK(r2.error()->code == DecodeErrc::invalid_length);
+
+  bytes minus_two{0xff, 0xfe};
+  Reader r3(minus_two);
+  r3.nullable_str(false);
+  CHECK(r3.error()->code == DecodeErrc::invalid_length);
+
+  bytes longer_than_input{0x00, 0x09, 'a'};
+  Reader r4(longer_than_input);
+  r4.str(false);
+  CHECK(r4.error()->code == DecodeErrc::length_exceeds_input);
+}
+
+TEST_CASE("bytes and arrays: int32 and compact lengths checked before allocation") {
+  kwire::nullable_bytes null;
+  CHECK(write([&](auto& w) { kwire::fields::put_bytes(w, null, false, true, "B"); }) == bytes{0xff, 0xff, 0xff, 0xff});
+  // An array claiming 2^31-1 elements of a 4-byte type in a 6-byte buffer.
+  bytes huge{0x7f, 0xff, 0xff, 0xff, 0, 0};
+  Reader r(huge);
+  kwire::array<std::int32_t> out;
+  kwire::fields::read_scalars(r, out, false, 4, [](Reader& in) { return in.i32(); });
+  CHECK(r.error()->code == DecodeErrc::length_exceeds_input);
+  CHECK(out.capacity() == 0);
+
+  // Compact: 0xffffffff means 2^32-2 elements.
+  bytes compact_huge{0xff, 0xff, 0xff, 0xff, 0x0f, 0x00};
+  Reader r2(compact_huge);
+  kwire::array<std::int32_t> out2;
+  kwire::fields::read_scalars(r2, out2, true, 4, [](Reader& in) { return in.i32(); });
+  CHECK(r2.error()->code == DecodeErrc::length_exceeds_input);
+  CHECK(out2.capacity() == 0);
+}
+
+TEST_CASE("uuid is 16 raw bytes") {
+  kwire::Uuid u;
+  for (int i = 0; i < 16; ++i) u.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(i * 17);
+  auto b = write([&](auto& w) { w.uuid(u); });
+  REQUIRE(b.size() == 16);
+  CHECK(b[1] == 17);
+  Reader r(b);
+  CHECK(r.uuid() == u);
+}
+
+TEST_CASE("tagged-field sections keep unknown tags byte for byte, in tag order") {
+  // count=2, tag 3 size 2 [aa bb], tag 40 size 0
+  bytes section{0x02, 0x03, 0x02, 0xaa, 0xbb, 0x28, 0x00};
+  Reader r(section);
+  kwire::unknown_tagged_fields unknown;
+  kwire::fields::read_tags(r, unknown, [](std::uint32_t) { return false; });
+  REQUIRE(r.ok());
+  REQUIRE(unknown.size() == 2);
+  CHECK(unknown[0].tag == 3);
+  CHECK(unknown[0].data.size() == 2);
+  CHECK(unknown[1].tag == 40);
+  auto again = write([&](auto& w) {
+    w.uvarint(static_cast<std::uint32_t>(unknown.size()));
+    kwire::fields::TagWriter(unknown).finish(w);
+  });
+  CHECK(again == section);
+
+  bytes count_too_big{0x7f, 0x00};
+  Reader r2(count_too_big);
+  kwire::unknown_tagged_fields u2;
+  kwire::fields::read_tags(r2, u2, [](std::uint32_t) { return false; });
+  CHECK(r2.error()->code == DecodeErrc::length_exceeds_input);
+
+  bytes size_too_big{0x01, 0x00, 0x05, 0x01};
+  Reader r3(size_too_big);
+  kwire::unknown_tagged_fields u3;
+  kwire::fields::read_tags(r3, u3, [](std::uint32_t) { return false; });
+  CHECK(r3.error()->code == DecodeErrc::length_exceeds_input);
+  CHECK(r3.error()->offset == 2);
+}
+
+TEST_CASE("errors are sticky and carry offset and field path") {
+  bytes in{0x00, 0x01};
+  Reader r(in);
+  r.field("Topics");
+  REQUIRE(r.enter(2));
+  r.field("Partitions");
+  REQUIRE(r.enter(0));
+  r.field("Index");
+  r.i32();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error()->offset == 0);
+  CHECK(r.error()->path == "Topics[2].Partitions[0].Index");
+  CHECK(r.error()->message() == "truncated input at byte 0 in Topics[2].Partitions[0].Index");
+  CHECK(r.i64() == 0);  // later reads return zero values
+  CHECK(r.error()->path == "Topics[2].Partitions[0].Index");
+}
