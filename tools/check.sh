@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds everything and runs every test, from a fresh clone on a fresh machine:
+#   1. installs the Debian packages the build needs (tools/setup.sh),
+#   2. builds with g++ and runs ctest (unit, oracle, interop, Pulsar tests),
+#   3. checks that the generated headers match schemas/,
+#   4. builds the libFuzzer targets with clang (warnings are errors there) and
+#      runs each for a bounded time over its seed corpus.
+# Peers (Kafka jars, Pulsar, client libraries) are fetched by the tests
+# themselves and cached in the usual places (~/.m2, build/peers, ...).
+#
+# Environment: FUZZ_SECONDS (default 20) per fuzz target; JOBS (default nproc).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=${JOBS:-$(nproc)}
+fuzz_seconds=${FUZZ_SECONDS:-20}
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "setup"
+./tools/setup.sh
+
+step "build (g++)"
+cmake --preset default >/dev/null
+cmake --build --preset default -j "$jobs"
+
+step "generated headers"
+./tools/generate.sh --check
+
+step "tests"
+ctest --preset default -j "$jobs"
+
+step "fuzz (clang, ASan + UBSan, ${fuzz_seconds}s per target)"
+cmake --preset fuzz -DCMAKE_CXX_FLAGS=-Werror >/dev/null
+cmake --build --preset fuzz -j "$jobs"
+for target in build/fuzz/tests/fuzz/*; do
+  [[ -x $target && -f $target ]] || continue
+  name=$(basename "$target")
+  seeds=tests/fuzz/corpus/$name
+  scratch=$(mktemp -d)
+  echo "-- $name"
+  args=("$scratch")
+  [[ -d $seeds ]] && args+=("$seeds")
+  "$target" "${args[@]}" -max_total_time="$fuzz_seconds" -print_final_stats=0 2>"$scratch.log" || {
+    tail -40 "$scratch.log"
+    echo "fuzz target $name failed" >&2
+    exit 1
+  }
+  grep -E "^#[0-9]+ *DONE" "$scratch.log" | tail -1 || true
+  rm -rf "$scratch" "$scratch.log"
+done
+
+step "all checks passed"
