@@ -81,6 +81,8 @@ final class Samples {
     /** Tagged fields the schema does not know, which every reader must carry through. */
     private void addUnknownTags(Message obj, List<Field> fields) {
         TreeSet<Integer> known = new TreeSet<>();
+        // Every tag the struct knows, in any version: Kafka's reader rejects a known
+        // tag outside its taggedVersions instead of keeping it as unknown.
         for (Field f : fields) if (f.tag() != null) known.add(f.tag());
         int top = (known.isEmpty() ? 0 : known.last()) + 8;
         TreeSet<Integer> tags = new TreeSet<>();
