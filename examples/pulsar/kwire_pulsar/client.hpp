@@ -134,7 +134,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<void> write_loop();
   awaitable<void> keepalive_loop();
   void dispatch(Frame& f);
-  void complete(std::uint64_t request_id, wire::BaseCommand cmd);
+  void complete(std::uint64_t request_id, wire::BaseCommand& cmd);
   void fail_all();
 
   Executor ex_;
@@ -142,6 +142,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ClientOptions options_;
   asio::ip::tcp::socket socket_;
   asio::steady_timer write_signal_;
+  asio::steady_timer keepalive_timer_;
   std::deque<std::string> write_queue_;
   bool open_ = false;
   bool closed_ = false;

@@ -1,0 +1,226 @@
+#include "kwire_pulsar/admin.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace kwire_pulsar {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::use_awaitable;
+using nlohmann::json;
+
+namespace {
+
+std::pair<std::string, std::string> split_http_url(std::string url) {
+  if (auto p = url.find("://"); p != std::string::npos) url = url.substr(p + 3);
+  if (auto p = url.find('/'); p != std::string::npos) url = url.substr(0, p);
+  auto colon = url.rfind(':');
+  if (colon == std::string::npos) return {url, "80"};
+  return {url.substr(0, colon), url.substr(colon + 1)};
+}
+
+std::string position_json(const MessageId& at) {
+  json j;
+  if (at.is_earliest()) {
+    j = {{"ledgerId", -1}, {"entryId", -1}};
+  } else {
+    j = {{"ledgerId", static_cast<std::int64_t>(at.ledger)}, {"entryId", static_cast<std::int64_t>(at.entry)}};
+    if (at.batch_index >= 0) j["batchIndex"] = at.batch_index;
+    j["partitionIndex"] = at.partition;
+  }
+  return j.dump();
+}
+
+[[noreturn]] void fail(const std::string& what, const HttpResponse& r) {
+  throw AdminError(r.status, what + ": HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 300));
+}
+
+}  // namespace
+
+Admin::Admin(Executor ex, std::string url, std::string token, std::chrono::milliseconds timeout)
+    : ex_(ex), token_(std::move(token)), timeout_(timeout) {
+  std::tie(host_, port_) = split_http_url(std::move(url));
+}
+
+awaitable<HttpResponse> Admin::request(const std::string& method, const std::string& path,
+                                       const std::string& body, const std::string& content_type) {
+  std::string host = host_, port = port_, target = path;
+  for (int hop = 0; hop < 5; ++hop) {
+    asio::ip::tcp::resolver resolver(ex_);
+    auto endpoints = co_await resolver.async_resolve(host, port, use_awaitable);
+    beast::tcp_stream stream(ex_);
+    stream.expires_after(timeout_);
+    co_await stream.async_connect(endpoints, use_awaitable);
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, host + ":" + port);
+    req.set(http::field::user_agent, "kwire-pulsar-admin");
+    req.set(http::field::accept, "application/json");
+    if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
+    if (!body.empty() || method == "PUT" || method == "POST") {
+      req.set(http::field::content_type, content_type);
+      req.body() = body;
+      req.prepare_payload();
+    }
+    stream.expires_after(timeout_);
+    co_await http::async_write(stream, req, use_awaitable);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    co_await http::async_read(stream, buffer, res, use_awaitable);
+    beast::error_code ec;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    const int status = static_cast<int>(res.result_int());
+    if (status == 307 || status == 308) {
+      std::string loc(res[http::field::location]);
+      auto scheme = loc.find("://");
+      auto path_at = loc.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+      std::tie(host, port) = split_http_url(loc.substr(0, path_at));
+      target = path_at == std::string::npos ? "/" : loc.substr(path_at);
+      continue;
+    }
+    co_return HttpResponse{status, std::move(res.body())};
+  }
+  co_return HttpResponse{508, "too many redirects"};
+}
+
+awaitable<std::vector<std::string>> Admin::tenants() {
+  auto r = co_await request("GET", "/admin/v2/tenants");
+  if (!r.ok()) fail("list tenants", r);
+  co_return json::parse(r.body).get<std::vector<std::string>>();
+}
+
+awaitable<bool> Admin::create_tenant(const std::string& tenant, const std::vector<std::string>& clusters) {
+  json j = {{"allowedClusters", clusters}, {"adminRoles", json::array()}};
+  auto r = co_await request("PUT", "/admin/v2/tenants/" + tenant, j.dump());
+  if (r.status == 409) co_return false;
+  if (!r.ok()) fail("create tenant " + tenant, r);
+  co_return true;
+}
+
+awaitable<std::vector<std::string>> Admin::namespaces(const std::string& tenant) {
+  auto r = co_await request("GET", "/admin/v2/namespaces/" + tenant);
+  if (!r.ok()) fail("list namespaces of " + tenant, r);
+  co_return json::parse(r.body).get<std::vector<std::string>>();
+}
+
+awaitable<bool> Admin::create_namespace(const std::string& tenant_ns) {
+  auto r = co_await request("PUT", "/admin/v2/namespaces/" + tenant_ns, "{}");
+  if (r.status == 409) co_return false;
+  if (!r.ok()) fail("create namespace " + tenant_ns, r);
+  co_return true;
+}
+
+awaitable<void> Admin::set_namespace_policy(const std::string& tenant_ns, const std::string& policy,
+                                            const std::string& json_body) {
+  auto r = co_await request("POST", "/admin/v2/namespaces/" + tenant_ns + "/" + policy, json_body);
+  if (!r.ok()) fail("set " + policy + " on " + tenant_ns, r);
+}
+
+awaitable<json> Admin::namespace_policies(const std::string& tenant_ns) {
+  auto r = co_await request("GET", "/admin/v2/namespaces/" + tenant_ns);
+  if (!r.ok()) fail("namespace " + tenant_ns, r);
+  co_return json::parse(r.body);
+}
+
+awaitable<void> Admin::set_namespace_properties(const std::string& tenant_ns,
+                                                const std::vector<std::pair<std::string, std::string>>& props) {
+  json j = json::object();
+  for (auto& [k, v] : props) j[k] = v;
+  auto r = co_await request("PUT", "/admin/v2/namespaces/" + tenant_ns + "/properties", j.dump());
+  if (!r.ok()) fail("set properties on " + tenant_ns, r);
+}
+
+awaitable<std::optional<std::string>> Admin::namespace_property(const std::string& tenant_ns,
+                                                                const std::string& key) {
+  auto r = co_await request("GET", "/admin/v2/namespaces/" + tenant_ns + "/properties");
+  if (!r.ok()) fail("properties of " + tenant_ns, r);
+  auto j = json::parse(r.body.empty() ? std::string("{}") : r.body);
+  if (j.is_object() && j.contains(key) && j[key].is_string()) co_return j[key].get<std::string>();
+  co_return std::nullopt;
+}
+
+awaitable<bool> Admin::create_partitioned_topic(const std::string& topic, int partitions) {
+  auto r = co_await request("PUT", "/admin/v2/persistent/" + topic + "/partitions", std::to_string(partitions));
+  if (r.status == 409) co_return false;
+  if (!r.ok()) fail("create partitioned topic " + topic, r);
+  co_return true;
+}
+
+awaitable<void> Admin::update_partitioned_topic(const std::string& topic, int partitions) {
+  auto r = co_await request("POST", "/admin/v2/persistent/" + topic + "/partitions", std::to_string(partitions));
+  if (!r.ok()) fail("update partitioned topic " + topic, r);
+}
+
+awaitable<int> Admin::partitions(const std::string& topic) {
+  auto r = co_await request("GET", "/admin/v2/persistent/" + topic + "/partitions");
+  if (r.status == 404) co_return -1;
+  if (!r.ok()) fail("partitions of " + topic, r);
+  auto j = json::parse(r.body);
+  const int n = j.value("partitions", 0);
+  co_return n > 0 ? n : -1;
+}
+
+awaitable<std::vector<std::string>> Admin::partitioned_topics(const std::string& tenant_ns) {
+  auto r = co_await request("GET", "/admin/v2/persistent/" + tenant_ns + "/partitioned");
+  if (!r.ok()) fail("partitioned topics of " + tenant_ns, r);
+  co_return json::parse(r.body).get<std::vector<std::string>>();
+}
+
+awaitable<void> Admin::delete_partitioned_topic(const std::string& topic, bool force) {
+  auto r = co_await request("DELETE", "/admin/v2/persistent/" + topic + "/partitions?force=" +
+                                          (force ? "true" : "false"));
+  if (!r.ok() && r.status != 404) fail("delete partitioned topic " + topic, r);
+}
+
+awaitable<bool> Admin::create_topic(const std::string& topic) {
+  auto r = co_await request("PUT", "/admin/v2/persistent/" + topic, "");
+  if (r.status == 409) co_return false;
+  if (!r.ok()) fail("create topic " + topic, r);
+  co_return true;
+}
+
+awaitable<void> Admin::delete_topic(const std::string& topic, bool force) {
+  auto r = co_await request("DELETE", "/admin/v2/persistent/" + topic + "?force=" + (force ? "true" : "false"));
+  if (!r.ok() && r.status != 404) fail("delete topic " + topic, r);
+}
+
+awaitable<std::vector<std::string>> Admin::subscriptions(const std::string& topic) {
+  auto r = co_await request("GET", "/admin/v2/persistent/" + topic + "/subscriptions");
+  if (!r.ok()) fail("subscriptions of " + topic, r);
+  co_return json::parse(r.body).get<std::vector<std::string>>();
+}
+
+awaitable<bool> Admin::create_subscription(const std::string& topic, const std::string& sub, MessageId at) {
+  auto r = co_await request("PUT", "/admin/v2/persistent/" + topic + "/subscription/" + sub, position_json(at));
+  if (r.status == 409) co_return false;
+  if (!r.ok()) fail("create subscription " + sub + " on " + topic, r);
+  co_return true;
+}
+
+awaitable<void> Admin::reset_cursor(const std::string& topic, const std::string& sub, MessageId at) {
+  auto r = co_await request("POST", "/admin/v2/persistent/" + topic + "/subscription/" + sub + "/resetcursor",
+                            position_json(at));
+  if (!r.ok()) fail("reset cursor " + sub + " on " + topic, r);
+}
+
+awaitable<void> Admin::delete_subscription(const std::string& topic, const std::string& sub, bool force) {
+  auto r = co_await request("DELETE", "/admin/v2/persistent/" + topic + "/subscription/" + sub +
+                                          "?force=" + (force ? "true" : "false"));
+  if (!r.ok() && r.status != 404) fail("delete subscription " + sub + " on " + topic, r);
+}
+
+awaitable<json> Admin::topic_stats(const std::string& topic) {
+  auto r = co_await request("GET", "/admin/v2/persistent/" + topic + "/stats");
+  if (!r.ok()) fail("stats of " + topic, r);
+  co_return json::parse(r.body);
+}
+
+awaitable<json> Admin::internal_stats(const std::string& topic) {
+  auto r = co_await request("GET", "/admin/v2/persistent/" + topic + "/internalStats");
+  if (!r.ok()) fail("internal stats of " + topic, r);
+  co_return json::parse(r.body);
+}
+
+}  // namespace kwire_pulsar

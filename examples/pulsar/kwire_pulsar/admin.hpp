@@ -1,0 +1,92 @@
+// Pulsar's HTTP admin API (the v2 REST endpoints), over Boost.Beast: tenants,
+// namespaces and their policies, partitioned topics, subscriptions and their
+// cursor positions, topic statistics.
+#pragma once
+
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kwire_pulsar/client.hpp"
+
+namespace kwire_pulsar {
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+  bool ok() const { return status >= 200 && status < 300; }
+};
+
+class AdminError : public std::runtime_error {
+ public:
+  AdminError(int status, const std::string& what) : std::runtime_error(what), status_(status) {}
+  int status() const noexcept { return status_; }
+
+ private:
+  int status_;
+};
+
+class Admin {
+ public:
+  /// url: http://host:port; token: a JWT for token authentication or empty.
+  Admin(Executor ex, std::string url, std::string token = {},
+        std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  /// One request; follows redirects (the broker owning a topic may differ).
+  awaitable<HttpResponse> request(const std::string& method, const std::string& path,
+                                  const std::string& body = {},
+                                  const std::string& content_type = "application/json");
+
+  // Each helper throws AdminError on an unexpected status. "Create" helpers
+  // accept 409 (already exists) as success and return false then.
+  awaitable<std::vector<std::string>> tenants();
+  awaitable<bool> create_tenant(const std::string& tenant, const std::vector<std::string>& clusters = {"standalone"});
+  awaitable<std::vector<std::string>> namespaces(const std::string& tenant);
+  awaitable<bool> create_namespace(const std::string& tenant_ns);
+  /// Sets one namespace policy: POST /admin/v2/namespaces/{tenant_ns}/{policy}.
+  awaitable<void> set_namespace_policy(const std::string& tenant_ns, const std::string& policy,
+                                       const std::string& json_body);
+  awaitable<nlohmann::json> namespace_policies(const std::string& tenant_ns);
+  /// Namespace properties (key/value strings kept with the policies).
+  awaitable<void> set_namespace_properties(const std::string& tenant_ns,
+                                           const std::vector<std::pair<std::string, std::string>>& props);
+  awaitable<std::optional<std::string>> namespace_property(const std::string& tenant_ns, const std::string& key);
+
+  /// topic: "tenant/ns/name" (persistent).
+  awaitable<bool> create_partitioned_topic(const std::string& topic, int partitions);
+  awaitable<void> update_partitioned_topic(const std::string& topic, int partitions);
+  /// -1 when the topic has no partitioned metadata.
+  awaitable<int> partitions(const std::string& topic);
+  awaitable<std::vector<std::string>> partitioned_topics(const std::string& tenant_ns);
+  awaitable<void> delete_partitioned_topic(const std::string& topic, bool force = true);
+  awaitable<bool> create_topic(const std::string& topic);
+  awaitable<void> delete_topic(const std::string& topic, bool force = true);
+
+  awaitable<std::vector<std::string>> subscriptions(const std::string& topic);
+  /// Creates a durable subscription whose cursor sits at `at` (earliest: the
+  /// start; latest: the end).
+  awaitable<bool> create_subscription(const std::string& topic, const std::string& sub, MessageId at);
+  /// Moves an existing subscription's cursor: the message at `at` is next.
+  awaitable<void> reset_cursor(const std::string& topic, const std::string& sub, MessageId at);
+  awaitable<void> delete_subscription(const std::string& topic, const std::string& sub, bool force = true);
+  /// GET .../stats and .../internalStats.
+  awaitable<nlohmann::json> topic_stats(const std::string& topic);
+  awaitable<nlohmann::json> internal_stats(const std::string& topic);
+
+ private:
+  Executor ex_;
+  std::string host_, port_;
+  std::string token_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace kwire_pulsar

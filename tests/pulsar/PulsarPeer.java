@@ -1,0 +1,84 @@
+// Apache Pulsar's own Java client as a test peer, run as a single source file
+// (java -cp <pulsar classpath> PulsarPeer.java ...). One JSON object per line.
+//
+//   produce <serviceUrl> <topic> <n> <batch:true|false> [prefix]
+//       key <prefix>-i, value "value-i", event time 1700000000000+i, property i
+//   consume <serviceUrl> <topic> <n> <subscription> [timeoutMs]
+//       subscribes at the earliest position, prints and acknowledges n messages
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.pulsar.client.api.Consumer;
+import org.apache.pulsar.client.api.Message;
+import org.apache.pulsar.client.api.MessageId;
+import org.apache.pulsar.client.api.Producer;
+import org.apache.pulsar.client.api.PulsarClient;
+import org.apache.pulsar.client.api.SubscriptionInitialPosition;
+
+public class PulsarPeer {
+  static String quote(String s) {
+    if (s == null) return "null";
+    StringBuilder b = new StringBuilder("\"");
+    for (char c : s.toCharArray()) {
+      if (c == '"' || c == '\\') b.append('\\').append(c);
+      else if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
+      else b.append(c);
+    }
+    return b.append('"').toString();
+  }
+
+  public static void main(String[] args) throws Exception {
+    String mode = args[0];
+    String url = args[1];
+    String topic = args[2];
+    int n = Integer.parseInt(args[3]);
+    try (PulsarClient client = PulsarClient.builder().serviceUrl(url).build()) {
+      if (mode.equals("produce")) {
+        boolean batch = Boolean.parseBoolean(args[4]);
+        String prefix = args.length > 5 ? args[5] : "key";
+        try (Producer<byte[]> p = client.newProducer().topic(topic).enableBatching(batch)
+                .batchingMaxMessages(100).batchingMaxPublishDelay(50, TimeUnit.MILLISECONDS).create()) {
+          java.util.List<java.util.concurrent.CompletableFuture<MessageId>> sent = new java.util.ArrayList<>();
+          for (int i = 0; i < n; i++) {
+            sent.add(p.newMessage().key(prefix + "-" + i)
+                .value(("value-" + i).getBytes(StandardCharsets.UTF_8))
+                .eventTime(1700000000000L + i).property("i", Integer.toString(i)).sendAsync());
+          }
+          p.flush();
+          for (var f : sent) System.out.println("{\"id\":" + quote(f.get().toString()) + "}");
+        }
+      } else if (mode.equals("consume")) {
+        String sub = args[4];
+        long timeout = args.length > 5 ? Long.parseLong(args[5]) : 20000;
+        try (Consumer<byte[]> c = client.newConsumer().topic(topic).subscriptionName(sub)
+                .subscriptionInitialPosition(SubscriptionInitialPosition.Earliest).subscribe()) {
+          int got = 0;
+          while (got < n) {
+            Message<byte[]> m = c.receive((int) timeout, TimeUnit.MILLISECONDS);
+            if (m == null) break;
+            StringBuilder props = new StringBuilder("{");
+            for (Map.Entry<String, String> e : m.getProperties().entrySet()) {
+              if (props.length() > 1) props.append(',');
+              props.append(quote(e.getKey())).append(':').append(quote(e.getValue()));
+            }
+            props.append('}');
+            System.out.println("{\"key\":" + quote(m.getKey()) + ",\"value\":"
+                + quote(new String(m.getValue(), StandardCharsets.UTF_8)) + ",\"event_time\":"
+                + m.getEventTime() + ",\"properties\":" + props + ",\"id\":" + quote(m.getMessageId().toString())
+                + (m.hasIndex() ? ",\"index\":" + m.getIndex().get() : "") + "}");
+            c.acknowledge(m);
+            got++;
+          }
+          System.out.flush();
+          if (got < n) {
+            System.err.println("received " + got + " of " + n);
+            System.exit(1);
+          }
+        }
+      } else {
+        System.err.println("unknown mode " + mode);
+        System.exit(2);
+      }
+    }
+  }
+}
