@@ -212,7 +212,16 @@ struct RecordView {
 /// failure returns the error with its offset relative to `origin`.
 inline std::optional<DecodeError> parse_record(const std::uint8_t* origin, const std::uint8_t*& p,
                                                const std::uint8_t* end, RecordView& out,
-                                               const std::string& path) {
+                                               std::string_view records_field = "records", std::size_t index = 0) {
+  // The field path is only spelled out when there is an error to report.
+  struct LazyPath {
+    std::string_view field;
+    std::size_t index;
+    std::string operator+(std::string_view suffix) const {
+      return records_detail::indexed("", field, index) + std::string(suffix);
+    }
+    std::string operator+(const char* suffix) const { return *this + std::string_view(suffix); }
+  } path{records_field, index};
   using records_detail::error_at;
   auto off = [&](const std::uint8_t* at) { return static_cast<std::size_t>(at - origin); };
   const std::uint8_t* start = p;
@@ -268,26 +277,26 @@ inline std::optional<DecodeError> parse_record(const std::uint8_t* origin, const
     std::int32_t klen = 0;
     if (auto r = varint::get_i32(p, body_end, klen); r != varint::Parse::ok)
       return error_at(r == varint::Parse::truncated ? DecodeErrc::truncated : DecodeErrc::varint_overflow, off(hp),
-                      records_detail::indexed(path, "headers", static_cast<std::size_t>(i)) + ".key");
+                      path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".key");
     if (klen < 0)
       return error_at(DecodeErrc::invalid_length, off(hp),
-                      records_detail::indexed(path, "headers", static_cast<std::size_t>(i)) + ".key");
+                      path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".key");
     if (static_cast<std::size_t>(klen) > static_cast<std::size_t>(body_end - p))
       return error_at(DecodeErrc::length_exceeds_input, off(hp),
-                      records_detail::indexed(path, "headers", static_cast<std::size_t>(i)) + ".key");
+                      path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".key");
     p += klen;
     hp = p;
     std::int32_t vlen = 0;
     if (auto r = varint::get_i32(p, body_end, vlen); r != varint::Parse::ok)
       return error_at(r == varint::Parse::truncated ? DecodeErrc::truncated : DecodeErrc::varint_overflow, off(hp),
-                      records_detail::indexed(path, "headers", static_cast<std::size_t>(i)) + ".value");
+                      path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".value");
     if (vlen < -1)
       return error_at(DecodeErrc::invalid_length, off(hp),
-                      records_detail::indexed(path, "headers", static_cast<std::size_t>(i)) + ".value");
+                      path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".value");
     if (vlen > 0) {
       if (static_cast<std::size_t>(vlen) > static_cast<std::size_t>(body_end - p))
         return error_at(DecodeErrc::length_exceeds_input, off(hp),
-                        records_detail::indexed(path, "headers", static_cast<std::size_t>(i)) + ".value");
+                        path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".value");
       p += vlen;
     }
   }
@@ -321,7 +330,7 @@ class RecordReader {
       p_ = end_;
       return false;
     }
-    if (auto e = parse_record(origin_, p_, end_, r, records_detail::indexed("", path_, index_))) {
+    if (auto e = parse_record(origin_, p_, end_, r, path_, index_)) {
       fail(std::move(*e));
       return false;
     }

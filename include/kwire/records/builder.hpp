@@ -159,7 +159,6 @@ class RecordBatchBuilder {
       body += varint::size_i32(static_cast<std::int32_t>(h.key.size())) + h.key.size() + bytes_field_size(h.value);
     }
     if (body > INT32_MAX) throw std::length_error("record too large");
-    records_.reserve(records_.size() + body + 5);
     put_varint(static_cast<std::int32_t>(body));
     records_.push_back(0);  // record attributes: none defined
     put_varlong(timestamp_delta);
