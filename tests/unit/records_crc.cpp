@@ -67,9 +67,28 @@ TEST_CASE("crc32c hardware path equals the portable one for every length and ali
     }
   }
   CHECK(mismatches == 0);
+  // Each hardware path on its own, since extend_hardware picks by length.
+  std::size_t sse_mismatches = 0, fold_mismatches = 0, fold_runs = 0;
+  for (std::size_t align = 0; align < 16; ++align) {
+    for (std::size_t len = 0; len <= 4096; ++len) {
+      const std::uint8_t* p = data.data() + align;
+      std::uint32_t seed = static_cast<std::uint32_t>(len * 40503u + align);
+      std::uint32_t want = kwire::crc32c::extend_portable(seed, p, len);
+      if (kwire::crc32c::extend_sse42(seed, p, len) != want) ++sse_mismatches;
+      if (len >= 256 && kwire::crc32c::vpclmul_available()) {
+        ++fold_runs;
+        if (kwire::crc32c::extend_vpclmul(seed, p, len) != want) ++fold_mismatches;
+      }
+    }
+  }
+  CHECK(sse_mismatches == 0);
+  CHECK(fold_mismatches == 0);
+  if (!kwire::crc32c::vpclmul_available()) MESSAGE("no AVX-512 VPCLMULQDQ: folding path not exercised");
   // Long inputs take the widest interleaved tier several times.
   auto big = random_bytes(1 << 20, 3);
   CHECK(kwire::crc32c::extend_hardware(0, big.data(), big.size()) ==
+        kwire::crc32c::extend_portable(0, big.data(), big.size()));
+  CHECK(kwire::crc32c::extend_sse42(0, big.data(), big.size()) ==
         kwire::crc32c::extend_portable(0, big.data(), big.size()));
 }
 
