@@ -19,7 +19,7 @@ namespace kwire {
 inline constexpr std::size_t default_max_frame_size = 100 * 1024 * 1024;
 
 struct FrameStatus {
-  enum Kind : std::uint8_t { complete, need_more, error } kind = need_more;
+  enum Kind : std::uint8_t { complete, need_more, failed } kind = need_more;
   bytes_view frame;           // complete: the frame body, without its size prefix
   std::size_t consumed = 0;   // complete: bytes to drop from the front of the stream
   std::size_t needed = 0;     // need_more: total bytes the next frame needs (0 if unknown yet)
@@ -55,7 +55,7 @@ class FrameSplitter {
     }
     std::int32_t size = read_size(stream.data());
     if (auto err = check_size(size)) {
-      st.kind = FrameStatus::error;
+      st.kind = FrameStatus::failed;
       st.error = std::move(err);
       return st;
     }

@@ -108,7 +108,7 @@ void read_struct(Reader& r, std::optional<T>& out, std::int16_t v, bool flex, bo
       return;
     }
   }
-  out.emplace();
+  out = T{};  // not emplace(): clang may not yet see T as default-constructible here
   read_struct(r, *out, v, flex);
 }
 
