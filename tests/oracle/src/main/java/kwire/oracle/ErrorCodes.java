@@ -1,33 +1,32 @@
 package kwire.oracle;
 
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.json.JsonMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.apache.kafka.common.errors.ApiException;
+import java.util.Arrays;
+import java.util.Comparator;
 import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.protocol.Errors;
 
 /**
  * Prints Kafka's error table, org.apache.kafka.common.protocol.Errors, as a
- * JSON array ordered by code: {"code", "name", "retriable"}, where retriable
- * means the error's exception is a RetriableException.
+ * JSON array ordered by code, one error a line:
+ * {"code": 3, "name": "UNKNOWN_TOPIC_OR_PARTITION", "retriable": true}, where
+ * retriable means the error's exception is a RetriableException.
  */
 public final class ErrorCodes {
     private ErrorCodes() {}
 
-    public static void main(String[] args) throws Exception {
-        JsonMapper mapper = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
-        ArrayNode out = mapper.createArrayNode();
+    public static void main(String[] args) {
         Errors[] errors = Errors.values().clone();
-        java.util.Arrays.sort(errors, java.util.Comparator.comparingInt(Errors::code));
-        for (Errors e : errors) {
-            ApiException ex = e.exception();
-            ObjectNode o = out.addObject();
-            o.put("code", e.code());
-            o.put("name", e.name());
-            o.put("retriable", ex instanceof RetriableException);
+        Arrays.sort(errors, Comparator.comparingInt(Errors::code));
+        StringBuilder sb = new StringBuilder("[\n");
+        for (int i = 0; i < errors.length; i++) {
+            Errors e = errors[i];
+            if (!e.name().matches("[A-Z0-9_]+")) throw new IllegalStateException("unexpected name " + e.name());
+            sb.append("  {\"code\": ").append(e.code())
+              .append(", \"name\": \"").append(e.name())
+              .append("\", \"retriable\": ").append(e.exception() instanceof RetriableException)
+              .append(i + 1 < errors.length ? "},\n" : "}\n");
         }
-        System.out.println(mapper.writeValueAsString(out));
+        sb.append("]");
+        System.out.println(sb);
     }
 }
