@@ -91,7 +91,8 @@ awaitable<std::vector<std::string>> Admin::tenants() {
   co_return json::parse(r.body).get<std::vector<std::string>>();
 }
 
-awaitable<bool> Admin::create_tenant(const std::string& tenant, const std::vector<std::string>& clusters) {
+awaitable<bool> Admin::create_tenant(const std::string& tenant, std::vector<std::string> clusters) {
+  if (clusters.empty()) clusters.push_back("standalone");
   json j = {{"allowedClusters", clusters}, {"adminRoles", json::array()}};
   auto r = co_await request("PUT", "/admin/v2/tenants/" + tenant, j.dump());
   if (r.status == 409) co_return false;

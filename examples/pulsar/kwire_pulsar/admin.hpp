@@ -49,7 +49,8 @@ class Admin {
   // Each helper throws AdminError on an unexpected status. "Create" helpers
   // accept 409 (already exists) as success and return false then.
   awaitable<std::vector<std::string>> tenants();
-  awaitable<bool> create_tenant(const std::string& tenant, const std::vector<std::string>& clusters = {"standalone"});
+  /// Allowed in `clusters` (the standalone's cluster when empty).
+  awaitable<bool> create_tenant(const std::string& tenant, std::vector<std::string> clusters = {});
   awaitable<std::vector<std::string>> namespaces(const std::string& tenant);
   awaitable<bool> create_namespace(const std::string& tenant_ns);
   /// Sets one namespace policy: POST /admin/v2/namespaces/{tenant_ns}/{policy}.

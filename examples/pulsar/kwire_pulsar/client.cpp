@@ -1026,9 +1026,8 @@ awaitable<void> Consumer::seek(const MessageId& id) {
     throw;
   }
   if (!options_.durable) {
-    // A reader resubscribes at the sought entry: the one before it is the
-    // exclusive start, or the batch-index form makes it inclusive.
-    options_.start_message_id = MessageId{id.ledger, id.entry, -1, 0};
+    // A reader resubscribes at the sought entry.
+    options_.start_message_id = MessageId{id.ledger, id.entry, -1, -1};
     last_taken_.reset();
   }
   // Wait for the resubscription the broker's disconnect causes (bounded).

@@ -242,8 +242,7 @@ struct ConsumerOptions {
   /// A durable subscription keeps a cursor in the broker; a non-durable one
   /// (a reader) starts at start_message_id and vanishes with the consumer.
   bool durable = true;
-  /// Non-durable: the entry after this id comes first, except that an id with
-  /// a batch index (>= 0) delivers its whole entry again.
+  /// Non-durable: the entry at this id comes first (earliest: the first).
   std::optional<MessageId> start_message_id;
   InitialPosition initial_position = InitialPosition::latest;
   std::string consumer_name;
@@ -352,8 +351,7 @@ class Client : public std::enable_shared_from_this<Client> {
 
   awaitable<std::shared_ptr<Producer>> create_producer(ProducerOptions options);
   awaitable<std::shared_ptr<Consumer>> subscribe(ConsumerOptions options);
-  /// A reader: non-durable, exclusive, starting after `start` (see
-  /// ConsumerOptions::start_message_id).
+  /// A reader: non-durable, exclusive, starting at the entry `start`.
   awaitable<std::shared_ptr<Consumer>> create_reader(const std::string& topic, MessageId start,
                                                      std::uint32_t receiver_queue = 100);
 
