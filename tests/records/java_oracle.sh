@@ -5,11 +5,11 @@
 set -euo pipefail
 exe=$1 work=$2
 here=$(cd "$(dirname "$0")" && pwd)
-export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}
+java=${JAVA_HOME:+$JAVA_HOME/bin/}java
 mkdir -p "$work"
 mvn -q -B -f "$here/java-oracle/pom.xml" -Doracle.build.dir="$work/maven" \
   package dependency:build-classpath -Dmdep.outputFile="$work/classpath.txt"
 "$exe" gen "$work/cases.bin" "$work/kwire.bin"
-"$JAVA_HOME/bin/java" -cp "$work/maven/classes:$(cat "$work/classpath.txt")" kwire.oracle.Oracle \
+"$java" -cp "$work/maven/classes:$(cat "$work/classpath.txt")" kwire.oracle.Oracle \
   "$work/cases.bin" "$work/java.bin" "$work/kwire.bin"
 "$exe" check "$work/cases.bin" "$work/java.bin"

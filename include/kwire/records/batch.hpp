@@ -313,9 +313,14 @@ class RecordReader {
  public:
   RecordReader() = default;
   /// `data`: the records; `count`: the batch's recordCount; error offsets are
-  /// reported relative to `origin` (which must not be after data.data()).
-  RecordReader(bytes_view data, std::int32_t count, const std::uint8_t* origin, std::string path = "records")
-      : p_(data.data()), end_(data.data() + data.size()), origin_(origin), left_(count), path_(std::move(path)) {}
+  /// data's position `data_offset` plus the position inside data.
+  RecordReader(bytes_view data, std::int32_t count, std::size_t data_offset, std::string path = "records")
+      : p_(data.data()),
+        end_(data.data() + data.size()),
+        origin_(data.data()),
+        data_offset_(data_offset),
+        left_(count),
+        path_(std::move(path)) {}
   /// A reader that yields nothing and reports `e`.
   explicit RecordReader(DecodeError e) : error_(std::move(e)) {}
 
@@ -331,6 +336,7 @@ class RecordReader {
       return false;
     }
     if (auto e = parse_record(origin_, p_, end_, r, path_, index_)) {
+      e->offset += data_offset_;
       fail(std::move(*e));
       return false;
     }
@@ -372,7 +378,9 @@ class RecordReader {
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
-  std::size_t offset(const std::uint8_t* at) const noexcept { return static_cast<std::size_t>(at - origin_); }
+  std::size_t offset(const std::uint8_t* at) const noexcept {
+    return data_offset_ + static_cast<std::size_t>(at - origin_);
+  }
   void fail(DecodeError e) {
     error_ = std::move(e);
     p_ = end_;
@@ -382,6 +390,7 @@ class RecordReader {
   const std::uint8_t* p_ = nullptr;
   const std::uint8_t* end_ = nullptr;
   const std::uint8_t* origin_ = nullptr;
+  std::size_t data_offset_ = 0;
   std::int32_t left_ = 0;
   std::size_t index_ = 0;
   std::string path_;
@@ -406,8 +415,9 @@ struct ControlRecordKey {
   ControlType control_type() const noexcept { return static_cast<ControlType>(type); }
 };
 
-/// The value of a transaction marker (abort/commit control record).
-struct EndTxnMarker {
+/// The value of a transaction marker (abort/commit control record): a version,
+/// then the body that the EndTxnMarker schema describes.
+struct TxnMarker {
   std::int16_t version = 0;
   std::int32_t coordinator_epoch = 0;
 };
@@ -424,9 +434,9 @@ inline std::optional<ControlRecordKey> parse_control_key(const nullable_bytes& k
 }
 
 /// Parses the value of an abort/commit marker.
-inline std::optional<EndTxnMarker> parse_end_txn_marker(const nullable_bytes& value) noexcept {
+inline std::optional<TxnMarker> parse_end_txn_marker(const nullable_bytes& value) noexcept {
   if (!value || value->size() < 6) return std::nullopt;
-  EndTxnMarker m;
+  TxnMarker m;
   m.version = records_detail::load_be<std::int16_t>(value->data());
   m.coordinator_epoch = records_detail::load_be<std::int32_t>(value->data() + 2);
   if (m.version < 0) return std::nullopt;
@@ -546,7 +556,7 @@ class RecordBatchView {
                                                    origin_offset_ + batch_layout::attributes,
                                                    "records: compressed batch needs a decompressor"));
     if (auto e = validate_header()) return RecordReader(std::move(*e));
-    return RecordReader(records_data(), record_count(), bytes_.data() - origin_offset_);
+    return RecordReader(records_data(), record_count(), origin_offset_ + batch_layout::header_size);
   }
 
   /// Records of any batch. Compressed records are inflated into `scratch`
@@ -568,7 +578,7 @@ class RecordBatchView {
     if (static_cast<std::uint64_t>(record_count()) * min_record_size > scratch.size())
       return RecordReader(records_detail::error_at(DecodeErrc::length_exceeds_input,
                                                    origin_offset_ + batch_layout::record_count, "recordCount"));
-    return RecordReader(bytes_view(scratch), record_count(), scratch.data(), "records(inflated)");
+    return RecordReader(bytes_view(scratch), record_count(), 0, "records(inflated)");
   }
 
   /// Default bound on inflated records: Kafka's default max.message.bytes is
@@ -598,9 +608,9 @@ class RecordBatchView {
 /// One entry of a record set: a magic-2 batch or a legacy (magic 0/1) message
 /// with its offset/size prefix. Both formats keep the magic byte at offset 16.
 struct LogEntry {
-  bytes_view bytes;       // the whole entry, from its offset field
-  std::size_t position;   // where it starts in the record set
-  std::int8_t magic;
+  bytes_view bytes;           // the whole entry, from its offset field
+  std::size_t position = 0;   // where it starts in the record set
+  std::int8_t magic = 0;
 };
 
 /// The bytes of a record set field; a null one reads as empty.
