@@ -1,0 +1,133 @@
+#include "entry_format.hpp"
+
+#include <kwire/records/batch.hpp>
+#include <kwire/records/builder.hpp>
+#include <kwire/records/compression.hpp>
+
+#include <optional>
+
+namespace kwire_broker::storage::pulsar {
+
+namespace wire = kwire_pulsar::wire;
+
+namespace {
+
+kwire::RecordBatchView view_of(std::span<const std::uint8_t> batch) {
+  kwire::DecodeError err;
+  auto v = kwire::RecordBatchView::parse(batch, &err);
+  if (!v) throw BadEntry("not a record batch: " + err.message());
+  return *v;
+}
+
+void add_property(google::protobuf::RepeatedPtrField<wire::KeyValue>* props, std::string key, std::string value) {
+  auto* kv = props->Add();
+  kv->set_key(std::move(key));
+  kv->set_value(std::move(value));
+}
+
+std::optional<std::string> property(const wire::MessageMetadata& m, const char* key) {
+  for (const auto& kv : m.properties())
+    if (kv.key() == key) return kv.value();
+  return std::nullopt;
+}
+
+std::string text(kwire::bytes_view b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
+
+kwire::bytes_view bytes(const std::string& s) {
+  return kwire::bytes_view(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+}
+
+}  // namespace
+
+int index_span(std::span<const std::uint8_t> batch) { return view_of(batch).last_offset_delta() + 1; }
+
+EncodedEntry kafka_to_entry(std::span<const std::uint8_t> batch, EntryFormat format) {
+  auto v = view_of(batch);
+  EncodedEntry e;
+  auto* props = e.metadata.mutable_properties();
+  if (v.producer_id() >= 0) {
+    add_property(props, producer_id_property, std::to_string(v.producer_id()));
+    add_property(props, producer_epoch_property, std::to_string(v.producer_epoch()));
+    add_property(props, base_sequence_property, std::to_string(v.base_sequence()));
+  }
+  if (format == EntryFormat::kafka) {
+    e.messages = v.last_offset_delta() + 1;
+    add_property(props, format_property, "kafka");
+    e.metadata.set_num_messages_in_batch(e.messages);
+    if (v.max_timestamp() > 0) e.metadata.set_event_time(static_cast<std::uint64_t>(v.max_timestamp()));
+    e.payload.assign(reinterpret_cast<const char*>(v.bytes().data()), v.bytes().size());
+    return e;
+  }
+  // pulsar: one message per record.
+  add_property(props, format_property, "pulsar");
+  std::vector<std::uint8_t> scratch;
+  auto reader = v.records(scratch, kwire::decompress);
+  kwire::RecordView r;
+  int n = 0;
+  std::int64_t last_delta = -1;
+  while (reader.next(r)) {
+    if (r.offset_delta != last_delta + 1)
+      throw BadEntry("records with offset gaps cannot be stored as Pulsar messages");
+    last_delta = r.offset_delta;
+    wire::SingleMessageMetadata sm;
+    if (r.key) sm.set_partition_key(text(*r.key));
+    if (!r.value) sm.set_null_value(true);
+    const auto ts = v.timestamp_of(r);
+    if (ts > 0) sm.set_event_time(static_cast<std::uint64_t>(ts));
+    for (const auto& h : r.headers()) {
+      add_property(sm.mutable_properties(), std::string(h.key), h.value ? text(*h.value) : std::string());
+    }
+    const std::string payload = r.value ? text(*r.value) : std::string();
+    sm.set_payload_size(static_cast<int>(payload.size()));
+    kwire_pulsar::append_to_batch(e.payload, sm, payload);
+    ++n;
+  }
+  if (auto err = reader.error()) throw BadEntry("bad records: " + err->message());
+  if (n == 0) throw BadEntry("empty batch");
+  e.messages = n;
+  e.metadata.set_num_messages_in_batch(n);
+  return e;
+}
+
+void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, std::vector<std::uint8_t>& out) {
+  const auto& meta = *entry.metadata;
+  if (property(meta, format_property) == std::optional<std::string>("kafka")) {
+    auto v = view_of(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(entry.payload.data()),
+                                                   entry.payload.size()));
+    const std::size_t at = out.size();
+    out.insert(out.end(), v.bytes().begin(), v.bytes().end());
+    // The base offset is outside the CRC: set it from the broker's index.
+    kwire::set_base_offset(std::span<std::uint8_t>(out.data() + at, v.bytes().size()),
+                           last_offset - v.last_offset_delta());
+    return;
+  }
+  std::vector<kwire_pulsar::Message> messages;
+  try {
+    messages = kwire_pulsar::entry_messages(entry);
+  } catch (const std::exception& e) {
+    throw BadEntry(e.what());
+  }
+  if (messages.empty()) throw BadEntry("entry without messages");
+  kwire::RecordBatchOptions o;
+  o.base_offset = last_offset - static_cast<std::int64_t>(messages.size() - 1);
+  if (auto pid = property(meta, producer_id_property)) {
+    o.producer_id = std::stoll(*pid);
+    o.producer_epoch = static_cast<std::int16_t>(std::stoi(property(meta, producer_epoch_property).value_or("-1")));
+    o.base_sequence = std::stoi(property(meta, base_sequence_property).value_or("-1"));
+  }
+  kwire::RecordBatchBuilder b(o);
+  std::vector<kwire::RecordHeader> headers;
+  for (const auto& m : messages) {
+    headers.clear();
+    for (const auto& [k, val] : m.properties) headers.push_back({k, bytes(val)});
+    const auto ts = static_cast<std::int64_t>(m.event_time ? m.event_time : m.publish_time);
+    kwire::nullable_bytes key;
+    if (m.key) key = bytes(*m.key);
+    kwire::nullable_bytes value;
+    if (!m.null_value) value = bytes(m.value);
+    b.append(ts, key, value, headers);
+  }
+  b.build(out);
+}
+
+}  // namespace kwire_broker::storage::pulsar

@@ -1,0 +1,65 @@
+// How Kafka record batches are stored in Pulsar entries, per namespace (KoP's
+// entryFormat):
+//
+//   pulsar  each Kafka record becomes a Pulsar message of a batched entry:
+//           key → partition key, value → payload (null → null_value), record
+//           timestamp → event time, headers → properties. Native Pulsar
+//           consumers read them. The Kafka producer id, epoch and base
+//           sequence ride in the entry's metadata properties.
+//   kafka   the Kafka batch is the entry's payload, unchanged; the metadata
+//           says num_messages_in_batch = the batch's offset span and carries
+//           the format property. Only Kafka clients read it.
+//
+// Either way one entry holds one Kafka batch, and the broker entry index of
+// an entry is the Kafka offset of its last record. Entries written by native
+// Pulsar producers (batched or not) are turned into Kafka batches on read.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kwire_pulsar/client.hpp"
+
+namespace kwire_broker::storage::pulsar {
+
+enum class EntryFormat { pulsar, kafka };
+
+/// Metadata property naming the format of entries written by the gateway.
+inline constexpr const char* format_property = "kwire.entry.format";
+inline constexpr const char* producer_id_property = "kwire.producer.id";
+inline constexpr const char* producer_epoch_property = "kwire.producer.epoch";
+inline constexpr const char* base_sequence_property = "kwire.base.sequence";
+
+struct BadEntry : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct EncodedEntry {
+  kwire_pulsar::wire::MessageMetadata metadata;
+  std::string payload;
+  int messages = 1;  // what the entry adds to the broker's index
+};
+
+/// A Kafka batch (magic 2, offsets already assigned) as one Pulsar entry.
+/// Throws BadEntry if the batch cannot be read.
+EncodedEntry kafka_to_entry(std::span<const std::uint8_t> batch, EntryFormat format);
+
+/// Number of messages (index steps) the entry for `batch` takes.
+int index_span(std::span<const std::uint8_t> batch);
+
+/// A stored entry as one Kafka batch whose last record has offset
+/// `last_offset`, appended to `out`. Throws BadEntry.
+void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, std::vector<std::uint8_t>& out);
+
+/// The Kafka producer fields of an entry (for rebuilding idempotence state):
+/// producer id -1 when none.
+struct EntryProducer {
+  std::int64_t producer_id = -1;
+  std::int16_t producer_epoch = -1;
+  std::int32_t base_sequence = -1;
+};
+
+}  // namespace kwire_broker::storage::pulsar

@@ -1,0 +1,1134 @@
+#include "pulsar_storage.hpp"
+
+#include <utility>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <kwire/records/batch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "../producer_state.hpp"
+#include "kwire_pulsar/admin.hpp"
+
+namespace kwire_broker::storage::pulsar {
+
+namespace asio = boost::asio;
+namespace kp = kwire_pulsar;
+using asio::awaitable;
+using asio::use_awaitable;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* topic_id_property = "kafka.topic.id";
+constexpr const char* config_prefix = "kafka.config.";
+constexpr std::chrono::milliseconds forever{std::chrono::hours(24 * 365)};
+
+/// Maps an exception from the Pulsar client or admin API to the seam's Errc.
+template <class T>
+Result<T> failure_of(const std::exception& e) {
+  if (auto* pe = dynamic_cast<const kp::Error*>(&e)) {
+    switch (pe->code()) {
+      case kp::Error::client_timeout: return Result<T>::failure(Errc::timeout, e.what());
+      case kp::Error::client_closed: return Result<T>::failure(Errc::closed, e.what());
+      case kp::wire::TopicNotFound: return Result<T>::failure(Errc::unknown_topic, e.what());
+      default: return Result<T>::failure(Errc::unavailable, e.what());
+    }
+  }
+  if (auto* ae = dynamic_cast<const kp::AdminError*>(&e)) {
+    if (ae->status() == 404) return Result<T>::failure(Errc::unknown_topic, e.what());
+    if (ae->status() == 409) return Result<T>::failure(Errc::topic_exists, e.what());
+    if (ae->status() >= 500 || ae->status() == 0) return Result<T>::failure(Errc::unavailable, e.what());
+    return Result<T>::failure(Errc::io_error, e.what());
+  }
+  if (dynamic_cast<const BadEntry*>(&e)) return Result<T>::failure(Errc::corrupt_batch, e.what());
+  if (dynamic_cast<const boost::system::system_error*>(&e)) return Result<T>::failure(Errc::unavailable, e.what());
+  return Result<T>::failure(Errc::io_error, e.what());
+}
+
+/// A FIFO lock for coroutines on one strand.
+class AsyncLock {
+ public:
+  explicit AsyncLock(asio::any_io_executor ex) : ex_(ex) {}
+  awaitable<void> lock() {
+    if (!locked_) {
+      locked_ = true;
+      co_return;
+    }
+    auto t = std::make_shared<asio::steady_timer>(ex_, forever);
+    waiters_.push_back(t);
+    boost::system::error_code ec;
+    co_await t->async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+  void unlock() {
+    if (waiters_.empty()) {
+      locked_ = false;
+      return;
+    }
+    auto t = waiters_.front();
+    waiters_.pop_front();
+    t->cancel();  // ownership passes to that waiter
+  }
+
+ private:
+  asio::any_io_executor ex_;
+  bool locked_ = false;
+  std::deque<std::shared_ptr<asio::steady_timer>> waiters_;
+};
+
+struct Unlock {
+  AsyncLock& l;
+  ~Unlock() { l.unlock(); }
+};
+
+std::string hex(const TopicId& id) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (auto b : id) {
+    s += d[b >> 4];
+    s += d[b & 15];
+  }
+  return s;
+}
+
+std::optional<TopicId> unhex(const std::string& s) {
+  if (s.size() != 32) return std::nullopt;
+  TopicId id{};
+  for (std::size_t i = 0; i < 16; ++i) id[i] = static_cast<std::uint8_t>(std::stoi(s.substr(2 * i, 2), nullptr, 16));
+  return id;
+}
+
+TopicId random_id() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  TopicId id{};
+  for (std::size_t i = 0; i < 16; i += 8) {
+    auto v = rng();
+    std::memcpy(id.data() + i, &v, 8);
+  }
+  return id;
+}
+
+/// Offsets and timestamp of an entry, from its broker index.
+struct EntryInfo {
+  std::int64_t base = -1, last = -1, max_timestamp = -1;
+};
+
+std::optional<EntryInfo> info_of(const kp::Entry& e) {
+  if (!e.index) return std::nullopt;
+  EntryInfo i;
+  i.last = static_cast<std::int64_t>(*e.index);
+  i.base = i.last - (e.message_count() - 1);
+  i.max_timestamp = static_cast<std::int64_t>(e.metadata->event_time() ? e.metadata->event_time()
+                                                                        : e.metadata->publish_time());
+  for (const auto& kv : e.metadata->properties()) {
+    if (kv.key() == format_property && kv.value() == "kafka" && e.payload.size() >= batch::header_size) {
+      auto h = BatchHeader::parse(std::span<const std::uint8_t>(
+          reinterpret_cast<const std::uint8_t*>(e.payload.data()), e.payload.size()));
+      if (h) i.max_timestamp = h->max_timestamp;
+    }
+  }
+  return i;
+}
+
+}  // namespace
+
+PulsarConfig config_from(const std::map<std::string, std::string>& s) {
+  PulsarConfig c;
+  auto get = [&](const char* k) -> const std::string* {
+    auto it = s.find(k);
+    return it == s.end() ? nullptr : &it->second;
+  };
+  if (auto v = get("pulsarServiceUrl")) c.service_url = *v;
+  if (auto v = get("pulsarWebServiceUrl")) c.web_service_url = *v;
+  if (auto v = get("brokerClientAuthenticationParameters")) {
+    c.token = v->rfind("token:", 0) == 0 ? v->substr(6) : *v;
+  }
+  if (auto v = get("entryFormat")) c.entry_format = *v == "kafka" ? EntryFormat::kafka : EntryFormat::pulsar;
+  if (auto v = get("offsetsTopicNumPartitions")) c.offsets_partitions = std::max(1, std::stoi(*v));
+  if (auto v = get("gatewayName")) c.gateway_name = *v;
+  return c;
+}
+
+Namespace namespace_from(const std::map<std::string, std::string>& s) {
+  Namespace n;
+  if (auto it = s.find("kafkaTenant"); it != s.end() && !it->second.empty()) n.tenant = it->second;
+  if (auto it = s.find("kafkaNamespace"); it != s.end() && !it->second.empty()) n.ns = it->second;
+  return n;
+}
+
+// ---------------------------------------------------------------------------
+
+class PulsarStorage;
+
+class Log final : public PartitionLog, public std::enable_shared_from_this<Log> {
+ public:
+  Log(PulsarStorage& s, TopicPartition tp, std::string topic);
+
+  const TopicPartition& id() const noexcept override { return tp_; }
+  void append(std::vector<std::uint8_t> batch, AppendOptions options, Handler<AppendResult> done) override;
+  void read(ReadOptions options, Handler<ReadResult> done) override;
+  LogOffsets offsets() const override {
+    std::lock_guard g(mu_);
+    return offsets_;
+  }
+  void offset_for_timestamp(std::int64_t timestamp, Handler<TimestampLookup> done) override;
+  void max_timestamp(Handler<TimestampLookup> done) override;
+  void delete_records(std::int64_t offset, Handler<std::int64_t> done) override;
+
+  awaitable<void> open();
+  /// The entry holding `offset` (offset < high watermark).
+  awaitable<kp::MessageId> locate(std::int64_t offset);
+  const std::string& topic() const noexcept { return topic_; }
+  void close_now();
+
+ private:
+  awaitable<AppendResult> do_append(std::vector<std::uint8_t> batch, AppendOptions options);
+  awaitable<ReadResult> do_read(ReadOptions options);
+  awaitable<void> sync_end();
+  awaitable<std::optional<std::pair<kp::Entry, EntryInfo>>> probe(kp::MessageId at);
+  awaitable<std::vector<kp::MessageId>> all_positions();
+  awaitable<void> ensure_producer();
+  void remember(const EntryInfo& i, kp::MessageId id);
+  void publish_offsets();
+
+  PulsarStorage& s_;
+  TopicPartition tp_;
+  std::string topic_;
+  mutable std::mutex mu_;
+  LogOffsets offsets_;
+  // Only on the storage's I/O thread:
+  AsyncLock append_lock_, read_lock_;
+  std::int64_t next_offset_ = 0, log_start_ = 0;
+  bool resync_ = false;
+  std::shared_ptr<kp::Producer> producer_;
+  std::map<std::int64_t, std::pair<std::int64_t, kp::MessageId>> index_;  // last offset → (base, id)
+  ProducerStateTable producers_;
+  std::shared_ptr<kp::Consumer> reader_;
+  std::int64_t reader_next_ = -1;
+  std::optional<kp::Entry> lookahead_;
+};
+
+class Catalog final : public TopicCatalog {
+ public:
+  explicit Catalog(PulsarStorage& s) : s_(s) {}
+  void create_topic(NewTopic topic, Handler<TopicInfo> done) override;
+  void delete_topic(std::string name, Handler<Done> done) override;
+  void add_partitions(std::string name, std::int32_t total, Handler<TopicInfo> done) override;
+  void alter_configs(std::string name, std::vector<ConfigChange> changes, Handler<TopicInfo> done) override;
+  void list_topics(Handler<std::vector<TopicInfo>> done) override;
+  std::optional<TopicInfo> find_topic(const std::string& name) const override {
+    std::lock_guard g(mu_);
+    auto it = topics_.find(name);
+    if (it == topics_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::optional<TopicInfo> find_topic(const TopicId& id) const override {
+    std::lock_guard g(mu_);
+    for (auto& [n, t] : topics_)
+      if (t.id == id) return t;
+    return std::nullopt;
+  }
+
+  awaitable<std::vector<TopicInfo>> load();
+  awaitable<std::optional<TopicInfo>> fetch(const std::string& name);
+  void put(TopicInfo t) {
+    std::lock_guard g(mu_);
+    topics_[t.name] = std::move(t);
+  }
+  void erase(const std::string& name) {
+    std::lock_guard g(mu_);
+    topics_.erase(name);
+  }
+
+ private:
+  PulsarStorage& s_;
+  mutable std::mutex mu_;
+  std::map<std::string, TopicInfo> topics_;
+};
+
+class Groups final : public GroupStore {
+ public:
+  explicit Groups(PulsarStorage& s);
+  void store_group(std::string group_id, std::vector<std::uint8_t> blob, Handler<Done> done) override;
+  void delete_group(std::string group_id, Handler<Done> done) override;
+  void load_groups(Handler<std::vector<GroupBlob>> done) override;
+  void commit_offsets(std::string group_id, std::vector<std::pair<TopicPartition, CommittedOffset>> offsets,
+                      Handler<Done> done) override;
+  void fetch_offsets(std::string group_id,
+                     Handler<std::vector<std::pair<TopicPartition, CommittedOffset>>> done) override;
+  void delete_offsets(std::string group_id, std::vector<TopicPartition> partitions, Handler<Done> done) override;
+  void list_groups(Handler<std::vector<std::string>> done) override;
+
+  std::string offsets_topic() const;
+  int partition_of(const std::string& group) const;
+
+ private:
+  struct Group {
+    std::optional<std::vector<std::uint8_t>> blob;
+    std::map<TopicPartition, CommittedOffset> offsets;
+  };
+  awaitable<void> ensure_loaded();
+  awaitable<void> write(const std::string& group, std::vector<kp::OutgoingMessage> messages);
+  awaitable<void> mirror(const std::string& group, const std::vector<std::pair<TopicPartition, CommittedOffset>>& o);
+  void apply(const kp::Message& m);
+
+  PulsarStorage& s_;
+  bool loaded_ = false;
+  std::unique_ptr<AsyncLock> load_lock_;
+  std::map<std::string, Group> groups_;
+  std::map<int, std::shared_ptr<kp::Producer>> producers_;
+};
+
+// ---------------------------------------------------------------------------
+
+class PulsarStorage final : public Storage {
+ public:
+  PulsarStorage(PulsarConfig config, Namespace ns)
+      : config_(std::move(config)), ns_(std::move(ns)), work_(asio::make_work_guard(io_)), catalog_(*this),
+        groups_(*this) {
+    kp::ClientOptions o;
+    o.service_url = config_.service_url;
+    o.auth_token = config_.token;
+    o.operation_timeout = config_.operation_timeout;
+    client_ = kp::Client::create(io_.get_executor(), o);
+    admin_ = std::make_unique<kp::Admin>(io_.get_executor(), config_.web_service_url, config_.token,
+                                         config_.operation_timeout);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~PulsarStorage() override { shutdown(); }
+
+  /// Runs `f()` on the I/O thread and hands its result (or failure) to `done`.
+  template <class T, class F>
+  void spawn(Handler<T> done, F f) {
+    if (closed_) {
+      done(Result<T>::failure(Errc::closed, "storage closed"));
+      return;
+    }
+    asio::co_spawn(io_, std::move(f), [done = std::move(done)](std::exception_ptr e, Result<T> r) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          done(failure_of<T>(ex));
+        }
+        return;
+      }
+      done(std::move(r));
+    });
+  }
+
+  /// Blocking: runs `f()` on the I/O thread and waits (setup only).
+  template <class F>
+  void run_blocking(F f) {
+    std::promise<void> p;
+    auto fut = p.get_future();
+    asio::co_spawn(io_, std::move(f), [&p](std::exception_ptr e) {
+      if (e) p.set_exception(e);
+      else p.set_value();
+    });
+    fut.get();
+  }
+
+  awaitable<void> setup() {
+    const std::string tn = ns_.tenant + "/" + ns_.ns;
+    co_await admin_->create_tenant(ns_.tenant);
+    co_await admin_->create_namespace(tn);
+    co_await admin_->create_namespace(ns_.tenant + "/__kafka");
+    for (const auto& n : {tn, ns_.tenant + "/__kafka"}) {
+      co_await admin_->set_namespace_policy(n, "retention", R"({"retentionTimeInMinutes":-1,"retentionSizeInMB":-1})");
+      co_await admin_->set_namespace_policy(n, "deduplication", "true");
+    }
+    // Keep the group topic small: compact once 1 MiB accumulates.
+    co_await admin_->set_namespace_policy(ns_.tenant + "/__kafka", "compactionThreshold", "1048576");
+    co_await admin_->create_partitioned_topic(groups_.offsets_topic().substr(13), config_.offsets_partitions);
+    format_ = config_.entry_format;
+    if (auto f = co_await admin_->namespace_property(tn, format_property))
+      format_ = *f == "kafka" ? EntryFormat::kafka : EntryFormat::pulsar;
+    co_await catalog_.load();
+  }
+
+  const Namespace& ns() const noexcept override { return ns_; }
+  TopicCatalog& topics() override { return catalog_; }
+  GroupStore& groups() override { return groups_; }
+
+  void open_log(TopicPartition tp, Handler<std::shared_ptr<PartitionLog>> done) override {
+    spawn<std::shared_ptr<PartitionLog>>(std::move(done), [this, tp]() -> awaitable<Result<std::shared_ptr<PartitionLog>>> {
+      co_return Result<std::shared_ptr<PartitionLog>>::success(co_await open_log_here(tp));
+    });
+  }
+
+  awaitable<std::shared_ptr<Log>> open_log_here(const TopicPartition& tp) {
+    if (auto it = logs_.find(tp); it != logs_.end()) co_return it->second;
+    auto info = catalog_.find_topic(tp.topic);
+    if (!info) info = co_await catalog_.fetch(tp.topic);
+    if (!info || tp.partition < 0 || tp.partition >= info->partitions)
+      throw kp::AdminError(404, "unknown topic or partition " + tp.topic + "-" + std::to_string(tp.partition));
+    auto lock = opening_.try_emplace(tp, std::make_unique<AsyncLock>(io_.get_executor())).first->second.get();
+    co_await lock->lock();
+    Unlock u{*lock};
+    if (auto it = logs_.find(tp); it != logs_.end()) co_return it->second;
+    auto log = std::make_shared<Log>(*this, tp, pulsar_topic(tp));
+    co_await log->open();
+    logs_[tp] = log;
+    co_return log;
+  }
+
+  void allocate_producer_ids(std::int32_t count, Handler<std::int64_t> done) override {
+    spawn<std::int64_t>(std::move(done), [this, count]() -> awaitable<Result<std::int64_t>> {
+      if (count <= 0 || count > 1024) co_return Result<std::int64_t>::failure(Errc::invalid_config, "count");
+      // Each block is a message on a shared topic: its message id is unique
+      // across gateways and restarts; 1024 ids per id.
+      if (!id_producer_) {
+        kp::ProducerOptions o;
+        o.topic = "persistent://" + ns_.tenant + "/__kafka/__producer_id_blocks";
+        id_producer_ = co_await client_->create_producer(o);
+      }
+      kp::OutgoingMessage m;
+      m.value = std::to_string(count);
+      auto r = co_await id_producer_->send(m);
+      const std::int64_t block = static_cast<std::int64_t>((r.id.ledger << 24) + r.id.entry);
+      co_return Result<std::int64_t>::success(block << 10);
+    });
+  }
+
+  void maintain(std::chrono::system_clock::time_point) override {}
+
+  void close(Handler<Done> done) override {
+    shutdown();
+    done(Result<Done>::success({}));
+  }
+
+  void shutdown() {
+    if (closed_.exchange(true)) return;
+    std::promise<void> p;
+    asio::post(io_, [this, &p] {
+      for (auto& [tp, log] : logs_) log->close_now();
+      client_->close();
+      p.set_value();
+    });
+    p.get_future().wait();
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::string pulsar_topic(const TopicPartition& tp) const {
+    return "persistent://" + ns_.tenant + "/" + ns_.ns + "/" + tp.topic + "-partition-" + std::to_string(tp.partition);
+  }
+  std::string short_topic(const std::string& name) const { return ns_.tenant + "/" + ns_.ns + "/" + name; }
+
+  PulsarConfig config_;
+  Namespace ns_;
+  EntryFormat format_ = EntryFormat::pulsar;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::shared_ptr<kp::Client> client_;
+  std::unique_ptr<kp::Admin> admin_;
+  Catalog catalog_;
+  Groups groups_;
+  std::map<TopicPartition, std::shared_ptr<Log>> logs_;
+  std::map<TopicPartition, std::unique_ptr<AsyncLock>> opening_;
+  std::shared_ptr<kp::Producer> id_producer_;
+  std::atomic<bool> closed_{false};
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------------------
+// Log
+
+Log::Log(PulsarStorage& s, TopicPartition tp, std::string topic)
+    : s_(s), tp_(std::move(tp)), topic_(std::move(topic)), append_lock_(s.io_.get_executor()),
+      read_lock_(s.io_.get_executor()) {}
+
+void Log::close_now() {
+  if (reader_) reader_.reset();
+  producer_.reset();
+}
+
+void Log::publish_offsets() {
+  std::lock_guard g(mu_);
+  offsets_.log_start = log_start_;
+  offsets_.high_watermark = next_offset_;
+  offsets_.last_stable = next_offset_;
+}
+
+void Log::remember(const EntryInfo& i, kp::MessageId id) {
+  id.batch_index = -1;
+  index_[i.last] = {i.base, id};
+  if (index_.size() > 4096) index_.erase(index_.begin());
+}
+
+awaitable<std::optional<std::pair<kp::Entry, EntryInfo>>> Log::probe(kp::MessageId at) {
+  auto r = co_await s_.client_->create_reader(topic_, at, 1);
+  auto e = co_await r->receive_entry(s_.config_.operation_timeout);
+  co_await r->close();
+  if (!e) co_return std::nullopt;
+  auto i = info_of(*e);
+  if (!i) throw kp::Error(kp::Error::client_protocol, "entries carry no broker index: enable "
+                                                       "AppendIndexMetadataInterceptor on the Pulsar broker");
+  remember(*i, e->id);
+  co_return std::make_pair(std::move(*e), *i);
+}
+
+awaitable<void> Log::sync_end() {
+  // The last entry's index + 1 is the high watermark; the first entry's base
+  // is the log start.
+  auto r = co_await s_.client_->create_reader(topic_, kp::MessageId::latest(), 1);
+  auto last = co_await r->last_message_id();
+  co_await r->close();
+  if (last.entry == ~std::uint64_t{0} || last.entry > (std::uint64_t{1} << 62)) {
+    next_offset_ = 0;
+    log_start_ = 0;
+  } else {
+    auto p = co_await probe({last.ledger, last.entry, -1, -1});
+    if (!p) throw kp::Error(kp::Error::client_timeout, "cannot read the last entry of " + topic_);
+    next_offset_ = p->second.last + 1;
+    auto first = co_await probe(kp::MessageId::earliest());
+    log_start_ = std::max(log_start_, first ? first->second.base : next_offset_);
+  }
+  resync_ = false;
+  publish_offsets();
+}
+
+awaitable<void> Log::open() {
+  co_await sync_end();
+  // Rebuild idempotent-producer state from the tail of the log.
+  const std::int64_t from = std::max(log_start_, next_offset_ - 2000);
+  if (from < next_offset_) {
+    auto at = co_await locate(from);
+    auto r = co_await s_.client_->create_reader(topic_, at, 200);
+    for (;;) {
+      auto e = co_await r->receive_entry(s_.config_.operation_timeout);
+      if (!e) break;
+      auto i = info_of(*e);
+      if (!i) break;
+      std::vector<std::uint8_t> bytes;
+      entry_to_kafka(*e, i->last, bytes);
+      if (auto h = BatchHeader::parse(bytes)) producers_.record(*h);
+      if (i->last + 1 >= next_offset_) break;
+    }
+    co_await r->close();
+  }
+}
+
+awaitable<void> Log::ensure_producer() {
+  if (producer_ && !producer_->fenced()) co_return;
+  kp::ProducerOptions o;
+  o.topic = topic_;
+  // A fixed name per partition: with deduplication, resends after a
+  // reconnect are stored once. Exclusive access fences another gateway.
+  o.name = "kwire-" + s_.ns_.tenant + "-" + s_.ns_.ns + "-" + tp_.topic + "-" + std::to_string(tp_.partition);
+  o.access_mode = kp::AccessMode::exclusive;
+  producer_ = co_await s_.client_->create_producer(o);
+  // Another writer may have appended before we took the topic.
+  co_await sync_end();
+}
+
+awaitable<std::vector<kp::MessageId>> Log::all_positions() {
+  // Ledgers and their entry counts from the broker's internal stats.
+  auto st = co_await s_.admin_->internal_stats(topic_.substr(13));
+  std::vector<kp::MessageId> out;
+  std::uint64_t lac_ledger = 0, lac_entry = 0;
+  bool has_lac = false;
+  if (st.contains("lastConfirmedEntry")) {
+    auto s = st["lastConfirmedEntry"].get<std::string>();
+    auto c = s.find(':');
+    if (c != std::string::npos) {
+      auto l = std::stoll(s.substr(0, c));
+      auto e = std::stoll(s.substr(c + 1));
+      if (l >= 0 && e >= 0) {
+        lac_ledger = static_cast<std::uint64_t>(l);
+        lac_entry = static_cast<std::uint64_t>(e);
+        has_lac = true;
+      }
+    }
+  }
+  for (auto& l : st["ledgers"]) {
+    const auto id = l.value("ledgerId", std::uint64_t{0});
+    std::uint64_t n = l.value("entries", std::uint64_t{0});
+    if (has_lac && id == lac_ledger) n = lac_entry + 1;
+    for (std::uint64_t e = 0; e < n; ++e) out.push_back({id, e, -1, -1});
+  }
+  co_return out;
+}
+
+awaitable<kp::MessageId> Log::locate(std::int64_t offset) {
+  if (auto it = index_.lower_bound(offset); it != index_.end() && it->second.first <= offset)
+    co_return it->second.second;
+  // Binary search over entry positions: O(log n) probes, each a few round
+  // trips; every probe feeds the sparse index.
+  auto pos = co_await all_positions();
+  if (pos.empty()) co_return kp::MessageId::earliest();
+  std::size_t lo = 0, hi = pos.size() - 1;
+  std::optional<kp::MessageId> found;
+  while (lo <= hi) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    auto p = co_await probe(pos[mid]);
+    if (!p) break;
+    if (p->second.base <= offset && offset <= p->second.last) {
+      found = p->first.id;
+      break;
+    }
+    if (p->second.last < offset) {
+      lo = mid + 1;
+    } else {
+      found = p->first.id;  // a later entry; keep searching left
+      if (mid == 0) break;
+      hi = mid - 1;
+    }
+  }
+  co_return found.value_or(pos.front());
+}
+
+void Log::append(std::vector<std::uint8_t> batch, AppendOptions options, Handler<AppendResult> done) {
+  auto self = shared_from_this();
+  s_.spawn<AppendResult>(std::move(done), [self, batch = std::move(batch), options]() mutable
+                                              -> awaitable<Result<AppendResult>> {
+    co_await self->append_lock_.lock();
+    Unlock u{self->append_lock_};
+    auto h = BatchHeader::parse(batch);
+    if (!h || batch.size() != h->total_size() || !batch_crc_ok(batch))
+      co_return Result<AppendResult>::failure(Errc::corrupt_batch, "bad record batch");
+    if (self->resync_) co_await self->sync_end();
+    AppendResult dup;
+    switch (auto c = self->producers_.check(*h, &dup)) {
+      case Errc::ok: break;
+      case Errc::duplicate_sequence:
+        dup.log_start_offset = self->log_start_;
+        co_return Result<AppendResult>{Errc::duplicate_sequence, "duplicate", dup};
+      default: co_return Result<AppendResult>::failure(c, to_string(c));
+    }
+    try {
+      co_return Result<AppendResult>::success(co_await self->do_append(std::move(batch), options));
+    } catch (...) {
+      self->resync_ = true;  // unknown whether it was stored: ask the broker
+      throw;
+    }
+  });
+}
+
+awaitable<AppendResult> Log::do_append(std::vector<std::uint8_t> batch, AppendOptions options) {
+  co_await ensure_producer();
+  AppendResult r;
+  r.base_offset = next_offset_;
+  kwire::set_base_offset(batch, r.base_offset);
+  if (options.log_append_time) {
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    batch::put_be(batch.data() + batch::max_timestamp_at, static_cast<std::uint64_t>(now), 8);
+    const auto attrs = static_cast<std::uint16_t>(batch::get_be(batch.data() + batch::attributes_at, 2) | 0x8);
+    batch::put_be(batch.data() + batch::attributes_at, attrs, 2);
+    kwire::refresh_crc(batch);
+    r.log_append_time = now;
+  }
+  auto entry = kafka_to_entry(batch, s_.format_);
+  auto receipt = co_await producer_->send_entry(std::move(entry.metadata), std::move(entry.payload), entry.messages);
+  r.last_offset = r.base_offset + entry.messages - 1;
+  next_offset_ = r.last_offset + 1;
+  r.log_start_offset = log_start_;
+  r.position = {receipt.id.ledger, receipt.id.entry};
+  remember({r.base_offset, r.last_offset, -1}, receipt.id);
+  if (auto h = BatchHeader::parse(batch)) producers_.record(*h, r.log_append_time);
+  publish_offsets();
+  co_return r;
+}
+
+void Log::read(ReadOptions options, Handler<ReadResult> done) {
+  auto self = shared_from_this();
+  s_.spawn<ReadResult>(std::move(done), [self, options]() -> awaitable<Result<ReadResult>> {
+    co_await self->read_lock_.lock();
+    Unlock u{self->read_lock_};
+    try {
+      co_return Result<ReadResult>::success(co_await self->do_read(options));
+    } catch (const std::out_of_range& e) {
+      co_return Result<ReadResult>::failure(Errc::offset_out_of_range, e.what());
+    } catch (...) {
+      self->reader_.reset();
+      self->lookahead_.reset();
+      self->reader_next_ = -1;
+      throw;
+    }
+  });
+}
+
+awaitable<ReadResult> Log::do_read(ReadOptions o) {
+  ReadResult out;
+  out.next_offset = o.offset;
+  if (o.offset > next_offset_ || (o.offset == next_offset_ && !(reader_ && reader_next_ == o.offset)))
+    co_await sync_end();  // entries from other writers (native producers)
+  if (o.offset < log_start_ || o.offset > next_offset_)
+    throw std::out_of_range("offset " + std::to_string(o.offset) + " outside [" + std::to_string(log_start_) +
+                            ", " + std::to_string(next_offset_) + "]");
+  const std::int64_t end = o.end_offset >= 0 ? std::min(o.end_offset, next_offset_) : next_offset_;
+  if (!(reader_ && reader_next_ == o.offset)) {
+    if (reader_) co_await reader_->close();
+    reader_.reset();
+    lookahead_.reset();
+    if (o.offset >= next_offset_) {
+      out.offsets = offsets();
+      co_return out;
+    }
+    reader_ = co_await s_.client_->create_reader(topic_, co_await locate(o.offset), 500);
+  }
+  std::int64_t next = o.offset;
+  for (;;) {
+    if (next >= end && !(next == next_offset_ && reader_->queued() > 0)) break;
+    std::optional<kp::Entry> e;
+    if (lookahead_) {
+      e = std::move(lookahead_);
+      lookahead_.reset();
+    } else {
+      e = co_await reader_->receive_entry(next < end ? s_.config_.operation_timeout : 0ms);
+    }
+    if (!e) {
+      if (next < end) throw kp::Error(kp::Error::client_timeout, "no entry at offset " + std::to_string(next));
+      break;
+    }
+    auto i = info_of(*e);
+    if (!i) throw kp::Error(kp::Error::client_protocol, "entry without broker index");
+    remember(*i, e->id);
+    if (i->last < next) continue;  // before the asked offset (located entry)
+    if (i->last >= next_offset_) {
+      next_offset_ = i->last + 1;  // written by another producer meanwhile
+      publish_offsets();
+    }
+    if (o.end_offset >= 0 && i->base >= o.end_offset) {
+      lookahead_ = std::move(e);
+      break;
+    }
+    std::vector<std::uint8_t> bytes;
+    entry_to_kafka(*e, i->last, bytes);
+    const bool first = out.bytes.empty();
+    if (!first && out.bytes.size() + bytes.size() > static_cast<std::size_t>(o.max_bytes)) {
+      lookahead_ = std::move(e);
+      break;
+    }
+    if (first && bytes.size() > static_cast<std::size_t>(o.max_bytes) && !o.at_least_one) {
+      lookahead_ = std::move(e);
+      break;
+    }
+    out.bytes.insert(out.bytes.end(), bytes.begin(), bytes.end());
+    next = i->last + 1;
+    if (out.bytes.size() >= static_cast<std::size_t>(o.max_bytes)) break;
+  }
+  reader_next_ = next;
+  out.next_offset = next;
+  out.offsets = offsets();
+  co_return out;
+}
+
+void Log::offset_for_timestamp(std::int64_t timestamp, Handler<TimestampLookup> done) {
+  auto self = shared_from_this();
+  s_.spawn<TimestampLookup>(std::move(done), [self, timestamp]() -> awaitable<Result<TimestampLookup>> {
+    // Binary search by entry max timestamp (timestamps grow with the log).
+    auto pos = co_await self->all_positions();
+    TimestampLookup best;
+    std::size_t lo = 0, hi = pos.size();
+    while (lo < hi) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      auto p = co_await self->probe(pos[mid]);
+      if (!p) break;
+      if (p->second.max_timestamp >= timestamp) {
+        best = {p->second.base, p->second.max_timestamp};
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    if (best.offset >= 0 && best.offset < self->log_start_) best.offset = self->log_start_;
+    co_return Result<TimestampLookup>::success(best);
+  });
+}
+
+void Log::max_timestamp(Handler<TimestampLookup> done) {
+  auto self = shared_from_this();
+  s_.spawn<TimestampLookup>(std::move(done), [self]() -> awaitable<Result<TimestampLookup>> {
+    auto pos = co_await self->all_positions();
+    TimestampLookup best;
+    if (!pos.empty()) {
+      if (auto p = co_await self->probe(pos.back())) best = {p->second.last, p->second.max_timestamp};
+    }
+    co_return Result<TimestampLookup>::success(best);
+  });
+}
+
+void Log::delete_records(std::int64_t offset, Handler<std::int64_t> done) {
+  auto self = shared_from_this();
+  s_.spawn<std::int64_t>(std::move(done), [self, offset]() -> awaitable<Result<std::int64_t>> {
+    const std::int64_t to = offset < 0 ? self->next_offset_ : offset;
+    if (to > self->next_offset_) co_return Result<std::int64_t>::failure(Errc::offset_out_of_range, "beyond end");
+    self->log_start_ = std::max(self->log_start_, to);
+    self->publish_offsets();
+    co_return Result<std::int64_t>::success(self->log_start_);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Catalog
+
+namespace {
+
+TopicInfo info_from(const std::string& name, const json& meta) {
+  TopicInfo t;
+  t.name = name;
+  t.partitions = meta.value("partitions", 0);
+  if (meta.contains("properties") && meta["properties"].is_object()) {
+    for (auto& [k, v] : meta["properties"].items()) {
+      if (!v.is_string()) continue;
+      if (k == topic_id_property) {
+        if (auto id = unhex(v.get<std::string>())) t.id = *id;
+      } else if (k.rfind(config_prefix, 0) == 0) {
+        t.configs[k.substr(std::strlen(config_prefix))] = v.get<std::string>();
+      }
+    }
+  }
+  return t;
+}
+
+}  // namespace
+
+awaitable<std::optional<TopicInfo>> Catalog::fetch(const std::string& name) {
+  auto r = co_await s_.admin_->request("GET", "/admin/v2/persistent/" + s_.short_topic(name) + "/partitions");
+  if (r.status == 404) co_return std::nullopt;
+  if (!r.ok()) throw kp::AdminError(r.status, "partitions of " + name + ": " + r.body);
+  auto t = info_from(name, json::parse(r.body));
+  if (t.partitions <= 0) co_return std::nullopt;
+  put(t);
+  co_return t;
+}
+
+awaitable<std::vector<TopicInfo>> Catalog::load() {
+  auto names = co_await s_.admin_->partitioned_topics(s_.ns_.tenant + "/" + s_.ns_.ns);
+  std::vector<TopicInfo> out;
+  std::map<std::string, TopicInfo> fresh;
+  const std::string prefix = "persistent://" + s_.ns_.tenant + "/" + s_.ns_.ns + "/";
+  for (auto& full : names) {
+    if (full.rfind(prefix, 0) != 0) continue;
+    auto name = full.substr(prefix.size());
+    if (auto t = co_await fetch(name)) {
+      fresh[name] = *t;
+      out.push_back(*t);
+    }
+  }
+  {
+    std::lock_guard g(mu_);
+    topics_ = std::move(fresh);
+  }
+  co_return out;
+}
+
+void Catalog::create_topic(NewTopic topic, Handler<TopicInfo> done) {
+  s_.spawn<TopicInfo>(std::move(done), [this, topic = std::move(topic)]() -> awaitable<Result<TopicInfo>> {
+    if (topic.partitions <= 0) co_return Result<TopicInfo>::failure(Errc::invalid_partitions, "partitions");
+    TopicInfo t{topic.name, random_id(), topic.partitions, topic.configs};
+    json props = {{topic_id_property, hex(t.id)}};
+    for (auto& [k, v] : topic.configs) props[config_prefix + k] = v;
+    json body = {{"partitions", topic.partitions}, {"properties", props}};
+    auto r = co_await s_.admin_->request("PUT", "/admin/v2/persistent/" + s_.short_topic(topic.name) + "/partitions",
+                                         body.dump());
+    if (r.status == 409) co_return Result<TopicInfo>::failure(Errc::topic_exists, topic.name);
+    if (!r.ok()) throw kp::AdminError(r.status, "create " + topic.name + ": " + r.body);
+    put(t);
+    co_return Result<TopicInfo>::success(t);
+  });
+}
+
+void Catalog::delete_topic(std::string name, Handler<Done> done) {
+  s_.spawn<Done>(std::move(done), [this, name]() -> awaitable<Result<Done>> {
+    auto r = co_await s_.admin_->request("DELETE", "/admin/v2/persistent/" + s_.short_topic(name) +
+                                                       "/partitions?force=true");
+    if (r.status == 404) co_return Result<Done>::failure(Errc::unknown_topic, name);
+    if (!r.ok()) throw kp::AdminError(r.status, "delete " + name + ": " + r.body);
+    erase(name);
+    for (auto it = s_.logs_.begin(); it != s_.logs_.end();) {
+      if (it->first.topic == name) {
+        it->second->close_now();
+        it = s_.logs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    co_return Result<Done>::success({});
+  });
+}
+
+void Catalog::add_partitions(std::string name, std::int32_t total, Handler<TopicInfo> done) {
+  s_.spawn<TopicInfo>(std::move(done), [this, name, total]() -> awaitable<Result<TopicInfo>> {
+    auto t = co_await fetch(name);
+    if (!t) co_return Result<TopicInfo>::failure(Errc::unknown_topic, name);
+    if (total <= t->partitions) co_return Result<TopicInfo>::failure(Errc::invalid_partitions, "not larger");
+    co_await s_.admin_->update_partitioned_topic(s_.short_topic(name), total);
+    t->partitions = total;
+    put(*t);
+    co_return Result<TopicInfo>::success(*t);
+  });
+}
+
+void Catalog::alter_configs(std::string name, std::vector<ConfigChange> changes, Handler<TopicInfo> done) {
+  s_.spawn<TopicInfo>(std::move(done), [this, name, changes]() -> awaitable<Result<TopicInfo>> {
+    auto t = co_await fetch(name);
+    if (!t) co_return Result<TopicInfo>::failure(Errc::unknown_topic, name);
+    json set = json::object();
+    const std::string base = "/admin/v2/persistent/" + s_.short_topic(name) + "/properties";
+    for (auto& c : changes) {
+      if (c.op == ConfigChange::Op::set) {
+        set[config_prefix + c.key] = c.value;
+        t->configs[c.key] = c.value;
+      } else {
+        t->configs.erase(c.key);
+        auto r = co_await s_.admin_->request("DELETE", base + "?key=" + config_prefix + c.key);
+        if (!r.ok() && r.status != 404) throw kp::AdminError(r.status, "remove config: " + r.body);
+      }
+    }
+    if (!set.empty()) {
+      auto r = co_await s_.admin_->request("PUT", base, set.dump());
+      if (!r.ok()) throw kp::AdminError(r.status, "set configs: " + r.body);
+    }
+    put(*t);
+    co_return Result<TopicInfo>::success(*t);
+  });
+}
+
+void Catalog::list_topics(Handler<std::vector<TopicInfo>> done) {
+  s_.spawn<std::vector<TopicInfo>>(std::move(done), [this]() -> awaitable<Result<std::vector<TopicInfo>>> {
+    co_return Result<std::vector<TopicInfo>>::success(co_await load());
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Groups: keys "blob/<group>" and "offset/<group>/<partition>/<topic>" on the
+// group's partition of the offsets topic; a null value deletes.
+
+Groups::Groups(PulsarStorage& s) : s_(s), load_lock_(std::make_unique<AsyncLock>(s.io_.get_executor())) {}
+
+std::string Groups::offsets_topic() const { return "persistent://" + s_.ns_.tenant + "/__kafka/__consumer_offsets"; }
+
+int Groups::partition_of(const std::string& group) const {
+  std::uint32_t h = 2166136261u;  // FNV-1a: stable across gateways
+  for (unsigned char c : group) h = (h ^ c) * 16777619u;
+  return static_cast<int>(h % static_cast<std::uint32_t>(s_.config_.offsets_partitions));
+}
+
+void Groups::apply(const kp::Message& m) {
+  if (!m.key) return;
+  const std::string& k = *m.key;
+  if (k.rfind("blob/", 0) == 0) {
+    auto g = k.substr(5);
+    if (m.null_value) {
+      groups_.erase(g);
+    } else {
+      groups_[g].blob = std::vector<std::uint8_t>(m.value.begin(), m.value.end());
+    }
+  } else if (k.rfind("offset/", 0) == 0) {
+    auto rest = k.substr(7);
+    auto a = rest.find('/');
+    auto b = rest.find('/', a + 1);
+    if (a == std::string::npos || b == std::string::npos) return;
+    auto g = rest.substr(0, a);
+    TopicPartition tp{rest.substr(b + 1), std::stoi(rest.substr(a + 1, b - a - 1))};
+    if (m.null_value) {
+      if (auto it = groups_.find(g); it != groups_.end()) it->second.offsets.erase(tp);
+      return;
+    }
+    auto j = json::parse(m.value);
+    CommittedOffset c;
+    c.offset = j.value("offset", std::int64_t{-1});
+    c.leader_epoch = j.value("leader_epoch", -1);
+    c.metadata = j.value("metadata", std::string());
+    c.commit_timestamp = j.value("timestamp", std::int64_t{-1});
+    groups_[g].offsets[tp] = c;
+  }
+}
+
+awaitable<void> Groups::ensure_loaded() {
+  if (loaded_) co_return;
+  co_await load_lock_->lock();
+  Unlock u{*load_lock_};
+  if (loaded_) co_return;
+  for (int p = 0; p < s_.config_.offsets_partitions; ++p) {
+    const auto topic = offsets_topic() + "-partition-" + std::to_string(p);
+    kp::ConsumerOptions o;
+    o.topic = topic;
+    o.subscription = "kwire-load";
+    o.durable = false;
+    o.start_message_id = kp::MessageId::earliest();
+    o.initial_position = kp::InitialPosition::earliest;
+    o.read_compacted = true;
+    auto r = co_await s_.client_->subscribe(o);
+    auto last = co_await r->last_message_id();
+    const bool empty = last.entry == ~std::uint64_t{0} || last.entry > (std::uint64_t{1} << 62);
+    while (!empty) {
+      auto e = co_await r->receive_entry(s_.config_.operation_timeout);
+      if (!e) break;
+      for (auto& m : kp::entry_messages(*e)) apply(m);
+      if (!(e->id < kp::MessageId{last.ledger, last.entry, -1, -1})) break;
+    }
+    co_await r->close();
+  }
+  loaded_ = true;
+}
+
+awaitable<void> Groups::write(const std::string& group, std::vector<kp::OutgoingMessage> messages) {
+  const int p = partition_of(group);
+  auto& prod = producers_[p];
+  if (!prod || prod->fenced()) {
+    kp::ProducerOptions o;
+    o.topic = offsets_topic() + "-partition-" + std::to_string(p);
+    // The gateway holding this exclusive producer coordinates the groups of
+    // this partition; another gateway's writes are refused.
+    o.name = "kwire-coordinator-" + s_.ns_.tenant + "-" + std::to_string(p);
+    o.access_mode = kp::AccessMode::exclusive;
+    prod = co_await s_.client_->create_producer(o);
+  }
+  co_await prod->send_batch(std::move(messages));  // one entry: all or none
+}
+
+awaitable<void> Groups::mirror(const std::string& group,
+                               const std::vector<std::pair<TopicPartition, CommittedOffset>>& offsets) {
+  for (auto& [tp, c] : offsets) {
+    try {
+      auto log = co_await s_.open_log_here(tp);
+      const auto end = log->offsets().high_watermark;
+      kp::MessageId at = c.offset >= end ? kp::MessageId::latest() : co_await log->locate(c.offset);
+      const auto topic = log->topic().substr(13);
+      if (!co_await s_.admin_->create_subscription(topic, group, at)) co_await s_.admin_->reset_cursor(topic, group, at);
+    } catch (const std::exception&) {
+      // The mirror is informational (backlog in Pulsar's stats); the commit
+      // itself is durable already.
+    }
+  }
+}
+
+void Groups::store_group(std::string group_id, std::vector<std::uint8_t> blob, Handler<Done> done) {
+  s_.spawn<Done>(std::move(done), [this, group_id, blob = std::move(blob)]() -> awaitable<Result<Done>> {
+    co_await ensure_loaded();
+    kp::OutgoingMessage m;
+    m.key = "blob/" + group_id;
+    m.value.assign(blob.begin(), blob.end());
+    std::vector<kp::OutgoingMessage> ms;
+    ms.push_back(std::move(m));
+    co_await write(group_id, std::move(ms));
+    groups_[group_id].blob = blob;
+    co_return Result<Done>::success({});
+  });
+}
+
+void Groups::delete_group(std::string group_id, Handler<Done> done) {
+  s_.spawn<Done>(std::move(done), [this, group_id]() -> awaitable<Result<Done>> {
+    co_await ensure_loaded();
+    auto it = groups_.find(group_id);
+    if (it == groups_.end()) co_return Result<Done>::failure(Errc::group_not_found, group_id);
+    std::vector<kp::OutgoingMessage> ms;
+    kp::OutgoingMessage b;
+    b.key = "blob/" + group_id;
+    b.null_value = true;
+    ms.push_back(b);
+    for (auto& [tp, c] : it->second.offsets) {
+      kp::OutgoingMessage m;
+      m.key = "offset/" + group_id + "/" + std::to_string(tp.partition) + "/" + tp.topic;
+      m.null_value = true;
+      ms.push_back(std::move(m));
+    }
+    co_await write(group_id, std::move(ms));
+    groups_.erase(group_id);
+    co_return Result<Done>::success({});
+  });
+}
+
+void Groups::load_groups(Handler<std::vector<GroupBlob>> done) {
+  s_.spawn<std::vector<GroupBlob>>(std::move(done), [this]() -> awaitable<Result<std::vector<GroupBlob>>> {
+    co_await ensure_loaded();
+    std::vector<GroupBlob> out;
+    for (auto& [g, v] : groups_)
+      if (v.blob) out.push_back({g, *v.blob});
+    co_return Result<std::vector<GroupBlob>>::success(std::move(out));
+  });
+}
+
+void Groups::commit_offsets(std::string group_id, std::vector<std::pair<TopicPartition, CommittedOffset>> offsets,
+                            Handler<Done> done) {
+  s_.spawn<Done>(std::move(done), [this, group_id, offsets = std::move(offsets)]() -> awaitable<Result<Done>> {
+    co_await ensure_loaded();
+    std::vector<kp::OutgoingMessage> ms;
+    for (auto& [tp, c] : offsets) {
+      kp::OutgoingMessage m;
+      m.key = "offset/" + group_id + "/" + std::to_string(tp.partition) + "/" + tp.topic;
+      m.value = json{{"offset", c.offset},
+                     {"leader_epoch", c.leader_epoch},
+                     {"metadata", c.metadata},
+                     {"timestamp", c.commit_timestamp}}
+                    .dump();
+      ms.push_back(std::move(m));
+    }
+    if (!ms.empty()) co_await write(group_id, std::move(ms));
+    for (auto& [tp, c] : offsets) groups_[group_id].offsets[tp] = c;
+    co_await mirror(group_id, offsets);
+    co_return Result<Done>::success({});
+  });
+}
+
+void Groups::fetch_offsets(std::string group_id,
+                           Handler<std::vector<std::pair<TopicPartition, CommittedOffset>>> done) {
+  using V = std::vector<std::pair<TopicPartition, CommittedOffset>>;
+  s_.spawn<V>(std::move(done), [this, group_id]() -> awaitable<Result<V>> {
+    co_await ensure_loaded();
+    V out;
+    if (auto it = groups_.find(group_id); it != groups_.end())
+      for (auto& [tp, c] : it->second.offsets) out.emplace_back(tp, c);
+    co_return Result<V>::success(std::move(out));
+  });
+}
+
+void Groups::delete_offsets(std::string group_id, std::vector<TopicPartition> partitions, Handler<Done> done) {
+  s_.spawn<Done>(std::move(done), [this, group_id, partitions]() -> awaitable<Result<Done>> {
+    co_await ensure_loaded();
+    std::vector<kp::OutgoingMessage> ms;
+    for (auto& tp : partitions) {
+      kp::OutgoingMessage m;
+      m.key = "offset/" + group_id + "/" + std::to_string(tp.partition) + "/" + tp.topic;
+      m.null_value = true;
+      ms.push_back(std::move(m));
+    }
+    if (!ms.empty()) co_await write(group_id, std::move(ms));
+    if (auto it = groups_.find(group_id); it != groups_.end())
+      for (auto& tp : partitions) it->second.offsets.erase(tp);
+    co_return Result<Done>::success({});
+  });
+}
+
+void Groups::list_groups(Handler<std::vector<std::string>> done) {
+  s_.spawn<std::vector<std::string>>(std::move(done), [this]() -> awaitable<Result<std::vector<std::string>>> {
+    co_await ensure_loaded();
+    std::vector<std::string> out;
+    for (auto& [g, v] : groups_)
+      if (v.blob || !v.offsets.empty()) out.push_back(g);
+    co_return Result<std::vector<std::string>>::success(std::move(out));
+  });
+}
+
+// ---------------------------------------------------------------------------
+
+std::unique_ptr<Storage> open_pulsar_storage(const PulsarConfig& config, const Namespace& ns) {
+  auto s = std::make_unique<PulsarStorage>(config, ns);
+  try {
+    s->run_blocking([p = s.get()]() -> awaitable<void> { co_await p->setup(); });
+  } catch (const std::exception& e) {
+    s->shutdown();
+    throw std::runtime_error(std::string("pulsar storage: ") + e.what());
+  }
+  return s;
+}
+
+}  // namespace kwire_broker::storage::pulsar

@@ -1,0 +1,61 @@
+// The broker's storage seam on Apache Pulsar, mapped as Kafka-on-Pulsar maps
+// it:
+//
+//   Kafka topic T, partition p   persistent://TENANT/NS/T-partition-p (a
+//                                partitioned topic T with its metadata)
+//   Kafka offsets                the broker entry metadata index: an entry's
+//                                index is the offset of its last record
+//   a record batch               one entry, in the namespace's entry format
+//                                (entry_format.hpp)
+//   topic configs and id         properties of the partitioned topic
+//   groups, committed offsets    a compacted, partitioned system topic
+//                                TENANT/__kafka/__consumer_offsets, mirrored
+//                                to a subscription per group on each partition
+//
+// One gateway writes a partition at a time: it holds Pulsar's exclusive
+// producer on it, so a second gateway is fenced. As the single writer it
+// derives each append's offsets from the previous index plus the batch's
+// message count; reads always take offsets from the index the broker sends.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "../storage.hpp"
+#include "entry_format.hpp"
+
+namespace kwire_broker::storage::pulsar {
+
+struct PulsarConfig {
+  std::string service_url = "pulsar://127.0.0.1:6650";
+  std::string web_service_url = "http://127.0.0.1:8080";
+  /// A JWT (brokerClientAuthenticationParameters "token:..." or the token).
+  std::string token;
+  /// Default entry format; a namespace property kwire.entry.format overrides.
+  EntryFormat entry_format = EntryFormat::pulsar;
+  /// Partitions of the group metadata topic.
+  int offsets_partitions = 8;
+  /// The gateway's name in producer names (distinct per gateway process).
+  std::string gateway_name = "kwire";
+  std::chrono::milliseconds operation_timeout = std::chrono::seconds(30);
+};
+
+/// Reads the broker's settings: pulsarServiceUrl, pulsarWebServiceUrl,
+/// brokerClientAuthenticationParameters (token:JWT), entryFormat
+/// (pulsar|kafka), offsetsTopicNumPartitions. Unknown keys are ignored.
+PulsarConfig config_from(const std::map<std::string, std::string>& settings);
+
+/// The Kafka tenant and namespace from the settings kafkaTenant and
+/// kafkaNamespace (public/default when unset).
+Namespace namespace_from(const std::map<std::string, std::string>& settings);
+
+/// Opens the storage for one namespace: creates the tenant and namespace if
+/// needed (retention unlimited, deduplication on), loads topics and groups.
+/// Throws std::runtime_error when Pulsar cannot be reached. Each storage has
+/// its own client and I/O thread; a SASL user "tenant/namespace" gets the
+/// storage of that namespace and sees nothing else.
+std::unique_ptr<Storage> open_pulsar_storage(const PulsarConfig& config, const Namespace& ns);
+
+}  // namespace kwire_broker::storage::pulsar
