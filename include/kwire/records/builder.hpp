@@ -89,6 +89,19 @@ class RecordBatchBuilder {
     append(timestamp, bytes_view(key), value);
   }
 
+  /// Starts a new batch with `options`, keeping the buffer's capacity (a
+  /// producer reuses one builder per partition).
+  void reset(RecordBatchOptions options) {
+    opt_ = options;
+    records_.clear();
+    count_ = 0;
+    last_offset_ = 0;
+    max_timestamp_ = no_timestamp;
+    first_timestamp_.reset();
+  }
+  /// Reserves room for `bytes` of encoded records.
+  void reserve(std::size_t bytes) { records_.reserve(bytes); }
+
   std::int32_t record_count() const noexcept { return count_; }
   bool empty() const noexcept { return count_ == 0; }
   /// The records written so far, uncompressed.
