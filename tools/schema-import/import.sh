@@ -14,8 +14,14 @@ for v in "$newest" "$legacy"; do
     mvn -B -q dependency:copy -Dartifact=org.apache.kafka:kafka-clients:$v -DoutputDirectory="$jars" >&2
   fi
 done
-errors=()
-if [[ -f $jars/error_codes-$newest.json ]]; then errors=(--errors "$jars/error_codes-$newest.json"); fi
+# Kafka's error table, read from the newest release's own Errors enum.
+slf4j=2.0.17
+if [[ ! -f $jars/slf4j-api-$slf4j.jar ]]; then
+  mvn -B -q dependency:copy -Dartifact=org.slf4j:slf4j-api:$slf4j -DoutputDirectory="$jars" >&2
+fi
+java -cp "$jars/kafka-clients-$newest.jar:$jars/slf4j-api-$slf4j.jar" "$here/ErrorTable.java" \
+  >"$jars/error_codes-$newest.json" 2>/dev/null
+errors=(--errors "$jars/error_codes-$newest.json")
 python3 "$here/import_schemas.py" \
   --source "$jars/kafka-clients-$newest.jar" --source-release "$newest" \
   --legacy "$jars/kafka-clients-$legacy.jar" --legacy-release "$legacy" \
