@@ -443,6 +443,39 @@ TEST_CASE("record sets: several batches, legacy entries flagged, empty builder")
   CHECK(legacy.error()->code == DecodeErrc::invalid_record);
 }
 
+TEST_CASE("assign_offsets numbers the batches of a produce request in place") {
+  std::mt19937 rng(7);
+  std::vector<std::uint8_t> set;
+  std::vector<std::size_t> counts = {3, 1, 7};
+  for (std::size_t n : counts) {
+    auto b = build({}, random_records(rng, n));
+    set.insert(set.end(), b.begin(), b.end());
+  }
+  auto before = set;
+  auto r = assign_offsets(set, 1000, 5);
+  REQUIRE(!r.error);
+  CHECK(r.next_offset == 1011);
+  RecordSetReader rs(set);
+  RecordBatchView b;
+  std::int64_t expect = 1000;
+  std::size_t i = 0;
+  while (rs.next(b)) {
+    CHECK(b.base_offset() == expect);
+    CHECK(b.partition_leader_epoch() == 5);
+    CHECK(!b.validate());
+    expect += static_cast<std::int64_t>(counts[i++]);
+  }
+  CHECK(i == 3);
+  // A set that does not frame is left untouched.
+  auto broken = before;
+  broken.pop_back();
+  auto copy = broken;
+  auto bad = assign_offsets(broken, 0, 0);
+  REQUIRE(bad.error);
+  CHECK(bad.error->code == DecodeErrc::truncated);
+  CHECK(broken == copy);
+}
+
 TEST_CASE("a reset builder builds the same batch as a fresh one") {
   std::mt19937 rng(6);
   auto first = random_records(rng, 5);

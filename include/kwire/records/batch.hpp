@@ -755,4 +755,39 @@ inline bool set_log_append_time(std::span<std::uint8_t> batch, std::int64_t time
   return set_max_timestamp(batch, TimestampType::log_append_time, time);
 }
 
+/// A leader appending a produce request's record set: gives every magic-2
+/// batch consecutive offsets starting at `first_offset` and stamps the leader
+/// epoch, in place (outside the CRC, so nothing else changes). Returns the
+/// offset after the last batch, or the framing error (nothing is changed
+/// unless the whole set frames correctly and holds only magic-2 batches).
+struct AssignedOffsets {
+  std::int64_t next_offset = 0;
+  std::optional<DecodeError> error;
+};
+inline AssignedOffsets assign_offsets(std::span<std::uint8_t> set, std::int64_t first_offset,
+                                      std::int32_t partition_leader_epoch) {
+  AssignedOffsets result{first_offset, std::nullopt};
+  {
+    RecordSetReader check{bytes_view(set)};
+    RecordBatchView b;
+    while (check.next(b)) {
+    }
+    if (!check.ok()) {
+      result.error = check.error();
+      return result;
+    }
+  }
+  RecordSetReader rs{bytes_view(set)};
+  RecordBatchView b;
+  while (rs.next(b)) {
+    auto at = static_cast<std::size_t>(b.bytes().data() - set.data());
+    auto batch = set.subspan(at, b.size());
+    std::int32_t delta = b.last_offset_delta();
+    set_base_offset(batch, result.next_offset);
+    set_partition_leader_epoch(batch, partition_leader_epoch);
+    result.next_offset += static_cast<std::int64_t>(delta < 0 ? 0 : delta) + 1;
+  }
+  return result;
+}
+
 }  // namespace kwire
