@@ -114,6 +114,23 @@ inline void store_be(std::uint8_t* p, T v) noexcept {
   std::memcpy(p, &v, sizeof(T));
 }
 
+// Most varints in records are one byte (small deltas, short lengths); this
+// path skips the general loop for them.
+inline varint::Parse get_i32(const std::uint8_t*& p, const std::uint8_t* end, std::int32_t& out) noexcept {
+  if (p != end && *p < 0x80) {
+    out = varint::unzigzag32(*p++);
+    return varint::Parse::ok;
+  }
+  return varint::get_i32(p, end, out);
+}
+inline varint::Parse get_i64(const std::uint8_t*& p, const std::uint8_t* end, std::int64_t& out) noexcept {
+  if (p != end && *p < 0x80) {
+    out = varint::unzigzag64(*p++);
+    return varint::Parse::ok;
+  }
+  return varint::get_i64(p, end, out);
+}
+
 inline DecodeError error_at(DecodeErrc code, std::size_t offset, std::string path) {
   DecodeError e;
   e.code = code;
@@ -231,7 +248,7 @@ inline std::optional<DecodeError> parse_record(const std::uint8_t* origin, const
   };
 
   std::int32_t length = 0;
-  if (auto r = varint::get_i32(p, end, length); r != varint::Parse::ok) return varint_error(r, start, "length");
+  if (auto r = records_detail::get_i32(p, end, length); r != varint::Parse::ok) return varint_error(r, start, "length");
   if (length < static_cast<std::int32_t>(min_record_size - 1))
     return error_at(DecodeErrc::invalid_record, off(start), path + ".length");
   if (static_cast<std::size_t>(length) > static_cast<std::size_t>(end - p))
@@ -240,16 +257,16 @@ inline std::optional<DecodeError> parse_record(const std::uint8_t* origin, const
 
   out.attributes = static_cast<std::int8_t>(*p++);
   const std::uint8_t* at = p;
-  if (auto r = varint::get_i64(p, body_end, out.timestamp_delta); r != varint::Parse::ok)
+  if (auto r = records_detail::get_i64(p, body_end, out.timestamp_delta); r != varint::Parse::ok)
     return varint_error(r, at, "timestampDelta");
   at = p;
-  if (auto r = varint::get_i32(p, body_end, out.offset_delta); r != varint::Parse::ok)
+  if (auto r = records_detail::get_i32(p, body_end, out.offset_delta); r != varint::Parse::ok)
     return varint_error(r, at, "offsetDelta");
 
   auto read_bytes = [&](nullable_bytes& field, const char* name) -> std::optional<DecodeError> {
     const std::uint8_t* lp = p;
     std::int32_t n = 0;
-    if (auto r = varint::get_i32(p, body_end, n); r != varint::Parse::ok) return varint_error(r, lp, name);
+    if (auto r = records_detail::get_i32(p, body_end, n); r != varint::Parse::ok) return varint_error(r, lp, name);
     if (n < -1) return error_at(DecodeErrc::invalid_length, off(lp), path + "." + name);
     if (n == -1) {
       field = std::nullopt;
@@ -266,7 +283,7 @@ inline std::optional<DecodeError> parse_record(const std::uint8_t* origin, const
 
   at = p;
   std::int32_t count = 0;
-  if (auto r = varint::get_i32(p, body_end, count); r != varint::Parse::ok) return varint_error(r, at, "headers");
+  if (auto r = records_detail::get_i32(p, body_end, count); r != varint::Parse::ok) return varint_error(r, at, "headers");
   if (count < 0) return error_at(DecodeErrc::invalid_length, off(at), path + ".headers");
   // Each header needs at least its two length bytes.
   if (static_cast<std::uint64_t>(count) * 2 > static_cast<std::uint64_t>(body_end - p))
@@ -275,7 +292,7 @@ inline std::optional<DecodeError> parse_record(const std::uint8_t* origin, const
   for (std::int32_t i = 0; i < count; ++i) {
     const std::uint8_t* hp = p;
     std::int32_t klen = 0;
-    if (auto r = varint::get_i32(p, body_end, klen); r != varint::Parse::ok)
+    if (auto r = records_detail::get_i32(p, body_end, klen); r != varint::Parse::ok)
       return error_at(r == varint::Parse::truncated ? DecodeErrc::truncated : DecodeErrc::varint_overflow, off(hp),
                       path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".key");
     if (klen < 0)
@@ -287,7 +304,7 @@ inline std::optional<DecodeError> parse_record(const std::uint8_t* origin, const
     p += klen;
     hp = p;
     std::int32_t vlen = 0;
-    if (auto r = varint::get_i32(p, body_end, vlen); r != varint::Parse::ok)
+    if (auto r = records_detail::get_i32(p, body_end, vlen); r != varint::Parse::ok)
       return error_at(r == varint::Parse::truncated ? DecodeErrc::truncated : DecodeErrc::varint_overflow, off(hp),
                       path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".value");
     if (vlen < -1)
