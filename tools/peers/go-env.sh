@@ -16,7 +16,8 @@ src="$KWIRE_PEERS_TOOLS/go"
 setup() {
   command -v go >/dev/null || peers_die "go is not installed"
   mkdir -p "$dir"
-  if cmp -s "$src/go.mod" "$dir/go.mod" && cmp -s "$src/go.sum" "$dir/go.sum" && [[ -x "$dir/bin/check" ]]; then
+  if cmp -s "$src/go.mod" "$dir/go.mod" && cmp -s "$src/go.sum" "$dir/go.sum" &&
+     cmp -s "$src/check/main.go" "$dir/check/main.go" && [[ -x "$dir/bin/check" ]]; then
     return 0
   fi
   cp "$src/go.mod" "$src/go.sum" "$dir/"
