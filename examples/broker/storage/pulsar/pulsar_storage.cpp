@@ -351,7 +351,9 @@ class PulsarStorage final : public Storage {
       co_await admin_->set_namespace_policy(n, "deduplication", "true");
     }
     // Keep the group topic small: compact once 1 MiB accumulates.
-    co_await admin_->set_namespace_policy(ns_.tenant + "/__kafka", "compactionThreshold", "1048576");
+    auto r = co_await admin_->request("PUT", "/admin/v2/namespaces/" + ns_.tenant + "/__kafka/compactionThreshold",
+                                      "1048576");
+    if (!r.ok()) throw kp::AdminError(r.status, "set compactionThreshold: " + r.body);
     co_await admin_->create_partitioned_topic(groups_.offsets_topic().substr(13), config_.offsets_partitions);
     format_ = config_.entry_format;
     if (auto f = co_await admin_->namespace_property(tn, format_property))
@@ -836,8 +838,9 @@ void Catalog::create_topic(NewTopic topic, Handler<TopicInfo> done) {
     json props = {{topic_id_property, hex(t.id)}};
     for (auto& [k, v] : topic.configs) props[config_prefix + k] = v;
     json body = {{"partitions", topic.partitions}, {"properties", props}};
+    // With its own media type the body carries the properties too.
     auto r = co_await s_.admin_->request("PUT", "/admin/v2/persistent/" + s_.short_topic(topic.name) + "/partitions",
-                                         body.dump());
+                                         body.dump(), "application/vnd.partitioned-topic-metadata+json");
     if (r.status == 409) co_return Result<TopicInfo>::failure(Errc::topic_exists, topic.name);
     if (!r.ok()) throw kp::AdminError(r.status, "create " + topic.name + ": " + r.body);
     put(t);

@@ -1,0 +1,364 @@
+// kwire-broker's Pulsar storage against a real standalone, through the seam
+// only: offsets from the broker entry index (and the writer's derivation
+// checked against a reader), both entry formats, native Pulsar messages as
+// Kafka batches, idempotent retries across a restart, exclusive writers,
+// committed offsets mirrored to subscriptions, and namespace isolation.
+#include <doctest/doctest.h>
+
+#include <future>
+
+#include <kwire/records/batch.hpp>
+#include <kwire/records/builder.hpp>
+
+#include "kwire_pulsar/admin.hpp"
+#include "kwire_pulsar/client.hpp"
+#include "pulsar_env.hpp"
+#include "storage/pulsar/pulsar_store.hpp"
+
+namespace st = kwire_broker::storage;
+namespace sp = kwire_broker::storage::pulsar;
+using namespace pulsar_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+template <class T, class Start>
+st::Result<T> wait(Start start) {
+  std::promise<st::Result<T>> p;
+  auto f = p.get_future();
+  start([&p](st::Result<T> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+std::unique_ptr<st::Storage> open_store(const std::string& tenant, const std::string& ns,
+                                        const std::string& format = "pulsar", const std::string& gateway = "gw-1") {
+  std::map<std::string, std::string> s{{"pulsarServiceUrl", service_url()},
+                                       {"pulsarWebServiceUrl", web_url()},
+                                       {"kafkaTenant", tenant},
+                                       {"kafkaNamespace", ns},
+                                       {"entryFormat", format},
+                                       {"offsetsTopicNumPartitions", "2"},
+                                       {"gatewayName", gateway}};
+  return sp::open(s);
+}
+
+std::shared_ptr<st::PartitionLog> open_log(st::Storage& s, const std::string& topic, int p) {
+  auto r = wait<std::shared_ptr<st::PartitionLog>>([&](auto done) { s.open_log({topic, p}, done); });
+  REQUIRE_MESSAGE(r.ok(), r.message);
+  return r.value;
+}
+
+struct Rec {
+  std::string key, value;
+  std::int64_t ts;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+std::vector<std::uint8_t> make_batch(const std::vector<Rec>& recs, std::int64_t pid = -1, std::int16_t epoch = -1,
+                                     std::int32_t seq = -1) {
+  kwire::RecordBatchOptions o;
+  o.producer_id = pid;
+  o.producer_epoch = epoch;
+  o.base_sequence = seq;
+  kwire::RecordBatchBuilder b(o);
+  for (auto& r : recs) {
+    std::vector<kwire::RecordHeader> hs;
+    for (auto& [k, v] : r.headers)
+      hs.push_back({k, kwire::bytes_view(reinterpret_cast<const std::uint8_t*>(v.data()), v.size())});
+    b.append(r.ts, kwire::bytes_view(reinterpret_cast<const std::uint8_t*>(r.key.data()), r.key.size()),
+             kwire::bytes_view(reinterpret_cast<const std::uint8_t*>(r.value.data()), r.value.size()), hs);
+  }
+  return b.build();
+}
+
+struct ReadRecord {
+  std::int64_t offset;
+  std::string key, value;
+  std::int64_t ts;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+std::string str(kwire::bytes_view b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
+
+/// Every record of the returned batches, checking each batch's CRC.
+std::vector<ReadRecord> records_of(const std::vector<std::uint8_t>& bytes) {
+  std::vector<ReadRecord> out;
+  kwire::bytes_view rest(bytes);
+  while (!rest.empty()) {
+    auto v = kwire::RecordBatchView::parse(rest);
+    REQUIRE(v);
+    CHECK_FALSE(v->validate());
+    auto rr = v->records();
+    kwire::RecordView r;
+    while (rr.next(r)) {
+      ReadRecord x{v->offset_of(r), r.key ? str(*r.key) : "", r.value ? str(*r.value) : "", v->timestamp_of(r), {}};
+      for (const auto& h : r.headers()) x.headers.emplace_back(std::string(h.key), h.value ? str(*h.value) : "");
+      out.push_back(std::move(x));
+    }
+    CHECK_FALSE(rr.error());
+    rest = rest.subspan(v->bytes().size());
+  }
+  return out;
+}
+
+st::ReadResult read_at(st::PartitionLog& log, std::int64_t offset, std::int32_t max_bytes = 1 << 20) {
+  st::ReadOptions o;
+  o.offset = offset;
+  o.max_bytes = max_bytes;
+  auto r = wait<st::ReadResult>([&](auto done) { log.read(o, done); });
+  REQUIRE_MESSAGE(r.ok(), r.message);
+  return r.value;
+}
+
+void create(st::Storage& s, const std::string& topic, int partitions) {
+  st::NewTopic t;
+  t.name = topic;
+  t.partitions = partitions;
+  t.configs["retention.ms"] = "-1";
+  auto r = wait<st::TopicInfo>([&](auto done) { s.topics().create_topic(t, done); });
+  REQUIRE_MESSAGE(r.ok(), r.message);
+}
+
+template <class F>
+auto on_client(F f) {
+  return run([&]() -> kwire_pulsar::awaitable<typename decltype(f(nullptr))::value_type> {
+    kwire_pulsar::ClientOptions o;
+    o.service_url = service_url();
+    auto c = kwire_pulsar::Client::create(co_await boost::asio::this_coro::executor, o);
+    struct Closer {
+      std::shared_ptr<kwire_pulsar::Client> c;
+      ~Closer() { c->close(); }
+    } closer{c};
+    co_return co_await f(c);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("kafka batches in pulsar format: offsets, reads, native consumers") {
+  const auto ns = unique("ns");
+  auto s = open_store("public", ns);
+  create(*s, "orders", 2);
+  auto info = s->topics().find_topic("orders");
+  REQUIRE(info);
+  CHECK(info->partitions == 2);
+  CHECK(info->configs.at("retention.ms") == "-1");
+
+  auto log = open_log(*s, "orders", 1);
+  std::int64_t expected = 0;
+  for (int b = 0; b < 6; ++b) {
+    std::vector<Rec> recs;
+    for (int i = 0; i <= b % 3; ++i)
+      recs.push_back({"k" + std::to_string(expected + i), "v" + std::to_string(expected + i),
+                      1700000000000 + expected + i, {{"h", std::to_string(b)}}});
+    auto r = wait<st::AppendResult>([&](auto done) { log->append(make_batch(recs), {}, done); });
+    REQUIRE_MESSAGE(r.ok(), r.message);
+    CHECK(r.value.base_offset == expected);
+    CHECK(r.value.last_offset == expected + static_cast<std::int64_t>(recs.size()) - 1);
+    expected += static_cast<std::int64_t>(recs.size());
+  }
+  CHECK(log->offsets().high_watermark == expected);
+
+  // What the writer derived is what a reader sees (offsets from the index).
+  auto all = records_of(read_at(*log, 0).bytes);
+  REQUIRE(all.size() == static_cast<std::size_t>(expected));
+  for (std::int64_t i = 0; i < expected; ++i) {
+    auto& r = all[static_cast<std::size_t>(i)];
+    CHECK(r.offset == i);
+    CHECK(r.key == "k" + std::to_string(i));
+    CHECK(r.value == "v" + std::to_string(i));
+    CHECK(r.ts == 1700000000000 + i);
+    REQUIRE(r.headers.size() == 1);
+  }
+
+  // A fresh storage (cold cache) finds an offset in the middle of a batch.
+  s.reset();
+  auto s2 = open_store("public", ns);
+  auto log2 = open_log(*s2, "orders", 1);
+  CHECK(log2->offsets().high_watermark == expected);
+  auto mid = records_of(read_at(*log2, 7).bytes);
+  REQUIRE_FALSE(mid.empty());
+  CHECK(mid.front().offset <= 7);
+  CHECK(mid.back().offset == expected - 1);
+
+  // Native Pulsar consumers read key, value, event time and properties.
+  auto seen = on_client([&](std::shared_ptr<kwire_pulsar::Client> c) -> kwire_pulsar::awaitable<int> {
+    auto r = co_await c->create_reader("persistent://public/" + ns + "/orders-partition-1",
+                                       kwire_pulsar::MessageId::earliest());
+    int n = 0;
+    for (;;) {
+      auto m = co_await r->receive(3s);
+      if (!m) break;
+      CHECK(m->key == "k" + std::to_string(n));
+      CHECK(m->value == "v" + std::to_string(n));
+      CHECK(m->event_time == 1700000000000ULL + static_cast<std::uint64_t>(n));
+      REQUIRE(m->properties.size() == 1);
+      CHECK(m->properties[0].first == "h");
+      CHECK(m->index == static_cast<std::uint64_t>(n));
+      ++n;
+    }
+    co_await r->close();
+    co_return n;
+  });
+  CHECK(seen == expected);
+}
+
+TEST_CASE("native Pulsar producers' messages read as Kafka batches with continuous offsets") {
+  const auto ns = unique("native");
+  auto s = open_store("public", ns);
+  create(*s, "events", 1);
+  on_client([&](std::shared_ptr<kwire_pulsar::Client> c) -> kwire_pulsar::awaitable<int> {
+    kwire_pulsar::ProducerOptions po;
+    po.topic = "persistent://public/" + ns + "/events-partition-0";
+    auto p = co_await c->create_producer(po);
+    for (int i = 0; i < 3; ++i) {
+      kwire_pulsar::OutgoingMessage m;
+      m.key = "n" + std::to_string(i);
+      m.value = "native-" + std::to_string(i);
+      m.event_time = 1600000000000ULL + static_cast<std::uint64_t>(i);
+      m.properties.push_back({"p", std::to_string(i)});
+      co_await p->send(m);
+    }
+    std::vector<kwire_pulsar::OutgoingMessage> batch;
+    for (int i = 3; i < 8; ++i) {
+      kwire_pulsar::OutgoingMessage m;
+      m.key = "n" + std::to_string(i);
+      m.value = "native-" + std::to_string(i);
+      m.event_time = 1600000000000ULL + static_cast<std::uint64_t>(i);
+      batch.push_back(m);
+    }
+    co_await p->send_batch(batch);
+    co_await p->close();
+    co_return 0;
+  });
+  auto log = open_log(*s, "events", 0);
+  CHECK(log->offsets().high_watermark == 8);
+  auto recs = records_of(read_at(*log, 0).bytes);
+  REQUIRE(recs.size() == 8);
+  for (int i = 0; i < 8; ++i) {
+    CHECK(recs[static_cast<std::size_t>(i)].offset == i);
+    CHECK(recs[static_cast<std::size_t>(i)].key == "n" + std::to_string(i));
+    CHECK(recs[static_cast<std::size_t>(i)].value == "native-" + std::to_string(i));
+    CHECK(recs[static_cast<std::size_t>(i)].ts == 1600000000000 + i);
+  }
+  CHECK(recs[1].headers == std::vector<std::pair<std::string, std::string>>{{"p", "1"}});
+  // Kafka appends continue the same offsets.
+  auto r = wait<st::AppendResult>([&](auto done) { log->append(make_batch({{"x", "y", 1, {}}}), {}, done); });
+  REQUIRE_MESSAGE(r.ok(), r.message);
+  CHECK(r.value.base_offset == 8);
+}
+
+TEST_CASE("kafka entry format keeps the batch bytes") {
+  const auto ns = unique("kfmt");
+  auto s = open_store("public", ns, "kafka");
+  create(*s, "raw", 1);
+  auto log = open_log(*s, "raw", 0);
+  auto b1 = make_batch({{"a", "1", 10, {{"x", "y"}}}, {"b", "2", 11, {}}});
+  auto b2 = make_batch({{"c", "3", 12, {}}});
+  REQUIRE(wait<st::AppendResult>([&](auto done) { log->append(b1, {}, done); }).ok());
+  auto r2 = wait<st::AppendResult>([&](auto done) { log->append(b2, {}, done); });
+  REQUIRE(r2.ok());
+  CHECK(r2.value.base_offset == 2);
+  auto got = read_at(*log, 0);
+  kwire::set_base_offset(b2, 2);
+  std::vector<std::uint8_t> expected_bytes = b1;
+  expected_bytes.insert(expected_bytes.end(), b2.begin(), b2.end());
+  CHECK(got.bytes == expected_bytes);
+  CHECK(got.next_offset == 3);
+}
+
+TEST_CASE("idempotent retries are detected, also after a restart") {
+  const auto ns = unique("idem");
+  auto batch0 = make_batch({{"k", "v0", 1, {}}}, 4242, 0, 0);
+  auto batch1 = make_batch({{"k", "v1", 2, {}}, {"k", "v2", 3, {}}}, 4242, 0, 1);
+  {
+    auto s = open_store("public", ns);
+    create(*s, "t", 1);
+    auto log = open_log(*s, "t", 0);
+    REQUIRE(wait<st::AppendResult>([&](auto done) { log->append(batch0, {}, done); }).ok());
+    REQUIRE(wait<st::AppendResult>([&](auto done) { log->append(batch1, {}, done); }).ok());
+    auto dup = wait<st::AppendResult>([&](auto done) { log->append(batch1, {}, done); });
+    CHECK(dup.error == st::Errc::duplicate_sequence);
+    CHECK(dup.value.base_offset == 1);
+  }
+  auto s = open_store("public", ns);
+  auto log = open_log(*s, "t", 0);
+  auto dup = wait<st::AppendResult>([&](auto done) { log->append(batch1, {}, done); });
+  CHECK(dup.error == st::Errc::duplicate_sequence);
+  CHECK(dup.value.base_offset == 1);
+  auto gap = wait<st::AppendResult>(
+      [&](auto done) { log->append(make_batch({{"k", "v9", 9, {}}}, 4242, 0, 7), {}, done); });
+  CHECK(gap.error == st::Errc::out_of_order_sequence);
+  auto next = wait<st::AppendResult>(
+      [&](auto done) { log->append(make_batch({{"k", "v3", 4, {}}}, 4242, 0, 3), {}, done); });
+  REQUIRE(next.ok());
+  CHECK(next.value.base_offset == 3);
+  CHECK(records_of(read_at(*log, 0).bytes).size() == 4);
+}
+
+TEST_CASE("one writer per partition: a second gateway is fenced") {
+  const auto ns = unique("fence");
+  auto a = open_store("public", ns, "pulsar", "gw-a");
+  create(*a, "t", 1);
+  auto la = open_log(*a, "t", 0);
+  REQUIRE(wait<st::AppendResult>([&](auto done) { la->append(make_batch({{"k", "a", 1, {}}}), {}, done); }).ok());
+  auto b = open_store("public", ns, "pulsar", "gw-b");
+  auto lb = open_log(*b, "t", 0);
+  auto refused = wait<st::AppendResult>([&](auto done) { lb->append(make_batch({{"k", "b", 2, {}}}), {}, done); });
+  CHECK(refused.error == st::Errc::unavailable);
+  a.reset();  // the first gateway goes away
+  auto taken = wait<st::AppendResult>([&](auto done) { lb->append(make_batch({{"k", "b", 3, {}}}), {}, done); });
+  REQUIRE_MESSAGE(taken.ok(), taken.message);
+  CHECK(taken.value.base_offset == 1);
+}
+
+TEST_CASE("committed offsets survive a restart and show as the subscription's backlog") {
+  const auto ns = unique("groups");
+  {
+    auto s = open_store("public", ns);
+    create(*s, "t", 1);
+    auto log = open_log(*s, "t", 0);
+    for (int i = 0; i < 10; ++i)
+      REQUIRE(wait<st::AppendResult>([&](auto done) {
+                log->append(make_batch({{"k", std::to_string(i), i + 1, {}}}), {}, done);
+              }).ok());
+    std::vector<std::uint8_t> blob{1, 2, 3};
+    REQUIRE(wait<st::Done>([&](auto done) { s->groups().store_group("g1", blob, done); }).ok());
+    st::CommittedOffset c;
+    c.offset = 6;
+    c.metadata = "m";
+    std::vector<std::pair<st::TopicPartition, st::CommittedOffset>> offs{{{"t", 0}, c}};
+    REQUIRE(wait<st::Done>([&](auto done) { s->groups().commit_offsets("g1", offs, done); }).ok());
+  }
+  auto s = open_store("public", ns);
+  auto f = wait<std::vector<std::pair<st::TopicPartition, st::CommittedOffset>>>(
+      [&](auto done) { s->groups().fetch_offsets("g1", done); });
+  REQUIRE(f.ok());
+  REQUIRE(f.value.size() == 1);
+  CHECK(f.value[0].second.offset == 6);
+  CHECK(f.value[0].second.metadata == "m");
+  auto groups = wait<std::vector<st::GroupBlob>>([&](auto done) { s->groups().load_groups(done); });
+  REQUIRE(groups.ok());
+  REQUIRE(groups.value.size() == 1);
+  CHECK(groups.value[0].data == std::vector<std::uint8_t>{1, 2, 3});
+  const int backlog = run([&]() -> kwire_pulsar::awaitable<int> {
+    kwire_pulsar::Admin admin(co_await boost::asio::this_coro::executor, web_url());
+    auto stats = co_await admin.topic_stats("public/" + ns + "/t-partition-0");
+    co_return stats["subscriptions"]["g1"]["msgBacklog"].get<int>();
+  });
+  CHECK(backlog == 4);  // records 6..9
+}
+
+TEST_CASE("a namespace's storage sees only its own topics") {
+  const auto tenant_a = unique("tena"), tenant_b = unique("tenb");
+  auto a = open_store(tenant_a, "kafka");
+  auto b = open_store(tenant_b, "kafka");
+  create(*a, "secret", 1);
+  CHECK(a->topics().find_topic("secret"));
+  CHECK_FALSE(b->topics().find_topic("secret"));
+  auto r = wait<std::shared_ptr<st::PartitionLog>>([&](auto done) { b->open_log({"secret", 0}, done); });
+  CHECK(r.error == st::Errc::unknown_topic);
+  auto list = wait<std::vector<st::TopicInfo>>([&](auto done) { b->topics().list_topics(done); });
+  REQUIRE(list.ok());
+  CHECK(list.value.empty());
+}
