@@ -1,0 +1,211 @@
+// The broker: shared state and the request dispatch. Protocol handlers (the
+// handlers_*.cpp files) reach storage only through the seam in storage/.
+#pragma once
+
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <deque>
+#include <list>
+#include <map>
+#include <memory>
+#include <memory_resource>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "errors.hpp"
+#include "kwire/codec.hpp"
+#include "kwire/messages/response_header.hpp"
+#include "metrics.hpp"
+#include "storage/await.hpp"
+#include "storage/storage.hpp"
+
+namespace kwire_broker {
+
+namespace asio = boost::asio;
+using kwire::bytes_view;
+
+class GroupCoordinator;
+
+/// What a connection does with a handled request.
+struct Reply {
+  enum class Kind : std::uint8_t { respond, none, close } kind = Kind::respond;
+  std::vector<std::uint8_t> frame;  // size prefix, response header, body
+};
+
+/// Per-connection state that handlers may read or change.
+struct SessionState {
+  const Listener* listener = nullptr;
+  const Listener* advertised = nullptr;
+  std::string peer;
+  bool authenticated = false;     // always true on PLAINTEXT listeners
+  bool sasl_mechanism_chosen = false;
+  bool raw_sasl_next = false;     // after SaslHandshake v0 the next frame is a bare token
+  std::string principal = "ANONYMOUS";
+};
+
+/// The context of one request.
+struct Ctx {
+  explicit Ctx(SessionState& s) : session(s) {}
+  SessionState& session;
+  std::int16_t api_key = 0;
+  std::int16_t version = 0;
+  std::int32_t correlation_id = 0;
+  std::string_view client_id;
+  bool no_response = false;  // acks=0
+  std::vector<std::int16_t> errors;  // for metrics: one entry per non-zero error
+
+  /// Keeps strings and buffers alive until the response is encoded.
+  std::deque<std::string> strings;
+  std::deque<std::vector<std::uint8_t>> buffers;
+  std::string_view keep(std::string s) { return strings.emplace_back(std::move(s)); }
+  bytes_view keep(std::vector<std::uint8_t> b) {
+    auto& v = buffers.emplace_back(std::move(b));
+    return {v.data(), v.size()};
+  }
+  std::int16_t note(std::int16_t code) {
+    if (code != 0) errors.push_back(code);
+    return code;
+  }
+};
+
+/// Wakes long-polling fetches when a partition gets data.
+class DataNotifier {
+ public:
+  struct Waiter {
+    explicit Waiter(asio::any_io_executor ex) : timer(ex) {}
+    asio::steady_timer timer;
+    std::set<storage::TopicPartition> partitions;
+    bool fired = false;
+  };
+  void add(const std::shared_ptr<Waiter>& w);
+  void remove(const std::shared_ptr<Waiter>& w);
+  void notify(const storage::TopicPartition& tp);
+  void wake_all();
+
+ private:
+  std::mutex mu_;
+  std::list<std::shared_ptr<Waiter>> waiters_;
+};
+
+class Broker {
+ public:
+  Broker(Settings settings, std::unique_ptr<storage::Storage> store, std::vector<asio::io_context*> ios);
+  ~Broker();
+
+  /// Handles one request frame (after the size prefix).
+  asio::awaitable<Reply> handle(SessionState& session, bytes_view frame);
+
+  /// Loads groups; must run before serving.
+  void start();
+  /// Begins shutting down: long polls return, new requests close connections.
+  void begin_shutdown();
+  bool stopping() const noexcept { return stopping_.load(); }
+
+  // ---- shared services used by handlers ----
+  const Settings& settings() const noexcept { return settings_; }
+  storage::Storage& store() noexcept { return *store_; }
+  Metrics& metrics() noexcept { return metrics_; }
+  DataNotifier& notifier() noexcept { return notifier_; }
+  GroupCoordinator& groups() noexcept { return *groups_; }
+
+  /// The open log of a partition (cached), or the storage error.
+  asio::awaitable<storage::Result<std::shared_ptr<storage::PartitionLog>>> log(const storage::TopicPartition& tp);
+  void forget_logs(const std::string& topic);
+
+  /// Creates a topic as auto-creation does (num.partitions, no configs).
+  asio::awaitable<storage::Result<storage::TopicInfo>> auto_create(const std::string& topic);
+
+  /// Versions advertised for an API; nullopt when not implemented.
+  struct Range {
+    std::int16_t min, max;
+  };
+  static std::optional<Range> advertised(std::int16_t api_key);
+
+ private:
+  Settings settings_;
+  std::unique_ptr<storage::Storage> store_;
+  std::vector<asio::io_context*> ios_;
+  Metrics metrics_;
+  DataNotifier notifier_;
+  std::unique_ptr<GroupCoordinator> groups_;
+  std::atomic<bool> stopping_{false};
+  std::mutex logs_mu_;
+  std::map<storage::TopicPartition, std::shared_ptr<storage::PartitionLog>> logs_;
+};
+
+// ---------------------------------------------------------------------------
+// Handler plumbing
+
+/// Encodes a response frame: size, header (v1 when flexible, v0 otherwise or
+/// for ApiVersions), body.
+template <class Resp>
+Reply make_frame(const Ctx& ctx, const Resp& resp) {
+  Reply r;
+  bool flex_header = kwire::is_flexible<Resp>(ctx.version) && ctx.api_key != 18;
+  kwire::ResponseHeader h;
+  h.correlation_id = ctx.correlation_id;
+  r.frame.resize(4);
+  if (auto e = kwire::encode_into(h, flex_header ? 1 : 0, r.frame)) {
+    r.kind = Reply::Kind::close;
+    return r;
+  }
+  if (auto e = kwire::encode_into(resp, ctx.version, r.frame)) {
+    r.kind = Reply::Kind::close;
+    auto why = "cannot encode the response: " + e->message();
+    r.frame.assign(why.begin(), why.end());
+    return r;
+  }
+  auto n = static_cast<std::uint32_t>(r.frame.size() - 4);
+  storage::batch::put_be(r.frame.data(), n, 4);
+  return r;
+}
+
+using HandlerFn = asio::awaitable<Reply> (*)(Broker&, Ctx&, bytes_view);
+
+/// Decodes Req, runs fn(broker, ctx, req, resp), encodes Resp.
+template <class Req, class Resp, asio::awaitable<void> (*Fn)(Broker&, Ctx&, Req&, Resp&)>
+asio::awaitable<Reply> invoke(Broker& b, Ctx& ctx, bytes_view body) {
+  std::pmr::unsynchronized_pool_resource mem;
+  Req req;
+  if (auto d = kwire::decode(req, body, ctx.version, &mem); !d) {
+    Reply r;
+    r.kind = Reply::Kind::close;
+    auto m = d.error().message();
+    r.frame.assign(m.begin(), m.end());
+    co_return r;
+  }
+  Resp resp;
+  co_await Fn(b, ctx, req, resp);
+  if (ctx.no_response) co_return Reply{Reply::Kind::none, {}};
+  co_return make_frame(ctx, resp);
+}
+
+// Handlers, one per API (defined in handlers_*.cpp).
+struct HandlerEntry {
+  std::int16_t api_key;
+  std::int16_t min_version, max_version;  // advertised
+  HandlerFn fn;
+};
+const std::vector<HandlerEntry>& handler_table();
+
+std::vector<HandlerEntry> core_handlers();
+std::vector<HandlerEntry> data_handlers();
+std::vector<HandlerEntry> admin_handlers();
+std::vector<HandlerEntry> group_handlers();
+
+std::int64_t now_ms();
+
+/// Checks a SASL/PLAIN token against the configured users.
+bool check_plain(const Settings& settings, bytes_view token, std::string& user);
+
+}  // namespace kwire_broker

@@ -1,0 +1,84 @@
+// The broker's configuration, by Kafka's property names. Sources, later ones
+// winning: built-in defaults, a properties file (--config FILE or a bare file
+// argument, as kafka-server-start takes), then --override key=value or
+// --key=value flags.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kwire_broker {
+
+class Properties {
+ public:
+  void set(const std::string& key, const std::string& value) { values_[key] = value; }
+  bool has(const std::string& key) const { return values_.count(key) != 0; }
+  std::string get(const std::string& key, const std::string& fallback = {}) const;
+  std::int64_t get_int(const std::string& key, std::int64_t fallback) const;
+  bool get_bool(const std::string& key, bool fallback) const;
+  const std::map<std::string, std::string>& all() const { return values_; }
+
+  /// Reads a Java-style properties file (key=value or key: value, # comments,
+  /// backslash line continuations). Throws std::runtime_error.
+  void load_file(const std::string& path);
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+struct Listener {
+  std::string name;      // PLAINTEXT, SASL_PLAINTEXT, or a custom name
+  std::string protocol;  // the security protocol it maps to
+  std::string host;      // bind address ("" or 0.0.0.0: any)
+  std::uint16_t port = 9092;
+  bool sasl() const { return protocol == "SASL_PLAINTEXT"; }
+};
+
+/// Parses "NAME://host:port,..." with listener.security.protocol.map.
+std::vector<Listener> parse_listeners(const std::string& spec, const std::string& protocol_map);
+
+struct Settings {
+  std::int32_t node_id = 1;
+  std::string cluster_id;
+  std::vector<Listener> listeners;
+  std::vector<Listener> advertised;  // same order as listeners
+  std::string data_dir;
+  std::int32_t num_partitions = 1;
+  bool auto_create_topics = true;
+  std::int32_t threads = 0;  // 0: one per core
+  std::int64_t max_request_bytes = 104857600;   // socket.request.max.bytes
+  std::int64_t idle_ms = 600000;                // connections.max.idle.ms
+  std::int32_t message_max_bytes = 1048588;     // message.max.bytes
+  std::int32_t group_min_session_ms = 6000;
+  std::int32_t group_max_session_ms = 1800000;
+  std::int32_t group_initial_rebalance_delay_ms = 3000;
+  std::int32_t offsets_topic_partitions = 1;
+  std::map<std::string, std::string> sasl_users;  // PLAIN users from the JAAS config
+  std::string metrics_listener;                   // host:port for /metrics, empty: off
+  std::string storage = "embedded";
+  std::string tenant = "public";
+  std::string ns = "default";
+  std::int64_t shutdown_timeout_ms = 10000;
+  std::string log_level = "info";
+  // Log defaults (topic configs override them per topic).
+  std::int64_t segment_bytes = 1LL << 30;               // log.segment.bytes
+  std::int64_t segment_ms = 7LL * 24 * 3600 * 1000;     // log.roll.ms / log.roll.hours
+  std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;   // log.retention.ms / .minutes / .hours
+  std::int64_t retention_bytes = -1;                    // log.retention.bytes
+  std::int64_t index_interval_bytes = 4096;             // log.index.interval.bytes
+  std::int64_t flush_messages = -1;                     // log.flush.interval.messages (1: every append)
+  std::int64_t flush_ms = 1000;                         // log.flush.interval.ms (-1: never)
+  std::int64_t retention_check_ms = 300000;             // log.retention.check.interval.ms
+};
+
+/// Builds Settings from properties; throws std::runtime_error on a bad value.
+Settings make_settings(const Properties& p);
+
+/// Parses the command line into properties (see the top of this file).
+/// Returns nullopt after printing usage for --help.
+std::optional<Properties> parse_command_line(int argc, char** argv);
+
+}  // namespace kwire_broker

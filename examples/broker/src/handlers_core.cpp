@@ -1,0 +1,252 @@
+// ApiVersions, Metadata, DescribeCluster, FindCoordinator, InitProducerId,
+// SaslHandshake and SaslAuthenticate.
+#include <cstring>
+
+#include "broker.hpp"
+#include "kwire/messages/api_versions_request.hpp"
+#include "kwire/messages/api_versions_response.hpp"
+#include "kwire/messages/describe_cluster_request.hpp"
+#include "kwire/messages/describe_cluster_response.hpp"
+#include "kwire/messages/find_coordinator_request.hpp"
+#include "kwire/messages/find_coordinator_response.hpp"
+#include "kwire/messages/init_producer_id_request.hpp"
+#include "kwire/messages/init_producer_id_response.hpp"
+#include "kwire/messages/metadata_request.hpp"
+#include "kwire/messages/metadata_response.hpp"
+#include "kwire/messages/sasl_authenticate_request.hpp"
+#include "kwire/messages/sasl_authenticate_response.hpp"
+#include "kwire/messages/sasl_handshake_request.hpp"
+#include "kwire/messages/sasl_handshake_response.hpp"
+#include "log.hpp"
+
+namespace kwire_broker {
+namespace {
+
+using namespace kwire;
+
+kwire::Uuid to_uuid(const storage::TopicId& id) {
+  kwire::Uuid u;
+  u.bytes = id;
+  return u;
+}
+
+asio::awaitable<void> api_versions(Broker&, Ctx&, ApiVersionsRequest&, ApiVersionsResponse& resp) {
+  for (auto& e : handler_table()) {
+    ApiVersionsResponse::ApiVersion v;
+    v.api_key = e.api_key;
+    v.min_version = e.min_version;
+    v.max_version = e.max_version;
+    resp.api_keys.push_back(v);
+  }
+  co_return;
+}
+
+MetadataResponse::MetadataResponseTopic describe_topic(Broker& b, Ctx& ctx, const storage::TopicInfo& t) {
+  MetadataResponse::MetadataResponseTopic out;
+  out.name = ctx.keep(t.name);
+  out.topic_id = to_uuid(t.id);
+  out.is_internal = false;
+  for (std::int32_t p = 0; p < t.partitions; ++p) {
+    MetadataResponse::MetadataResponsePartition mp;
+    mp.partition_index = p;
+    mp.leader_id = b.settings().node_id;
+    mp.leader_epoch = 0;
+    mp.replica_nodes.push_back(b.settings().node_id);
+    mp.isr_nodes.push_back(b.settings().node_id);
+    out.partitions.push_back(std::move(mp));
+  }
+  return out;
+}
+
+bool valid_topic_name(std::string_view n) {
+  if (n.empty() || n.size() > 249 || n == "." || n == "..") return false;
+  for (char c : n)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+          c == '-'))
+      return false;
+  return true;
+}
+
+asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, MetadataResponse& resp) {
+  const auto& st = b.settings();
+  MetadataResponse::MetadataResponseBroker br;
+  br.node_id = st.node_id;
+  br.host = ctx.session.advertised->host;
+  br.port = ctx.session.advertised->port;
+  resp.brokers.push_back(br);
+  resp.cluster_id = st.cluster_id;
+  resp.controller_id = st.node_id;
+  auto& catalog = b.store().topics();
+  bool all = !req.topics || (ctx.version == 0 && req.topics->empty());
+  bool auto_create = st.auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
+  if (all) {
+    auto r = co_await storage::call<std::vector<storage::TopicInfo>>(
+        [&](auto done) { catalog.list_topics(std::move(done)); });
+    for (auto& t : r.value) resp.topics.push_back(describe_topic(b, ctx, t));
+  } else {
+    for (auto& rt : *req.topics) {
+      std::optional<storage::TopicInfo> t;
+      if (rt.name) {
+        t = catalog.find_topic(std::string(*rt.name));
+      } else if (!rt.topic_id.is_zero()) {
+        t = catalog.find_topic(rt.topic_id.bytes);
+        if (!t) {
+          MetadataResponse::MetadataResponseTopic m;
+          m.topic_id = rt.topic_id;
+          m.error_code = ctx.note(err::unknown_topic_id);
+          resp.topics.push_back(std::move(m));
+          continue;
+        }
+      }
+      std::string name(rt.name ? *rt.name : std::string_view{});
+      if (!t && auto_create && valid_topic_name(name)) {
+        auto c = co_await b.auto_create(name);
+        if (c.ok()) t = c.value;
+      }
+      if (t) {
+        resp.topics.push_back(describe_topic(b, ctx, *t));
+      } else {
+        MetadataResponse::MetadataResponseTopic m;
+        m.name = ctx.keep(name);
+        m.error_code = ctx.note(valid_topic_name(name) ? err::unknown_topic_or_partition : err::invalid_topic_exception);
+        resp.topics.push_back(std::move(m));
+      }
+    }
+  }
+  if (req.include_topic_authorized_operations)
+    for (auto& t : resp.topics) t.topic_authorized_operations = 0b0000'1111'1111'1000;
+  if (req.include_cluster_authorized_operations) resp.cluster_authorized_operations = 0b0001'1111'1000;
+}
+
+asio::awaitable<void> describe_cluster(Broker& b, Ctx& ctx, DescribeClusterRequest& req, DescribeClusterResponse& resp) {
+  const auto& st = b.settings();
+  resp.cluster_id = st.cluster_id;
+  resp.controller_id = st.node_id;
+  if (ctx.version >= 1) resp.endpoint_type = req.endpoint_type;
+  DescribeClusterResponse::DescribeClusterBroker br;
+  br.broker_id = st.node_id;
+  br.host = ctx.session.advertised->host;
+  br.port = ctx.session.advertised->port;
+  resp.brokers.push_back(br);
+  if (req.include_cluster_authorized_operations) resp.cluster_authorized_operations = 0b0001'1111'1000;
+  co_return;
+}
+
+asio::awaitable<void> find_coordinator(Broker& b, Ctx& ctx, FindCoordinatorRequest& req, FindCoordinatorResponse& resp) {
+  const auto& adv = *ctx.session.advertised;
+  auto answer = [&](std::int8_t key_type, std::int16_t& error, nullable_string& message, std::int32_t& node,
+                    std::string_view& host, std::int32_t& port) {
+    if (key_type != 0) {
+      error = ctx.note(err::coordinator_not_available);
+      message = "only consumer groups are supported";
+      node = -1;
+      host = "";
+      port = -1;
+      return;
+    }
+    node = b.settings().node_id;
+    host = adv.host;
+    port = adv.port;
+  };
+  if (ctx.version < 4) {
+    answer(req.key_type, resp.error_code, resp.error_message, resp.node_id, resp.host, resp.port);
+  } else {
+    for (auto key : req.coordinator_keys) {
+      FindCoordinatorResponse::Coordinator c;
+      c.key = key;
+      answer(req.key_type, c.error_code, c.error_message, c.node_id, c.host, c.port);
+      resp.coordinators.push_back(c);
+    }
+  }
+  co_return;
+}
+
+asio::awaitable<void> init_producer_id(Broker& b, Ctx& ctx, InitProducerIdRequest& req, InitProducerIdResponse& resp) {
+  resp.producer_id = -1;
+  resp.producer_epoch = -1;
+  if (req.transactional_id && !req.transactional_id->empty()) {
+    // Transactions are not implemented (and their APIs are not advertised).
+    resp.error_code = ctx.note(err::transactional_id_authorization_failed);
+    co_return;
+  }
+  if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_epoch < 32766) {
+    // An idempotent producer bumping its epoch (KIP-360).
+    resp.producer_id = req.producer_id;
+    resp.producer_epoch = static_cast<std::int16_t>(req.producer_epoch + 1);
+    co_return;
+  }
+  auto r = co_await storage::call<std::int64_t>(
+      [&](auto done) { b.store().allocate_producer_ids(1, std::move(done)); });
+  if (!r.ok()) {
+    resp.error_code = ctx.note(err::coordinator_not_available);
+    co_return;
+  }
+  resp.producer_id = r.value;
+  resp.producer_epoch = 0;
+}
+
+asio::awaitable<void> sasl_handshake(Broker&, Ctx& ctx, SaslHandshakeRequest& req, SaslHandshakeResponse& resp) {
+  resp.mechanisms.push_back("PLAIN");
+  if (!ctx.session.listener->sasl() || ctx.session.authenticated) {
+    resp.error_code = ctx.note(err::illegal_sasl_state);
+  } else if (req.mechanism != "PLAIN") {
+    resp.error_code = ctx.note(err::unsupported_sasl_mechanism);
+  } else {
+    ctx.session.sasl_mechanism_chosen = true;
+    if (ctx.version == 0) ctx.session.raw_sasl_next = true;
+  }
+  co_return;
+}
+
+asio::awaitable<void> sasl_authenticate(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthenticateResponse& resp) {
+  if (!ctx.session.sasl_mechanism_chosen || ctx.session.authenticated) {
+    resp.error_code = ctx.note(err::illegal_sasl_state);
+    resp.error_message = "SaslAuthenticate before SaslHandshake";
+    co_return;
+  }
+  std::string user;
+  if (!check_plain(b.settings(), req.auth_bytes, user)) {
+    resp.error_code = ctx.note(err::sasl_authentication_failed);
+    resp.error_message = "Authentication failed: Invalid username or password";
+    KB_WARN("SASL/PLAIN authentication failed from {}", ctx.session.peer);
+    co_return;
+  }
+  ctx.session.authenticated = true;
+  ctx.session.principal = "User:" + user;
+  KB_DEBUG("{} authenticated as {}", ctx.session.peer, user);
+  co_return;
+}
+
+}  // namespace
+
+/// Checks a SASL/PLAIN token: [authzid] NUL authcid NUL password.
+bool check_plain(const Settings& settings, bytes_view token, std::string& user) {
+  std::string_view t(reinterpret_cast<const char*>(token.data()), token.size());
+  auto a = t.find('\0');
+  if (a == std::string_view::npos) return false;
+  auto c = t.find('\0', a + 1);
+  if (c == std::string_view::npos) return false;
+  std::string_view authzid = t.substr(0, a), authcid = t.substr(a + 1, c - a - 1), password = t.substr(c + 1);
+  if (!authzid.empty() && authzid != authcid) return false;
+  auto it = settings.sasl_users.find(std::string(authcid));
+  if (it == settings.sasl_users.end() || it->second.size() != password.size()) return false;
+  unsigned diff = 0;
+  for (std::size_t i = 0; i < password.size(); ++i) diff |= static_cast<unsigned char>(it->second[i] ^ password[i]);
+  if (diff != 0) return false;
+  user = std::string(authcid);
+  return true;
+}
+
+std::vector<HandlerEntry> core_handlers() {
+  return {
+      {18, 0, 4, &invoke<ApiVersionsRequest, ApiVersionsResponse, api_versions>},
+      {3, 0, 13, &invoke<MetadataRequest, MetadataResponse, metadata>},
+      {60, 0, 2, &invoke<DescribeClusterRequest, DescribeClusterResponse, describe_cluster>},
+      {10, 0, 6, &invoke<FindCoordinatorRequest, FindCoordinatorResponse, find_coordinator>},
+      {22, 0, 5, &invoke<InitProducerIdRequest, InitProducerIdResponse, init_producer_id>},
+      {17, 0, 1, &invoke<SaslHandshakeRequest, SaslHandshakeResponse, sasl_handshake>},
+      {36, 0, 2, &invoke<SaslAuthenticateRequest, SaslAuthenticateResponse, sasl_authenticate>},
+  };
+}
+
+}  // namespace kwire_broker

@@ -1,0 +1,144 @@
+// kwire-broker: a Kafka broker built on kwire's codec.
+//
+//   kwire-broker [server.properties] [--override key=value]... [--key=value]...
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <csignal>
+#include <thread>
+
+#include "broker.hpp"
+#include "log.hpp"
+#include "server.hpp"
+#include "storage/embedded/embedded_store.hpp"
+
+#if defined(KWIRE_BROKER_WITH_PULSAR) && __has_include("storage/pulsar/pulsar_store.hpp")
+#include "storage/pulsar/pulsar_store.hpp"
+#define KWIRE_BROKER_PULSAR 1
+#endif
+
+namespace kb = kwire_broker;
+namespace asio = boost::asio;
+
+namespace {
+
+std::unique_ptr<kb::storage::Storage> open_storage(const kb::Settings& st, [[maybe_unused]] const kb::Properties& props) {
+  if (st.storage == "embedded") {
+    kb::storage::embedded::Options o;
+    o.dir = st.data_dir;
+    o.ns = {st.tenant, st.ns};
+    o.segment_bytes = st.segment_bytes;
+    o.segment_ms = st.segment_ms;
+    o.retention_ms = st.retention_ms;
+    o.retention_bytes = st.retention_bytes;
+    o.index_interval_bytes = st.index_interval_bytes;
+    if (st.flush_messages == 1) {
+      o.flush = kb::storage::embedded::FlushPolicy::every_append;
+    } else if (st.flush_ms >= 0) {
+      o.flush = kb::storage::embedded::FlushPolicy::interval;
+      o.flush_interval = std::chrono::milliseconds(st.flush_ms);
+    } else {
+      o.flush = kb::storage::embedded::FlushPolicy::never;
+    }
+    o.max_batch_bytes = static_cast<std::int32_t>(std::min<std::int64_t>(st.max_request_bytes, INT32_MAX));
+    KB_INFO("embedded store in {} ({}/{}), flush {}", st.data_dir, st.tenant, st.ns,
+            o.flush == kb::storage::embedded::FlushPolicy::every_append ? "on every append"
+            : o.flush == kb::storage::embedded::FlushPolicy::interval
+                ? fmt::format("every {} ms", st.flush_ms)
+                : std::string("left to the OS"));
+    return kb::storage::embedded::open(o);
+  }
+#ifdef KWIRE_BROKER_PULSAR
+  if (st.storage == "pulsar") return kb::storage::pulsar::open(props.all());
+#endif
+  throw std::runtime_error("unknown kwire.storage '" + st.storage + "'");
+}
+
+asio::awaitable<void> maintenance(kb::Broker& broker) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  while (!broker.stopping()) {
+    t.expires_after(std::chrono::milliseconds(500));
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (broker.stopping()) break;
+    try {
+      broker.store().maintain(std::chrono::system_clock::now());
+    } catch (const std::exception& e) {
+      KB_ERROR("storage maintenance: {}", e.what());
+    }
+  }
+}
+
+asio::awaitable<void> shut_down(kb::Broker& broker, kb::Server& server,
+                                std::vector<std::unique_ptr<asio::io_context>>& ios) {
+  KB_INFO("shutting down: finishing in-flight requests");
+  broker.begin_shutdown();
+  server.stop();
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(broker.settings().shutdown_timeout_ms);
+  while (server.open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    t.expires_after(std::chrono::milliseconds(20));
+    co_await t.async_wait(asio::use_awaitable);
+  }
+  if (auto n = server.open_connections()) KB_WARN("{} connection(s) still open at shutdown", n);
+  auto r = co_await kb::storage::call<kb::storage::Done>(
+      [&](auto done) { broker.store().close(std::move(done)); });
+  if (!r.ok()) KB_ERROR("closing storage: {}", r.message);
+  KB_INFO("storage closed; bye");
+  for (auto& io : ios) io->stop();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    auto props = kb::parse_command_line(argc, argv);
+    if (!props) return 0;
+    kb::Settings st = kb::make_settings(*props);
+    if (st.log_level == "debug") kb::log_threshold() = static_cast<int>(kb::Level::debug);
+    if (st.log_level == "warn") kb::log_threshold() = static_cast<int>(kb::Level::warn);
+    if (st.log_level == "error") kb::log_threshold() = static_cast<int>(kb::Level::error);
+
+    auto store = open_storage(st, *props);
+    std::vector<std::unique_ptr<asio::io_context>> ios;
+    std::vector<asio::io_context*> raw;
+    for (int i = 0; i < st.threads; ++i) {
+      ios.push_back(std::make_unique<asio::io_context>(1));
+      raw.push_back(ios.back().get());
+    }
+    kb::Broker broker(st, std::move(store), raw);
+    broker.start();
+    kb::Server server(broker, raw);
+    server.start();
+    if (!st.metrics_listener.empty()) kb::serve_metrics(*ios[0], st.metrics_listener, broker.metrics());
+    asio::co_spawn(*ios[0], maintenance(broker), asio::detached);
+
+    asio::signal_set signals(*ios[0], SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      KB_INFO("received signal {}", sig);
+      asio::co_spawn(*ios[0], shut_down(broker, server, ios), asio::detached);
+    });
+    KB_INFO("kwire-broker node {} started with {} thread(s)", st.node_id, st.threads);
+
+    std::vector<std::thread> threads;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    for (auto& io : ios) guards.push_back(asio::make_work_guard(*io));
+    for (std::size_t i = 1; i < ios.size(); ++i) threads.emplace_back([&io = *ios[i]] { io.run(); });
+    ios[0]->run();
+    for (auto& io : ios) io->stop();
+    for (auto& t : threads) t.join();
+    return 0;
+  } catch (const std::exception& e) {
+    kb::log(kb::Level::error, "fatal: {}", e.what());
+    return 1;
+  }
+}
