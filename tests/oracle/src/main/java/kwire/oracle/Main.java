@@ -12,17 +12,20 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import org.apache.kafka.common.utils.internals.AppInfoParser;
 
 /**
  * kwire's byte oracle over Apache Kafka's own message classes.
  *
  * <pre>
- * generate [--seed N] [--per-version N] [--only Name,Name] [--out FILE]
+ * generate [--seed N] [--per-version N] [--only Name,Name] [--except-versions-of LIST] [--stable-only]
+ *          [--out FILE]
  *     random messages of every schema and version, serialized by Kafka
- * verify [--require-all] FILE...
+ * verify [--require-all] [--except-versions-of LIST] [--stable-only] FILE...
  *     Kafka must read each line's bytes whole and write them back unchanged;
  *     with --require-all every schema version must occur in the input
+ * --except-versions-of LIST leaves out the schema versions that a `schemas`
+ * listing of another release names (to check with 3.9.1 only what 4.x
+ * removed); --stable-only leaves out versions marked latestVersionUnstable.
  * schemas
  *     the schemas found in the jar, their versions and classes
  * errors
@@ -47,8 +50,9 @@ public final class Main {
     }
 
     private static void usage() {
-        System.err.println("usage: kwire-oracle generate [--seed N] [--per-version N] [--only A,B] [--out FILE]\n"
-                + "       kwire-oracle verify [--require-all] FILE...   (- reads standard input)\n"
+        System.err.println("usage: kwire-oracle generate [--seed N] [--per-version N] [--only A,B]"
+                + " [--except-versions-of LIST] [--stable-only] [--out FILE]\n"
+                + "       kwire-oracle verify [--require-all] [--except-versions-of LIST] [--stable-only] FILE...   (- reads standard input)\n"
                 + "       kwire-oracle schemas | errors");
         System.exit(2);
     }
@@ -62,6 +66,7 @@ public final class Main {
         long seed = 1;
         int perVersion = 20;
         Set<String> only = null;
+        Corpus.Except except = new Corpus.Except();
         Path out = null;
         for (int i = 0; i < args.size(); i++) {
             switch (args.get(i)) {
@@ -69,6 +74,8 @@ public final class Main {
                 case "--per-version": perVersion = Integer.parseInt(take(args, i)); break;
                 case "--only": only = new HashSet<>(List.of(take(args, i).split(","))); break;
                 case "--out": out = Path.of(take(args, i)); break;
+                case "--except-versions-of": except.read(Path.of(take(args, i))); break;
+                case "--stable-only": except.stableOnly = true; break;
                 default: usage();
             }
         }
@@ -85,9 +92,9 @@ public final class Main {
         try (Writer w = out == null
                 ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8))
                 : Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
-            w.write("# kwire oracle corpus: Apache Kafka " + AppInfoParser.getVersion() + ", seed " + seed
+            w.write("# kwire oracle corpus: Apache Kafka " + Compat.kafkaVersion() + ", seed " + seed
                     + ", " + perVersion + " per version; line: schemaName apiKey version hex\n");
-            st = Corpus.generate(schemas, only, seed, perVersion, w);
+            st = Corpus.generate(schemas, only, except, seed, perVersion, w);
         }
         Corpus.printFailures(System.err, st.failures, 50);
         System.err.printf("generated %d samples (%d bytes) of %d schemas in %d schema versions; %d failed%n",
@@ -97,9 +104,13 @@ public final class Main {
 
     private static int verify(List<String> args) throws Exception {
         boolean requireAll = false;
+        Corpus.Except except = new Corpus.Except();
         List<String> files = new ArrayList<>();
-        for (String a : args) {
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
             if (a.equals("--require-all")) requireAll = true;
+            else if (a.equals("--except-versions-of")) except.read(Path.of(take(args, i)));
+            else if (a.equals("--stable-only")) except.stableOnly = true;
             else files.add(a);
         }
         if (files.isEmpty()) usage();
@@ -120,7 +131,7 @@ public final class Main {
         Corpus.printFailures(System.err, failures, 100);
         int failed = failures.size();
         if (requireAll) {
-            List<String> missing = Corpus.missing(schemas, all);
+            List<String> missing = Corpus.missing(schemas, except, all);
             if (!missing.isEmpty()) {
                 System.err.println("FAIL the input lacks " + missing.size() + " schema versions: "
                         + String.join(", ", missing.subList(0, Math.min(60, missing.size())))
@@ -139,7 +150,7 @@ public final class Main {
     private static int schemas() throws Exception {
         Schemas schemas = Schemas.load();
         System.out.println("# " + Schemas.listResources().size() + " JSON schemas under " + Schemas.RESOURCE_DIR
-                + " in the jar of Apache Kafka " + AppInfoParser.getVersion());
+                + " in the jar of Apache Kafka " + Compat.kafkaVersion());
         for (Schemas.Schema s : schemas.byName.values()) {
             System.out.printf("%s %s %d %d-%d %s%n", s.name, s.type, s.apiKey, s.lowestVersion(), s.highestVersion(),
                     s.messageClass.getName());

@@ -18,8 +18,6 @@ import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.protocol.Message;
 import org.apache.kafka.common.protocol.types.RawTaggedField;
-import org.apache.kafka.common.record.internal.MemoryRecords;
-import org.apache.kafka.common.record.internal.SimpleRecord;
 
 /**
  * Builds random instances of Kafka's generated message classes for one schema
@@ -237,24 +235,24 @@ final class Samples {
         return new Uuid(rnd.nextLong(), rnd.nextLong());
     }
 
-    /** Real record batches (magic 2), or none. */
-    private MemoryRecords records() {
-        if (rnd.nextInt(4) == 0) return MemoryRecords.EMPTY;
+    /** Real record batches (magic 2), or none: a MemoryRecords. */
+    private Object records() {
+        if (rnd.nextInt(4) == 0) return Compat.emptyRecords();
         int n = 1 + rnd.nextInt(3);
-        SimpleRecord[] recs = new SimpleRecord[n];
+        Object[] recs = Compat.recordArray(n);
         for (int i = 0; i < n; i++) {
             byte[] key = rnd.nextInt(3) == 0 ? null : string().getBytes(StandardCharsets.UTF_8);
             byte[] value = rnd.nextInt(5) == 0 ? null : bytes(rnd.nextInt(40));
             Header[] headers = new Header[rnd.nextInt(3)];
             for (int h = 0; h < headers.length; h++) headers[h] = new RecordHeader("h" + h, bytes(rnd.nextInt(5)));
-            recs[i] = new SimpleRecord(1_700_000_000_000L + rnd.nextInt(1_000_000), key, value, headers);
+            recs[i] = Compat.simpleRecord(1_700_000_000_000L + rnd.nextInt(1_000_000), key, value, headers);
         }
         long baseOffset = rnd.nextInt(3) == 0 ? 0 : rnd.nextInt(1 << 20);
         Compression compression = rnd.nextInt(3) == 0 ? Compression.gzip().build() : Compression.NONE;
         if (rnd.nextBoolean()) {
-            return MemoryRecords.withRecords(baseOffset, compression, recs);
+            return Compat.withRecords(baseOffset, compression, recs);
         }
-        return MemoryRecords.withIdempotentRecords(baseOffset, compression, rnd.nextInt(1 << 16),
+        return Compat.withIdempotentRecords(baseOffset, compression, rnd.nextInt(1 << 16),
                 (short) rnd.nextInt(5), rnd.nextInt(1000), rnd.nextInt(100), recs);
     }
 }

@@ -82,17 +82,20 @@ final class Schemas {
         final int apiKey;           // -1 when the schema is not an API message
         final Versions validVersions;
         final Versions flexibleVersions;
+        boolean latestVersionUnstable;  // for a response: its request's flag
         final List<Field> fields;
         final Map<String, List<Field>> commonStructs;
         final Class<? extends Message> messageClass;   // null when the jar has none
 
         Schema(String name, String type, int apiKey, Versions validVersions, Versions flexibleVersions,
-               List<Field> fields, Map<String, List<Field>> commonStructs, Class<? extends Message> messageClass) {
+               boolean latestVersionUnstable, List<Field> fields, Map<String, List<Field>> commonStructs,
+               Class<? extends Message> messageClass) {
             this.name = name;
             this.type = type;
             this.apiKey = apiKey;
             this.validVersions = validVersions;
             this.flexibleVersions = flexibleVersions;
+            this.latestVersionUnstable = latestVersionUnstable;
             this.fields = fields;
             this.commonStructs = commonStructs;
             this.messageClass = messageClass;
@@ -145,6 +148,12 @@ final class Schemas {
                 s.add(MAPPER.readTree(in));
             }
         }
+        // Only request schemas carry latestVersionUnstable; the response shares it.
+        Map<Integer, Boolean> unstable = new HashMap<>();
+        for (Schema x : s.byName.values()) if (x.type.equals("request")) unstable.put(x.apiKey, x.latestVersionUnstable);
+        for (Schema x : s.byName.values()) {
+            if (x.type.equals("response")) x.latestVersionUnstable |= unstable.getOrDefault(x.apiKey, false);
+        }
         return s;
     }
 
@@ -182,7 +191,8 @@ final class Schemas {
             for (JsonNode c : cs) common.put(c.path("name").asText(), parseFields(c.get("fields")));
         }
         Class<? extends Message> cls = findClass(name, type);
-        Schema schema = new Schema(name, type, apiKey, valid, flexible, fields, common, cls);
+        boolean unstable = root.path("latestVersionUnstable").asBoolean(false);
+        Schema schema = new Schema(name, type, apiKey, valid, flexible, unstable, fields, common, cls);
         if (cls == null) {
             withoutClass.add(name);
         } else {
