@@ -1,0 +1,289 @@
+// kwire on the comparison's workloads (bench/compare/run.sh writes them with
+// Kafka's Java classes). Two modes:
+//
+//   kwire_compare check DIR            decode, re-encode, compare with the input
+//   kwire_compare bench DIR [google benchmark flags]
+//
+// Each row has a decode and an encode benchmark. Decode allocates its arrays
+// from a counting std::pmr::memory_resource; a counting global operator new
+// catches anything else. Both counts are reported per operation.
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory_resource>
+#include <new>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kwire/codec.hpp"
+#include "kwire/messages/api_versions_response.hpp"
+#include "kwire/messages/fetch_response.hpp"
+#include "kwire/messages/join_group_response.hpp"
+#include "kwire/messages/metadata_response.hpp"
+#include "kwire/messages/offset_commit_request.hpp"
+#include "kwire/messages/produce_request.hpp"
+#include "kwire/records/records.hpp"
+
+// ---- counting operator new (whole process; read around timed loops) ----
+namespace {
+std::atomic<std::uint64_t> g_news{0};
+std::atomic<std::uint64_t> g_new_bytes{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  g_new_bytes.fetch_add(n, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  g_new_bytes.fetch_add(n, std::memory_order_relaxed);
+  std::size_t al = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+namespace {
+
+/// Counts what decode asks of its memory resource, then forwards to new/delete.
+class CountingResource final : public std::pmr::memory_resource {
+ public:
+  std::uint64_t allocations = 0;
+  std::uint64_t bytes = 0;
+
+ private:
+  void* do_allocate(std::size_t n, std::size_t align) override {
+    ++allocations;
+    bytes += n;
+    return std::pmr::new_delete_resource()->allocate(n, align);
+  }
+  void do_deallocate(void* p, std::size_t n, std::size_t align) override {
+    std::pmr::new_delete_resource()->deallocate(p, n, align);
+  }
+  bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override { return this == &o; }
+};
+
+struct Row {
+  std::string name, message;
+  std::int16_t version = 0;
+  std::vector<std::uint8_t> input;
+};
+
+std::vector<Row> load_rows(const std::string& dir) {
+  std::vector<Row> rows;
+  std::ifstream tsv(dir + "/rows.tsv");
+  std::string line;
+  while (std::getline(tsv, line)) {
+    if (line.empty()) continue;
+    std::istringstream f(line);
+    Row r;
+    std::string version;
+    std::getline(f, r.name, '\t');
+    std::getline(f, r.message, '\t');
+    std::getline(f, version, '\t');
+    r.version = static_cast<std::int16_t>(std::stoi(version));
+    std::ifstream in(dir + "/" + r.name + ".bin", std::ios::binary);
+    r.input.assign(std::istreambuf_iterator<char>(in), {});
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+// ---- records: the batch view, record iteration, and the builder ----
+
+struct BatchSummary {
+  std::size_t records = 0;
+  std::size_t payload = 0;
+};
+
+/// Validates the batch (framing, header, CRC-32C) and reads every record.
+bool read_batch(kwire::bytes_view in, BatchSummary& s) {
+  auto batch = kwire::RecordBatchView::parse(in);
+  if (!batch || batch->validate()) return false;
+  auto reader = batch->records();
+  kwire::RecordView r;
+  while (reader.next(r)) {
+    ++s.records;
+    s.payload += (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0) + r.header_count;
+  }
+  return reader.ok();
+}
+
+/// Writes the batch again from its decoded header and records.
+void rebuild_batch(kwire::bytes_view in, kwire::RecordBatchBuilder& b, std::vector<std::uint8_t>& out,
+                   std::vector<kwire::RecordHeader>& headers) {
+  auto batch = kwire::RecordBatchView::parse(in);
+  kwire::RecordBatchOptions o;
+  o.base_offset = batch->base_offset();
+  o.partition_leader_epoch = batch->partition_leader_epoch();
+  o.timestamp_type = batch->timestamp_type();
+  o.producer_id = batch->producer_id();
+  o.producer_epoch = batch->producer_epoch();
+  o.base_sequence = batch->base_sequence();
+  o.transactional = batch->is_transactional();
+  b.reset(o);
+  auto reader = batch->records();
+  kwire::RecordView r;
+  while (reader.next(r)) {
+    headers.clear();
+    for (const auto& h : r.headers()) headers.push_back({h.key, h.value});
+    b.append_with_offset(batch->base_offset() + r.offset_delta, batch->timestamp_of(r), r.key, r.value, headers);
+  }
+  out.clear();
+  b.build(out);
+}
+
+// ---- per-message dispatch ----
+
+template <class F>
+bool with_message(const std::string& name, F&& f) {
+  if (name == "ProduceRequest") return f(std::type_identity<kwire::ProduceRequest>{}), true;
+  if (name == "FetchResponse") return f(std::type_identity<kwire::FetchResponse>{}), true;
+  if (name == "MetadataResponse") return f(std::type_identity<kwire::MetadataResponse>{}), true;
+  if (name == "OffsetCommitRequest") return f(std::type_identity<kwire::OffsetCommitRequest>{}), true;
+  if (name == "JoinGroupResponse") return f(std::type_identity<kwire::JoinGroupResponse>{}), true;
+  if (name == "ApiVersionsResponse") return f(std::type_identity<kwire::ApiVersionsResponse>{}), true;
+  return false;
+}
+
+std::string verdict(const std::vector<std::uint8_t>& out, const std::vector<std::uint8_t>& in) {
+  if (out == in) return "ok";
+  std::size_t at = 0;
+  while (at < out.size() && at < in.size() && out[at] == in[at]) ++at;
+  return "MISMATCH " + std::to_string(out.size()) + " bytes vs " + std::to_string(in.size()) +
+         ", first difference at " + std::to_string(at);
+}
+
+int check(const std::string& dir) {
+  int bad = 0;
+  for (const auto& row : load_rows(dir)) {
+    std::string v;
+    if (row.message == "RecordBatch") {
+      BatchSummary s;
+      if (!read_batch(row.input, s)) {
+        v = "DECODE ERROR";
+      } else {
+        kwire::RecordBatchBuilder b;
+        std::vector<std::uint8_t> out;
+        std::vector<kwire::RecordHeader> headers;
+        rebuild_batch(row.input, b, out, headers);
+        v = verdict(out, row.input);
+      }
+    } else {
+      with_message(row.message, [&]<class M>(std::type_identity<M>) {
+        M msg;
+        if (auto res = kwire::decode(msg, row.input, row.version); !res) {
+          v = "DECODE ERROR " + res.error().message();
+          return;
+        }
+        auto enc = kwire::encode(msg, row.version);
+        v = enc ? verdict(enc.bytes, row.input) : "ENCODE ERROR";
+      });
+    }
+    if (v != "ok") ++bad;
+    std::printf("kwire\t%s\t%s\n", row.name.c_str(), v.c_str());
+  }
+  return bad == 0 ? 0 : 1;
+}
+
+void report(benchmark::State& state, const Row& row, std::uint64_t res_allocs, std::uint64_t res_bytes,
+            std::uint64_t news, std::uint64_t new_bytes) {
+  double it = static_cast<double>(state.iterations());
+  state.counters["pmr_allocs_per_op"] = static_cast<double>(res_allocs) / it;
+  state.counters["pmr_bytes_per_op"] = static_cast<double>(res_bytes) / it;
+  state.counters["new_allocs_per_op"] = static_cast<double>(news) / it;
+  state.counters["new_bytes_per_op"] = static_cast<double>(new_bytes) / it;
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(row.input.size()));
+}
+
+void register_row(const Row& row) {
+  if (row.message == "RecordBatch") {
+    benchmark::RegisterBenchmark(("decode/" + row.name).c_str(), [&row](benchmark::State& state) {
+      auto n0 = g_news.load(), b0 = g_new_bytes.load();
+      for (auto _ : state) {
+        BatchSummary s;
+        if (!read_batch(row.input, s)) state.SkipWithError("decode failed");
+        benchmark::DoNotOptimize(s);
+      }
+      report(state, row, 0, 0, g_news.load() - n0, g_new_bytes.load() - b0);
+    });
+    benchmark::RegisterBenchmark(("encode/" + row.name).c_str(), [&row](benchmark::State& state) {
+      kwire::RecordBatchBuilder b;
+      std::vector<std::uint8_t> out;
+      std::vector<kwire::RecordHeader> headers;
+      rebuild_batch(row.input, b, out, headers);  // warm the buffers
+      auto n0 = g_news.load(), b0 = g_new_bytes.load();
+      for (auto _ : state) {
+        rebuild_batch(row.input, b, out, headers);
+        benchmark::DoNotOptimize(out.data());
+      }
+      report(state, row, 0, 0, g_news.load() - n0, g_new_bytes.load() - b0);
+    });
+    return;
+  }
+  with_message(row.message, [&]<class M>(std::type_identity<M>) {
+    benchmark::RegisterBenchmark(("decode/" + row.name).c_str(), [&row](benchmark::State& state) {
+      CountingResource mem;
+      auto n0 = g_news.load(), b0 = g_new_bytes.load();
+      for (auto _ : state) {
+        M msg;
+        auto res = kwire::decode(msg, row.input, row.version, &mem);
+        if (!res) state.SkipWithError("decode failed");
+        benchmark::DoNotOptimize(msg);
+      }
+      // Arrays come from `mem`, which itself allocates through operator new:
+      // what operator new saw beyond that is allocation outside the resource.
+      report(state, row, mem.allocations, mem.bytes, g_news.load() - n0 - mem.allocations,
+             g_new_bytes.load() - b0 - mem.bytes);
+    });
+    benchmark::RegisterBenchmark(("encode/" + row.name).c_str(), [&row](benchmark::State& state) {
+      M msg;
+      (void)kwire::decode(msg, row.input, row.version);
+      std::vector<std::uint8_t> out;
+      out.reserve(row.input.size());
+      auto n0 = g_news.load(), b0 = g_new_bytes.load();
+      for (auto _ : state) {
+        out.clear();
+        if (kwire::encode_into(msg, row.version, out)) state.SkipWithError("encode failed");
+        benchmark::DoNotOptimize(out.data());
+      }
+      report(state, row, 0, 0, g_news.load() - n0, g_new_bytes.load() - b0);
+    });
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3 || (std::strcmp(argv[1], "check") != 0 && std::strcmp(argv[1], "bench") != 0)) {
+    std::fprintf(stderr, "usage: %s check DIR | bench DIR [benchmark flags]\n", argv[0]);
+    return 2;
+  }
+  std::string dir = argv[2];
+  if (std::strcmp(argv[1], "check") == 0) return check(dir);
+  static std::vector<Row> rows = load_rows(dir);
+  if (rows.empty()) {
+    std::fprintf(stderr, "no rows in %s\n", dir.c_str());
+    return 1;
+  }
+  for (const auto& row : rows) register_row(row);
+  // Hand google benchmark the flags after DIR.
+  std::vector<char*> args{argv[0]};
+  for (int i = 3; i < argc; ++i) args.push_back(argv[i]);
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
