@@ -10,17 +10,25 @@ KWIRE_PEERS_DIR="${KWIRE_PEERS_DIR:-$KWIRE_ROOT/build/peers}"
 peers_log() { echo "peers: $*" >&2; }
 peers_die() { echo "peers: error: $*" >&2; exit 1; }
 
-# The Java that runs Kafka 4.4 (its tools and server are built for Java 17).
+# The Java that runs Kafka 4.4 (its tools and server are Java 17 class files):
+# $KWIRE_JAVA, else $JAVA_HOME/bin/java, else java on the PATH.
 peers_java() {
+  local java
   if [[ -n "${KWIRE_JAVA:-}" ]]; then
-    echo "$KWIRE_JAVA"
+    java="$KWIRE_JAVA"
   elif [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
-    echo "$JAVA_HOME/bin/java"
+    java="$JAVA_HOME/bin/java"
   elif command -v java >/dev/null 2>&1; then
-    command -v java
+    java="$(command -v java)"
   else
     peers_die "no java found (set JAVA_HOME or KWIRE_JAVA)"
   fi
+  local major
+  major="$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
+  if [[ -z "$major" || "${major%%.*}" -lt 17 ]]; then
+    peers_die "$java is Java ${major:-?}; Kafka 4.4 needs 17 or newer (set JAVA_HOME or KWIRE_JAVA)"
+  fi
+  echo "$java"
 }
 
 # Runs "$@" with an exclusive lock on $1 so that concurrent callers (parallel
