@@ -203,6 +203,38 @@ TEST_CASE("kafka batches in pulsar format: offsets, reads, native consumers") {
   CHECK(seen == expected);
 }
 
+TEST_CASE("seeking a fetch to an offset reads O(log n) entries") {
+  const auto ns = unique("seek");
+  constexpr int n = 256;
+  {
+    auto s = open_store("public", ns);
+    create(*s, "big", 1);
+    auto log = open_log(*s, "big", 0);
+    for (int i = 0; i < n; ++i) {
+      auto r = wait<st::AppendResult>([&](auto done) {
+        log->append(make_batch({{"k", std::to_string(i), 1000 + i, {}}}), {}, done);
+      });
+      REQUIRE(r.ok());
+    }
+  }
+  auto s = open_store("public", ns);  // nothing cached
+  auto log = open_log(*s, "big", 0);
+  for (std::int64_t target : {137, 3, 250}) {
+    const auto before = sp::entries_probed(*log);
+    auto recs = records_of(read_at(*log, target, 64).bytes);
+    const auto probed = sp::entries_probed(*log) - before;
+    REQUIRE_FALSE(recs.empty());
+    CHECK(recs.front().offset == target);
+    CHECK(recs.front().value == std::to_string(target));
+    MESSAGE("offset " << target << ": " << probed << " entries probed of " << n);
+    CHECK(probed <= 9);  // log2(256) + 1
+  }
+  // Timestamps: the first batch at or after a time, by the same search.
+  auto t = wait<st::TimestampLookup>([&](auto done) { log->offset_for_timestamp(1000 + 77, done); });
+  REQUIRE(t.ok());
+  CHECK(t.value.offset == 77);
+}
+
 TEST_CASE("native Pulsar producers' messages read as Kafka batches with continuous offsets") {
   const auto ns = unique("native");
   auto s = open_store("public", ns);

@@ -86,6 +86,9 @@ EncodedEntry kafka_to_entry(std::span<const std::uint8_t> batch, EntryFormat for
   if (n == 0) throw BadEntry("empty batch");
   e.messages = n;
   e.metadata.set_num_messages_in_batch(n);
+  // The entry's event time is the batch's latest: timestamp lookups read it
+  // without splitting the batch.
+  if (v.max_timestamp() > 0) e.metadata.set_event_time(static_cast<std::uint64_t>(v.max_timestamp()));
   return e;
 }
 

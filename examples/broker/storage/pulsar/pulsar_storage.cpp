@@ -132,6 +132,16 @@ std::optional<EntryInfo> info_of(const kp::Entry& e) {
   i.base = i.last - (e.message_count() - 1);
   i.max_timestamp = static_cast<std::int64_t>(e.metadata->event_time() ? e.metadata->event_time()
                                                                         : e.metadata->publish_time());
+  if (!e.metadata->event_time() && e.batched()) {
+    // A native producer's batch: its messages' event times, if any.
+    try {
+      std::int64_t latest = -1;
+      for (const auto& m : kp::entry_messages(e))
+        latest = std::max(latest, static_cast<std::int64_t>(m.event_time ? m.event_time : m.publish_time));
+      if (latest >= 0) i.max_timestamp = latest;
+    } catch (const std::exception&) {
+    }
+  }
   for (const auto& kv : e.metadata->properties()) {
     if (kv.key() == format_property && kv.value() == "kafka" && e.payload.size() >= batch::header_size) {
       auto h = BatchHeader::parse(std::span<const std::uint8_t>(
@@ -192,6 +202,7 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   awaitable<kp::MessageId> locate(std::int64_t offset);
   const std::string& topic() const noexcept { return topic_; }
   void close_now();
+  std::atomic<std::uint64_t> probes{0};
 
  private:
   awaitable<AppendResult> do_append(std::vector<std::uint8_t> batch, AppendOptions options);
@@ -473,6 +484,7 @@ void Log::remember(const EntryInfo& i, kp::MessageId id) {
 }
 
 awaitable<std::optional<std::pair<kp::Entry, EntryInfo>>> Log::probe(kp::MessageId at) {
+  ++probes;
   auto r = co_await s_.client_->create_reader(topic_, at, 1);
   auto e = co_await r->receive_entry(s_.config_.operation_timeout);
   co_await r->close();
@@ -1122,6 +1134,11 @@ void Groups::list_groups(Handler<std::vector<std::string>> done) {
 }
 
 // ---------------------------------------------------------------------------
+
+std::uint64_t entries_probed(const PartitionLog& log) noexcept {
+  auto* l = dynamic_cast<const Log*>(&log);
+  return l ? l->probes.load() : 0;
+}
 
 std::unique_ptr<Storage> open_pulsar_storage(const PulsarConfig& config, const Namespace& ns) {
   auto s = std::make_unique<PulsarStorage>(config, ns);

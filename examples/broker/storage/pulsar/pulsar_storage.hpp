@@ -58,4 +58,9 @@ Namespace namespace_from(const std::map<std::string, std::string>& settings);
 /// storage of that namespace and sees nothing else.
 std::unique_ptr<Storage> open_pulsar_storage(const PulsarConfig& config, const Namespace& ns);
 
+/// How many entries a Pulsar log has read one by one to find positions
+/// (offset and timestamp lookups): the cost of seeking, for tests and metrics.
+/// 0 for logs of other backends.
+std::uint64_t entries_probed(const PartitionLog& log) noexcept;
+
 }  // namespace kwire_broker::storage::pulsar
