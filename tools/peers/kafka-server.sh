@@ -11,7 +11,9 @@
 # in <dir>/controller.port. <dir> holds server.properties, the data (<dir>/data),
 # server.log, the JVM's output (<dir>/kafka.out) and the pid (<dir>/kafka.pid).
 # Extra broker settings: lines of key=value in $KWIRE_KAFKA_CONFIG, appended to
-# server.properties at every start. Start is a no-op if it already runs.
+# server.properties at every start (a repeated key overrides the default;
+# @PORT@ and @CONTROLLER_PORT@ are replaced by the two ports). Start is a no-op
+# if it already runs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -63,7 +65,8 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 PROPS
   if [[ -n "${KWIRE_KAFKA_CONFIG:-}" ]]; then
-    printf '%s\n' "$KWIRE_KAFKA_CONFIG" >>"$dir/server.properties"
+    local extra="${KWIRE_KAFKA_CONFIG//@PORT@/$port}"
+    printf '%s\n' "${extra//@CONTROLLER_PORT@/$cport}" >>"$dir/server.properties"
   fi
 }
 
