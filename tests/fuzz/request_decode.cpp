@@ -2,6 +2,7 @@
 // api version (int16), then the body. Whatever decodes must re-encode, and the
 // re-encoding must decode to an equal message (the codec's own invariant).
 #include <kwire/codec.hpp>
+#include <kwire/json/json.hpp>
 #include <kwire/messages/dispatch.hpp>
 
 #include <cstdlib>
@@ -16,6 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::pmr::monotonic_buffer_resource arena;
     M msg;
     if (!kwire::decode(msg, body, version, &arena)) return;
+    (void)kwire::to_json(msg, version).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     auto again = kwire::encode(msg, version);
     if (!again) std::abort();
     M back;

@@ -1,0 +1,2 @@
+find_package(nlohmann_json REQUIRED)
+set(extra_libs nlohmann_json::nlohmann_json)
