@@ -38,3 +38,21 @@ TEST_CASE("error codes: names and retriability") {
   for (std::size_t i = 1; i < kwire::errors.size(); ++i)
     CHECK(static_cast<int>(kwire::errors[i - 1].code) < static_cast<int>(kwire::errors[i].code));
 }
+
+#include <kwire/protocol/decode_any.hpp>
+
+TEST_CASE("decode by api key and version at run time") {
+  kwire::FindCoordinatorRequest fc;
+  fc.key = "group-1";
+  auto wire = kwire::encode(fc, 3);
+  REQUIRE(wire);
+  std::string seen;
+  auto r = kwire::decode_request(10, 3, wire.bytes, [&](const auto& msg) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(msg)>, kwire::FindCoordinatorRequest>) seen = msg.key;
+  });
+  CHECK(r);
+  CHECK(seen == "group-1");
+  auto unknown = kwire::decode_request(-7, 0, wire.bytes, [](const auto&) { FAIL("called"); });
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code == kwire::DecodeErrc::unknown_api_key);
+}
