@@ -3,10 +3,14 @@
 //
 //   kwire_compare check DIR            decode, re-encode, compare with the input
 //   kwire_compare bench DIR [google benchmark flags]
+//   kwire_compare profile DIR ROW decode|encode N   N operations, no timing
+//                                                  (for valgrind --tool=callgrind)
 //
 // Each row has a decode and an encode benchmark. Decode allocates its arrays
-// from a counting std::pmr::memory_resource; a counting global operator new
-// catches anything else. Both counts are reported per operation.
+// from a counting std::pmr::memory_resource over new/delete; a counting global
+// operator new catches anything else. Both counts are reported per operation.
+// decode_arena repeats decode with a std::pmr::monotonic_buffer_resource
+// released after each message (its upstream counted the same way).
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -247,6 +251,26 @@ void register_row(const Row& row) {
       report(state, row, mem.allocations, mem.bytes, g_news.load() - n0 - mem.allocations,
              g_new_bytes.load() - b0 - mem.bytes);
     });
+    // The same decode with an arena, as a server that reuses one per request
+    // would run it: arrays come from a monotonic buffer released after each
+    // message, so the allocator's cost leaves the loop.
+    benchmark::RegisterBenchmark(("decode_arena/" + row.name).c_str(), [&row](benchmark::State& state) {
+      CountingResource upstream;
+      std::vector<std::byte> buffer(8 << 20);
+      std::pmr::monotonic_buffer_resource arena(buffer.data(), buffer.size(), &upstream);
+      auto n0 = g_news.load(), b0 = g_new_bytes.load();
+      for (auto _ : state) {
+        {
+          M msg;
+          auto res = kwire::decode(msg, row.input, row.version, &arena);
+          if (!res) state.SkipWithError("decode failed");
+          benchmark::DoNotOptimize(msg);
+        }
+        arena.release();
+      }
+      report(state, row, upstream.allocations, upstream.bytes, g_news.load() - n0 - upstream.allocations,
+             g_new_bytes.load() - b0 - upstream.bytes);
+    });
     benchmark::RegisterBenchmark(("encode/" + row.name).c_str(), [&row](benchmark::State& state) {
       M msg;
       (void)kwire::decode(msg, row.input, row.version);
@@ -263,15 +287,70 @@ void register_row(const Row& row) {
   });
 }
 
+/// Runs one row's operation n times with nothing around it, for a profiler
+/// (valgrind --tool=callgrind --toggle-collect='*profile_loop*').
+[[gnu::noinline]] std::size_t profile_loop(const Row& row, const std::string& op, long n) {
+  std::size_t sink = 0;
+  if (row.message == "RecordBatch") {
+    kwire::RecordBatchBuilder b;
+    std::vector<std::uint8_t> out;
+    std::vector<kwire::RecordHeader> headers;
+    for (long i = 0; i < n; ++i) {
+      if (op == "decode") {
+        BatchSummary s;
+        read_batch(row.input, s);
+        sink += s.payload;
+      } else {
+        rebuild_batch(row.input, b, out, headers);
+        sink += out.size();
+      }
+    }
+    return sink;
+  }
+  with_message(row.message, [&]<class M>(std::type_identity<M>) {
+    M encoded;
+    (void)kwire::decode(encoded, row.input, row.version);
+    std::vector<std::uint8_t> out;
+    for (long i = 0; i < n; ++i) {
+      if (op == "decode") {
+        M msg;
+        (void)kwire::decode(msg, row.input, row.version);
+        benchmark::DoNotOptimize(msg);
+      } else {
+        out.clear();
+        (void)kwire::encode_into(encoded, row.version, out);
+        sink += out.size();
+      }
+    }
+  });
+  return sink;
+}
+
+int profile(const std::string& dir, const std::string& name, const std::string& op, long n) {
+  for (const auto& row : load_rows(dir)) {
+    if (row.name != name) continue;
+    auto sink = profile_loop(row, op, n);
+    benchmark::DoNotOptimize(sink);
+    return 0;
+  }
+  std::fprintf(stderr, "no row %s\n", name.c_str());
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3 || (std::strcmp(argv[1], "check") != 0 && std::strcmp(argv[1], "bench") != 0)) {
-    std::fprintf(stderr, "usage: %s check DIR | bench DIR [benchmark flags]\n", argv[0]);
+  if (argc < 3 || (std::strcmp(argv[1], "check") != 0 && std::strcmp(argv[1], "bench") != 0 &&
+                    std::strcmp(argv[1], "profile") != 0)) {
+    std::fprintf(stderr, "usage: %s check DIR | bench DIR [benchmark flags] | profile DIR ROW OP N\n", argv[0]);
     return 2;
   }
   std::string dir = argv[2];
   if (std::strcmp(argv[1], "check") == 0) return check(dir);
+  if (std::strcmp(argv[1], "profile") == 0) {
+    if (argc != 6) return 2;
+    return profile(dir, argv[3], argv[4], std::atol(argv[5]));
+  }
   static std::vector<Row> rows = load_rows(dir);
   if (rows.empty()) {
     std::fprintf(stderr, "no rows in %s\n", dir.c_str());

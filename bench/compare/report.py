@@ -15,6 +15,7 @@ import statistics
 CODECS = ["kwire", "java", "rust", "go"]
 LABEL = {
     "kwire": "kwire (C++)",
+    "kwire_arena": "kwire, arena",
     "java": "Kafka 4.4.0 Java classes",
     "rust": "kafka-protocol (Rust)",
     "go": "franz-go kmsg (Go)",
@@ -36,6 +37,7 @@ def load_rows(data):
 
 
 def kwire_results(runs):
+    """kwire's results, and those of its decode into an arena under "arena"."""
     out = {}
     with open(os.path.join(runs, "kwire.json")) as f:
         doc = json.load(f)
@@ -47,6 +49,8 @@ def kwire_results(runs):
         if b.get("error_occurred"):
             continue
         op, row = b["run_name"].split("/", 1)
+        if op == "decode_arena":
+            row, op = "arena:" + row, "decode"
         scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b["time_unit"]]
         out[(row, op)] = {
             "ns": b["real_time"] * scale,
@@ -155,8 +159,10 @@ def main():
     args = ap.parse_args()
 
     rows = load_rows(args.data)
-    res = {"kwire": kwire_results(args.runs), "java": java_results(args.runs),
-           "rust": rust_results(args.runs), "go": go_results(args.runs)}
+    kw = kwire_results(args.runs)
+    res = {"kwire": {k: v for k, v in kw.items() if not k[0].startswith("arena:")},
+           "kwire_arena": {(k[0][6:], k[1]): v for k, v in kw.items() if k[0].startswith("arena:")},
+           "java": java_results(args.runs), "rust": rust_results(args.runs), "go": go_results(args.runs)}
     machine = {}
     with open(os.path.join(args.runs, "machine.txt")) as f:
         for line in f:
@@ -207,17 +213,25 @@ def main():
 
     chart = {}
     for op in ["decode", "encode"]:
+        cols = CODECS[:1] + (["kwire_arena"] if op == "decode" else []) + CODECS[1:]
         md.append(f"## {op.capitalize()}")
         md.append("")
-        head = "| row | " + " | ".join(f"{LABEL[c]} ns/op (MB/s)" for c in CODECS)
-        head += " | " + " | ".join(f"kwire × {c}" for c in PEERS) + f" | vs fastest peer (goal {GOAL[op]:.0f}×) |"
+        if op == "decode":
+            md.append("\"kwire, arena\": the same decode with a `std::pmr::monotonic_buffer_resource` released "
+                      "after each message, as a server reusing one arena per request would call it; the last "
+                      "column compares it with the fastest peer.")
+            md.append("")
+        head = "| row | " + " | ".join(f"{LABEL[c]} ns/op (MB/s)" for c in cols)
+        head += " | " + " | ".join(f"kwire × {c}" for c in PEERS) + f" | kwire vs fastest peer (goal {GOAL[op]:.0f}×) |"
+        if op == "decode":
+            head += " kwire, arena vs fastest peer |"
         md.append(head)
-        md.append("|" + " --- |" * (1 + len(CODECS) + len(PEERS) + 1))
+        md.append("|" + " --- |" * (1 + len(cols) + len(PEERS) + (2 if op == "decode" else 1)))
         for r in rows:
             key = (r["name"], op)
             cells = [f"`{r['name']}`"]
             times = {}
-            for c in CODECS:
+            for c in cols:
                 v = res[c].get(key)
                 ns = v["ns"] if v else None
                 times[c] = ns
@@ -226,12 +240,14 @@ def main():
             for c in PEERS:
                 cells.append(f"{times[c] / k:.2f}×" if k and times[c] else "–")
             peer_ns = [times[c] for c in PEERS if times[c]]
-            if k and peer_ns:
-                fastest = min(PEERS, key=lambda c: times[c] or float("inf"))
-                ratio = times[fastest] / k
-                cells.append(f"{ratio:.2f}× vs {fastest} — " + ("met" if ratio >= GOAL[op] else "**short**"))
-            else:
-                cells.append("–")
+            fastest = min(PEERS, key=lambda c: times[c] or float("inf"))
+            for who in ["kwire"] + (["kwire_arena"] if op == "decode" else []):
+                mine = times.get(who)
+                if mine and peer_ns:
+                    ratio = times[fastest] / mine
+                    cells.append(f"{ratio:.2f}× vs {fastest} — " + ("met" if ratio >= GOAL[op] else "**short**"))
+                else:
+                    cells.append("–")
             md.append("| " + " | ".join(cells) + " |")
             chart[key] = times
         md.append("")
@@ -239,14 +255,15 @@ def main():
     md.append("## Allocations per operation")
     md.append("")
     md.append("kwire: allocations (bytes) from the counting memory resource given to decode plus a counting "
-              "operator new; kafka-protocol: a counting global allocator, outside timing; kmsg: `-benchmem`; "
+              "operator new (with the arena: what the arena asked of the heap, after its first 8 MiB buffer); kafka-protocol: a counting global allocator, outside timing; kmsg: `-benchmem`; "
               "Java: bytes only (JMH's gc.alloc.rate.norm).")
     md.append("")
-    md.append("| row | op | " + " | ".join(LABEL[c] for c in CODECS) + " |")
-    md.append("|" + " --- |" * (2 + len(CODECS)))
+    acols = CODECS[:1] + ["kwire_arena"] + CODECS[1:]
+    md.append("| row | op | " + " | ".join(LABEL[c] for c in acols) + " |")
+    md.append("|" + " --- |" * (2 + len(acols)))
     for r in rows:
         for op in ["decode", "encode"]:
-            cells = [f"`{r['name']}`", op] + [fmt_alloc(res[c].get((r["name"], op))) for c in CODECS]
+            cells = [f"`{r['name']}`", op] + [fmt_alloc(res[c].get((r["name"], op))) for c in acols]
             md.append("| " + " | ".join(cells) + " |")
     md.append("")
 
@@ -279,17 +296,18 @@ def draw(rows, chart, png, quick):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"kwire": "#1f77b4", "java": "#d62728", "rust": "#ff7f0e", "go": "#2ca02c"}
+    colors = {"kwire": "#1f77b4", "kwire_arena": "#9ecae1", "java": "#d62728", "rust": "#ff7f0e", "go": "#2ca02c"}
     fig, axes = plt.subplots(2, 1, figsize=(13, 9))
-    width = 0.2
+    width = 0.16
     for ax, op in zip(axes, ["decode", "encode"]):
         xs = range(len(rows))
-        for i, c in enumerate(CODECS):
+        cols = CODECS[:1] + ["kwire_arena"] + CODECS[1:]
+        for i, c in enumerate(cols):
             vals = []
             for r in rows:
                 ns = chart.get((r["name"], op), {}).get(c)
                 vals.append(r["size"] / ns * 1e3 if ns else 0)
-            ax.bar([x + (i - 1.5) * width for x in xs], vals, width, label=LABEL[c], color=colors[c])
+            ax.bar([x + (i - 2) * width for x in xs], vals, width, label=LABEL[c], color=colors[c])
         ax.set_yscale("log")
         ax.set_ylabel("MB/s (log scale, higher is better)")
         ax.set_title(f"{op.capitalize()}" + (" — quick smoke run, not a measurement" if quick else ""))
