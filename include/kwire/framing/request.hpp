@@ -38,16 +38,15 @@ inline DecodeResult read_request_header(bytes_view frame, RequestFrame& out) {
   return {};
 }
 
-/// Appends a whole response frame (size, header, body) for `body` answering a
-/// request with `api_key`/`api_version` and `correlation_id`.
-template <Message M>
-std::optional<EncodeError> encode_response_frame(const M& body, std::int16_t api_key, std::int16_t api_version,
-                                                 std::int32_t correlation_id, std::vector<std::uint8_t>& out) {
-  ResponseHeader header;
-  header.correlation_id = correlation_id;
-  std::int16_t hv = response_header_version(api_key, api_version);
+namespace detail {
+/// Appends [size][header][body]: one size pass for both, one write.
+template <class Header, Message M>
+std::optional<EncodeError> encode_frame(const Header& header, std::int16_t header_version, const M& body,
+                                        std::int16_t api_version, std::vector<std::uint8_t>& out) {
+  const bool header_flex = header_version >= Header::flexible_from;
   Sizer hs;
-  header.encode_to(hs, hv, hv >= ResponseHeader::flexible_from);
+  header.encode_to(hs, header_version, header_flex);
+  if (hs.error()) return hs.error();
   SizeResult bs = encoded_size(body, api_version);
   if (bs.error) return bs.error;
   std::size_t at = out.size();
@@ -56,30 +55,28 @@ std::optional<EncodeError> encode_response_frame(const M& body, std::int16_t api
   std::uint32_t be = boost::endian::native_to_big(static_cast<std::uint32_t>(total));
   std::memcpy(out.data() + at, &be, 4);
   Writer w(out.data() + at + 4, out.data() + out.size());
-  header.encode_to(w, hv, hv >= ResponseHeader::flexible_from);
+  header.encode_to(w, header_version, header_flex);
   body.encode_to(w, api_version, is_flexible<M>(api_version));
   return std::nullopt;
+}
+}  // namespace detail
+
+/// Appends a whole response frame (size, header, body) for `body` answering a
+/// request with `api_key`/`api_version` and `correlation_id`.
+template <Message M>
+std::optional<EncodeError> encode_response_frame(const M& body, std::int16_t api_key, std::int16_t api_version,
+                                                 std::int32_t correlation_id, std::vector<std::uint8_t>& out) {
+  ResponseHeader header;
+  header.correlation_id = correlation_id;
+  return detail::encode_frame(header, response_header_version(api_key, api_version), body, api_version, out);
 }
 
 /// Appends a whole request frame (size, header, body).
 template <Message M>
 std::optional<EncodeError> encode_request_frame(const M& body, const RequestHeader& header,
                                                 std::vector<std::uint8_t>& out) {
-  std::int16_t hv = request_header_version(header.request_api_key, header.request_api_version);
-  Sizer hs;
-  header.encode_to(hs, hv, hv >= RequestHeader::flexible_from);
-  if (hs.error()) return hs.error();
-  SizeResult bs = encoded_size(body, header.request_api_version);
-  if (bs.error) return bs.error;
-  std::size_t at = out.size();
-  std::size_t total = hs.size() + bs.size;
-  out.resize(at + 4 + total);
-  std::uint32_t be = boost::endian::native_to_big(static_cast<std::uint32_t>(total));
-  std::memcpy(out.data() + at, &be, 4);
-  Writer w(out.data() + at + 4, out.data() + out.size());
-  header.encode_to(w, hv, hv >= RequestHeader::flexible_from);
-  body.encode_to(w, header.request_api_version, is_flexible<M>(header.request_api_version));
-  return std::nullopt;
+  return detail::encode_frame(header, request_header_version(header.request_api_key, header.request_api_version),
+                              body, header.request_api_version, out);
 }
 
 /// Splits a response frame's header from its body, given the request it answers.
