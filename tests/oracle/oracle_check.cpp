@@ -182,6 +182,8 @@ class Filler {
     if constexpr (is_array<T>::value) {
       using E = typename T::value_type;
       std::size_t n = pick(depth == 0 ? 4 : depth < 3 ? 3 : 2);
+      // Now and then a scalar array long enough for a two-byte length varint.
+      if (!Struct<E> && depth == 0 && pick(25) == 0) n = 120 + pick(20);
       m.clear();
       m.resize(n);
       for (auto& e : m) {
@@ -233,7 +235,7 @@ class Filler {
     } else if constexpr (std::is_same_v<T, std::string_view>) {
       m = string();
     } else if constexpr (std::is_same_v<T, kwire::bytes_view>) {
-      m = bytes(pick(4) == 0 ? 0 : pick(24));
+      m = bytes(pick(4) == 0 ? 0 : pick(20) == 0 ? 120 + pick(300) : pick(24));
     } else {
       static_assert(sizeof(T) == 0, "oracle_check: a field type the random filler does not know");
     }
@@ -246,7 +248,8 @@ class Filler {
                                                   "\xd0\x96", "\xe4\xb8\xad", "\xe6\x96\x87",
                                                   "\xf0\x9f\x98\x80"};
     std::string s;
-    std::size_t n = pick(5) == 0 ? 0 : 1 + pick(10);
+    // Mostly short; now and then over 127 bytes (a two-byte length varint).
+    std::size_t n = pick(5) == 0 ? 0 : pick(20) == 0 ? 40 + pick(120) : 1 + pick(10);
     for (std::size_t i = 0; i < n; ++i) s += pieces[pick(std::size(pieces))];
     return store_.emplace_back(std::move(s));
   }
@@ -266,7 +269,7 @@ class Filler {
       if (!known.contains(t)) tags.insert(t);
     }
     out.clear();
-    for (auto t : tags) out.push_back(kwire::RawTaggedField{t, bytes(pick(6))});
+    for (auto t : tags) out.push_back(kwire::RawTaggedField{t, bytes(pick(10) == 0 ? 120 + pick(200) : pick(6))});
   }
 
   std::mt19937_64 rng_;

@@ -90,7 +90,7 @@ final class Samples {
             if (!known.contains(t)) tags.add(t);
         }
         List<RawTaggedField> unknown = obj.unknownTaggedFields();
-        for (int t : tags) unknown.add(new RawTaggedField(t, bytes(rnd.nextInt(6))));
+        for (int t : tags) unknown.add(new RawTaggedField(t, bytes(rnd.nextInt(10) == 0 ? 120 + rnd.nextInt(200) : rnd.nextInt(6))));
     }
 
     private Method setter(Class<?> cls, Field f) {
@@ -116,6 +116,8 @@ final class Samples {
         if (f.isArray()) {
             int n = arrayLength(depth);
             String elem = f.elementType();
+            // Now and then a scalar array long enough for a two-byte length varint.
+            if (isPrimitive(elem) && depth == 0 && rnd.nextInt(25) == 0) n = 120 + rnd.nextInt(20);
             if (isPrimitive(elem)) {
                 List<Object> list = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) list.add(primitive(elem, Object.class, false));
@@ -178,7 +180,8 @@ final class Samples {
             case "float64": return float64();
             case "string": return string();
             case "bytes": {
-                byte[] b = bytes(rnd.nextInt(4) == 0 ? 0 : rnd.nextInt(24));
+                int len = rnd.nextInt(4) == 0 ? 0 : rnd.nextInt(20) == 0 ? 120 + rnd.nextInt(300) : rnd.nextInt(24);
+                byte[] b = bytes(len);
                 return javaType == ByteBuffer.class ? ByteBuffer.wrap(b) : b;
             }
             case "records": return records();
@@ -217,8 +220,9 @@ final class Samples {
         }
     }
 
+    /** Mostly short text; now and then long enough (over 127 bytes) for a two-byte length varint. */
     private String string() {
-        int n = rnd.nextInt(5) == 0 ? 0 : 1 + rnd.nextInt(10);
+        int n = rnd.nextInt(5) == 0 ? 0 : rnd.nextInt(20) == 0 ? 40 + rnd.nextInt(120) : 1 + rnd.nextInt(10);
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < n; i++) sb.append(PIECES[rnd.nextInt(PIECES.length)]);
         return sb.toString();
