@@ -16,6 +16,7 @@ CODECS = ["kwire", "java", "rust", "go"]
 LABEL = {
     "kwire": "kwire (C++)",
     "kwire_arena": "kwire, arena",
+    "kwire_buffer": "kwire, own buffer",
     "java": "Kafka 4.4.0 Java classes",
     "rust": "kafka-protocol (Rust)",
     "go": "franz-go kmsg (Go)",
@@ -51,6 +52,8 @@ def kwire_results(runs):
         op, row = b["run_name"].split("/", 1)
         if op == "decode_arena":
             row, op = "arena:" + row, "decode"
+        if op == "encode_buffer":
+            row, op = "buffer:" + row, "encode"
         scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b["time_unit"]]
         out[(row, op)] = {
             "ns": b["real_time"] * scale,
@@ -160,8 +163,9 @@ def main():
 
     rows = load_rows(args.data)
     kw = kwire_results(args.runs)
-    res = {"kwire": {k: v for k, v in kw.items() if not k[0].startswith("arena:")},
+    res = {"kwire": {k: v for k, v in kw.items() if ":" not in k[0]},
            "kwire_arena": {(k[0][6:], k[1]): v for k, v in kw.items() if k[0].startswith("arena:")},
+           "kwire_buffer": {(k[0][7:], k[1]): v for k, v in kw.items() if k[0].startswith("buffer:")},
            "java": java_results(args.runs), "rust": rust_results(args.runs), "go": go_results(args.runs)}
     machine = {}
     with open(os.path.join(args.runs, "machine.txt")) as f:
@@ -212,21 +216,27 @@ def main():
     md.append("")
 
     chart = {}
+    variant = {"decode": "kwire_arena", "encode": "kwire_buffer"}
     for op in ["decode", "encode"]:
-        cols = CODECS[:1] + (["kwire_arena"] if op == "decode" else []) + CODECS[1:]
+        cols = CODECS[:1] + [variant[op]] + CODECS[1:]
         md.append(f"## {op.capitalize()}")
         md.append("")
         if op == "decode":
             md.append("\"kwire, arena\": the same decode with a `std::pmr::monotonic_buffer_resource` released "
                       "after each message, as a server reusing one arena per request would call it; the last "
                       "column compares it with the fastest peer.")
-            md.append("")
+        else:
+            md.append("\"kwire\": `encode_into()`, which sizes the message, grows a `std::vector` to that size "
+                      "(zero-filling it) and writes. \"kwire, own buffer\": `encoded_size()` then "
+                      "`encode_to_buffer()` into a buffer the caller reuses, as the peers write into a reused "
+                      "buffer; the last column compares it with the fastest peer. The records row has no such "
+                      "variant (the batch builder owns its buffer).")
+        md.append("")
         head = "| row | " + " | ".join(f"{LABEL[c]} ns/op (MB/s)" for c in cols)
         head += " | " + " | ".join(f"kwire × {c}" for c in PEERS) + f" | kwire vs fastest peer (goal {GOAL[op]:.0f}×) |"
-        if op == "decode":
-            head += " kwire, arena vs fastest peer |"
+        head += f" {LABEL[variant[op]]} vs fastest peer |"
         md.append(head)
-        md.append("|" + " --- |" * (1 + len(cols) + len(PEERS) + (2 if op == "decode" else 1)))
+        md.append("|" + " --- |" * (1 + len(cols) + len(PEERS) + 2))
         for r in rows:
             key = (r["name"], op)
             cells = [f"`{r['name']}`"]
@@ -241,7 +251,7 @@ def main():
                 cells.append(f"{times[c] / k:.2f}×" if k and times[c] else "–")
             peer_ns = [times[c] for c in PEERS if times[c]]
             fastest = min(PEERS, key=lambda c: times[c] or float("inf"))
-            for who in ["kwire"] + (["kwire_arena"] if op == "decode" else []):
+            for who in ["kwire", variant[op]]:
                 mine = times.get(who)
                 if mine and peer_ns:
                     ratio = times[fastest] / mine
@@ -255,10 +265,10 @@ def main():
     md.append("## Allocations per operation")
     md.append("")
     md.append("kwire: allocations (bytes) from the counting memory resource given to decode plus a counting "
-              "operator new (with the arena: what the arena asked of the heap, after its first 8 MiB buffer); kafka-protocol: a counting global allocator, outside timing; kmsg: `-benchmem`; "
+              "operator new (with the arena: what the arena asked of the heap beyond its first 8 MiB buffer); kafka-protocol: a counting global allocator, outside timing; kmsg: `-benchmem`; "
               "Java: bytes only (JMH's gc.alloc.rate.norm).")
     md.append("")
-    acols = CODECS[:1] + ["kwire_arena"] + CODECS[1:]
+    acols = CODECS[:1] + ["kwire_arena", "kwire_buffer"] + CODECS[1:]
     md.append("| row | op | " + " | ".join(LABEL[c] for c in acols) + " |")
     md.append("|" + " --- |" * (2 + len(acols)))
     for r in rows:
@@ -296,18 +306,18 @@ def draw(rows, chart, png, quick):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"kwire": "#1f77b4", "kwire_arena": "#9ecae1", "java": "#d62728", "rust": "#ff7f0e", "go": "#2ca02c"}
+    colors = {"kwire": "#1f77b4", "kwire_arena": "#9ecae1", "kwire_buffer": "#9ecae1", "java": "#d62728", "rust": "#ff7f0e", "go": "#2ca02c"}
     fig, axes = plt.subplots(2, 1, figsize=(13, 9))
     width = 0.16
     for ax, op in zip(axes, ["decode", "encode"]):
         xs = range(len(rows))
-        cols = CODECS[:1] + ["kwire_arena"] + CODECS[1:]
+        cols = CODECS[:1] + [{"decode": "kwire_arena", "encode": "kwire_buffer"}[op]] + CODECS[1:]
         for i, c in enumerate(cols):
             vals = []
             for r in rows:
                 ns = chart.get((r["name"], op), {}).get(c)
                 vals.append(r["size"] / ns * 1e3 if ns else 0)
-            ax.bar([x + (i - 2) * width for x in xs], vals, width, label=LABEL[c], color=colors[c])
+            ax.bar([x + (i - (len(cols) - 1) / 2) * width for x in xs], vals, width, label=LABEL[c], color=colors[c])
         ax.set_yscale("log")
         ax.set_ylabel("MB/s (log scale, higher is better)")
         ax.set_title(f"{op.capitalize()}" + (" — quick smoke run, not a measurement" if quick else ""))

@@ -58,7 +58,7 @@ jcp="$out/java-classes:$jcp"
 step "workloads (written by Kafka's classes)"
 rm -rf "$data"
 java -cp "$jcp" kwire.compare.Workloads "$data"
-cut -f1,2,3 "$data/rows.tsv" | column -t >&2
+cut -f1,2,3 "$data/rows.tsv" >&2
 
 # --------------------------------------------------------------- kwire --
 step "kwire: Google Benchmark harness"
