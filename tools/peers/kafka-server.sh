@@ -31,6 +31,10 @@ running_pid() {
   local pid
   pid="$(cat "$pid_file")"
   kill -0 "$pid" 2>/dev/null || return 1
+  # A stale pid file may name a process that is not this broker.
+  if [[ -r "/proc/$pid/cmdline" ]] && ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$dir/server.properties"; then
+    return 1
+  fi
   echo "$pid"
 }
 
