@@ -8,6 +8,11 @@
 //     --records          decode every record set (Produce, Fetch, ...) and
 //                        print its records; CRCs are checked
 //     --roundtrip        re-encode every decoded frame; fail unless identical
+//     --allow-trailing-bytes
+//                        bytes left in a frame after its message body (which
+//                        Kafka's broker ignores) are shown as "trailingBytes"
+//                        (hex) instead of failing the frame; the round trip
+//                        then compares the frame without them
 //     --max-frame-size N reject frames larger than N bytes (default 100 MiB)
 //
 // Exit status: 0 if every frame decoded (and round-tripped, and every record
@@ -34,13 +39,13 @@ namespace {
 
 struct Options {
   std::string requests, responses;
-  bool hex = false, records = false, roundtrip = false;
+  bool hex = false, records = false, roundtrip = false, allow_trailing = false;
   std::size_t max_frame = kwire::default_max_frame_size;
 };
 
 [[noreturn]] void usage() {
-  std::cerr << "usage: kwire-decode [--responses FILE] [--hex] [--records] [--roundtrip] [--max-frame-size N] "
-               "<requests-file|->\n";
+  std::cerr << "usage: kwire-decode [--responses FILE] [--hex] [--records] [--roundtrip] [--allow-trailing-bytes] "
+               "[--max-frame-size N] <requests-file|->\n";
   std::exit(2);
 }
 
@@ -284,11 +289,28 @@ class Decoder {
             kwire::bytes_view frame) {
     std::pmr::monotonic_buffer_resource arena;
     M msg;
-    auto res = kwire::decode(msg, bytes, version, &arena);
-    if (!res) {
-      j["error"] = "body: " + res.error().message();
+    kwire::Reader r(bytes, &arena);
+    kwire::decode_from(r, msg, version);
+    if (!r.ok()) {
+      j["error"] = "body: " + r.error()->message();
       failed_ = true;
       return;
+    }
+    // Bytes after the body: kwire::decode() rejects them; Kafka's broker
+    // ignores them (librdkafka sends some, see --allow-trailing-bytes).
+    const std::size_t trailing = r.remaining();
+    if (trailing != 0) {
+      static constexpr char digits[] = "0123456789abcdef";
+      std::string hex;
+      for (std::uint8_t b : bytes.last(trailing)) {
+        hex += digits[b >> 4];
+        hex += digits[b & 15];
+      }
+      j["trailingBytes"] = hex;
+      if (!opt_.allow_trailing) {
+        j["error"] = "body: " + kwire::DecodeError{kwire::DecodeErrc::trailing_bytes, r.offset(), {}}.message();
+        failed_ = true;
+      }
     }
     kwire::RecordsRenderer rr = [&](kwire::bytes_view set) { return render_records(set, response, failed_); };
     j["body"] = kwire::to_json(msg, version, opt_.records ? &rr : nullptr);
@@ -297,8 +319,8 @@ class Decoder {
       std::vector<std::uint8_t> out;
       auto err = reencode(out);
       decoded_ = nullptr;
-      bool same = !err && out.size() == frame.size() + 4 &&
-                  std::equal(frame.begin(), frame.end(), out.begin() + 4);
+      const auto kept = frame.first(frame.size() - trailing);
+      bool same = !err && out.size() == kept.size() + 4 && std::equal(kept.begin(), kept.end(), out.begin() + 4);
       j["roundtrip"] = same;
       if (!same) failed_ = true;
     }
@@ -325,6 +347,8 @@ int main(int argc, char** argv) {
       o.records = true;
     else if (a == "--roundtrip")
       o.roundtrip = true;
+    else if (a == "--allow-trailing-bytes")
+      o.allow_trailing = true;
     else if (a == "--max-frame-size" && i + 1 < argc)
       o.max_frame = std::stoull(argv[++i]);
     else if (a == "--help" || a == "-h")
