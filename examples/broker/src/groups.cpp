@@ -449,8 +449,10 @@ std::int16_t GroupCoordinator::check_commit(Group* g, const std::string& member_
   if (it == g->members.end()) return err::unknown_member_id;
   it->second.last_seen = Clock::now();
   if (generation != g->generation) return err::illegal_generation;
-  if (g->state == State::preparing_rebalance || g->state == State::completing_rebalance)
-    return err::rebalance_in_progress;
+  // Members of the current generation may still commit while the group
+  // prepares a rebalance (that is when eager consumers commit what they
+  // processed); only between JoinGroup and SyncGroup is it refused.
+  if (g->state == State::completing_rebalance) return err::rebalance_in_progress;
   return err::none;
 }
 

@@ -1,0 +1,120 @@
+"""Produces and consumes 10,000 keyed records with headers through a group,
+with either confluent-kafka (librdkafka) or kafka-python, against a broker.
+
+    python clients.py confluent|kafka-python BOOTSTRAP
+"""
+import sys
+import time
+import uuid
+
+N = 10_000
+
+
+def fail(msg):
+    print("FAIL:", msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def run_confluent(bootstrap, topic, group):
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)]).values():
+        f.result(30)
+    acked = []
+
+    def on_delivery(err, msg):
+        if err is not None:
+            fail(f"delivery failed: {err}")
+        acked.append(msg.key())
+
+    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
+                  "linger.ms": 5, "compression.type": "lz4"})
+    for i in range(N):
+        p.produce(topic, key=f"key-{i}", value=f"value-{i}", headers=[("idx", str(i).encode()), ("src", b"rdkafka")],
+                  on_delivery=on_delivery)
+        if i % 1000 == 0:
+            p.poll(0)
+    if p.flush(60) != 0:
+        fail("producer did not flush")
+    if len(acked) != N:
+        fail(f"acked {len(acked)}")
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False})
+    c.subscribe([topic])
+    seen = {}
+    deadline = time.time() + 90
+    while len(seen) < N and time.time() < deadline:
+        for m in c.consume(500, 1.0):
+            if m.error():
+                fail(f"consume error: {m.error()}")
+            key = m.key().decode()
+            hdrs = dict(m.headers() or [])
+            if m.value().decode() != "value-" + key[4:] or hdrs.get("idx") != key[4:].encode():
+                fail(f"bad record {key}: {m.value()} {hdrs}")
+            if key in seen:
+                fail(f"duplicate {key}")
+            seen[key] = (m.partition(), m.offset())
+        c.commit(asynchronous=False) if seen else None
+    assignment = c.assignment()
+    committed = c.committed(assignment, 10)
+    c.close()
+    if len(seen) != N:
+        fail(f"consumed {len(seen)} of {N}")
+    if sum(tp.offset for tp in committed) != N:
+        fail(f"committed offsets {committed}")
+
+
+def run_kafka_python(bootstrap, topic, group):
+    from kafka import KafkaConsumer, KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
+    admin.close()
+    p = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, compression_type="gzip")
+    futures = [p.send(topic, key=f"key-{i}".encode(), value=f"value-{i}".encode(),
+                      headers=[("idx", str(i).encode()), ("src", b"kafka-python")]) for i in range(N)]
+    p.flush(60)
+    for f in futures:
+        f.get(30)
+    p.close()
+
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+                      enable_auto_commit=False)
+    seen = {}
+    deadline = time.time() + 90
+    while len(seen) < N and time.time() < deadline:
+        batch = c.poll(timeout_ms=1000, max_records=1000)
+        for records in batch.values():
+            for m in records:
+                key = m.key.decode()
+                hdrs = dict(m.headers or [])
+                if m.value.decode() != "value-" + key[4:] or hdrs.get("idx") != key[4:].encode():
+                    fail(f"bad record {key}: {m.value} {hdrs}")
+                if key in seen:
+                    fail(f"duplicate {key}")
+                seen[key] = (m.partition, m.offset)
+        if batch:
+            c.commit()
+    parts = c.assignment()
+    committed = sum(c.committed(tp) or 0 for tp in parts)
+    c.close()
+    if len(seen) != N:
+        fail(f"consumed {len(seen)} of {N}")
+    if committed != N:
+        fail(f"committed {committed}")
+
+
+def main():
+    client, bootstrap = sys.argv[1], sys.argv[2]
+    topic = f"py-{client}-{uuid.uuid4().hex[:8]}"
+    group = f"grp-{client}"
+    {"confluent": run_confluent, "kafka-python": run_kafka_python}[client](bootstrap, topic, group)
+    print(f"OK {client}: {N} records produced and consumed through group {group}")
+
+
+if __name__ == "__main__":
+    main()
