@@ -340,6 +340,23 @@ class PulsarStorage final : public Storage {
     });
   }
 
+  bool on_io_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+
+  /// Like spawn(), but when called from another thread the call completes
+  /// before returning (for startup calls whose callers read the result
+  /// right after the call).
+  template <class T, class F>
+  void spawn_and_wait(Handler<T> done, F f) {
+    if (on_io_thread()) {
+      spawn<T>(std::move(done), std::move(f));
+      return;
+    }
+    std::promise<Result<T>> p;
+    auto fut = p.get_future();
+    spawn<T>([&p](Result<T> r) { p.set_value(std::move(r)); }, std::move(f));
+    done(fut.get());
+  }
+
   /// Blocking: runs `f()` on the I/O thread and waits (setup only).
   template <class F>
   void run_blocking(F f) {
@@ -366,6 +383,9 @@ class PulsarStorage final : public Storage {
                                       "1048576");
     if (!r.ok()) throw kp::AdminError(r.status, "set compactionThreshold: " + r.body);
     co_await admin_->create_partitioned_topic(groups_.offsets_topic().substr(13), config_.offsets_partitions);
+    // Every gateway must hash groups alike: the topic's count wins.
+    if (const int n = co_await admin_->partitions(groups_.offsets_topic().substr(13)); n > 0)
+      config_.offsets_partitions = n;
     format_ = config_.entry_format;
     if (auto f = co_await admin_->namespace_property(tn, format_property))
       format_ = *f == "kafka" ? EntryFormat::kafka : EntryFormat::pulsar;
@@ -1063,7 +1083,7 @@ void Groups::delete_group(std::string group_id, Handler<Done> done) {
 }
 
 void Groups::load_groups(Handler<std::vector<GroupBlob>> done) {
-  s_.spawn<std::vector<GroupBlob>>(std::move(done), [this]() -> awaitable<Result<std::vector<GroupBlob>>> {
+  s_.spawn_and_wait<std::vector<GroupBlob>>(std::move(done), [this]() -> awaitable<Result<std::vector<GroupBlob>>> {
     co_await ensure_loaded();
     std::vector<GroupBlob> out;
     for (auto& [g, v] : groups_)
@@ -1124,7 +1144,7 @@ void Groups::delete_offsets(std::string group_id, std::vector<TopicPartition> pa
 }
 
 void Groups::list_groups(Handler<std::vector<std::string>> done) {
-  s_.spawn<std::vector<std::string>>(std::move(done), [this]() -> awaitable<Result<std::vector<std::string>>> {
+  s_.spawn_and_wait<std::vector<std::string>>(std::move(done), [this]() -> awaitable<Result<std::vector<std::string>>> {
     co_await ensure_loaded();
     std::vector<std::string> out;
     for (auto& [g, v] : groups_)

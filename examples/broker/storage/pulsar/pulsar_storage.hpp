@@ -51,6 +51,10 @@ PulsarConfig config_from(const std::map<std::string, std::string>& settings);
 /// kafkaNamespace (public/default when unset).
 Namespace namespace_from(const std::map<std::string, std::string>& settings);
 
+/// load_groups() and list_groups() complete before they return when called
+/// from a thread of the caller (they are startup calls); every other call
+/// completes on the storage's I/O thread.
+///
 /// Opens the storage for one namespace: creates the tenant and namespace if
 /// needed (retention unlimited, deduplication on), loads topics and groups.
 /// Throws std::runtime_error when Pulsar cannot be reached. Each storage has
