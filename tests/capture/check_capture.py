@@ -19,9 +19,14 @@ import sys
 REQUIRED = {
     0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit", 9: "OffsetFetch",
     10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat", 13: "LeaveGroup", 14: "SyncGroup",
-    15: "DescribeGroups", 16: "ListGroups", 18: "ApiVersions", 19: "CreateTopics", 22: "InitProducerId",
-    24: "AddPartitionsToTxn", 26: "EndTxn", 32: "DescribeConfigs", 60: "DescribeCluster",
-    68: "ConsumerGroupHeartbeat", 69: "ConsumerGroupDescribe",
+    15: "DescribeGroups", 16: "ListGroups", 18: "ApiVersions", 19: "CreateTopics", 20: "DeleteTopics",
+    21: "DeleteRecords", 22: "InitProducerId", 24: "AddPartitionsToTxn", 26: "EndTxn",
+    # The broker writes the transaction markers to itself through its advertised listener.
+    27: "WriteTxnMarkers",
+    32: "DescribeConfigs", 35: "DescribeLogDirs", 37: "CreatePartitions", 42: "DeleteGroups",
+    44: "IncrementalAlterConfigs", 55: "DescribeQuorum", 60: "DescribeCluster", 65: "DescribeTransactions",
+    66: "ListTransactions", 68: "ConsumerGroupHeartbeat", 69: "ConsumerGroupDescribe",
+    75: "DescribeTopicPartitions",
 }
 CODEC_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 
