@@ -1,0 +1,155 @@
+"""Malformed input against kwire-broker: each bad connection gets an error
+response or is closed, and the broker keeps serving everyone else.
+
+    python bad_input.py HOST:PORT [METRICS_HOST:PORT]
+"""
+import os
+import socket
+import struct
+import sys
+import urllib.request
+
+
+def fail(msg):
+    print("FAIL:", msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def connect(addr):
+    host, port = addr.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10)
+    return s
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def read_frame(s):
+    head = recv_exact(s, 4)
+    if head is None:
+        return None
+    (size,) = struct.unpack(">i", head)
+    return recv_exact(s, size)
+
+
+def request(api_key, version, correlation, body=b"", flexible=False, client=b"bad-input"):
+    header = struct.pack(">hhih", api_key, version, correlation, len(client)) + client
+    if flexible:
+        header += b"\x00"  # no tagged fields
+    msg = header + body
+    return struct.pack(">i", len(msg)) + msg
+
+
+def api_versions(s, correlation):
+    # ApiVersions v3: flexible; body = client software name and version (compact strings) + tags.
+    body = b"\x06kwire" + b"\x041.0" + b"\x00"
+    s.sendall(request(18, 3, correlation, body, flexible=True))
+    frame = read_frame(s)
+    if frame is None:
+        fail("ApiVersions got no answer")
+    (corr, error) = struct.unpack(">ih", frame[:6])
+    if corr != correlation or error != 0:
+        fail(f"ApiVersions answer: correlation {corr}, error {error}")
+    return frame
+
+
+def expect_closed(s, what):
+    s.settimeout(10)
+    try:
+        data = s.recv(1 << 16)
+    except ConnectionResetError:
+        data = b""
+    if data:
+        fail(f"{what}: expected the connection to close, got {data[:40]!r}")
+    s.close()
+
+
+def main():
+    addr = sys.argv[1]
+    healthy = connect(addr)
+    api_versions(healthy, 1)
+
+    # Garbage bytes: a plausible size followed by random junk.
+    s = connect(addr)
+    s.sendall(struct.pack(">i", 64) + os.urandom(64))
+    expect_closed(s, "garbage")
+
+    # Pure noise, including a negative size.
+    s = connect(addr)
+    s.sendall(b"\xff\xff\xff\xf0" + os.urandom(32))
+    expect_closed(s, "negative size")
+
+    # An oversized frame: refused from its size alone, before any body is sent.
+    s = connect(addr)
+    s.sendall(struct.pack(">i", 512 * 1024 * 1024))
+    expect_closed(s, "oversized frame")
+
+    # Unknown API key.
+    s = connect(addr)
+    s.sendall(request(999, 0, 7))
+    expect_closed(s, "unknown API key")
+
+    # An API kwire-broker does not implement (EndTxn).
+    s = connect(addr)
+    s.sendall(request(26, 0, 8, b"\x00\x00" + b"\x00" * 14))
+    expect_closed(s, "unimplemented API")
+
+    # Unsupported version of a known API (Metadata v99).
+    s = connect(addr)
+    s.sendall(request(3, 99, 9, b"\x00", flexible=True))
+    expect_closed(s, "unsupported Metadata version")
+
+    # ApiVersions of a version from the future: a v0 answer with
+    # UNSUPPORTED_VERSION (35) and the versions the broker does support.
+    s = connect(addr)
+    s.sendall(request(18, 99, 10, b"\x00", flexible=True))
+    frame = read_frame(s)
+    if frame is None:
+        fail("no answer to ApiVersions v99")
+    corr, error, count = struct.unpack(">ihi", frame[:10])
+    if corr != 10 or error != 35 or count < 10:
+        fail(f"ApiVersions v99 answer: correlation {corr}, error {error}, {count} APIs")
+    keys = {struct.unpack(">hhh", frame[10 + 6 * i:16 + 6 * i])[0] for i in range(count)}
+    if 18 not in keys or 0 not in keys or 26 in keys:
+        fail(f"advertised APIs: {sorted(keys)}")
+    s.close()
+
+    # A truncated request: a Metadata v1 body cut short inside a topic name.
+    s = connect(addr)
+    body = struct.pack(">i", 1) + struct.pack(">h", 20) + b"abc"
+    s.sendall(request(3, 1, 11, body))
+    expect_closed(s, "truncated request")
+
+    # A frame that ends inside the request header.
+    s = connect(addr)
+    s.sendall(struct.pack(">i", 5) + b"\x00\x03\x00")
+    s.shutdown(socket.SHUT_WR)
+    expect_closed(s, "truncated header")
+
+    # Everyone else is still served: the old connection and a new one.
+    api_versions(healthy, 2)
+    fresh = connect(addr)
+    api_versions(fresh, 3)
+    fresh.close()
+    healthy.close()
+
+    if len(sys.argv) > 2:
+        text = urllib.request.urlopen(f"http://{sys.argv[2]}/metrics", timeout=10).read().decode()
+        for needle in ['kwire_requests_total{api="ApiVersions",error="NONE"} 3',
+                       'kwire_requests_total{api="ApiVersions",error="UNSUPPORTED_VERSION"} 1',
+                       'kwire_requests_total{api="Metadata",error="UNSUPPORTED_VERSION"} 1',
+                       "kwire_connections ", "kwire_bytes_in_total", "kwire_produce_latency_seconds_bucket"]:
+            if needle not in text:
+                fail(f"metrics lack {needle!r}:\n{text}")
+    print("OK bad input")
+
+
+if __name__ == "__main__":
+    main()
