@@ -2,8 +2,9 @@
 # Real Kafka traffic through kwire-decode. A real Apache Kafka 4.4.0 advertises
 # a capturing proxy as its listener, so every client connection goes through
 # the proxy, which writes each direction of each connection to a file. Kafka's
-# own CLI tools, librdkafka (confluent-kafka) and kafka-python create topics,
-# produce under every codec, consume in groups and look at the groups. Then
+# own CLI tools, librdkafka (confluent-kafka), kafka-python and kafkajs create
+# topics, produce under every codec, consume in groups and look at the groups,
+# configs, partitions, log dirs, transactions and the metadata quorum. Then
 # every connection must decode with `kwire-decode --records --roundtrip`
 # (requests, their responses by correlation id, every record set, every frame
 # re-encoded byte for byte), and check_capture.py checks that the records the
@@ -101,6 +102,9 @@ cli kafka-transactions --bootstrap-server "$bootstrap" list
 
 step "kafka-python"
 "$py" "$here/kafka_python_clients.py" "$bootstrap" "$work/expected.json"
+
+step "kafkajs"
+NODE_PATH="$("$peers/node-env.sh")/node_modules" node "$here/kafkajs_clients.js" "$bootstrap" "$work/expected.json"
 
 step "stopping Kafka and the proxy"
 cleanup
