@@ -14,6 +14,7 @@ BROKER_LOG="$WORK/broker.log"
 BROKER_PID=""
 BROKER_ARGS=()
 PORT=""
+LISTENER="${LISTENER:-PLAINTEXT}"
 
 cleanup() {
   local rc=$?
@@ -52,7 +53,7 @@ wait_for_port() {
 
 launch_broker() {
   "$KWIRE_BROKER" \
-    --listeners="PLAINTEXT://127.0.0.1:$PORT" \
+    --listeners="$LISTENER://127.0.0.1:$PORT" \
     --log.dirs="$DATA_DIR" \
     --group.initial.rebalance.delay.ms=200 \
     "${BROKER_ARGS[@]}" >>"$BROKER_LOG" 2>&1 &

@@ -133,6 +133,16 @@ def main():
     s.shutdown(socket.SHUT_WR)
     expect_closed(s, "truncated header")
 
+    # Pipelining: five requests in one write come back in order.
+    s = connect(addr)
+    body = b"\x06kwire" + b"\x041.0" + b"\x00"
+    s.sendall(b"".join(request(18, 3, 100 + i, body, flexible=True) for i in range(5)))
+    for i in range(5):
+        frame = read_frame(s)
+        if frame is None or struct.unpack(">i", frame[:4])[0] != 100 + i:
+            fail(f"pipelined response {i}: {frame and frame[:8]!r}")
+    s.close()
+
     # Everyone else is still served: the old connection and a new one.
     api_versions(healthy, 2)
     fresh = connect(addr)
@@ -142,12 +152,21 @@ def main():
 
     if len(sys.argv) > 2:
         text = urllib.request.urlopen(f"http://{sys.argv[2]}/metrics", timeout=10).read().decode()
-        for needle in ['kwire_requests_total{api="ApiVersions",error="NONE"} 3',
+        for needle in ['kwire_requests_total{api="ApiVersions",error="NONE"} 8',
                        'kwire_requests_total{api="ApiVersions",error="UNSUPPORTED_VERSION"} 1',
                        'kwire_requests_total{api="Metadata",error="UNSUPPORTED_VERSION"} 1',
                        "kwire_connections ", "kwire_bytes_in_total", "kwire_produce_latency_seconds_bucket"]:
             if needle not in text:
                 fail(f"metrics lack {needle!r}:\n{text}")
+    # An idle connection is closed after connections.max.idle.ms.
+    idle_ms = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    if idle_ms:
+        s = connect(addr)
+        api_versions(s, 200)
+        s.settimeout(idle_ms / 1000 * 4)
+        if s.recv(16) != b"":
+            fail("the idle connection got data")
+        s.close()
     print("OK bad input")
 
 

@@ -108,12 +108,46 @@ def run_kafka_python(bootstrap, topic, group):
         fail(f"committed {committed}")
 
 
+def run_sasl(bootstrap, topic, group):
+    """SASL/PLAIN through librdkafka: the right password works, a wrong one is refused."""
+    from confluent_kafka import Consumer, KafkaError, Producer
+
+    auth = {"bootstrap.servers": bootstrap, "security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "PLAIN",
+            "sasl.username": "alice", "sasl.password": "alice-secret"}
+    p = Producer({**auth, "enable.idempotence": True})
+    errors = []
+    for i in range(100):
+        p.produce(topic, key=f"key-{i}", value=f"value-{i}", on_delivery=lambda err, msg: err and errors.append(err))
+    if p.flush(60) != 0 or errors:
+        fail(f"authenticated produce: {errors}")
+    c = Consumer({**auth, "group.id": group, "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    got = 0
+    deadline = time.time() + 60
+    while got < 100 and time.time() < deadline:
+        got += sum(1 for m in c.consume(100, 1.0) if not m.error())
+    c.close()
+    if got != 100:
+        fail(f"authenticated consumer read {got}")
+
+    auth_errors = []
+    bad = Producer({**auth, "sasl.password": "wrong", "error_cb": lambda e: auth_errors.append(e)})
+    bad.produce(topic, value=b"x")
+    deadline = time.time() + 20
+    while not any(e.code() == KafkaError._AUTHENTICATION for e in auth_errors) and time.time() < deadline:
+        bad.poll(0.2)
+    if not any(e.code() == KafkaError._AUTHENTICATION for e in auth_errors):
+        fail(f"a wrong password was not refused: {auth_errors}")
+    bad.purge()
+    bad.flush(1)
+
+
 def main():
     client, bootstrap = sys.argv[1], sys.argv[2]
     topic = f"py-{client}-{uuid.uuid4().hex[:8]}"
     group = f"grp-{client}"
-    {"confluent": run_confluent, "kafka-python": run_kafka_python}[client](bootstrap, topic, group)
-    print(f"OK {client}: {N} records produced and consumed through group {group}")
+    {"confluent": run_confluent, "kafka-python": run_kafka_python, "sasl": run_sasl}[client](bootstrap, topic, group)
+    print(f"OK {client}: records produced and consumed through group {group}")
 
 
 if __name__ == "__main__":
