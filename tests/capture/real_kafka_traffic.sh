@@ -43,6 +43,8 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 step "capturing proxy in front of 127.0.0.1:$kafka_port"
 python3 "$here/capture_proxy.py" --target "127.0.0.1:$kafka_port" --dir "$work/capture" \
