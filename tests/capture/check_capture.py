@@ -1,13 +1,14 @@
 """Checks the output of kwire-decode over a captured Kafka session.
 
-    check_capture.py DECODED_DIR EXPECTED
+    check_capture.py DECODED_DIR EXPECTED [SHARE_TOPIC...]
 
 DECODED_DIR holds one conn-<n>.json per connection (kwire-decode's JSON
 lines). EXPECTED maps topic -> {"codec": id, "records": [{value, key,
 headers}]}: every one of those records must appear, with its key and headers,
 in a Produce request and in a Fetch response, in batches compressed with that
-codec. Prints a table of the APIs and versions seen; fails unless every API
-in REQUIRED was seen with a response, and unless every frame round-tripped.
+codec; the records of every SHARE_TOPIC must also be in ShareFetch responses.
+Prints a table of the APIs and versions seen; fails unless every API in
+REQUIRED was seen with a response, and unless every frame round-tripped.
 """
 import collections
 import glob
@@ -26,11 +27,16 @@ REQUIRED = {
     32: "DescribeConfigs", 35: "DescribeLogDirs", 37: "CreatePartitions", 42: "DeleteGroups",
     44: "IncrementalAlterConfigs", 55: "DescribeQuorum", 60: "DescribeCluster", 65: "DescribeTransactions",
     66: "ListTransactions", 68: "ConsumerGroupHeartbeat", 69: "ConsumerGroupDescribe",
-    75: "DescribeTopicPartitions",
+    75: "DescribeTopicPartitions", 25: "AddOffsetsToTxn", 28: "TxnOffsetCommit",
+    76: "ShareGroupHeartbeat", 77: "ShareGroupDescribe", 78: "ShareFetch", 79: "ShareAcknowledge",
+    90: "DescribeShareGroupOffsets",
+    # The broker's share coordinator, also through the advertised listener.
+    83: "InitializeShareGroupState", 84: "ReadShareGroupState", 85: "WriteShareGroupState",
+    87: "ReadShareGroupStateSummary",
 }
 CODEC_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 
-decoded_dir, expected_path = sys.argv[1], sys.argv[2]
+decoded_dir, expected_path, share_topics = sys.argv[1], sys.argv[2], sys.argv[3:]
 with open(expected_path) as f:
     expected = json.load(f)
 
@@ -142,6 +148,7 @@ def collect(direction, api_key):
 
 produced = collect("request", 0)
 fetched = collect("response", 1)
+share_fetched = collect("response", 78)
 
 
 def norm_headers(r):
@@ -149,7 +156,10 @@ def norm_headers(r):
 
 
 for topic, exp in sorted(expected.items()):
-    for where, seen in (("Produce requests", produced), ("Fetch responses", fetched)):
+    places = [("Produce requests", produced), ("Fetch responses", fetched)]
+    if topic in share_topics:
+        places.append(("ShareFetch responses", share_fetched))
+    for where, seen in places:
         missing = 0
         for e in exp["records"]:
             hits = seen.get(topic, {}).get(e["value"], [])
@@ -167,7 +177,10 @@ for topic, exp in sorted(expected.items()):
             problems.append(f"{topic}: {missing} of {len(exp['records'])} records not in {where}")
     print(f"{topic:>12}: {len(exp['records'])} records sent with {CODEC_NAMES[exp['codec']]}; "
           f"in Produce requests: {sum(bool(produced.get(topic, {}).get(e['value'])) for e in exp['records'])}, "
-          f"in Fetch responses: {sum(bool(fetched.get(topic, {}).get(e['value'])) for e in exp['records'])}")
+          f"in Fetch responses: {sum(bool(fetched.get(topic, {}).get(e['value'])) for e in exp['records'])}"
+          + (f", in ShareFetch responses: "
+             f"{sum(bool(share_fetched.get(topic, {}).get(e['value'])) for e in exp['records'])}"
+             if topic in share_topics else ""))
 
 # The table of APIs and versions.
 requests = collections.Counter()

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, Producer
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 bootstrap, expected_path = sys.argv[1], sys.argv[2]
@@ -49,9 +49,11 @@ for codec, codec_id in CODECS.items():
         sys.exit(f"librdkafka: {topic}: records not delivered")
     expected[topic] = {"codec": codec_id, "records": records}
 
-# Transactions: the first one commits, the second aborts.
+# Transactions: the first one commits, with a consumer group's offset (as a
+# consume-transform-produce loop would), the second aborts.
 txp = Producer({"bootstrap.servers": bootstrap, "transactional.id": "rk-tx", "compression.codec": "lz4"})
 txp.init_transactions(30)
+offsets_group = Consumer({"bootstrap.servers": bootstrap, "group.id": "rk-txn-offsets"})
 committed = []
 for outcome in ("commit", "abort"):
     txp.begin_transaction()
@@ -62,10 +64,13 @@ for outcome in ("commit", "abort"):
             committed.append({"value": value, "key": f"t{i}", "headers": []})
     txp.flush(30)
     if outcome == "commit":
+        txp.send_offsets_to_transaction([TopicPartition("rk-none", 0, 1)],
+                                        offsets_group.consumer_group_metadata(), 30)
         txp.commit_transaction(30)
     else:
         txp.abort_transaction(30)
 expected["rk-txn"] = {"codec": CODECS["lz4"], "records": committed}
+offsets_group.close()
 
 
 def consume(group, extra):

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Real Kafka traffic through kwire-decode. A real Apache Kafka 4.4.0 advertises
-# a capturing proxy as its listener, so every client connection goes through
-# the proxy, which writes each direction of each connection to a file. Kafka's
-# own CLI tools, librdkafka (confluent-kafka), kafka-python and kafkajs create
-# topics, produce under every codec, consume in groups and look at the groups,
-# configs, partitions, log dirs, transactions and the metadata quorum. Then
-# every connection must decode with `kwire-decode --records --roundtrip`
-# (requests, their responses by correlation id, every record set, every frame
-# re-encoded byte for byte), and check_capture.py checks that the records the
-# clients produced are there, in Produce requests and Fetch responses, with
-# the codecs they were sent with, and that a broad set of APIs was seen.
+# a capturing proxy as its listener, so every client connection (and the
+# broker's connections to itself: transaction markers, share-group state) goes
+# through the proxy, which writes each direction of each connection to a file.
+# Kafka's own CLI tools, librdkafka (confluent-kafka), kafka-python and kafkajs
+# create topics, produce under every codec, consume in classic, KIP-848 and
+# share groups, and look at groups, configs, partitions, log dirs,
+# transactions and the metadata quorum. Then every connection must decode with
+# `kwire-decode --records --roundtrip` (requests, their responses by
+# correlation id, every record set, every frame re-encoded byte for byte), and
+# check_capture.py checks that the records the clients produced are there, in
+# Produce requests and Fetch (and ShareFetch) responses, with the codecs they
+# were sent with, and that a broad set of APIs was seen.
 # kwire-decode runs with --allow-trailing-bytes because librdkafka pads one
 # request with bytes the broker ignores; check_capture.py accepts exactly that
 # case and fails on bytes after any other body.
@@ -93,7 +95,7 @@ cli kafka-consumer-groups --bootstrap-server "$bootstrap" --list
 step "librdkafka (confluent-kafka)"
 "$py" "$here/librdkafka_clients.py" "$bootstrap" "$work/expected.json"
 
-step "Kafka CLI tools: configs, partitions, log dirs, quorum, transactions"
+step "Kafka CLI tools: configs, partitions, log dirs, quorum, transactions, share group"
 cli kafka-configs --bootstrap-server "$bootstrap" --alter --entity-type topics --entity-name cli-none \
   --add-config retention.ms=604800000
 cli kafka-configs --bootstrap-server "$bootstrap" --describe --entity-type topics --entity-name cli-none
@@ -101,6 +103,14 @@ cli kafka-topics --bootstrap-server "$bootstrap" --alter --topic cli-none --part
 cli kafka-log-dirs --bootstrap-server "$bootstrap" --describe --topic-list cli-none >/dev/null
 cli kafka-metadata-quorum --bootstrap-server "$bootstrap" describe --status
 cli kafka-transactions --bootstrap-server "$bootstrap" list
+# A share group (KIP-932) reading cli-none from the start.
+cli kafka-configs --bootstrap-server "$bootstrap" --alter --entity-type groups --entity-name cli-share \
+  --add-config share.auto.offset.reset=earliest
+cli kafka-console-share-consumer --bootstrap-server "$bootstrap" --topic cli-none --group cli-share \
+  --max-messages "$n_cli" --timeout-ms 60000 >"$work/cli-share.out"
+grep -c . "$work/cli-share.out" | grep -qx "$n_cli" \
+  || { echo "kafka-console-share-consumer did not read the $n_cli records of cli-none" >&2; exit 1; }
+cli kafka-share-groups --bootstrap-server "$bootstrap" --describe --group cli-share
 
 step "kafka-python"
 "$py" "$here/kafka_python_clients.py" "$bootstrap" "$work/expected.json"
@@ -150,5 +160,5 @@ echo "$count connections captured, $failed failed to decode"
 ((count > 0)) || { echo "nothing was captured" >&2; exit 1; }
 
 step "checking the decoded traffic"
-python3 "$here/check_capture.py" "$work/decoded" "$work/expected.json" || failed=$((failed + 1))
+python3 "$here/check_capture.py" "$work/decoded" "$work/expected.json" cli-none || failed=$((failed + 1))
 ((failed == 0))
