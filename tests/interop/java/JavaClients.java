@@ -50,6 +50,7 @@ public class JavaClients {
       case "codecs" -> codecs();
       case "timestamps" -> timestamps();
       case "group" -> group();
+      case "autocreate" -> autocreate(Boolean.parseBoolean(args[2]));
       case "crash-produce" -> crashProduce(Path.of(args[2]), Integer.parseInt(args[3]));
       case "crash-verify" -> crashVerify(Path.of(args[2]));
       default -> throw new IllegalArgumentException("unknown scenario " + args[1]);
@@ -377,6 +378,29 @@ public class JavaClients {
       var offs = admin.listConsumerGroupOffsets("g3").partitionsToOffsetAndMetadata().get();
       long committed = offs.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
       check(committed == total + 60, "g3 committed " + committed);
+    }
+  }
+
+  // ---------------------------------------------------------------- auto-creation
+
+  /** Metadata for an unknown topic creates it exactly when the broker allows it. */
+  static void autocreate(boolean enabled) throws Exception {
+    try (var c = consumer(null, Map.of(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "5000"))) {
+      List<PartitionInfo> parts;
+      try {
+        parts = c.partitionsFor("auto-topic");
+      } catch (org.apache.kafka.common.errors.TimeoutException e) {
+        parts = List.of();
+      }
+      check(enabled == (parts != null && !parts.isEmpty()), "partitionsFor with auto-creation " + enabled + ": " + parts);
+    }
+    try (Admin admin = admin(new Properties())) {
+      boolean listed = admin.listTopics().names().get().contains("auto-topic");
+      check(listed == enabled, "auto-topic listed: " + listed);
+      if (enabled) {
+        var d = admin.describeTopics(List.of("auto-topic")).allTopicNames().get().get("auto-topic");
+        check(d.partitions().size() == 3, "num.partitions of an auto-created topic: " + d.partitions().size());
+      }
     }
   }
 
