@@ -1,4 +1,4 @@
-"""Checks the output of kwire-decode over a captured Kafka session.
+"""Checks the output of kwire-decode over captured Kafka traffic.
 
     check_capture.py DECODED_DIR EXPECTED [SHARE_TOPIC...]
 
