@@ -41,23 +41,46 @@ class DecodeResult {
   explicit operator bool() const noexcept { return !error_; }
   bool ok() const noexcept { return !error_; }
   const DecodeError& error() const { return *error_; }
+  /// Bytes after the message that were ignored (DecodeOptions::allow_trailing_bytes).
+  std::size_t trailing_bytes() const noexcept { return trailing_; }
 
  private:
+  template <class M>
+  friend DecodeResult decode(M&, bytes_view, std::int16_t, const struct DecodeOptions&);
   std::optional<DecodeError> error_;
+  std::size_t trailing_ = 0;
 };
 
-/// Decodes a whole message body. Bytes left over after the message are an error.
-template <Message M>
-DecodeResult decode(M& msg, bytes_view in, std::int16_t version,
-                    std::pmr::memory_resource* mem = std::pmr::get_default_resource()) {
+struct DecodeOptions {
+  /// Where arrays are allocated.
+  std::pmr::memory_resource* memory = std::pmr::get_default_resource();
+  /// Bytes after the end of the message are an error by default. Kafka's broker
+  /// ignores them, and some clients send them (librdkafka pads its Metadata
+  /// request for all topics), so a broker or gateway that must accept what
+  /// Kafka accepts sets this.
+  bool allow_trailing_bytes = false;
+};
+
+/// Decodes a whole message body.
+template <class M>
+DecodeResult decode(M& msg, bytes_view in, std::int16_t version, const DecodeOptions& options) {
   if (version < M::min_version || version > M::max_version) {
     return DecodeResult(DecodeError{DecodeErrc::unsupported_version, 0, {}});
   }
-  Reader r(in, mem);
+  Reader r(in, options.memory);
   msg.decode_from(r, version, is_flexible<M>(version));
-  if (r.ok() && r.remaining() != 0) r.fail(DecodeErrc::trailing_bytes);
+  if (r.ok() && r.remaining() != 0 && !options.allow_trailing_bytes) r.fail(DecodeErrc::trailing_bytes);
   if (!r.ok()) return DecodeResult(*r.take_error());
-  return {};
+  DecodeResult ok;
+  ok.trailing_ = r.remaining();
+  return ok;
+}
+
+/// Decodes a whole message body; bytes left over after the message are an error.
+template <Message M>
+DecodeResult decode(M& msg, bytes_view in, std::int16_t version,
+                    std::pmr::memory_resource* mem = std::pmr::get_default_resource()) {
+  return decode(msg, in, version, DecodeOptions{.memory = mem});
 }
 
 /// Decodes a message from the front of a Reader (for bodies that are followed

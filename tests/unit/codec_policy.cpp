@@ -211,3 +211,20 @@ TEST_CASE("an arena takes every array of a decoded message") {
   REQUIRE(kwire::decode(out, wire.bytes, 12, &arena));
   CHECK(out == md);
 }
+
+TEST_CASE("trailing bytes can be allowed, as Kafka's broker allows them") {
+  // librdkafka's Metadata v13 request for all topics: a compact null topics
+  // array followed by the three bytes of a 4-byte count it never shrank, then
+  // what it meant to send. Kafka reads the first four bytes and ignores the rest.
+  std::vector<std::uint8_t> body{0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00};
+  kwire::MetadataRequest strict;
+  auto r = kwire::decode(strict, body, 13);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == kwire::DecodeErrc::trailing_bytes);
+  kwire::MetadataRequest lenient;
+  auto ok = kwire::decode(lenient, body, 13, kwire::DecodeOptions{.allow_trailing_bytes = true});
+  REQUIRE(ok);
+  CHECK(ok.trailing_bytes() == 3);
+  CHECK_FALSE(lenient.topics.has_value());
+  CHECK_FALSE(lenient.allow_auto_topic_creation);
+}
