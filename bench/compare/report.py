@@ -324,7 +324,8 @@ def draw(rows, chart, png, quick):
         ax.set_xticks(list(xs))
         ax.set_xticklabels([r["name"] for r in rows], rotation=15, fontsize=8)
         ax.grid(axis="y", which="major", alpha=0.3)
-    axes[0].legend(loc="upper right", fontsize=8)
+    for ax in axes:
+        ax.legend(loc="upper right", fontsize=8)
     fig.suptitle("Same bytes, four codecs: throughput per row (input bytes / wall time per operation)")
     fig.tight_layout()
     fig.savefig(png, dpi=110)
