@@ -948,7 +948,14 @@ void Catalog::list_topics(Handler<std::vector<TopicInfo>> done) {
 
 Groups::Groups(PulsarStorage& s) : s_(s), load_lock_(std::make_unique<AsyncLock>(s.io_.get_executor())) {}
 
-std::string Groups::offsets_topic() const { return "persistent://" + s_.ns_.tenant + "/__kafka/__consumer_offsets"; }
+// One offsets topic per Kafka namespace (a tenant's namespaces are separate
+// Kafka clusters to their clients): TENANT/__kafka/__consumer_offsets for the
+// namespace "default", TENANT/__kafka/__consumer_offsets_NS otherwise.
+std::string Groups::offsets_topic() const {
+  std::string t = "persistent://" + s_.ns_.tenant + "/__kafka/__consumer_offsets";
+  if (s_.ns_.ns != "default") t += "_" + s_.ns_.ns;
+  return t;
+}
 
 int Groups::partition_of(const std::string& group) const {
   std::uint32_t h = 2166136261u;  // FNV-1a: stable across gateways
@@ -1023,7 +1030,7 @@ awaitable<void> Groups::write(const std::string& group, std::vector<kp::Outgoing
     o.topic = offsets_topic() + "-partition-" + std::to_string(p);
     // The gateway holding this exclusive producer coordinates the groups of
     // this partition; another gateway's writes are refused.
-    o.name = "kwire-coordinator-" + s_.ns_.tenant + "-" + std::to_string(p);
+    o.name = "kwire-coordinator-" + s_.ns_.tenant + "-" + s_.ns_.ns + "-" + std::to_string(p);
     o.access_mode = kp::AccessMode::exclusive;
     prod = co_await s_.client_->create_producer(o);
   }

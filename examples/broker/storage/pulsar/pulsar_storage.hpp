@@ -9,8 +9,10 @@
 //                                (entry_format.hpp)
 //   topic configs and id         properties of the partitioned topic
 //   groups, committed offsets    a compacted, partitioned system topic
-//                                TENANT/__kafka/__consumer_offsets, mirrored
-//                                to a subscription per group on each partition
+//                                TENANT/__kafka/__consumer_offsets (suffixed
+//                                _NS for namespaces other than "default"),
+//                                mirrored to a subscription per group on
+//                                each partition
 //
 // One gateway writes a partition at a time: it holds Pulsar's exclusive
 // producer on it, so a second gateway is fenced. As the single writer it

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# kwire-broker on Pulsar storage, end to end with Kafka's own Java clients and
+# Pulsar's (and kwire_pulsar's) native clients, against the test standalone:
+#   1. Kafka producer → native Pulsar consumers read key, value, event time
+#      and headers as properties (entry format pulsar)
+#   2. native Pulsar producer → Kafka consumer sees continuous offsets, and
+#      Kafka appends continue them
+#   3. entry format kafka round-trips through Kafka clients
+#   4. a consumer group's commit moves its Pulsar subscription (backlog)
+#   5. an acks=all idempotent stream across restarts of kwire-broker and of
+#      Pulsar: every record exactly once
+#   6. two gateways, the writing one killed mid-stream: the other takes the
+#      partition over, offsets continue, nothing duplicated
+# usage: broker_e2e.sh KWIRE_BROKER KWIRE_PULSAR_CLI
+set -euo pipefail
+broker_bin="$1"
+cli="$2"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+url="${KWIRE_PULSAR_URL:-pulsar://127.0.0.1:6650}"
+web="${KWIRE_PULSAR_WEB_URL:-http://127.0.0.1:8080}"
+pulsar_dir="${KWIRE_PULSAR_DIR:-}"
+kafka_cli="$root/tools/peers/kafka-cli.sh"
+pulsar_cp="$("$root/tools/pulsar/pulsar-standalone.sh" classpath)"
+work="$(mktemp -d)"
+run_id="$(date +%s)$RANDOM"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; for f in "$work"/broker-*.log; do echo "== $f" >&2; tail -20 "$f" >&2; done; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_broker PORT NAMESPACE FORMAT → sets $broker_pid
+start_broker() {
+  local port="$1" ns="$2" format="$3"
+  "$broker_bin" --listeners="PLAINTEXT://127.0.0.1:$port" --log.dirs="$work/data-$port" \
+    --kwire.storage=pulsar --pulsarServiceUrl="$url" --pulsarWebServiceUrl="$web" \
+    --kwire.namespace="$ns" --entryFormat="$format" --group.initial.rebalance.delay.ms=0 \
+    >>"$work/broker-$port.log" 2>&1 &
+  broker_pid=$!
+  pids+=("$broker_pid")
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    kill -0 "$broker_pid" 2>/dev/null || fail "kwire-broker on $port exited"
+    sleep 0.1
+  done
+  fail "kwire-broker on $port did not listen"
+}
+stop_broker() { kill -"${2:-TERM}" "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+kafka() { "$kafka_cli" "$@" 2>>"$work/kafka.err"; }
+pulsar_peer() { java -cp "$pulsar_cp" "$here/PulsarPeer.java" "$@" 2>>"$work/java.err" | grep '^{' || true; }
+stats() { curl -sf "$web/admin/v2/persistent/$1/stats"; }
+json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {'d': d}))" "$1"; }
+
+ns="e2e-$run_id"
+port="$(free_port)"
+start_broker "$port" "$ns" pulsar
+bs="127.0.0.1:$port"
+
+echo "== 1. Kafka producer -> native Pulsar consumers"
+kafka kafka-topics --bootstrap-server "$bs" --create --topic greet --partitions 1 >/dev/null
+before_ms=$(($(date +%s%3N) - 1000))
+printf 'src:kafka,n:0\tk0\thello\nsrc:kafka,n:1\tk1\tworld\n' |
+  kafka kafka-console-producer --bootstrap-server "$bs" --topic greet \
+    --reader-property parse.key=true --reader-property parse.headers=true --command-property acks=all
+after_ms=$(($(date +%s%3N) + 1000))
+"$cli" consume --url "$url" --topic "persistent://public/$ns/greet-partition-0" --reader -n 2 >"$work/native.json"
+pulsar_peer consume "$url" "persistent://public/$ns/greet-partition-0" 2 java-check >"$work/java.json"
+python3 - "$work/native.json" "$work/java.json" "$before_ms" "$after_ms" <<'PY'
+import json, sys
+lo, hi = int(sys.argv[3]), int(sys.argv[4])
+for path in sys.argv[1:3]:
+    rows = [json.loads(l) for l in open(path)]
+    assert len(rows) == 2, (path, rows)
+    for i, (k, v) in enumerate([("k0", "hello"), ("k1", "world")]):
+        r = rows[i]
+        assert r["key"] == k and r["value"] == v, r
+        assert r["properties"] == {"src": "kafka", "n": str(i)}, r
+        assert lo <= r["event_time"] <= hi, (r["event_time"], lo, hi)
+        assert r["index"] == i, r
+print("native consumers (kwire_pulsar and Java) read key, value, event time, headers")
+PY
+
+echo "== 2. native Pulsar producer -> Kafka consumer"
+kafka kafka-topics --bootstrap-server "$bs" --create --topic native --partitions 1 >/dev/null
+pulsar_peer produce "$url" "persistent://public/$ns/native-partition-0" 20 true nk >/dev/null
+printf 'kafka-after\n' | kafka kafka-console-producer --bootstrap-server "$bs" --topic native
+kafka kafka-console-consumer --bootstrap-server "$bs" --topic native --from-beginning --max-messages 21 \
+  --timeout-ms 30000 --formatter-property print.offset=true --formatter-property print.key=true --formatter-property print.timestamp=true \
+  >"$work/native-kafka.txt"
+python3 - "$work/native-kafka.txt" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if "\t" in l]
+assert len(rows) == 21, rows
+for i, r in enumerate(rows):
+    ts, off, key, value = r[0], r[1], r[2], r[3]
+    assert off == f"Offset:{i}", r
+    if i < 20:
+        assert key == f"nk-{i}" and value == f"value-{i}", r
+        assert ts == f"CreateTime:{1700000000000 + i}", r
+    else:
+        assert value == "kafka-after", r
+print("offsets 0..20 continuous over native and Kafka writes")
+PY
+
+echo "== 3. entry format kafka"
+ns_k="e2ek-$run_id"
+port_k="$(free_port)"
+start_broker "$port_k" "$ns_k" kafka
+printf 'a\nb\nc\n' | kafka kafka-console-producer --bootstrap-server "127.0.0.1:$port_k" --topic raw --command-property linger.ms=200
+kafka kafka-console-consumer --bootstrap-server "127.0.0.1:$port_k" --topic raw --from-beginning --max-messages 3 \
+  --timeout-ms 30000 --formatter-property print.offset=true >"$work/raw.txt"
+[[ "$(grep Offset "$work/raw.txt" | tr '\n' ' ')" == "Offset:0	a Offset:1	b Offset:2	c " ]] || fail "kafka format read back: $(cat "$work/raw.txt")"
+in_count="$(stats "public/$ns_k/raw-partition-0" | json_get 'd["msgInCounter"]')"
+[[ "$in_count" == 3 ]] || fail "kafka-format entries count 3 messages in Pulsar, got $in_count"
+echo "kafka format: 3 records, Pulsar counts 3 messages"
+
+echo "== 4. consumer group commit -> Pulsar subscription"
+kafka kafka-console-consumer --bootstrap-server "$bs" --topic greet --from-beginning --max-messages 2 \
+  --timeout-ms 30000 --group g1 >/dev/null
+backlog="$(stats "public/$ns/greet-partition-0" | json_get 'd["subscriptions"]["g1"]["msgBacklog"]')"
+[[ "$backlog" == 0 ]] || fail "g1 backlog after consuming all: $backlog"
+printf 'x\ny\nz\n' | kafka kafka-console-producer --bootstrap-server "$bs" --topic greet --sync
+backlog="$(stats "public/$ns/greet-partition-0" | json_get 'd["subscriptions"]["g1"]["msgBacklog"]')"
+[[ "$backlog" == 3 ]] || fail "g1 backlog after 3 more records: $backlog"
+kafka kafka-consumer-groups --bootstrap-server "$bs" --describe --group g1 >"$work/g1.txt" || true
+grep -q 'greet' "$work/g1.txt" || fail "kafka-consumer-groups: $(cat "$work/g1.txt")"
+echo "g1: committed offset 2 is subscription g1; backlog 3 after 3 more single-record batches"
+
+echo "== 5. idempotent acks=all stream across kwire-broker and Pulsar restarts"
+kafka kafka-topics --bootstrap-server "$bs" --create --topic stream --partitions 1 >/dev/null
+n=300
+(for i in $(seq 1 $n); do echo "$i"; sleep 0.03; done) |
+  kafka kafka-console-producer --bootstrap-server "$bs" --topic stream \
+    --command-property acks=all --command-property enable.idempotence=true \
+    --command-property delivery.timeout.ms=120000 --command-property retry.backoff.ms=200 \
+    --command-property reconnect.backoff.max.ms=1000 &
+producer_pid=$!
+sleep 3
+echo "restarting kwire-broker"
+stop_broker "$broker_pid"
+start_broker "$port" "$ns" pulsar
+if [[ -n "$pulsar_dir" ]]; then
+  sleep 2
+  echo "restarting Pulsar"
+  "$root/tools/pulsar/pulsar-standalone.sh" stop "$pulsar_dir"
+  "$root/tools/pulsar/pulsar-standalone.sh" start "$pulsar_dir" >/dev/null
+fi
+wait "$producer_pid" || fail "console producer failed"
+kafka kafka-console-consumer --bootstrap-server "$bs" --topic stream --from-beginning --max-messages $n \
+  --timeout-ms 60000 >"$work/stream.txt" || true
+python3 - "$work/stream.txt" "$n" <<'PY'
+import collections, sys
+n = int(sys.argv[2])
+got = [int(l) for l in open(sys.argv[1]) if l.strip().isdigit()]
+c = collections.Counter(got)
+dups = [k for k, v in c.items() if v > 1]
+missing = [i for i in range(1, n + 1) if i not in c]
+assert not dups, f"duplicates: {dups[:10]}"
+assert not missing, f"missing: {missing[:10]} ({len(missing)})"
+assert got == sorted(got), "out of order"
+print(f"{n} records exactly once, in order")
+PY
+
+echo "== 6. two gateways, the writer killed mid-stream"
+port_b="$(free_port)"
+start_broker "$port_b" "$ns" pulsar
+pid_b="$broker_pid"
+kafka kafka-topics --bootstrap-server "$bs" --create --topic handover --partitions 1 >/dev/null
+(for i in $(seq 1 200); do echo "a-$i"; sleep 0.01; done) |
+  kafka kafka-console-producer --bootstrap-server "$bs" --topic handover --command-property acks=all \
+    --command-property delivery.timeout.ms=5000 --command-property request.timeout.ms=2000 &
+producer_pid=$!
+sleep 2.5
+stop_broker "${pids[0]}" KILL  # the first gateway dies mid-stream
+wait "$producer_pid" 2>/dev/null || true
+(for i in $(seq 1 100); do echo "b-$i"; done) |
+  kafka kafka-console-producer --bootstrap-server "127.0.0.1:$port_b" --topic handover --command-property acks=all
+kafka kafka-console-consumer --bootstrap-server "127.0.0.1:$port_b" --topic handover --from-beginning \
+  --timeout-ms 20000 --formatter-property print.offset=true >"$work/handover.txt" || true
+python3 - "$work/handover.txt" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if "\t" in l]
+offs = [int(r[0].split(":")[1]) for r in rows]
+vals = [r[1] for r in rows]
+assert offs == list(range(len(rows))), "offsets not continuous"
+a = [int(v[2:]) for v in vals if v.startswith("a-")]
+b = [int(v[2:]) for v in vals if v.startswith("b-")]
+assert b == list(range(1, 101)), f"second gateway's records: {b[:5]}... ({len(b)})"
+assert a == list(range(1, len(a) + 1)), "first gateway's records are not a gap-free prefix"
+assert a, "first gateway wrote nothing before it was killed"
+print(f"first gateway: {len(a)} records before the kill; second: 100; offsets 0..{len(rows)-1}, no duplicates")
+PY
+echo "broker e2e ok"
