@@ -11,7 +11,8 @@ producer=$!
 
 # Kill the broker once a good share of the records is acknowledged.
 for _ in $(seq 1 1200); do
-  n=$(wc -l <"$acked" 2>/dev/null || echo 0)
+  n=0
+  [[ -f "$acked" ]] && n=$(wc -l <"$acked")
   [[ $n -ge 4000 ]] && break
   kill -0 "$producer" 2>/dev/null || break
   sleep 0.05
@@ -34,14 +35,14 @@ fi
 # A torn write at the tail of a ledger: half a batch header and garbage. The
 # broker must find it by its CRC and cut it off on restart.
 seg="$(ls "$DATA_DIR"/public/default/topics/crash/0/*.log | tail -n 1)"
-size_before=$(stat -c %s "$seg")
 [[ "${1:-kill}" == term ]] || head -c 45 /dev/urandom >>"$seg"
 sleep 1
 restart_broker
 grep -q "kwire-broker node" "$BROKER_LOG"
-size_after=$(stat -c %s "$seg")
-[[ $size_after -ge $size_before && $size_after -lt $((size_before + 45)) ]] ||
-  { echo "torn tail not truncated: $size_before -> $size_after" >&2; exit 1; }
+if [[ "${1:-kill}" == kill ]]; then
+  grep -q "recovery: crash-0: truncated a torn tail of 45 bytes" "$BROKER_LOG" ||
+    { echo "the torn tail was not truncated" >&2; exit 1; }
+fi
 
 wait "$producer"
 echo "producer finished: $(wc -l <"$acked") records acknowledged"

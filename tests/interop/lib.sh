@@ -18,6 +18,11 @@ LISTENER="${LISTENER:-PLAINTEXT}"
 
 cleanup() {
   local rc=$?
+  # Clients left running in the background (a failed step) go first.
+  local job
+  for job in $(jobs -p); do
+    [[ "$job" == "$BROKER_PID" ]] || kill "$job" 2>/dev/null || true
+  done
   if [[ -n "$BROKER_PID" ]] && kill -0 "$BROKER_PID" 2>/dev/null; then
     kill -TERM "$BROKER_PID" 2>/dev/null || true
     wait "$BROKER_PID" 2>/dev/null || true

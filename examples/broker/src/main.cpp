@@ -48,6 +48,7 @@ std::unique_ptr<kb::storage::Storage> open_storage(const kb::Settings& st, [[may
       o.flush = kb::storage::embedded::FlushPolicy::never;
     }
     o.max_batch_bytes = static_cast<std::int32_t>(std::min<std::int64_t>(st.max_request_bytes, INT32_MAX));
+    o.report = [](const std::string& what) { KB_WARN("{}", what); };
     KB_INFO("embedded store in {} ({}/{}), flush {}", st.data_dir, st.tenant, st.ns,
             o.flush == kb::storage::embedded::FlushPolicy::every_append ? "on every append"
             : o.flush == kb::storage::embedded::FlushPolicy::interval

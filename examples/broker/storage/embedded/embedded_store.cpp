@@ -496,6 +496,11 @@ class Log final : public PartitionLog {
       if (::ftruncate(s.fd, static_cast<off_t>(pos)) != 0) {
         throw std::runtime_error("cannot truncate " + s.log_path.string());
       }
+      if (opts_.report) {
+        opts_.report("recovery: " + tp_.topic + "-" + std::to_string(tp_.partition) + ": truncated a torn tail of " +
+                     std::to_string(s.size - pos) + " bytes at offset " + std::to_string(expect) + " (" +
+                     s.log_path.filename().string() + ")");
+      }
       s.size = pos;
     }
     if (recover) rewrite_indexes(s);
@@ -606,6 +611,10 @@ class Log final : public PartitionLog {
   }
 
   void drop_front() {
+    if (opts_.report) {
+      opts_.report("retention: " + tp_.topic + "-" + std::to_string(tp_.partition) + ": dropped ledger " +
+                   segments_.front()->log_path.filename().string());
+    }
     segments_.front()->remove_files();
     segments_.erase(segments_.begin());
     log_start_ = std::max(log_start_, segments_.front()->base);

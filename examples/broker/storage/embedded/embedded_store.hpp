@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -46,6 +47,8 @@ struct Options {
   FlushPolicy flush = FlushPolicy::interval;
   std::chrono::milliseconds flush_interval{1000};         // log.flush.interval.ms
   std::int32_t max_batch_bytes = 1048588;                 // message.max.bytes
+  /// Told about recovery and retention (truncated tails, dropped ledgers).
+  std::function<void(const std::string&)> report;
 };
 
 /// Opens (creating if needed) the store and recovers every partition.
