@@ -192,7 +192,8 @@ def main():
               "(the machine is shared with other builds: expect timing noise).")
     md.append("")
     md.append(f"Toolchains: {machine.get('cxx', '?')} (-O3); {machine.get('java', '?')}; "
-              f"{machine.get('rust', '?')}; {machine.get('go', '?')}. Run {machine.get('date', '?')}.")
+              f"{machine.get('rust', '?')}; {machine.get('go', '?')}. Run {machine.get('date', '?')} "
+              f"at kwire revision {machine.get('revision', '?')}.")
     md.append("")
     md.append("Harnesses: kwire with Google Benchmark (median of 5 repetitions); Kafka 4.4.0's message classes "
               "(kafka-clients) with JMH, average time, `-prof gc`; kafka-protocol 0.18 with criterion (median); "

@@ -130,6 +130,7 @@ echo "load_after=$(load)" >> "$runs/machine.txt"
   echo "rust=$(rustc --version)"
   echo "go=$(go version | cut -d' ' -f3-)"
   echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "revision=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD -- include 2>/dev/null || echo ' (include/ modified)')"
 } >> "$runs/machine.txt"
 
 step "report"
