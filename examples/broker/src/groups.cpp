@@ -241,7 +241,7 @@ void GroupCoordinator::complete_join(Group& g) {
 }
 
 asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, Member m, bool require_known,
-                                                                      std::int16_t) {
+                                                                      std::int16_t version) {
   auto now = Clock::now();
   if (m.protocols.empty() || m.protocol_type.empty()) co_return JoinResult{err::inconsistent_group_protocol};
   if (!g.members.empty()) {
@@ -275,7 +275,9 @@ asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, M
         m.last_seen = now;
         s->second = fresh;
         KB_INFO("group {}: static member {} rejoined as {}", g.id, *m.instance_id, fresh);
-        if (g.state == State::stable && same) {
+        // A leader can skip the assignment only from JoinGroup v9 on; an
+        // older one makes the group rebalance.
+        if (g.state == State::stable && same && (g.leader != fresh || version >= 9)) {
           g.members.emplace(fresh, std::move(m));
           JoinResult r;
           r.generation = g.generation;
@@ -283,6 +285,13 @@ asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, M
           r.protocol = g.protocol;
           r.leader = g.leader;
           r.member_id = fresh;
+          if (g.leader == fresh) {
+            r.skip_assignment = true;
+            for (auto& [oid, om] : g.members) {
+              auto* md = om.metadata_for(g.protocol);
+              r.members.push_back({oid, om.instance_id, md ? *md : Bytes{}});
+            }
+          }
           co_return r;
         }
       } else {
@@ -567,6 +576,7 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
   resp.protocol_type = ctx.keep(r.protocol_type);
   resp.protocol_name = ctx.keep(r.protocol);
   resp.leader = ctx.keep(r.leader);
+  if (ctx.version >= 9) resp.skip_assignment = r.skip_assignment;
   for (auto& mem : r.members) {
     JoinGroupResponse::JoinGroupResponseMember jm;
     jm.member_id = ctx.keep(mem.id);

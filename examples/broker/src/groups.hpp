@@ -56,6 +56,7 @@ class GroupCoordinator {
       Bytes metadata;
     };
     std::vector<Member> members;  // for the leader only
+    bool skip_assignment = false;  // a static leader came back: keep the assignment
   };
   struct SyncResult {
     SyncResult() = default;

@@ -50,6 +50,7 @@ public class JavaClients {
       case "codecs" -> codecs();
       case "timestamps" -> timestamps();
       case "group" -> group();
+      case "static" -> staticMembership();
       case "autocreate" -> autocreate(Boolean.parseBoolean(args[2]));
       case "crash-produce" -> crashProduce(Path.of(args[2]), Integer.parseInt(args[3]));
       case "crash-verify" -> crashVerify(Path.of(args[2]));
@@ -378,6 +379,57 @@ public class JavaClients {
       var offs = admin.listConsumerGroupOffsets("g3").partitionsToOffsetAndMetadata().get();
       long committed = offs.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
       check(committed == total + 60, "g3 committed " + committed);
+    }
+  }
+
+  // ---------------------------------------------------------------- static membership
+
+  static int joinAndPoll(KafkaConsumer<String, String> c) {
+    c.subscribe(List.of("static-t"));
+    long deadline = System.currentTimeMillis() + 30000;
+    while (c.assignment().isEmpty() && System.currentTimeMillis() < deadline) c.poll(Duration.ofMillis(100));
+    check(!c.assignment().isEmpty(), "no assignment");
+    return c.groupMetadata().generationId();
+  }
+
+  /** A static member that restarts within its session gets its generation back: no rebalance. */
+  static void staticMembership() throws Exception {
+    try (Admin admin = admin(new Properties())) {
+      createTopic(admin, "static-t", 2);
+    }
+    Map<String, Object> cfg = Map.of(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, "instance-1",
+        ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "30000");
+    int first;
+    String memberBefore;
+    try (var c = consumer("static-g", cfg)) {
+      first = joinAndPoll(c);
+      memberBefore = c.groupMetadata().memberId();
+    }
+    try (Admin admin = admin(new Properties())) {
+      var d = admin.describeConsumerGroups(List.of("static-g")).all().get().get("static-g");
+      check(d.members().size() == 1, "a static member stays after close: " + d.members());
+      var m = d.members().iterator().next();
+      check(m.groupInstanceId().orElse("").equals("instance-1"), "group instance id: " + m.groupInstanceId());
+    }
+    try (var c = consumer("static-g", cfg)) {
+      int second = joinAndPoll(c);
+      check(second == first, "generation after a static rejoin: " + first + " -> " + second);
+      check(!c.groupMetadata().memberId().equals(memberBefore), "the rejoined member got a new member id");
+    }
+    // A second static member makes the group rebalance.
+    try (var a = consumer("static-g", cfg);
+         var b = consumer("static-g", Map.of(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, "instance-2",
+             ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "30000"))) {
+      a.subscribe(List.of("static-t"));
+      b.subscribe(List.of("static-t"));
+      long deadline = System.currentTimeMillis() + 60000;
+      while ((a.assignment().size() != 1 || b.assignment().size() != 1) && System.currentTimeMillis() < deadline) {
+        a.poll(Duration.ofMillis(50));
+        b.poll(Duration.ofMillis(50));
+      }
+      check(a.assignment().size() == 1 && b.assignment().size() == 1,
+          "two static members share the partitions: " + a.assignment() + " " + b.assignment());
+      check(a.groupMetadata().generationId() > first, "generation after a new member: " + a.groupMetadata().generationId());
     }
   }
 
