@@ -343,7 +343,7 @@ public class JavaClients {
             if (leaver && mine >= 300) break;  // leaves the group: the others take over its partitions
             if (!leaver && consumed.get() >= total && seen.size() >= total) break;
             // Slow down so that the leaver gets its share before the others finish.
-            if (!leaver && leaverDone.getCount() > 0 && recs.count() > 0) Thread.sleep(50);
+            if (!leaver && leaverDone.getCount() > 0 && recs.count() > 0) Thread.sleep(150);
           }
         } finally {
           if (leaver) leaverDone.countDown();
