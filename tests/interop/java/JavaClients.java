@@ -239,6 +239,20 @@ public class JavaClients {
         for (var f : acks) check(f.get().offset() >= 0, "acked offset");
       }
     }
+    // acks=0 (no response at all) and acks=1, without idempotence.
+    try (Admin admin = admin(new Properties())) {
+      createTopic(admin, "acks", 2);
+    }
+    for (String acks : new String[] {"0", "1"}) {
+      try (var p = producer(Map.of(ProducerConfig.ACKS_CONFIG, acks, ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "false"))) {
+        for (int i = 0; i < 500; i++) p.send(new ProducerRecord<>("acks", "acks" + acks + "-" + i, "v"));
+        p.flush();
+      }
+    }
+    var acked = readAll("acks", 1000);
+    check(acked.size() == 1000, "acks=0 and acks=1 records read back: " + acked.size());
+    check(acked.stream().map(ConsumerRecord::key).distinct().count() == 1000, "duplicates among acks=0/1 records");
+
     var all = readAll("codecs", per * codecs.length);
     check(all.size() == per * codecs.length, "read " + all.size() + " records, expected " + per * codecs.length);
     Set<String> keys = new HashSet<>();
