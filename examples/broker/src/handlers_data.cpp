@@ -16,6 +16,8 @@
 #include "kwire/messages/offset_for_leader_epoch_response.hpp"
 #include "kwire/messages/produce_request.hpp"
 #include "kwire/messages/produce_response.hpp"
+#include "kwire/records/batch.hpp"
+#include "kwire/records/compression.hpp"
 #include "log.hpp"
 #include "timestamps.hpp"
 
@@ -26,6 +28,31 @@ using namespace kwire;
 using storage::TopicPartition;
 
 constexpr std::int16_t invalid_required_acks = 21;
+constexpr std::int16_t invalid_record = 87;
+
+/// Checks one batch as Kafka's log validator does before it is appended: the
+/// CRC and header (kwire::RecordBatchView::validate), then every record,
+/// inflating compressed ones, with offset deltas 0, 1, 2, ... Returns the
+/// Kafka error and a message, or 0.
+std::pair<std::int16_t, std::string> validate_batch(bytes_view bytes, std::vector<std::uint8_t>& scratch) {
+  kwire::DecodeError e;
+  auto view = kwire::RecordBatchView::parse(bytes, &e);
+  if (!view) return {err::corrupt_message, e.message()};
+  if (auto bad = view->validate()) return {err::corrupt_message, bad->message()};
+  if (view->is_control()) return {invalid_record, "control batches cannot be produced"};
+  auto reader = view->records(scratch, &kwire::decompress);
+  kwire::RecordView rec;
+  std::int32_t expect = 0;
+  while (reader.next(rec)) {
+    if (rec.offset_delta != expect) {
+      return {invalid_record, "record " + std::to_string(expect) + " has offset delta " + std::to_string(rec.offset_delta)};
+    }
+    ++expect;
+  }
+  if (!reader.ok()) return {invalid_record, reader.error()->message()};
+  if (expect != view->record_count()) return {invalid_record, "record count does not match the records"};
+  return {0, {}};
+}
 
 std::int64_t topic_config_int(const storage::TopicInfo& t, const char* key, std::int64_t fallback) {
   auto it = t.configs.find(key);
@@ -86,6 +113,15 @@ asio::awaitable<void> append_partition(Broker& b, Ctx& ctx, const storage::Topic
     }
     batches.push_back(rest.first(h->total_size()));
     rest = rest.subspan(h->total_size());
+  }
+  std::vector<std::uint8_t> scratch;
+  for (auto bv : batches) {
+    auto [code, why] = validate_batch(bv, scratch);
+    if (code) {
+      pr.error_code = ctx.note(code);
+      pr.error_message = ctx.keep(why);
+      co_return;
+    }
   }
   bool first = true;
   for (auto bv : batches) {

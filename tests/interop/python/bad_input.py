@@ -71,6 +71,91 @@ def expect_closed(s, what):
     s.close()
 
 
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def zigzag_varint(v):
+    v = (v << 1) ^ (v >> 63)
+    out = b""
+    while v >= 0x80:
+        out += bytes([(v & 0x7F) | 0x80])
+        v >>= 7
+    return out + bytes([v])
+
+
+def record_batch(values, timestamp=1_700_000_000_000):
+    """A magic-2 batch of uncompressed records (keys null, no headers)."""
+    records = b""
+    for i, value in enumerate(values):
+        body = b"\x00" + zigzag_varint(0) + zigzag_varint(i) + zigzag_varint(-1) + zigzag_varint(len(value)) + value
+        body += zigzag_varint(0)
+        records += zigzag_varint(len(body)) + body
+    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, timestamp, timestamp, -1, -1, -1, len(values)) + records
+    crc = crc32c(after_crc)
+    tail = struct.pack(">ibI", 0, 2, crc) + after_crc  # leader epoch, magic, crc
+    return struct.pack(">qi", 0, len(tail)) + tail
+
+
+def produce_v3(topic, batch, correlation):
+    t = topic.encode()
+    body = struct.pack(">hhi", -1, -1, 5000)  # null transactional id, acks=all, timeout
+    body += struct.pack(">i", 1) + struct.pack(">h", len(t)) + t
+    body += struct.pack(">i", 1) + struct.pack(">i", 0) + struct.pack(">i", len(batch)) + batch
+    return request(0, 3, correlation, body)
+
+
+def produce_error(s, topic, batch, correlation):
+    """Sends Produce v3 and returns (error code, base offset) of partition 0."""
+    s.sendall(produce_v3(topic, batch, correlation))
+    frame = read_frame(s)
+    if frame is None:
+        fail("no Produce response")
+    corr, ntopics, tlen = struct.unpack(">iih", frame[:10])
+    at = 10 + tlen
+    nparts, index, error, base = struct.unpack(">iihq", frame[at:at + 18])
+    if corr != correlation or ntopics != 1 or nparts != 1 or index != 0:
+        fail(f"Produce response framing: {frame[:40]!r}")
+    return error, base
+
+
+def produce_checks(addr):
+    s = connect(addr)
+    # Metadata v4 with auto-creation makes the topic.
+    name = b"hand-built"
+    s.sendall(request(3, 4, 300, struct.pack(">ih", 1, len(name)) + name + b"\x01"))
+    if read_frame(s) is None:
+        fail("no Metadata response")
+    good = record_batch([b"one", b"two", b"three"])
+    error, base = produce_error(s, "hand-built", good, 301)
+    if error != 0 or base != 0:
+        fail(f"a valid batch: error {error}, base offset {base}")
+    # A flipped byte in a value: the CRC no longer matches (CORRUPT_MESSAGE).
+    bad = bytearray(record_batch([b"four"]))
+    bad[-3] ^= 0xFF
+    error, _ = produce_error(s, "hand-built", bytes(bad), 302)
+    if error != 2:
+        fail(f"a batch with a bad CRC: error {error}, expected CORRUPT_MESSAGE (2)")
+    # A record count that lies (with a CRC that matches the lie).
+    liar = bytearray(record_batch([b"five", b"six"]))
+    struct.pack_into(">i", liar, 57, 3)  # record count
+    struct.pack_into(">i", liar, 23, 2)  # last offset delta
+    struct.pack_into(">I", liar, 17, crc32c(bytes(liar[21:])))
+    error, _ = produce_error(s, "hand-built", bytes(liar), 303)
+    if error not in (2, 87):
+        fail(f"a batch whose record count lies: error {error}")
+    # The connection still works and the log took only the valid batch.
+    error, base = produce_error(s, "hand-built", record_batch([b"seven"]), 304)
+    if error != 0 or base != 3:
+        fail(f"after the bad batches: error {error}, base offset {base}")
+    s.close()
+
+
 def main():
     addr = sys.argv[1]
     healthy = connect(addr)
@@ -133,6 +218,8 @@ def main():
     s.shutdown(socket.SHUT_WR)
     expect_closed(s, "truncated header")
 
+    produce_checks(addr)
+
     # Pipelining: five requests in one write come back in order.
     s = connect(addr)
     body = b"\x06kwire" + b"\x041.0" + b"\x00"
@@ -155,6 +242,8 @@ def main():
         for needle in ['kwire_requests_total{api="ApiVersions",error="NONE"} 8',
                        'kwire_requests_total{api="ApiVersions",error="UNSUPPORTED_VERSION"} 1',
                        'kwire_requests_total{api="Metadata",error="UNSUPPORTED_VERSION"} 1',
+                       'kwire_requests_total{api="Produce",error="CORRUPT_MESSAGE"} 1',
+                       'kwire_requests_total{api="Produce",error="NONE"} 2',
                        "kwire_connections ", "kwire_bytes_in_total", "kwire_produce_latency_seconds_bucket"]:
             if needle not in text:
                 fail(f"metrics lack {needle!r}:\n{text}")
