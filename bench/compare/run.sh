@@ -40,6 +40,8 @@ mkdir -p "$runs"
 step() { printf '\n== %s\n' "$*" >&2; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "load_before=$(load)" > "$runs/machine.txt"
+# The kwire revision measured (taken before the build).
+echo "revision=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD -- include 2>/dev/null || echo ' (include/ modified)')" >> "$runs/machine.txt"
 
 # ---------------------------------------------------------------- Java --
 step "Java: Kafka 4.4.0 classes and JMH (Maven Central)"
@@ -130,7 +132,6 @@ echo "load_after=$(load)" >> "$runs/machine.txt"
   echo "rust=$(rustc --version)"
   echo "go=$(go version | cut -d' ' -f3-)"
   echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "revision=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD -- include 2>/dev/null || echo ' (include/ modified)')"
 } >> "$runs/machine.txt"
 
 step "report"
