@@ -138,8 +138,9 @@ n=300
 (for i in $(seq 1 $n); do echo "$i"; sleep 0.03; done) |
   kafka kafka-console-producer --bootstrap-server "$bs" --topic stream \
     --command-property acks=all --command-property enable.idempotence=true \
-    --command-property delivery.timeout.ms=120000 --command-property retry.backoff.ms=200 \
-    --command-property reconnect.backoff.max.ms=1000 &
+    --message-send-max-retries 1000000 --command-property delivery.timeout.ms=180000 \
+    --command-property retry.backoff.ms=200 --command-property reconnect.backoff.max.ms=1000 \
+    >"$work/stream-producer.log" 2>&1 &
 producer_pid=$!
 sleep 3
 echo "restarting kwire-broker"
@@ -152,6 +153,11 @@ if [[ -n "$pulsar_dir" ]]; then
   "$root/tools/pulsar/pulsar-standalone.sh" start "$pulsar_dir" >/dev/null
 fi
 wait "$producer_pid" || fail "console producer failed"
+# With unlimited retries every record is acknowledged in the end; a record
+# the producer gave up on would be reported here.
+if grep -q 'Error when sending message' "$work/stream-producer.log"; then
+  fail "the producer gave up on records: $(grep -m3 -A1 'Error when sending' "$work/stream-producer.log")"
+fi
 kafka kafka-console-consumer --bootstrap-server "$bs" --topic stream --from-beginning --max-messages $n \
   --timeout-ms 60000 >"$work/stream.txt" || true
 python3 - "$work/stream.txt" "$n" <<'PY'
@@ -168,6 +174,7 @@ print(f"{n} records exactly once, in order")
 PY
 
 echo "== 6. two gateways, the writer killed mid-stream"
+pid_a="$broker_pid"
 port_b="$(free_port)"
 start_broker "$port_b" "$ns" pulsar
 pid_b="$broker_pid"
@@ -177,10 +184,11 @@ kafka kafka-topics --bootstrap-server "$bs" --create --topic handover --partitio
     --command-property delivery.timeout.ms=5000 --command-property request.timeout.ms=2000 &
 producer_pid=$!
 sleep 2.5
-stop_broker "${pids[0]}" KILL  # the first gateway dies mid-stream
+stop_broker "$pid_a" KILL  # the first gateway dies mid-stream
 wait "$producer_pid" 2>/dev/null || true
 (for i in $(seq 1 100); do echo "b-$i"; done) |
-  kafka kafka-console-producer --bootstrap-server "127.0.0.1:$port_b" --topic handover --command-property acks=all
+  kafka kafka-console-producer --bootstrap-server "127.0.0.1:$port_b" --topic handover --command-property acks=all \
+    --command-property delivery.timeout.ms=60000
 kafka kafka-console-consumer --bootstrap-server "127.0.0.1:$port_b" --topic handover --from-beginning \
   --timeout-ms 20000 --formatter-property print.offset=true >"$work/handover.txt" || true
 python3 - "$work/handover.txt" <<'PY'

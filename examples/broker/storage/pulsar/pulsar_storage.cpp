@@ -313,6 +313,9 @@ class PulsarStorage final : public Storage {
     o.service_url = config_.service_url;
     o.auth_token = config_.token;
     o.operation_timeout = config_.operation_timeout;
+    // Come back quickly after a Pulsar restart: Kafka clients time out a
+    // produce after 30 s.
+    o.max_backoff = std::chrono::seconds(3);
     client_ = kp::Client::create(io_.get_executor(), o);
     admin_ = std::make_unique<kp::Admin>(io_.get_executor(), config_.web_service_url, config_.token,
                                          config_.operation_timeout);
