@@ -649,8 +649,7 @@ class Emitter {
     line("if (flex) {{");
     indent_ += 2;
     if (tagged.empty()) {
-      line("w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));");
-      line("fields::TagWriter(unknown_tags).finish(w);");
+      line("fields::put_unknown_tags(w, unknown_tags);");
     } else {
       for (auto* f : tagged) {
         std::string tc = c(f->tagged);

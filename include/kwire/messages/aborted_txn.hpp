@@ -49,8 +49,7 @@ struct AbortedTxn {
     w.i64(last_offset);
     w.i64(last_stable_offset);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

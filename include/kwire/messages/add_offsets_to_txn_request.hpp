@@ -50,8 +50,7 @@ struct AddOffsetsToTxnRequest {
     w.i16(producer_epoch);
     fields::put_str(w, group_id, flex, "GroupId");
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct AddPartitionsToTxnRequest {
       fields::put_str(w, name, flex, "Name");
       fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -138,8 +137,7 @@ struct AddPartitionsToTxnRequest {
         if (!topics.empty()) w.fail(EncodeErrc::field_not_in_version, "Topics");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -240,8 +238,7 @@ struct AddPartitionsToTxnRequest {
       if (!v3_and_below_topics.empty()) w.fail(EncodeErrc::field_not_in_version, "V3AndBelowTopics");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

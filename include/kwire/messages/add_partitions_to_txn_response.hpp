@@ -41,8 +41,7 @@ struct AddPartitionsToTxnResponse {
       w.i32(partition_index);
       w.i16(partition_error_code);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -93,8 +92,7 @@ struct AddPartitionsToTxnResponse {
       fields::put_str(w, name, flex, "Name");
       fields::put_structs(w, results_by_partition, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -157,8 +155,7 @@ struct AddPartitionsToTxnResponse {
         if (!topic_results.empty()) w.fail(EncodeErrc::field_not_in_version, "TopicResults");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -234,8 +231,7 @@ struct AddPartitionsToTxnResponse {
       if (!results_by_topic_v3_and_below.empty()) w.fail(EncodeErrc::field_not_in_version, "ResultsByTopicV3AndBelow");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -46,8 +46,7 @@ struct AddRaftVoterRequest {
       fields::put_str(w, host, flex, "Host");
       w.u16(port);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -125,8 +124,7 @@ struct AddRaftVoterRequest {
       if (!ack_when_committed) w.fail(EncodeErrc::field_not_in_version, "AckWhenCommitted");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -40,8 +40,7 @@ struct AllocateProducerIdsRequest {
     w.i32(broker_id);
     w.i64(broker_epoch);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -50,8 +50,7 @@ struct AllocateProducerIdsResponse {
     w.i64(producer_id_start);
     w.i32(producer_id_len);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

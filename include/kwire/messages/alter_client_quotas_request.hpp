@@ -41,8 +41,7 @@ struct AlterClientQuotasRequest {
       fields::put_str(w, entity_type, flex, "EntityType");
       fields::put_str(w, entity_name, flex, true, "EntityName");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -98,8 +97,7 @@ struct AlterClientQuotasRequest {
       w.f64(value);
       w.boolean(remove);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -152,8 +150,7 @@ struct AlterClientQuotasRequest {
       fields::put_structs(w, entity, v, flex);
       fields::put_structs(w, ops, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -203,8 +200,7 @@ struct AlterClientQuotasRequest {
     fields::put_structs(w, entries, v, flex);
     w.boolean(validate_only);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct AlterClientQuotasResponse {
       fields::put_str(w, entity_type, flex, "EntityType");
       fields::put_str(w, entity_name, flex, true, "EntityName");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -98,8 +97,7 @@ struct AlterClientQuotasResponse {
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       fields::put_structs(w, entity, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -151,8 +149,7 @@ struct AlterClientQuotasResponse {
     w.i32(throttle_time_ms);
     fields::put_structs(w, entries, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct AlterConfigsRequest {
       fields::put_str(w, name, flex, "Name");
       fields::put_str(w, value, flex, true, "Value");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -98,8 +97,7 @@ struct AlterConfigsRequest {
       fields::put_str(w, resource_name, flex, "ResourceName");
       fields::put_structs(w, configs, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -151,8 +149,7 @@ struct AlterConfigsRequest {
     fields::put_structs(w, resources, v, flex);
     w.boolean(validate_only);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

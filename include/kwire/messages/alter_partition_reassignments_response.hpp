@@ -46,8 +46,7 @@ struct AlterPartitionReassignmentsResponse {
       w.i16(error_code);
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -100,8 +99,7 @@ struct AlterPartitionReassignmentsResponse {
       fields::put_str(w, name, flex, "Name");
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -170,8 +168,7 @@ struct AlterPartitionReassignmentsResponse {
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_structs(w, responses, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

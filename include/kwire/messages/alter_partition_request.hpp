@@ -53,8 +53,7 @@ struct AlterPartitionRequest {
         if (broker_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "BrokerEpoch");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -143,8 +142,7 @@ struct AlterPartitionRequest {
       }
       w.i32(partition_epoch);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -216,8 +214,7 @@ struct AlterPartitionRequest {
       }
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -274,8 +271,7 @@ struct AlterPartitionRequest {
     w.i64(broker_epoch);
     fields::put_structs(w, topics, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

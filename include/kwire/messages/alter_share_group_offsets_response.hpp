@@ -46,8 +46,7 @@ struct AlterShareGroupOffsetsResponse {
       w.i16(error_code);
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -105,8 +104,7 @@ struct AlterShareGroupOffsetsResponse {
       w.uuid(topic_id);
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -168,8 +166,7 @@ struct AlterShareGroupOffsetsResponse {
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_structs(w, responses, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct AlterUserScramCredentialsRequest {
       fields::put_str(w, name, flex, "Name");
       w.i8(mechanism);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -108,8 +107,7 @@ struct AlterUserScramCredentialsRequest {
       fields::put_bytes(w, salt, flex, "Salt");
       fields::put_bytes(w, salted_password, flex, "SaltedPassword");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -165,8 +163,7 @@ struct AlterUserScramCredentialsRequest {
     fields::put_structs(w, deletions, v, flex);
     fields::put_structs(w, upsertions, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -46,8 +46,7 @@ struct ApiVersionsResponse {
       w.i16(min_version);
       w.i16(max_version);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -123,8 +122,7 @@ struct ApiVersionsResponse {
         if (max_version != 0) w.fail(EncodeErrc::field_not_in_version, "MaxVersion");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -200,8 +198,7 @@ struct ApiVersionsResponse {
         if (min_version_level != 0) w.fail(EncodeErrc::field_not_in_version, "MinVersionLevel");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 

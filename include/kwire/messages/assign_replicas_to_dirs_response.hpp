@@ -41,8 +41,7 @@ struct AssignReplicasToDirsResponse {
       w.i32(partition_index);
       w.i16(error_code);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -93,8 +92,7 @@ struct AssignReplicasToDirsResponse {
       w.uuid(topic_id);
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -145,8 +143,7 @@ struct AssignReplicasToDirsResponse {
       w.uuid(id);
       fields::put_structs(w, topics, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -201,8 +198,7 @@ struct AssignReplicasToDirsResponse {
     w.i16(error_code);
     fields::put_structs(w, directories, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -55,8 +55,7 @@ struct BeginQuorumEpochRequest {
       w.i32(leader_id);
       w.i32(leader_epoch);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -111,8 +110,7 @@ struct BeginQuorumEpochRequest {
       fields::put_str(w, topic_name, flex, "TopicName");
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -186,8 +184,7 @@ struct BeginQuorumEpochRequest {
         if (port != 0) w.fail(EncodeErrc::field_not_in_version, "Port");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -257,8 +254,7 @@ struct BeginQuorumEpochRequest {
       fields::put_structs(w, leader_endpoints, v, flex);
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -55,8 +55,7 @@ struct BrokerHeartbeatResponse {
     w.boolean(is_fenced);
     w.boolean(should_shut_down);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -51,8 +51,7 @@ struct BrokerRegistrationRequest {
       w.u16(port);
       w.i16(security_protocol);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -112,8 +111,7 @@ struct BrokerRegistrationRequest {
       w.i16(min_supported_version);
       w.i16(max_supported_version);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -214,8 +212,7 @@ struct BrokerRegistrationRequest {
       w.i64(previous_broker_epoch);
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

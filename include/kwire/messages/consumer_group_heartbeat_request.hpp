@@ -41,8 +41,7 @@ struct ConsumerGroupHeartbeatRequest {
       w.uuid(topic_id);
       fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -138,8 +137,7 @@ struct ConsumerGroupHeartbeatRequest {
     fields::put_str(w, server_assignor, flex, true, "ServerAssignor");
     fields::put_structs(w, topic_partitions, v, flex, true, "TopicPartitions");
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

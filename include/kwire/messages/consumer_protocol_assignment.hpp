@@ -40,8 +40,7 @@ struct ConsumerProtocolAssignment {
       fields::put_str(w, topic, flex, "Topic");
       fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -91,8 +90,7 @@ struct ConsumerProtocolAssignment {
     fields::put_structs(w, assigned_partitions, v, flex);
     fields::put_bytes(w, user_data, flex, true, "UserData");
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -52,8 +52,7 @@ struct ConsumerProtocolSubscription {
         if (!partitions.empty()) w.fail(EncodeErrc::field_not_in_version, "Partitions");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -130,8 +129,7 @@ struct ConsumerProtocolSubscription {
       fields::put_str(w, rack_id, flex, true, "RackId");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct ControlledShutdownResponse {
       fields::put_str(w, topic_name, flex, "TopicName");
       w.i32(partition_index);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -92,8 +91,7 @@ struct ControlledShutdownResponse {
     w.i16(error_code);
     fields::put_structs(w, remaining_partitions, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

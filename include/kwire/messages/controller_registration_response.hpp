@@ -45,8 +45,7 @@ struct ControllerRegistrationResponse {
     w.i16(error_code);
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

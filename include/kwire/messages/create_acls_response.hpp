@@ -41,8 +41,7 @@ struct CreateAclsResponse {
       w.i16(error_code);
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -92,8 +91,7 @@ struct CreateAclsResponse {
     w.i32(throttle_time_ms);
     fields::put_structs(w, results, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

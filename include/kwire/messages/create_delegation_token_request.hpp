@@ -41,8 +41,7 @@ struct CreateDelegationTokenRequest {
       fields::put_str(w, principal_type, flex, "PrincipalType");
       fields::put_str(w, principal_name, flex, "PrincipalName");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -114,8 +113,7 @@ struct CreateDelegationTokenRequest {
     fields::put_structs(w, renewers, v, flex);
     w.i64(max_lifetime_ms);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -97,8 +97,7 @@ struct CreateDelegationTokenResponse {
     fields::put_bytes(w, hmac, flex, "Hmac");
     w.i32(throttle_time_ms);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct CreateTopicsRequest {
       w.i32(partition_index);
       fields::put_scalars(w, broker_ids, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -93,8 +92,7 @@ struct CreateTopicsRequest {
       fields::put_str(w, name, flex, "Name");
       fields::put_str(w, value, flex, true, "Value");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -160,8 +158,7 @@ struct CreateTopicsRequest {
       fields::put_structs(w, assignments, v, flex);
       fields::put_structs(w, configs, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -228,8 +225,7 @@ struct CreateTopicsRequest {
       if (validate_only) w.fail(EncodeErrc::field_not_in_version, "validateOnly");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -82,8 +82,7 @@ struct DeleteAclsResponse {
       w.i8(operation);
       w.i8(permission_type);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -153,8 +152,7 @@ struct DeleteAclsResponse {
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       fields::put_structs(w, matching_acls, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -206,8 +204,7 @@ struct DeleteAclsResponse {
     w.i32(throttle_time_ms);
     fields::put_structs(w, filter_results, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -50,8 +50,7 @@ struct DeleteGroupsResponse {
         fields::put_str(w, error_message, flex, true, "ErrorMessage");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -103,8 +102,7 @@ struct DeleteGroupsResponse {
     w.i32(throttle_time_ms);
     fields::put_structs(w, results, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

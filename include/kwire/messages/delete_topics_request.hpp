@@ -53,8 +53,7 @@ struct DeleteTopicsRequest {
         if (!topic_id.is_zero()) w.fail(EncodeErrc::field_not_in_version, "TopicId");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -119,8 +118,7 @@ struct DeleteTopicsRequest {
     }
     w.i32(timeout_ms);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

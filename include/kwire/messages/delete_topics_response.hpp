@@ -59,8 +59,7 @@ struct DeleteTopicsResponse {
         fields::put_str(w, error_message, flex, true, "ErrorMessage");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -118,8 +117,7 @@ struct DeleteTopicsResponse {
     }
     fields::put_structs(w, responses, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -71,8 +71,7 @@ struct DescribeAclsRequest {
     w.i8(operation);
     w.i8(permission_type);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

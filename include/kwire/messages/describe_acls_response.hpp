@@ -51,8 +51,7 @@ struct DescribeAclsResponse {
       w.i8(operation);
       w.i8(permission_type);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -123,8 +122,7 @@ struct DescribeAclsResponse {
       }
       fields::put_structs(w, acls, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -188,8 +186,7 @@ struct DescribeAclsResponse {
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_structs(w, resources, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -46,8 +46,7 @@ struct DescribeClientQuotasRequest {
       w.i8(match_type);
       fields::put_str(w, match, flex, true, "Match");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -99,8 +98,7 @@ struct DescribeClientQuotasRequest {
     fields::put_structs(w, components, v, flex);
     w.boolean(strict);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

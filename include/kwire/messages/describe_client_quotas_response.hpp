@@ -41,8 +41,7 @@ struct DescribeClientQuotasResponse {
       fields::put_str(w, entity_type, flex, "EntityType");
       fields::put_str(w, entity_name, flex, true, "EntityName");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -93,8 +92,7 @@ struct DescribeClientQuotasResponse {
       fields::put_str(w, key, flex, "Key");
       w.f64(value);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -145,8 +143,7 @@ struct DescribeClientQuotasResponse {
       fields::put_structs(w, entity, v, flex);
       fields::put_structs(w, values, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -206,8 +203,7 @@ struct DescribeClientQuotasResponse {
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_structs(w, entries, v, flex, true, "Entries");
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

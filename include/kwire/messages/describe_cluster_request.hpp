@@ -57,8 +57,7 @@ struct DescribeClusterRequest {
       if (include_fenced_brokers) w.fail(EncodeErrc::field_not_in_version, "IncludeFencedBrokers");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -62,8 +62,7 @@ struct DescribeClusterResponse {
         if (is_fenced) w.fail(EncodeErrc::field_not_in_version, "IsFenced");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -155,8 +154,7 @@ struct DescribeClusterResponse {
     fields::put_structs(w, brokers, v, flex);
     w.i32(cluster_authorized_operations);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -46,8 +46,7 @@ struct DescribeConfigsRequest {
       fields::put_str(w, resource_name, flex, "ResourceName");
       fields::put_scalars(w, configuration_keys, flex, true, "ConfigurationKeys", [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "ConfigurationKeys"); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -116,8 +115,7 @@ struct DescribeConfigsRequest {
       if (include_documentation) w.fail(EncodeErrc::field_not_in_version, "IncludeDocumentation");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

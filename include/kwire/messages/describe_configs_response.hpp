@@ -64,8 +64,7 @@ struct DescribeConfigsResponse {
         if (source != 0) w.fail(EncodeErrc::field_not_in_version, "Source");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -175,8 +174,7 @@ struct DescribeConfigsResponse {
         fields::put_str(w, documentation, flex, true, "Documentation");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -256,8 +254,7 @@ struct DescribeConfigsResponse {
       fields::put_str(w, resource_name, flex, "ResourceName");
       fields::put_structs(w, configs, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -313,8 +310,7 @@ struct DescribeConfigsResponse {
     w.i32(throttle_time_ms);
     fields::put_structs(w, results, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

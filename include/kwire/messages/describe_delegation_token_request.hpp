@@ -41,8 +41,7 @@ struct DescribeDelegationTokenRequest {
       fields::put_str(w, principal_type, flex, "PrincipalType");
       fields::put_str(w, principal_name, flex, "PrincipalName");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -87,8 +86,7 @@ struct DescribeDelegationTokenRequest {
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_structs(w, owners, v, flex, true, "Owners");
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct DescribeDelegationTokenResponse {
       fields::put_str(w, principal_type, flex, "PrincipalType");
       fields::put_str(w, principal_name, flex, "PrincipalName");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -145,8 +144,7 @@ struct DescribeDelegationTokenResponse {
       fields::put_bytes(w, hmac, flex, "Hmac");
       fields::put_structs(w, renewers, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -217,8 +215,7 @@ struct DescribeDelegationTokenResponse {
     fields::put_structs(w, tokens, v, flex);
     w.i32(throttle_time_ms);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -46,8 +46,7 @@ struct DescribeGroupsRequest {
       if (include_authorized_operations) w.fail(EncodeErrc::field_not_in_version, "IncludeAuthorizedOperations");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

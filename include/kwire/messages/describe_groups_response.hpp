@@ -65,8 +65,7 @@ struct DescribeGroupsResponse {
       fields::put_bytes(w, member_metadata, flex, "MemberMetadata");
       fields::put_bytes(w, member_assignment, flex, "MemberAssignment");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -167,8 +166,7 @@ struct DescribeGroupsResponse {
         if (authorized_operations != INT32_MIN) w.fail(EncodeErrc::field_not_in_version, "AuthorizedOperations");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -234,8 +232,7 @@ struct DescribeGroupsResponse {
     }
     fields::put_structs(w, groups, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -51,8 +51,7 @@ struct DescribeLogDirsResponse {
       w.i64(offset_lag);
       w.boolean(is_future_key);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -107,8 +106,7 @@ struct DescribeLogDirsResponse {
       fields::put_str(w, name, flex, "Name");
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -191,8 +189,7 @@ struct DescribeLogDirsResponse {
         w.boolean(is_cordoned);
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -259,8 +256,7 @@ struct DescribeLogDirsResponse {
     }
     fields::put_structs(w, results, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -70,8 +70,7 @@ struct DescribeQuorumResponse {
         w.i64(last_caught_up_timestamp);
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -162,8 +161,7 @@ struct DescribeQuorumResponse {
       fields::put_structs(w, current_voters, v, flex);
       fields::put_structs(w, observers, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -226,8 +224,7 @@ struct DescribeQuorumResponse {
       fields::put_str(w, topic_name, flex, "TopicName");
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -301,8 +298,7 @@ struct DescribeQuorumResponse {
         if (port != 0) w.fail(EncodeErrc::field_not_in_version, "Port");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -367,8 +363,7 @@ struct DescribeQuorumResponse {
         if (!listeners.empty()) w.fail(EncodeErrc::field_not_in_version, "Listeners");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -438,8 +433,7 @@ struct DescribeQuorumResponse {
       if (!nodes.empty()) w.fail(EncodeErrc::field_not_in_version, "Nodes");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

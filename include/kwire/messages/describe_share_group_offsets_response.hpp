@@ -65,8 +65,7 @@ struct DescribeShareGroupOffsetsResponse {
       w.i16(error_code);
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -130,8 +129,7 @@ struct DescribeShareGroupOffsetsResponse {
       w.uuid(topic_id);
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -194,8 +192,7 @@ struct DescribeShareGroupOffsetsResponse {
       w.i16(error_code);
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -249,8 +246,7 @@ struct DescribeShareGroupOffsetsResponse {
     w.i32(throttle_time_ms);
     fields::put_structs(w, groups, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

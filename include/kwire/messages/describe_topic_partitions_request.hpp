@@ -36,8 +36,7 @@ struct DescribeTopicPartitionsRequest {
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, name, flex, "Name");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -86,8 +85,7 @@ struct DescribeTopicPartitionsRequest {
       fields::put_str(w, topic_name, flex, "TopicName");
       w.i32(partition_index);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -142,8 +140,7 @@ struct DescribeTopicPartitionsRequest {
     w.i32(response_partition_limit);
     fields::put_struct(w, cursor, v, flex, true, "Cursor");
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -76,8 +76,7 @@ struct DescribeTopicPartitionsResponse {
       fields::put_scalars(w, last_known_elr, flex, true, "LastKnownElr", [](auto& out, const std::int32_t& e) { out.i32(e); });
       fields::put_scalars(w, offline_replicas, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -162,8 +161,7 @@ struct DescribeTopicPartitionsResponse {
       fields::put_structs(w, partitions, v, flex);
       w.i32(topic_authorized_operations);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -222,8 +220,7 @@ struct DescribeTopicPartitionsResponse {
       fields::put_str(w, topic_name, flex, "TopicName");
       w.i32(partition_index);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -278,8 +275,7 @@ struct DescribeTopicPartitionsResponse {
     fields::put_structs(w, topics, v, flex);
     fields::put_struct(w, next_cursor, v, flex, true, "NextCursor");
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct DescribeTransactionsResponse {
       fields::put_str(w, topic, flex, "Topic");
       fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -123,8 +122,7 @@ struct DescribeTransactionsResponse {
       w.i16(producer_epoch);
       fields::put_structs(w, topics, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -186,8 +184,7 @@ struct DescribeTransactionsResponse {
     w.i32(throttle_time_ms);
     fields::put_structs(w, transaction_states, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

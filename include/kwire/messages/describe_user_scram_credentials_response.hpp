@@ -41,8 +41,7 @@ struct DescribeUserScramCredentialsResponse {
       w.i8(mechanism);
       w.i32(iterations);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -103,8 +102,7 @@ struct DescribeUserScramCredentialsResponse {
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       fields::put_structs(w, credential_infos, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -168,8 +166,7 @@ struct DescribeUserScramCredentialsResponse {
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_structs(w, results, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct ElectLeadersRequest {
       fields::put_str(w, topic, flex, "Topic");
       fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -103,8 +102,7 @@ struct ElectLeadersRequest {
     fields::put_structs(w, topic_partitions, v, flex, true, "TopicPartitions");
     w.i32(timeout_ms);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -53,8 +53,7 @@ struct EndQuorumEpochRequest {
         if (!candidate_directory_id.is_zero()) w.fail(EncodeErrc::field_not_in_version, "CandidateDirectoryId");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -128,8 +127,7 @@ struct EndQuorumEpochRequest {
         fields::put_structs(w, preferred_candidates, v, flex);
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -186,8 +184,7 @@ struct EndQuorumEpochRequest {
       fields::put_str(w, topic_name, flex, "TopicName");
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -261,8 +258,7 @@ struct EndQuorumEpochRequest {
         if (port != 0) w.fail(EncodeErrc::field_not_in_version, "Port");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -323,8 +319,7 @@ struct EndQuorumEpochRequest {
       fields::put_structs(w, leader_endpoints, v, flex);
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

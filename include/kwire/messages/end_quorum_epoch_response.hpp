@@ -51,8 +51,7 @@ struct EndQuorumEpochResponse {
       w.i32(leader_id);
       w.i32(leader_epoch);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -107,8 +106,7 @@ struct EndQuorumEpochResponse {
       fields::put_str(w, topic_name, flex, "TopicName");
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -182,8 +180,7 @@ struct EndQuorumEpochResponse {
         if (port != 0) w.fail(EncodeErrc::field_not_in_version, "Port");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 

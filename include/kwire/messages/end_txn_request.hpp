@@ -50,8 +50,7 @@ struct EndTxnRequest {
     w.i16(producer_epoch);
     w.boolean(committed);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -45,8 +45,7 @@ struct EnvelopeRequest {
     fields::put_bytes(w, request_principal, flex, true, "RequestPrincipal");
     fields::put_bytes(w, client_host_address, flex, "ClientHostAddress");
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

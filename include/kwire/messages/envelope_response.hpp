@@ -40,8 +40,7 @@ struct EnvelopeResponse {
     fields::put_bytes(w, response_data, flex, true, "ResponseData");
     w.i16(error_code);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -53,8 +53,7 @@ struct FetchRequest {
         if (replica_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "ReplicaEpoch");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -246,8 +245,7 @@ struct FetchRequest {
       }
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -319,8 +317,7 @@ struct FetchRequest {
         if (!partitions.empty()) w.fail(EncodeErrc::field_not_in_version, "Partitions");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 

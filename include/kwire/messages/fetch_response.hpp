@@ -53,8 +53,7 @@ struct FetchResponse {
         if (end_offset != -1) w.fail(EncodeErrc::field_not_in_version, "EndOffset");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -117,8 +116,7 @@ struct FetchResponse {
         if (leader_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderEpoch");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -169,8 +167,7 @@ struct FetchResponse {
       w.i64(end_offset);
       w.i32(epoch);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -233,8 +230,7 @@ struct FetchResponse {
         if (first_offset != 0) w.fail(EncodeErrc::field_not_in_version, "FirstOffset");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -467,8 +463,7 @@ struct FetchResponse {
       }
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -555,8 +550,7 @@ struct FetchResponse {
         if (rack.has_value()) w.fail(EncodeErrc::field_not_in_version, "Rack");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 

@@ -63,8 +63,7 @@ struct FindCoordinatorRequest {
       if (!coordinator_keys.empty()) w.fail(EncodeErrc::field_not_in_version, "CoordinatorKeys");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

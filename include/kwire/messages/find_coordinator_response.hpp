@@ -95,8 +95,7 @@ struct FindCoordinatorResponse {
         fields::put_str(w, error_message, flex, true, "ErrorMessage");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -217,8 +216,7 @@ struct FindCoordinatorResponse {
       if (!coordinators.empty()) w.fail(EncodeErrc::field_not_in_version, "Coordinators");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -75,8 +75,7 @@ struct GetTelemetrySubscriptionsResponse {
     w.boolean(delta_temporality);
     fields::put_scalars(w, requested_metrics, flex, [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "RequestedMetrics"); });
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -56,8 +56,7 @@ struct HeartbeatRequest {
       if (group_instance_id.has_value()) w.fail(EncodeErrc::field_not_in_version, "GroupInstanceId");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

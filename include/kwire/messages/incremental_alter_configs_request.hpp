@@ -46,8 +46,7 @@ struct IncrementalAlterConfigsRequest {
       w.i8(config_operation);
       fields::put_str(w, value, flex, true, "Value");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -105,8 +104,7 @@ struct IncrementalAlterConfigsRequest {
       fields::put_str(w, resource_name, flex, "ResourceName");
       fields::put_structs(w, configs, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -158,8 +156,7 @@ struct IncrementalAlterConfigsRequest {
     fields::put_structs(w, resources, v, flex);
     w.boolean(validate_only);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -51,8 +51,7 @@ struct IncrementalAlterConfigsResponse {
       w.i8(resource_type);
       fields::put_str(w, resource_name, flex, "ResourceName");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -106,8 +105,7 @@ struct IncrementalAlterConfigsResponse {
     w.i32(throttle_time_ms);
     fields::put_structs(w, responses, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -84,8 +84,7 @@ struct InitProducerIdRequest {
       if (keep_prepared_txn) w.fail(EncodeErrc::field_not_in_version, "KeepPreparedTxn");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -72,8 +72,7 @@ struct InitProducerIdResponse {
       if (ongoing_txn_producer_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "OngoingTxnProducerEpoch");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

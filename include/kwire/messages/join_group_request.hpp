@@ -41,8 +41,7 @@ struct JoinGroupRequest {
       fields::put_str(w, name, flex, "Name");
       fields::put_bytes(w, metadata, flex, "Metadata");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -136,8 +135,7 @@ struct JoinGroupRequest {
       fields::put_str(w, reason, flex, true, "Reason");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

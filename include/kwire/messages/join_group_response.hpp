@@ -50,8 +50,7 @@ struct JoinGroupResponse {
       }
       fields::put_bytes(w, metadata, flex, "Metadata");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -152,8 +151,7 @@ struct JoinGroupResponse {
     fields::put_str(w, member_id, flex, "MemberId");
     fields::put_structs(w, members, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -113,8 +113,7 @@ struct LeaderAndIsrRequest {
         if (leader_recovery_state != 0) w.fail(EncodeErrc::field_not_in_version, "LeaderRecoveryState");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -206,8 +205,7 @@ struct LeaderAndIsrRequest {
         if (!partition_states.empty()) w.fail(EncodeErrc::field_not_in_version, "PartitionStates");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -265,8 +263,7 @@ struct LeaderAndIsrRequest {
       fields::put_str(w, host_name, flex, "HostName");
       w.i32(port);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -376,8 +373,7 @@ struct LeaderAndIsrRequest {
     }
     fields::put_structs(w, live_leaders, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -50,8 +50,7 @@ struct LeaderAndIsrResponse {
       w.i32(partition_index);
       w.i16(error_code);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -116,8 +115,7 @@ struct LeaderAndIsrResponse {
         if (!partition_errors.empty()) w.fail(EncodeErrc::field_not_in_version, "PartitionErrors");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -184,8 +182,7 @@ struct LeaderAndIsrResponse {
       if (!topics.empty()) w.fail(EncodeErrc::field_not_in_version, "Topics");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -46,8 +46,7 @@ struct LeaderChangeMessage {
         if (!voter_directory_id.is_zero()) w.fail(EncodeErrc::field_not_in_version, "VoterDirectoryId");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -107,8 +106,7 @@ struct LeaderChangeMessage {
     fields::put_structs(w, voters, v, flex);
     fields::put_structs(w, granting_voters, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

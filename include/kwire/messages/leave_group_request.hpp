@@ -62,8 +62,7 @@ struct LeaveGroupRequest {
         fields::put_str(w, reason, flex, true, "Reason");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -132,8 +131,7 @@ struct LeaveGroupRequest {
       if (!members.empty()) w.fail(EncodeErrc::field_not_in_version, "Members");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct ListConfigResourcesRequest {
       if (!resource_types.empty()) w.fail(EncodeErrc::field_not_in_version, "ResourceTypes");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

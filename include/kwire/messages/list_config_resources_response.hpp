@@ -45,8 +45,7 @@ struct ListConfigResourcesResponse {
         w.i8(resource_type);
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -101,8 +100,7 @@ struct ListConfigResourcesResponse {
     w.i16(error_code);
     fields::put_structs(w, config_resources, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -52,8 +52,7 @@ struct ListGroupsRequest {
       if (!types_filter.empty()) w.fail(EncodeErrc::field_not_in_version, "TypesFilter");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -59,8 +59,7 @@ struct ListGroupsResponse {
         fields::put_str(w, group_type, flex, "GroupType");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -123,8 +122,7 @@ struct ListGroupsResponse {
     w.i16(error_code);
     fields::put_structs(w, groups, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct ListPartitionReassignmentsRequest {
       fields::put_str(w, name, flex, "Name");
       fields::put_scalars(w, partition_indexes, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -92,8 +91,7 @@ struct ListPartitionReassignmentsRequest {
     w.i32(timeout_ms);
     fields::put_structs(w, topics, v, flex, true, "Topics");
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -62,8 +62,7 @@ struct ListTransactionsRequest {
       if (transactional_id_pattern.has_value()) w.fail(EncodeErrc::field_not_in_version, "TransactionalIdPattern");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -46,8 +46,7 @@ struct ListTransactionsResponse {
       w.i64(producer_id);
       fields::put_str(w, transaction_state, flex, "TransactionState");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -109,8 +108,7 @@ struct ListTransactionsResponse {
     fields::put_scalars(w, unknown_state_filters, flex, [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "UnknownStateFilters"); });
     fields::put_structs(w, transaction_states, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -45,8 +45,7 @@ struct MetadataRequest {
       }
       fields::put_str(w, name, flex, v >= 10, "Name");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -124,8 +123,7 @@ struct MetadataRequest {
       if (include_topic_authorized_operations) w.fail(EncodeErrc::field_not_in_version, "IncludeTopicAuthorizedOperations");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -55,8 +55,7 @@ struct MetadataResponse {
         fields::put_str(w, rack, flex, true, "Rack");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -144,8 +143,7 @@ struct MetadataResponse {
         fields::put_scalars(w, offline_replicas, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -240,8 +238,7 @@ struct MetadataResponse {
         if (topic_authorized_operations != INT32_MIN) w.fail(EncodeErrc::field_not_in_version, "TopicAuthorizedOperations");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -346,8 +343,7 @@ struct MetadataResponse {
       w.i16(error_code);
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct OffsetCommitResponse {
       w.i32(partition_index);
       w.i16(error_code);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -106,8 +105,7 @@ struct OffsetCommitResponse {
       }
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -163,8 +161,7 @@ struct OffsetCommitResponse {
     }
     fields::put_structs(w, topics, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -53,8 +53,7 @@ struct OffsetFetchRequest {
         if (!partition_indexes.empty()) w.fail(EncodeErrc::field_not_in_version, "PartitionIndexes");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -124,8 +123,7 @@ struct OffsetFetchRequest {
         if (!partition_indexes.empty()) w.fail(EncodeErrc::field_not_in_version, "PartitionIndexes");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -208,8 +206,7 @@ struct OffsetFetchRequest {
         if ((!topics || !topics->empty())) w.fail(EncodeErrc::field_not_in_version, "Topics");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -297,8 +294,7 @@ struct OffsetFetchRequest {
       if (require_stable) w.fail(EncodeErrc::field_not_in_version, "RequireStable");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

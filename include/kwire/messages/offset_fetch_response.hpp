@@ -84,8 +84,7 @@ struct OffsetFetchResponse {
         if (error_code != 0) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -154,8 +153,7 @@ struct OffsetFetchResponse {
         if (!partitions.empty()) w.fail(EncodeErrc::field_not_in_version, "Partitions");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -249,8 +247,7 @@ struct OffsetFetchResponse {
         if (error_code != 0) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -326,8 +323,7 @@ struct OffsetFetchResponse {
         if (!partitions.empty()) w.fail(EncodeErrc::field_not_in_version, "Partitions");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -403,8 +399,7 @@ struct OffsetFetchResponse {
         if (error_code != 0) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -486,8 +481,7 @@ struct OffsetFetchResponse {
       if (!groups.empty()) w.fail(EncodeErrc::field_not_in_version, "Groups");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -55,8 +55,7 @@ struct OffsetForLeaderEpochResponse {
       }
       w.i64(end_offset);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -111,8 +110,7 @@ struct OffsetForLeaderEpochResponse {
       fields::put_str(w, topic, flex, "Topic");
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -166,8 +164,7 @@ struct OffsetForLeaderEpochResponse {
     }
     fields::put_structs(w, topics, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

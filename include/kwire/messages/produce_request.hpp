@@ -41,8 +41,7 @@ struct ProduceRequest {
       w.i32(index);
       fields::put_bytes(w, records, flex, true, "Records");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -106,8 +105,7 @@ struct ProduceRequest {
       }
       fields::put_structs(w, partition_data, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -175,8 +173,7 @@ struct ProduceRequest {
     w.i32(timeout_ms);
     fields::put_structs(w, topic_data, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -53,8 +53,7 @@ struct ProduceResponse {
         if (batch_index_error_message.has_value()) w.fail(EncodeErrc::field_not_in_version, "BatchIndexErrorMessage");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -117,8 +116,7 @@ struct ProduceResponse {
         if (leader_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderEpoch");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -308,8 +306,7 @@ struct ProduceResponse {
       }
       fields::put_structs(w, partition_responses, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -396,8 +393,7 @@ struct ProduceResponse {
         if (rack.has_value()) w.fail(EncodeErrc::field_not_in_version, "Rack");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 

@@ -55,8 +55,7 @@ struct PushTelemetryRequest {
     w.i8(compression_type);
     fields::put_bytes(w, metrics, flex, "Metrics");
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

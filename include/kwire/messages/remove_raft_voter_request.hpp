@@ -45,8 +45,7 @@ struct RemoveRaftVoterRequest {
     w.i32(voter_id);
     w.uuid(voter_directory_id);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -40,8 +40,7 @@ struct RenewDelegationTokenRequest {
     fields::put_bytes(w, hmac, flex, "Hmac");
     w.i64(renew_period_ms);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

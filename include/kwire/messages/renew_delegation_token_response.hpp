@@ -45,8 +45,7 @@ struct RenewDelegationTokenResponse {
     w.i64(expiry_timestamp_ms);
     w.i32(throttle_time_ms);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -55,8 +55,7 @@ struct RequestHeader {
       if ((!client_id || *client_id != "")) w.fail(EncodeErrc::field_not_in_version, "ClientId");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

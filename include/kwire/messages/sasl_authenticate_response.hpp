@@ -54,8 +54,7 @@ struct SaslAuthenticateResponse {
       w.i64(session_lifetime_ms);
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -40,8 +40,7 @@ struct SaslHandshakeResponse {
     w.i16(error_code);
     fields::put_scalars(w, mechanisms, flex, [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "Mechanisms"); });
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

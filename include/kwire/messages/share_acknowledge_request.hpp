@@ -46,8 +46,7 @@ struct ShareAcknowledgeRequest {
       w.i64(last_offset);
       fields::put_scalars(w, acknowledge_types, flex, [](auto& out, const std::int8_t& e) { out.i8(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -100,8 +99,7 @@ struct ShareAcknowledgeRequest {
       w.i32(partition_index);
       fields::put_structs(w, acknowledgement_batches, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -152,8 +150,7 @@ struct ShareAcknowledgeRequest {
       w.uuid(topic_id);
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -224,8 +221,7 @@ struct ShareAcknowledgeRequest {
     }
     fields::put_structs(w, topics, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct ShareAcknowledgeResponse {
       w.i32(leader_id);
       w.i32(leader_epoch);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -103,8 +102,7 @@ struct ShareAcknowledgeResponse {
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       fields::put_struct(w, current_leader, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -159,8 +157,7 @@ struct ShareAcknowledgeResponse {
       w.uuid(topic_id);
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -221,8 +218,7 @@ struct ShareAcknowledgeResponse {
       w.i32(port);
       fields::put_str(w, rack, flex, true, "Rack");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -300,8 +296,7 @@ struct ShareAcknowledgeResponse {
     fields::put_structs(w, responses, v, flex);
     fields::put_structs(w, node_endpoints, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

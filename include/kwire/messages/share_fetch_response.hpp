@@ -41,8 +41,7 @@ struct ShareFetchResponse {
       w.i32(leader_id);
       w.i32(leader_epoch);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -98,8 +97,7 @@ struct ShareFetchResponse {
       w.i64(last_offset);
       w.i16(delivery_count);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -182,8 +180,7 @@ struct ShareFetchResponse {
       fields::put_bytes(w, records, flex, false, "Records");
       fields::put_structs(w, acquired_records, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -246,8 +243,7 @@ struct ShareFetchResponse {
       w.uuid(topic_id);
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -308,8 +304,7 @@ struct ShareFetchResponse {
       w.i32(port);
       fields::put_str(w, rack, flex, true, "Rack");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -383,8 +378,7 @@ struct ShareFetchResponse {
     fields::put_structs(w, responses, v, flex);
     fields::put_structs(w, node_endpoints, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

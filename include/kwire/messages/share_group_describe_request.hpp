@@ -40,8 +40,7 @@ struct ShareGroupDescribeRequest {
     fields::put_scalars(w, group_ids, flex, [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "GroupIds"); });
     w.boolean(include_authorized_operations);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

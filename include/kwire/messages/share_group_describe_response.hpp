@@ -46,8 +46,7 @@ struct ShareGroupDescribeResponse {
       fields::put_str(w, topic_name, flex, "TopicName");
       fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -95,8 +94,7 @@ struct ShareGroupDescribeResponse {
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_structs(w, topic_partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -170,8 +168,7 @@ struct ShareGroupDescribeResponse {
       fields::put_scalars(w, subscribed_topic_names, flex, [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "SubscribedTopicNames"); });
       fields::put_struct(w, assignment, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -267,8 +264,7 @@ struct ShareGroupDescribeResponse {
       fields::put_structs(w, members, v, flex);
       w.i32(authorized_operations);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -332,8 +328,7 @@ struct ShareGroupDescribeResponse {
     w.i32(throttle_time_ms);
     fields::put_structs(w, groups, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -55,8 +55,7 @@ struct ShareGroupHeartbeatRequest {
     fields::put_str(w, rack_id, flex, true, "RackId");
     fields::put_scalars(w, subscribed_topic_names, flex, true, "SubscribedTopicNames", [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "SubscribedTopicNames"); });
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -39,8 +39,7 @@ struct SnapshotHeaderRecord {
     w.i16(version);
     w.i64(last_contained_log_timestamp);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

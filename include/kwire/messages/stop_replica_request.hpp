@@ -53,8 +53,7 @@ struct StopReplicaRequest {
         if (partition_index != 0) w.fail(EncodeErrc::field_not_in_version, "PartitionIndex");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -117,8 +116,7 @@ struct StopReplicaRequest {
         if (!partition_indexes.empty()) w.fail(EncodeErrc::field_not_in_version, "PartitionIndexes");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -192,8 +190,7 @@ struct StopReplicaRequest {
         if (delete_partition) w.fail(EncodeErrc::field_not_in_version, "DeletePartition");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -258,8 +255,7 @@ struct StopReplicaRequest {
         if (!partition_states.empty()) w.fail(EncodeErrc::field_not_in_version, "PartitionStates");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -373,8 +369,7 @@ struct StopReplicaRequest {
       if (!topic_states.empty()) w.fail(EncodeErrc::field_not_in_version, "TopicStates");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

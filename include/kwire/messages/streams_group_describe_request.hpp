@@ -51,8 +51,7 @@ struct StreamsGroupDescribeRequest {
       if (include_topology_description) w.fail(EncodeErrc::field_not_in_version, "IncludeTopologyDescription");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct StreamsGroupDescribeResponse {
       fields::put_str(w, key, flex, "Key");
       fields::put_str(w, value, flex, "Value");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -103,8 +102,7 @@ struct StreamsGroupDescribeResponse {
       w.i16(replication_factor);
       fields::put_structs(w, topic_configs, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -174,8 +172,7 @@ struct StreamsGroupDescribeResponse {
       fields::put_structs(w, state_changelog_topics, v, flex);
       fields::put_structs(w, repartition_source_topics, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -232,8 +229,7 @@ struct StreamsGroupDescribeResponse {
       w.i32(epoch);
       fields::put_structs(w, subtopologies, v, flex, true, "Subtopologies");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -284,8 +280,7 @@ struct StreamsGroupDescribeResponse {
       fields::put_str(w, host, flex, "Host");
       w.u16(port);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -341,8 +336,7 @@ struct StreamsGroupDescribeResponse {
       w.i32(partition);
       w.i64(offset);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -395,8 +389,7 @@ struct StreamsGroupDescribeResponse {
       fields::put_str(w, subtopology_id, flex, "SubtopologyId");
       fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -452,8 +445,7 @@ struct StreamsGroupDescribeResponse {
       fields::put_structs(w, standby_tasks, v, flex);
       fields::put_structs(w, warmup_tasks, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -571,8 +563,7 @@ struct StreamsGroupDescribeResponse {
       fields::put_struct(w, target_assignment, v, flex);
       w.boolean(is_classic);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -705,8 +696,7 @@ struct StreamsGroupDescribeResponse {
         if (!successors.empty()) w.fail(EncodeErrc::field_not_in_version, "Successors");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -777,8 +767,7 @@ struct StreamsGroupDescribeResponse {
         if (!nodes.empty()) w.fail(EncodeErrc::field_not_in_version, "Nodes");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -841,8 +830,7 @@ struct StreamsGroupDescribeResponse {
         if (!(processor == TopologyDescriptionNode{})) w.fail(EncodeErrc::field_not_in_version, "Processor");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -905,8 +893,7 @@ struct StreamsGroupDescribeResponse {
         if (!global_stores.empty()) w.fail(EncodeErrc::field_not_in_version, "GlobalStores");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -1023,8 +1010,7 @@ struct StreamsGroupDescribeResponse {
         fields::put_str(w, assignor_name, flex, true, "AssignorName");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -1094,8 +1080,7 @@ struct StreamsGroupDescribeResponse {
     w.i32(throttle_time_ms);
     fields::put_structs(w, groups, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

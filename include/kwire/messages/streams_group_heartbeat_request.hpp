@@ -41,8 +41,7 @@ struct StreamsGroupHeartbeatRequest {
       fields::put_str(w, key, flex, "Key");
       fields::put_str(w, value, flex, "Value");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -103,8 +102,7 @@ struct StreamsGroupHeartbeatRequest {
       w.i16(replication_factor);
       fields::put_structs(w, topic_configs, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -164,8 +162,7 @@ struct StreamsGroupHeartbeatRequest {
       fields::put_scalars(w, source_topic_regex, flex, [](auto& out, const std::int16_t& e) { out.i16(e); });
       fields::put_scalars(w, repartition_source_topics, flex, [](auto& out, const std::int16_t& e) { out.i16(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -243,8 +240,7 @@ struct StreamsGroupHeartbeatRequest {
       fields::put_structs(w, repartition_source_topics, v, flex);
       fields::put_structs(w, copartition_groups, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -305,8 +301,7 @@ struct StreamsGroupHeartbeatRequest {
       w.i32(epoch);
       fields::put_structs(w, subtopologies, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -357,8 +352,7 @@ struct StreamsGroupHeartbeatRequest {
       fields::put_str(w, subtopology_id, flex, "SubtopologyId");
       fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -409,8 +403,7 @@ struct StreamsGroupHeartbeatRequest {
       fields::put_str(w, host, flex, "Host");
       w.u16(port);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -466,8 +459,7 @@ struct StreamsGroupHeartbeatRequest {
       w.i32(partition);
       w.i64(offset);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -594,8 +586,7 @@ struct StreamsGroupHeartbeatRequest {
     fields::put_structs(w, task_end_offsets, v, flex, true, "TaskEndOffsets");
     w.boolean(shutdown_application);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct StreamsGroupHeartbeatResponse {
       w.i8(status_code);
       fields::put_str(w, status_detail, flex, "StatusDetail");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -93,8 +92,7 @@ struct StreamsGroupHeartbeatResponse {
       fields::put_str(w, subtopology_id, flex, "SubtopologyId");
       fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -145,8 +143,7 @@ struct StreamsGroupHeartbeatResponse {
       fields::put_str(w, host, flex, "Host");
       w.u16(port);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -197,8 +194,7 @@ struct StreamsGroupHeartbeatResponse {
       fields::put_str(w, topic, flex, "Topic");
       fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -254,8 +250,7 @@ struct StreamsGroupHeartbeatResponse {
       fields::put_structs(w, active_partitions, v, flex);
       fields::put_structs(w, standby_partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -393,8 +388,7 @@ struct StreamsGroupHeartbeatResponse {
     w.i32(endpoint_information_epoch);
     fields::put_structs(w, partitions_by_user_endpoint, v, flex, true, "PartitionsByUserEndpoint");
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

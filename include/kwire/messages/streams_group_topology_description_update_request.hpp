@@ -61,8 +61,7 @@ struct StreamsGroupTopologyDescriptionUpdateRequest {
       fields::put_scalars(w, stores, flex, [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "Stores"); });
       fields::put_scalars(w, successors, flex, [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "Successors"); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -121,8 +120,7 @@ struct StreamsGroupTopologyDescriptionUpdateRequest {
       fields::put_str(w, subtopology_id, flex, "SubtopologyId");
       fields::put_structs(w, nodes, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -173,8 +171,7 @@ struct StreamsGroupTopologyDescriptionUpdateRequest {
       fields::put_struct(w, source, v, flex);
       fields::put_struct(w, processor, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -225,8 +222,7 @@ struct StreamsGroupTopologyDescriptionUpdateRequest {
       fields::put_structs(w, subtopologies, v, flex);
       fields::put_structs(w, global_stores, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -286,8 +282,7 @@ struct StreamsGroupTopologyDescriptionUpdateRequest {
     w.i32(topology_epoch);
     fields::put_struct(w, topology_description, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

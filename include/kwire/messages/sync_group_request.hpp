@@ -41,8 +41,7 @@ struct SyncGroupRequest {
       fields::put_str(w, member_id, flex, "MemberId");
       fields::put_bytes(w, assignment, flex, "Assignment");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -131,8 +130,7 @@ struct SyncGroupRequest {
     }
     fields::put_structs(w, assignments, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

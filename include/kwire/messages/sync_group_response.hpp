@@ -67,8 +67,7 @@ struct SyncGroupResponse {
     }
     fields::put_bytes(w, assignment, flex, "Assignment");
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

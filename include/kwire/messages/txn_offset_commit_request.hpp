@@ -55,8 +55,7 @@ struct TxnOffsetCommitRequest {
       }
       fields::put_str(w, committed_metadata, flex, true, "CommittedMetadata");
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -124,8 +123,7 @@ struct TxnOffsetCommitRequest {
       }
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -225,8 +223,7 @@ struct TxnOffsetCommitRequest {
     }
     fields::put_structs(w, topics, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -63,8 +63,7 @@ struct UpdateFeaturesRequest {
         if (upgrade_type != 1) w.fail(EncodeErrc::field_not_in_version, "UpgradeType");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -129,8 +128,7 @@ struct UpdateFeaturesRequest {
       if (validate_only) w.fail(EncodeErrc::field_not_in_version, "ValidateOnly");
     }
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -84,8 +84,7 @@ struct UpdateMetadataRequest {
         fields::put_scalars(w, offline_replicas, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -171,8 +170,7 @@ struct UpdateMetadataRequest {
         if (!partition_states.empty()) w.fail(EncodeErrc::field_not_in_version, "PartitionStates");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -257,8 +255,7 @@ struct UpdateMetadataRequest {
         if (security_protocol != 0) w.fail(EncodeErrc::field_not_in_version, "SecurityProtocol");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -344,8 +341,7 @@ struct UpdateMetadataRequest {
         fields::put_str(w, rack, flex, true, "Rack");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 

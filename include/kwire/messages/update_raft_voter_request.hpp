@@ -46,8 +46,7 @@ struct UpdateRaftVoterRequest {
       fields::put_str(w, host, flex, "Host");
       w.u16(port);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -100,8 +99,7 @@ struct UpdateRaftVoterRequest {
       w.i16(min_supported_version);
       w.i16(max_supported_version);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -171,8 +169,7 @@ struct UpdateRaftVoterRequest {
     fields::put_structs(w, listeners, v, flex);
     fields::put_struct(w, k_raft_version_feature, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -51,8 +51,7 @@ struct UpdateRaftVoterResponse {
       fields::put_str(w, host, flex, "Host");
       w.i32(port);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 

@@ -56,8 +56,7 @@ struct VoteResponse {
       w.i32(leader_epoch);
       w.boolean(vote_granted);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -114,8 +113,7 @@ struct VoteResponse {
       fields::put_str(w, topic_name, flex, "TopicName");
       fields::put_structs(w, partitions, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -189,8 +187,7 @@ struct VoteResponse {
         if (port != 0) w.fail(EncodeErrc::field_not_in_version, "Port");
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 

@@ -45,8 +45,7 @@ struct VotersRecord {
       fields::put_str(w, host, flex, "Host");
       w.u16(port);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -99,8 +98,7 @@ struct VotersRecord {
       w.i16(min_supported_version);
       w.i16(max_supported_version);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -161,8 +159,7 @@ struct VotersRecord {
       fields::put_structs(w, endpoints, v, flex);
       fields::put_struct(w, k_raft_version_feature, v, flex);
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -216,8 +213,7 @@ struct VotersRecord {
     w.i16(version);
     fields::put_structs(w, voters, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -41,8 +41,7 @@ struct WriteTxnMarkersRequest {
       fields::put_str(w, name, flex, "Name");
       fields::put_scalars(w, partition_indexes, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -117,8 +116,7 @@ struct WriteTxnMarkersRequest {
         w.i8(transaction_version);
       }
       if (flex) {
-        w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-        fields::TagWriter(unknown_tags).finish(w);
+        fields::put_unknown_tags(w, unknown_tags);
       }
     }
 
@@ -171,8 +169,7 @@ struct WriteTxnMarkersRequest {
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_structs(w, markers, v, flex);
     if (flex) {
-      w.uvarint(static_cast<std::uint32_t>(unknown_tags.size()));
-      fields::TagWriter(unknown_tags).finish(w);
+      fields::put_unknown_tags(w, unknown_tags);
     }
   }
 

@@ -42,10 +42,10 @@ void read_structs(Reader& r, array<T>& out, std::int16_t v, bool flex) {
   std::int64_t n = r.array_length(flex, false, T::min_size(v, flex));
   if (n < 0) return;
   out = array<T>(allocator<T>(r.memory()));
-  out.resize(static_cast<std::size_t>(n));
+  out.reserve(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
     if (!r.enter(static_cast<std::int32_t>(i))) return;
-    out[static_cast<std::size_t>(i)].decode_from(r, v, flex);
+    out.emplace_back().decode_from(r, v, flex);
     r.leave();
     if (!r.ok()) return;
   }
@@ -59,10 +59,10 @@ void read_structs(Reader& r, std::optional<array<T>>& out, std::int16_t v, bool 
     return;
   }
   out.emplace(allocator<T>(r.memory()));
-  out->resize(static_cast<std::size_t>(n));
+  out->reserve(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
     if (!r.enter(static_cast<std::int32_t>(i))) return;
-    (*out)[static_cast<std::size_t>(i)].decode_from(r, v, flex);
+    out->emplace_back().decode_from(r, v, flex);
     r.leave();
     if (!r.ok()) return;
   }
@@ -270,6 +270,18 @@ class TagWriter {
   const unknown_tagged_fields& unknown_;
   std::size_t next_ = 0;
 };
+
+/// The tagged-field section of a struct without known tagged fields: usually
+/// the single byte 0.
+template <class Out>
+void put_unknown_tags(Out& w, const unknown_tagged_fields& unknown) {
+  if (unknown.empty()) {
+    w.u8(0);
+    return;
+  }
+  w.uvarint(static_cast<std::uint32_t>(unknown.size()));
+  TagWriter(unknown).finish(w);
+}
 
 // ------------------------------------------------------------- equality --
 

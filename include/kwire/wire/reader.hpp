@@ -223,6 +223,11 @@ class Reader {
   /// Number of tagged fields that follow, checked against the remaining bytes
   /// (each takes at least two).
   std::uint32_t tag_count() noexcept {
+    // Almost every tagged-field section is empty: one zero byte.
+    if (cur_ != end_ && *cur_ == 0) {
+      ++cur_;
+      return 0;
+    }
     auto start = offset();
     std::uint32_t n = uvarint();
     if (ok() && static_cast<std::uint64_t>(n) * 2 > remaining()) {
@@ -294,7 +299,7 @@ class Reader {
   const std::uint8_t* end_;
   std::pmr::memory_resource* mem_;
   const char* field_ = nullptr;
-  std::array<Frame, max_depth> frames_{};
+  std::array<Frame, max_depth> frames_;  // written before read; not zeroed per decode
   std::size_t depth_ = 0;
   std::optional<DecodeError> error_;
 };

@@ -41,22 +41,26 @@ class allocator {
   using propagate_on_container_move_assignment = std::true_type;
   using propagate_on_container_swap = std::true_type;
 
-  allocator() noexcept : mem_(std::pmr::get_default_resource()) {}
+  // A null resource stands for the default one, looked up only when memory is
+  // needed: most arrays of a message stay empty, and constructing them then
+  // costs nothing.
+  allocator() noexcept = default;
   allocator(std::pmr::memory_resource* mem) noexcept : mem_(mem) {}  // NOLINT: implicit by design
   template <class U>
-  allocator(const allocator<U>& o) noexcept : mem_(o.resource()) {}
+  allocator(const allocator<U>& o) noexcept : mem_(o.raw_resource()) {}
 
-  T* allocate(std::size_t n) { return static_cast<T*>(mem_->allocate(n * sizeof(T), alignof(T))); }
-  void deallocate(T* p, std::size_t n) noexcept { mem_->deallocate(p, n * sizeof(T), alignof(T)); }
-  std::pmr::memory_resource* resource() const noexcept { return mem_; }
+  T* allocate(std::size_t n) { return static_cast<T*>(resource()->allocate(n * sizeof(T), alignof(T))); }
+  void deallocate(T* p, std::size_t n) noexcept { resource()->deallocate(p, n * sizeof(T), alignof(T)); }
+  std::pmr::memory_resource* resource() const noexcept { return mem_ ? mem_ : std::pmr::get_default_resource(); }
+  std::pmr::memory_resource* raw_resource() const noexcept { return mem_; }
 
   template <class U>
   friend bool operator==(const allocator& a, const allocator<U>& b) noexcept {
-    return a.resource() == b.resource() || a.resource()->is_equal(*b.resource());
+    return a.raw_resource() == b.raw_resource() || a.resource()->is_equal(*b.resource());
   }
 
  private:
-  std::pmr::memory_resource* mem_;
+  std::pmr::memory_resource* mem_ = nullptr;
 };
 
 /// Arrays of a message; allocated from the memory resource given to decode.
