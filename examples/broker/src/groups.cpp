@@ -218,6 +218,10 @@ void GroupCoordinator::complete_join(Group& g) {
   g.protocol_type = leader.protocol_type;
   g.state = State::completing_rebalance;
   auto now = Clock::now();
+  // Members that have not sent SyncGroup by then are dropped (sweep()).
+  std::int32_t timeout = 0;
+  for (auto& [_, m] : g.members) timeout = std::max(timeout, m.rebalance_timeout_ms);
+  g.rebalance_deadline = now + std::chrono::milliseconds(timeout);
   for (auto& [id, m] : g.members) {
     JoinResult r;
     r.generation = g.generation;
@@ -509,6 +513,16 @@ asio::awaitable<void> GroupCoordinator::sweep() {
       }
       if (!expired.empty() && (g.state == State::stable || g.state == State::completing_rebalance))
         prepare_rebalance(g, "session expired");
+      if (g.state == State::completing_rebalance && now >= g.rebalance_deadline) {
+        std::vector<std::string> unsynced;
+        for (auto& [id, m] : g.members)
+          if (!m.sync) unsynced.push_back(id);
+        for (auto& id : unsynced) {
+          KB_INFO("group {}: member {} did not sync in time", g.id, id);
+          remove_member(g, id, err::unknown_member_id);
+        }
+        prepare_rebalance(g, "sync timeout");
+      }
       if (g.state == State::preparing_rebalance) {
         if (now >= g.rebalance_deadline)
           complete_join(g);
