@@ -522,7 +522,7 @@ public class JavaClients {
              ProducerConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "200"))) {
       Semaphore inflight = new Semaphore(200);
       AtomicInteger failed = new AtomicInteger();
-      for (int i = 0; i < count; i++) {
+      for (int i = 0; i < count && failed.get() == 0; i++) {
         inflight.acquire();
         String key = "c-" + i;
         p.send(new ProducerRecord<>("crash", key, "value-" + i), (md, ex) -> {
