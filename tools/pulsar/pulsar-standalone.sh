@@ -131,7 +131,7 @@ LOG
     # The standalone reads conf/ relative to its working directory for the
     # (disabled) functions worker; an empty conf/ keeps it quiet.
     mkdir -p conf
-    exec "$java" -Xms256m -Xmx"$heap" -XX:MaxDirectMemorySize=512m \
+    exec setsid "$java" -Xms256m -Xmx"$heap" -XX:MaxDirectMemorySize=512m \
       -XX:+UseG1GC -XX:ActiveProcessorCount=2 -XX:TieredStopAtLevel=1 \
       -Dlog4j2.configurationFile="$dir/log4j2.properties" \
       -Dpulsar.allocator.exit_on_oom=true -Dio.netty.leakDetection.level=disabled \
