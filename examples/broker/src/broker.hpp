@@ -177,7 +177,10 @@ template <class Req, class Resp, asio::awaitable<void> (*Fn)(Broker&, Ctx&, Req&
 asio::awaitable<Reply> invoke(Broker& b, Ctx& ctx, bytes_view body) {
   std::pmr::unsynchronized_pool_resource mem;
   Req req;
-  if (auto d = kwire::decode(req, body, ctx.version, &mem); !d) {
+  // Bytes after the body are ignored, as Kafka's broker ignores them: librdkafka
+  // sends some with its Metadata request for all topics.
+  if (auto d = kwire::decode(req, body, ctx.version, kwire::DecodeOptions{.memory = &mem, .allow_trailing_bytes = true});
+      !d) {
     Reply r;
     r.kind = Reply::Kind::close;
     auto m = d.error().message();
