@@ -90,6 +90,10 @@ do_start() {
     do_wait
     return
   fi
+  if serving || (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "pulsar-standalone: port $port or $http_port is taken by another process; set PULSAR_PORT and PULSAR_HTTP_PORT" >&2
+    return 1
+  fi
   mkdir -p "$dir"
   if [[ "${PULSAR_WIPE:-0}" == 1 ]]; then rm -rf "$dir/data"; fi
   local cp
