@@ -9,8 +9,10 @@
 #   4. a consumer group's commit moves its Pulsar subscription (backlog)
 #   5. an acks=all idempotent stream across restarts of kwire-broker and of
 #      Pulsar: every record exactly once
-#   6. two gateways, the writing one killed mid-stream: the other takes the
-#      partition over, offsets continue, nothing duplicated
+#   6. two gateways: Metadata and FindCoordinator split partitions and groups
+#      between them; one killed mid-stream, clients carry on through the
+#      other: every record once, offsets continuous, the group resumes from
+#      what it committed through the dead one
 # usage: broker_e2e.sh KWIRE_BROKER KWIRE_PULSAR_CLI [STEPS]
 #   STEPS: which of 1-6 to run, e.g. "12346" (default: all). Steps 2-6 build
 #   on step 1's gateway; step 4 reads what step 1 wrote.
@@ -32,16 +34,16 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
+  [[ -n "${E2E_KEEP_WORK:-}" ]] && echo "work dir kept: $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; for f in "$work"/broker-*.log; do echo "== $f" >&2; tail -20 "$f" >&2; done; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start_broker PORT NAMESPACE FORMAT → sets $broker_pid
+# start_broker PORT NAMESPACE FORMAT [NODE_ID] → sets $broker_pid
 start_broker() {
-  local port="$1" ns="$2" format="$3"
-  "$broker_bin" --listeners="PLAINTEXT://127.0.0.1:$port" --log.dirs="$work/data-$port" \
+  local port="$1" ns="$2" format="$3" node="${4:-1}"
+  "$broker_bin" --listeners="PLAINTEXT://127.0.0.1:$port" --log.dirs="$work/data-$port" --node.id="$node" \
     --kwire.storage=pulsar --pulsarServiceUrl="$url" --pulsarWebServiceUrl="$web" \
     --kwire.namespace="$ns" --entryFormat="$format" --group.initial.rebalance.delay.ms=0 \
     >>"$work/broker-$port.log" 2>&1 &
@@ -173,11 +175,14 @@ if grep -q 'Error when sending message' "$work/stream-producer.log"; then
   fail "the producer gave up on records: $(grep -m3 -A1 'Error when sending' "$work/stream-producer.log")"
 fi
 kafka kafka-console-consumer --bootstrap-server "$bs" --topic stream --from-beginning --max-messages $n \
-  --timeout-ms 60000 >"$work/stream.txt" || true
+  --timeout-ms 60000 --formatter-property print.offset=true >"$work/stream.txt" || true
 python3 - "$work/stream.txt" "$n" <<'PY'
 import collections, sys
 n = int(sys.argv[2])
-got = [int(l) for l in open(sys.argv[1]) if l.strip().isdigit()]
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.startswith("Offset:")]
+offs = [int(r[0].split(":")[1]) for r in rows]
+got = [int(r[1]) for r in rows]
+assert offs == list(range(len(offs))), f"offsets not continuous: {offs[:20]}"
 c = collections.Counter(got)
 dups = [k for k, v in c.items() if v > 1]
 missing = [i for i in range(1, n + 1) if i not in c]
@@ -190,36 +195,70 @@ PY
 fi
 
 if want 6; then
-echo "== 6. two gateways, the writer killed mid-stream"
+echo "== 6. two gateways, one killed mid-stream"
 pid_a="$broker_pid"
 port_b="$(free_port)"
-start_broker "$port_b" "$ns" pulsar
+start_broker "$port_b" "$ns" pulsar 2
 pid_b="$broker_pid"
-kafka kafka-topics --bootstrap-server "$bs" --create --topic handover --partitions 1 >/dev/null
-(for i in $(seq 1 200); do echo "a-$i"; sleep 0.01; done) |
-  kafka kafka-console-producer --bootstrap-server "$bs" --topic handover --command-property acks=all \
-    --command-property delivery.timeout.ms=5000 --command-property request.timeout.ms=2000 &
+both="$bs,127.0.0.1:$port_b"
+for _ in $(seq 1 100); do
+  grep -q 'gateways now: 1, 2' "$work/broker-$port.log" && grep -q 'gateways now: 1, 2' "$work/broker-$port_b.log" && break
+  sleep 0.1
+done
+grep -q 'gateways now: 1, 2' "$work/broker-$port_b.log" || fail "the gateways did not see each other"
+kafka kafka-topics --bootstrap-server "$both" --create --topic handover --partitions 6 >/dev/null
+kafka kafka-topics --bootstrap-server "$both" --describe --topic handover >"$work/handover-topic.txt"
+leaders="$(grep -o 'Leader: [0-9]*' "$work/handover-topic.txt" | sort -u | tr '\n' ' ')"
+[[ "$leaders" == "Leader: 1 Leader: 2 " ]] || fail "partitions not split between the gateways: $leaders"
+n=600
+(for i in $(seq 1 $n); do printf 'k%s\th-%s\n' "$i" "$i"; sleep 0.02; done) |
+  kafka kafka-console-producer --bootstrap-server "$both" --topic handover --reader-property parse.key=true \
+    --command-property acks=all --command-property enable.idempotence=true \
+    --message-send-max-retries 1000000 --command-property delivery.timeout.ms=120000 \
+    --command-property request.timeout.ms=5000 --command-property retry.backoff.ms=200 \
+    --command-property reconnect.backoff.max.ms=1000 --command-property linger.ms=5 \
+    >"$work/handover-producer.log" 2>&1 &
 producer_pid=$!
-sleep 2.5
-stop_broker "$pid_a" KILL  # the first gateway dies mid-stream
-wait "$producer_pid" 2>/dev/null || true
-(for i in $(seq 1 100); do echo "b-$i"; done) |
-  kafka kafka-console-producer --bootstrap-server "127.0.0.1:$port_b" --topic handover --command-property acks=all \
-    --command-property delivery.timeout.ms=60000
+# A group consumes part of the stream and commits (through whichever
+# gateway coordinates it) before the kill.
+kafka kafka-console-consumer --bootstrap-server "$both" --topic handover --group gh --from-beginning \
+  --consumer-property max.poll.records=1 --max-messages 100 --timeout-ms 60000 >"$work/gh-1.txt" || true
+[[ "$(grep -c '^h-' "$work/gh-1.txt")" == 100 ]] || fail "group gh read $(grep -c '^h-' "$work/gh-1.txt") of 100 before the kill"
+kill -0 "$producer_pid" 2>/dev/null || fail "the stream ended before the kill: make it longer"
+stop_broker "$pid_a" KILL
+echo "killed gateway 1 mid-stream"
+wait "$producer_pid" || fail "console producer failed"
+if grep -q 'Error when sending message' "$work/handover-producer.log"; then
+  fail "the producer gave up on records: $(grep -m3 -A1 'Error when sending' "$work/handover-producer.log")"
+fi
+kafka kafka-console-consumer --bootstrap-server "127.0.0.1:$port_b" --topic handover --group gh \
+  --consumer-property max.poll.records=1 --max-messages $((n - 100)) --timeout-ms 60000 >"$work/gh-2.txt" || true
 kafka kafka-console-consumer --bootstrap-server "127.0.0.1:$port_b" --topic handover --from-beginning \
-  --timeout-ms 20000 --formatter-property print.offset=true >"$work/handover.txt" || true
-python3 - "$work/handover.txt" <<'PY'
-import sys
+  --max-messages $n --timeout-ms 60000 --formatter-property print.partition=true \
+  --formatter-property print.offset=true >"$work/handover.txt" || true
+python3 - "$work/handover.txt" "$work/gh-1.txt" "$work/gh-2.txt" "$n" <<'PY'
+import collections, sys
+n = int(sys.argv[4])
+want = {f"h-{i}" for i in range(1, n + 1)}
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if "\t" in l]
-offs = [int(r[0].split(":")[1]) for r in rows]
-vals = [r[1] for r in rows]
-assert offs == list(range(len(rows))), "offsets not continuous"
-a = [int(v[2:]) for v in vals if v.startswith("a-")]
-b = [int(v[2:]) for v in vals if v.startswith("b-")]
-assert b == list(range(1, 101)), f"second gateway's records: {b[:5]}... ({len(b)})"
-assert a == list(range(1, len(a) + 1)), "first gateway's records are not a gap-free prefix"
-assert a, "first gateway wrote nothing before it was killed"
-print(f"first gateway: {len(a)} records before the kill; second: 100; offsets 0..{len(rows)-1}, no duplicates")
+by_partition = collections.defaultdict(list)
+values = []
+for r in rows:
+    part, off, value = int(r[0].split(":")[1]), int(r[1].split(":")[1]), r[2]
+    by_partition[part].append(off)
+    values.append(value)
+for p, offs in by_partition.items():
+    assert offs == list(range(len(offs))), f"partition {p}: offsets not continuous {offs[:5]}..."
+c = collections.Counter(values)
+assert not [v for v, k in c.items() if k > 1], f"duplicates: {[v for v, k in c.items() if k > 1][:5]}"
+assert set(c) == want, f"missing: {sorted(want - set(c))[:10]} ({len(want - set(c))})"
+group = [l.strip() for f in sys.argv[2:4] for l in open(f) if l.startswith("h-")]
+g = collections.Counter(group)
+assert not [v for v, k in g.items() if k > 1], f"group gh read twice: {[v for v, k in g.items() if k > 1][:5]}"
+assert set(g) == want, f"group gh missed {sorted(want - set(g))[:10]}"
+assert len(by_partition) == 6, f"keyed records reached only partitions {sorted(by_partition)}"
+print(f"{n} records once over 6 partitions ({', '.join(str(len(o)) for _, o in sorted(by_partition.items()))}), "
+      "offsets continuous; group gh resumed on the survivor")
 PY
 fi
 

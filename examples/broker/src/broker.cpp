@@ -54,6 +54,7 @@ void DataNotifier::wake_all() {
 Broker::Broker(Settings settings, std::unique_ptr<storage::Storage> store, std::vector<asio::io_context*> ios)
     : settings_(std::move(settings)), store_(std::move(store)), ios_(std::move(ios)) {
   groups_ = std::make_unique<GroupCoordinator>(*this, *ios_.front());
+  cluster_ = std::make_unique<Cluster>(settings_, *store_);
   metrics_.partitions = [this] {
     std::int64_t n = 0;
     auto done = std::make_shared<std::vector<storage::TopicInfo>>();
@@ -68,7 +69,19 @@ Broker::Broker(Settings settings, std::unique_ptr<storage::Storage> store, std::
 
 Broker::~Broker() = default;
 
-void Broker::start() { groups_->load(); }
+void Broker::start() {
+  groups_->load();
+  cluster_->join();
+}
+
+void Broker::hand_over() {
+  std::vector<std::shared_ptr<storage::PartitionLog>> open;
+  {
+    std::lock_guard lk(logs_mu_);
+    for (auto& [tp, log] : logs_) open.push_back(log);
+  }
+  cluster_->release_lost(open);
+}
 
 void Broker::begin_shutdown() {
   stopping_ = true;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster.hpp"
 #include "config.hpp"
 #include "errors.hpp"
 #include "kwire/codec.hpp"
@@ -117,6 +118,11 @@ class Broker {
   Metrics& metrics() noexcept { return metrics_; }
   DataNotifier& notifier() noexcept { return notifier_; }
   GroupCoordinator& groups() noexcept { return *groups_; }
+  Cluster& cluster() noexcept { return *cluster_; }
+
+  /// Hands partitions and groups this gateway no longer owns to the gateway
+  /// that does (periodic).
+  void hand_over();
 
   /// The open log of a partition (cached), or the storage error.
   asio::awaitable<storage::Result<std::shared_ptr<storage::PartitionLog>>> log(const storage::TopicPartition& tp);
@@ -138,6 +144,7 @@ class Broker {
   Metrics metrics_;
   DataNotifier notifier_;
   std::unique_ptr<GroupCoordinator> groups_;
+  std::unique_ptr<Cluster> cluster_;
   std::atomic<bool> stopping_{false};
   std::mutex logs_mu_;
   std::map<storage::TopicPartition, std::shared_ptr<storage::PartitionLog>> logs_;

@@ -565,6 +565,10 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
     resp.error_code = ctx.note(err::invalid_group_id);
     co_return;
   }
+  if (!b.cluster().coordinates(std::string(req.group_id))) {
+    resp.error_code = ctx.note(err::not_coordinator);
+    co_return;
+  }
   if (req.session_timeout_ms < st.group_min_session_ms || req.session_timeout_ms > st.group_max_session_ms) {
     resp.error_code = ctx.note(err::invalid_session_timeout);
     co_return;
@@ -602,6 +606,10 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
 
 asio::awaitable<void> sync_group(Broker& b, Ctx& ctx, SyncGroupRequest& req, SyncGroupResponse& resp) {
   auto& c = b.groups();
+  if (!b.cluster().coordinates(std::string(req.group_id))) {
+    resp.error_code = ctx.note(err::not_coordinator);
+    co_return;
+  }
   GroupCoordinator::SyncResult r;
   std::vector<std::pair<std::string, Bytes>> assignments;
   for (auto& a : req.assignments) assignments.emplace_back(std::string(a.member_id), to_bytes(a.assignment));
@@ -630,6 +638,10 @@ asio::awaitable<void> sync_group(Broker& b, Ctx& ctx, SyncGroupRequest& req, Syn
 
 asio::awaitable<void> heartbeat(Broker& b, Ctx& ctx, HeartbeatRequest& req, HeartbeatResponse& resp) {
   auto& c = b.groups();
+  if (!b.cluster().coordinates(std::string(req.group_id))) {
+    resp.error_code = ctx.note(err::not_coordinator);
+    co_return;
+  }
   std::int16_t e = 0;
   co_await on_strand(b, [&]() -> asio::awaitable<void> {
     auto* g = c.find(std::string(req.group_id));
@@ -642,6 +654,10 @@ asio::awaitable<void> heartbeat(Broker& b, Ctx& ctx, HeartbeatRequest& req, Hear
 
 asio::awaitable<void> leave_group(Broker& b, Ctx& ctx, LeaveGroupRequest& req, LeaveGroupResponse& resp) {
   auto& c = b.groups();
+  if (!b.cluster().coordinates(std::string(req.group_id))) {
+    resp.error_code = ctx.note(err::not_coordinator);
+    co_return;
+  }
   co_await on_strand(b, [&]() -> asio::awaitable<void> {
     auto* g = c.find(std::string(req.group_id));
     if (ctx.version < 3) {
@@ -667,6 +683,7 @@ asio::awaitable<void> offset_commit(Broker& b, Ctx& ctx, OffsetCommitRequest& re
   std::string group(req.group_id);
   std::int16_t group_error = 0;
   if (group.empty()) group_error = err::invalid_group_id;
+  else if (!b.cluster().coordinates(group)) group_error = err::not_coordinator;
   co_await on_strand(b, [&]() -> asio::awaitable<void> {
     if (group_error) co_return;
     auto* g = c.find(group);
@@ -714,10 +731,16 @@ asio::awaitable<void> offset_commit(Broker& b, Ctx& ctx, OffsetCommitRequest& re
 asio::awaitable<void> offset_fetch(Broker& b, Ctx& ctx, OffsetFetchRequest& req, OffsetFetchResponse& resp) {
   auto& catalog = b.store().topics();
   using Committed = std::vector<std::pair<storage::TopicPartition, storage::CommittedOffset>>;
-  auto load = [&](const std::string& group) -> asio::awaitable<Committed> {
+  // The group's error when its offsets cannot be answered here: another
+  // gateway coordinates it, or the storage failed (an empty answer would send
+  // the consumer to its reset policy).
+  auto load = [&](const std::string& group, Committed& out) -> asio::awaitable<std::int16_t> {
+    if (!b.cluster().coordinates(group)) co_return err::not_coordinator;
     auto r = co_await storage::call<Committed>(
         [&](auto done) { b.store().groups().fetch_offsets(group, std::move(done)); });
-    co_return std::move(r.value);
+    if (!r.ok()) co_return err::coordinator_not_available;
+    out = std::move(r.value);
+    co_return 0;
   };
   auto lookup = [](const Committed& all, const std::string& topic, std::int32_t p) -> const storage::CommittedOffset* {
     for (auto& [tp, o] : all)
@@ -726,7 +749,11 @@ asio::awaitable<void> offset_fetch(Broker& b, Ctx& ctx, OffsetFetchRequest& req,
   };
   if (ctx.version < 8) {
     std::string gid(req.group_id);
-    auto all = co_await load(gid);
+    Committed all;
+    if (auto e = co_await load(gid, all)) {
+      resp.error_code = ctx.note(e);  // v2+ carry it; older clients see no offsets
+      co_return;
+    }
     auto fill = [&](OffsetFetchResponse::OffsetFetchResponsePartition& pr, const storage::CommittedOffset* o) {
       pr.committed_offset = o ? o->offset : -1;
       pr.committed_leader_epoch = o ? o->leader_epoch : -1;
@@ -761,7 +788,11 @@ asio::awaitable<void> offset_fetch(Broker& b, Ctx& ctx, OffsetFetchRequest& req,
     auto& gr = resp.groups.emplace_back();
     gr.group_id = rg.group_id;
     std::string gid(rg.group_id);
-    auto all = co_await load(gid);
+    Committed all;
+    if (auto e = co_await load(gid, all)) {
+      gr.error_code = ctx.note(e);
+      continue;
+    }
     auto fill = [&](OffsetFetchResponse::OffsetFetchResponsePartitions& pr, const storage::CommittedOffset* o) {
       pr.committed_offset = o ? o->offset : -1;
       pr.committed_leader_epoch = o ? o->leader_epoch : -1;

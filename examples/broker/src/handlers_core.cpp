@@ -41,7 +41,7 @@ asio::awaitable<void> api_versions(Broker&, Ctx&, ApiVersionsRequest&, ApiVersio
   co_return;
 }
 
-MetadataResponse::MetadataResponseTopic describe_topic(Broker& b, Ctx& ctx, const storage::TopicInfo& t) {
+MetadataResponse::MetadataResponseTopic describe_topic(const ClusterView& view, Ctx& ctx, const storage::TopicInfo& t) {
   MetadataResponse::MetadataResponseTopic out;
   out.name = ctx.keep(t.name);
   out.topic_id = to_uuid(t.id);
@@ -49,10 +49,12 @@ MetadataResponse::MetadataResponseTopic describe_topic(Broker& b, Ctx& ctx, cons
   for (std::int32_t p = 0; p < t.partitions; ++p) {
     MetadataResponse::MetadataResponsePartition mp;
     mp.partition_index = p;
-    mp.leader_id = b.settings().node_id;
+    // One copy, in the backend: the leader is the gateway that writes it.
+    const auto leader = view.leader_of({t.name, p});
+    mp.leader_id = leader;
     mp.leader_epoch = 0;
-    mp.replica_nodes.push_back(b.settings().node_id);
-    mp.isr_nodes.push_back(b.settings().node_id);
+    mp.replica_nodes.push_back(leader);
+    mp.isr_nodes.push_back(leader);
     out.partitions.push_back(std::move(mp));
   }
   return out;
@@ -67,13 +69,29 @@ bool valid_topic_name(std::string_view n) {
   return true;
 }
 
+/// Calls f(node, host, port) for every gateway reachable through the
+/// session's listener (this one as the session sees it).
+template <class F>
+void for_each_gateway(const ClusterView& view, Ctx& ctx, F f) {
+  for (const auto& g : view.gateways()) {
+    if (g.node_id == view.self()) {
+      f(g.node_id, std::string_view(ctx.session.advertised->host), std::int32_t{ctx.session.advertised->port});
+    } else if (auto e = view.endpoint(g.node_id, ctx.session.listener->name)) {
+      f(g.node_id, ctx.keep(e->host), e->port);
+    }
+  }
+}
+
 asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, MetadataResponse& resp) {
   const auto& st = b.settings();
-  MetadataResponse::MetadataResponseBroker br;
-  br.node_id = st.node_id;
-  br.host = ctx.session.advertised->host;
-  br.port = ctx.session.advertised->port;
-  resp.brokers.push_back(br);
+  const auto view = b.cluster().view();
+  for_each_gateway(view, ctx, [&](std::int32_t node, std::string_view host, std::int32_t port) {
+    MetadataResponse::MetadataResponseBroker br;
+    br.node_id = node;
+    br.host = host;
+    br.port = port;
+    resp.brokers.push_back(br);
+  });
   resp.cluster_id = st.cluster_id;
   resp.controller_id = st.node_id;
   auto& catalog = b.store().topics();
@@ -82,8 +100,16 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
   if (all) {
     auto r = co_await storage::call<std::vector<storage::TopicInfo>>(
         [&](auto done) { catalog.list_topics(std::move(done)); });
-    for (auto& t : r.value) resp.topics.push_back(describe_topic(b, ctx, t));
+    for (auto& t : r.value) resp.topics.push_back(describe_topic(view, ctx, t));
   } else {
+    // A topic another gateway created is not in this one's memory yet: one
+    // refresh of the catalog per request that names an unknown topic.
+    for (auto& rt : *req.topics) {
+      if (rt.name && !catalog.find_topic(std::string(*rt.name))) {
+        co_await storage::call<std::vector<storage::TopicInfo>>([&](auto done) { catalog.list_topics(std::move(done)); });
+        break;
+      }
+    }
     for (auto& rt : *req.topics) {
       std::optional<storage::TopicInfo> t;
       if (rt.name) {
@@ -104,7 +130,7 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
         if (c.ok()) t = c.value;
       }
       if (t) {
-        resp.topics.push_back(describe_topic(b, ctx, *t));
+        resp.topics.push_back(describe_topic(view, ctx, *t));
       } else {
         MetadataResponse::MetadataResponseTopic m;
         m.name = ctx.keep(name);
@@ -123,19 +149,22 @@ asio::awaitable<void> describe_cluster(Broker& b, Ctx& ctx, DescribeClusterReque
   resp.cluster_id = st.cluster_id;
   resp.controller_id = st.node_id;
   if (ctx.version >= 1) resp.endpoint_type = req.endpoint_type;
-  DescribeClusterResponse::DescribeClusterBroker br;
-  br.broker_id = st.node_id;
-  br.host = ctx.session.advertised->host;
-  br.port = ctx.session.advertised->port;
-  resp.brokers.push_back(br);
+  for_each_gateway(b.cluster().view(), ctx, [&](std::int32_t node, std::string_view host, std::int32_t port) {
+    DescribeClusterResponse::DescribeClusterBroker br;
+    br.broker_id = node;
+    br.host = host;
+    br.port = port;
+    resp.brokers.push_back(br);
+  });
   if (req.include_cluster_authorized_operations) resp.cluster_authorized_operations = 0b0001'1111'1000;
   co_return;
 }
 
 asio::awaitable<void> find_coordinator(Broker& b, Ctx& ctx, FindCoordinatorRequest& req, FindCoordinatorResponse& resp) {
   const auto& adv = *ctx.session.advertised;
-  auto answer = [&](std::int8_t key_type, std::int16_t& error, nullable_string& message, std::int32_t& node,
-                    std::string_view& host, std::int32_t& port) {
+  const auto view = b.cluster().view();
+  auto answer = [&](std::string_view key, std::int8_t key_type, std::int16_t& error, nullable_string& message,
+                    std::int32_t& node, std::string_view& host, std::int32_t& port) {
     if (key_type != 0) {
       error = ctx.note(err::coordinator_not_available);
       message = "only consumer groups are supported";
@@ -144,17 +173,27 @@ asio::awaitable<void> find_coordinator(Broker& b, Ctx& ctx, FindCoordinatorReque
       port = -1;
       return;
     }
-    node = b.settings().node_id;
-    host = adv.host;
-    port = adv.port;
+    node = view.coordinator_of_shard(b.store().groups().shard_of(std::string(key)));
+    if (node == view.self()) {
+      host = adv.host;
+      port = adv.port;
+    } else if (auto e = view.endpoint(node, ctx.session.listener->name)) {
+      host = ctx.keep(e->host);
+      port = e->port;
+    } else {
+      error = ctx.note(err::coordinator_not_available);
+      node = -1;
+      host = "";
+      port = -1;
+    }
   };
   if (ctx.version < 4) {
-    answer(req.key_type, resp.error_code, resp.error_message, resp.node_id, resp.host, resp.port);
+    answer(req.key, req.key_type, resp.error_code, resp.error_message, resp.node_id, resp.host, resp.port);
   } else {
     for (auto key : req.coordinator_keys) {
       FindCoordinatorResponse::Coordinator c;
       c.key = key;
-      answer(req.key_type, c.error_code, c.error_message, c.node_id, c.host, c.port);
+      answer(key, req.key_type, c.error_code, c.error_message, c.node_id, c.host, c.port);
       resp.coordinators.push_back(c);
     }
   }

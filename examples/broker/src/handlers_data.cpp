@@ -171,6 +171,9 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
         pr.error_code = ctx.note(ctx.version >= 13 ? err::unknown_topic_id : err::unknown_topic_or_partition);
       } else if (pd.index < 0 || pd.index >= info->partitions) {
         pr.error_code = ctx.note(err::unknown_topic_or_partition);
+      } else if (!b.cluster().leads({info->name, pd.index})) {
+        // Another gateway writes it: the client refreshes its metadata.
+        pr.error_code = ctx.note(err::not_leader_or_follower);
       } else {
         co_await append_partition(b, ctx, *info, pr, pd.records);
       }

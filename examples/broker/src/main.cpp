@@ -71,6 +71,7 @@ asio::awaitable<void> maintenance(kb::Broker& broker) {
     if (broker.stopping()) break;
     try {
       broker.store().maintain(std::chrono::system_clock::now());
+      broker.hand_over();
     } catch (const std::exception& e) {
       KB_ERROR("storage maintenance: {}", e.what());
     }

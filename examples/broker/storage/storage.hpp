@@ -131,6 +131,11 @@ class PartitionLog {
   /// offset becomes `offset` (-1 means the high watermark). Returns the new
   /// log start offset. Whole ledgers below it may be dropped.
   virtual void delete_records(std::int64_t offset, Handler<std::int64_t> done) = 0;
+
+  /// Stops writing here so that another gateway can take the partition (it
+  /// now leads it); a later append takes it back. Backends with one gateway
+  /// have nothing to do.
+  virtual void release() {}
 };
 
 // ---------------------------------------------------------------------------
@@ -198,6 +203,43 @@ class GroupStore {
                               Handler<Done> done) = 0;
   /// Ids of groups that have committed offsets or a blob.
   virtual void list_groups(Handler<std::vector<std::string>> done) = 0;
+
+  /// Groups are stored in shards; one gateway at a time coordinates a shard's
+  /// groups. Backends with one gateway have one shard.
+  virtual std::int32_t shard_of(const std::string& /*group*/) const { return 0; }
+  virtual std::int32_t shard_count() const { return 1; }
+  /// Stops writing the shard here (another gateway coordinates it now); the
+  /// next write takes it back after reading what others wrote.
+  virtual void release_shard(std::int32_t /*shard*/) {}
+};
+
+// ---------------------------------------------------------------------------
+// Gateways: kwire-broker processes in front of the same storage
+
+struct Endpoint {
+  std::string listener;  // the listener name (PLAINTEXT, SASL_PLAINTEXT, ...)
+  std::string host;
+  std::int32_t port = 0;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+struct Gateway {
+  std::int32_t node_id = -1;
+  std::vector<Endpoint> endpoints;  // advertised
+  friend bool operator==(const Gateway&, const Gateway&) = default;
+};
+
+/// Who else serves this storage. Gateways announce themselves through the
+/// backend; one that stops announcing (killed, cut off) drops out after a
+/// few seconds, and the others take over its partitions and groups.
+class Membership {
+ public:
+  virtual ~Membership() = default;
+  /// Starts announcing this gateway (until Storage::close()); returns once
+  /// the others have had time to be heard. Call it before serving clients.
+  virtual void join(Gateway self) = 0;
+  /// The live gateways, this one included, ordered by node id. From memory.
+  virtual std::vector<Gateway> gateways() const = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -210,6 +252,9 @@ class Storage {
   virtual const Namespace& ns() const noexcept = 0;
   virtual TopicCatalog& topics() = 0;
   virtual GroupStore& groups() = 0;
+  /// The gateways sharing this storage; nullptr when the backend serves one
+  /// gateway only (the embedded store).
+  virtual Membership* membership() { return nullptr; }
 
   /// Opens (or returns the already open) log of an existing partition;
   /// unknown_topic if the topic or partition does not exist. The log stays

@@ -643,9 +643,13 @@ awaitable<SendReceipt> Producer::send_batch(std::vector<OutgoingMessage> ms) {
 }
 
 awaitable<SendReceipt> Producer::send_entry(wire::MessageMetadata meta, std::string payload, int num_messages) {
+  auto pending = post_entry(std::move(meta), std::move(payload), num_messages);
+  co_return co_await pending.receipt();
+}
+
+Producer::PendingSend Producer::post_entry(wire::MessageMetadata meta, std::string payload, int num_messages) {
   if (closed_) throw Error(Error::client_closed, "producer closed");
   if (fenced_) throw Error(wire::ProducerFenced, "producer fenced on " + options_.topic);
-  auto self = shared_from_this();
   auto f = std::make_shared<InFlight>(client_->executor());
   f->sequence_id = next_sequence_id_++;
   meta.set_producer_name(name_);
@@ -664,9 +668,16 @@ awaitable<SendReceipt> Producer::send_entry(wire::MessageMetadata meta, std::str
     if (num_messages != 1) send.mutable_send()->set_num_messages(num_messages);
     cnx_->send(encode_payload_command(send, f->metadata, f->payload));
   }
+  PendingSend p;
+  p.producer_ = shared_from_this();
+  p.flight_ = std::move(f);
+  return p;
+}
+
+awaitable<SendReceipt> Producer::PendingSend::receipt() {
   // Resent across reconnects until confirmed or failed; the timeout bounds
   // the wait of this caller only.
-  co_return co_await f->slot.wait(client_->options().operation_timeout * 4, "a send receipt");
+  co_return co_await flight_->slot.wait(producer_->client_->options().operation_timeout * 4, "a send receipt");
 }
 
 void Producer::on_frame(Frame& f) {
@@ -897,8 +908,10 @@ void Consumer::on_frame(Frame& f) {
   e.metadata = std::make_shared<const wire::MessageMetadata>(std::move(*f.metadata));
   e.payload = std::move(f.payload);
   if (!f.checksum_ok) return;  // dropped; the broker redelivers unacked entries
-  // After a reconnect, a reader can see again what it had taken.
-  if (!options_.durable && last_taken_ && !(*last_taken_ < e.id)) {
+  // After a reconnect, a reader can see again what it had taken. (Messages
+  // of non-persistent topics have no position: all ids are 0:0.)
+  if (!options_.durable && last_taken_ && !(*last_taken_ < e.id) &&
+      full_topic_name(options_.topic).rfind("non-persistent://", 0) != 0) {
     consumed(e.message_count());
     return;
   }

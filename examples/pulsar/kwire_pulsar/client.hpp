@@ -193,6 +193,24 @@ class Producer : public std::enable_shared_from_this<Producer> {
   /// are filled in here) and payload, counting as `num_messages` messages.
   awaitable<SendReceipt> send_entry(wire::MessageMetadata meta, std::string payload, int num_messages);
 
+  struct InFlight;
+  /// An entry on its way: queued (and sent, when connected) by post_entry(),
+  /// confirmed by receipt(). Lets a caller keep several entries in flight
+  /// while knowing their order.
+  class PendingSend {
+   public:
+    /// The broker's receipt; throws Error when the send failed or timed out
+    /// (a timed-out entry may still be stored: close the producer to know).
+    awaitable<SendReceipt> receipt();
+
+   private:
+    friend class Producer;
+    std::shared_ptr<Producer> producer_;
+    std::shared_ptr<InFlight> flight_;
+  };
+  /// Queues an entry now, in call order (throws Error when fenced or closed).
+  PendingSend post_entry(wire::MessageMetadata meta, std::string payload, int num_messages);
+
   awaitable<void> close();
 
   const std::string& name() const noexcept { return name_; }
@@ -209,7 +227,6 @@ class Producer : public std::enable_shared_from_this<Producer> {
   awaitable<void> connect();
 
  private:
-  struct InFlight;
   void on_frame(Frame& f);
   void on_disconnect();
   awaitable<void> reconnect_loop();

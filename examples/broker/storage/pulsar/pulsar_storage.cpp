@@ -3,6 +3,8 @@
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,6 +21,7 @@
 #include <thread>
 
 #include "../producer_state.hpp"
+#include "gateways.hpp"
 #include "kwire_pulsar/admin.hpp"
 
 namespace kwire_broker::storage::pulsar {
@@ -196,6 +199,7 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   void offset_for_timestamp(std::int64_t timestamp, Handler<TimestampLookup> done) override;
   void max_timestamp(Handler<TimestampLookup> done) override;
   void delete_records(std::int64_t offset, Handler<std::int64_t> done) override;
+  void release() override;
 
   awaitable<void> open();
   /// The entry holding `offset` (offset < high watermark).
@@ -205,12 +209,20 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   std::atomic<std::uint64_t> probes{0};
 
  private:
-  awaitable<AppendResult> do_append(std::vector<std::uint8_t> batch, AppendOptions options);
+  /// Gives the batch the next offsets (base offset written in place).
+  AppendResult assign(std::vector<std::uint8_t>& batch, const AppendOptions& options);
+  /// Pulsar stored the entry of `r`: the high watermark moves past it.
+  void confirmed(AppendResult& r, const kp::SendReceipt& receipt);
   awaitable<ReadResult> do_read(ReadOptions options);
   awaitable<void> sync_end();
+  awaitable<void> resync();
+  /// Feeds the batches from `from` to the end into the producer state table.
+  awaitable<void> replay_producers(std::int64_t from);
   awaitable<std::optional<std::pair<kp::Entry, EntryInfo>>> probe(kp::MessageId at);
   awaitable<std::vector<kp::MessageId>> all_positions();
-  awaitable<void> ensure_producer();
+  /// A writer for the partition; a new one first reads the end from Pulsar
+  /// (and with `rebuild`, the producer table from the log's tail).
+  awaitable<void> ensure_producer(bool rebuild = false);
   void remember(const EntryInfo& i, kp::MessageId id);
   void publish_offsets();
 
@@ -221,7 +233,9 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   LogOffsets offsets_;
   // Only on the storage's I/O thread:
   AsyncLock append_lock_, read_lock_;
-  std::int64_t next_offset_ = 0, log_start_ = 0;
+  // next_offset_: after the last entry Pulsar confirmed (the high
+  // watermark); assigned_end_: after the last entry this gateway queued.
+  std::int64_t next_offset_ = 0, log_start_ = 0, assigned_end_ = 0;
   bool resync_ = false;
   std::shared_ptr<kp::Producer> producer_;
   std::map<std::int64_t, std::pair<std::int64_t, kp::MessageId>> index_;  // last offset → (base, id)
@@ -284,6 +298,9 @@ class Groups final : public GroupStore {
 
   std::string offsets_topic() const;
   int partition_of(const std::string& group) const;
+  std::int32_t shard_of(const std::string& group) const override { return partition_of(group); }
+  std::int32_t shard_count() const override;
+  void release_shard(std::int32_t shard) override;
 
  private:
   struct Group {
@@ -291,6 +308,9 @@ class Groups final : public GroupStore {
     std::map<TopicPartition, CommittedOffset> offsets;
   };
   awaitable<void> ensure_loaded();
+  awaitable<void> load_partition(int p);
+  /// Coordinates partition p's groups from now on (see write()).
+  awaitable<void> take(int p);
   awaitable<void> write(const std::string& group, std::vector<kp::OutgoingMessage> messages);
   awaitable<void> mirror(const std::string& group, const std::vector<std::pair<TopicPartition, CommittedOffset>>& o);
   void apply(const kp::Message& m);
@@ -393,11 +413,15 @@ class PulsarStorage final : public Storage {
     if (auto f = co_await admin_->namespace_property(tn, format_property))
       format_ = *f == "kafka" ? EntryFormat::kafka : EntryFormat::pulsar;
     co_await catalog_.load();
+    std::string gateways = "non-persistent://" + ns_.tenant + "/__kafka/__kwire_gateways";
+    if (ns_.ns != "default") gateways += "_" + ns_.ns;
+    members_ = std::make_unique<PulsarMembership>(client_, gateways);
   }
 
   const Namespace& ns() const noexcept override { return ns_; }
   TopicCatalog& topics() override { return catalog_; }
   GroupStore& groups() override { return groups_; }
+  Membership* membership() override { return members_.get(); }
 
   void open_log(TopicPartition tp, Handler<std::shared_ptr<PartitionLog>> done) override {
     spawn<std::shared_ptr<PartitionLog>>(std::move(done), [this, tp]() -> awaitable<Result<std::shared_ptr<PartitionLog>>> {
@@ -449,11 +473,15 @@ class PulsarStorage final : public Storage {
   void shutdown() {
     if (closed_.exchange(true)) return;
     std::promise<void> p;
-    asio::post(io_, [this, &p] {
+    asio::co_spawn(io_, [this]() -> awaitable<void> {
+      if (members_) {
+        // Say goodbye, but do not wait on a Pulsar that is away.
+        asio::co_spawn(io_, members_->leave(), asio::detached);
+        co_await kp::sleep_for(200ms);
+      }
       for (auto& [tp, log] : logs_) log->close_now();
       client_->close();
-      p.set_value();
-    });
+    }, [&p](std::exception_ptr) { p.set_value(); });
     p.get_future().wait();
     work_.reset();
     io_.stop();
@@ -477,6 +505,7 @@ class PulsarStorage final : public Storage {
   std::map<TopicPartition, std::shared_ptr<Log>> logs_;
   std::map<TopicPartition, std::unique_ptr<AsyncLock>> opening_;
   std::shared_ptr<kp::Producer> id_producer_;
+  std::unique_ptr<PulsarMembership> members_;
   std::atomic<bool> closed_{false};
   std::thread thread_;
 };
@@ -542,25 +571,46 @@ awaitable<void> Log::sync_end() {
 awaitable<void> Log::open() {
   co_await sync_end();
   // Rebuild idempotent-producer state from the tail of the log.
-  const std::int64_t from = std::max(log_start_, next_offset_ - 2000);
-  if (from < next_offset_) {
-    auto at = co_await locate(from);
-    auto r = co_await s_.client_->create_reader(topic_, at, 200);
-    for (;;) {
-      auto e = co_await r->receive_entry(s_.config_.operation_timeout);
-      if (!e) break;
-      auto i = info_of(*e);
-      if (!i) break;
+  co_await replay_producers(std::max(log_start_, next_offset_ - 2000));
+}
+
+awaitable<void> Log::replay_producers(std::int64_t from) {
+  if (from >= next_offset_) co_return;
+  auto at = co_await locate(from);
+  auto r = co_await s_.client_->create_reader(topic_, at, 200);
+  for (;;) {
+    auto e = co_await r->receive_entry(s_.config_.operation_timeout);
+    if (!e) break;
+    auto i = info_of(*e);
+    if (!i) break;
+    if (i->last >= from) {
       std::vector<std::uint8_t> bytes;
       entry_to_kafka(*e, i->last, bytes);
       if (auto h = BatchHeader::parse(bytes)) producers_.record(*h);
-      if (i->last + 1 >= next_offset_) break;
     }
-    co_await r->close();
+    if (i->last + 1 >= next_offset_) break;
   }
+  co_await r->close();
 }
 
-awaitable<void> Log::ensure_producer() {
+awaitable<void> Log::resync() {
+  // After a failed append nobody knows whether Pulsar stored it. Close the
+  // producer first: Pulsar completes a close only once the producer's pending
+  // writes are persisted, so nothing of ours lands after the end is read.
+  if (producer_) {
+    auto p = std::move(producer_);
+    try {
+      co_await p->close();
+    } catch (const std::exception&) {
+    }
+  }
+  // Batches recorded when queued but never stored must not count as
+  // duplicates: rebuild the producer table from what the log holds.
+  co_await ensure_producer(true);
+  resync_ = false;
+}
+
+awaitable<void> Log::ensure_producer(bool rebuild) {
   if (producer_ && !producer_->fenced()) co_return;
   kp::ProducerOptions o;
   o.topic = topic_;
@@ -569,8 +619,19 @@ awaitable<void> Log::ensure_producer() {
   o.name = "kwire-" + s_.ns_.tenant + "-" + s_.ns_.ns + "-" + tp_.topic + "-" + std::to_string(tp_.partition);
   o.access_mode = kp::AccessMode::exclusive;
   producer_ = co_await s_.client_->create_producer(o);
-  // Another writer may have appended before we took the topic.
+  // Another writer (a gateway before us, or our own failed append) may have
+  // appended since we last looked: take the end from Pulsar, and let what
+  // landed count for idempotence, so that a Kafka retry of it is a duplicate
+  // and not a new batch.
+  const std::int64_t before = next_offset_;
   co_await sync_end();
+  assigned_end_ = next_offset_;
+  if (rebuild) {
+    producers_ = ProducerStateTable{};
+    co_await replay_producers(std::max(log_start_, next_offset_ - 2000));
+  } else {
+    co_await replay_producers(before);
+  }
 }
 
 awaitable<std::vector<kp::MessageId>> Log::all_positions() {
@@ -629,37 +690,61 @@ awaitable<kp::MessageId> Log::locate(std::int64_t offset) {
   co_return found.value_or(pos.front());
 }
 
+void Log::release() {
+  asio::co_spawn(s_.io_, [self = shared_from_this()]() -> awaitable<void> {
+    co_await self->append_lock_.lock();
+    Unlock u{self->append_lock_};
+    if (auto p = std::move(self->producer_)) co_await p->close();
+  }, asio::detached);
+}
+
 void Log::append(std::vector<std::uint8_t> batch, AppendOptions options, Handler<AppendResult> done) {
   auto self = shared_from_this();
   s_.spawn<AppendResult>(std::move(done), [self, batch = std::move(batch), options]() mutable
                                               -> awaitable<Result<AppendResult>> {
-    co_await self->append_lock_.lock();
-    Unlock u{self->append_lock_};
-    auto h = BatchHeader::parse(batch);
-    if (!h || batch.size() != h->total_size() || !batch_crc_ok(batch))
-      co_return Result<AppendResult>::failure(Errc::corrupt_batch, "bad record batch");
-    if (self->resync_) co_await self->sync_end();
-    AppendResult dup;
-    switch (auto c = self->producers_.check(*h, &dup)) {
-      case Errc::ok: break;
-      case Errc::duplicate_sequence:
-        dup.log_start_offset = self->log_start_;
-        co_return Result<AppendResult>{Errc::duplicate_sequence, "duplicate", dup};
-      default: co_return Result<AppendResult>::failure(c, to_string(c));
+    // Offsets are taken and the entry queued under the lock, in call order;
+    // the receipt is awaited outside it, so a partition keeps many entries in
+    // flight (Pulsar confirms them in order).
+    std::optional<kp::Producer::PendingSend> pending;
+    AppendResult r;
+    {
+      co_await self->append_lock_.lock();
+      Unlock u{self->append_lock_};
+      auto h = BatchHeader::parse(batch);
+      if (!h || batch.size() != h->total_size() || !batch_crc_ok(batch))
+        co_return Result<AppendResult>::failure(Errc::corrupt_batch, "bad record batch");
+      if (self->resync_) co_await self->resync();
+      AppendResult dup;
+      switch (auto c = self->producers_.check(*h, &dup)) {
+        case Errc::ok: break;
+        case Errc::duplicate_sequence:
+          dup.log_start_offset = self->log_start_;
+          co_return Result<AppendResult>{Errc::duplicate_sequence, "duplicate", dup};
+        default: co_return Result<AppendResult>::failure(c, to_string(c));
+      }
+      co_await self->ensure_producer();
+      r = self->assign(batch, options);
+      auto entry = kafka_to_entry(batch, self->s_.format_);
+      pending = self->producer_->post_entry(std::move(entry.metadata), std::move(entry.payload), entry.messages);
+      // Recorded now so that the producer's next batch, in flight behind this
+      // one, follows it; a failure rebuilds the table from the log.
+      if (auto hh = BatchHeader::parse(batch)) self->producers_.record(*hh, r.log_append_time);
     }
+    kp::SendReceipt receipt;
     try {
-      co_return Result<AppendResult>::success(co_await self->do_append(std::move(batch), options));
+      receipt = co_await pending->receipt();
     } catch (...) {
       self->resync_ = true;  // unknown whether it was stored: ask the broker
       throw;
     }
+    self->confirmed(r, receipt);
+    co_return Result<AppendResult>::success(r);
   });
 }
 
-awaitable<AppendResult> Log::do_append(std::vector<std::uint8_t> batch, AppendOptions options) {
-  co_await ensure_producer();
+AppendResult Log::assign(std::vector<std::uint8_t>& batch, const AppendOptions& options) {
   AppendResult r;
-  r.base_offset = next_offset_;
+  r.base_offset = assigned_end_;
   kwire::set_base_offset(batch, r.base_offset);
   if (options.log_append_time) {
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -670,16 +755,23 @@ awaitable<AppendResult> Log::do_append(std::vector<std::uint8_t> batch, AppendOp
     kwire::refresh_crc(batch);
     r.log_append_time = now;
   }
-  auto entry = kafka_to_entry(batch, s_.format_);
-  auto receipt = co_await producer_->send_entry(std::move(entry.metadata), std::move(entry.payload), entry.messages);
-  r.last_offset = r.base_offset + entry.messages - 1;
-  next_offset_ = r.last_offset + 1;
+  r.last_offset = r.base_offset + index_span(batch) - 1;
+  assigned_end_ = r.last_offset + 1;
+  return r;
+}
+
+void Log::confirmed(AppendResult& r, const kp::SendReceipt& receipt) {
   r.log_start_offset = log_start_;
-  r.position = {receipt.id.ledger, receipt.id.entry};
-  remember({r.base_offset, r.last_offset, -1}, receipt.id);
-  if (auto h = BatchHeader::parse(batch)) producers_.record(*h, r.log_append_time);
-  publish_offsets();
-  co_return r;
+  // A receipt for a resend Pulsar had stored already (deduplication) carries
+  // no position: the offsets still hold, the index learns them on read.
+  if (receipt.id.ledger != ~std::uint64_t{0} && receipt.id.entry != ~std::uint64_t{0}) {
+    r.position = {receipt.id.ledger, receipt.id.entry};
+    remember({r.base_offset, r.last_offset, -1}, receipt.id);
+  }
+  if (r.last_offset + 1 > next_offset_) {
+    next_offset_ = r.last_offset + 1;
+    publish_offsets();
+  }
 }
 
 void Log::read(ReadOptions options, Handler<ReadResult> done) {
@@ -876,7 +968,10 @@ void Catalog::create_topic(NewTopic topic, Handler<TopicInfo> done) {
     // With its own media type the body carries the properties too.
     auto r = co_await s_.admin_->request("PUT", "/admin/v2/persistent/" + s_.short_topic(topic.name) + "/partitions",
                                          body.dump(), "application/vnd.partitioned-topic-metadata+json");
-    if (r.status == 409) co_return Result<TopicInfo>::failure(Errc::topic_exists, topic.name);
+    if (r.status == 409) {
+      co_await fetch(topic.name);  // made by another gateway: know it from now on
+      co_return Result<TopicInfo>::failure(Errc::topic_exists, topic.name);
+    }
     if (!r.ok()) throw kp::AdminError(r.status, "create " + topic.name + ": " + r.body);
     put(t);
     co_return Result<TopicInfo>::success(t);
@@ -960,6 +1055,8 @@ std::string Groups::offsets_topic() const {
   return t;
 }
 
+std::int32_t Groups::shard_count() const { return s_.config_.offsets_partitions; }
+
 int Groups::partition_of(const std::string& group) const {
   std::uint32_t h = 2166136261u;  // FNV-1a: stable across gateways
   for (unsigned char c : group) h = (h ^ c) * 16777619u;
@@ -997,47 +1094,67 @@ void Groups::apply(const kp::Message& m) {
   }
 }
 
+awaitable<void> Groups::load_partition(int p) {
+  kp::ConsumerOptions o;
+  o.topic = offsets_topic() + "-partition-" + std::to_string(p);
+  o.subscription = "kwire-load";
+  o.durable = false;
+  o.start_message_id = kp::MessageId::earliest();
+  o.initial_position = kp::InitialPosition::earliest;
+  o.read_compacted = true;
+  auto r = co_await s_.client_->subscribe(o);
+  auto last = co_await r->last_message_id();
+  const bool empty = last.entry == ~std::uint64_t{0} || last.entry > (std::uint64_t{1} << 62);
+  while (!empty) {
+    auto e = co_await r->receive_entry(s_.config_.operation_timeout);
+    if (!e) break;
+    for (auto& m : kp::entry_messages(*e)) apply(m);
+    if (!(e->id < kp::MessageId{last.ledger, last.entry, -1, -1})) break;
+  }
+  co_await r->close();
+}
+
 awaitable<void> Groups::ensure_loaded() {
   if (loaded_) co_return;
   co_await load_lock_->lock();
   Unlock u{*load_lock_};
   if (loaded_) co_return;
-  for (int p = 0; p < s_.config_.offsets_partitions; ++p) {
-    const auto topic = offsets_topic() + "-partition-" + std::to_string(p);
-    kp::ConsumerOptions o;
-    o.topic = topic;
-    o.subscription = "kwire-load";
-    o.durable = false;
-    o.start_message_id = kp::MessageId::earliest();
-    o.initial_position = kp::InitialPosition::earliest;
-    o.read_compacted = true;
-    auto r = co_await s_.client_->subscribe(o);
-    auto last = co_await r->last_message_id();
-    const bool empty = last.entry == ~std::uint64_t{0} || last.entry > (std::uint64_t{1} << 62);
-    while (!empty) {
-      auto e = co_await r->receive_entry(s_.config_.operation_timeout);
-      if (!e) break;
-      for (auto& m : kp::entry_messages(*e)) apply(m);
-      if (!(e->id < kp::MessageId{last.ledger, last.entry, -1, -1})) break;
-    }
-    co_await r->close();
-  }
+  for (int p = 0; p < s_.config_.offsets_partitions; ++p) co_await load_partition(p);
   loaded_ = true;
+}
+
+awaitable<void> Groups::take(int p) {
+  co_await ensure_loaded();
+  auto& prod = producers_[p];
+  if (prod && !prod->fenced()) co_return;
+  kp::ProducerOptions o;
+  o.topic = offsets_topic() + "-partition-" + std::to_string(p);
+  // The gateway holding this exclusive producer coordinates the groups of
+  // this partition; another gateway's writes are refused.
+  o.name = "kwire-coordinator-" + s_.ns_.tenant + "-" + s_.ns_.ns + "-" + std::to_string(p);
+  o.access_mode = kp::AccessMode::exclusive;
+  prod = co_await s_.client_->create_producer(o);
+  // Until now another gateway may have coordinated these groups: forget what
+  // we knew of them and read the partition again.
+  for (auto it = groups_.begin(); it != groups_.end();)
+    it = partition_of(it->first) == p ? groups_.erase(it) : std::next(it);
+  co_await load_partition(p);
+}
+
+void Groups::release_shard(std::int32_t shard) {
+  asio::post(s_.io_, [this, shard] {
+    auto it = producers_.find(shard);
+    if (it == producers_.end() || !it->second) return;
+    auto prod = std::move(it->second);
+    producers_.erase(it);
+    asio::co_spawn(s_.io_, [prod]() -> awaitable<void> { co_await prod->close(); }, asio::detached);
+  });
 }
 
 awaitable<void> Groups::write(const std::string& group, std::vector<kp::OutgoingMessage> messages) {
   const int p = partition_of(group);
-  auto& prod = producers_[p];
-  if (!prod || prod->fenced()) {
-    kp::ProducerOptions o;
-    o.topic = offsets_topic() + "-partition-" + std::to_string(p);
-    // The gateway holding this exclusive producer coordinates the groups of
-    // this partition; another gateway's writes are refused.
-    o.name = "kwire-coordinator-" + s_.ns_.tenant + "-" + s_.ns_.ns + "-" + std::to_string(p);
-    o.access_mode = kp::AccessMode::exclusive;
-    prod = co_await s_.client_->create_producer(o);
-  }
-  co_await prod->send_batch(std::move(messages));  // one entry: all or none
+  co_await take(p);
+  co_await producers_[p]->send_batch(std::move(messages));  // one entry: all or none
 }
 
 awaitable<void> Groups::mirror(const std::string& group,
@@ -1058,7 +1175,7 @@ awaitable<void> Groups::mirror(const std::string& group,
 
 void Groups::store_group(std::string group_id, std::vector<std::uint8_t> blob, Handler<Done> done) {
   s_.spawn<Done>(std::move(done), [this, group_id, blob = std::move(blob)]() -> awaitable<Result<Done>> {
-    co_await ensure_loaded();
+    co_await take(partition_of(group_id));
     kp::OutgoingMessage m;
     m.key = "blob/" + group_id;
     m.value.assign(blob.begin(), blob.end());
@@ -1072,7 +1189,7 @@ void Groups::store_group(std::string group_id, std::vector<std::uint8_t> blob, H
 
 void Groups::delete_group(std::string group_id, Handler<Done> done) {
   s_.spawn<Done>(std::move(done), [this, group_id]() -> awaitable<Result<Done>> {
-    co_await ensure_loaded();
+    co_await take(partition_of(group_id));
     auto it = groups_.find(group_id);
     if (it == groups_.end()) co_return Result<Done>::failure(Errc::group_not_found, group_id);
     std::vector<kp::OutgoingMessage> ms;
@@ -1105,7 +1222,7 @@ void Groups::load_groups(Handler<std::vector<GroupBlob>> done) {
 void Groups::commit_offsets(std::string group_id, std::vector<std::pair<TopicPartition, CommittedOffset>> offsets,
                             Handler<Done> done) {
   s_.spawn<Done>(std::move(done), [this, group_id, offsets = std::move(offsets)]() -> awaitable<Result<Done>> {
-    co_await ensure_loaded();
+    co_await take(partition_of(group_id));
     std::vector<kp::OutgoingMessage> ms;
     for (auto& [tp, c] : offsets) {
       kp::OutgoingMessage m;
@@ -1128,7 +1245,7 @@ void Groups::fetch_offsets(std::string group_id,
                            Handler<std::vector<std::pair<TopicPartition, CommittedOffset>>> done) {
   using V = std::vector<std::pair<TopicPartition, CommittedOffset>>;
   s_.spawn<V>(std::move(done), [this, group_id]() -> awaitable<Result<V>> {
-    co_await ensure_loaded();
+    co_await take(partition_of(group_id));  // fresh if another gateway coordinated it
     V out;
     if (auto it = groups_.find(group_id); it != groups_.end())
       for (auto& [tp, c] : it->second.offsets) out.emplace_back(tp, c);
@@ -1138,7 +1255,7 @@ void Groups::fetch_offsets(std::string group_id,
 
 void Groups::delete_offsets(std::string group_id, std::vector<TopicPartition> partitions, Handler<Done> done) {
   s_.spawn<Done>(std::move(done), [this, group_id, partitions]() -> awaitable<Result<Done>> {
-    co_await ensure_loaded();
+    co_await take(partition_of(group_id));
     std::vector<kp::OutgoingMessage> ms;
     for (auto& tp : partitions) {
       kp::OutgoingMessage m;
