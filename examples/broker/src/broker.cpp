@@ -51,30 +51,23 @@ void DataNotifier::wake_all() {
 // ---------------------------------------------------------------------------
 // Broker
 
-Broker::Broker(Settings settings, std::unique_ptr<storage::Storage> store, std::vector<asio::io_context*> ios)
-    : settings_(std::move(settings)), store_(std::move(store)), ios_(std::move(ios)) {
-  groups_ = std::make_unique<GroupCoordinator>(*this, *ios_.front());
-  cluster_ = std::make_unique<Cluster>(settings_, *store_);
-  metrics_.partitions = [this] {
-    std::int64_t n = 0;
-    auto done = std::make_shared<std::vector<storage::TopicInfo>>();
-    store_->topics().list_topics([done](storage::Result<std::vector<storage::TopicInfo>> r) {
-      if (r.ok()) *done = std::move(r.value);
-    });
-    for (auto& t : *done) n += t.partitions;
-    return n;
-  };
-  metrics_.groups = [this] { return groups_->count(); };
+// ---------------------------------------------------------------------------
+// Realm
+
+Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Storage> store)
+    : broker_(broker), ns_(std::move(ns)), store_(std::move(store)) {
+  groups_ = std::make_unique<GroupCoordinator>(broker_, *store_, broker_.io());
+  cluster_ = std::make_unique<Cluster>(broker_.settings(), *store_);
 }
 
-Broker::~Broker() = default;
+Realm::~Realm() = default;
 
-void Broker::start() {
+void Realm::start() {
   groups_->load();
   cluster_->join();
 }
 
-void Broker::hand_over() {
+void Realm::hand_over() {
   std::vector<std::shared_ptr<storage::PartitionLog>> open;
   {
     std::lock_guard lk(logs_mu_);
@@ -83,13 +76,7 @@ void Broker::hand_over() {
   cluster_->release_lost(open);
 }
 
-void Broker::begin_shutdown() {
-  stopping_ = true;
-  notifier_.wake_all();
-  groups_->shutdown();
-}
-
-asio::awaitable<storage::Result<std::shared_ptr<storage::PartitionLog>>> Broker::log(const storage::TopicPartition& tp) {
+asio::awaitable<storage::Result<std::shared_ptr<storage::PartitionLog>>> Realm::log(const storage::TopicPartition& tp) {
   {
     std::lock_guard lk(logs_mu_);
     auto it = logs_.find(tp);
@@ -104,7 +91,7 @@ asio::awaitable<storage::Result<std::shared_ptr<storage::PartitionLog>>> Broker:
   co_return r;
 }
 
-void Broker::forget_logs(const std::string& topic) {
+void Realm::forget_logs(const std::string& topic) {
   std::lock_guard lk(logs_mu_);
   for (auto it = logs_.begin(); it != logs_.end();) {
     if (it->first.topic == topic)
@@ -114,10 +101,10 @@ void Broker::forget_logs(const std::string& topic) {
   }
 }
 
-asio::awaitable<storage::Result<storage::TopicInfo>> Broker::auto_create(const std::string& topic) {
+asio::awaitable<storage::Result<storage::TopicInfo>> Realm::auto_create(const std::string& topic) {
   storage::NewTopic nt;
   nt.name = topic;
-  nt.partitions = settings_.num_partitions;
+  nt.partitions = broker_.settings().num_partitions;
   auto r = co_await storage::call<storage::TopicInfo>(
       [&](auto done) { store_->topics().create_topic(std::move(nt), std::move(done)); });
   if (r.ok()) KB_INFO("auto-created topic {} with {} partition(s)", topic, r.value.partitions);
@@ -125,6 +112,96 @@ asio::awaitable<storage::Result<storage::TopicInfo>> Broker::auto_create(const s
     if (auto t = store_->topics().find_topic(topic)) co_return storage::Result<storage::TopicInfo>::success(*t);
   }
   co_return r;
+}
+
+// ---------------------------------------------------------------------------
+// Broker
+
+Broker::Broker(Settings settings, StorageOpener open, std::vector<asio::io_context*> ios)
+    : settings_(std::move(settings)), open_(std::move(open)), ios_(std::move(ios)) {
+  metrics_.partitions = [this] {
+    std::int64_t n = 0;
+    auto done = std::make_shared<std::vector<storage::TopicInfo>>();
+    default_realm_->store().topics().list_topics([done](storage::Result<std::vector<storage::TopicInfo>> r) {
+      if (r.ok()) *done = std::move(r.value);
+    });
+    for (auto& t : *done) n += t.partitions;
+    return n;
+  };
+  metrics_.groups = [this] { return default_realm_->groups().count(); };
+}
+
+Broker::~Broker() = default;
+
+void Broker::start() {
+  storage::Namespace ns{settings_.tenant, settings_.ns};
+  default_realm_ = std::make_unique<Realm>(*this, ns, open_(ns));
+  default_realm_->start();
+}
+
+Realm& Broker::realm(const storage::Namespace& ns) {
+  if (ns.tenant == default_realm_->ns().tenant && ns.ns == default_realm_->ns().ns) return *default_realm_;
+  std::lock_guard lk(realms_mu_);
+  auto& r = realms_[{ns.tenant, ns.ns}];
+  if (!r) {
+    auto opened = std::make_unique<Realm>(*this, ns, open_(ns));
+    opened->start();
+    KB_INFO("opened namespace {}/{}", ns.tenant, ns.ns);
+    r = std::move(opened);
+  }
+  return *r;
+}
+
+void Broker::maintain() {
+  std::vector<Realm*> all{default_realm_.get()};
+  {
+    std::lock_guard lk(realms_mu_);
+    for (auto& [_, r] : realms_) all.push_back(r.get());
+  }
+  for (auto* r : all) {
+    r->store().maintain(std::chrono::system_clock::now());
+    r->hand_over();
+  }
+}
+
+void Broker::begin_shutdown() {
+  stopping_ = true;
+  notifier_.wake_all();
+  default_realm_->groups().shutdown();
+  std::lock_guard lk(realms_mu_);
+  for (auto& [_, r] : realms_) r->groups().shutdown();
+}
+
+asio::awaitable<void> Broker::close_storage() {
+  std::vector<Realm*> all{default_realm_.get()};
+  {
+    std::lock_guard lk(realms_mu_);
+    for (auto& [_, r] : realms_) all.push_back(r.get());
+  }
+  for (auto* r : all) {
+    auto c = co_await storage::call<storage::Done>([&](auto done) { r->store().close(std::move(done)); });
+    if (!c.ok()) KB_ERROR("closing storage of {}/{}: {}", r->ns().tenant, r->ns().ns, c.message);
+  }
+}
+
+std::optional<std::string> enter_namespace(Broker& b, SessionState& s, const std::string& user) {
+  const auto slash = user.find('/');
+  if (slash == std::string::npos) {
+    s.realm = &b.default_realm();
+    return std::nullopt;
+  }
+  storage::Namespace ns{user.substr(0, slash), user.substr(slash + 1)};
+  auto valid = [](const std::string& n) {
+    return !n.empty() && n.size() <= 128 && n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == std::string::npos;
+  };
+  if (!valid(ns.tenant) || !valid(ns.ns)) return "not a tenant/namespace: " + user;
+  try {
+    s.realm = &b.realm(ns);
+  } catch (const std::exception& e) {
+    KB_WARN("cannot open namespace {} for {}: {}", user, s.peer, e.what());
+    return "namespace " + user + " is not available";
+  }
+  return std::nullopt;
 }
 
 const std::vector<HandlerEntry>& handler_table() {
@@ -181,6 +258,7 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame) {
     s.raw_sasl_next = false;
     std::string user;
     if (!check_plain(settings_, frame, user)) co_return close_reply("SASL/PLAIN authentication failed");
+    if (auto why = enter_namespace(*this, s, user)) co_return close_reply(*why);
     s.authenticated = true;
     s.principal = "User:" + user;
     Reply r;

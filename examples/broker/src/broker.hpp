@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -35,7 +36,9 @@ namespace kwire_broker {
 namespace asio = boost::asio;
 using kwire::bytes_view;
 
+class Broker;
 class GroupCoordinator;
+class Realm;
 
 /// What a connection does with a handled request.
 struct Reply {
@@ -52,6 +55,9 @@ struct SessionState {
   bool sasl_mechanism_chosen = false;
   bool raw_sasl_next = false;     // after SaslHandshake v0 the next frame is a bare token
   std::string principal = "ANONYMOUS";
+  /// The namespace this client works in: the broker's own, or for a SASL
+  /// user named tenant/namespace, that one.
+  Realm* realm = nullptr;
 };
 
 /// The context of one request.
@@ -77,6 +83,7 @@ struct Ctx {
     if (code != 0) errors.push_back(code);
     return code;
   }
+  Realm& realm() const noexcept { return *session.realm; }
 };
 
 /// Wakes long-polling fetches when a partition gets data.
@@ -98,28 +105,21 @@ class DataNotifier {
   std::list<std::shared_ptr<Waiter>> waiters_;
 };
 
-class Broker {
+/// One namespace as its clients see it: its storage, its consumer groups, the
+/// gateways sharing it and the partition logs open in it. Realms never see
+/// each other's topics or groups.
+class Realm {
  public:
-  Broker(Settings settings, std::unique_ptr<storage::Storage> store, std::vector<asio::io_context*> ios);
-  ~Broker();
+  Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Storage> store);
+  ~Realm();
 
-  /// Handles one request frame (after the size prefix).
-  asio::awaitable<Reply> handle(SessionState& session, bytes_view frame);
-
-  /// Loads groups; must run before serving.
-  void start();
-  /// Begins shutting down: long polls return, new requests close connections.
-  void begin_shutdown();
-  bool stopping() const noexcept { return stopping_.load(); }
-
-  // ---- shared services used by handlers ----
-  const Settings& settings() const noexcept { return settings_; }
+  const storage::Namespace& ns() const noexcept { return ns_; }
   storage::Storage& store() noexcept { return *store_; }
-  Metrics& metrics() noexcept { return metrics_; }
-  DataNotifier& notifier() noexcept { return notifier_; }
   GroupCoordinator& groups() noexcept { return *groups_; }
   Cluster& cluster() noexcept { return *cluster_; }
 
+  /// Loads groups and joins the other gateways; before serving the realm.
+  void start();
   /// Hands partitions and groups this gateway no longer owns to the gateway
   /// that does (periodic).
   void hand_over();
@@ -131,6 +131,49 @@ class Broker {
   /// Creates a topic as auto-creation does (num.partitions, no configs).
   asio::awaitable<storage::Result<storage::TopicInfo>> auto_create(const std::string& topic);
 
+ private:
+  Broker& broker_;
+  storage::Namespace ns_;
+  std::unique_ptr<storage::Storage> store_;
+  std::unique_ptr<GroupCoordinator> groups_;
+  std::unique_ptr<Cluster> cluster_;
+  std::mutex logs_mu_;
+  std::map<storage::TopicPartition, std::shared_ptr<storage::PartitionLog>> logs_;
+};
+
+class Broker {
+ public:
+  /// Opens the storage of a namespace (blocking; throws when it cannot).
+  using StorageOpener = std::function<std::unique_ptr<storage::Storage>(const storage::Namespace&)>;
+
+  Broker(Settings settings, StorageOpener open, std::vector<asio::io_context*> ios);
+  ~Broker();
+
+  /// Handles one request frame (after the size prefix).
+  asio::awaitable<Reply> handle(SessionState& session, bytes_view frame);
+
+  /// Opens the configured namespace and loads its groups; before serving.
+  void start();
+  /// Begins shutting down: long polls return, new requests close connections.
+  void begin_shutdown();
+  bool stopping() const noexcept { return stopping_.load(); }
+  /// Closes every realm's storage (after the connections are gone).
+  asio::awaitable<void> close_storage();
+
+  // ---- shared services used by handlers ----
+  const Settings& settings() const noexcept { return settings_; }
+  Metrics& metrics() noexcept { return metrics_; }
+  DataNotifier& notifier() noexcept { return notifier_; }
+  asio::io_context& io() noexcept { return *ios_.front(); }
+
+  /// The broker's configured namespace.
+  Realm& default_realm() noexcept { return *default_realm_; }
+  /// The realm of `ns`, opened on first use (blocking the caller while the
+  /// storage opens). Throws when the storage cannot be opened.
+  Realm& realm(const storage::Namespace& ns);
+  /// Storage housekeeping and hand-over, for every open realm (periodic).
+  void maintain();
+
   /// Versions advertised for an API; nullopt when not implemented.
   struct Range {
     std::int16_t min, max;
@@ -139,15 +182,14 @@ class Broker {
 
  private:
   Settings settings_;
-  std::unique_ptr<storage::Storage> store_;
+  StorageOpener open_;
   std::vector<asio::io_context*> ios_;
   Metrics metrics_;
   DataNotifier notifier_;
-  std::unique_ptr<GroupCoordinator> groups_;
-  std::unique_ptr<Cluster> cluster_;
   std::atomic<bool> stopping_{false};
-  std::mutex logs_mu_;
-  std::map<storage::TopicPartition, std::shared_ptr<storage::PartitionLog>> logs_;
+  std::mutex realms_mu_;
+  std::unique_ptr<Realm> default_realm_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<Realm>> realms_;  // others, by tenant and namespace
 };
 
 // ---------------------------------------------------------------------------
@@ -217,5 +259,11 @@ std::int64_t now_ms();
 
 /// Checks a SASL/PLAIN token against the configured users.
 bool check_plain(const Settings& settings, bytes_view token, std::string& user);
+
+/// After authentication: a user named tenant/namespace (Kafka-on-Pulsar's
+/// convention) works in that namespace from now on, and sees nothing of any
+/// other; every other user works in the broker's own. Returns why the
+/// namespace cannot be used, or nothing.
+std::optional<std::string> enter_namespace(Broker& b, SessionState& s, const std::string& user);
 
 }  // namespace kwire_broker

@@ -151,8 +151,8 @@ Settings make_settings(const Properties& p) {
       static_cast<std::int32_t>(p.get_int("group.initial.rebalance.delay.ms", s.group_initial_rebalance_delay_ms));
   s.metrics_listener = p.get("kwire.metrics.listener", "");
   s.storage = p.get("kwire.storage", "embedded");
-  s.tenant = p.get("kwire.tenant", "public");
-  s.ns = p.get("kwire.namespace", "default");
+  s.tenant = p.get("kafkaTenant", p.get("kwire.tenant", "public"));
+  s.ns = p.get("kafkaNamespace", p.get("kwire.namespace", "default"));
   s.shutdown_timeout_ms = p.get_int("kwire.shutdown.timeout.ms", s.shutdown_timeout_ms);
   s.log_level = p.get("kwire.log.level", "info");
   s.segment_bytes = p.get_int("log.segment.bytes", s.segment_bytes);
@@ -171,7 +171,7 @@ Settings make_settings(const Properties& p) {
 
   // PLAIN users: user_NAME="password" entries of any *sasl.jaas.config, as
   // Kafka's PlainLoginModule takes them, plus kwire.sasl.plain.users=a:b,c:d.
-  static const std::regex user_re(R"re(user_([A-Za-z0-9_.\-@]+)\s*=\s*"([^"]*)")re");
+  static const std::regex user_re(R"re(user_([A-Za-z0-9_.\-@/]+)\s*=\s*"([^"]*)")re");
   for (auto& [k, v] : p.all()) {
     if (k.size() >= 16 && k.compare(k.size() - 16, 16, "sasl.jaas.config") == 0) {
       for (std::sregex_iterator it(v.begin(), v.end(), user_re), end; it != end; ++it)

@@ -67,13 +67,13 @@ std::string_view GroupCoordinator::state_name(State s) {
   return "Unknown";
 }
 
-GroupCoordinator::GroupCoordinator(Broker& broker, asio::io_context& io)
-    : broker_(broker), strand_(asio::make_strand(io)) {}
+GroupCoordinator::GroupCoordinator(Broker& broker, storage::Storage& store, asio::io_context& io)
+    : broker_(broker), store_(store), strand_(asio::make_strand(io)) {}
 
 GroupCoordinator::~GroupCoordinator() = default;
 
 void GroupCoordinator::load() {
-  auto& store = broker_.store().groups();
+  auto& store = store_.groups();
   std::vector<storage::GroupBlob> blobs;
   std::vector<std::string> ids;
   store.load_groups([&](storage::Result<std::vector<storage::GroupBlob>> r) { blobs = std::move(r.value); });
@@ -139,7 +139,7 @@ std::vector<GroupCoordinator::Group*> GroupCoordinator::all() {
 asio::awaitable<void> GroupCoordinator::persist(const Group& g) {
   std::string text = "classic\n" + g.protocol_type + "\n" + g.protocol + "\n" + std::to_string(g.generation);
   auto r = co_await storage::call<storage::Done>([&](auto done) {
-    broker_.store().groups().store_group(g.id, Bytes(text.begin(), text.end()), std::move(done));
+    store_.groups().store_group(g.id, Bytes(text.begin(), text.end()), std::move(done));
   });
   if (!r.ok()) KB_WARN("could not store group {}: {}", g.id, r.message);
 }
@@ -541,8 +541,8 @@ namespace {
 using namespace kwire;
 
 template <class F>
-asio::awaitable<void> on_strand(Broker& b, F f) {
-  co_await asio::co_spawn(b.groups().strand(), std::move(f), asio::use_awaitable);
+asio::awaitable<void> on_strand(Ctx& ctx, F f) {
+  co_await asio::co_spawn(ctx.realm().groups().strand(), std::move(f), asio::use_awaitable);
 }
 
 std::optional<std::string> opt(const nullable_string& s) {
@@ -551,7 +551,7 @@ std::optional<std::string> opt(const nullable_string& s) {
 }
 
 asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, JoinGroupResponse& resp) {
-  auto& c = b.groups();
+  auto& c = ctx.realm().groups();
   resp.generation_id = -1;
   resp.member_id = req.member_id;
   if (ctx.version >= 7) {
@@ -565,7 +565,7 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
     resp.error_code = ctx.note(err::invalid_group_id);
     co_return;
   }
-  if (!b.cluster().coordinates(std::string(req.group_id))) {
+  if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
     resp.error_code = ctx.note(err::not_coordinator);
     co_return;
   }
@@ -583,7 +583,7 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
   m.rebalance_timeout_ms = ctx.version >= 1 ? req.rebalance_timeout_ms : req.session_timeout_ms;
   for (auto& p : req.protocols) m.protocols.emplace_back(std::string(p.name), to_bytes(p.metadata));
   GroupCoordinator::JoinResult r;
-  co_await on_strand(b, [&]() -> asio::awaitable<void> {
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     auto& g = c.get_or_create(std::string(req.group_id));
     r = co_await c.join(g, std::move(m), ctx.version >= 4, ctx.version);
   });
@@ -604,16 +604,16 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
   }
 }
 
-asio::awaitable<void> sync_group(Broker& b, Ctx& ctx, SyncGroupRequest& req, SyncGroupResponse& resp) {
-  auto& c = b.groups();
-  if (!b.cluster().coordinates(std::string(req.group_id))) {
+asio::awaitable<void> sync_group(Broker&, Ctx& ctx, SyncGroupRequest& req, SyncGroupResponse& resp) {
+  auto& c = ctx.realm().groups();
+  if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
     resp.error_code = ctx.note(err::not_coordinator);
     co_return;
   }
   GroupCoordinator::SyncResult r;
   std::vector<std::pair<std::string, Bytes>> assignments;
   for (auto& a : req.assignments) assignments.emplace_back(std::string(a.member_id), to_bytes(a.assignment));
-  co_await on_strand(b, [&]() -> asio::awaitable<void> {
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     auto* g = c.find(std::string(req.group_id));
     if (!g) {
       r.error = err::unknown_member_id;
@@ -636,14 +636,14 @@ asio::awaitable<void> sync_group(Broker& b, Ctx& ctx, SyncGroupRequest& req, Syn
   }
 }
 
-asio::awaitable<void> heartbeat(Broker& b, Ctx& ctx, HeartbeatRequest& req, HeartbeatResponse& resp) {
-  auto& c = b.groups();
-  if (!b.cluster().coordinates(std::string(req.group_id))) {
+asio::awaitable<void> heartbeat(Broker&, Ctx& ctx, HeartbeatRequest& req, HeartbeatResponse& resp) {
+  auto& c = ctx.realm().groups();
+  if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
     resp.error_code = ctx.note(err::not_coordinator);
     co_return;
   }
   std::int16_t e = 0;
-  co_await on_strand(b, [&]() -> asio::awaitable<void> {
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     auto* g = c.find(std::string(req.group_id));
     e = g ? c.heartbeat(*g, std::string(req.member_id), req.generation_id, opt(req.group_instance_id))
           : err::unknown_member_id;
@@ -652,13 +652,13 @@ asio::awaitable<void> heartbeat(Broker& b, Ctx& ctx, HeartbeatRequest& req, Hear
   resp.error_code = ctx.note(e);
 }
 
-asio::awaitable<void> leave_group(Broker& b, Ctx& ctx, LeaveGroupRequest& req, LeaveGroupResponse& resp) {
-  auto& c = b.groups();
-  if (!b.cluster().coordinates(std::string(req.group_id))) {
+asio::awaitable<void> leave_group(Broker&, Ctx& ctx, LeaveGroupRequest& req, LeaveGroupResponse& resp) {
+  auto& c = ctx.realm().groups();
+  if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
     resp.error_code = ctx.note(err::not_coordinator);
     co_return;
   }
-  co_await on_strand(b, [&]() -> asio::awaitable<void> {
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     auto* g = c.find(std::string(req.group_id));
     if (ctx.version < 3) {
       resp.error_code = g ? c.leave(*g, std::string(req.member_id), std::nullopt) : err::unknown_member_id;
@@ -677,14 +677,14 @@ asio::awaitable<void> leave_group(Broker& b, Ctx& ctx, LeaveGroupRequest& req, L
   ctx.note(resp.error_code);
 }
 
-asio::awaitable<void> offset_commit(Broker& b, Ctx& ctx, OffsetCommitRequest& req, OffsetCommitResponse& resp) {
-  auto& c = b.groups();
-  auto& catalog = b.store().topics();
+asio::awaitable<void> offset_commit(Broker&, Ctx& ctx, OffsetCommitRequest& req, OffsetCommitResponse& resp) {
+  auto& c = ctx.realm().groups();
+  auto& catalog = ctx.realm().store().topics();
   std::string group(req.group_id);
   std::int16_t group_error = 0;
   if (group.empty()) group_error = err::invalid_group_id;
-  else if (!b.cluster().coordinates(group)) group_error = err::not_coordinator;
-  co_await on_strand(b, [&]() -> asio::awaitable<void> {
+  else if (!ctx.realm().cluster().coordinates(group)) group_error = err::not_coordinator;
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     if (group_error) co_return;
     auto* g = c.find(group);
     group_error = c.check_commit(g, std::string(req.member_id), req.generation_id_or_member_epoch,
@@ -719,7 +719,7 @@ asio::awaitable<void> offset_commit(Broker& b, Ctx& ctx, OffsetCommitRequest& re
   }
   if (!offsets.empty()) {
     auto r = co_await storage::call<storage::Done>(
-        [&](auto done) { b.store().groups().commit_offsets(group, std::move(offsets), std::move(done)); });
+        [&](auto done) { ctx.realm().store().groups().commit_offsets(group, std::move(offsets), std::move(done)); });
     if (!r.ok()) {
       for (auto& t : resp.topics)
         for (auto& p : t.partitions)
@@ -728,17 +728,20 @@ asio::awaitable<void> offset_commit(Broker& b, Ctx& ctx, OffsetCommitRequest& re
   }
 }
 
-asio::awaitable<void> offset_fetch(Broker& b, Ctx& ctx, OffsetFetchRequest& req, OffsetFetchResponse& resp) {
-  auto& catalog = b.store().topics();
+asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, OffsetFetchResponse& resp) {
+  auto& catalog = ctx.realm().store().topics();
   using Committed = std::vector<std::pair<storage::TopicPartition, storage::CommittedOffset>>;
   // The group's error when its offsets cannot be answered here: another
   // gateway coordinates it, or the storage failed (an empty answer would send
   // the consumer to its reset policy).
   auto load = [&](const std::string& group, Committed& out) -> asio::awaitable<std::int16_t> {
-    if (!b.cluster().coordinates(group)) co_return err::not_coordinator;
+    if (!ctx.realm().cluster().coordinates(group)) co_return err::not_coordinator;
     auto r = co_await storage::call<Committed>(
-        [&](auto done) { b.store().groups().fetch_offsets(group, std::move(done)); });
-    if (!r.ok()) co_return err::coordinator_not_available;
+        [&](auto done) { ctx.realm().store().groups().fetch_offsets(group, std::move(done)); });
+    if (!r.ok()) {
+      KB_WARN("offsets of group {}: {}", group, r.message);
+      co_return err::coordinator_not_available;
+    }
     out = std::move(r.value);
     co_return 0;
   };
@@ -837,12 +840,12 @@ asio::awaitable<void> offset_fetch(Broker& b, Ctx& ctx, OffsetFetchRequest& req,
   }
 }
 
-asio::awaitable<void> offset_delete(Broker& b, Ctx& ctx, OffsetDeleteRequest& req, OffsetDeleteResponse& resp) {
-  auto& c = b.groups();
+asio::awaitable<void> offset_delete(Broker&, Ctx& ctx, OffsetDeleteRequest& req, OffsetDeleteResponse& resp) {
+  auto& c = ctx.realm().groups();
   std::string group(req.group_id);
   bool exists = false;
   std::set<std::string> subscribed;
-  co_await on_strand(b, [&]() -> asio::awaitable<void> {
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     auto* g = c.find(group);
     exists = g != nullptr;
     if (g && g->state != State::empty && g->state != State::dead) {
@@ -875,13 +878,13 @@ asio::awaitable<void> offset_delete(Broker& b, Ctx& ctx, OffsetDeleteRequest& re
   }
   if (!gone.empty()) {
     co_await storage::call<storage::Done>(
-        [&](auto done) { b.store().groups().delete_offsets(group, std::move(gone), std::move(done)); });
+        [&](auto done) { ctx.realm().store().groups().delete_offsets(group, std::move(gone), std::move(done)); });
   }
 }
 
-asio::awaitable<void> describe_groups(Broker& b, Ctx& ctx, DescribeGroupsRequest& req, DescribeGroupsResponse& resp) {
-  auto& c = b.groups();
-  co_await on_strand(b, [&]() -> asio::awaitable<void> {
+asio::awaitable<void> describe_groups(Broker&, Ctx& ctx, DescribeGroupsRequest& req, DescribeGroupsResponse& resp) {
+  auto& c = ctx.realm().groups();
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     for (auto id : req.groups) {
       auto& dg = resp.groups.emplace_back();
       dg.group_id = id;
@@ -916,9 +919,9 @@ asio::awaitable<void> describe_groups(Broker& b, Ctx& ctx, DescribeGroupsRequest
   });
 }
 
-asio::awaitable<void> list_groups(Broker& b, Ctx& ctx, ListGroupsRequest& req, ListGroupsResponse& resp) {
-  auto& c = b.groups();
-  co_await on_strand(b, [&]() -> asio::awaitable<void> {
+asio::awaitable<void> list_groups(Broker&, Ctx& ctx, ListGroupsRequest& req, ListGroupsResponse& resp) {
+  auto& c = ctx.realm().groups();
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     for (auto* g : c.all()) {
       auto state = GroupCoordinator::state_name(g->state);
       if (!req.states_filter.empty()) {
@@ -947,13 +950,13 @@ asio::awaitable<void> list_groups(Broker& b, Ctx& ctx, ListGroupsRequest& req, L
   });
 }
 
-asio::awaitable<void> delete_groups(Broker& b, Ctx& ctx, DeleteGroupsRequest& req, DeleteGroupsResponse& resp) {
-  auto& c = b.groups();
+asio::awaitable<void> delete_groups(Broker&, Ctx& ctx, DeleteGroupsRequest& req, DeleteGroupsResponse& resp) {
+  auto& c = ctx.realm().groups();
   for (auto id : req.groups_names) {
     auto& r = resp.results.emplace_back();
     r.group_id = id;
     std::string gid(id);
-    co_await on_strand(b, [&]() -> asio::awaitable<void> {
+    co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
       auto* g = c.find(gid);
       if (!g) {
         r.error_code = err::group_id_not_found;
@@ -962,7 +965,7 @@ asio::awaitable<void> delete_groups(Broker& b, Ctx& ctx, DeleteGroupsRequest& re
       } else {
         c.remove_group(gid);
         co_await storage::call<storage::Done>(
-            [&](auto done) { b.store().groups().delete_group(gid, std::move(done)); });
+            [&](auto done) { ctx.realm().store().groups().delete_group(gid, std::move(done)); });
       }
     });
     ctx.note(r.error_code);

@@ -30,7 +30,7 @@ class GroupCoordinator {
   using Clock = std::chrono::steady_clock;
   using Bytes = std::vector<std::uint8_t>;
 
-  GroupCoordinator(Broker& broker, asio::io_context& io);
+  GroupCoordinator(Broker& broker, storage::Storage& store, asio::io_context& io);
   ~GroupCoordinator();
 
   /// Loads stored groups (as Empty groups that keep their generation).
@@ -140,6 +140,7 @@ class GroupCoordinator {
   void update_count() { count_ = static_cast<std::int64_t>(groups_.size()); }
 
   Broker& broker_;
+  storage::Storage& store_;
   asio::strand<asio::io_context::executor_type> strand_;
   std::map<std::string, std::unique_ptr<Group>> groups_;
   std::atomic<std::int64_t> count_{0};

@@ -38,7 +38,7 @@ bool valid_topic_name(std::string_view n) {
 
 asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& req, CreateTopicsResponse& resp) {
   const auto& st = b.settings();
-  auto& catalog = b.store().topics();
+  auto& catalog = ctx.realm().store().topics();
   for (auto& t : req.topics) {
     auto& r = resp.topics.emplace_back();
     r.name = t.name;
@@ -125,8 +125,8 @@ asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& re
   }
 }
 
-asio::awaitable<void> delete_topics(Broker& b, Ctx& ctx, DeleteTopicsRequest& req, DeleteTopicsResponse& resp) {
-  auto& catalog = b.store().topics();
+asio::awaitable<void> delete_topics(Broker&, Ctx& ctx, DeleteTopicsRequest& req, DeleteTopicsResponse& resp) {
+  auto& catalog = ctx.realm().store().topics();
   std::vector<std::pair<std::optional<std::string>, kwire::Uuid>> wanted;
   if (ctx.version >= 6) {
     for (auto& t : req.topics) wanted.emplace_back(t.name ? std::optional<std::string>(*t.name) : std::nullopt, t.topic_id);
@@ -156,14 +156,14 @@ asio::awaitable<void> delete_topics(Broker& b, Ctx& ctx, DeleteTopicsRequest& re
       r.error_code = ctx.note(to_kafka(dr.error));
       continue;
     }
-    b.forget_logs(info->name);
+    ctx.realm().forget_logs(info->name);
     KB_INFO("deleted topic {}", info->name);
   }
 }
 
-asio::awaitable<void> create_partitions(Broker& b, Ctx& ctx, CreatePartitionsRequest& req,
+asio::awaitable<void> create_partitions(Broker&, Ctx& ctx, CreatePartitionsRequest& req,
                                         CreatePartitionsResponse& resp) {
-  auto& catalog = b.store().topics();
+  auto& catalog = ctx.realm().store().topics();
   for (auto& t : req.topics) {
     auto& r = resp.results.emplace_back();
     r.name = t.name;
@@ -192,7 +192,7 @@ asio::awaitable<void> create_partitions(Broker& b, Ctx& ctx, CreatePartitionsReq
 
 asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsRequest& req, DescribeConfigsResponse& resp) {
   const auto& st = b.settings();
-  auto& catalog = b.store().topics();
+  auto& catalog = ctx.realm().store().topics();
   for (auto& res : req.resources) {
     auto& r = resp.results.emplace_back();
     r.resource_type = res.resource_type;
@@ -274,7 +274,7 @@ asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsReque
 }
 
 /// Applies changes to a topic's configs (after validating all of them).
-asio::awaitable<std::pair<std::int16_t, std::string>> apply_configs(Broker& b, const std::string& topic,
+asio::awaitable<std::pair<std::int16_t, std::string>> apply_configs(Broker& b, Ctx& ctx, const std::string& topic,
                                                                     std::vector<storage::ConfigChange> changes,
                                                                     bool validate_only) {
   for (auto& c : changes) {
@@ -284,11 +284,11 @@ asio::awaitable<std::pair<std::int16_t, std::string>> apply_configs(Broker& b, c
       co_return std::pair{err::invalid_config, "Unknown topic config name: " + c.key};
     }
   }
-  if (!b.store().topics().find_topic(topic))
+  if (!ctx.realm().store().topics().find_topic(topic))
     co_return std::pair{err::unknown_topic_or_partition, "Topic " + topic + " does not exist"};
   if (validate_only) co_return std::pair{err::none, std::string()};
   auto r = co_await storage::call<storage::TopicInfo>(
-      [&](auto done) { b.store().topics().alter_configs(topic, std::move(changes), std::move(done)); });
+      [&](auto done) { ctx.realm().store().topics().alter_configs(topic, std::move(changes), std::move(done)); });
   if (!r.ok()) co_return std::pair{to_kafka(r.error), r.message};
   KB_INFO("altered configs of topic {}", topic);
   co_return std::pair{err::none, std::string()};
@@ -306,7 +306,7 @@ asio::awaitable<void> incremental_alter_configs(Broker& b, Ctx& ctx, Incremental
       continue;
     }
     std::string topic(res.resource_name);
-    auto info = b.store().topics().find_topic(topic);
+    auto info = ctx.realm().store().topics().find_topic(topic);
     std::vector<storage::ConfigChange> changes;
     std::int16_t code = 0;
     std::string msg;
@@ -341,7 +341,7 @@ asio::awaitable<void> incremental_alter_configs(Broker& b, Ctx& ctx, Incremental
         default: code = err::invalid_request; msg = "Unknown config operation";
       }
     }
-    if (code == 0) std::tie(code, msg) = co_await apply_configs(b, topic, std::move(changes), req.validate_only);
+    if (code == 0) std::tie(code, msg) = co_await apply_configs(b, ctx, topic, std::move(changes), req.validate_only);
     r.error_code = ctx.note(code);
     if (code) r.error_message = ctx.keep(msg);
   }
@@ -368,10 +368,10 @@ asio::awaitable<void> alter_configs(Broker& b, Ctx& ctx, AlterConfigsRequest& re
         changes.push_back({std::string(c.name), storage::ConfigChange::Op::remove, {}});
     }
     // AlterConfigs replaces the whole set: configs not named go back to defaults.
-    if (auto info = b.store().topics().find_topic(topic))
+    if (auto info = ctx.realm().store().topics().find_topic(topic))
       for (auto& [k, _] : info->configs)
         if (!named.count(k)) changes.push_back({k, storage::ConfigChange::Op::remove, {}});
-    auto [code, msg] = co_await apply_configs(b, topic, std::move(changes), req.validate_only);
+    auto [code, msg] = co_await apply_configs(b, ctx, topic, std::move(changes), req.validate_only);
     r.error_code = ctx.note(code);
     if (code) r.error_message = ctx.keep(msg);
   }

@@ -84,7 +84,7 @@ void for_each_gateway(const ClusterView& view, Ctx& ctx, F f) {
 
 asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, MetadataResponse& resp) {
   const auto& st = b.settings();
-  const auto view = b.cluster().view();
+  const auto view = ctx.realm().cluster().view();
   for_each_gateway(view, ctx, [&](std::int32_t node, std::string_view host, std::int32_t port) {
     MetadataResponse::MetadataResponseBroker br;
     br.node_id = node;
@@ -94,7 +94,7 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
   });
   resp.cluster_id = st.cluster_id;
   resp.controller_id = st.node_id;
-  auto& catalog = b.store().topics();
+  auto& catalog = ctx.realm().store().topics();
   bool all = !req.topics || (ctx.version == 0 && req.topics->empty());
   bool auto_create = st.auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
   if (all) {
@@ -126,7 +126,7 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
       }
       std::string name(rt.name ? *rt.name : std::string_view{});
       if (!t && auto_create && valid_topic_name(name)) {
-        auto c = co_await b.auto_create(name);
+        auto c = co_await ctx.realm().auto_create(name);
         if (c.ok()) t = c.value;
       }
       if (t) {
@@ -149,7 +149,7 @@ asio::awaitable<void> describe_cluster(Broker& b, Ctx& ctx, DescribeClusterReque
   resp.cluster_id = st.cluster_id;
   resp.controller_id = st.node_id;
   if (ctx.version >= 1) resp.endpoint_type = req.endpoint_type;
-  for_each_gateway(b.cluster().view(), ctx, [&](std::int32_t node, std::string_view host, std::int32_t port) {
+  for_each_gateway(ctx.realm().cluster().view(), ctx, [&](std::int32_t node, std::string_view host, std::int32_t port) {
     DescribeClusterResponse::DescribeClusterBroker br;
     br.broker_id = node;
     br.host = host;
@@ -160,9 +160,9 @@ asio::awaitable<void> describe_cluster(Broker& b, Ctx& ctx, DescribeClusterReque
   co_return;
 }
 
-asio::awaitable<void> find_coordinator(Broker& b, Ctx& ctx, FindCoordinatorRequest& req, FindCoordinatorResponse& resp) {
+asio::awaitable<void> find_coordinator(Broker&, Ctx& ctx, FindCoordinatorRequest& req, FindCoordinatorResponse& resp) {
   const auto& adv = *ctx.session.advertised;
-  const auto view = b.cluster().view();
+  const auto view = ctx.realm().cluster().view();
   auto answer = [&](std::string_view key, std::int8_t key_type, std::int16_t& error, nullable_string& message,
                     std::int32_t& node, std::string_view& host, std::int32_t& port) {
     if (key_type != 0) {
@@ -173,7 +173,7 @@ asio::awaitable<void> find_coordinator(Broker& b, Ctx& ctx, FindCoordinatorReque
       port = -1;
       return;
     }
-    node = view.coordinator_of_shard(b.store().groups().shard_of(std::string(key)));
+    node = view.coordinator_of_shard(ctx.realm().store().groups().shard_of(std::string(key)));
     if (node == view.self()) {
       host = adv.host;
       port = adv.port;
@@ -200,7 +200,7 @@ asio::awaitable<void> find_coordinator(Broker& b, Ctx& ctx, FindCoordinatorReque
   co_return;
 }
 
-asio::awaitable<void> init_producer_id(Broker& b, Ctx& ctx, InitProducerIdRequest& req, InitProducerIdResponse& resp) {
+asio::awaitable<void> init_producer_id(Broker&, Ctx& ctx, InitProducerIdRequest& req, InitProducerIdResponse& resp) {
   resp.producer_id = -1;
   resp.producer_epoch = -1;
   if (req.transactional_id && !req.transactional_id->empty()) {
@@ -215,7 +215,7 @@ asio::awaitable<void> init_producer_id(Broker& b, Ctx& ctx, InitProducerIdReques
     co_return;
   }
   auto r = co_await storage::call<std::int64_t>(
-      [&](auto done) { b.store().allocate_producer_ids(1, std::move(done)); });
+      [&](auto done) { ctx.realm().store().allocate_producer_ids(1, std::move(done)); });
   if (!r.ok()) {
     resp.error_code = ctx.note(err::coordinator_not_available);
     co_return;
@@ -248,6 +248,11 @@ asio::awaitable<void> sasl_authenticate(Broker& b, Ctx& ctx, SaslAuthenticateReq
     resp.error_code = ctx.note(err::sasl_authentication_failed);
     resp.error_message = "Authentication failed: Invalid username or password";
     KB_WARN("SASL/PLAIN authentication failed from {}", ctx.session.peer);
+    co_return;
+  }
+  if (auto why = enter_namespace(b, ctx.session, user)) {
+    resp.error_code = ctx.note(err::sasl_authentication_failed);
+    resp.error_message = ctx.keep(*why);
     co_return;
   }
   ctx.session.authenticated = true;

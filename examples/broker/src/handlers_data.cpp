@@ -68,7 +68,7 @@ std::int64_t topic_config_int(const storage::TopicInfo& t, const char* key, std:
 asio::awaitable<void> append_partition(Broker& b, Ctx& ctx, const storage::TopicInfo& topic,
                                        ProduceResponse::PartitionProduceResponse& pr, records_view records) {
   TopicPartition tp{topic.name, pr.index};
-  auto lr = co_await b.log(tp);
+  auto lr = co_await ctx.realm().log(tp);
   if (!lr.ok()) {
     pr.error_code = ctx.note(to_kafka(lr.error));
     co_return;
@@ -152,7 +152,7 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
   auto t0 = std::chrono::steady_clock::now();
   ctx.no_response = req.acks == 0;
   bool acks_ok = req.acks == 0 || req.acks == 1 || req.acks == -1;
-  auto& catalog = b.store().topics();
+  auto& catalog = ctx.realm().store().topics();
   for (auto& td : req.topic_data) {
     ProduceResponse::TopicProduceResponse tr;
     tr.name = td.name;
@@ -171,7 +171,7 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
         pr.error_code = ctx.note(ctx.version >= 13 ? err::unknown_topic_id : err::unknown_topic_or_partition);
       } else if (pd.index < 0 || pd.index >= info->partitions) {
         pr.error_code = ctx.note(err::unknown_topic_or_partition);
-      } else if (!b.cluster().leads({info->name, pd.index})) {
+      } else if (!ctx.realm().cluster().leads({info->name, pd.index})) {
         // Another gateway writes it: the client refreshes its metadata.
         pr.error_code = ctx.note(err::not_leader_or_follower);
       } else {
@@ -197,7 +197,7 @@ struct FetchSlot {
 
 asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchResponse& resp) {
   auto t0 = std::chrono::steady_clock::now();
-  auto& catalog = b.store().topics();
+  auto& catalog = ctx.realm().store().topics();
   resp.session_id = 0;
   // Incremental fetch sessions (KIP-227) are refused the way Kafka refuses
   // them when its session cache is full: full fetches get session id 0, and
@@ -254,7 +254,7 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
       pd.error_code = 0;
       pd.records = bytes_view{};
       TopicPartition tp{s.topic, pd.partition_index};  // named: g++ 12 mishandles temporaries in co_await
-      auto lr = co_await b.log(tp);
+      auto lr = co_await ctx.realm().log(tp);
       if (!lr.ok()) {
         pd.error_code = to_kafka(lr.error);
         errors = true;
@@ -306,8 +306,8 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
 // ---------------------------------------------------------------------------
 // ListOffsets
 
-asio::awaitable<void> list_offsets(Broker& b, Ctx& ctx, ListOffsetsRequest& req, ListOffsetsResponse& resp) {
-  auto& catalog = b.store().topics();
+asio::awaitable<void> list_offsets(Broker&, Ctx& ctx, ListOffsetsRequest& req, ListOffsetsResponse& resp) {
+  auto& catalog = ctx.realm().store().topics();
   for (auto& t : req.topics) {
     auto& tr = resp.topics.emplace_back();
     tr.name = t.name;
@@ -325,7 +325,7 @@ asio::awaitable<void> list_offsets(Broker& b, Ctx& ctx, ListOffsetsRequest& req,
         continue;
       }
       TopicPartition tp{info->name, p.partition_index};
-      auto lr = co_await b.log(tp);
+      auto lr = co_await ctx.realm().log(tp);
       if (!lr.ok()) {
         pr.error_code = ctx.note(to_kafka(lr.error));
         continue;
@@ -376,9 +376,9 @@ asio::awaitable<void> list_offsets(Broker& b, Ctx& ctx, ListOffsetsRequest& req,
 // OffsetForLeaderEpoch: there is one leader epoch, 0, and it ends at the
 // high watermark.
 
-asio::awaitable<void> offset_for_leader_epoch(Broker& b, Ctx& ctx, OffsetForLeaderEpochRequest& req,
+asio::awaitable<void> offset_for_leader_epoch(Broker&, Ctx& ctx, OffsetForLeaderEpochRequest& req,
                                               OffsetForLeaderEpochResponse& resp) {
-  auto& catalog = b.store().topics();
+  auto& catalog = ctx.realm().store().topics();
   for (auto& t : req.topics) {
     auto& tr = resp.topics.emplace_back();
     tr.topic = t.topic;
@@ -393,7 +393,7 @@ asio::awaitable<void> offset_for_leader_epoch(Broker& b, Ctx& ctx, OffsetForLead
         continue;
       }
       TopicPartition tp{info->name, p.partition};
-      auto lr = co_await b.log(tp);
+      auto lr = co_await ctx.realm().log(tp);
       if (!lr.ok()) {
         pr.error_code = ctx.note(to_kafka(lr.error));
         continue;
@@ -409,8 +409,8 @@ asio::awaitable<void> offset_for_leader_epoch(Broker& b, Ctx& ctx, OffsetForLead
 // ---------------------------------------------------------------------------
 // DeleteRecords
 
-asio::awaitable<void> delete_records(Broker& b, Ctx& ctx, DeleteRecordsRequest& req, DeleteRecordsResponse& resp) {
-  auto& catalog = b.store().topics();
+asio::awaitable<void> delete_records(Broker&, Ctx& ctx, DeleteRecordsRequest& req, DeleteRecordsResponse& resp) {
+  auto& catalog = ctx.realm().store().topics();
   for (auto& t : req.topics) {
     auto& tr = resp.topics.emplace_back();
     tr.name = t.name;
@@ -424,7 +424,7 @@ asio::awaitable<void> delete_records(Broker& b, Ctx& ctx, DeleteRecordsRequest& 
         continue;
       }
       TopicPartition tp{info->name, p.partition_index};
-      auto lr = co_await b.log(tp);
+      auto lr = co_await ctx.realm().log(tp);
       if (!lr.ok()) {
         pr.error_code = ctx.note(to_kafka(lr.error));
         continue;

@@ -29,11 +29,15 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::unique_ptr<kb::storage::Storage> open_storage(const kb::Settings& st, [[maybe_unused]] const kb::Properties& props) {
+/// Opens the storage of namespace `ns`: the configured one, or one a SASL
+/// user names. The embedded store keeps other namespaces in subdirectories.
+std::unique_ptr<kb::storage::Storage> open_storage(const kb::Settings& st, [[maybe_unused]] const kb::Properties& props,
+                                                   const kb::storage::Namespace& ns) {
+  const bool configured = ns.tenant == st.tenant && ns.ns == st.ns;
   if (st.storage == "embedded") {
     kb::storage::embedded::Options o;
-    o.dir = st.data_dir;
-    o.ns = {st.tenant, st.ns};
+    o.dir = configured ? st.data_dir : st.data_dir + "/namespaces/" + ns.tenant + "/" + ns.ns;
+    o.ns = ns;
     o.segment_bytes = st.segment_bytes;
     o.segment_ms = st.segment_ms;
     o.retention_ms = st.retention_ms;
@@ -49,7 +53,7 @@ std::unique_ptr<kb::storage::Storage> open_storage(const kb::Settings& st, [[may
     }
     o.max_batch_bytes = static_cast<std::int32_t>(std::min<std::int64_t>(st.max_request_bytes, INT32_MAX));
     o.report = [](const std::string& what) { KB_WARN("{}", what); };
-    KB_INFO("embedded store in {} ({}/{}), flush {}", st.data_dir, st.tenant, st.ns,
+    KB_INFO("embedded store in {} ({}/{}), flush {}", o.dir.string(), ns.tenant, ns.ns,
             o.flush == kb::storage::embedded::FlushPolicy::every_append ? "on every append"
             : o.flush == kb::storage::embedded::FlushPolicy::interval
                 ? fmt::format("every {} ms", st.flush_ms)
@@ -57,7 +61,12 @@ std::unique_ptr<kb::storage::Storage> open_storage(const kb::Settings& st, [[may
     return kb::storage::embedded::open(o);
   }
 #ifdef KWIRE_BROKER_PULSAR
-  if (st.storage == "pulsar") return kb::storage::pulsar::open(props.all());
+  if (st.storage == "pulsar") {
+    auto settings = props.all();
+    settings["kafkaTenant"] = ns.tenant;
+    settings["kafkaNamespace"] = ns.ns;
+    return kb::storage::pulsar::open(settings);
+  }
 #endif
   throw std::runtime_error("unknown kwire.storage '" + st.storage + "'");
 }
@@ -70,8 +79,7 @@ asio::awaitable<void> maintenance(kb::Broker& broker) {
     co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (broker.stopping()) break;
     try {
-      broker.store().maintain(std::chrono::system_clock::now());
-      broker.hand_over();
+      broker.maintain();
     } catch (const std::exception& e) {
       KB_ERROR("storage maintenance: {}", e.what());
     }
@@ -90,9 +98,7 @@ asio::awaitable<void> shut_down(kb::Broker& broker, kb::Server& server,
     co_await t.async_wait(asio::use_awaitable);
   }
   if (auto n = server.open_connections()) KB_WARN("{} connection(s) still open at shutdown", n);
-  auto r = co_await kb::storage::call<kb::storage::Done>(
-      [&](auto done) { broker.store().close(std::move(done)); });
-  if (!r.ok()) KB_ERROR("closing storage: {}", r.message);
+  co_await broker.close_storage();
   KB_INFO("storage closed; bye");
   for (auto& io : ios) io->stop();
 }
@@ -109,14 +115,13 @@ int main(int argc, char** argv) {
     if (st.log_level == "warn") kb::log_threshold() = static_cast<int>(kb::Level::warn);
     if (st.log_level == "error") kb::log_threshold() = static_cast<int>(kb::Level::error);
 
-    auto store = open_storage(st, *props);
     std::vector<std::unique_ptr<asio::io_context>> ios;
     std::vector<asio::io_context*> raw;
     for (int i = 0; i < st.threads; ++i) {
       ios.push_back(std::make_unique<asio::io_context>(1));
       raw.push_back(ios.back().get());
     }
-    kb::Broker broker(st, std::move(store), raw);
+    kb::Broker broker(st, [&](const kb::storage::Namespace& ns) { return open_storage(st, *props, ns); }, raw);
     broker.start();
     kb::Server server(broker, raw);
     server.start();

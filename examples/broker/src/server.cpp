@@ -98,6 +98,7 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t l
     conn->state.listener = &broker_.settings().listeners[li];
     conn->state.advertised = &broker_.settings().advertised[li];
     conn->state.authenticated = !conn->state.listener->sasl();
+    conn->state.realm = &broker_.default_realm();
     auto rep = conn->socket.remote_endpoint(ec);
     conn->state.peer = ec ? "?" : rep.address().to_string() + ":" + std::to_string(rep.port());
     {

@@ -92,7 +92,19 @@ awaitable<std::vector<std::string>> Admin::tenants() {
 }
 
 awaitable<bool> Admin::create_tenant(const std::string& tenant, std::vector<std::string> clusters) {
-  if (clusters.empty()) clusters.push_back("standalone");
+  // Asking first keeps the broker's log free of a refused creation.
+  if (auto have = co_await request("GET", "/admin/v2/tenants/" + tenant); have.ok()) co_return false;
+  if (clusters.empty()) {
+    // Allowed everywhere the cluster knows of (a standalone calls itself "standalone").
+    auto r = co_await request("GET", "/admin/v2/clusters");
+    if (r.ok()) {
+      auto all = json::parse(r.body, nullptr, false);
+      if (all.is_array())
+        for (auto& c : all)
+          if (c.is_string()) clusters.push_back(c.get<std::string>());
+    }
+    if (clusters.empty()) clusters.push_back("standalone");
+  }
   json j = {{"allowedClusters", clusters}, {"adminRoles", json::array()}};
   auto r = co_await request("PUT", "/admin/v2/tenants/" + tenant, j.dump());
   if (r.status == 409) co_return false;

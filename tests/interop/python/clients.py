@@ -142,11 +142,65 @@ def run_sasl(bootstrap, topic, group):
     bad.flush(1)
 
 
+def run_tenants(bootstrap, topic, group):
+    """SASL users named tenant/namespace each work in their own namespace:
+    the same topic name holds different records per tenant, and no tenant
+    lists, reads or writes another's topics."""
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient
+
+    def auth(user, password):
+        return {"bootstrap.servers": bootstrap, "security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "PLAIN",
+                "sasl.username": user, "sasl.password": password}
+
+    t1, t2, plain = auth("t1/ns1", "s1"), auth("t2/ns2", "s2"), auth("alice", "alice-secret")
+
+    def produce(conf, t, values):
+        p = Producer({**conf, "enable.idempotence": True})
+        errors = []
+        for v in values:
+            p.produce(t, value=v, on_delivery=lambda err, msg: err and errors.append(err))
+        if p.flush(60) != 0 or errors:
+            fail(f"produce as {conf['sasl.username']} to {t}: {errors}")
+
+    def read_all(conf, t, expect):
+        c = Consumer({**conf, "group.id": f"{group}-{conf['sasl.username'].replace('/', '-')}",
+                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        c.subscribe([t])
+        got = []
+        deadline = time.time() + 30
+        while len(got) < expect and time.time() < deadline:
+            got += [m.value().decode() for m in c.consume(100, 1.0) if not m.error()]
+        # A little longer: anything beyond `expect` would be another tenant's.
+        got += [m.value().decode() for m in c.consume(100, 2.0) if not m.error()]
+        c.close()
+        return got
+
+    def topics_of(conf):
+        return set(AdminClient(conf).list_topics(timeout=30).topics)
+
+    produce(t1, topic, ["t1-a", "t1-b"])
+    produce(t2, topic, ["t2-x"])
+    produce(t2, topic + "-t2only", ["t2-only"])
+    if (got := read_all(t1, topic, 2)) != ["t1-a", "t1-b"]:
+        fail(f"tenant t1 read {got}")
+    if (got := read_all(t2, topic, 1)) != ["t2-x"]:
+        fail(f"tenant t2 read {got}")
+    seen1, seen2, seen_plain = topics_of(t1), topics_of(t2), topics_of(plain)
+    if topic not in seen1 or topic + "-t2only" in seen1:
+        fail(f"tenant t1 lists {sorted(seen1)}")
+    if topic + "-t2only" not in seen2:
+        fail(f"tenant t2 lists {sorted(seen2)}")
+    if topic in seen_plain or topic + "-t2only" in seen_plain:
+        fail(f"a user of the broker's own namespace lists {sorted(seen_plain)}")
+    print(f"tenants: t1 and t2 each see only their own '{topic}'; the default namespace sees neither")
+
+
 def main():
     client, bootstrap = sys.argv[1], sys.argv[2]
     topic = f"py-{client}-{uuid.uuid4().hex[:8]}"
     group = f"grp-{client}"
-    {"confluent": run_confluent, "kafka-python": run_kafka_python, "sasl": run_sasl}[client](bootstrap, topic, group)
+    {"confluent": run_confluent, "kafka-python": run_kafka_python, "sasl": run_sasl, "tenants": run_tenants}[client](bootstrap, topic, group)
     print(f"OK {client}: records produced and consumed through group {group}")
 
 

@@ -317,7 +317,7 @@ class Groups final : public GroupStore {
 
   PulsarStorage& s_;
   bool loaded_ = false;
-  std::unique_ptr<AsyncLock> load_lock_;
+  std::unique_ptr<AsyncLock> load_lock_, take_lock_;
   std::map<std::string, Group> groups_;
   std::map<int, std::shared_ptr<kp::Producer>> producers_;
 };
@@ -1044,7 +1044,9 @@ void Catalog::list_topics(Handler<std::vector<TopicInfo>> done) {
 // Groups: keys "blob/<group>" and "offset/<group>/<partition>/<topic>" on the
 // group's partition of the offsets topic; a null value deletes.
 
-Groups::Groups(PulsarStorage& s) : s_(s), load_lock_(std::make_unique<AsyncLock>(s.io_.get_executor())) {}
+Groups::Groups(PulsarStorage& s)
+    : s_(s), load_lock_(std::make_unique<AsyncLock>(s.io_.get_executor())),
+      take_lock_(std::make_unique<AsyncLock>(s.io_.get_executor())) {}
 
 // One offsets topic per Kafka namespace (a tenant's namespaces are separate
 // Kafka clusters to their clients): TENANT/__kafka/__consumer_offsets for the
@@ -1125,6 +1127,11 @@ awaitable<void> Groups::ensure_loaded() {
 
 awaitable<void> Groups::take(int p) {
   co_await ensure_loaded();
+  if (auto it = producers_.find(p); it != producers_.end() && it->second && !it->second->fenced()) co_return;
+  // One taker at a time: two would both ask for the exclusive producer, and
+  // Pulsar would refuse the second.
+  co_await take_lock_->lock();
+  Unlock u{*take_lock_};
   auto& prod = producers_[p];
   if (prod && !prod->fenced()) co_return;
   kp::ProducerOptions o;
