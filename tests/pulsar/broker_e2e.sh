@@ -9,15 +9,17 @@
 #   4. a consumer group's commit moves its Pulsar subscription (backlog)
 #   5. an acks=all idempotent stream across restarts of kwire-broker and of
 #      Pulsar: every record exactly once
+#   7. a Kafka consumer long-polling at the end of a partition gets a native
+#      Pulsar producer's record as Pulsar delivers it, not when its wait ends
 #   6. two gateways: Metadata and FindCoordinator split partitions and groups
 #      between them; one killed mid-stream, clients carry on through the
 #      other: every record once, offsets continuous, the group resumes from
 #      what it committed through the dead one
 # usage: broker_e2e.sh KWIRE_BROKER KWIRE_PULSAR_CLI [STEPS]
-#   STEPS: which of 1-6 to run, e.g. "12346" (default: all). Steps 2-6 build
+#   STEPS: which of 1-7 to run, e.g. "12346" (default: all). Steps 2-6 build
 #   on step 1's gateway; step 4 reads what step 1 wrote.
 set -euo pipefail
-steps="${3:-123456}"
+steps="${3:-1234567}"
 want() { [[ "$steps" == *"$1"* ]]; }
 broker_bin="$1"
 cli="$2"
@@ -194,6 +196,21 @@ PY
 
 fi
 
+if want 7; then
+echo "== 7. a long poll wakes on Pulsar's delivery"
+kafka kafka-topics --bootstrap-server "$bs" --create --topic wake --partitions 1 >/dev/null
+# Each fetch may wait 25 s; the consumer gives up after 20 s without a record.
+kafka kafka-console-consumer --bootstrap-server "$bs" --topic wake --partition 0 --offset 0 --max-messages 1 \
+  --timeout-ms 20000 --command-property fetch.max.wait.ms=25000 --formatter-property print.key=true \
+  >"$work/wake.txt" &
+consumer_pid=$!
+sleep 4  # the consumer is now waiting at offset 0
+pulsar_peer produce "$url" "persistent://public/$ns/wake-partition-0" 1 false wk >/dev/null
+wait "$consumer_pid" || true
+grep -q '^wk-0' "$work/wake.txt" || fail "the waiting consumer did not get the native record: $(cat "$work/wake.txt")"
+echo "a consumer whose fetches wait up to 25 s got the native record as Pulsar delivered it"
+fi
+
 if want 6; then
 echo "== 6. two gateways, one killed mid-stream"
 pid_a="$broker_pid"
@@ -222,7 +239,7 @@ producer_pid=$!
 # A group consumes part of the stream and commits (through whichever
 # gateway coordinates it) before the kill.
 kafka kafka-console-consumer --bootstrap-server "$both" --topic handover --group gh --from-beginning \
-  --consumer-property max.poll.records=1 --max-messages 100 --timeout-ms 60000 >"$work/gh-1.txt" || true
+  --command-property max.poll.records=1 --max-messages 100 --timeout-ms 60000 >"$work/gh-1.txt" || true
 [[ "$(grep -c '^h-' "$work/gh-1.txt")" == 100 ]] || fail "group gh read $(grep -c '^h-' "$work/gh-1.txt") of 100 before the kill"
 kill -0 "$producer_pid" 2>/dev/null || fail "the stream ended before the kill: make it longer"
 stop_broker "$pid_a" KILL
@@ -232,7 +249,7 @@ if grep -q 'Error when sending message' "$work/handover-producer.log"; then
   fail "the producer gave up on records: $(grep -m3 -A1 'Error when sending' "$work/handover-producer.log")"
 fi
 kafka kafka-console-consumer --bootstrap-server "127.0.0.1:$port_b" --topic handover --group gh \
-  --consumer-property max.poll.records=1 --max-messages $((n - 100)) --timeout-ms 60000 >"$work/gh-2.txt" || true
+  --command-property max.poll.records=1 --max-messages $((n - 100)) --timeout-ms 60000 >"$work/gh-2.txt" || true
 kafka kafka-console-consumer --bootstrap-server "127.0.0.1:$port_b" --topic handover --from-beginning \
   --max-messages $n --timeout-ms 60000 --formatter-property print.partition=true \
   --formatter-property print.offset=true >"$work/handover.txt" || true

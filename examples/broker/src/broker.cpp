@@ -63,6 +63,8 @@ Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Sto
 Realm::~Realm() = default;
 
 void Realm::start() {
+  // Records written around this gateway wake the fetches waiting for them.
+  store_->watch([&n = broker_.notifier()](const storage::TopicPartition& tp) { n.notify(tp); });
   groups_->load();
   cluster_->join();
 }

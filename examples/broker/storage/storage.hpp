@@ -256,6 +256,13 @@ class Storage {
   /// gateway only (the embedded store).
   virtual Membership* membership() { return nullptr; }
 
+  /// `on_data(tp)` is called (on any thread) when records this gateway did
+  /// not append reach a partition it reads (native Pulsar producers, another
+  /// gateway), as the backend delivers them: long-polling fetches wake on it
+  /// instead of waiting out their time. Backends that see every append need
+  /// not call it.
+  virtual void watch(std::function<void(const TopicPartition&)> /*on_data*/) {}
+
   /// Opens (or returns the already open) log of an existing partition;
   /// unknown_topic if the topic or partition does not exist. The log stays
   /// valid while a shared_ptr to it is held, even after the topic is deleted

@@ -917,6 +917,7 @@ void Consumer::on_frame(Frame& f) {
   }
   queue_.push_back(std::move(e));
   arrival_.cancel();
+  if (on_arrival_) on_arrival_();
 }
 
 void Consumer::on_disconnect() {

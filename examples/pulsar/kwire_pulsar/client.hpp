@@ -310,6 +310,9 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   awaitable<std::optional<Message>> receive(std::chrono::milliseconds timeout);
   /// Entries already delivered and not yet taken.
   std::size_t queued() const noexcept { return queue_.size(); }
+  /// Called (on the client's executor) each time an entry arrives: lets a
+  /// caller wait on Pulsar's delivery instead of polling.
+  void on_arrival(std::function<void()> f) { on_arrival_ = std::move(f); }
 
   void acknowledge(const MessageId& id);
   void acknowledge_cumulative(const MessageId& id);
@@ -341,6 +344,7 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   std::deque<Message> split_;
   asio::steady_timer arrival_;
   std::optional<MessageId> last_taken_;
+  std::function<void()> on_arrival_;
   std::uint32_t to_grant_ = 0;
   bool closed_ = false;
   bool reconnecting_ = false;

@@ -422,6 +422,18 @@ class PulsarStorage final : public Storage {
   TopicCatalog& topics() override { return catalog_; }
   GroupStore& groups() override { return groups_; }
   Membership* membership() override { return members_.get(); }
+  void watch(std::function<void(const TopicPartition&)> on_data) override {
+    std::lock_guard g(watch_mu_);
+    on_data_ = std::move(on_data);
+  }
+  void data_arrived(const TopicPartition& tp) {
+    std::function<void(const TopicPartition&)> f;
+    {
+      std::lock_guard g(watch_mu_);
+      f = on_data_;
+    }
+    if (f) f(tp);
+  }
 
   void open_log(TopicPartition tp, Handler<std::shared_ptr<PartitionLog>> done) override {
     spawn<std::shared_ptr<PartitionLog>>(std::move(done), [this, tp]() -> awaitable<Result<std::shared_ptr<PartitionLog>>> {
@@ -506,6 +518,8 @@ class PulsarStorage final : public Storage {
   std::map<TopicPartition, std::unique_ptr<AsyncLock>> opening_;
   std::shared_ptr<kp::Producer> id_producer_;
   std::unique_ptr<PulsarMembership> members_;
+  std::mutex watch_mu_;
+  std::function<void(const TopicPartition&)> on_data_;
   std::atomic<bool> closed_{false};
   std::thread thread_;
 };
@@ -805,11 +819,18 @@ awaitable<ReadResult> Log::do_read(ReadOptions o) {
     if (reader_) co_await reader_->close();
     reader_.reset();
     lookahead_.reset();
-    if (o.offset >= next_offset_) {
-      out.offsets = offsets();
-      co_return out;
-    }
-    reader_ = co_await s_.client_->create_reader(topic_, co_await locate(o.offset), 500);
+    // At the end the reader starts on the last entry (which it skips), so
+    // that Pulsar's delivery of the next one wakes long-polling fetches.
+    kp::MessageId at = kp::MessageId::earliest();
+    if (o.offset < next_offset_) at = co_await locate(o.offset);
+    else if (next_offset_ > 0) at = co_await locate(next_offset_ - 1);
+    reader_ = co_await s_.client_->create_reader(topic_, at, 500);
+    std::weak_ptr<Log> weak = shared_from_this();
+    reader_->on_arrival([weak] {
+      auto self = weak.lock();
+      if (self && self->reader_next_ >= self->next_offset_) self->s_.data_arrived(self->tp_);
+    });
+    reader_next_ = o.offset;
   }
   std::int64_t next = o.offset;
   for (;;) {
