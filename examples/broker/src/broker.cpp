@@ -254,7 +254,7 @@ Reply api_versions_fallback(std::int32_t correlation_id) {
 
 }  // namespace
 
-asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame) {
+asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::function<void()> release) {
   if (s.raw_sasl_next) {
     // SaslHandshake v0: the token comes bare and the answer is a bare frame.
     s.raw_sasl_next = false;
@@ -311,6 +311,7 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame) {
   ctx.version = version;
   ctx.correlation_id = header.correlation_id;
   ctx.client_id = header.client_id ? *header.client_id : std::string_view{};
+  ctx.on_release = std::move(release);
   Reply r = co_await entry->fn(*this, ctx, body);
   if (r.kind == Reply::Kind::close) {
     metrics_.request(key, err::invalid_request);

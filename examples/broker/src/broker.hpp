@@ -84,6 +84,16 @@ struct Ctx {
     return code;
   }
   Realm& realm() const noexcept { return *session.realm; }
+
+  /// Lets the connection start its next request before this one completes:
+  /// a produce request calls it once its appends are queued in storage.
+  std::function<void()> on_release;
+  void release() {
+    if (auto f = std::move(on_release)) {
+      on_release = nullptr;
+      f();
+    }
+  }
 };
 
 /// Wakes long-polling fetches when a partition gets data.
@@ -149,8 +159,9 @@ class Broker {
   Broker(Settings settings, StorageOpener open, std::vector<asio::io_context*> ios);
   ~Broker();
 
-  /// Handles one request frame (after the size prefix).
-  asio::awaitable<Reply> handle(SessionState& session, bytes_view frame);
+  /// Handles one request frame (after the size prefix). `release` is called
+  /// when the connection may start its next request, if before the reply.
+  asio::awaitable<Reply> handle(SessionState& session, bytes_view frame, std::function<void()> release = {});
 
   /// Opens the configured namespace and loads its groups; before serving.
   void start();

@@ -64,9 +64,19 @@ std::int64_t topic_config_int(const storage::TopicInfo& t, const char* key, std:
   }
 }
 
-/// Appends every batch of one partition's record set; fills `pr`.
-asio::awaitable<void> append_partition(Broker& b, Ctx& ctx, const storage::TopicInfo& topic,
-                                       ProduceResponse::PartitionProduceResponse& pr, records_view records) {
+/// One partition's appends, queued in storage and not yet confirmed.
+struct QueuedAppends {
+  ProduceResponse::PartitionProduceResponse* pr = nullptr;
+  TopicPartition tp;
+  std::shared_ptr<storage::PartitionLog> log;
+  std::vector<std::shared_ptr<storage::Deferred<storage::AppendResult>>> appends;
+};
+
+/// Checks every batch of one partition's record set and queues the appends
+/// (in order); errors go to `pr`.
+asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicInfo& topic,
+                                      ProduceResponse::PartitionProduceResponse& pr, records_view records,
+                                      QueuedAppends& q) {
   TopicPartition tp{topic.name, pr.index};
   auto lr = co_await ctx.realm().log(tp);
   if (!lr.ok()) {
@@ -123,18 +133,31 @@ asio::awaitable<void> append_partition(Broker& b, Ctx& ctx, const storage::Topic
       co_return;
     }
   }
-  bool first = true;
+  auto ex = co_await asio::this_coro::executor;
+  q.pr = &pr;
+  q.tp = tp;
+  q.log = log;
   for (auto bv : batches) {
     std::vector<std::uint8_t> bytes(bv.begin(), bv.end());
     storage::batch::put_be(bytes.data() + storage::batch::leader_epoch_at, 0, 4);  // our only leader epoch
     storage::AppendOptions opts;
     opts.log_append_time = log_append;
-    auto r = co_await storage::call<storage::AppendResult>(
-        [&](auto done) { log->append(std::move(bytes), opts, std::move(done)); });
+    q.appends.push_back(storage::Deferred<storage::AppendResult>::start(
+        ex, [&](auto done) { log->append(std::move(bytes), opts, std::move(done)); }));
+  }
+}
+
+/// Awaits a partition's queued appends and fills its response.
+asio::awaitable<void> finish_partition(Broker& b, Ctx& ctx, QueuedAppends& q) {
+  auto& pr = *q.pr;
+  bool first = true;
+  for (auto& a : q.appends) {
+    auto r = co_await a->get();
     if (!r.ok() && r.error != storage::Errc::duplicate_sequence) {
       pr.error_code = ctx.note(to_kafka(r.error));
       if (!r.message.empty()) pr.error_message = ctx.keep(r.message);
-      pr.log_start_offset = log->offsets().log_start;
+      pr.base_offset = -1;
+      pr.log_start_offset = q.log->offsets().log_start;
       co_return;
     }
     if (first) {
@@ -144,8 +167,8 @@ asio::awaitable<void> append_partition(Broker& b, Ctx& ctx, const storage::Topic
     }
     b.metrics().records_in++;
   }
-  pr.log_start_offset = log->offsets().log_start;
-  b.notifier().notify(tp);
+  pr.log_start_offset = q.log->offsets().log_start;
+  b.notifier().notify(q.tp);
 }
 
 asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceResponse& resp) {
@@ -153,14 +176,20 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
   ctx.no_response = req.acks == 0;
   bool acks_ok = req.acks == 0 || req.acks == 1 || req.acks == -1;
   auto& catalog = ctx.realm().store().topics();
-  for (auto& td : req.topic_data) {
-    ProduceResponse::TopicProduceResponse tr;
+  // The response first, so that partitions can be filled in place later.
+  resp.responses.resize(req.topic_data.size());
+  std::vector<QueuedAppends> queued;
+  for (std::size_t ti = 0; ti < req.topic_data.size(); ++ti) {
+    auto& td = req.topic_data[ti];
+    auto& tr = resp.responses[ti];
     tr.name = td.name;
     tr.topic_id = td.topic_id;
+    tr.partition_responses.resize(td.partition_data.size());
     std::optional<storage::TopicInfo> info =
         ctx.version >= 13 ? catalog.find_topic(td.topic_id.bytes) : catalog.find_topic(std::string(td.name));
-    for (auto& pd : td.partition_data) {
-      ProduceResponse::PartitionProduceResponse pr;
+    for (std::size_t pi = 0; pi < td.partition_data.size(); ++pi) {
+      auto& pd = td.partition_data[pi];
+      auto& pr = tr.partition_responses[pi];
       pr.index = pd.index;
       pr.base_offset = -1;
       pr.log_append_time_ms = -1;
@@ -175,12 +204,16 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
         // Another gateway writes it: the client refreshes its metadata.
         pr.error_code = ctx.note(err::not_leader_or_follower);
       } else {
-        co_await append_partition(b, ctx, *info, pr, pd.records);
+        QueuedAppends q;
+        co_await queue_partition(b, ctx, *info, pr, pd.records, q);
+        if (q.pr) queued.push_back(std::move(q));
       }
-      tr.partition_responses.push_back(std::move(pr));
     }
-    resp.responses.push_back(std::move(tr));
   }
+  // Every append is queued: the connection's next request may start (its
+  // appends queue behind these) while storage confirms these.
+  ctx.release();
+  for (auto& q : queued) co_await finish_partition(b, ctx, q);
   b.metrics().produce_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 

@@ -1,8 +1,9 @@
 // Listeners and client connections: one acceptor per listener and io_context
-// (SO_REUSEPORT spreads connections over the cores), one coroutine per
-// connection that reads a frame, handles it and writes the response before
-// reading the next, so responses leave in request order however many
-// requests a client pipelines (as Kafka's broker does).
+// (SO_REUSEPORT spreads connections over the cores), and per connection a
+// reader and a writer coroutine. Requests start one at a time in arrival
+// order; a produce request lets the next start once its appends are queued
+// in storage, so a client's pipelined produce requests overlap their waits
+// for storage. Responses always leave in request order.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20

@@ -14,7 +14,11 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <memory>
+#include <optional>
 
 #include "types.hpp"
 
@@ -34,5 +38,42 @@ boost::asio::awaitable<Result<T>> call(Start start) {
       },
       asio::use_awaitable);
 }
+
+/// A storage call started now and awaited later, on `ex`: a caller can start
+/// several calls in order (appends keep that order in a log) before awaiting
+/// any of them.
+template <class T>
+class Deferred {
+ public:
+  explicit Deferred(boost::asio::any_io_executor ex) : ex_(ex), timer_(ex) {}
+
+  template <class Start>
+  static std::shared_ptr<Deferred> start(boost::asio::any_io_executor ex, Start start) {
+    auto d = std::make_shared<Deferred>(ex);
+    start(Handler<T>([d](Result<T> r) mutable {
+      boost::asio::post(d->ex_, [d, r = std::move(r)]() mutable {
+        d->result_ = std::move(r);
+        d->timer_.cancel();
+      });
+    }));
+    return d;
+  }
+
+  /// The result; await it once, on `ex`.
+  boost::asio::awaitable<Result<T>> get() {
+    namespace asio = boost::asio;
+    while (!result_) {
+      timer_.expires_at(asio::steady_timer::time_point::max());
+      boost::system::error_code ec;
+      co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_return std::move(*result_);
+  }
+
+ private:
+  boost::asio::any_io_executor ex_;
+  boost::asio::steady_timer timer_;
+  std::optional<Result<T>> result_;
+};
 
 }  // namespace kwire_broker::storage
