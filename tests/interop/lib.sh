@@ -4,6 +4,9 @@
 #   source lib.sh
 #   start_broker [extra broker flags...]      # sets BOOTSTRAP, BROKER_PID, DATA_DIR
 #   restart_broker                            # same port and data, after stop/kill
+#
+# KWIRE_BROKER_EXTRA (whitespace-separated flags) is added to every broker
+# command line: the same tests then run on another storage (tests/pulsar).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -61,6 +64,7 @@ launch_broker() {
     --listeners="$LISTENER://127.0.0.1:$PORT" \
     --log.dirs="$DATA_DIR" \
     --group.initial.rebalance.delay.ms=200 \
+    ${KWIRE_BROKER_EXTRA:-} \
     "${BROKER_ARGS[@]}" >>"$BROKER_LOG" 2>&1 &
   BROKER_PID=$!
   wait_for_port "$PORT"
