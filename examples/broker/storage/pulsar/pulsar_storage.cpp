@@ -236,6 +236,9 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   // next_offset_: after the last entry Pulsar confirmed (the high
   // watermark); assigned_end_: after the last entry this gateway queued.
   std::int64_t next_offset_ = 0, log_start_ = 0, assigned_end_ = 0;
+  // The producer name and highest sequence id of the last entry (sync_end).
+  std::string last_writer_;
+  std::int64_t last_sequence_ = -1;
   bool resync_ = false;
   std::shared_ptr<kp::Producer> producer_;
   std::map<std::int64_t, std::pair<std::int64_t, kp::MessageId>> index_;  // last offset → (base, id)
@@ -571,10 +574,15 @@ awaitable<void> Log::sync_end() {
   if (last.entry == ~std::uint64_t{0} || last.entry > (std::uint64_t{1} << 62)) {
     next_offset_ = 0;
     log_start_ = 0;
+    last_writer_.clear();
+    last_sequence_ = -1;
   } else {
     auto p = co_await probe({last.ledger, last.entry, -1, -1});
     if (!p) throw kp::Error(kp::Error::client_timeout, "cannot read the last entry of " + topic_);
     next_offset_ = p->second.last + 1;
+    const auto& m = *p->first.metadata;
+    last_writer_ = m.producer_name();
+    last_sequence_ = static_cast<std::int64_t>(m.has_highest_sequence_id() ? m.highest_sequence_id() : m.sequence_id());
     auto first = co_await probe(kp::MessageId::earliest());
     log_start_ = std::max(log_start_, first ? first->second.base : next_offset_);
   }
@@ -639,6 +647,16 @@ awaitable<void> Log::ensure_producer(bool rebuild) {
   // and not a new batch.
   const std::int64_t before = next_offset_;
   co_await sync_end();
+  // A writer before us (a killed gateway) may have entries still being
+  // stored: Pulsar reports the last sequence id it took for this producer
+  // name, stored or not. Wait until the log shows it, so that the producer
+  // table and the offsets account for every entry that will land.
+  for (int i = 0; i < 100 && producer_->last_sequence_id() >= 0 && last_writer_ == o.name &&
+                  last_sequence_ < producer_->last_sequence_id();
+       ++i) {
+    co_await kp::sleep_for(100ms);
+    co_await sync_end();
+  }
   assigned_end_ = next_offset_;
   if (rebuild) {
     producers_ = ProducerStateTable{};
