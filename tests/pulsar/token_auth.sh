@@ -42,6 +42,12 @@ forged="$(jwt "$work/other.key" admin)"
 export PULSAR_AUTH_TOKEN_SECRET_FILE="$work/secret.key" PULSAR_ADMIN_TOKEN="$token"
 mkdir -p "$work/pulsar"
 "$root/tools/pulsar/pulsar-standalone.sh" start "$work/pulsar" >/dev/null
+# The standalone creates its cluster and the tenant "public" just after it
+# starts serving.
+for _ in $(seq 1 120); do
+  [[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$web/admin/v2/tenants/public")" == 200 ]] && break
+  sleep 0.5
+done
 
 # Pulsar itself refuses a token it did not sign.
 if "$cli" produce --url "$url" --token "$forged" --topic persistent://public/default/forged -n 1 >/dev/null 2>&1; then
