@@ -1,8 +1,9 @@
 // kwire-broker's Pulsar storage against a real standalone, through the seam
 // only: offsets from the broker entry index (and the writer's derivation
 // checked against a reader), both entry formats, native Pulsar messages as
-// Kafka batches, idempotent retries across a restart, exclusive writers,
-// committed offsets mirrored to subscriptions, and namespace isolation.
+// Kafka batches, idempotent retries across a restart and a hand-over between
+// gateways, exclusive writers, committed offsets mirrored to subscriptions,
+// and namespace isolation.
 #include <doctest/doctest.h>
 
 #include <future>
@@ -342,6 +343,35 @@ TEST_CASE("one writer per partition: a second gateway is fenced") {
   auto taken = wait<st::AppendResult>([&](auto done) { lb->append(make_batch({{"k", "b", 3, {}}}), {}, done); });
   REQUIRE_MESSAGE(taken.ok(), taken.message);
   CHECK(taken.value.base_offset == 1);
+}
+
+TEST_CASE("a gateway taking over a partition it had open knows the previous writer's batches") {
+  // The second gateway opens the log early (as it does to mirror a group's
+  // committed offsets) and becomes the writer only after the first one wrote
+  // more: a retry of the first one's last batch must be a duplicate, and the
+  // producer's next batch must follow it.
+  const auto ns = unique("takeover");
+  auto a = open_store("public", ns, "pulsar", "gw-a");
+  create(*a, "t", 1);
+  auto la = open_log(*a, "t", 0);
+  auto b = open_store("public", ns, "pulsar", "gw-b");
+  auto lb = open_log(*b, "t", 0);
+  auto batch0 = make_batch({{"k", "v0", 1, {}}}, 777, 3, 0);
+  auto batch1 = make_batch({{"k", "v1", 2, {}}, {"k", "v2", 3, {}}}, 777, 3, 1);
+  REQUIRE(wait<st::AppendResult>([&](auto done) { la->append(batch0, {}, done); }).ok());
+  REQUIRE(wait<st::AppendResult>([&](auto done) { la->append(batch1, {}, done); }).ok());
+  la.reset();
+  a.reset();  // the first gateway goes away before answering the producer
+  auto retry = wait<st::AppendResult>([&](auto done) { lb->append(batch1, {}, done); });
+  CHECK_MESSAGE(retry.error == st::Errc::duplicate_sequence, retry.message);
+  CHECK(retry.value.base_offset == 1);
+  auto next = wait<st::AppendResult>(
+      [&](auto done) { lb->append(make_batch({{"k", "v3", 4, {}}}, 777, 3, 3), {}, done); });
+  REQUIRE_MESSAGE(next.ok(), next.message);
+  CHECK(next.value.base_offset == 3);
+  auto all = records_of(read_at(*lb, 0).bytes);
+  REQUIRE(all.size() == 4);
+  for (std::size_t i = 0; i < all.size(); ++i) CHECK(all[i].offset == static_cast<std::int64_t>(i));
 }
 
 TEST_CASE("committed offsets survive a restart and show as the subscription's backlog") {

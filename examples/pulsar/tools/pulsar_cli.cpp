@@ -111,7 +111,7 @@ awaitable<int> run(Args a) {
       for (auto& [k, v] : m->properties) props[k] = v;
       json j{{"id", m->id.str()},       {"value", m->value},
              {"event_time", m->event_time}, {"publish_time", m->publish_time}, {"properties", props},
-             {"producer", m->producer_name}};
+             {"producer", m->producer_name}, {"sequence_id", m->sequence_id}};
       j["key"] = m->key ? json(*m->key) : json(nullptr);
       j["index"] = m->index ? json(*m->index) : json(nullptr);
       std::cout << j.dump() << "\n";

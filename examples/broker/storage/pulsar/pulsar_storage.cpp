@@ -204,6 +204,9 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   awaitable<void> open();
   /// The entry holding `offset` (offset < high watermark).
   awaitable<kp::MessageId> locate(std::int64_t offset);
+  /// The high watermark as Pulsar has it now, also when another gateway
+  /// writes the partition.
+  awaitable<std::int64_t> current_end();
   const std::string& topic() const noexcept { return topic_; }
   void close_now();
   std::atomic<std::uint64_t> probes{0};
@@ -236,6 +239,8 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   // next_offset_: after the last entry Pulsar confirmed (the high
   // watermark); assigned_end_: after the last entry this gateway queued.
   std::int64_t next_offset_ = 0, log_start_ = 0, assigned_end_ = 0;
+  // The producer table accounts for every batch below this offset.
+  std::int64_t table_end_ = 0;
   // The producer name and highest sequence id of the last entry (sync_end).
   std::string last_writer_;
   std::int64_t last_sequence_ = -1;
@@ -572,21 +577,20 @@ awaitable<void> Log::sync_end() {
   auto last = co_await r->last_message_id();
   co_await r->close();
   if (last.entry == ~std::uint64_t{0} || last.entry > (std::uint64_t{1} << 62)) {
-    next_offset_ = 0;
-    log_start_ = 0;
+    // Nothing stored yet (offsets stay where they are: never backwards).
     last_writer_.clear();
     last_sequence_ = -1;
   } else {
     auto p = co_await probe({last.ledger, last.entry, -1, -1});
     if (!p) throw kp::Error(kp::Error::client_timeout, "cannot read the last entry of " + topic_);
-    next_offset_ = p->second.last + 1;
+    // Never backwards: a read's sync may overlap a confirmed append.
+    next_offset_ = std::max(next_offset_, p->second.last + 1);
     const auto& m = *p->first.metadata;
     last_writer_ = m.producer_name();
     last_sequence_ = static_cast<std::int64_t>(m.has_highest_sequence_id() ? m.highest_sequence_id() : m.sequence_id());
     auto first = co_await probe(kp::MessageId::earliest());
     log_start_ = std::max(log_start_, first ? first->second.base : next_offset_);
   }
-  resync_ = false;
   publish_offsets();
 }
 
@@ -597,7 +601,10 @@ awaitable<void> Log::open() {
 }
 
 awaitable<void> Log::replay_producers(std::int64_t from) {
-  if (from >= next_offset_) co_return;
+  if (from >= next_offset_) {
+    table_end_ = std::max(table_end_, next_offset_);
+    co_return;
+  }
   auto at = co_await locate(from);
   auto r = co_await s_.client_->create_reader(topic_, at, 200);
   for (;;) {
@@ -613,6 +620,7 @@ awaitable<void> Log::replay_producers(std::int64_t from) {
     if (i->last + 1 >= next_offset_) break;
   }
   co_await r->close();
+  table_end_ = next_offset_;
 }
 
 awaitable<void> Log::resync() {
@@ -642,10 +650,9 @@ awaitable<void> Log::ensure_producer(bool rebuild) {
   o.access_mode = kp::AccessMode::exclusive;
   producer_ = co_await s_.client_->create_producer(o);
   // Another writer (a gateway before us, or our own failed append) may have
-  // appended since we last looked: take the end from Pulsar, and let what
-  // landed count for idempotence, so that a Kafka retry of it is a duplicate
-  // and not a new batch.
-  const std::int64_t before = next_offset_;
+  // appended since the producer table was last brought up to date: take the
+  // end from Pulsar, and let what landed count for idempotence, so that a
+  // Kafka retry of it is a duplicate and not a new batch.
   co_await sync_end();
   // A writer before us (a killed gateway) may have entries still being
   // stored: Pulsar reports the last sequence id it took for this producer
@@ -662,7 +669,9 @@ awaitable<void> Log::ensure_producer(bool rebuild) {
     producers_ = ProducerStateTable{};
     co_await replay_producers(std::max(log_start_, next_offset_ - 2000));
   } else {
-    co_await replay_producers(before);
+    // Far behind, the tail is enough: it holds each live producer's last
+    // batches.
+    co_await replay_producers(std::max(table_end_, std::max(log_start_, next_offset_ - 2000)));
   }
 }
 
@@ -722,6 +731,14 @@ awaitable<kp::MessageId> Log::locate(std::int64_t offset) {
   co_return found.value_or(pos.front());
 }
 
+awaitable<std::int64_t> Log::current_end() {
+  co_await append_lock_.lock();
+  Unlock u{append_lock_};
+  // The writer's own count is authoritative; otherwise ask Pulsar.
+  if (!producer_) co_await sync_end();
+  co_return next_offset_;
+}
+
 void Log::release() {
   asio::co_spawn(s_.io_, [self = shared_from_this()]() -> awaitable<void> {
     co_await self->append_lock_.lock();
@@ -746,6 +763,10 @@ void Log::append(std::vector<std::uint8_t> batch, AppendOptions options, Handler
       if (!h || batch.size() != h->total_size() || !batch_crc_ok(batch))
         co_return Result<AppendResult>::failure(Errc::corrupt_batch, "bad record batch");
       if (self->resync_) co_await self->resync();
+      // Before the producer table is consulted: a gateway that becomes the
+      // writer catches up with what the previous one stored (a log opened
+      // here earlier, say to mirror a group's offsets, has a stale table).
+      co_await self->ensure_producer();
       AppendResult dup;
       switch (auto c = self->producers_.check(*h, &dup)) {
         case Errc::ok: break;
@@ -754,13 +775,13 @@ void Log::append(std::vector<std::uint8_t> batch, AppendOptions options, Handler
           co_return Result<AppendResult>{Errc::duplicate_sequence, "duplicate", dup};
         default: co_return Result<AppendResult>::failure(c, to_string(c));
       }
-      co_await self->ensure_producer();
       r = self->assign(batch, options);
       auto entry = kafka_to_entry(batch, self->s_.format_);
       pending = self->producer_->post_entry(std::move(entry.metadata), std::move(entry.payload), entry.messages);
       // Recorded now so that the producer's next batch, in flight behind this
       // one, follows it; a failure rebuilds the table from the log.
       if (auto hh = BatchHeader::parse(batch)) self->producers_.record(*hh, r.log_append_time);
+      self->table_end_ = self->assigned_end_;
     }
     kp::SendReceipt receipt;
     try {
@@ -1208,7 +1229,7 @@ awaitable<void> Groups::mirror(const std::string& group,
   for (auto& [tp, c] : offsets) {
     try {
       auto log = co_await s_.open_log_here(tp);
-      const auto end = log->offsets().high_watermark;
+      const auto end = co_await log->current_end();
       kp::MessageId at = c.offset >= end ? kp::MessageId::latest() : co_await log->locate(c.offset);
       const auto topic = log->topic().substr(13);
       if (!co_await s_.admin_->create_subscription(topic, group, at)) co_await s_.admin_->reset_cursor(topic, group, at);
