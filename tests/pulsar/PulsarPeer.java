@@ -1,13 +1,15 @@
 // Apache Pulsar's own Java client as a test peer, run as a single source file
 // (java -cp <pulsar classpath> PulsarPeer.java ...). One JSON object per line.
 //
-//   produce <serviceUrl> <topic> <n> <batch:true|false> [prefix]
-//       key <prefix>-i, value "value-i", event time 1700000000000+i, property i
-//   consume <serviceUrl> <topic> <n> <subscription> [timeoutMs]
+//   produce <serviceUrl> <topic> <n> <batch:true|false> [prefix] [compression]
+//       key <prefix>-i, value "value-i", event time 1700000000000+i, property i;
+//       compression: NONE (default), LZ4, ZLIB, ZSTD or SNAPPY
+//   consume <serviceUrl> <topic[,topic...]> <n> <subscription> [timeoutMs]
 //       subscribes at the earliest position, prints and acknowledges n messages
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.apache.pulsar.client.api.CompressionType;
 import org.apache.pulsar.client.api.Consumer;
 import org.apache.pulsar.client.api.Message;
 import org.apache.pulsar.client.api.MessageId;
@@ -36,8 +38,10 @@ public class PulsarPeer {
       if (mode.equals("produce")) {
         boolean batch = Boolean.parseBoolean(args[4]);
         String prefix = args.length > 5 ? args[5] : "key";
+        CompressionType codec = CompressionType.valueOf(args.length > 6 ? args[6] : "NONE");
         try (Producer<byte[]> p = client.newProducer().topic(topic).enableBatching(batch)
-                .batchingMaxMessages(100).batchingMaxPublishDelay(50, TimeUnit.MILLISECONDS).create()) {
+                .batchingMaxMessages(100).batchingMaxPublishDelay(50, TimeUnit.MILLISECONDS)
+                .compressionType(codec).compressionMinMsgBodySize(0).create()) {
           java.util.List<java.util.concurrent.CompletableFuture<MessageId>> sent = new java.util.ArrayList<>();
           for (int i = 0; i < n; i++) {
             sent.add(p.newMessage().key(prefix + "-" + i)
@@ -50,7 +54,7 @@ public class PulsarPeer {
       } else if (mode.equals("consume")) {
         String sub = args[4];
         long timeout = args.length > 5 ? Long.parseLong(args[5]) : 20000;
-        try (Consumer<byte[]> c = client.newConsumer().topic(topic).subscriptionName(sub)
+        try (Consumer<byte[]> c = client.newConsumer().topic(topic.split(",")).subscriptionName(sub)
                 .subscriptionInitialPosition(SubscriptionInitialPosition.Earliest).subscribe()) {
           int got = 0;
           while (got < n) {
@@ -65,6 +69,7 @@ public class PulsarPeer {
             System.out.println("{\"key\":" + quote(m.getKey()) + ",\"value\":"
                 + quote(new String(m.getValue(), StandardCharsets.UTF_8)) + ",\"event_time\":"
                 + m.getEventTime() + ",\"properties\":" + props + ",\"id\":" + quote(m.getMessageId().toString())
+                + ",\"topic\":" + quote(m.getTopicName())
                 + (m.hasIndex() ? ",\"index\":" + m.getIndex().get() : "") + "}");
             c.acknowledge(m);
             got++;

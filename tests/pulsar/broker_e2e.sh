@@ -11,15 +11,18 @@
 #      Pulsar: every record exactly once
 #   7. a Kafka consumer long-polling at the end of a partition gets a native
 #      Pulsar producer's record as Pulsar delivers it, not when its wait ends
+#   8. compressed entries both ways: a native producer's LZ4, ZLIB, ZSTD and
+#      SNAPPY batches read by a Kafka consumer; a Kafka producer's lz4, gzip,
+#      zstd and snappy batches stored compressed and read by Pulsar's client
 #   6. two gateways: Metadata and FindCoordinator split partitions and groups
 #      between them; one killed mid-stream, clients carry on through the
 #      other: every record once, offsets continuous, the group resumes from
 #      what it committed through the dead one
 # usage: broker_e2e.sh KWIRE_BROKER KWIRE_PULSAR_CLI [STEPS]
-#   STEPS: which of 1-7 to run, e.g. "12346" (default: all). Steps 2-6 build
+#   STEPS: which of 1-8 to run, e.g. "12346" (default: all). Steps 2-6 build
 #   on step 1's gateway; step 4 reads what step 1 wrote.
 set -euo pipefail
-steps="${3:-1234567}"
+steps="${3:-12345678}"
 want() { [[ "$steps" == *"$1"* ]]; }
 broker_bin="$1"
 cli="$2"
@@ -64,6 +67,7 @@ kafka() { "$kafka_cli" "$@" 2>>"$work/kafka.err"; }
 pulsar_peer() { java -cp "$pulsar_cp" "$here/PulsarPeer.java" "$@" 2>>"$work/java.err" | grep '^{' || true; }
 stats() { curl -sf "$web/admin/v2/persistent/$1/stats"; }
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {'d': d}))" "$1"; }
+json_lines() { python3 -c "import json,sys; [print(eval(sys.argv[1], {'r': json.loads(l)})) for l in sys.stdin]" "$1"; }
 
 ns="e2e-$run_id"
 port="$(free_port)"
@@ -209,6 +213,47 @@ pulsar_peer produce "$url" "persistent://public/$ns/wake-partition-0" 1 false wk
 wait "$consumer_pid" || true
 grep -q '^wk-0' "$work/wake.txt" || fail "the waiting consumer did not get the native record: $(cat "$work/wake.txt")"
 echo "a consumer whose fetches wait up to 25 s got the native record as Pulsar delivered it"
+fi
+
+if want 8; then
+echo "== 8. compressed entries both ways"
+codecs="LZ4:lz4 ZLIB:gzip ZSTD:zstd SNAPPY:snappy"
+topics=()
+for pair in $codecs; do
+  native="${pair%%:*}" codec="${pair##*:}"
+  kafka kafka-topics --bootstrap-server "$bs" --create --topic "zip-$codec" --partitions 1 >/dev/null
+  pulsar_peer produce "$url" "persistent://public/$ns/zip-$codec-partition-0" 10 true "z$codec" "$native" >/dev/null
+  printf 'kafka-%s-1\nkafka-%s-2\n' "$codec" "$codec" |
+    kafka kafka-console-producer --bootstrap-server "$bs" --topic "zip-$codec" \
+      --compression-codec "$codec" --command-property linger.ms=200
+  kafka kafka-console-consumer --bootstrap-server "$bs" --topic "zip-$codec" --from-beginning --max-messages 12 \
+    --timeout-ms 30000 --formatter-property print.offset=true --formatter-property print.key=true \
+    >"$work/zip-$codec.txt" || true
+  # Both entries are stored compressed, each with its producer's codec.
+  "$cli" entries --url "$url" --topic "persistent://public/$ns/zip-$codec-partition-0" -n 2 >"$work/zip-$codec.entries"
+  [[ "$(json_lines 'r["compression"]' <"$work/zip-$codec.entries" | tr '\n' ' ')" == "$native $native " ]] ||
+    fail "zip-$codec entries not stored as $native: $(cat "$work/zip-$codec.entries")"
+  topics+=("persistent://public/$ns/zip-$codec-partition-0")
+done
+pulsar_peer consume "$url" "$(IFS=,; echo "${topics[*]}")" 48 zip-check >"$work/zip-native.json"
+python3 - "$work" "$codecs" <<'PY'
+import json, sys
+work, codecs = sys.argv[1], [p.split(":")[1] for p in sys.argv[2].split()]
+native = [json.loads(l) for l in open(f"{work}/zip-native.json")]
+for codec in codecs:
+    rows = [l.rstrip("\n").split("\t") for l in open(f"{work}/zip-{codec}.txt") if "\t" in l]
+    assert len(rows) == 12, (codec, rows)
+    for i, (off, key, value) in enumerate(rows):
+        assert off == f"Offset:{i}", (codec, rows)
+        want = (f"z{codec}-{i}", f"value-{i}") if i < 10 else ("null", f"kafka-{codec}-{i - 9}")
+        assert (key, value) == want, (codec, i, key, value)
+    mine = [r for r in native if r["topic"].endswith(f"/zip-{codec}-partition-0")]
+    values = [r["value"] for r in mine]
+    assert values == [f"value-{i}" for i in range(10)] + [f"kafka-{codec}-1", f"kafka-{codec}-2"], (codec, values)
+    assert [r["index"] for r in mine] == list(range(12)), (codec, mine)
+print("native LZ4/ZLIB/ZSTD/SNAPPY batches read by Kafka; Kafka lz4/gzip/zstd/snappy batches "
+      "stored compressed and read by Pulsar's client")
+PY
 fi
 
 if want 6; then

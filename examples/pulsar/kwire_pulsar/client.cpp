@@ -1,4 +1,5 @@
 #include "kwire_pulsar/client.hpp"
+#include "kwire_pulsar/compression.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -787,8 +788,10 @@ awaitable<void> Producer::close() {
 std::vector<Message> entry_messages(const Entry& e) {
   std::vector<Message> out;
   const auto& meta = *e.metadata;
+  std::string inflated;
   if (meta.compression() != wire::NONE)
-    throw Error(Error::client_protocol, "compressed entries are not supported (" + e.id.str() + ")");
+    inflated = decompress_payload(meta.compression(), e.payload, meta.uncompressed_size());
+  const std::string& payload = meta.compression() != wire::NONE ? inflated : e.payload;
   auto base = [&](Message& m) {
     m.publish_time = meta.publish_time();
     m.event_time = meta.event_time();
@@ -801,7 +804,7 @@ std::vector<Message> entry_messages(const Entry& e) {
     m.id = e.id;
     if (meta.has_partition_key()) m.key = meta.partition_key();
     m.null_value = meta.null_value();
-    m.value = e.payload;
+    m.value = payload;
     for (auto& kv : meta.properties()) m.properties.emplace_back(kv.key(), kv.value());
     m.index = e.index;
     out.push_back(std::move(m));
@@ -809,7 +812,7 @@ std::vector<Message> entry_messages(const Entry& e) {
   }
   std::vector<BatchedMessage> parts;
   const int n = meta.num_messages_in_batch();
-  if (!split_batch(e.payload, n, parts)) throw Error(Error::client_protocol, "malformed batch " + e.id.str());
+  if (!split_batch(payload, n, parts)) throw Error(Error::client_protocol, "malformed batch " + e.id.str());
   for (int i = 0; i < n; ++i) {
     auto& p = parts[static_cast<std::size_t>(i)];
     Message m;

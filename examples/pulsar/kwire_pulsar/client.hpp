@@ -295,8 +295,8 @@ struct Message {
   std::optional<std::uint64_t> index;
 };
 
-/// Splits an entry into its messages (decompression is not supported: a
-/// compressed entry throws Error).
+/// Splits an entry into its messages, inflating a compressed payload first.
+/// Throws Error on a malformed or corrupt entry.
 std::vector<Message> entry_messages(const Entry& e);
 
 class Consumer : public std::enable_shared_from_this<Consumer> {

@@ -5,9 +5,13 @@
 //                            [--name NAME] [--exclusive] [--event-time MS]
 //   kwire-pulsar-cli consume --topic T [-n N] [--sub S] [--reader]
 //                            [--earliest] [--timeout-ms MS]
+//   kwire-pulsar-cli entries --topic T [-n N] [--timeout-ms MS]
 //   kwire-pulsar-cli last-id --topic T
 // Common: --url pulsar://host:port (default 127.0.0.1:6650), --token JWT.
 // produce sends key P-i, value "value-i", event time MS+i, property i=<i>.
+// entries reads from the earliest entry and prints each entry's stored form:
+// position, broker index, message count, compression, sizes, producer,
+// sequence id and metadata properties.
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
@@ -124,13 +128,41 @@ awaitable<int> run(Args a) {
       std::cerr << "received " << got << " of " << n << "\n";
       rc = 1;
     }
+  } else if (a.cmd == "entries") {
+    auto c = co_await client->create_reader(topic, MessageId::earliest());
+    const auto timeout = std::chrono::milliseconds(a.num("timeout-ms", 20000));
+    long got = 0;
+    while (got < n) {
+      auto e = co_await c->receive_entry(timeout);
+      if (!e) break;
+      const auto& m = *e->metadata;
+      json props = json::object();
+      for (const auto& kv : m.properties()) props[kv.key()] = kv.value();
+      json j{{"id", e->id.str()},
+             {"messages", e->message_count()},
+             {"compression", wire::CompressionType_Name(m.compression())},
+             {"payload_bytes", e->payload.size()},
+             {"uncompressed_bytes", m.compression() == wire::NONE ? e->payload.size() : m.uncompressed_size()},
+             {"producer", m.producer_name()},
+             {"sequence_id", m.sequence_id()},
+             {"properties", props}};
+      j["index"] = e->index ? json(*e->index) : json(nullptr);
+      std::cout << j.dump() << "\n";
+      ++got;
+    }
+    std::cout.flush();
+    co_await c->close();
+    if (got < n) {
+      std::cerr << "received " << got << " of " << n << " entries\n";
+      rc = 1;
+    }
   } else if (a.cmd == "last-id") {
     auto c = co_await client->create_reader(topic, MessageId::latest());
     auto id = co_await c->last_message_id();
     std::cout << json{{"id", id.str()}}.dump() << "\n";
     co_await c->close();
   } else {
-    std::cerr << "usage: kwire-pulsar-cli produce|consume|last-id --topic T ...\n";
+    std::cerr << "usage: kwire-pulsar-cli produce|consume|entries|last-id --topic T ...\n";
     rc = 2;
   }
   client->close();

@@ -6,6 +6,8 @@
 
 #include <optional>
 
+#include "kwire_pulsar/compression.hpp"
+
 namespace kwire_broker::storage::pulsar {
 
 namespace wire = kwire_pulsar::wire;
@@ -35,6 +37,17 @@ std::string text(kwire::bytes_view b) { return std::string(reinterpret_cast<cons
 
 kwire::bytes_view bytes(const std::string& s) {
   return kwire::bytes_view(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+}
+
+wire::CompressionType pulsar_codec(kwire::Compression c) {
+  switch (c) {
+    case kwire::Compression::gzip: return wire::ZLIB;
+    case kwire::Compression::snappy: return wire::SNAPPY;
+    case kwire::Compression::lz4: return wire::LZ4;
+    case kwire::Compression::zstd: return wire::ZSTD;
+    case kwire::Compression::none: break;
+  }
+  return wire::NONE;
 }
 
 }  // namespace
@@ -86,6 +99,15 @@ EncodedEntry kafka_to_entry(std::span<const std::uint8_t> batch, EntryFormat for
   if (n == 0) throw BadEntry("empty batch");
   e.messages = n;
   e.metadata.set_num_messages_in_batch(n);
+  // A compressed Kafka batch stays compressed, with Pulsar's form of the
+  // same codec, so native consumers inflate it as their own.
+  if (const auto codec = pulsar_codec(v.compression()); codec != wire::NONE) {
+    std::string packed;
+    if (!kwire_pulsar::compress_payload(codec, e.payload, packed)) throw BadEntry("compression failed");
+    e.metadata.set_compression(codec);
+    e.metadata.set_uncompressed_size(static_cast<std::uint32_t>(e.payload.size()));
+    e.payload = std::move(packed);
+  }
   // The entry's event time is the batch's latest: timestamp lookups read it
   // without splitting the batch.
   if (v.max_timestamp() > 0) e.metadata.set_event_time(static_cast<std::uint64_t>(v.max_timestamp()));

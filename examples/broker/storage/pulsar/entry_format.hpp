@@ -5,14 +5,17 @@
 //           key → partition key, value → payload (null → null_value), record
 //           timestamp → event time, headers → properties. Native Pulsar
 //           consumers read them. The Kafka producer id, epoch and base
-//           sequence ride in the entry's metadata properties.
+//           sequence ride in the entry's metadata properties. A compressed
+//           Kafka batch gives a compressed entry (gzip → ZLIB, snappy,
+//           lz4, zstd: Pulsar's own forms of each codec).
 //   kafka   the Kafka batch is the entry's payload, unchanged; the metadata
 //           says num_messages_in_batch = the batch's offset span and carries
 //           the format property. Only Kafka clients read it.
 //
 // Either way one entry holds one Kafka batch, and the broker entry index of
 // an entry is the Kafka offset of its last record. Entries written by native
-// Pulsar producers (batched or not) are turned into Kafka batches on read.
+// Pulsar producers (batched or not, compressed or not) are turned into
+// uncompressed Kafka batches on read.
 #pragma once
 
 #include <cstdint>
