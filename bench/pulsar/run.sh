@@ -26,6 +26,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+source "$root/tests/support/net.sh"
 broker_bin="${1:-$root/build/default/examples/broker/kwire-broker}"
 records="${RECORDS:-200000}"
 size="${RECORD_SIZE:-1024}"
@@ -61,7 +62,6 @@ cleanup() {
 }
 trap cleanup EXIT
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 kafka() { "$kafka_cli" "$@"; }
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -136,13 +136,7 @@ run_kwire() {
     >"$work/broker-$key.log" 2>&1 &
   broker_pid=$!
   pids+=("$broker_pid")
-  local up=0
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
-    kill -0 "$broker_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [[ $up != 1 ]]; then
+  if ! wait_listening "$port" "$broker_pid"; then
     failed=1
     row row="${key%-"$round"}" round="$round" name="$name" status="broker did not start: $(tail -3 "$work/broker-$key.log" | tr '\n' ' ')"
     return 0

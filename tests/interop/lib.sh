@@ -39,24 +39,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+source "$ROOT/tests/support/net.sh"
 
 wait_for_port() {
-  local port=$1 tries=200
-  while ! python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1',$port)))" 2>/dev/null; do
-    tries=$((tries - 1))
-    if [[ $tries -le 0 ]]; then
-      echo "broker did not open port $port" >&2
-      return 1
-    fi
-    if [[ -n "$BROKER_PID" ]] && ! kill -0 "$BROKER_PID" 2>/dev/null; then
-      echo "broker exited" >&2
-      return 1
-    fi
-    sleep 0.05
-  done
+  wait_listening "$1" "$BROKER_PID" && return 0
+  echo "broker did not open port $1 (or exited)" >&2
+  return 1
 }
 
 launch_broker() {

@@ -6,6 +6,7 @@ set -euo pipefail
 broker_bin="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+source "$root/tests/support/net.sh"
 url="${KWIRE_PULSAR_URL:-pulsar://127.0.0.1:6650}"
 web="${KWIRE_PULSAR_WEB_URL:-http://127.0.0.1:8080}"
 work="$(mktemp -d)"
@@ -16,7 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; tail -30 "$work/broker.log" >&2; exit 1; }
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 run="$(date +%s)$RANDOM"
 "$broker_bin" --listeners="SASL_PLAINTEXT://127.0.0.1:$port" --log.dirs="$work/data" \
   --kwire.storage=pulsar --pulsarServiceUrl="$url" --pulsarWebServiceUrl="$web" --kwire.namespace="own$run" \
@@ -24,11 +25,7 @@ run="$(date +%s)$RANDOM"
   "--listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\" user_t1/ns1=\"s1\" user_t2/ns2=\"s2\";" \
   >"$work/broker.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || fail "kwire-broker exited"
-  sleep 0.1
-done
+wait_listening "$port" "$pid" || fail "kwire-broker did not listen: $(tail -3 "$work/broker.log")"
 py="$("$root/tools/peers/python-env.sh")"
 out="$("$py" "$root/tests/interop/python/clients.py" tenants "127.0.0.1:$port")" || fail "tenant clients: $out"
 echo "$out"

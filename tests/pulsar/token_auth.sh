@@ -9,6 +9,7 @@ broker_bin="$1"
 cli="$2"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+source "$root/tests/support/net.sh"
 work="$(mktemp -d)"
 export PULSAR_PORT="${TOKEN_PULSAR_PORT:-26652}" PULSAR_HTTP_PORT="${TOKEN_PULSAR_HTTP_PORT:-28082}"
 export PULSAR_BOOKIE_PORT="${TOKEN_PULSAR_BOOKIE_PORT:-23183}" PULSAR_WIPE=1
@@ -55,16 +56,12 @@ if "$cli" produce --url "$url" --token "$forged" --topic persistent://public/def
 fi
 curl -s -o /dev/null -w '%{http_code}' "$web/admin/v2/tenants" | grep -q '^401$' || fail "the admin API answers without a token"
 
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 "$broker_bin" --listeners="PLAINTEXT://127.0.0.1:$port" --log.dirs="$work/data" --kwire.storage=pulsar \
   --pulsarServiceUrl="$url" --pulsarWebServiceUrl="$web" --brokerClientAuthenticationParameters="token:$token" \
   >"$work/broker.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || fail "kwire-broker exited"
-  sleep 0.1
-done
+wait_listening "$port" "$pid" || fail "kwire-broker did not listen: $(tail -3 "$work/broker.log")"
 kafka="$root/tools/peers/kafka-cli.sh"
 printf 'one\ntwo\nthree\n' | "$kafka" kafka-console-producer --bootstrap-server "127.0.0.1:$port" --topic authed \
   --command-property acks=all 2>>"$work/kafka.err"

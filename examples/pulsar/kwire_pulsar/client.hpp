@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "kwire_pulsar/error.hpp"
 #include "kwire_pulsar/frame.hpp"
 
 namespace kwire_pulsar {
@@ -37,26 +38,6 @@ using namespace std::chrono_literals;
 
 /// The protocol version this client announces (18+ gets broker entry metadata).
 inline constexpr int protocol_version = 21;
-
-/// A failure reported by the broker (code is its ServerError) or by this
-/// client (code is one of the client_* values below).
-class Error : public std::runtime_error {
- public:
-  enum : int {
-    client_timeout = 1000,
-    client_disconnected = 1001,
-    client_closed = 1002,
-    client_protocol = 1003,
-    client_lookup = 1004,
-  };
-  Error(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
-  int code() const noexcept { return code_; }
-  /// Worth retrying after a reconnect or a new lookup.
-  bool retriable() const noexcept;
-
- private:
-  int code_;
-};
 
 struct MessageId {
   std::uint64_t ledger = 0;

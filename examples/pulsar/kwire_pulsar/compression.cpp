@@ -6,7 +6,7 @@
 
 #include <kwire/records/compression.hpp>
 
-#include "client.hpp"
+#include "error.hpp"
 
 namespace kwire_pulsar {
 

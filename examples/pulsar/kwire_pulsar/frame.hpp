@@ -22,8 +22,6 @@
 
 namespace kwire_pulsar {
 
-namespace wire = ::kwire_pulsar::wire;
-
 inline constexpr std::uint16_t checksum_magic = 0x0e01;
 inline constexpr std::uint16_t entry_metadata_magic = 0x0e02;
 /// Frames larger than this are refused (the broker's default is 5 MiB plus

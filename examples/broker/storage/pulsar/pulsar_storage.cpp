@@ -309,6 +309,8 @@ class Groups final : public GroupStore {
   std::int32_t shard_of(const std::string& group) const override { return partition_of(group); }
   std::int32_t shard_count() const override;
   void release_shard(std::int32_t shard) override;
+  /// Waits (at most `limit`) for queued mirrors to be applied: on shutdown.
+  awaitable<void> flush_mirrors(std::chrono::milliseconds limit);
 
  private:
   struct Group {
@@ -320,7 +322,13 @@ class Groups final : public GroupStore {
   /// Coordinates partition p's groups from now on (see write()).
   awaitable<void> take(int p);
   awaitable<void> write(const std::string& group, std::vector<kp::OutgoingMessage> messages);
-  awaitable<void> mirror(const std::string& group, const std::vector<std::pair<TopicPartition, CommittedOffset>>& o);
+  /// Queues committed offsets for the group's Pulsar subscriptions and
+  /// returns at once: the mirror is informational, and a commit must not
+  /// wait on admin calls per partition. One worker applies the newest
+  /// offset per group and partition, skipping ones already in place.
+  void mirror(const std::string& group, const std::vector<std::pair<TopicPartition, CommittedOffset>>& o);
+  awaitable<void> drain_mirrors();
+  awaitable<void> mirror_one(const std::string& group, const TopicPartition& tp, std::int64_t offset);
   void apply(const kp::Message& m);
 
   PulsarStorage& s_;
@@ -328,6 +336,9 @@ class Groups final : public GroupStore {
   std::unique_ptr<AsyncLock> load_lock_, take_lock_;
   std::map<std::string, Group> groups_;
   std::map<int, std::shared_ptr<kp::Producer>> producers_;
+  using MirrorKey = std::pair<std::string, TopicPartition>;
+  std::map<MirrorKey, std::int64_t> mirror_queue_, mirrored_;
+  bool mirroring_ = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -494,6 +505,7 @@ class PulsarStorage final : public Storage {
     if (closed_.exchange(true)) return;
     std::promise<void> p;
     asio::co_spawn(io_, [this]() -> awaitable<void> {
+      co_await groups_.flush_mirrors(3s);
       if (members_) {
         // Say goodbye, but do not wait on a Pulsar that is away.
         asio::co_spawn(io_, members_->leave(), asio::detached);
@@ -715,7 +727,9 @@ awaitable<kp::MessageId> Log::locate(std::int64_t offset) {
   while (lo <= hi) {
     const std::size_t mid = lo + (hi - lo) / 2;
     auto p = co_await probe(pos[mid]);
-    if (!p) break;
+    // Without this entry the search could settle on a later one, and a
+    // fetch would skip offsets: fail, and let the client ask again.
+    if (!p) throw kp::Error(kp::Error::client_timeout, "cannot read the entry at " + pos[mid].str() + " of " + topic_);
     if (p->second.base <= offset && offset <= p->second.last) {
       found = p->first.id;
       break;
@@ -854,7 +868,8 @@ awaitable<ReadResult> Log::do_read(ReadOptions o) {
     throw std::out_of_range("offset " + std::to_string(o.offset) + " outside [" + std::to_string(log_start_) +
                             ", " + std::to_string(next_offset_) + "]");
   const std::int64_t end = o.end_offset >= 0 ? std::min(o.end_offset, next_offset_) : next_offset_;
-  if (!(reader_ && reader_next_ == o.offset)) {
+  const bool continuing = reader_ && reader_next_ == o.offset;
+  if (!continuing) {
     if (reader_) co_await reader_->close();
     reader_.reset();
     lookahead_.reset();
@@ -889,6 +904,12 @@ awaitable<ReadResult> Log::do_read(ReadOptions o) {
     if (!i) throw kp::Error(kp::Error::client_protocol, "entry without broker index");
     remember(*i, e->id);
     if (i->last < next) continue;  // before the asked offset (located entry)
+    if (continuing && i->base > next) {
+      // The reader went past an offset it never handed out: never serve the
+      // gap; a fresh reader locates the offset again.
+      throw kp::Error(kp::Error::client_timeout, "reader skipped offsets " + std::to_string(next) + " to " +
+                                                     std::to_string(i->base - 1) + " of " + topic_);
+    }
     if (i->last >= next_offset_) {
       next_offset_ = i->last + 1;  // written by another producer meanwhile
       publish_offsets();
@@ -1205,6 +1226,9 @@ awaitable<void> Groups::take(int p) {
   // we knew of them and read the partition again.
   for (auto it = groups_.begin(); it != groups_.end();)
     it = partition_of(it->first) == p ? groups_.erase(it) : std::next(it);
+  // ... and the subscriptions' positions it may have moved.
+  for (auto it = mirrored_.begin(); it != mirrored_.end();)
+    it = partition_of(it->first.first) == p ? mirrored_.erase(it) : std::next(it);
   co_await load_partition(p);
 }
 
@@ -1224,20 +1248,45 @@ awaitable<void> Groups::write(const std::string& group, std::vector<kp::Outgoing
   co_await producers_[p]->send_batch(std::move(messages));  // one entry: all or none
 }
 
-awaitable<void> Groups::mirror(const std::string& group,
-                               const std::vector<std::pair<TopicPartition, CommittedOffset>>& offsets) {
-  for (auto& [tp, c] : offsets) {
+void Groups::mirror(const std::string& group,
+                    const std::vector<std::pair<TopicPartition, CommittedOffset>>& offsets) {
+  for (const auto& [tp, c] : offsets) {
+    MirrorKey key{group, tp};
+    if (auto it = mirrored_.find(key); it != mirrored_.end() && it->second == c.offset && !mirror_queue_.count(key))
+      continue;  // an auto-commit of an unchanged position
+    mirror_queue_[std::move(key)] = c.offset;
+  }
+  if (mirroring_ || mirror_queue_.empty()) return;
+  mirroring_ = true;
+  asio::co_spawn(s_.io_, drain_mirrors(), asio::detached);
+}
+
+awaitable<void> Groups::drain_mirrors() {
+  while (!mirror_queue_.empty()) {
+    auto node = mirror_queue_.extract(mirror_queue_.begin());
     try {
-      auto log = co_await s_.open_log_here(tp);
-      const auto end = co_await log->current_end();
-      kp::MessageId at = c.offset >= end ? kp::MessageId::latest() : co_await log->locate(c.offset);
-      const auto topic = log->topic().substr(13);
-      if (!co_await s_.admin_->create_subscription(topic, group, at)) co_await s_.admin_->reset_cursor(topic, group, at);
+      co_await mirror_one(node.key().first, node.key().second, node.mapped());
+      mirrored_[node.key()] = node.mapped();
     } catch (const std::exception&) {
-      // The mirror is informational (backlog in Pulsar's stats); the commit
-      // itself is durable already.
+      // Left for the group's next commit to try again; the commit itself is
+      // durable in the offsets topic already.
+      mirrored_.erase(node.key());
     }
   }
+  mirroring_ = false;
+}
+
+awaitable<void> Groups::flush_mirrors(std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (mirroring_ && std::chrono::steady_clock::now() < until) co_await kp::sleep_for(20ms);
+}
+
+awaitable<void> Groups::mirror_one(const std::string& group, const TopicPartition& tp, std::int64_t offset) {
+  auto log = co_await s_.open_log_here(tp);
+  const auto end = co_await log->current_end();
+  kp::MessageId at = offset >= end ? kp::MessageId::latest() : co_await log->locate(offset);
+  const auto topic = log->topic().substr(13);
+  if (!co_await s_.admin_->create_subscription(topic, group, at)) co_await s_.admin_->reset_cursor(topic, group, at);
 }
 
 void Groups::store_group(std::string group_id, std::vector<std::uint8_t> blob, Handler<Done> done) {
@@ -1303,7 +1352,7 @@ void Groups::commit_offsets(std::string group_id, std::vector<std::pair<TopicPar
     }
     if (!ms.empty()) co_await write(group_id, std::move(ms));
     for (auto& [tp, c] : offsets) groups_[group_id].offsets[tp] = c;
-    co_await mirror(group_id, offsets);
+    mirror(group_id, offsets);
     co_return Result<Done>::success({});
   });
 }

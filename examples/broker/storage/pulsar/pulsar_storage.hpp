@@ -12,7 +12,8 @@
 //                                TENANT/__kafka/__consumer_offsets (suffixed
 //                                _NS for namespaces other than "default"),
 //                                mirrored to a subscription per group on
-//                                each partition
+//                                each partition (shortly after the commit
+//                                is acknowledged, newest offset first)
 //
 // One gateway writes a partition at a time: it holds Pulsar's exclusive
 // producer on it, so a second gateway is fenced. As the single writer it
