@@ -6,6 +6,7 @@
 // and namespace isolation.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <future>
 
 #include <kwire/records/batch.hpp>
@@ -204,36 +205,68 @@ TEST_CASE("kafka batches in pulsar format: offsets, reads, native consumers") {
   CHECK(seen == expected);
 }
 
-TEST_CASE("seeking a fetch to an offset reads O(log n) entries") {
+TEST_CASE("seeking a fetch to an offset: Pulsar's lookup by index, or O(log n) entries read") {
   const auto ns = unique("seek");
   constexpr int n = 256;
+  std::size_t total = 0;
   {
     auto s = open_store("public", ns);
     create(*s, "big", 1);
     auto log = open_log(*s, "big", 0);
     for (int i = 0; i < n; ++i) {
-      auto r = wait<st::AppendResult>([&](auto done) {
-        log->append(make_batch({{"k", std::to_string(i), 1000 + i, {}}}), {}, done);
-      });
+      // Entries of 1, 2 and 3 records: offsets fall inside entries too.
+      std::vector<Rec> recs;
+      for (int k = 0; k <= i % 3; ++k) recs.push_back({"k", std::to_string(i) + "." + std::to_string(k), 1000 + i, {}});
+      total += recs.size();
+      auto r = wait<st::AppendResult>([&](auto done) { log->append(make_batch(recs), {}, done); });
       REQUIRE(r.ok());
     }
   }
-  auto s = open_store("public", ns);  // nothing cached
-  auto log = open_log(*s, "big", 0);
-  for (std::int64_t target : {137, 3, 250}) {
-    const auto before = sp::entries_probed(*log);
-    auto recs = records_of(read_at(*log, target, 64).bytes);
-    const auto probed = sp::entries_probed(*log) - before;
-    REQUIRE_FALSE(recs.empty());
-    CHECK(recs.front().offset == target);
-    CHECK(recs.front().value == std::to_string(target));
-    MESSAGE("offset " << target << ": " << probed << " entries probed of " << n);
-    CHECK(probed <= 9);  // log2(256) + 1
+  // What each offset holds, by reading the partition through.
+  std::vector<ReadRecord> all;
+  {
+    auto s = open_store("public", ns);
+    auto log = open_log(*s, "big", 0);
+    for (std::int64_t at = 0; at < static_cast<std::int64_t>(total);) {
+      auto recs = records_of(read_at(*log, at).bytes);
+      REQUIRE_FALSE(recs.empty());
+      all.insert(all.end(), recs.begin(), recs.end());
+      at = recs.back().offset + 1;
+    }
   }
-  // Timestamps: the first batch at or after a time, by the same search.
-  auto t = wait<st::TimestampLookup>([&](auto done) { log->offset_for_timestamp(1000 + 77, done); });
-  REQUIRE(t.ok());
-  CHECK(t.value.offset == 77);
+  REQUIRE(all.size() == total);
+  for (std::size_t i = 0; i < all.size(); ++i) REQUIRE(all[i].offset == static_cast<std::int64_t>(i));
+  for (const std::string lookup : {"rest", "search"}) {
+    CAPTURE(lookup);
+    std::map<std::string, std::string> cfg{{"pulsarServiceUrl", service_url()},
+                                           {"pulsarWebServiceUrl", web_url()},
+                                           {"kafkaTenant", "public"},
+                                           {"kafkaNamespace", ns},
+                                           {"offsetsTopicNumPartitions", "2"},
+                                           {"indexLookup", lookup}};
+    auto s = sp::open(cfg);  // nothing cached
+    auto log = open_log(*s, "big", 0);
+    for (std::int64_t target : {std::int64_t{137}, std::int64_t{1}, std::int64_t{0}, std::int64_t{250},
+                                static_cast<std::int64_t>(all.size() - 1)}) {
+      const auto before = sp::entries_probed(*log);
+      auto recs = records_of(read_at(*log, target, 64).bytes);
+      const auto probed = sp::entries_probed(*log) - before;
+      // The batch holding the offset comes first (it may start before it).
+      REQUIRE_FALSE(recs.empty());
+      CHECK(recs.front().offset <= target);
+      auto it = std::find_if(recs.begin(), recs.end(), [&](const ReadRecord& r) { return r.offset >= target; });
+      REQUIRE(it != recs.end());
+      CHECK(it->offset == target);
+      CHECK(it->value == all[static_cast<std::size_t>(target)].value);
+      MESSAGE(lookup << ": offset " << target << ": " << probed << " entries probed of " << n);
+      if (lookup == "rest") CHECK(probed == 0);
+      else CHECK(probed <= 9);  // log2(256) + 1
+    }
+    // Timestamps: the first batch at or after a time, by the same search.
+    auto t = wait<st::TimestampLookup>([&](auto done) { log->offset_for_timestamp(1000 + 77, done); });
+    REQUIRE(t.ok());
+    CHECK(all[static_cast<std::size_t>(t.value.offset)].value == "77.0");
+  }
 }
 
 TEST_CASE("native Pulsar producers' messages read as Kafka batches with continuous offsets") {

@@ -230,6 +230,17 @@ awaitable<json> Admin::topic_stats(const std::string& topic) {
   co_return json::parse(r.body);
 }
 
+awaitable<std::optional<MessageId>> Admin::message_id_by_index(const std::string& topic, std::uint64_t index) {
+  auto r = co_await request("GET", "/admin/v2/persistent/" + topic + "/getMessageIdByIndex?index=" +
+                                       std::to_string(index));
+  if (!r.ok()) co_return std::nullopt;
+  const auto j = json::parse(r.body, nullptr, false);
+  if (!j.is_object() || !j.contains("ledgerId") || !j.contains("entryId")) co_return std::nullopt;
+  const auto ledger = j["ledgerId"].get<std::int64_t>(), entry = j["entryId"].get<std::int64_t>();
+  if (ledger < 0 || entry < 0) co_return MessageId::earliest();
+  co_return MessageId{static_cast<std::uint64_t>(ledger), static_cast<std::uint64_t>(entry), -1, -1};
+}
+
 awaitable<json> Admin::internal_stats(const std::string& topic) {
   auto r = co_await request("GET", "/admin/v2/persistent/" + topic + "/internalStats");
   if (!r.ok()) fail("internal stats of " + topic, r);

@@ -83,6 +83,12 @@ class Admin {
   awaitable<nlohmann::json> topic_stats(const std::string& topic);
   awaitable<nlohmann::json> internal_stats(const std::string& topic);
 
+  /// The entry holding the message whose broker entry index is `index`
+  /// (topic: "tenant/ns/name", persistent). Pulsar answers earliest() for
+  /// the first entry of the topic. nullopt when the broker cannot say: no
+  /// such index, or a release without the lookup.
+  awaitable<std::optional<MessageId>> message_id_by_index(const std::string& topic, std::uint64_t index);
+
  private:
   Executor ex_;
   std::string host_, port_;

@@ -171,6 +171,8 @@ PulsarConfig config_from(const std::map<std::string, std::string>& s) {
   if (auto v = get("entryFormat")) c.entry_format = *v == "kafka" ? EntryFormat::kafka : EntryFormat::pulsar;
   if (auto v = get("offsetsTopicNumPartitions")) c.offsets_partitions = std::max(1, std::stoi(*v));
   if (auto v = get("gatewayName")) c.gateway_name = *v;
+  if (auto v = get("indexLookup")) c.index_lookup = *v == "search" ? PulsarConfig::IndexLookup::search
+                                                                    : PulsarConfig::IndexLookup::rest;
   return c;
 }
 
@@ -718,6 +720,12 @@ awaitable<std::vector<kp::MessageId>> Log::all_positions() {
 awaitable<kp::MessageId> Log::locate(std::int64_t offset) {
   if (auto it = index_.lower_bound(offset); it != index_.end() && it->second.first <= offset)
     co_return it->second.second;
+  // One request where Pulsar has the lookup; unanswered (an older release,
+  // an index it does not find), the search below.
+  if (s_.config_.index_lookup == PulsarConfig::IndexLookup::rest) {
+    if (auto id = co_await s_.admin_->message_id_by_index(topic_.substr(13), static_cast<std::uint64_t>(offset)))
+      co_return *id;
+  }
   // Binary search over entry positions: O(log n) probes, each a few round
   // trips; every probe feeds the sparse index.
   auto pos = co_await all_positions();

@@ -19,6 +19,9 @@
 // producer on it, so a second gateway is fenced. As the single writer it
 // derives each append's offsets from the previous index plus the batch's
 // message count; reads always take offsets from the index the broker sends.
+// A fetch finds the entry of an offset with Pulsar's lookup by index (one
+// admin request), or, where a release lacks it, by a binary search over the
+// topic's entries; every entry read feeds a sparse index that answers first.
 #pragma once
 
 #include <chrono>
@@ -43,11 +46,16 @@ struct PulsarConfig {
   /// The gateway's name in producer names (distinct per gateway process).
   std::string gateway_name = "kwire";
   std::chrono::milliseconds operation_timeout = std::chrono::seconds(30);
+  /// How a fetch finds the entry of an offset: Pulsar's REST lookup by
+  /// index (one request; a release without it falls back to the search),
+  /// or a binary search over the topic's entries (O(log n) reads).
+  enum class IndexLookup { rest, search } index_lookup = IndexLookup::rest;
 };
 
 /// Reads the broker's settings: pulsarServiceUrl, pulsarWebServiceUrl,
 /// brokerClientAuthenticationParameters (token:JWT), entryFormat
-/// (pulsar|kafka), offsetsTopicNumPartitions. Unknown keys are ignored.
+/// (pulsar|kafka), offsetsTopicNumPartitions, gatewayName, indexLookup
+/// (rest|search). Unknown keys are ignored.
 PulsarConfig config_from(const std::map<std::string, std::string>& settings);
 
 /// The Kafka tenant and namespace from the settings kafkaTenant and
