@@ -6,7 +6,8 @@
 #   2. native Pulsar producer → Kafka consumer sees continuous offsets, and
 #      Kafka appends continue them
 #   3. entry format kafka round-trips through Kafka clients
-#   4. a consumer group's commit moves its Pulsar subscription (backlog)
+#   4. a consumer group's commit moves its Pulsar subscription (backlog);
+#      deleting the group removes it
 #   5. an acks=all idempotent stream across restarts of kwire-broker and of
 #      Pulsar: every record exactly once
 #   7. a Kafka consumer long-polling at the end of a partition gets a native
@@ -63,8 +64,8 @@ pulsar_peer() { java -cp "$pulsar_cp" "$here/PulsarPeer.java" "$@" 2>>"$work/jav
 stats() { curl -sf "$web/admin/v2/persistent/$1/stats"; }
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {'d': d}))" "$1"; }
 # wait_backlog TOPIC SUBSCRIPTION WANT: the subscription's backlog once it is
-# WANT, or what it is after 10 s (commits reach the subscription shortly
-# after they are acknowledged).
+# WANT ("None": no such subscription), or what it is after 10 s (commits
+# reach the subscription shortly after they are acknowledged).
 wait_backlog() {
   local b=""
   for _ in $(seq 1 50); do
@@ -157,6 +158,10 @@ backlog="$(wait_backlog "public/$ns/greet-partition-0" g1 3)"
 kafka kafka-consumer-groups --bootstrap-server "$bs" --describe --group g1 >"$work/g1.txt" || true
 grep -q 'greet' "$work/g1.txt" || fail "kafka-consumer-groups: $(cat "$work/g1.txt")"
 echo "g1: committed offset 2 is subscription g1; backlog 3 after 3 more single-record batches"
+kafka kafka-consumer-groups --bootstrap-server "$bs" --delete --group g1 >/dev/null
+backlog="$(wait_backlog "public/$ns/greet-partition-0" g1 None)"
+[[ "$backlog" == None ]] || fail "subscription g1 still there after the group was deleted (backlog $backlog)"
+echo "deleting group g1 removed its subscription"
 
 fi
 

@@ -407,7 +407,7 @@ TEST_CASE("a gateway taking over a partition it had open knows the previous writ
   for (std::size_t i = 0; i < all.size(); ++i) CHECK(all[i].offset == static_cast<std::int64_t>(i));
 }
 
-TEST_CASE("committed offsets survive a restart and show as the subscription's backlog") {
+TEST_CASE("committed offsets survive a restart and show as the subscription's backlog, until deleted") {
   const auto ns = unique("groups");
   {
     auto s = open_store("public", ns);
@@ -442,6 +442,15 @@ TEST_CASE("committed offsets survive a restart and show as the subscription's ba
     co_return stats["subscriptions"]["g1"]["msgBacklog"].get<int>();
   });
   CHECK(backlog == 4);  // records 6..9
+  // Deleting the group takes its subscription away (applied by shutdown at
+  // the latest).
+  REQUIRE(wait<st::Done>([&](auto done) { s->groups().delete_group("g1", done); }).ok());
+  s.reset();
+  const auto subs = run([&]() -> kwire_pulsar::awaitable<std::vector<std::string>> {
+    kwire_pulsar::Admin admin(co_await boost::asio::this_coro::executor, web_url());
+    co_return co_await admin.subscriptions("public/" + ns + "/t-partition-0");
+  });
+  CHECK(std::find(subs.begin(), subs.end(), "g1") == subs.end());
 }
 
 TEST_CASE("a namespace's storage sees only its own topics") {

@@ -329,6 +329,10 @@ class Groups final : public GroupStore {
   /// wait on admin calls per partition. One worker applies the newest
   /// offset per group and partition, skipping ones already in place.
   void mirror(const std::string& group, const std::vector<std::pair<TopicPartition, CommittedOffset>>& o);
+  /// Queues the removal of the group's subscriptions on these partitions
+  /// (offsets deleted, or the group).
+  void unmirror(const std::string& group, const std::vector<TopicPartition>& partitions);
+  void start_mirroring();
   awaitable<void> drain_mirrors();
   awaitable<void> mirror_one(const std::string& group, const TopicPartition& tp, std::int64_t offset);
   void apply(const kp::Message& m);
@@ -339,7 +343,8 @@ class Groups final : public GroupStore {
   std::map<std::string, Group> groups_;
   std::map<int, std::shared_ptr<kp::Producer>> producers_;
   using MirrorKey = std::pair<std::string, TopicPartition>;
-  std::map<MirrorKey, std::int64_t> mirror_queue_, mirrored_;
+  std::map<MirrorKey, std::optional<std::int64_t>> mirror_queue_;  // nullopt: remove
+  std::map<MirrorKey, std::int64_t> mirrored_;
   bool mirroring_ = false;
 };
 
@@ -1264,6 +1269,19 @@ void Groups::mirror(const std::string& group,
       continue;  // an auto-commit of an unchanged position
     mirror_queue_[std::move(key)] = c.offset;
   }
+  start_mirroring();
+}
+
+void Groups::unmirror(const std::string& group, const std::vector<TopicPartition>& partitions) {
+  for (const auto& tp : partitions) {
+    MirrorKey key{group, tp};
+    mirrored_.erase(key);
+    mirror_queue_[std::move(key)] = std::nullopt;
+  }
+  start_mirroring();
+}
+
+void Groups::start_mirroring() {
   if (mirroring_ || mirror_queue_.empty()) return;
   mirroring_ = true;
   asio::co_spawn(s_.io_, drain_mirrors(), asio::detached);
@@ -1273,8 +1291,15 @@ awaitable<void> Groups::drain_mirrors() {
   while (!mirror_queue_.empty()) {
     auto node = mirror_queue_.extract(mirror_queue_.begin());
     try {
-      co_await mirror_one(node.key().first, node.key().second, node.mapped());
-      mirrored_[node.key()] = node.mapped();
+      if (node.mapped()) {
+        co_await mirror_one(node.key().first, node.key().second, *node.mapped());
+        mirrored_[node.key()] = *node.mapped();
+      } else {
+        // Not forced: a native consumer attached to a subscription of that
+        // name keeps it.
+        co_await s_.admin_->delete_subscription(s_.pulsar_topic(node.key().second).substr(13), node.key().first,
+                                                false);
+      }
     } catch (const std::exception&) {
       // Left for the group's next commit to try again; the commit itself is
       // durable in the offsets topic already.
@@ -1328,7 +1353,10 @@ void Groups::delete_group(std::string group_id, Handler<Done> done) {
       ms.push_back(std::move(m));
     }
     co_await write(group_id, std::move(ms));
+    std::vector<TopicPartition> mirrored;
+    for (auto& [tp, c] : it->second.offsets) mirrored.push_back(tp);
     groups_.erase(group_id);
+    unmirror(group_id, mirrored);
     co_return Result<Done>::success({});
   });
 }
@@ -1390,6 +1418,7 @@ void Groups::delete_offsets(std::string group_id, std::vector<TopicPartition> pa
     if (!ms.empty()) co_await write(group_id, std::move(ms));
     if (auto it = groups_.find(group_id); it != groups_.end())
       for (auto& tp : partitions) it->second.offsets.erase(tp);
+    unmirror(group_id, partitions);
     co_return Result<Done>::success({});
   });
 }
