@@ -9,7 +9,8 @@
 #   4. a consumer group's commit moves its Pulsar subscription (backlog);
 #      deleting the group removes it
 #   5. an acks=all idempotent stream across restarts of kwire-broker and of
-#      Pulsar: every record exactly once
+#      Pulsar: every record exactly once, offsets continuous except where
+#      Pulsar's own index skips numbers (a write it counted, then lost)
 #   7. a Kafka consumer long-polling at the end of a partition gets a native
 #      Pulsar producer's record as Pulsar delivers it, not when its wait ends
 #   8. compressed entries both ways: a native producer's LZ4, ZLIB, ZSTD and
@@ -194,26 +195,42 @@ if grep -q 'Error when sending message' "$work/stream-producer.log"; then
 fi
 kafka kafka-console-consumer --bootstrap-server "$bs" --topic stream --from-beginning --max-messages $n \
   --timeout-ms 60000 --formatter-property print.offset=true >"$work/stream.txt" || true
-if ! python3 - "$work/stream.txt" "$n" <<'PY'
-import collections, sys
+# What Pulsar holds: each entry's index, message count and writer.
+"$cli" entries --url "$url" --topic "persistent://public/$ns/stream-partition-0" -n 100000 --timeout-ms 3000 \
+  >"$work/stream.entries" 2>/dev/null || true
+if ! python3 - "$work/stream.txt" "$n" "$work/stream.entries" <<'PY'
+import collections, json, sys
 n = int(sys.argv[2])
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.startswith("Offset:")]
 offs = [int(r[0].split(":")[1]) for r in rows]
 got = [int(r[1]) for r in rows]
-bad = next((i for i, o in enumerate(offs) if o != i), None)
-assert bad is None, f"offsets not continuous at row {bad}: {rows[max(0, bad - 3):bad + 5]} ({len(offs)} rows)"
+entries = [json.loads(l) for l in open(sys.argv[3])]
+# Pulsar's index skips numbers when a Pulsar restart loses a write it had
+# counted; Kafka offsets may skip exactly there, and nowhere else.
+holes = {}
+prev = -1
+for e in entries:
+    first = e["index"] - e["messages"] + 1
+    if first != prev + 1:
+        holes[prev] = first
+    prev = e["index"]
+for i in range(1, len(offs)):
+    if offs[i] != offs[i - 1] + 1:
+        assert holes.get(offs[i - 1]) == offs[i], \
+            f"offsets jump {offs[i - 1]} -> {offs[i]} at row {i} where Pulsar's index does not: {rows[max(0, i - 3):i + 3]}"
+assert offs and offs[0] == 0, offs[:3]
+assert offs[-1] == prev, f"last offset {offs[-1]}, Pulsar's last index {prev}"
 c = collections.Counter(got)
 dups = [k for k, v in c.items() if v > 1]
 missing = [i for i in range(1, n + 1) if i not in c]
 assert not dups, f"duplicates: {dups[:10]}"
 assert not missing, f"missing: {missing[:10]} ({len(missing)})"
 assert got == sorted(got), "out of order"
-print(f"{n} records exactly once, in order")
+skipped = sum(b - a - 1 for a, b in holes.items())
+print(f"{n} records exactly once, in order; offsets continuous"
+      + (f" except where Pulsar's index skips {skipped} number(s) after its restart" if skipped else ""))
 PY
 then
-  # What Pulsar holds: each entry's index, message count and writer.
-  "$cli" entries --url "$url" --topic "persistent://public/$ns/stream-partition-0" -n 100000 --timeout-ms 3000 \
-    >"$work/stream.entries" 2>/dev/null || true
   python3 - "$work/stream.entries" >&2 <<'PY'
 import json, sys
 prev = -1
@@ -225,7 +242,7 @@ for l in open(sys.argv[1]):
           f'{e["properties"].get("kwire.producer.epoch")}/{e["properties"].get("kwire.base.sequence")}{mark}')
     prev = e["index"]
 PY
-  fail "the stream through restarts is not every record once with continuous offsets"
+  fail "the stream through restarts is not every record once at Pulsar's offsets"
 fi
 
 fi

@@ -216,8 +216,9 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
  private:
   /// Gives the batch the next offsets (base offset written in place).
   AppendResult assign(std::vector<std::uint8_t>& batch, const AppendOptions& options);
-  /// Pulsar stored the entry of `r`: the high watermark moves past it.
-  void confirmed(AppendResult& r, const kp::SendReceipt& receipt);
+  /// Pulsar stored the entry of `r`: the high watermark moves past it. The
+  /// first entry in a ledger is read back to check the derived offsets.
+  awaitable<void> confirmed(AppendResult& r, const kp::SendReceipt& receipt);
   awaitable<ReadResult> do_read(ReadOptions options);
   awaitable<void> sync_end();
   awaitable<void> resync();
@@ -243,6 +244,11 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   std::int64_t next_offset_ = 0, log_start_ = 0, assigned_end_ = 0;
   // The producer table accounts for every batch below this offset.
   std::int64_t table_end_ = 0;
+  // The ledger in which derived offsets were last checked against the
+  // broker's index. Within a ledger the index has no holes, so one check per
+  // ledger (and per writer) proves the derivation; across a Pulsar restart
+  // the index can skip numbers (the broker counts a write it then lost).
+  std::uint64_t verified_ledger_ = ~std::uint64_t{0};
   // The producer name and highest sequence id of the last entry (sync_end).
   std::string last_writer_;
   std::int64_t last_sequence_ = -1;
@@ -684,6 +690,7 @@ awaitable<void> Log::ensure_producer(bool rebuild) {
     co_await sync_end();
   }
   assigned_end_ = next_offset_;
+  verified_ledger_ = ~std::uint64_t{0};
   if (rebuild) {
     producers_ = ProducerStateTable{};
     co_await replay_producers(std::max(log_start_, next_offset_ - 2000));
@@ -817,7 +824,7 @@ void Log::append(std::vector<std::uint8_t> batch, AppendOptions options, Handler
       self->resync_ = true;  // unknown whether it was stored: ask the broker
       throw;
     }
-    self->confirmed(r, receipt);
+    co_await self->confirmed(r, receipt);
     co_return Result<AppendResult>::success(r);
   });
 }
@@ -840,13 +847,30 @@ AppendResult Log::assign(std::vector<std::uint8_t>& batch, const AppendOptions& 
   return r;
 }
 
-void Log::confirmed(AppendResult& r, const kp::SendReceipt& receipt) {
+awaitable<void> Log::confirmed(AppendResult& r, const kp::SendReceipt& receipt) {
   r.log_start_offset = log_start_;
   // A receipt for a resend Pulsar had stored already (deduplication) carries
   // no position: the offsets still hold, the index learns them on read.
   if (receipt.id.ledger != ~std::uint64_t{0} && receipt.id.entry != ~std::uint64_t{0}) {
     r.position = {receipt.id.ledger, receipt.id.entry};
-    remember({r.base_offset, r.last_offset, -1}, receipt.id);
+    bool known = receipt.id.ledger == verified_ledger_;
+    if (!known) {
+      auto p = co_await probe({receipt.id.ledger, receipt.id.entry, -1, -1});
+      if (p && p->first.id.ledger == receipt.id.ledger && p->first.id.entry == receipt.id.entry) {
+        if (p->second.last == r.last_offset) {
+          verified_ledger_ = receipt.id.ledger;
+        } else {
+          // The index moved on without us: report the offsets Pulsar gave
+          // this entry, and let the next append start over from the log.
+          const auto shift = p->second.last - r.last_offset;
+          r.base_offset += shift;
+          r.last_offset += shift;
+          resync_ = true;
+        }
+        known = true;
+      }
+    }
+    if (known) remember({r.base_offset, r.last_offset, -1}, receipt.id);
   }
   if (r.last_offset + 1 > next_offset_) {
     next_offset_ = r.last_offset + 1;
