@@ -69,13 +69,9 @@ std::string decompress_payload(wire::CompressionType codec, std::string_view in,
     throw Error(Error::client_protocol, "compressed payload declares " + std::to_string(uncompressed_size) +
                                             " bytes, above the limit");
   std::string out;
-  std::vector<std::uint8_t> v;
-  std::optional<kwire::DecodeError> err;
-  const char* name = "";
   switch (codec) {
     case wire::NONE: return std::string(in);
     case wire::LZ4: {
-      name = "LZ4";
       out.resize(uncompressed_size);
       if (in.size() > static_cast<std::size_t>(LZ4_MAX_INPUT_SIZE)) throw Error(Error::client_protocol, "LZ4 payload too large");
       const int n = LZ4_decompress_safe(in.data(), out.data(), static_cast<int>(in.size()),
@@ -113,10 +109,16 @@ std::string decompress_payload(wire::CompressionType codec, std::string_view in,
         throw Error(Error::client_protocol, "corrupt ZLIB payload");
       return out;
     }
-    case wire::ZSTD:
-      name = "ZSTD";
-      err = kwire::zstd_decompress(view(in), v, uncompressed_size);
-      break;
+    case wire::ZSTD: {
+      std::vector<std::uint8_t> v;
+      if (auto err = kwire::zstd_decompress(view(in), v, uncompressed_size))
+        throw Error(Error::client_protocol, "corrupt ZSTD payload: " + err->message());
+      if (v.size() != uncompressed_size)
+        throw Error(Error::client_protocol, "ZSTD payload inflates to " + std::to_string(v.size()) +
+                                                " bytes, not the declared " + std::to_string(uncompressed_size));
+      out.assign(reinterpret_cast<const char*>(v.data()), v.size());
+      return out;
+    }
     case wire::SNAPPY: {
       // A raw block, always (kwire's snappy_decompress would also take the
       // xerial framing Kafka uses).
@@ -128,14 +130,8 @@ std::string decompress_payload(wire::CompressionType codec, std::string_view in,
         throw Error(Error::client_protocol, "corrupt SNAPPY payload");
       return out;
     }
-    default: throw Error(Error::client_protocol, "unknown compression codec " + std::to_string(codec));
   }
-  if (err) throw Error(Error::client_protocol, std::string("corrupt ") + name + " payload: " + err->message());
-  if (v.size() != uncompressed_size)
-    throw Error(Error::client_protocol, std::string(name) + " payload inflates to " + std::to_string(v.size()) +
-                                            " bytes, not the declared " + std::to_string(uncompressed_size));
-  out.assign(reinterpret_cast<const char*>(v.data()), v.size());
-  return out;
+  throw Error(Error::client_protocol, "unknown compression codec " + std::to_string(codec));
 }
 
 }  // namespace kwire_pulsar
