@@ -36,10 +36,13 @@ case "${1:-}" in
     [[ $# -eq 3 ]] || peers_die "usage: $0 build SRC OUT"
     in="$(realpath "$2")" out="$(realpath -m "$3")"
     name="$(basename "${in%.go}")"
-    work="$dir/src/$name"
-    rm -rf "$work" && mkdir -p "$work"
+    # A directory of its own per build: tests running at once may build the
+    # same program.
+    mkdir -p "$dir/src"
+    work="$(mktemp -d "$dir/src/${name}_XXXXXX")"
+    trap 'rm -rf "$work"' EXIT
     if [[ -d "$in" ]]; then cp "$in"/*.go "$work/"; else cp "$in" "$work/"; fi
-    (cd "$dir" && go build -o "$out" "./src/$name")
+    (cd "$dir" && go build -o "$out" "./src/$(basename "$work")")
     ;;
   *)
     peers_die "usage: $0 [build SRC OUT]" ;;

@@ -66,6 +66,7 @@ void Realm::start() {
   // Records written around this gateway wake the fetches waiting for them.
   store_->watch([&n = broker_.notifier()](const storage::TopicPartition& tp) { n.notify(tp); });
   groups_->load();
+  if (groups_->count() > 0) show_group_offsets_topic();
   cluster_->join();
 }
 
@@ -219,7 +220,7 @@ const std::vector<HandlerEntry>& handler_table() {
 
 std::optional<Broker::Range> Broker::advertised(std::int16_t api_key) {
   for (auto& e : handler_table())
-    if (e.api_key == api_key) return Range{e.min_version, e.max_version};
+    if (e.api_key == api_key) return Range{e.advertised_from(), e.max_version};
   return std::nullopt;
 }
 
@@ -240,7 +241,7 @@ Reply api_versions_fallback(std::int32_t correlation_id) {
   for (auto& e : handler_table()) {
     kwire::ApiVersionsResponse::ApiVersion v;
     v.api_key = e.api_key;
-    v.min_version = e.min_version;
+    v.min_version = e.advertised_from();
     v.max_version = e.max_version;
     resp.api_keys.push_back(v);
   }

@@ -141,6 +141,11 @@ class Realm {
   /// Creates a topic as auto-creation does (num.partitions, no configs).
   asio::awaitable<storage::Result<storage::TopicInfo>> auto_create(const std::string& topic);
 
+  /// Whether the group-offsets topic is shown (internal_topics.hpp): from the
+  /// first use of groups in this namespace on.
+  bool group_offsets_topic_shown() const noexcept { return offsets_topic_shown_.load(std::memory_order_relaxed); }
+  void show_group_offsets_topic() noexcept { offsets_topic_shown_.store(true, std::memory_order_relaxed); }
+
  private:
   Broker& broker_;
   storage::Namespace ns_;
@@ -149,6 +154,7 @@ class Realm {
   std::unique_ptr<Cluster> cluster_;
   std::mutex logs_mu_;
   std::map<storage::TopicPartition, std::shared_ptr<storage::PartitionLog>> logs_;
+  std::atomic<bool> offsets_topic_shown_{false};
 };
 
 class Broker {
@@ -256,8 +262,14 @@ asio::awaitable<Reply> invoke(Broker& b, Ctx& ctx, bytes_view body) {
 // Handlers, one per API (defined in handlers_*.cpp).
 struct HandlerEntry {
   std::int16_t api_key;
-  std::int16_t min_version, max_version;  // advertised
+  std::int16_t min_version, max_version;  // served
   HandlerFn fn;
+  /// Advertised from here when below min_version: such versions are refused
+  /// like unsupported ones. Kafka 4 does this for Produce v0-2 only, because
+  /// older librdkafka releases turn compression off unless Produce v0 is
+  /// advertised (KAFKA-18659).
+  std::int16_t advertised_min = -1;
+  std::int16_t advertised_from() const noexcept { return advertised_min >= 0 ? advertised_min : min_version; }
 };
 const std::vector<HandlerEntry>& handler_table();
 

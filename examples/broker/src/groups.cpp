@@ -980,12 +980,12 @@ std::vector<HandlerEntry> group_handlers() {
       {14, 0, 5, &invoke<SyncGroupRequest, SyncGroupResponse, sync_group>},
       {12, 0, 4, &invoke<HeartbeatRequest, HeartbeatResponse, heartbeat>},
       {13, 0, 5, &invoke<LeaveGroupRequest, LeaveGroupResponse, leave_group>},
-      {8, 0, 9, &invoke<OffsetCommitRequest, OffsetCommitResponse, offset_commit>},
-      {9, 0, 9, &invoke<OffsetFetchRequest, OffsetFetchResponse, offset_fetch>},
+      {8, 0, 10, &invoke<OffsetCommitRequest, OffsetCommitResponse, offset_commit>},
+      {9, 0, 10, &invoke<OffsetFetchRequest, OffsetFetchResponse, offset_fetch>},
       {47, 0, 0, &invoke<OffsetDeleteRequest, OffsetDeleteResponse, offset_delete>},
       {15, 0, 6, &invoke<DescribeGroupsRequest, DescribeGroupsResponse, describe_groups>},
       {16, 0, 5, &invoke<ListGroupsRequest, ListGroupsResponse, list_groups>},
-      {42, 0, 2, &invoke<DeleteGroupsRequest, DeleteGroupsResponse, delete_groups>},
+      {42, 0, 3, &invoke<DeleteGroupsRequest, DeleteGroupsResponse, delete_groups>},
   };
 }
 

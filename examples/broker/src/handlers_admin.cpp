@@ -13,6 +13,7 @@
 #include "kwire/messages/describe_configs_response.hpp"
 #include "kwire/messages/incremental_alter_configs_request.hpp"
 #include "kwire/messages/incremental_alter_configs_response.hpp"
+#include "internal_topics.hpp"
 #include "log.hpp"
 #include "topic_configs.hpp"
 
@@ -52,6 +53,13 @@ asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& re
     std::string name(t.name);
     if (!valid_topic_name(name)) {
       fail(err::invalid_topic_exception, "Topic name '" + name + "' is illegal");
+      continue;
+    }
+    if (internal_topics::is_internal(name)) {
+      // Kafka's own topics are kept by the broker, never in the catalog; the
+      // group-offsets one exists as soon as anyone asks for it.
+      if (name == internal_topics::group_offsets) internal_topics::group_offsets_topic(ctx.realm(), true);
+      fail(err::topic_already_exists, "Topic '" + name + "' already exists.");
       continue;
     }
     storage::NewTopic nt;
@@ -144,6 +152,14 @@ asio::awaitable<void> delete_topics(Broker&, Ctx& ctx, DeleteTopicsRequest& req,
       info = catalog.find_topic(id.bytes);
     }
     r.topic_id = id;
+    const auto internal = name ? internal_topics::find(ctx.realm(), *name) : internal_topics::find_by_id(ctx.realm(), id.bytes);
+    if (internal) {
+      r.name = ctx.keep(internal->name);
+      r.topic_id.bytes = internal->id;
+      r.error_code = ctx.note(err::invalid_request);
+      r.error_message = ctx.keep("Cannot delete internal topic " + internal->name);
+      continue;
+    }
     if (!info) {
       r.error_code = ctx.note(name ? err::unknown_topic_or_partition : err::unknown_topic_id);
       continue;
@@ -168,6 +184,12 @@ asio::awaitable<void> create_partitions(Broker&, Ctx& ctx, CreatePartitionsReque
     auto& r = resp.results.emplace_back();
     r.name = t.name;
     auto info = catalog.find_topic(std::string(t.name));
+    if (internal_topics::find(ctx.realm(), t.name)) {
+      // Its partitions are the group shards: their number is the storage's.
+      r.error_code = ctx.note(err::invalid_request);
+      r.error_message = ctx.keep("The partitions of internal topic " + std::string(t.name) + " are fixed");
+      continue;
+    }
     if (!info) {
       r.error_code = ctx.note(err::unknown_topic_or_partition);
       continue;
@@ -205,6 +227,7 @@ asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsReque
     };
     if (res.resource_type == resource_topic) {
       auto info = catalog.find_topic(std::string(res.resource_name));
+      if (!info) info = internal_topics::find(ctx.realm(), res.resource_name);
       if (!info) {
         r.error_code = ctx.note(err::unknown_topic_or_partition);
         r.error_message = ctx.keep("Topic " + std::string(res.resource_name) + " does not exist");
@@ -284,6 +307,8 @@ asio::awaitable<std::pair<std::int16_t, std::string>> apply_configs(Broker& b, C
       co_return std::pair{err::invalid_config, "Unknown topic config name: " + c.key};
     }
   }
+  if (internal_topics::find(ctx.realm(), topic))
+    co_return std::pair{err::invalid_request, "The configs of internal topic " + topic + " are fixed"};
   if (!ctx.realm().store().topics().find_topic(topic))
     co_return std::pair{err::unknown_topic_or_partition, "Topic " + topic + " does not exist"};
   if (validate_only) co_return std::pair{err::none, std::string()};

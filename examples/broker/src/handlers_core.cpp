@@ -17,6 +17,7 @@
 #include "kwire/messages/sasl_authenticate_response.hpp"
 #include "kwire/messages/sasl_handshake_request.hpp"
 #include "kwire/messages/sasl_handshake_response.hpp"
+#include "internal_topics.hpp"
 #include "log.hpp"
 
 namespace kwire_broker {
@@ -30,11 +31,21 @@ kwire::Uuid to_uuid(const storage::TopicId& id) {
   return u;
 }
 
-asio::awaitable<void> api_versions(Broker&, Ctx&, ApiVersionsRequest&, ApiVersionsResponse& resp) {
+asio::awaitable<void> api_versions(Broker& b, Ctx& ctx, ApiVersionsRequest& req, ApiVersionsResponse& resp) {
+  // From v5 a client may say which cluster and node it means to reach (one
+  // that re-bootstrapped onto another cluster's address finds out here);
+  // Kafka answers a mismatch of either with INVALID_REQUEST.
+  if (ctx.version >= 5) {
+    const auto& st = b.settings();
+    if ((req.cluster_id && *req.cluster_id != st.cluster_id) || (req.node_id >= 0 && req.node_id != st.node_id)) {
+      resp.error_code = ctx.note(err::invalid_request);
+      co_return;
+    }
+  }
   for (auto& e : handler_table()) {
     ApiVersionsResponse::ApiVersion v;
     v.api_key = e.api_key;
-    v.min_version = e.min_version;
+    v.min_version = e.advertised_from();
     v.max_version = e.max_version;
     resp.api_keys.push_back(v);
   }
@@ -45,12 +56,15 @@ MetadataResponse::MetadataResponseTopic describe_topic(const ClusterView& view, 
   MetadataResponse::MetadataResponseTopic out;
   out.name = ctx.keep(t.name);
   out.topic_id = to_uuid(t.id);
-  out.is_internal = false;
+  // The group-offsets view: partition p is group shard p, led by the gateway
+  // that coordinates the shard (as Kafka's coordinator leads its partition).
+  const bool offsets = t.name == internal_topics::group_offsets;
+  out.is_internal = internal_topics::is_internal(t.name);
   for (std::int32_t p = 0; p < t.partitions; ++p) {
     MetadataResponse::MetadataResponsePartition mp;
     mp.partition_index = p;
     // One copy, in the backend: the leader is the gateway that writes it.
-    const auto leader = view.leader_of({t.name, p});
+    const auto leader = offsets ? view.coordinator_of_shard(p) : view.leader_of({t.name, p});
     mp.leader_id = leader;
     mp.leader_epoch = 0;
     mp.replica_nodes.push_back(leader);
@@ -100,22 +114,30 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
   if (all) {
     auto r = co_await storage::call<std::vector<storage::TopicInfo>>(
         [&](auto done) { catalog.list_topics(std::move(done)); });
-    for (auto& t : r.value) resp.topics.push_back(describe_topic(view, ctx, t));
+    for (auto& t : r.value)
+      if (!internal_topics::is_internal(t.name)) resp.topics.push_back(describe_topic(view, ctx, t));
+    if (auto t = internal_topics::group_offsets_topic(ctx.realm())) resp.topics.push_back(describe_topic(view, ctx, *t));
   } else {
     // A topic another gateway created is not in this one's memory yet: one
     // refresh of the catalog per request that names an unknown topic.
     for (auto& rt : *req.topics) {
-      if (rt.name && !catalog.find_topic(std::string(*rt.name))) {
+      if (rt.name && !internal_topics::is_internal(*rt.name) && !catalog.find_topic(std::string(*rt.name))) {
         co_await storage::call<std::vector<storage::TopicInfo>>([&](auto done) { catalog.list_topics(std::move(done)); });
         break;
       }
     }
     for (auto& rt : *req.topics) {
       std::optional<storage::TopicInfo> t;
-      if (rt.name) {
+      // Asked by name, Kafka creates its internal topic whatever
+      // auto.create.topics.enable says, if the request allows creation.
+      const bool may_create = ctx.version < 4 || req.allow_auto_topic_creation;
+      if (rt.name && *rt.name == internal_topics::group_offsets) {
+        t = internal_topics::group_offsets_topic(ctx.realm(), may_create);
+      } else if (rt.name) {
         t = catalog.find_topic(std::string(*rt.name));
       } else if (!rt.topic_id.is_zero()) {
         t = catalog.find_topic(rt.topic_id.bytes);
+        if (!t) t = internal_topics::find_by_id(ctx.realm(), rt.topic_id.bytes);
         if (!t) {
           MetadataResponse::MetadataResponseTopic m;
           m.topic_id = rt.topic_id;
@@ -125,7 +147,7 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
         }
       }
       std::string name(rt.name ? *rt.name : std::string_view{});
-      if (!t && auto_create && valid_topic_name(name)) {
+      if (!t && auto_create && valid_topic_name(name) && !internal_topics::is_internal(name)) {
         auto c = co_await ctx.realm().auto_create(name);
         if (c.ok()) t = c.value;
       }
@@ -173,6 +195,7 @@ asio::awaitable<void> find_coordinator(Broker&, Ctx& ctx, FindCoordinatorRequest
       port = -1;
       return;
     }
+    ctx.realm().show_group_offsets_topic();  // Kafka creates the offsets topic now
     node = view.coordinator_of_shard(ctx.realm().store().groups().shard_of(std::string(key)));
     if (node == view.self()) {
       host = adv.host;
@@ -283,7 +306,7 @@ bool check_plain(const Settings& settings, bytes_view token, std::string& user) 
 
 std::vector<HandlerEntry> core_handlers() {
   return {
-      {18, 0, 4, &invoke<ApiVersionsRequest, ApiVersionsResponse, api_versions>},
+      {18, 0, 5, &invoke<ApiVersionsRequest, ApiVersionsResponse, api_versions>},
       {3, 0, 13, &invoke<MetadataRequest, MetadataResponse, metadata>},
       {60, 0, 2, &invoke<DescribeClusterRequest, DescribeClusterResponse, describe_cluster>},
       {10, 0, 6, &invoke<FindCoordinatorRequest, FindCoordinatorResponse, find_coordinator>},

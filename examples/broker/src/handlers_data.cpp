@@ -18,6 +18,7 @@
 #include "kwire/messages/produce_response.hpp"
 #include "kwire/records/batch.hpp"
 #include "kwire/records/compression.hpp"
+#include "internal_topics.hpp"
 #include "log.hpp"
 #include "timestamps.hpp"
 
@@ -187,6 +188,9 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
     tr.partition_responses.resize(td.partition_data.size());
     std::optional<storage::TopicInfo> info =
         ctx.version >= 13 ? catalog.find_topic(td.topic_id.bytes) : catalog.find_topic(std::string(td.name));
+    // Kafka refuses clients' appends to its internal topics.
+    const bool internal = ctx.version >= 13 ? internal_topics::find_by_id(ctx.realm(), td.topic_id.bytes).has_value()
+                                            : internal_topics::is_internal(td.name);
     for (std::size_t pi = 0; pi < td.partition_data.size(); ++pi) {
       auto& pd = td.partition_data[pi];
       auto& pr = tr.partition_responses[pi];
@@ -196,6 +200,9 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
       pr.log_start_offset = -1;
       if (!acks_ok) {
         pr.error_code = ctx.note(invalid_required_acks);
+      } else if (internal) {
+        pr.error_code = ctx.note(err::invalid_topic_exception);
+        pr.error_message = ctx.keep("Cannot append to internal topic " + std::string(td.name));
       } else if (!info) {
         pr.error_code = ctx.note(ctx.version >= 13 ? err::unknown_topic_id : err::unknown_topic_or_partition);
       } else if (pd.index < 0 || pd.index >= info->partitions) {
@@ -252,6 +259,8 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
     tr.topic_id = ft.topic_id;
     std::optional<storage::TopicInfo> info =
         ctx.version >= 13 ? catalog.find_topic(ft.topic_id.bytes) : catalog.find_topic(std::string(ft.topic));
+    std::optional<storage::TopicInfo> internal =
+        ctx.version >= 13 ? internal_topics::find_by_id(ctx.realm(), ft.topic_id.bytes) : internal_topics::find(ctx.realm(), ft.topic);
     tr.partitions.reserve(ft.partitions.size());
     for (auto& fp : ft.partitions) {
       auto& pd = tr.partitions.emplace_back();
@@ -264,7 +273,9 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
       s.out = &pd;
       s.offset = fp.fetch_offset;
       s.max_bytes = fp.partition_max_bytes;
-      if (!info || fp.partition < 0 || fp.partition >= info->partitions) {
+      if (internal && fp.partition >= 0 && fp.partition < internal->partitions) {
+        pd.high_watermark = pd.last_stable_offset = pd.log_start_offset = 0;  // an empty log
+      } else if (!info || fp.partition < 0 || fp.partition >= info->partitions) {
         pd.error_code = ctx.note(ctx.version >= 13 && !info ? err::unknown_topic_id : err::unknown_topic_or_partition);
       } else {
         s.topic = info->name;
@@ -345,6 +356,7 @@ asio::awaitable<void> list_offsets(Broker&, Ctx& ctx, ListOffsetsRequest& req, L
     auto& tr = resp.topics.emplace_back();
     tr.name = t.name;
     auto info = catalog.find_topic(std::string(t.name));
+    auto internal = internal_topics::find(ctx.realm(), t.name);
     for (auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
@@ -352,6 +364,12 @@ asio::awaitable<void> list_offsets(Broker&, Ctx& ctx, ListOffsetsRequest& req, L
       pr.offset = -1;
       pr.leader_epoch = -1;
       if (ctx.version >= 4) pr.leader_epoch = 0;
+      if (internal && p.partition_index >= 0 && p.partition_index < internal->partitions) {
+        // An empty log: earliest and latest are 0, no record has a timestamp.
+        if (p.timestamp == -1 || p.timestamp == -2 || p.timestamp == -4 || p.timestamp == -5) pr.offset = 0;
+        if (ctx.version == 0 && pr.offset >= 0) pr.old_style_offsets.push_back(pr.offset);
+        continue;
+      }
       if (!info || p.partition_index < 0 || p.partition_index >= info->partitions) {
         pr.error_code = ctx.note(err::unknown_topic_or_partition);
         pr.leader_epoch = -1;
@@ -416,11 +434,17 @@ asio::awaitable<void> offset_for_leader_epoch(Broker&, Ctx& ctx, OffsetForLeader
     auto& tr = resp.topics.emplace_back();
     tr.topic = t.topic;
     auto info = catalog.find_topic(std::string(t.topic));
+    auto internal = internal_topics::find(ctx.realm(), t.topic);
     for (auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition = p.partition;
       pr.leader_epoch = -1;
       pr.end_offset = -1;
+      if (internal && p.partition >= 0 && p.partition < internal->partitions) {
+        pr.leader_epoch = 0;
+        pr.end_offset = 0;
+        continue;
+      }
       if (!info || p.partition < 0 || p.partition >= info->partitions) {
         pr.error_code = ctx.note(err::unknown_topic_or_partition);
         continue;
@@ -448,10 +472,15 @@ asio::awaitable<void> delete_records(Broker&, Ctx& ctx, DeleteRecordsRequest& re
     auto& tr = resp.topics.emplace_back();
     tr.name = t.name;
     auto info = catalog.find_topic(std::string(t.name));
+    const bool internal = internal_topics::is_internal(t.name);
     for (auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
       pr.low_watermark = -1;
+      if (internal) {  // as Kafka refuses to delete records of its internal topics
+        pr.error_code = ctx.note(err::invalid_topic_exception);
+        continue;
+      }
       if (!info || p.partition_index < 0 || p.partition_index >= info->partitions) {
         pr.error_code = ctx.note(err::unknown_topic_or_partition);
         continue;
@@ -478,7 +507,7 @@ asio::awaitable<void> delete_records(Broker&, Ctx& ctx, DeleteRecordsRequest& re
 
 std::vector<HandlerEntry> data_handlers() {
   return {
-      {0, 3, 13, &invoke<ProduceRequest, ProduceResponse, produce>},
+      {0, 3, 13, &invoke<ProduceRequest, ProduceResponse, produce>, 0},
       {1, 4, 18, &invoke<FetchRequest, FetchResponse, fetch>},
       {2, 1, 11, &invoke<ListOffsetsRequest, ListOffsetsResponse, list_offsets>},
       {23, 0, 4, &invoke<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, offset_for_leader_epoch>},
