@@ -14,8 +14,9 @@
 #   7. a Kafka consumer long-polling at the end of a partition gets a native
 #      Pulsar producer's record as Pulsar delivers it, not when its wait ends
 #   8. compressed entries both ways: a native producer's LZ4, ZLIB, ZSTD and
-#      SNAPPY batches read by a Kafka consumer; a Kafka producer's lz4, gzip,
-#      zstd and snappy batches stored compressed and read by Pulsar's client
+#      SNAPPY batches read by a Kafka consumer, fetched as batches of the same
+#      codec; a Kafka producer's lz4, gzip, zstd and snappy batches stored
+#      compressed, fetched compressed and read by Pulsar's client
 #   6. two gateways: Metadata and FindCoordinator split partitions and groups
 #      between them; one killed mid-stream, clients carry on through the
 #      other: every record once, offsets continuous, the group resumes from
@@ -23,6 +24,8 @@
 # usage: broker_e2e.sh KWIRE_BROKER KWIRE_PULSAR_CLI [STEPS]
 #   STEPS: which of 1-8 to run, e.g. "12346" (default: all). Steps 2-6 build
 #   on step 1's gateway; step 4 reads what step 1 wrote.
+# KWIRE_PROBE (tests/interop/probe) shows fetched batches as they come over
+# the wire (codec, size) in steps 3 and 8.
 set -euo pipefail
 steps="${3:-12345678}"
 want() { [[ "$steps" == *"$1"* ]]; }
@@ -61,6 +64,8 @@ start_broker() {
 stop_broker() { kill -"${2:-TERM}" "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 kafka() { "$kafka_cli" "$@" 2>>"$work/kafka.err"; }
+# batch_codecs BOOTSTRAP TOPIC → the codec of each fetched batch of partition 0
+batch_codecs() { "${KWIRE_PROBE:?KWIRE_PROBE must name kwire-probe}" fetch "$1" "$2" 0 | json_lines 'r["compression"]' | tr '\n' ' '; }
 pulsar_peer() { java -cp "$pulsar_cp" "$here/PulsarPeer.java" "$@" 2>>"$work/java.err" | grep '^{' || true; }
 stats() { curl -sf "$web/admin/v2/persistent/$1/stats"; }
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {'d': d}))" "$1"; }
@@ -144,6 +149,12 @@ kafka kafka-console-consumer --bootstrap-server "127.0.0.1:$port_k" --topic raw 
 in_count="$(stats "public/$ns_k/raw-partition-0" | json_get 'd["msgInCounter"]')"
 [[ "$in_count" == 3 ]] || fail "kafka-format entries count 3 messages in Pulsar, got $in_count"
 echo "kafka format: 3 records, Pulsar counts 3 messages"
+# A compressed Kafka batch is served as it was produced, still compressed.
+printf 'a\nb\nc\n' | kafka kafka-console-producer --bootstrap-server "127.0.0.1:$port_k" --topic rawz \
+  --compression-codec snappy --command-property linger.ms=500
+codecs_k="$(batch_codecs "127.0.0.1:$port_k" rawz)"
+[[ -n "$codecs_k" && -z "${codecs_k//snappy /}" ]] || fail "kafka format: snappy batches fetched as: $codecs_k"
+echo "kafka format: snappy batches are fetched as snappy batches"
 
 fi
 
@@ -279,6 +290,9 @@ for pair in $codecs; do
   "$cli" entries --url "$url" --topic "persistent://public/$ns/zip-$codec-partition-0" -n 2 >"$work/zip-$codec.entries"
   [[ "$(json_lines 'r["compression"]' <"$work/zip-$codec.entries" | tr '\n' ' ')" == "$native $native " ]] ||
     fail "zip-$codec entries not stored as $native: $(cat "$work/zip-$codec.entries")"
+  # ... and Kafka clients fetch both as batches of that codec, not inflated.
+  fetched="$(batch_codecs "$bs" "zip-$codec")"
+  [[ "$fetched" == "$codec $codec " ]] || fail "zip-$codec batches fetched as: $fetched"
   topics+=("persistent://public/$ns/zip-$codec-partition-0")
 done
 pulsar_peer consume "$url" "$(IFS=,; echo "${topics[*]}")" 48 zip-check >"$work/zip-native.json"

@@ -50,6 +50,17 @@ wire::CompressionType pulsar_codec(kwire::Compression c) {
   return wire::NONE;
 }
 
+kwire::Compression kafka_codec(wire::CompressionType c) {
+  switch (c) {
+    case wire::ZLIB: return kwire::Compression::gzip;
+    case wire::SNAPPY: return kwire::Compression::snappy;
+    case wire::LZ4: return kwire::Compression::lz4;
+    case wire::ZSTD: return kwire::Compression::zstd;
+    default: break;
+  }
+  return kwire::Compression::none;
+}
+
 }  // namespace
 
 int index_span(std::span<const std::uint8_t> batch) { return view_of(batch).last_offset_delta() + 1; }
@@ -135,6 +146,11 @@ void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, 
   if (messages.empty()) throw BadEntry("entry without messages");
   kwire::RecordBatchOptions o;
   o.base_offset = last_offset - static_cast<std::int64_t>(messages.size() - 1);
+  // An entry Pulsar holds compressed goes to Kafka clients compressed with
+  // the same codec: served inflated, it would cost the network and the
+  // client's memory its whole ratio, past any decompression limit the
+  // client sets.
+  o.compression = kafka_codec(meta.compression());
   if (auto pid = property(meta, producer_id_property)) {
     o.producer_id = std::stoll(*pid);
     o.producer_epoch = static_cast<std::int16_t>(std::stoi(property(meta, producer_epoch_property).value_or("-1")));
@@ -152,7 +168,7 @@ void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, 
     if (!m.null_value) value = bytes(m.value);
     b.append(ts, key, value, headers);
   }
-  b.build(out);
+  if (!b.build(out, kwire::compress)) throw BadEntry("cannot compress the batch");
 }
 
 }  // namespace kwire_broker::storage::pulsar

@@ -13,9 +13,10 @@
 //           the format property. Only Kafka clients read it.
 //
 // Either way one entry holds one Kafka batch, and the broker entry index of
-// an entry is the Kafka offset of its last record. Entries written by native
-// Pulsar producers (batched or not, compressed or not) are turned into
-// uncompressed Kafka batches on read.
+// an entry is the Kafka offset of its last record. Entries in Pulsar's form
+// (written by native Pulsar producers, batched or not, or by the gateway) are
+// turned into Kafka batches on read, compressed with the entry's codec when
+// Pulsar holds it compressed (ZLIB → gzip), uncompressed otherwise.
 #pragma once
 
 #include <cstdint>
