@@ -15,9 +15,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::uint8_t> scratch;
     while (rs.next(b)) {
       (void)b.validate();  // CRC and header; keep going to exercise records
+      // Offset arithmetic on wire values (baseOffset is not even under the CRC).
+      std::size_t sum = static_cast<std::size_t>(b.next_offset() != b.last_offset());
+      sum += static_cast<std::size_t>(b.last_sequence() != 0);
       auto rr = b.records(scratch, &kwire::decompress, 1 << 20);
       RecordView r;
-      std::size_t sum = 0;
       while (rr.next(r)) {
         for (const auto& h : r.headers()) sum += h.key.size() + (h.value ? h.value->size() : 0);
         if (auto k = parse_control_key(r.key)) sum += static_cast<std::size_t>(k->type);

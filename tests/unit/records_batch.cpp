@@ -504,3 +504,28 @@ TEST_CASE("builder rejects what Kafka's builder rejects") {
   CHECK_THROWS(b.append(-5, std::nullopt, std::nullopt));
   CHECK_THROWS(b.append_end_txn_marker(1, ControlType::abort, 0));
 }
+
+TEST_CASE("offsets and timestamps from extreme wire values wrap as Java's long arithmetic does") {
+  // Any values a valid CRC covers (and baseOffset, which it does not) must
+  // give defined results: Kafka's Java code wraps, so kwire does too.
+  auto batch = build({}, {{0, "a", "1", {}}, {5, "b", "2", {}}});
+  set_base_offset(batch, INT64_MAX);
+  records_detail::store_be<std::int64_t>(batch.data() + batch_layout::base_timestamp, INT64_MAX);
+  refresh_crc(batch);
+  auto v = RecordBatchView::parse(batch);
+  REQUIRE(v);
+  CHECK_FALSE(v->validate());
+  CHECK(v->last_offset() == INT64_MIN);  // MAX + 1
+  CHECK(v->next_offset() == INT64_MIN + 1);
+  std::vector<std::uint8_t> scratch;
+  auto rr = v->records(scratch, nullptr);
+  RecordView r;
+  std::vector<std::int64_t> offsets, timestamps;
+  while (rr.next(r)) {
+    offsets.push_back(v->offset_of(r));
+    timestamps.push_back(v->timestamp_of(r));
+  }
+  CHECK(rr.ok());
+  CHECK(offsets == std::vector<std::int64_t>{INT64_MAX, INT64_MIN});
+  CHECK(timestamps == std::vector<std::int64_t>{INT64_MAX, INT64_MIN + 4});
+}

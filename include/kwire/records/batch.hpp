@@ -102,6 +102,16 @@ inline constexpr std::size_t min_record_size = 7;
 
 namespace records_detail {
 
+/// a + b as Java's long arithmetic computes it (two's complement, wrapping):
+/// offsets and timestamps built from wire values never overflow into
+/// undefined behaviour, and agree with what Kafka's own code computes.
+inline constexpr std::int64_t wrapping_add(std::int64_t a, std::int64_t b) noexcept {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
+}
+inline constexpr std::int64_t wrapping_sub(std::int64_t a, std::int64_t b) noexcept {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) - static_cast<std::uint64_t>(b));
+}
+
 template <class T>
 inline T load_be(const std::uint8_t* p) noexcept {
   T v;
@@ -522,9 +532,14 @@ class RecordBatchView {
     if (!has_delete_horizon()) return std::nullopt;
     return base_timestamp();
   }
-  std::int64_t last_offset() const noexcept { return base_offset() + last_offset_delta(); }
+  /// baseOffset + lastOffsetDelta, wrapping as Java's arithmetic does (wire
+  /// values may be anything a valid CRC covers; the baseOffset is not even
+  /// under the CRC).
+  std::int64_t last_offset() const noexcept {
+    return records_detail::wrapping_add(base_offset(), last_offset_delta());
+  }
   /// Offset after the batch, as a fetch position.
-  std::int64_t next_offset() const noexcept { return last_offset() + 1; }
+  std::int64_t next_offset() const noexcept { return records_detail::wrapping_add(last_offset(), 1); }
   /// The sequence number of the last record, wrapping as Kafka does.
   std::int32_t last_sequence() const noexcept {
     if (base_sequence() == no_sequence) return no_sequence;
@@ -604,12 +619,14 @@ class RecordBatchView {
   static constexpr std::size_t default_inflate_limit = std::size_t{64} << 20;
 
   /// The absolute offset of a record of this batch.
-  std::int64_t offset_of(const RecordView& r) const noexcept { return base_offset() + r.offset_delta; }
+  std::int64_t offset_of(const RecordView& r) const noexcept {
+    return records_detail::wrapping_add(base_offset(), r.offset_delta);
+  }
   /// The timestamp of a record: the batch's maxTimestamp under
   /// LogAppendTime, baseTimestamp + delta otherwise.
   std::int64_t timestamp_of(const RecordView& r) const noexcept {
     if (timestamp_type() == TimestampType::log_append_time) return max_timestamp();
-    return base_timestamp() + r.timestamp_delta;
+    return records_detail::wrapping_add(base_timestamp(), r.timestamp_delta);
   }
 
  private:

@@ -157,8 +157,9 @@ inline std::optional<DecodeError> read_legacy_entry(bytes_view entry, std::vecto
   if (out.empty()) return records_detail::error_at(DecodeErrc::invalid_record, value_at, "value: empty wrapper");
   if (wrapper->magic == 1) {
     // The wrapper holds the absolute offset of the last inner message.
-    std::int64_t base = wrapper->offset - out.back().offset;
-    for (auto& m : out) m.offset += base;
+    // Wire values: wrapping as Java's long arithmetic does, never overflowing.
+    const std::int64_t base = records_detail::wrapping_sub(wrapper->offset, out.back().offset);
+    for (auto& m : out) m.offset = records_detail::wrapping_add(m.offset, base);
     if (wrapper->timestamp_type() == TimestampType::log_append_time) {
       for (auto& m : out) {
         m.timestamp = wrapper->timestamp;
