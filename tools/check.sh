@@ -31,23 +31,6 @@ step "tests"
 ctest --preset default -j "$jobs"
 
 step "fuzz (clang, ASan + UBSan, ${fuzz_seconds}s per target)"
-cmake --preset fuzz -DCMAKE_CXX_FLAGS=-Werror >/dev/null
-cmake --build --preset fuzz -j "$jobs"
-for target in build/fuzz/tests/fuzz/*; do
-  [[ -x $target && -f $target ]] || continue
-  name=$(basename "$target")
-  seeds=tests/fuzz/corpus/$name
-  scratch=$(mktemp -d)
-  echo "-- $name"
-  args=("$scratch")
-  [[ -d $seeds ]] && args+=("$seeds")
-  "$target" "${args[@]}" -max_total_time="$fuzz_seconds" -print_final_stats=0 2>"$scratch.log" || {
-    tail -40 "$scratch.log"
-    echo "fuzz target $name failed" >&2
-    exit 1
-  }
-  grep -E "^#[0-9]+ *DONE" "$scratch.log" | tail -1 || true
-  rm -rf "$scratch" "$scratch.log"
-done
+JOBS=$jobs ./tools/fuzz.sh -t "$fuzz_seconds"
 
 step "all checks passed"

@@ -59,6 +59,12 @@ struct DecodeOptions {
   /// request for all topics), so a broker or gateway that must accept what
   /// Kafka accepts sets this.
   bool allow_trailing_bytes = false;
+  /// Most bytes decoding may allocate (arrays and kept unknown tagged fields,
+  /// its only allocations), checked before each allocation: past it, decoding
+  /// fails with limit_exceeded. Unset: default_memory_limit(input size), which
+  /// every message the schemas allow fits (see kwire/wire/reader.hpp). A
+  /// server sets less for untrusted input it expects to be ordinary.
+  std::optional<std::size_t> max_memory = std::nullopt;
 };
 
 /// Decodes a whole message body.
@@ -68,6 +74,7 @@ DecodeResult decode(M& msg, bytes_view in, std::int16_t version, const DecodeOpt
     return DecodeResult(DecodeError{DecodeErrc::unsupported_version, 0, {}});
   }
   Reader r(in, options.memory);
+  if (options.max_memory) r.set_memory_limit(*options.max_memory);
   msg.decode_from(r, version, is_flexible<M>(version));
   if (r.ok() && r.remaining() != 0 && !options.allow_trailing_bytes) r.fail(DecodeErrc::trailing_bytes);
   if (!r.ok()) return DecodeResult(*r.take_error());

@@ -226,6 +226,8 @@ std::optional<Broker::Range> Broker::advertised(std::int16_t api_key) {
 
 namespace {
 
+constexpr std::size_t header_decode_bytes = 64 << 10;
+
 Reply close_reply(std::string why) {
   Reply r;
   r.kind = Reply::Kind::close;
@@ -279,6 +281,9 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::fu
   bool flexible = info->flexible(version) || (version > info->max_version && info->flexible_from >= 0);
   std::pmr::unsynchronized_pool_resource mem;
   kwire::Reader reader(frame, &mem);
+  // A header needs a client id view and, rarely, a few tagged fields: a
+  // header of thousands of unknown tags is refused before they are kept.
+  reader.set_memory_limit(header_decode_bytes);
   kwire::RequestHeader header;
   kwire::decode_from(reader, header, static_cast<std::int16_t>(flexible ? 2 : 1));
   if (!reader.ok()) {

@@ -245,7 +245,12 @@ asio::awaitable<Reply> invoke(Broker& b, Ctx& ctx, bytes_view body) {
   Req req;
   // Bytes after the body are ignored, as Kafka's broker ignores them: librdkafka
   // sends some with its Metadata request for all topics.
-  if (auto d = kwire::decode(req, body, ctx.version, kwire::DecodeOptions{.memory = &mem, .allow_trailing_bytes = true});
+  // The codec's own bound (a multiple of the body) admits any valid request;
+  // the broker's is tighter, for requests ordinary clients send.
+  const auto budget = std::min<std::size_t>(kwire::default_memory_limit(body.size()),
+                                            static_cast<std::size_t>(b.settings().max_decode_bytes));
+  if (auto d = kwire::decode(req, body, ctx.version,
+                             kwire::DecodeOptions{.memory = &mem, .allow_trailing_bytes = true, .max_memory = budget});
       !d) {
     Reply r;
     r.kind = Reply::Kind::close;

@@ -145,6 +145,8 @@ Settings make_settings(const Properties& p) {
   s.max_request_bytes = p.get_int("socket.request.max.bytes", s.max_request_bytes);
   s.idle_ms = p.get_int("connections.max.idle.ms", s.idle_ms);
   s.message_max_bytes = static_cast<std::int32_t>(p.get_int("message.max.bytes", s.message_max_bytes));
+  s.max_decode_bytes = p.get_int("kwire.request.max.decode.bytes", s.max_decode_bytes);
+  if (s.max_decode_bytes < (64 << 10)) throw std::runtime_error("kwire.request.max.decode.bytes must be at least 65536");
   s.group_min_session_ms = static_cast<std::int32_t>(p.get_int("group.min.session.timeout.ms", s.group_min_session_ms));
   s.group_max_session_ms = static_cast<std::int32_t>(p.get_int("group.max.session.timeout.ms", s.group_max_session_ms));
   s.group_initial_rebalance_delay_ms =

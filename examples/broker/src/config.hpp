@@ -52,6 +52,10 @@ struct Settings {
   std::int64_t max_request_bytes = 104857600;   // socket.request.max.bytes
   std::int64_t idle_ms = 600000;                // connections.max.idle.ms
   std::int32_t message_max_bytes = 1048588;     // message.max.bytes
+  /// What decoding one request may allocate (kwire.request.max.decode.bytes):
+  /// real clients' requests need far less; a request of nothing but tiny
+  /// array elements (amplification) is refused past it.
+  std::int64_t max_decode_bytes = 32LL << 20;
   std::int32_t group_min_session_ms = 6000;
   std::int32_t group_max_session_ms = 1800000;
   std::int32_t group_initial_rebalance_delay_ms = 3000;

@@ -40,7 +40,7 @@ namespace fields {
 template <class T>
 void read_structs(Reader& r, array<T>& out, std::int16_t v, bool flex) {
   std::int64_t n = r.array_length(flex, false, T::min_size(v, flex));
-  if (n < 0) return;
+  if (n < 0 || !r.charge(static_cast<std::size_t>(n), sizeof(T))) return;
   out = array<T>(allocator<T>(r.memory()));
   out.reserve(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
@@ -58,6 +58,7 @@ void read_structs(Reader& r, std::optional<array<T>>& out, std::int16_t v, bool 
     out.reset();
     return;
   }
+  if (!r.charge(static_cast<std::size_t>(n), sizeof(T))) return;
   out.emplace(allocator<T>(r.memory()));
   out->reserve(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
@@ -73,7 +74,7 @@ void read_structs(Reader& r, std::optional<array<T>>& out, std::int16_t v, bool 
 template <class T, class ReadOne>
 void read_scalars(Reader& r, array<T>& out, bool flex, std::size_t min_elem, ReadOne&& one) {
   std::int64_t n = r.array_length(flex, false, min_elem);
-  if (n < 0) return;
+  if (n < 0 || !r.charge(static_cast<std::size_t>(n), sizeof(T))) return;
   out = array<T>(allocator<T>(r.memory()));
   out.reserve(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n && r.ok(); ++i) out.push_back(one(r));
@@ -87,6 +88,7 @@ void read_scalars(Reader& r, std::optional<array<T>>& out, bool flex, bool nulla
     out.reset();
     return;
   }
+  if (!r.charge(static_cast<std::size_t>(n), sizeof(T))) return;
   out.emplace(allocator<T>(r.memory()));
   out->reserve(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n && r.ok(); ++i) out->push_back(one(r));
@@ -123,7 +125,13 @@ void read_tags(Reader& r, unknown_tagged_fields& unknown, Known&& known) {
     if (!r.ok()) return;
     auto saved = r.begin_limit(size);
     if (!known(tag)) {
-      if (unknown.empty()) unknown = unknown_tagged_fields(allocator<RawTaggedField>(r.memory()));
+      if (unknown.empty()) {
+        // Room for every tag still to come, charged once: kept tags cost
+        // memory (the bytes stay views), so they count against the budget.
+        if (!r.charge(count - i, sizeof(RawTaggedField))) return;
+        unknown = unknown_tagged_fields(allocator<RawTaggedField>(r.memory()));
+        unknown.reserve(count - i);
+      }
       unknown.push_back(RawTaggedField{tag, r.raw(size)});
     }
     r.end_limit(saved);

@@ -28,12 +28,31 @@
 
 namespace kwire {
 
+/// Decoding allocates only arrays and kept unknown tagged fields; both are
+/// charged to a budget before they are allocated. By default the budget is
+/// `default_memory_ratio` times the input's size plus `default_memory_floor`:
+/// the largest ratio between an element's in-memory size and its smallest
+/// encoding in any schema is below it (tests/unit/decode_budget.cpp walks
+/// them all), so every message the schemas allow decodes, while input made of
+/// nothing but tiny elements cannot cost more than that multiple.
+inline constexpr std::size_t default_memory_ratio = 48;
+inline constexpr std::size_t default_memory_floor = std::size_t{64} << 10;
+inline constexpr std::size_t default_memory_limit(std::size_t input_size) noexcept {
+  return input_size > (SIZE_MAX - default_memory_floor) / default_memory_ratio
+             ? SIZE_MAX
+             : input_size * default_memory_ratio + default_memory_floor;
+}
+
 class Reader {
  public:
   static constexpr std::size_t max_depth = 32;
 
   explicit Reader(bytes_view buf, std::pmr::memory_resource* mem = std::pmr::get_default_resource()) noexcept
-      : begin_(buf.data()), cur_(buf.data()), end_(buf.data() + buf.size()), mem_(mem) {}
+      : begin_(buf.data()),
+        cur_(buf.data()),
+        end_(buf.data() + buf.size()),
+        mem_(mem),
+        memory_left_(default_memory_limit(buf.size())) {}
 
   bool ok() const noexcept { return !error_.has_value(); }
   const std::optional<DecodeError>& error() const noexcept { return error_; }
@@ -43,6 +62,22 @@ class Reader {
   std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - cur_); }
   const std::uint8_t* position() const noexcept { return cur_; }
   std::pmr::memory_resource* memory() const noexcept { return mem_; }
+
+  // ---- the allocation budget ----
+  /// Replaces the budget: at most `bytes` more may be allocated.
+  void set_memory_limit(std::size_t bytes) noexcept { memory_left_ = bytes; }
+  std::size_t memory_left() const noexcept { return memory_left_; }
+  /// Takes `count` × `size` bytes from the budget before they are allocated;
+  /// false, with a limit_exceeded error at the current field, when they do
+  /// not fit.
+  bool charge(std::size_t count, std::size_t size) noexcept {
+    if (size != 0 && count > memory_left_ / size) {
+      fail(DecodeErrc::limit_exceeded);
+      return false;
+    }
+    memory_left_ -= count * size;
+    return true;
+  }
 
   // ---- field path bookkeeping (pointer stores only; the path string is built
   // ---- when an error happens) ----
@@ -298,6 +333,7 @@ class Reader {
   const std::uint8_t* cur_;
   const std::uint8_t* end_;
   std::pmr::memory_resource* mem_;
+  std::size_t memory_left_;
   const char* field_ = nullptr;
   std::array<Frame, max_depth> frames_;  // written before read; not zeroed per decode
   std::size_t depth_ = 0;
