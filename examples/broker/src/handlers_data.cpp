@@ -92,7 +92,11 @@ asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicI
   bool log_append = false;
   if (auto it = topic.configs.find("message.timestamp.type"); it != topic.configs.end())
     log_append = it->second == "LogAppendTime";
-  auto max_bytes = topic_config_int(topic, "max.message.bytes", b.settings().message_max_bytes);
+  // A batch larger than the store keeps is refused here, whatever the
+  // topic's setting says: sent on, it would fail (or, on Pulsar, break the
+  // bookie for every topic).
+  auto max_bytes = std::min(topic_config_int(topic, "max.message.bytes", b.settings().message_max_bytes),
+                            ctx.realm().store().max_batch_bytes());
 
   // Split the record set into batches and check each before appending any.
   std::vector<bytes_view> batches;
