@@ -827,6 +827,11 @@ void Log::append(std::vector<std::uint8_t> batch, AppendOptions options, Handler
       auto h = BatchHeader::parse(batch);
       if (!h || batch.size() != h->total_size() || !batch_crc_ok(batch))
         co_return Result<AppendResult>::failure(Errc::corrupt_batch, "bad record batch");
+      if (static_cast<std::int64_t>(batch.size()) > self->s_.max_batch_bytes())
+        co_return Result<AppendResult>::failure(Errc::batch_too_large, "the batch takes " +
+                                                                           std::to_string(batch.size()) +
+                                                                           " bytes; this cluster stores at most " +
+                                                                           std::to_string(self->s_.max_batch_bytes()));
       if (self->resync_) co_await self->resync();
       // Before the producer table is consulted: a gateway that becomes the
       // writer catches up with what the previous one stored (a log opened
