@@ -22,6 +22,12 @@
 // A fetch finds the entry of an offset with Pulsar's lookup by index (one
 // admin request), or, where a release lacks it, by a binary search over the
 // topic's entries; every entry read feeds a sparse index that answers first.
+//
+// An append is acknowledged once Pulsar's receipt for its entry is in (a
+// Kafka retry of a batch still on its way waits for that receipt). A batch
+// whose entry would exceed what the cluster stores (the broker's
+// maxMessageSize, the bookies' frame limit) is refused before it is sent:
+// Pulsar would otherwise retry the failed write without end.
 #pragma once
 
 #include <chrono>
