@@ -1,6 +1,7 @@
 // kwire_pulsar against a real Pulsar standalone: produce, consume, readers,
 // broker entry metadata indexes, seek, last message id, acknowledgements seen
-// by the admin API, exclusive producers, and reconnects after a topic unload.
+// by the admin API, exclusive producers, reconnects after a topic unload, and
+// messages past the broker's maxMessageSize.
 #include <doctest/doctest.h>
 
 #include "kwire_pulsar/admin.hpp"
@@ -249,5 +250,34 @@ TEST_CASE("admin: tenants, namespaces, partitioned topics") {
     auto stats = co_await admin.topic_stats(tenant + "/ns/orders-partition-4");
     const int backlog = stats["subscriptions"]["g"]["msgBacklog"].get<int>();
     CHECK(backlog == 1);
+  });
+}
+
+TEST_CASE("a message past the broker's maxMessageSize is refused before it is sent; the producer goes on") {
+  const auto topic = unique("too-large");
+  run([&]() -> awaitable<void> {
+    auto client = co_await make_client();
+    Closer closer{client};
+    auto cnx = co_await client->connection(service_url());
+    const auto limit = static_cast<std::size_t>(cnx->max_message_size());
+    CHECK(limit == 5u * 1024 * 1024);  // the standalone's default, as CONNECTED announces it
+    auto p = co_await client->create_producer(producer(topic));
+    OutgoingMessage big;
+    big.value.assign(limit, 'x');
+    int code = 0;
+    try {
+      co_await p->send(big);
+    } catch (const Error& e) {
+      code = e.code();
+    }
+    CHECK(code == Error::client_message_too_large);
+    auto ok = co_await p->send(msg(1));
+    auto r = co_await client->create_reader(topic, MessageId::earliest());
+    auto m = co_await r->receive(10s);
+    REQUIRE(m);
+    CHECK(m->value == "v1");
+    CHECK(m->id.entry == ok.id.entry);
+    auto more = co_await r->receive(500ms);  // the refused one was never stored
+    CHECK_FALSE(more);
   });
 }

@@ -3,7 +3,7 @@
 // checked against a reader), both entry formats, native Pulsar messages as
 // Kafka batches, idempotent retries across a restart and a hand-over between
 // gateways, exclusive writers, committed offsets mirrored to subscriptions,
-// and namespace isolation.
+// namespace isolation, and batches past what Pulsar stores.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -15,6 +15,7 @@
 #include "kwire_pulsar/admin.hpp"
 #include "kwire_pulsar/client.hpp"
 #include "pulsar_env.hpp"
+#include "storage/pulsar/entry_format.hpp"
 #include "storage/pulsar/pulsar_store.hpp"
 
 namespace st = kwire_broker::storage;
@@ -465,4 +466,46 @@ TEST_CASE("a namespace's storage sees only its own topics") {
   auto list = wait<std::vector<st::TopicInfo>>([&](auto done) { b->topics().list_topics(done); });
   REQUIRE(list.ok());
   CHECK(list.value.empty());
+}
+
+TEST_CASE("batches past what Pulsar stores are refused before they reach it; the offsets go to the next batch") {
+  const auto ns = unique("ns");
+  auto s = open_store("public", ns);
+  create(*s, "big", 1);
+  auto log = open_log(*s, "big", 0);
+  // A standalone's broker takes 5 MiB messages, its bookie 5 MiB frames.
+  const auto limit = s->max_batch_bytes();
+  MESSAGE("max batch bytes: " << limit);
+  CHECK(limit > 5 * 1024 * 1024 - 64 * 1024);
+  CHECK(limit < 5 * 1024 * 1024);
+
+  auto append = [&](std::vector<std::uint8_t> batch) {
+    return wait<st::AppendResult>([&](auto done) { log->append(std::move(batch), {}, done); });
+  };
+  // One record past the limit.
+  auto r = append(make_batch({{"k", std::string(static_cast<std::size_t>(limit), 'x'), 1700000000000, {}}}));
+  CHECK(r.error == st::Errc::batch_too_large);
+  // Within the limit as a Kafka batch, past it as a Pulsar entry: many empty
+  // records, each a few bytes in Kafka and more as Pulsar message metadata.
+  std::vector<Rec> tiny(450000, Rec{"", "", 1700000000000, {}});
+  auto many = make_batch(tiny);
+  REQUIRE(static_cast<std::int64_t>(many.size()) <= limit);
+  REQUIRE(sp::encoded_size(sp::kafka_to_entry(many, sp::EntryFormat::pulsar)) > 5 * 1024 * 1024);
+  r = append(std::move(many));
+  CHECK(r.error == st::Errc::batch_too_large);
+  CHECK(log->offsets().high_watermark == 0);
+
+  // The refused batches took no offsets; one just under the limit is stored.
+  const std::string near(static_cast<std::size_t>(limit - 200), 'n');
+  r = append(make_batch({{"k", near, 1700000000000, {}}}));
+  REQUIRE_MESSAGE(r.ok(), r.message);
+  CHECK(r.value.base_offset == 0);
+  r = append(make_batch({{"k", "after", 1700000000001, {}}}));
+  REQUIRE_MESSAGE(r.ok(), r.message);
+  CHECK(r.value.base_offset == 1);
+  auto all = records_of(read_at(*log, 0, 8 << 20).bytes);
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].value == near);
+  CHECK(all[1].offset == 1);
+  CHECK(all[1].value == "after");
 }

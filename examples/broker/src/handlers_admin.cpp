@@ -28,6 +28,19 @@ constexpr std::int8_t source_dynamic_topic = 1;
 constexpr std::int8_t source_static_broker = 4;
 constexpr std::int8_t source_default = 5;
 
+/// A max.message.bytes (topic) or message.max.bytes (broker) value as it is
+/// enforced: never above what the store keeps. A topic may be configured
+/// higher (the setting is kept, and counts again on a store that takes
+/// more), but producers get MESSAGE_TOO_LARGE past the store's limit.
+std::string effective_max_message_bytes(Ctx& ctx, std::string_view configured) {
+  const auto limit = ctx.realm().store().max_batch_bytes();
+  try {
+    if (std::stoll(std::string(configured)) <= limit) return std::string(configured);
+  } catch (...) {
+  }
+  return std::to_string(limit);
+}
+
 bool valid_topic_name(std::string_view n) {
   if (n.empty() || n.size() > 249 || n == "." || n == "..") return false;
   for (char c : n)
@@ -124,6 +137,7 @@ asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& re
         c.name = d.name;
         auto it = info.configs.find(d.name);
         c.value = it != info.configs.end() ? ctx.keep(it->second) : std::string_view(d.default_value);
+        if (d.name == "max.message.bytes") c.value = ctx.keep(effective_max_message_bytes(ctx, *c.value));
         c.config_source = it != info.configs.end() ? source_dynamic_topic : source_default;
         c.read_only = false;
         c.is_sensitive = false;
@@ -240,6 +254,7 @@ asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsReque
         auto it = info->configs.find(d.name);
         bool set = it != info->configs.end();
         c.value = set ? ctx.keep(it->second) : std::string_view(d.default_value);
+        if (d.name == "max.message.bytes") c.value = ctx.keep(effective_max_message_bytes(ctx, *c.value));
         c.read_only = false;
         if (ctx.version == 0) c.is_default = !set;
         c.config_source = set ? source_dynamic_topic : source_default;
@@ -266,7 +281,7 @@ asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsReque
           {"num.partitions", std::to_string(st.num_partitions)},
           {"auto.create.topics.enable", st.auto_create_topics ? "true" : "false"},
           {"log.dirs", st.data_dir},
-          {"message.max.bytes", std::to_string(st.message_max_bytes)},
+          {"message.max.bytes", effective_max_message_bytes(ctx, std::to_string(st.message_max_bytes))},
           {"socket.request.max.bytes", std::to_string(st.max_request_bytes)},
           {"connections.max.idle.ms", std::to_string(st.idle_ms)},
           {"default.replication.factor", "1"},

@@ -93,7 +93,11 @@ asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicI
   bool log_append = false;
   if (auto it = topic.configs.find("message.timestamp.type"); it != topic.configs.end())
     log_append = it->second == "LogAppendTime";
-  auto max_bytes = topic_config_int(topic, "max.message.bytes", b.settings().message_max_bytes);
+  // A batch larger than the store keeps is refused here, whatever the
+  // topic's setting says: sent on, it would fail (or, on Pulsar, break the
+  // bookie for every topic).
+  auto max_bytes = std::min(topic_config_int(topic, "max.message.bytes", b.settings().message_max_bytes),
+                            ctx.realm().store().max_batch_bytes());
 
   // Split the record set into batches and check each before appending any.
   std::vector<bytes_view> batches;
@@ -148,12 +152,24 @@ asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicI
   }
 }
 
-/// Awaits a partition's queued appends and fills its response.
-asio::awaitable<void> finish_partition(Broker& b, Ctx& ctx, QueuedAppends& q) {
+/// Awaits a partition's queued appends and fills its response. Past the
+/// request's timeout the partition is answered REQUEST_TIMED_OUT, as Kafka
+/// does when replication takes too long: the append may still complete, and
+/// an idempotent retry of it learns how it ended.
+asio::awaitable<void> finish_partition(Broker& b, Ctx& ctx, QueuedAppends& q,
+                                       std::chrono::steady_clock::time_point deadline) {
   auto& pr = *q.pr;
   bool first = true;
   for (auto& a : q.appends) {
-    auto r = co_await a->get();
+    auto done = co_await a->get_until(deadline);
+    if (!done) {
+      pr.error_code = ctx.note(err::request_timed_out);
+      pr.error_message = "the store did not confirm the append within the request's timeout";
+      pr.base_offset = -1;
+      pr.log_start_offset = q.log->offsets().log_start;
+      co_return;
+    }
+    auto& r = *done;
     if (!r.ok() && r.error != storage::Errc::duplicate_sequence) {
       pr.error_code = ctx.note(to_kafka(r.error));
       if (!r.message.empty()) pr.error_message = ctx.keep(r.message);
@@ -220,7 +236,10 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
   // Every append is queued: the connection's next request may start (its
   // appends queue behind these) while storage confirms these.
   ctx.release();
-  for (auto& q : queued) co_await finish_partition(b, ctx, q);
+  const auto deadline = req.timeout_ms > 0 && req.acks != 0
+                            ? t0 + std::chrono::milliseconds(req.timeout_ms)
+                            : std::chrono::steady_clock::time_point::max();
+  for (auto& q : queued) co_await finish_partition(b, ctx, q, deadline);
   b.metrics().produce_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 

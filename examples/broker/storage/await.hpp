@@ -61,9 +61,16 @@ class Deferred {
 
   /// The result; await it once, on `ex`.
   boost::asio::awaitable<Result<T>> get() {
+    co_return std::move(*co_await get_until(boost::asio::steady_timer::time_point::max()));
+  }
+
+  /// The result, or nullopt once `deadline` passes without one (the call
+  /// goes on; its result is dropped).
+  boost::asio::awaitable<std::optional<Result<T>>> get_until(boost::asio::steady_timer::time_point deadline) {
     namespace asio = boost::asio;
     while (!result_) {
-      timer_.expires_at(asio::steady_timer::time_point::max());
+      if (asio::steady_timer::clock_type::now() >= deadline) co_return std::nullopt;
+      timer_.expires_at(deadline);
       boost::system::error_code ec;
       co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }

@@ -34,6 +34,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -255,6 +256,11 @@ class Storage {
   /// The gateways sharing this storage; nullptr when the backend serves one
   /// gateway only (the embedded store).
   virtual Membership* membership() { return nullptr; }
+  /// The largest record batch the backend stores, in bytes: the broker
+  /// refuses larger ones (MESSAGE_TOO_LARGE) and reports max.message.bytes
+  /// no higher than this. An append of a larger batch fails with
+  /// batch_too_large and stores nothing.
+  virtual std::int64_t max_batch_bytes() const noexcept { return std::numeric_limits<std::int64_t>::max(); }
 
   /// `on_data(tp)` is called (on any thread) when records this gateway did
   /// not append reach a partition it reads (native Pulsar producers, another

@@ -651,12 +651,20 @@ awaitable<SendReceipt> Producer::send_entry(wire::MessageMetadata meta, std::str
 Producer::PendingSend Producer::post_entry(wire::MessageMetadata meta, std::string payload, int num_messages) {
   if (closed_) throw Error(Error::client_closed, "producer closed");
   if (fenced_) throw Error(wire::ProducerFenced, "producer fenced on " + options_.topic);
-  auto f = std::make_shared<InFlight>(client_->executor());
-  f->sequence_id = next_sequence_id_++;
   meta.set_producer_name(name_);
-  meta.set_sequence_id(f->sequence_id);
+  meta.set_sequence_id(next_sequence_id_);
   meta.set_publish_time(now_ms());
   if (meta.has_num_messages_in_batch() || num_messages != 1) meta.set_num_messages_in_batch(num_messages);
+  // The broker would close the connection on a frame past its limit, or
+  // worse, take it and fail to store it: refuse it here, as Pulsar's own
+  // clients do (metadata as sent, with the fields set above).
+  const auto size = meta.ByteSizeLong() + payload.size();
+  if (cnx_ && size > static_cast<std::size_t>(cnx_->max_message_size()))
+    throw Error(Error::client_message_too_large, "message of " + std::to_string(size) + " bytes exceeds the broker's " +
+                                                     std::to_string(cnx_->max_message_size()) + " on " +
+                                                     options_.topic);
+  auto f = std::make_shared<InFlight>(client_->executor());
+  f->sequence_id = next_sequence_id_++;
   f->metadata = std::move(meta);
   f->payload = std::move(payload);
   f->num_messages = num_messages;
@@ -691,7 +699,11 @@ void Producer::on_frame(Frame& f) {
       if (fl->sequence_id == r.sequence_id()) {
         SendReceipt rc;
         rc.sequence_id = r.sequence_id();
-        if (r.has_message_id()) rc.id = MessageId::from_wire(r.message_id());
+        if (r.has_message_id()) {
+          rc.id = MessageId::from_wire(r.message_id());
+          // A duplicate's receipt says -1:-1; keep one form of "no position".
+          if (rc.id.ledger == ~std::uint64_t{0} || rc.id.entry == ~std::uint64_t{0}) rc.id = MessageId::earliest();
+        }
         fl->slot.fill(rc);
       } else {
         fl->slot.fail(Error(Error::client_protocol, "receipt skipped a sequence id"));

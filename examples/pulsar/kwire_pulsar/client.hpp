@@ -157,8 +157,12 @@ struct OutgoingMessage {
 };
 
 struct SendReceipt {
-  MessageId id;
+  /// Where the entry was stored. A resend that the broker's deduplication
+  /// took for one it had already (sequence id not above the producer's last)
+  /// is answered without a position: id is then MessageId::earliest().
+  MessageId id = MessageId::earliest();
   std::uint64_t sequence_id = 0;
+  bool has_position() const noexcept { return !id.is_earliest(); }
 };
 
 class Producer : public std::enable_shared_from_this<Producer> {
@@ -189,7 +193,9 @@ class Producer : public std::enable_shared_from_this<Producer> {
     std::shared_ptr<Producer> producer_;
     std::shared_ptr<InFlight> flight_;
   };
-  /// Queues an entry now, in call order (throws Error when fenced or closed).
+  /// Queues an entry now, in call order (throws Error when fenced or closed,
+  /// and client_message_too_large when metadata and payload exceed the
+  /// maxMessageSize the connected broker announced).
   PendingSend post_entry(wire::MessageMetadata meta, std::string payload, int num_messages);
 
   awaitable<void> close();

@@ -17,6 +17,8 @@ class Error : public std::runtime_error {
     client_closed = 1002,
     client_protocol = 1003,
     client_lookup = 1004,
+    /// The message is larger than the broker's maxMessageSize: never sent.
+    client_message_too_large = 1005,
   };
   Error(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
   int code() const noexcept { return code_; }

@@ -4,6 +4,7 @@
 #include <kwire/records/builder.hpp>
 #include <kwire/records/compression.hpp>
 
+#include <algorithm>
 #include <optional>
 
 #include "kwire_pulsar/compression.hpp"
@@ -169,6 +170,17 @@ void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, 
     b.append(ts, key, value, headers);
   }
   if (!b.build(out, kwire::compress)) throw BadEntry("cannot compress the batch");
+}
+
+EntryLimits entry_limits(std::int64_t max_message_size, std::int64_t bookie_max_frame) {
+  EntryLimits l;
+  l.entry_bytes = std::max<std::int64_t>(0, std::min(max_message_size, bookie_max_frame - bookie_frame_reserve));
+  l.batch_bytes = std::max<std::int64_t>(0, l.entry_bytes - entry_metadata_reserve);
+  return l;
+}
+
+std::int64_t encoded_size(const EncodedEntry& e) {
+  return static_cast<std::int64_t>(e.metadata.ByteSizeLong() + e.payload.size());
 }
 
 }  // namespace kwire_broker::storage::pulsar

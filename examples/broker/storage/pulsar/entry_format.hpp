@@ -58,6 +58,29 @@ int index_span(std::span<const std::uint8_t> batch);
 /// `last_offset`, appended to `out`. Throws BadEntry.
 void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, std::vector<std::uint8_t>& out);
 
+/// How large an entry a Pulsar cluster stores. The broker refuses messages
+/// (metadata and payload) above its maxMessageSize; a bookie drops the
+/// connection on a request frame above its nettyMaxFrameSizeBytes, and that
+/// frame carries the entry with the broker's entry metadata and the bookie
+/// protocol's own header. A write the bookie drops fails, and Pulsar retries
+/// it on new ledgers without end, failing every other write on that bookie.
+struct EntryLimits {
+  std::int64_t entry_bytes = 0;  // metadata + payload of one entry
+  /// The largest Kafka record batch the gateway takes (what
+  /// max.message.bytes reports): an entry's metadata (producer name, Kafka
+  /// producer fields, per-record keys and headers in the pulsar format) is
+  /// kept within the rest. A batch whose entry still comes out larger is
+  /// refused on its encoded size.
+  std::int64_t batch_bytes = 0;
+};
+/// Room kept in a bookie frame for what surrounds the entry (observed: under
+/// 300 bytes), and in an entry for the metadata of a batch.
+inline constexpr std::int64_t bookie_frame_reserve = 1024;
+inline constexpr std::int64_t entry_metadata_reserve = 1024;
+EntryLimits entry_limits(std::int64_t max_message_size, std::int64_t bookie_max_frame);
+/// Metadata and payload bytes of an encoded entry (what maxMessageSize bounds).
+std::int64_t encoded_size(const EncodedEntry& e);
+
 /// The Kafka producer fields of an entry (for rebuilding idempotence state):
 /// producer id -1 when none.
 struct EntryProducer {

@@ -46,6 +46,7 @@ Result<T> failure_of(const std::exception& e) {
     switch (pe->code()) {
       case kp::Error::client_timeout: return Result<T>::failure(Errc::timeout, e.what());
       case kp::Error::client_closed: return Result<T>::failure(Errc::closed, e.what());
+      case kp::Error::client_message_too_large: return Result<T>::failure(Errc::batch_too_large, e.what());
       case kp::wire::TopicNotFound: return Result<T>::failure(Errc::unknown_topic, e.what());
       default: return Result<T>::failure(Errc::unavailable, e.what());
     }
@@ -171,6 +172,7 @@ PulsarConfig config_from(const std::map<std::string, std::string>& s) {
   if (auto v = get("entryFormat")) c.entry_format = *v == "kafka" ? EntryFormat::kafka : EntryFormat::pulsar;
   if (auto v = get("offsetsTopicNumPartitions")) c.offsets_partitions = std::max(1, std::stoi(*v));
   if (auto v = get("gatewayName")) c.gateway_name = *v;
+  if (auto v = get("bookieMaxFrameBytes")) c.bookie_max_frame_bytes = std::stoll(*v);
   if (auto v = get("indexLookup")) c.index_lookup = *v == "search" ? PulsarConfig::IndexLookup::search
                                                                     : PulsarConfig::IndexLookup::rest;
   return c;
@@ -217,8 +219,21 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   /// Gives the batch the next offsets (base offset written in place).
   AppendResult assign(std::vector<std::uint8_t>& batch, const AppendOptions& options);
   /// Pulsar stored the entry of `r`: the high watermark moves past it. The
-  /// first entry in a ledger is read back to check the derived offsets.
-  awaitable<void> confirmed(AppendResult& r, const kp::SendReceipt& receipt);
+  /// first entry in a ledger is read back to check the derived offsets. A
+  /// receipt without a position is checked against the log (throws when the
+  /// log does not hold the entry).
+  awaitable<void> confirmed(AppendResult& r, const kp::SendReceipt& receipt, const std::string& writer);
+  /// An append between being queued and Pulsar's answer. The producer table
+  /// records a batch when it is queued, so a Kafka retry of it (the client's
+  /// request timed out first) is a duplicate in the table before Pulsar has
+  /// stored anything: the retry waits here for the first send's outcome.
+  struct Landing {
+    explicit Landing(asio::any_io_executor ex) : wake(ex, forever) {}
+    asio::steady_timer wake;
+    bool settled = false;
+    std::optional<AppendResult> stored;  // set when Pulsar stored it
+  };
+  void settle(std::int64_t base_offset, const std::shared_ptr<Landing>& l, std::optional<AppendResult> stored);
   awaitable<ReadResult> do_read(ReadOptions options);
   awaitable<void> sync_end();
   awaitable<void> resync();
@@ -255,6 +270,7 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   bool resync_ = false;
   std::shared_ptr<kp::Producer> producer_;
   std::map<std::int64_t, std::pair<std::int64_t, kp::MessageId>> index_;  // last offset → (base, id)
+  std::map<std::int64_t, std::shared_ptr<Landing>> landings_;              // assigned base offset → append
   ProducerStateTable producers_;
   std::shared_ptr<kp::Consumer> reader_;
   std::int64_t reader_next_ = -1;
@@ -444,6 +460,9 @@ class PulsarStorage final : public Storage {
     format_ = config_.entry_format;
     if (auto f = co_await admin_->namespace_property(tn, format_property))
       format_ = *f == "kafka" ? EntryFormat::kafka : EntryFormat::pulsar;
+    // The broker announces its maxMessageSize when a connection opens.
+    auto cnx = co_await client_->connection(config_.service_url);
+    limits_ = entry_limits(cnx->max_message_size(), config_.bookie_max_frame_bytes);
     co_await catalog_.load();
     std::string gateways = "non-persistent://" + ns_.tenant + "/__kafka/__kwire_gateways";
     if (ns_.ns != "default") gateways += "_" + ns_.ns;
@@ -451,6 +470,14 @@ class PulsarStorage final : public Storage {
   }
 
   const Namespace& ns() const noexcept override { return ns_; }
+  std::int64_t max_batch_bytes() const noexcept override { return limits_.batch_bytes; }
+  /// Why the entry cannot be stored on this cluster, if it cannot.
+  std::optional<std::string> entry_too_large(const EncodedEntry& e) const {
+    const auto n = encoded_size(e);
+    if (n <= limits_.entry_bytes) return std::nullopt;
+    return "the batch takes " + std::to_string(n) + " bytes as a Pulsar entry; this cluster stores at most " +
+           std::to_string(limits_.entry_bytes);
+  }
   TopicCatalog& topics() override { return catalog_; }
   GroupStore& groups() override { return groups_; }
   Membership* membership() override { return members_.get(); }
@@ -541,6 +568,7 @@ class PulsarStorage final : public Storage {
   PulsarConfig config_;
   Namespace ns_;
   EntryFormat format_ = EntryFormat::pulsar;
+  EntryLimits limits_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::shared_ptr<kp::Client> client_;
@@ -790,12 +818,20 @@ void Log::append(std::vector<std::uint8_t> batch, AppendOptions options, Handler
     // flight (Pulsar confirms them in order).
     std::optional<kp::Producer::PendingSend> pending;
     AppendResult r;
+    std::shared_ptr<Landing> first_send;  // set when this is a retry of one in flight
+    std::shared_ptr<Landing> landing;     // this append's, for its retries
+    std::string writer;
     {
       co_await self->append_lock_.lock();
       Unlock u{self->append_lock_};
       auto h = BatchHeader::parse(batch);
       if (!h || batch.size() != h->total_size() || !batch_crc_ok(batch))
         co_return Result<AppendResult>::failure(Errc::corrupt_batch, "bad record batch");
+      if (static_cast<std::int64_t>(batch.size()) > self->s_.max_batch_bytes())
+        co_return Result<AppendResult>::failure(Errc::batch_too_large, "the batch takes " +
+                                                                           std::to_string(batch.size()) +
+                                                                           " bytes; this cluster stores at most " +
+                                                                           std::to_string(self->s_.max_batch_bytes()));
       if (self->resync_) co_await self->resync();
       // Before the producer table is consulted: a gateway that becomes the
       // writer catches up with what the previous one stored (a log opened
@@ -806,27 +842,83 @@ void Log::append(std::vector<std::uint8_t> batch, AppendOptions options, Handler
         case Errc::ok: break;
         case Errc::duplicate_sequence:
           dup.log_start_offset = self->log_start_;
-          co_return Result<AppendResult>{Errc::duplicate_sequence, "duplicate", dup};
+          if (dup.last_offset < self->next_offset_)  // stored: Pulsar confirmed it, or the log shows it
+            co_return Result<AppendResult>{Errc::duplicate_sequence, "duplicate", dup};
+          if (auto it = self->landings_.find(dup.base_offset); it != self->landings_.end()) {
+            first_send = it->second;
+            break;
+          }
+          // Recorded but neither stored nor on its way: never acknowledge it.
+          self->resync_ = true;
+          co_return Result<AppendResult>::failure(Errc::unavailable, "an earlier send of this batch is unconfirmed");
         default: co_return Result<AppendResult>::failure(c, to_string(c));
       }
-      r = self->assign(batch, options);
-      auto entry = kafka_to_entry(batch, self->s_.format_);
-      pending = self->producer_->post_entry(std::move(entry.metadata), std::move(entry.payload), entry.messages);
-      // Recorded now so that the producer's next batch, in flight behind this
-      // one, follows it; a failure rebuilds the table from the log.
-      if (auto hh = BatchHeader::parse(batch)) self->producers_.record(*hh, r.log_append_time);
-      self->table_end_ = self->assigned_end_;
+      if (!first_send) {
+        r = self->assign(batch, options);
+        // Offsets given to a batch that is not queued (unreadable, too large,
+        // producer fenced) go to the next one.
+        struct Unassign {
+          Log& log;
+          std::int64_t base;
+          bool queued = false;
+          ~Unassign() {
+            if (!queued) log.assigned_end_ = base;
+          }
+        } unassign{*self, r.base_offset};
+        auto entry = kafka_to_entry(batch, self->s_.format_);
+        if (auto too_big = self->s_.entry_too_large(entry))
+          co_return Result<AppendResult>::failure(Errc::batch_too_large, *too_big);
+        writer = self->producer_->name();
+        pending = self->producer_->post_entry(std::move(entry.metadata), std::move(entry.payload), entry.messages);
+        unassign.queued = true;
+        landing = std::make_shared<Landing>(self->s_.io_.get_executor());
+        self->landings_[r.base_offset] = landing;
+        // Recorded now so that the producer's next batch, in flight behind this
+        // one, follows it; a failure rebuilds the table from the log.
+        if (auto hh = BatchHeader::parse(batch)) self->producers_.record(*hh, r.log_append_time);
+        self->table_end_ = self->assigned_end_;
+      }
     }
+    if (first_send) {
+      while (!first_send->settled) {
+        boost::system::error_code ec;
+        co_await first_send->wake.async_wait(asio::redirect_error(use_awaitable, ec));
+      }
+      if (first_send->stored) {
+        auto original = *first_send->stored;
+        original.log_start_offset = self->log_start_;
+        co_return Result<AppendResult>{Errc::duplicate_sequence, "duplicate", original};
+      }
+      co_return Result<AppendResult>::failure(Errc::unavailable, "the first send of this batch was not stored");
+    }
+    // Whatever happens below, retries waiting on this append learn the
+    // outcome: stored only once confirmed() has accepted it.
+    struct Settle {
+      Log& log;
+      std::int64_t base;
+      std::shared_ptr<Landing> landing;
+      std::optional<AppendResult> stored;
+      ~Settle() { log.settle(base, landing, stored); }
+    } settle{*self, r.base_offset, landing, std::nullopt};
     kp::SendReceipt receipt;
     try {
       receipt = co_await pending->receipt();
+      co_await self->confirmed(r, receipt, writer);
     } catch (...) {
       self->resync_ = true;  // unknown whether it was stored: ask the broker
       throw;
     }
-    co_await self->confirmed(r, receipt);
+    settle.stored = r;
     co_return Result<AppendResult>::success(r);
   });
+}
+
+void Log::settle(std::int64_t base_offset, const std::shared_ptr<Landing>& l, std::optional<AppendResult> stored) {
+  // After a resync the same offsets may belong to a newer append already.
+  if (auto it = landings_.find(base_offset); it != landings_.end() && it->second == l) landings_.erase(it);
+  l->settled = true;
+  l->stored = std::move(stored);
+  l->wake.cancel();
 }
 
 AppendResult Log::assign(std::vector<std::uint8_t>& batch, const AppendOptions& options) {
@@ -847,11 +939,21 @@ AppendResult Log::assign(std::vector<std::uint8_t>& batch, const AppendOptions& 
   return r;
 }
 
-awaitable<void> Log::confirmed(AppendResult& r, const kp::SendReceipt& receipt) {
+awaitable<void> Log::confirmed(AppendResult& r, const kp::SendReceipt& receipt, const std::string& writer) {
   r.log_start_offset = log_start_;
-  // A receipt for a resend Pulsar had stored already (deduplication) carries
-  // no position: the offsets still hold, the index learns them on read.
-  if (receipt.id.ledger != ~std::uint64_t{0} && receipt.id.entry != ~std::uint64_t{0}) {
+  if (!receipt.has_position()) {
+    // Pulsar's deduplication answered a resend (after a reconnect) without
+    // storing it again: it claims an entry with this sequence id is stored.
+    // Believe the log, not the claim: the last entry must be this writer's,
+    // at or past this sequence id (the offsets then hold, the index learns
+    // them on read).
+    co_await sync_end();
+    if (last_writer_ != writer || last_sequence_ < static_cast<std::int64_t>(receipt.sequence_id) ||
+        next_offset_ <= r.last_offset)
+      throw kp::Error(kp::Error::client_timeout, "Pulsar called sequence " + std::to_string(receipt.sequence_id) +
+                                                     " of " + writer + " a duplicate, and " + topic_ +
+                                                     " does not hold it");
+  } else {
     r.position = {receipt.id.ledger, receipt.id.entry};
     bool known = receipt.id.ledger == verified_ledger_;
     if (!known) {

@@ -22,6 +22,12 @@
 // A fetch finds the entry of an offset with Pulsar's lookup by index (one
 // admin request), or, where a release lacks it, by a binary search over the
 // topic's entries; every entry read feeds a sparse index that answers first.
+//
+// An append is acknowledged once Pulsar's receipt for its entry is in (a
+// Kafka retry of a batch still on its way waits for that receipt). A batch
+// whose entry would exceed what the cluster stores (the broker's
+// maxMessageSize, the bookies' frame limit) is refused before it is sent:
+// Pulsar would otherwise retry the failed write without end.
 #pragma once
 
 #include <chrono>
@@ -50,12 +56,16 @@ struct PulsarConfig {
   /// index (one request; a release without it falls back to the search),
   /// or a binary search over the topic's entries (O(log n) reads).
   enum class IndexLookup { rest, search } index_lookup = IndexLookup::rest;
+  /// The bookies' nettyMaxFrameSizeBytes, which Pulsar does not report:
+  /// BookKeeper's default (what a standalone runs with). Together with the
+  /// broker's maxMessageSize (from the broker) it bounds an entry.
+  std::int64_t bookie_max_frame_bytes = 5 * 1024 * 1024;
 };
 
 /// Reads the broker's settings: pulsarServiceUrl, pulsarWebServiceUrl,
 /// brokerClientAuthenticationParameters (token:JWT), entryFormat
 /// (pulsar|kafka), offsetsTopicNumPartitions, gatewayName, indexLookup
-/// (rest|search). Unknown keys are ignored.
+/// (rest|search), bookieMaxFrameBytes. Unknown keys are ignored.
 PulsarConfig config_from(const std::map<std::string, std::string>& settings);
 
 /// The Kafka tenant and namespace from the settings kafkaTenant and
