@@ -144,6 +144,13 @@ Settings make_settings(const Properties& p) {
   if (s.threads <= 0) s.threads = static_cast<std::int32_t>(std::max(1u, std::thread::hardware_concurrency()));
   s.max_request_bytes = p.get_int("socket.request.max.bytes", s.max_request_bytes);
   s.idle_ms = p.get_int("connections.max.idle.ms", s.idle_ms);
+  s.queued_max_request_bytes = p.get_int("queued.max.request.bytes", s.queued_max_request_bytes);
+  if (s.queued_max_request_bytes == 0 || s.queued_max_request_bytes < -1)
+    throw std::runtime_error("queued.max.request.bytes must be positive or -1 (no limit)");
+  s.sasl_max_receive_bytes = p.get_int("sasl.server.max.receive.size", s.sasl_max_receive_bytes);
+  if (s.sasl_max_receive_bytes < 1) throw std::runtime_error("sasl.server.max.receive.size must be positive");
+  s.max_open_log_files = p.get_int("kwire.log.max.open.files", s.max_open_log_files);
+  if (s.max_open_log_files < 0) throw std::runtime_error("kwire.log.max.open.files must not be negative");
   s.message_max_bytes = static_cast<std::int32_t>(p.get_int("message.max.bytes", s.message_max_bytes));
   s.max_decode_bytes = p.get_int("kwire.request.max.decode.bytes", s.max_decode_bytes);
   if (s.max_decode_bytes < (64 << 10)) throw std::runtime_error("kwire.request.max.decode.bytes must be at least 65536");
@@ -202,10 +209,11 @@ std::optional<Properties> parse_command_line(int argc, char** argv) {
           "usage: kwire-broker [server.properties] [--config FILE] [--override key=value]... [--key=value]...\n"
           "Kafka's property names: listeners, advertised.listeners, log.dirs, num.partitions,\n"
           "auto.create.topics.enable, node.id, message.max.bytes, socket.request.max.bytes,\n"
-          "connections.max.idle.ms, log.segment.bytes, log.retention.ms|minutes|hours,\n"
+          "connections.max.idle.ms, queued.max.request.bytes, sasl.server.max.receive.size,\n"
+          "log.segment.bytes, log.retention.ms|minutes|hours,\n"
           "log.retention.bytes, log.flush.interval.messages, log.flush.interval.ms,\n"
           "group.initial.rebalance.delay.ms, ...; and kwire.metrics.listener=host:port,\n"
-          "kwire.storage=embedded, kwire.sasl.plain.users=user:password,...\n");
+          "kwire.storage=embedded, kwire.log.max.open.files, kwire.sasl.plain.users=user:password,...\n");
       return std::nullopt;
     }
     std::string kv;

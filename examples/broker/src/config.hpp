@@ -51,6 +51,9 @@ struct Settings {
   std::int32_t threads = 0;  // 0: one per core
   std::int64_t max_request_bytes = 104857600;   // socket.request.max.bytes
   std::int64_t idle_ms = 600000;                // connections.max.idle.ms
+  std::int64_t queued_max_request_bytes = 104857600;  // queued.max.request.bytes (-1: no limit)
+  std::int64_t sasl_max_receive_bytes = 524288;  // sasl.server.max.receive.size (before login)
+  std::int64_t max_open_log_files = 0;           // kwire.log.max.open.files (0: from the fd limit)
   std::int32_t message_max_bytes = 1048588;     // message.max.bytes
   /// What decoding one request may allocate (kwire.request.max.decode.bytes):
   /// real clients' requests need far less; a request of nothing but tiny

@@ -5,12 +5,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/core.h>
 
+#include "accept_backoff.hpp"
 #include "errors.hpp"
 #include "kwire/messages/api.hpp"
 #include "log.hpp"
@@ -70,6 +72,21 @@ std::string Metrics::render() const {
   out += fmt::format("# HELP kwire_connections_total Client connections accepted.\n# TYPE kwire_connections_total "
                      "counter\nkwire_connections_total {}\n",
                      connections_total.load());
+  out += fmt::format("# HELP kwire_accept_errors_total Connections the listeners failed to accept (out of file "
+                     "descriptors or memory).\n# TYPE kwire_accept_errors_total counter\nkwire_accept_errors_total {}\n",
+                     accept_errors.load());
+  out += fmt::format("# HELP kwire_frames_refused_total Connections closed for a request size over a limit, before "
+                     "its body was read.\n# TYPE kwire_frames_refused_total counter\nkwire_frames_refused_total {}\n",
+                     frames_refused.load());
+  if (queued_request_bytes)
+    out += fmt::format("# HELP kwire_queued_request_bytes Bytes of requests read and not yet handled "
+                       "(queued.max.request.bytes bounds them).\n# TYPE kwire_queued_request_bytes gauge\n"
+                       "kwire_queued_request_bytes {}\n",
+                       queued_request_bytes());
+  if (open_log_files)
+    out += fmt::format("# HELP kwire_open_log_files Log, index and time index files held open by the embedded "
+                       "store.\n# TYPE kwire_open_log_files gauge\nkwire_open_log_files {}\n",
+                       open_log_files());
   if (partitions)
     out += fmt::format("# HELP kwire_partitions Partitions hosted.\n# TYPE kwire_partitions gauge\nkwire_partitions {}\n",
                        partitions());
@@ -113,11 +130,24 @@ asio::awaitable<void> http_session(tcp::socket socket, Metrics& metrics) {
 }
 
 asio::awaitable<void> http_accept(tcp::acceptor acceptor, Metrics& metrics) {
+  AcceptBackoff backoff;
+  asio::steady_timer pause(acceptor.get_executor());
   for (;;) {
     boost::system::error_code ec;
     tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) continue;
+    if (ec == asio::error::connection_aborted) continue;
+    if (ec) {
+      metrics.accept_errors++;
+      auto wait = backoff.failed();
+      if (auto n = backoff.take_log_due())
+        KB_WARN("metrics listener: accept failed {} time(s): {}; pausing accepts for {} ms", n, ec.message(),
+                wait.count());
+      pause.expires_after(wait);
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    backoff.succeeded();
     asio::co_spawn(acceptor.get_executor(), http_session(std::move(socket), metrics), asio::detached);
   }
 }

@@ -38,11 +38,15 @@ class Metrics {
   std::atomic<std::int64_t> connections{0};
   std::atomic<std::uint64_t> connections_total{0};
   std::atomic<std::uint64_t> records_in{0};
+  std::atomic<std::uint64_t> accept_errors{0};     // failed accepts (e.g. out of descriptors)
+  std::atomic<std::uint64_t> frames_refused{0};    // frames closed from their size prefix alone
   Histogram produce_latency;
   Histogram fetch_latency;
   /// Gauges computed when scraped.
   std::function<std::int64_t()> partitions;
   std::function<std::int64_t()> groups;
+  std::function<std::int64_t()> queued_request_bytes;
+  std::function<std::int64_t()> open_log_files;
 
   std::string render() const;
 

@@ -10,10 +10,10 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <sys/socket.h>
 
 #include <deque>
 
+#include "accept_backoff.hpp"
 #include "log.hpp"
 
 namespace kwire_broker {
@@ -39,7 +39,10 @@ struct Server::Conn {
   }
 };
 
-Server::Server(Broker& broker, std::vector<asio::io_context*> ios) : broker_(broker), ios_(std::move(ios)) {}
+Server::Server(Broker& broker, std::vector<asio::io_context*> ios)
+    : broker_(broker), ios_(std::move(ios)), budget_(broker.settings().queued_max_request_bytes) {
+  broker_.metrics().queued_request_bytes = [this] { return budget_.in_use(); };
+}
 
 void Server::start() {
   const auto& st = broker_.settings();
@@ -47,22 +50,21 @@ void Server::start() {
     const auto& l = st.listeners[li];
     auto host = l.host.empty() ? std::string("0.0.0.0") : l.host;
     if (host == "localhost") host = "127.0.0.1";
-    tcp::endpoint ep(asio::ip::make_address(host), l.port);
-    std::uint16_t bound = l.port;
-    for (auto* io : ios_) {
-      auto a = std::make_unique<tcp::acceptor>(*io);
+    auto a = std::make_unique<tcp::acceptor>(*ios_[li % ios_.size()]);
+    try {
+      tcp::endpoint ep(asio::ip::make_address(host), l.port);
       a->open(ep.protocol());
+      // SO_REUSEADDR only lets a restarted broker bind past connections in
+      // TIME_WAIT: Linux still refuses a port that another socket listens on.
       a->set_option(tcp::acceptor::reuse_address(true));
-      int one = 1;
-      ::setsockopt(a->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-      tcp::endpoint bind_ep(ep.address(), bound);
-      a->bind(bind_ep);
+      a->bind(ep);
       a->listen();
-      bound = a->local_endpoint().port();  // port 0: the others share the first one's
-      asio::co_spawn(*io, accept_loop(*a, li), asio::detached);
-      acceptors_.push_back(std::move(a));
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error(fmt::format("cannot listen on {}://{}:{}: {}", l.name, host, l.port, e.code().message()));
     }
-    KB_INFO("listening on {}://{}:{} ({})", l.name, host, bound, l.protocol);
+    KB_INFO("listening on {}://{}:{} ({})", l.name, host, a->local_endpoint().port(), l.protocol);
+    asio::co_spawn(a->get_executor(), accept_loop(*a, li), asio::detached);
+    acceptors_.push_back(std::move(a));
   }
 }
 
@@ -87,11 +89,28 @@ std::size_t Server::open_connections() {
 }
 
 asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t li) {
+  AcceptBackoff backoff;
+  asio::steady_timer pause(acceptor.get_executor());
+  std::size_t turn = li;
   for (;;) {
     boost::system::error_code ec;
-    tcp::socket s = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    // The connection lives on the next io_context in turn.
+    asio::any_io_executor home = ios_[turn % ios_.size()]->get_executor();
+    tcp::socket s = co_await acceptor.async_accept(home, asio::redirect_error(asio::use_awaitable, ec));
     if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
-    if (ec) continue;
+    if (ec == asio::error::connection_aborted) continue;  // the client gave up before we took it
+    if (ec) {
+      broker_.metrics().accept_errors++;
+      auto wait = backoff.failed();
+      if (auto n = backoff.take_log_due())
+        KB_WARN("{}: accept failed {} time(s): {}; pausing accepts for {} ms", broker_.settings().listeners[li].name,
+                n, ec.message(), wait.count());
+      pause.expires_after(wait);
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    backoff.succeeded();
+    ++turn;
     if (broker_.stopping()) {
       s.close(ec);
       continue;
@@ -110,7 +129,7 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t l
     }
     broker_.metrics().connections++;
     broker_.metrics().connections_total++;
-    asio::co_spawn(acceptor.get_executor(), serve(conn), asio::detached);
+    asio::co_spawn(conn->socket.get_executor(), serve(conn), asio::detached);
   }
 }
 
@@ -145,13 +164,18 @@ struct Signal {
 
 /// One request on its way through a connection.
 struct InFlight {
+  explicit InFlight(RequestBudget& budget) : charge(budget) {}
   std::vector<std::uint8_t> frame;
+  BudgetCharge charge;  // the frame's bytes, given back once it is handled
   Reply reply;
   bool released = false;  // the next request may start
   bool done = false;      // the reply is ready
 };
 
 constexpr std::size_t max_in_flight = 16;
+// A frame's buffer grows by at most this much per read, so that memory
+// follows the bytes that arrived, not the size a prefix announced.
+constexpr std::size_t read_chunk = 64 * 1024;
 
 // A free function, not a lambda: a coroutine's parameters live in its frame,
 // a lambda's captures do not.
@@ -234,12 +258,20 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
         break;
       }
       if (size > st.max_request_bytes) {
+        broker_.metrics().frames_refused++;
         why = fmt::format("frame of {} bytes exceeds socket.request.max.bytes ({})", size, st.max_request_bytes);
         break;
       }
-      auto f = std::make_shared<InFlight>();
-      f->frame.resize(static_cast<std::size_t>(size));
-      co_await asio::async_read(c->socket, asio::buffer(f->frame), asio::use_awaitable);
+      // Before login a client may only authenticate: Kafka's limit for that
+      // is far below the one for requests.
+      if (!c->state.authenticated && size > st.sasl_max_receive_bytes) {
+        broker_.metrics().frames_refused++;
+        why = fmt::format("frame of {} bytes before authentication exceeds sasl.server.max.receive.size ({})", size,
+                          st.sasl_max_receive_bytes);
+        break;
+      }
+      auto f = std::make_shared<InFlight>(budget_);
+      if (!co_await read_body(*c, static_cast<std::size_t>(size), f->frame, f->charge)) break;
       c->busy = true;
       c->deadline = std::chrono::steady_clock::now() + idle;
       broker_.metrics().bytes_in += f->frame.size() + 4;
@@ -257,6 +289,10 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
           }
           f->reply = Reply{Reply::Kind::close, std::vector<std::uint8_t>(what.begin(), what.end())};
         }
+        // The request is handled: its bytes go back to the budget now, not
+        // when its reply has been written.
+        f->frame = {};
+        f->charge.release();
         f->released = f->done = true;
         --running;
         changed.notify();
@@ -270,6 +306,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
         e.code() != asio::error::connection_reset && e.code() != asio::error::bad_descriptor)
       why = e.what();
   }
+  budget_.frame_read(c.get());  // an overdraft held by a frame cut short ends here
   // Replies of requests already read still go out, then the connection closes.
   reading = false;
   changed.notify();
@@ -281,6 +318,23 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
     conns_.erase(c);
   }
   broker_.metrics().connections--;
+}
+
+asio::awaitable<bool> Server::read_body(Conn& c, std::size_t size, std::vector<std::uint8_t>& frame,
+                                        BudgetCharge& charge) {
+  std::size_t have = 0;
+  while (have < size) {
+    const std::size_t want = std::min(read_chunk, size - have);
+    if (!co_await budget_.take(want, &c, [&c] { return c.closed; })) co_return false;
+    charge.add(want);
+    // Doubling keeps the copies of a large frame linear in its size.
+    if (frame.capacity() < have + want) frame.reserve(std::min(size, std::max(have + want, 2 * frame.capacity())));
+    frame.resize(have + want);
+    co_await asio::async_read(c.socket, asio::buffer(frame.data() + have, want), asio::use_awaitable);
+    have += want;
+  }
+  budget_.frame_read(&c);
+  co_return true;
 }
 
 namespace {

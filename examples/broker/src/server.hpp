@@ -1,6 +1,8 @@
-// Listeners and client connections: one acceptor per listener and io_context
-// (SO_REUSEPORT spreads connections over the cores), and per connection a
-// reader and a writer coroutine. Requests start one at a time in arrival
+// Listeners and client connections: one acceptor per listener, which hands
+// the connections it accepts to the io_contexts in turn (no SO_REUSEPORT: a
+// second broker on the same port fails to bind instead of sharing it), and
+// per connection a reader and a writer coroutine. A frame's buffer grows as
+// its bytes arrive, charged to the broker-wide RequestBudget. Requests start one at a time in arrival
 // order; a produce request lets the next start once its appends are queued
 // in storage, so a client's pipelined produce requests overlap their waits
 // for storage. Responses always leave in request order.
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "broker.hpp"
+#include "request_budget.hpp"
 
 namespace kwire_broker {
 
@@ -38,9 +41,13 @@ class Server {
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::mutex mu_;
   std::set<std::shared_ptr<Conn>> conns_;
+  RequestBudget budget_;
 
   asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, std::size_t listener);
   asio::awaitable<void> serve(std::shared_ptr<Conn> conn);
+  /// Reads a frame's body of `size` bytes into `frame`, growing it as bytes
+  /// arrive; false if the connection closed while waiting for the budget.
+  asio::awaitable<bool> read_body(Conn& c, std::size_t size, std::vector<std::uint8_t>& frame, BudgetCharge& charge);
 };
 
 }  // namespace kwire_broker
