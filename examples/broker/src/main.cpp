@@ -11,6 +11,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <thread>
 
@@ -32,12 +34,14 @@ namespace {
 /// Opens the storage of namespace `ns`: the configured one, or one a SASL
 /// user names. The embedded store keeps other namespaces in subdirectories.
 std::unique_ptr<kb::storage::Storage> open_storage(const kb::Settings& st, [[maybe_unused]] const kb::Properties& props,
-                                                   const kb::storage::Namespace& ns) {
+                                                   const kb::storage::Namespace& ns,
+                                                   const std::shared_ptr<kb::storage::embedded::FileCache>& files) {
   const bool configured = ns.tenant == st.tenant && ns.ns == st.ns;
   if (st.storage == "embedded") {
     kb::storage::embedded::Options o;
     o.dir = configured ? st.data_dir : st.data_dir + "/namespaces/" + ns.tenant + "/" + ns.ns;
     o.ns = ns;
+    o.files = files;
     o.segment_bytes = st.segment_bytes;
     o.segment_ms = st.segment_ms;
     o.retention_ms = st.retention_ms;
@@ -69,6 +73,16 @@ std::unique_ptr<kb::storage::Storage> open_storage(const kb::Settings& st, [[may
   }
 #endif
   throw std::runtime_error("unknown kwire.storage '" + st.storage + "'");
+}
+
+/// kwire.log.max.open.files, or by default a quarter of the descriptors the
+/// process may open (at least 16): the rest stay for sockets.
+std::size_t max_open_log_files(const kb::Settings& st) {
+  if (st.max_open_log_files > 0) return static_cast<std::size_t>(st.max_open_log_files);
+  rlimit lim{};
+  rlim_t soft = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 ? lim.rlim_cur : 1024;
+  if (soft == RLIM_INFINITY) soft = 1 << 20;
+  return std::max<std::size_t>(16, static_cast<std::size_t>(soft) / 4);
 }
 
 asio::awaitable<void> maintenance(kb::Broker& broker) {
@@ -121,7 +135,12 @@ int main(int argc, char** argv) {
       ios.push_back(std::make_unique<asio::io_context>(1));
       raw.push_back(ios.back().get());
     }
-    kb::Broker broker(st, [&](const kb::storage::Namespace& ns) { return open_storage(st, *props, ns); }, raw);
+    auto files = std::make_shared<kb::storage::embedded::FileCache>(max_open_log_files(st));
+    kb::Broker broker(st, [&](const kb::storage::Namespace& ns) { return open_storage(st, *props, ns, files); }, raw);
+    if (st.storage == "embedded") {
+      broker.metrics().open_log_files = [files] { return static_cast<std::int64_t>(files->open_files()); };
+      KB_INFO("embedded store keeps at most {} log files open", files->max_open());
+    }
     broker.start();
     kb::Server server(broker, raw);
     server.start();

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "storage/embedded/file_cache.hpp"
 #include "storage/producer_state.hpp"
 
 namespace kwire_broker::storage::embedded {
@@ -150,9 +151,9 @@ struct TimeEntry {
 struct Segment {
   std::int64_t base = 0;   // Kafka offset of its first batch; also its ledger id
   fs::path log_path;
-  int fd = -1;
-  int index_fd = -1;
-  int time_fd = -1;
+  CachedFile log;         // every ledger
+  CachedFile index_file;  // the active ledger's .index and .timeindex
+  CachedFile time_file;
   std::uint64_t size = 0;
   std::int64_t next_offset = 0;  // offset after its last batch
   std::uint64_t entries = 0;
@@ -165,10 +166,9 @@ struct Segment {
 
   ~Segment() { close_files(); }
   void close_files() {
-    for (int* f : {&fd, &index_fd, &time_fd}) {
-      if (*f >= 0) ::close(*f);
-      *f = -1;
-    }
+    log.close();
+    index_file.close();
+    time_file.close();
   }
   fs::path sibling(const char* ext) const {
     fs::path p = log_path;
@@ -195,7 +195,8 @@ struct Segment {
   std::optional<BatchHeader> header_at(std::uint64_t pos) const {
     std::uint8_t buf[batch::header_size];
     if (pos + batch::header_size > size) return std::nullopt;
-    if (!pread_all(fd, buf, sizeof buf, pos)) return std::nullopt;
+    auto file = log.use();
+    if (!file || !pread_all(file.fd(), buf, sizeof buf, pos)) return std::nullopt;
     return BatchHeader::parse(buf);
   }
 
@@ -205,20 +206,20 @@ struct Segment {
       IndexEntry e{static_cast<std::uint32_t>(batch_base - base), static_cast<std::uint32_t>(pos)};
       index.push_back(e);
       bytes_since_index = 0;
-      if (write && index_fd >= 0) {
+      if (write && index_file) {
         std::uint8_t b[8];
         put_be(b, e.rel_offset, 4);
         put_be(b + 4, e.position, 4);
-        (void)write_all(index_fd, b, 8);
+        if (auto f = index_file.use()) (void)write_all(f.fd(), b, 8);
       }
       if (max_ts > (tindex.empty() ? -1 : tindex.back().timestamp)) {
         TimeEntry t{max_ts, static_cast<std::uint32_t>(last_off - base)};
         tindex.push_back(t);
-        if (write && time_fd >= 0) {
+        if (write && time_file) {
           std::uint8_t b[12];
           put_be(b, static_cast<std::uint64_t>(t.timestamp), 8);
           put_be(b + 8, t.rel_offset, 4);
-          (void)write_all(time_fd, b, 12);
+          if (auto f = time_file.use()) (void)write_all(f.fd(), b, 12);
         }
       }
     }
@@ -432,16 +433,15 @@ class Log final : public PartitionLog {
     s->next_offset = base;
     s->log_path = dir_ / (segment_name(base) + ".log");
     int flags = O_RDWR | O_CREAT | O_CLOEXEC | (active ? O_APPEND : 0);
-    s->fd = ::open(s->log_path.c_str(), flags, 0644);
-    if (s->fd < 0) throw std::runtime_error("cannot open " + s->log_path.string() + ": " + std::strerror(errno));
+    s->log = CachedFile(opts_.files, s->log_path, flags);
     struct stat st {};
-    ::fstat(s->fd, &st);
+    if (auto f = s->log.use()) ::fstat(f.fd(), &st);
     s->size = static_cast<std::uint64_t>(st.st_size);
     s->created_ms = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000;
     if (s->size == 0) s->created_ms = now_ms();
     if (active) {
-      s->index_fd = ::open(s->sibling(".index").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_APPEND, 0644);
-      s->time_fd = ::open(s->sibling(".timeindex").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_APPEND, 0644);
+      s->index_file = CachedFile(opts_.files, s->sibling(".index"), O_RDWR | O_CREAT | O_CLOEXEC | O_APPEND);
+      s->time_file = CachedFile(opts_.files, s->sibling(".timeindex"), O_RDWR | O_CREAT | O_CLOEXEC | O_APPEND);
     }
     return s;
   }
@@ -483,7 +483,8 @@ class Log final : public PartitionLog {
       if (!h || pos + h->total_size() > s.size || h->base_offset < expect) break;
       if (recover) {
         buf.resize(h->total_size());
-        if (!pread_all(s.fd, buf.data(), buf.size(), pos) || !batch_crc_ok(buf)) break;
+        auto file = s.log.use();
+        if (!file || !pread_all(file.fd(), buf.data(), buf.size(), pos) || !batch_crc_ok(buf)) break;
       }
       s.add_index(h->base_offset, pos, h->max_timestamp, h->last_offset(), opts_.index_interval_bytes, false);
       s.bytes_since_index += h->total_size();
@@ -493,7 +494,8 @@ class Log final : public PartitionLog {
     }
     s.next_offset = expect;
     if (pos < s.size && recover) {
-      if (::ftruncate(s.fd, static_cast<off_t>(pos)) != 0) {
+      auto file = s.log.use();
+      if (!file || ::ftruncate(file.fd(), static_cast<off_t>(pos)) != 0) {
         throw std::runtime_error("cannot truncate " + s.log_path.string());
       }
       if (opts_.report) {
@@ -507,22 +509,22 @@ class Log final : public PartitionLog {
   }
 
   void rewrite_indexes(Segment& s) {
-    if (s.index_fd >= 0) {
-      (void)::ftruncate(s.index_fd, 0);
+    if (auto f = s.index_file.use()) {
+      (void)::ftruncate(f.fd(), 0);
       for (auto& e : s.index) {
         std::uint8_t b[8];
         put_be(b, e.rel_offset, 4);
         put_be(b + 4, e.position, 4);
-        (void)write_all(s.index_fd, b, 8);
+        (void)write_all(f.fd(), b, 8);
       }
     }
-    if (s.time_fd >= 0) {
-      (void)::ftruncate(s.time_fd, 0);
+    if (auto f = s.time_file.use()) {
+      (void)::ftruncate(f.fd(), 0);
       for (auto& t : s.tindex) {
         std::uint8_t b[12];
         put_be(b, static_cast<std::uint64_t>(t.timestamp), 8);
         put_be(b + 8, t.rel_offset, 4);
-        (void)write_all(s.time_fd, b, 12);
+        (void)write_all(f.fd(), b, 12);
       }
     }
   }
@@ -571,9 +573,14 @@ class Log final : public PartitionLog {
       h->max_timestamp = now;
     }
     std::uint64_t pos = s->size;
-    if (!write_all(s->fd, bytes.data(), bytes.size())) {
-      (void)::ftruncate(s->fd, static_cast<off_t>(pos));
-      return R::failure(Errc::io_error, std::strerror(errno));
+    {
+      auto file = s->log.use();
+      if (!file) return R::failure(Errc::io_error, std::strerror(errno));
+      if (!write_all(file.fd(), bytes.data(), bytes.size())) {
+        int err = errno;
+        (void)::ftruncate(file.fd(), static_cast<off_t>(pos));
+        return R::failure(Errc::io_error, std::strerror(err));
+      }
     }
     h->base_offset = base;
     s->size += bytes.size();
@@ -594,18 +601,18 @@ class Log final : public PartitionLog {
   void roll() {
     auto& old = *segments_.back();
     flush_locked();
-    if (old.index_fd >= 0) ::close(old.index_fd);
-    if (old.time_fd >= 0) ::close(old.time_fd);
-    old.index_fd = old.time_fd = -1;
+    old.index_file.close();
+    old.time_file.close();
     segments_.push_back(open_segment(old.next_offset, true));
   }
 
   void flush_locked() {
     if (segments_.empty()) return;
     auto& s = *segments_.back();
-    ::fdatasync(s.fd);
-    if (s.index_fd >= 0) ::fdatasync(s.index_fd);
-    if (s.time_fd >= 0) ::fdatasync(s.time_fd);
+    for (const CachedFile* f : {&s.log, &s.index_file, &s.time_file}) {
+      if (!*f) continue;
+      if (auto lease = f->use()) ::fdatasync(lease.fd());
+    }
     dirty_ = false;
     last_flush_ms_ = now_ms();
   }
@@ -664,7 +671,8 @@ class Log final : public PartitionLog {
         if (rr.bytes.size() + sz > budget && !(first && o.at_least_one)) return R::success(std::move(rr));
         std::size_t at = rr.bytes.size();
         rr.bytes.resize(at + sz);
-        if (!pread_all(s.fd, rr.bytes.data() + at, sz, pos)) {
+        auto file = s.log.use();
+        if (!file || !pread_all(file.fd(), rr.bytes.data() + at, sz, pos)) {
           rr.bytes.resize(at);
           return R::success(std::move(rr));
         }
@@ -968,6 +976,7 @@ class Groups final : public GroupStore {
 class Store final : public Storage {
  public:
   explicit Store(const Options& o) : opts_(o), catalog_(*this) {
+    if (!opts_.files) opts_.files = std::make_shared<FileCache>(1024);
     root_ = opts_.dir / opts_.ns.tenant / opts_.ns.ns;
     fs::create_directories(root_ / "topics");
     groups_ = std::make_unique<Groups>(root_ / "groups");

@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "storage/embedded/file_cache.hpp"
 #include "storage/storage.hpp"
 
 namespace kwire_broker::storage::embedded {
@@ -47,6 +48,9 @@ struct Options {
   FlushPolicy flush = FlushPolicy::interval;
   std::chrono::milliseconds flush_interval{1000};         // log.flush.interval.ms
   std::int32_t max_batch_bytes = 1048588;                 // message.max.bytes
+  /// Bounds the ledger files held open (kwire.log.max.open.files); shared by
+  /// every namespace's store. Null: the store makes its own of 1024.
+  std::shared_ptr<FileCache> files;
   /// Told about recovery and retention (truncated tails, dropped ledgers).
   std::function<void(const std::string&)> report;
 };
