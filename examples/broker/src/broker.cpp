@@ -111,6 +111,7 @@ asio::awaitable<storage::Result<storage::TopicInfo>> Realm::auto_create(const st
   auto r = co_await storage::call<storage::TopicInfo>(
       [&](auto done) { store_->topics().create_topic(std::move(nt), std::move(done)); });
   if (r.ok()) KB_INFO("auto-created topic {} with {} partition(s)", topic, r.value.partitions);
+  else if (r.error != storage::Errc::topic_exists) KB_WARN("auto-creating topic {} failed: {}", topic, r.message);
   if (r.error == storage::Errc::topic_exists) {
     if (auto t = store_->topics().find_topic(topic)) co_return storage::Result<storage::TopicInfo>::success(*t);
   }

@@ -147,16 +147,22 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
         }
       }
       std::string name(rt.name ? *rt.name : std::string_view{});
+      std::int16_t create_error = err::none;
       if (!t && auto_create && valid_topic_name(name) && !internal_topics::is_internal(name)) {
         auto c = co_await ctx.realm().auto_create(name);
-        if (c.ok()) t = c.value;
+        if (c.ok())
+          t = c.value;
+        else
+          create_error = to_kafka(c.error);  // e.g. KAFKA_STORAGE_ERROR: out of descriptors or disk
       }
       if (t) {
         resp.topics.push_back(describe_topic(view, ctx, *t));
       } else {
         MetadataResponse::MetadataResponseTopic m;
         m.name = ctx.keep(name);
-        m.error_code = ctx.note(valid_topic_name(name) ? err::unknown_topic_or_partition : err::invalid_topic_exception);
+        m.error_code = ctx.note(create_error != err::none       ? create_error
+                                : valid_topic_name(name) ? err::unknown_topic_or_partition
+                                                         : err::invalid_topic_exception);
         resp.topics.push_back(std::move(m));
       }
     }

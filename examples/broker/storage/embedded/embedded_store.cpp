@@ -67,21 +67,26 @@ bool write_file_atomic(const fs::path& path, std::string_view data) {
   tmp += ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return false;
+  auto give_up = [&] {
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    errno = err;
+    return false;
+  };
   const char* p = data.data();
   std::size_t left = data.size();
   while (left > 0) {
     ssize_t n = ::write(fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      ::close(fd);
-      return false;
+      return give_up();
     }
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  bool ok = ::fdatasync(fd) == 0;
+  if (::fdatasync(fd) != 0) return give_up();
   ::close(fd);
-  if (!ok) return false;
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) return false;
@@ -768,6 +773,22 @@ bool valid_topic_name(const std::string& n) {
   });
 }
 
+/// Removes what creating a topic may have written. Each path is named, none
+/// listed: out of descriptors (a common reason to get here), a directory
+/// cannot be opened to list it.
+void remove_new_topic(const fs::path& dir, std::int32_t partitions) {
+  std::error_code ignored;
+  for (std::int32_t p = 0; p < partitions; ++p) {
+    auto partition = dir / std::to_string(p);
+    for (const char* ext : {".log", ".index", ".timeindex"}) fs::remove(partition / (segment_name(0) + ext), ignored);
+    fs::remove(partition, ignored);
+  }
+  fs::remove(dir / "topic.meta", ignored);
+  fs::remove(dir / "topic.meta.tmp", ignored);
+  fs::remove(dir, ignored);
+  if (fs::exists(dir, ignored)) fs::remove_all(dir, ignored);  // anything else found there
+}
+
 class Store;
 
 class Catalog final : public TopicCatalog {
@@ -1081,16 +1102,23 @@ class Store final : public Storage {
     info.id[6] = static_cast<std::uint8_t>((info.id[6] & 0x0f) | 0x40);
     info.id[8] = static_cast<std::uint8_t>((info.id[8] & 0x3f) | 0x80);
     auto dir = root_ / "topics" / info.name;
+    // A topic that could not be made whole leaves nothing behind: no
+    // directory that a restart would skip over and a retry would trip on.
+    auto undo = [&](std::string why) {
+      remove_new_topic(dir, info.partitions);
+      return R::failure(Errc::io_error, "cannot create topic '" + info.name + "': " + why);
+    };
     std::error_code ec;
     fs::create_directories(dir, ec);
-    if (ec || !write_file_atomic(dir / "topic.meta", encode_topic_meta(info))) return R::failure(Errc::io_error);
+    if (ec) return undo(ec.message());
+    if (!write_file_atomic(dir / "topic.meta", encode_topic_meta(info))) return undo(std::strerror(errno));
     auto& t = topics_[info.name];
     t.info = info;
     try {
       for (std::int32_t p = 0; p < info.partitions; ++p) t.logs.push_back(open_partition(info, p));
     } catch (const std::exception& e) {
-      topics_.erase(info.name);
-      return R::failure(Errc::io_error, e.what());
+      topics_.erase(info.name);  // closes the partitions opened so far
+      return undo(e.what());
     }
     return R::success(info);
   }
