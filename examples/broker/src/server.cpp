@@ -165,7 +165,7 @@ struct Signal {
 /// One request on its way through a connection.
 struct InFlight {
   explicit InFlight(RequestBudget& budget) : charge(budget) {}
-  std::vector<std::uint8_t> frame;
+  FrameBuffer frame;
   BudgetCharge charge;  // the frame's bytes, given back once it is handled
   Reply reply;
   bool released = false;  // the next request may start
@@ -291,7 +291,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
         }
         // The request is handled: its bytes go back to the budget now, not
         // when its reply has been written.
-        f->frame = {};
+        f->frame.release();
         f->charge.release();
         f->released = f->done = true;
         --running;
@@ -320,15 +320,12 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
   broker_.metrics().connections--;
 }
 
-asio::awaitable<bool> Server::read_body(Conn& c, std::size_t size, std::vector<std::uint8_t>& frame,
-                                        BudgetCharge& charge) {
+asio::awaitable<bool> Server::read_body(Conn& c, std::size_t size, FrameBuffer& frame, BudgetCharge& charge) {
   std::size_t have = 0;
   while (have < size) {
     const std::size_t want = std::min(read_chunk, size - have);
     if (!co_await budget_.take(want, &c, [&c] { return c.closed; })) co_return false;
     charge.add(want);
-    // Doubling keeps the copies of a large frame linear in its size.
-    if (frame.capacity() < have + want) frame.reserve(std::min(size, std::max(have + want, 2 * frame.capacity())));
     frame.resize(have + want);
     co_await asio::async_read(c.socket, asio::buffer(frame.data() + have, want), asio::use_awaitable);
     have += want;

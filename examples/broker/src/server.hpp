@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "broker.hpp"
+#include "frame_buffer.hpp"
 #include "request_budget.hpp"
 
 namespace kwire_broker {
@@ -47,7 +48,7 @@ class Server {
   asio::awaitable<void> serve(std::shared_ptr<Conn> conn);
   /// Reads a frame's body of `size` bytes into `frame`, growing it as bytes
   /// arrive; false if the connection closed while waiting for the budget.
-  asio::awaitable<bool> read_body(Conn& c, std::size_t size, std::vector<std::uint8_t>& frame, BudgetCharge& charge);
+  asio::awaitable<bool> read_body(Conn& c, std::size_t size, FrameBuffer& frame, BudgetCharge& charge);
 };
 
 }  // namespace kwire_broker

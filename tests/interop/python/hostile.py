@@ -7,7 +7,8 @@ client is served afterwards.
                                     CHECK: a function below, default all)
 
 Bounds asserted (MiB above the broker's resident size before the attack):
-  - one connection's input:                     under 64
+  - one connection's input (a 40 MB request header of unknown tagged
+    fields, a 10 MiB Produce request of empty topics included): under 64
   - 100 connections at once:                    under 256
   - 16 connections filling a 4 MiB request budget with 3 MiB each: under 32
 """
@@ -220,6 +221,55 @@ def size_prefixes(work):
         close_all(conns)
         wait_until(lambda: b.metric("kwire_queued_request_bytes") == 0, "the budget to be given back")
         normal_client(b, 20)
+    finally:
+        b.stop()
+
+
+def uvarint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([n & 0x7F | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def decode_amplification(work):
+    """Requests whose decoding would cost many times their size: a header of
+    20 million unknown tagged fields (2 bytes each on the wire, a kept field
+    each in memory) and a Produce request of 3.5 million empty topics (3 bytes
+    each on the wire, a whole topic entry each in memory). Both are refused
+    before the memory is allocated and the connection is closed."""
+    b = Broker(work, "amplification").wait_ready()
+    try:
+        # Metadata v12 (flexible header v2): client id, then the tag section.
+        tags = 20_000_000
+        head = struct.pack(">hhih", 3, 12, 1, 1) + b"x" + uvarint(tags)
+        frame = head + b"\x64\x00" * tags + b"\x01\x00\x00\x00"  # body: no topics
+        idle = b.reset_peak()
+        s = connect(b.addr)
+        s.sendall(struct.pack(">i", len(frame)) + frame)
+        expect_closed(s, "a request header of 20 million tagged fields")
+        peak = b.status("VmHWM") - idle
+        print(f"{len(frame) / MiB:.0f} MiB header of {tags} tagged fields: closed; VmHWM {peak / MiB:.1f} MiB above idle")
+        if peak > 64 * MiB:
+            fail(f"a header of tagged fields raised VmHWM by {peak / MiB:.1f} MiB (bound 64)")
+        normal_client(b, 30)
+
+        # Produce v9: transactional id null, acks -1, timeout, then the topics:
+        # each an empty name, no partitions, no tags.
+        topics = 10 * MiB // 3
+        body = b"\x00" + struct.pack(">hi", -1, 1000) + uvarint(topics + 1) + b"\x01\x01\x00" * topics + b"\x00"
+        frame = struct.pack(">hhih", 0, 9, 2, 1) + b"x" + b"\x00" + body
+        idle = b.reset_peak()
+        s = connect(b.addr)
+        s.sendall(struct.pack(">i", len(frame)) + frame)
+        expect_closed(s, "a Produce request of empty topics")
+        peak = b.status("VmHWM") - idle
+        print(f"{len(frame) / MiB:.0f} MiB Produce request of {topics} empty topics: closed; "
+              f"VmHWM {peak / MiB:.1f} MiB above idle")
+        if peak > 64 * MiB:
+            fail(f"a Produce request of empty topics raised VmHWM by {peak / MiB:.1f} MiB (bound 64)")
+        normal_client(b, 40)
     finally:
         b.stop()
 
@@ -476,7 +526,7 @@ def main():
     work = tempfile.mkdtemp(prefix="kwire-hostile.")
     ok = False
     try:
-        checks = [size_prefixes, budget_back_pressure, sasl_before_login, descriptors_run_out,
+        checks = [size_prefixes, decode_amplification, budget_back_pressure, sasl_before_login, descriptors_run_out,
                   many_topics_few_fds, port_taken]
         if len(sys.argv) > 1:
             checks = [c for c in checks if c.__name__ in sys.argv[1:]]
