@@ -7,6 +7,7 @@
 #include <kwire/framing/request.hpp>
 #include <kwire/messages/all.hpp>
 
+#include <bit>
 #include <memory_resource>
 
 using namespace std::literals;
@@ -227,4 +228,21 @@ TEST_CASE("trailing bytes can be allowed, as Kafka's broker allows them") {
   CHECK(ok.trailing_bytes() == 3);
   CHECK_FALSE(lenient.topics.has_value());
   CHECK_FALSE(lenient.allow_auto_topic_creation);
+}
+
+TEST_CASE("messages are equal when they encode the same: a NaN value equals itself") {
+  // A fuzz finding: AlterClientQuotas carries a float64, and NaN != NaN made a
+  // message unequal to its own round trip.
+  kwire::AlterClientQuotasRequest req;
+  auto& entry = req.entries.emplace_back();
+  auto& op = entry.ops.emplace_back();
+  op.key = "producer_byte_rate";
+  op.value = std::bit_cast<double>(std::uint64_t{0xffffffffffffffff});  // a NaN
+  auto bytes = kwire::encode(req, 1);
+  REQUIRE(bytes);
+  kwire::AlterClientQuotasRequest back;
+  REQUIRE(kwire::decode(back, bytes.bytes, 1));
+  CHECK(back == req);
+  op.value = std::bit_cast<double>(std::uint64_t{0x7ff8000000000001});  // another NaN: other bytes
+  CHECK_FALSE(back == req);
 }

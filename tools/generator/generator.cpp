@@ -709,6 +709,8 @@ class Emitter {
       std::string e;
       if (!f.is_array && (f.type == "bytes" || f.type == "records"))
         e = fmt::format("same_bytes(a.{0}, b.{0})", f.member);
+      else if (!f.is_array && f.type == "float64")
+        e = fmt::format("same_bits(a.{0}, b.{0})", f.member);  // NaN equals its own encoding
       else
         e = fmt::format("a.{0} == b.{0}", f.member);
       expr += e + " &&\n" + std::string(static_cast<size_t>(indent_ + 7), ' ');

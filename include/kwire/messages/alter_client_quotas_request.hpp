@@ -115,7 +115,7 @@ struct AlterClientQuotasRequest {
 
     friend bool operator==(const OpData& a, const OpData& b) noexcept {
       return a.key == b.key &&
-             a.value == b.value &&
+             same_bits(a.value, b.value) &&
              a.remove == b.remove &&
              a.unknown_tags == b.unknown_tags;
     }

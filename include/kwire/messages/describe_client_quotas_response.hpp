@@ -109,7 +109,7 @@ struct DescribeClientQuotasResponse {
 
     friend bool operator==(const ValueData& a, const ValueData& b) noexcept {
       return a.key == b.key &&
-             a.value == b.value &&
+             same_bits(a.value, b.value) &&
              a.unknown_tags == b.unknown_tags;
     }
   };

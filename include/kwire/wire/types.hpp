@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>
@@ -100,6 +101,12 @@ inline bool same_bytes(bytes_view a, bytes_view b) noexcept {
 inline bool same_bytes(const nullable_bytes& a, const nullable_bytes& b) noexcept {
   if (a.has_value() != b.has_value()) return false;
   return !a || same_bytes(*a, *b);
+}
+
+/// Equality of doubles as encoded: a message holding NaN equals itself, so
+/// that messages are equal exactly when they encode to the same bytes.
+inline bool same_bits(double a, double b) noexcept {
+  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
 }
 
 /// Views a string's characters as bytes (for building messages from text).
