@@ -80,22 +80,28 @@ void Realm::hand_over() {
 }
 
 asio::awaitable<storage::Result<std::shared_ptr<storage::PartitionLog>>> Realm::log(const storage::TopicPartition& tp) {
+  std::uint64_t forgets = 0;
   {
     std::lock_guard lk(logs_mu_);
     auto it = logs_.find(tp);
     if (it != logs_.end()) co_return storage::Result<std::shared_ptr<storage::PartitionLog>>::success(it->second);
+    forgets = forgets_;
   }
   auto r = co_await storage::call<std::shared_ptr<storage::PartitionLog>>(
       [&](auto done) { store_->open_log(tp, std::move(done)); });
   if (r.ok()) {
+    // A topic deleted meanwhile (on another thread) may have handed us its
+    // old log: caching it would keep the partition unusable after the topic
+    // is created again. Such a log is used this once and not kept.
     std::lock_guard lk(logs_mu_);
-    logs_[tp] = r.value;
+    if (forgets_ == forgets) logs_[tp] = r.value;
   }
   co_return r;
 }
 
 void Realm::forget_logs(const std::string& topic) {
   std::lock_guard lk(logs_mu_);
+  ++forgets_;
   for (auto it = logs_.begin(); it != logs_.end();) {
     if (it->first.topic == topic)
       it = logs_.erase(it);

@@ -154,6 +154,7 @@ class Realm {
   std::unique_ptr<Cluster> cluster_;
   std::mutex logs_mu_;
   std::map<storage::TopicPartition, std::shared_ptr<storage::PartitionLog>> logs_;
+  std::uint64_t forgets_ = 0;  // forget_logs() calls so far
   std::atomic<bool> offsets_topic_shown_{false};
 };
 

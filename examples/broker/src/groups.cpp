@@ -136,12 +136,15 @@ std::vector<GroupCoordinator::Group*> GroupCoordinator::all() {
   return out;
 }
 
-asio::awaitable<void> GroupCoordinator::persist(const Group& g) {
+Bytes GroupCoordinator::record_of(const Group& g) {
   std::string text = "classic\n" + g.protocol_type + "\n" + g.protocol + "\n" + std::to_string(g.generation);
-  auto r = co_await storage::call<storage::Done>([&](auto done) {
-    store_.groups().store_group(g.id, Bytes(text.begin(), text.end()), std::move(done));
-  });
-  if (!r.ok()) KB_WARN("could not store group {}: {}", g.id, r.message);
+  return Bytes(text.begin(), text.end());
+}
+
+asio::awaitable<void> GroupCoordinator::persist(std::string group_id, Bytes record) {
+  auto r = co_await storage::call<storage::Done>(
+      [&](auto done) { store_.groups().store_group(group_id, std::move(record), std::move(done)); });
+  if (!r.ok()) KB_WARN("could not store group {}: {}", group_id, r.message);
 }
 
 void GroupCoordinator::remove_member(Group& g, const std::string& member_id, std::int16_t error) {
@@ -199,7 +202,7 @@ void GroupCoordinator::complete_join(Group& g) {
     g.protocol.clear();
     g.leader.clear();
     KB_INFO("group {}: empty at generation {}", g.id, g.generation);
-    asio::co_spawn(strand_, persist(g), asio::detached);
+    asio::co_spawn(strand_, persist(g.id, record_of(g)), asio::detached);
     return;
   }
   if (g.leader.empty() || !g.members.count(g.leader)) g.leader = g.members.begin()->first;
@@ -241,7 +244,7 @@ void GroupCoordinator::complete_join(Group& g) {
   }
   KB_INFO("group {}: generation {} with {} member(s), protocol {}, leader {}", g.id, g.generation, g.members.size(),
           g.protocol, g.leader);
-  asio::co_spawn(strand_, persist(g), asio::detached);
+  asio::co_spawn(strand_, persist(g.id, record_of(g)), asio::detached);
 }
 
 asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, Member m, bool require_known,

@@ -129,7 +129,10 @@ class GroupCoordinator {
                             const std::optional<std::string>& instance_id);
   /// Topics the group's members subscribe to (consumer protocol).
   std::set<std::string> subscribed_topics(const Group& g);
-  asio::awaitable<void> persist(const Group& g);
+  /// Stores a group's record (record_of). Takes copies, not the group: a
+  /// store spawned on the strand may run after DeleteGroups freed the group.
+  asio::awaitable<void> persist(std::string group_id, Bytes record);
+  static Bytes record_of(const Group& g);
 
  private:
   void prepare_rebalance(Group& g, const char* why);

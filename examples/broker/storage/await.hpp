@@ -28,15 +28,18 @@ template <class T, class Start>
 boost::asio::awaitable<Result<T>> call(Start start) {
   namespace asio = boost::asio;
   auto ex = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(Result<T>)>(
-      [ex, start = std::move(start)](auto handler) mutable {
-        using H = decltype(handler);
-        auto h = std::make_shared<H>(std::move(handler));
-        start(Handler<T>([ex, h](Result<T> r) mutable {
-          asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
-        }));
-      },
-      asio::use_awaitable);
+  // Named, not a temporary of the co_await expression: g++ 12 destroys such a
+  // temporary twice, and a second destruction of `ex` releases a reference it
+  // does not own when the executor is a strand (held through a shared_ptr).
+  auto initiation = [ex, start = std::move(start)](auto handler) mutable {
+    using H = decltype(handler);
+    auto h = std::make_shared<H>(std::move(handler));
+    start(Handler<T>([ex, h](Result<T> r) mutable {
+      asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+    }));
+  };
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(Result<T>)>(std::move(initiation),
+                                                                                          asio::use_awaitable);
 }
 
 /// A storage call started now and awaited later, on `ex`: a caller can start

@@ -423,10 +423,11 @@ class Log final : public PartitionLog {
     deleted_ = true;
   }
 
-  /// Closes and removes the files (topic deletion).
-  void destroy() {
+  /// Stops the log for good (topic deletion): waits for the call in
+  /// progress, closes the files and fails later calls with unknown_topic.
+  /// The files stay; the caller removes the topic's directory.
+  void retire() {
     std::lock_guard lk(mu_);
-    for (auto& s : segments_) s->remove_files();
     segments_.clear();
     deleted_ = true;
   }
@@ -562,7 +563,11 @@ class Log final : public PartitionLog {
     std::int64_t now = now_ms();
     if (s->size > 0 && (s->size + bytes.size() > static_cast<std::uint64_t>(segment_bytes_) ||
                         now - s->created_ms > segment_ms_)) {
-      roll();
+      try {
+        roll();
+      } catch (const std::exception& e) {  // a storage error for the client, not a thrown call
+        return R::failure(Errc::io_error, e.what());
+      }
       s = segments_.back().get();
     }
     std::int64_t base = s->next_offset;
@@ -1131,12 +1136,15 @@ class Store final : public Storage {
       if (it == topics_.end()) return Result<Done>::failure(Errc::unknown_topic);
       logs = std::move(it->second.logs);
       topics_.erase(it);
-      // Rename first so that a crash mid-delete does not bring it back.
+      // The logs first: an append already past its check may still roll to
+      // a new ledger, which it creates in the directory (if that were gone,
+      // the append would fail on a live log). Then rename, so that a crash
+      // mid-delete does not bring the topic back, and remove.
+      for (auto& l : logs) l->retire();
       auto dir = root_ / "topics" / name;
       auto gone = root_ / "topics" / (name + ".deleted~" + std::to_string(now_ms()));
       std::error_code ec;
       fs::rename(dir, gone, ec);
-      for (auto& l : logs) l->destroy();
       fs::remove_all(ec ? dir : gone, ec);
     }
     groups_->forget_topic(name);
