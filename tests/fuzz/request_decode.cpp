@@ -9,25 +9,7 @@
 #include <cstdlib>
 #include <memory_resource>
 
-namespace {
-
-/// Counts the bytes allocated through it (decoding's only allocations).
-class CountingResource : public std::pmr::memory_resource {
- public:
-  std::size_t allocated = 0;
-
- private:
-  void* do_allocate(std::size_t n, std::size_t align) override {
-    allocated += n;
-    return std::pmr::new_delete_resource()->allocate(n, align);
-  }
-  void do_deallocate(void* p, std::size_t n, std::size_t align) override {
-    std::pmr::new_delete_resource()->deallocate(p, n, align);
-  }
-  bool do_is_equal(const memory_resource& o) const noexcept override { return this == &o; }
-};
-
-}  // namespace
+#include "../support/counting_resource.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 4) return 0;
@@ -37,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   kwire::with_request_type(key, [&]<class M>(std::type_identity<M>) {
     {
       // A budget tighter than the default: 0-15 times the body, from its last byte.
-      CountingResource counting;
+      kwire_test::CountingResource counting;
       const std::size_t budget = body.size() * (data[size - 1] & 15);
       M tight;
       (void)kwire::decode(tight, body, version, kwire::DecodeOptions{.memory = &counting, .max_memory = budget});

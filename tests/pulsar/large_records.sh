@@ -13,25 +13,9 @@
 # usage: large_records.sh KWIRE_BROKER
 set -euo pipefail
 broker_bin="$1"
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-source "$root/tests/support/net.sh"
-work="$(mktemp -d)"
-export PULSAR_PORT="${LARGE_PULSAR_PORT:-26654}" PULSAR_HTTP_PORT="${LARGE_PULSAR_HTTP_PORT:-28084}"
-export PULSAR_BOOKIE_PORT="${LARGE_PULSAR_BOOKIE_PORT:-23185}" PULSAR_WIPE=1
-url="pulsar://127.0.0.1:$PULSAR_PORT"
-web="http://127.0.0.1:$PULSAR_HTTP_PORT"
-pid=""
-cleanup() {
-  [[ -n "$pid" ]] && { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
-  "$root/tools/pulsar/pulsar-standalone.sh" stop "$work/pulsar" >/dev/null 2>&1 || true
-  [[ -n "${E2E_KEEP_WORK:-}" ]] && echo "work dir kept: $work" >&2 || rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; tail -20 "$work/broker.log" >&2 || true; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/own_standalone.sh" LARGE 26654 28084 23185
 
 python="$(bash "$root/tools/peers/python-env.sh")"
-mkdir -p "$work/pulsar"
 "$root/tools/pulsar/pulsar-standalone.sh" start "$work/pulsar" >/dev/null
 # The standalone creates its cluster and the tenant "public" just after it
 # starts serving.

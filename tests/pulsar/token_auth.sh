@@ -7,22 +7,7 @@
 set -euo pipefail
 broker_bin="$1"
 cli="$2"
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-source "$root/tests/support/net.sh"
-work="$(mktemp -d)"
-export PULSAR_PORT="${TOKEN_PULSAR_PORT:-26652}" PULSAR_HTTP_PORT="${TOKEN_PULSAR_HTTP_PORT:-28082}"
-export PULSAR_BOOKIE_PORT="${TOKEN_PULSAR_BOOKIE_PORT:-23183}" PULSAR_WIPE=1
-url="pulsar://127.0.0.1:$PULSAR_PORT"
-web="http://127.0.0.1:$PULSAR_HTTP_PORT"
-pid=""
-cleanup() {
-  [[ -n "$pid" ]] && { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
-  "$root/tools/pulsar/pulsar-standalone.sh" stop "$work/pulsar" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; tail -20 "$work/broker.log" >&2 || true; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/own_standalone.sh" TOKEN 26652 28082 23183
 
 # HS256 JWT for subject $2 signed with the key in file $1.
 jwt() {
@@ -41,7 +26,6 @@ head -c 32 /dev/urandom >"$work/other.key"
 token="$(jwt "$work/secret.key" admin)"
 forged="$(jwt "$work/other.key" admin)"
 export PULSAR_AUTH_TOKEN_SECRET_FILE="$work/secret.key" PULSAR_ADMIN_TOKEN="$token"
-mkdir -p "$work/pulsar"
 "$root/tools/pulsar/pulsar-standalone.sh" start "$work/pulsar" >/dev/null
 # The standalone creates its cluster and the tenant "public" just after it
 # starts serving.

@@ -14,6 +14,7 @@
 #include "kwire/framing/request.hpp"
 #include "kwire/messages/all.hpp"
 #include "kwire/messages/dispatch.hpp"
+#include "../support/counting_resource.hpp"
 
 using namespace kwire;
 
@@ -74,21 +75,6 @@ void walk(std::int16_t v, bool flex, const std::string& path, Worst& w) {
   });
 }
 
-/// Counts what is allocated through it.
-class CountingResource : public std::pmr::memory_resource {
- public:
-  std::size_t allocated = 0;
-
- private:
-  void* do_allocate(std::size_t n, std::size_t align) override {
-    allocated += n;
-    return std::pmr::new_delete_resource()->allocate(n, align);
-  }
-  void do_deallocate(void* p, std::size_t n, std::size_t align) override {
-    std::pmr::new_delete_resource()->deallocate(p, n, align);
-  }
-  bool do_is_equal(const memory_resource& o) const noexcept override { return this == &o; }
-};
 
 /// A Produce v9 request of `n` topics with empty names and no partitions:
 /// three bytes each on the wire, a whole TopicProduceData in memory.
@@ -127,7 +113,7 @@ TEST_CASE("array amplification: a tighter budget refuses tiny elements before al
   const auto body = empty_topics_produce(100000);
   CHECK(body.size() < 400000);
   ProduceRequest req;
-  CountingResource mem;
+  kwire_test::CountingResource mem;
   SUBCASE("the default budget decodes it, within its bound") {
     auto r = decode(req, body, 9, DecodeOptions{.memory = &mem});
     REQUIRE(r);

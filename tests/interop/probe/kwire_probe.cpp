@@ -159,14 +159,24 @@ void make_answerable(Req& req) {
   }
 }
 
-int walk(const std::string& target) {
-  Connection c(target);
-  std::pmr::monotonic_buffer_resource mem;
+kwire::ApiVersionsRequest api_versions_request() {
   kwire::ApiVersionsRequest av;
   av.client_software_name = "kwire-probe";
   av.client_software_version = "1";
-  auto versions = c.call<kwire::ApiVersionsResponse>(av, 3, &mem);
-  if (versions.error_code != 0) throw Failure("ApiVersions v3 answered " + std::to_string(versions.error_code));
+  return av;
+}
+
+/// What the broker advertises (ApiVersions v3, which every Kafka 2.4+ serves).
+kwire::ApiVersionsResponse advertised(Connection& c, std::pmr::memory_resource* mem) {
+  auto r = c.call<kwire::ApiVersionsResponse>(api_versions_request(), 3, mem);
+  if (r.error_code != 0) throw Failure("ApiVersions v3 answered " + std::to_string(r.error_code));
+  return r;
+}
+
+int walk(const std::string& target) {
+  Connection c(target);
+  std::pmr::monotonic_buffer_resource mem;
+  auto versions = advertised(c, &mem);
   int sent = 0;
   for (const auto& api : versions.api_keys) {
     const auto* info = kwire::find_api(api.api_key);
@@ -220,10 +230,7 @@ int walk(const std::string& target) {
 int versions(const std::string& target) {
   Connection c(target);
   std::pmr::monotonic_buffer_resource mem;
-  kwire::ApiVersionsRequest av;
-  av.client_software_name = "kwire-probe";
-  av.client_software_version = "1";
-  auto r = c.call<kwire::ApiVersionsResponse>(av, 3, &mem);
+  auto r = advertised(c, &mem);
   std::string out = "{";
   for (const auto& api : r.api_keys) {
     const auto* info = kwire::find_api(api.api_key);
@@ -370,9 +377,7 @@ int api_versions_v5(const std::string& target) {
   }
   auto ask = [&](std::optional<std::string> cluster, std::int32_t node, std::size_t* apis = nullptr) {
     Connection c(target);  // a fresh connection each: a refusal may close it
-    kwire::ApiVersionsRequest av;
-    av.client_software_name = "kwire-probe";
-    av.client_software_version = "1";
+    auto av = api_versions_request();
     if (cluster) av.cluster_id = std::string_view(*cluster);
     av.node_id = node;
     try {
