@@ -16,7 +16,7 @@
 #include "kwire_pulsar/client.hpp"
 #include "pulsar_env.hpp"
 #include "storage/pulsar/entry_format.hpp"
-#include "storage/pulsar/pulsar_store.hpp"
+#include "storage/pulsar/open.hpp"
 
 namespace st = kwire_broker::storage;
 namespace sp = kwire_broker::storage::pulsar;

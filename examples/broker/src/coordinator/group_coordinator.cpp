@@ -1,0 +1,519 @@
+// The group coordinator (see group_coordinator.hpp).
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include "coordinator/group_coordinator.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <random>
+
+#include "kwire/messages/consumer_protocol_subscription.hpp"
+#include "core/log.hpp"
+
+namespace kwire_broker {
+
+using Clock = GroupCoordinator::Clock;
+using Bytes = GroupCoordinator::Bytes;
+using State = GroupCoordinator::State;
+
+namespace {
+
+std::string random_suffix() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) s += '-';
+    s += hex[rng() & 15];
+  }
+  return s;
+}
+
+Bytes to_bytes(kwire::bytes_view v) { return Bytes(v.begin(), v.end()); }
+
+}  // namespace
+
+std::string_view GroupCoordinator::state_name(State s) {
+  switch (s) {
+    case State::empty: return "Empty";
+    case State::preparing_rebalance: return "PreparingRebalance";
+    case State::completing_rebalance: return "CompletingRebalance";
+    case State::stable: return "Stable";
+    case State::dead: return "Dead";
+  }
+  return "Unknown";
+}
+
+GroupCoordinator::GroupCoordinator(Broker& broker, storage::Storage& store, asio::io_context& io)
+    : broker_(broker), store_(store), strand_(asio::make_strand(io)) {}
+
+GroupCoordinator::~GroupCoordinator() = default;
+
+void GroupCoordinator::load() {
+  auto& store = store_.groups();
+  std::vector<storage::GroupBlob> blobs;
+  std::vector<std::string> ids;
+  store.load_groups([&](storage::Result<std::vector<storage::GroupBlob>> r) { blobs = std::move(r.value); });
+  store.list_groups([&](storage::Result<std::vector<std::string>> r) { ids = std::move(r.value); });
+  // Completions may come from another thread for remote stores: this runs
+  // before serving, so wait for them briefly.
+  for (auto& id : ids) get_or_create(id);
+  for (auto& b : blobs) {
+    auto& g = get_or_create(b.group_id);
+    std::string text(b.data.begin(), b.data.end());
+    auto a = text.find('\n'), c = text.find('\n', a + 1), d = text.find('\n', c + 1);
+    if (a == std::string::npos || c == std::string::npos || d == std::string::npos) continue;
+    g.protocol_type = text.substr(a + 1, c - a - 1);
+    try {
+      g.generation = std::stoi(text.substr(d + 1));
+    } catch (...) {
+    }
+  }
+  KB_INFO("group coordinator loaded {} group(s)", groups_.size());
+  sweep_timer_ = std::make_shared<asio::steady_timer>(strand_);
+  asio::co_spawn(strand_, sweep(), asio::detached);
+}
+
+void GroupCoordinator::shutdown() {
+  asio::post(strand_, [this] {
+    stopped_ = true;
+    if (sweep_timer_) sweep_timer_->cancel();
+    for (auto& [gid, g] : groups_) {
+      for (auto& [mid, m] : g->members) {
+        if (m.join) m.join->set(JoinResult{err::not_coordinator});
+        if (m.sync) m.sync->set(SyncResult{err::not_coordinator});
+      }
+    }
+  });
+}
+
+GroupCoordinator::Group* GroupCoordinator::find(const std::string& id) {
+  auto it = groups_.find(id);
+  return it == groups_.end() ? nullptr : it->second.get();
+}
+
+GroupCoordinator::Group& GroupCoordinator::get_or_create(const std::string& id) {
+  auto& p = groups_[id];
+  if (!p) {
+    p = std::make_unique<Group>();
+    p->id = id;
+    update_count();
+  }
+  return *p;
+}
+
+void GroupCoordinator::remove_group(const std::string& id) {
+  groups_.erase(id);
+  update_count();
+}
+
+std::vector<GroupCoordinator::Group*> GroupCoordinator::all() {
+  std::vector<Group*> out;
+  for (auto& [_, g] : groups_) out.push_back(g.get());
+  return out;
+}
+
+Bytes GroupCoordinator::record_of(const Group& g) {
+  std::string text = "classic\n" + g.protocol_type + "\n" + g.protocol + "\n" + std::to_string(g.generation);
+  return Bytes(text.begin(), text.end());
+}
+
+asio::awaitable<void> GroupCoordinator::persist(std::string group_id, Bytes record) {
+  auto r = co_await storage::call<storage::Done>(
+      [&](auto done) { store_.groups().store_group(group_id, std::move(record), std::move(done)); });
+  if (!r.ok()) KB_WARN("could not store group {}: {}", group_id, r.message);
+}
+
+void GroupCoordinator::remove_member(Group& g, const std::string& member_id, std::int16_t error) {
+  auto it = g.members.find(member_id);
+  if (it == g.members.end()) return;
+  auto& m = it->second;
+  if (m.join) m.join->set(JoinResult{error});
+  if (m.sync) m.sync->set(SyncResult{error});
+  if (m.instance_id) {
+    auto s = g.static_ids.find(*m.instance_id);
+    if (s != g.static_ids.end() && s->second == member_id) g.static_ids.erase(s);
+  }
+  if (g.leader == member_id) g.leader.clear();
+  g.members.erase(it);
+}
+
+void GroupCoordinator::prepare_rebalance(Group& g, const char* why) {
+  if (g.state == State::completing_rebalance) {
+    for (auto& [_, m] : g.members) {
+      if (m.sync) {
+        m.sync->set(SyncResult{err::rebalance_in_progress});
+        m.sync.reset();
+      }
+    }
+  }
+  bool initial = g.state == State::empty;
+  g.state = State::preparing_rebalance;
+  std::int32_t timeout = 0;
+  for (auto& [_, m] : g.members) timeout = std::max(timeout, m.rebalance_timeout_ms);
+  auto delay = broker_.settings().group_initial_rebalance_delay_ms;
+  g.initial_delay = initial && delay > 0;
+  g.rebalance_deadline = Clock::now() + std::chrono::milliseconds(g.initial_delay ? std::min(delay, timeout) : timeout);
+  KB_INFO("group {}: rebalancing ({}), generation {}", g.id, why, g.generation);
+}
+
+void GroupCoordinator::maybe_complete_join(Group& g) {
+  if (g.state != State::preparing_rebalance || g.initial_delay) return;
+  for (auto& [_, m] : g.members)
+    if (!m.join || m.join->value) return;
+  complete_join(g);
+}
+
+void GroupCoordinator::complete_join(Group& g) {
+  std::vector<std::string> gone;
+  for (auto& [id, m] : g.members)
+    if (!m.join || m.join->value) gone.push_back(id);
+  for (auto& id : gone) {
+    KB_INFO("group {}: member {} did not rejoin in time", g.id, id);
+    remove_member(g, id, err::unknown_member_id);
+  }
+  g.generation++;
+  g.initial_delay = false;
+  if (g.members.empty()) {
+    g.state = State::empty;
+    g.protocol.clear();
+    g.leader.clear();
+    KB_INFO("group {}: empty at generation {}", g.id, g.generation);
+    asio::co_spawn(strand_, persist(g.id, record_of(g)), asio::detached);
+    return;
+  }
+  if (g.leader.empty() || !g.members.count(g.leader)) g.leader = g.members.begin()->first;
+  // The protocol: the first of the leader's protocols that every member supports.
+  auto& leader = g.members.at(g.leader);
+  g.protocol.clear();
+  for (auto& [name, _] : leader.protocols) {
+    bool all = true;
+    for (auto& [__, m] : g.members)
+      if (!m.metadata_for(name)) all = false;
+    if (all) {
+      g.protocol = name;
+      break;
+    }
+  }
+  g.protocol_type = leader.protocol_type;
+  g.state = State::completing_rebalance;
+  auto now = Clock::now();
+  // Members that have not sent SyncGroup by then are dropped (sweep()).
+  std::int32_t timeout = 0;
+  for (auto& [_, m] : g.members) timeout = std::max(timeout, m.rebalance_timeout_ms);
+  g.rebalance_deadline = now + std::chrono::milliseconds(timeout);
+  for (auto& [id, m] : g.members) {
+    JoinResult r;
+    r.generation = g.generation;
+    r.protocol_type = g.protocol_type;
+    r.protocol = g.protocol;
+    r.leader = g.leader;
+    r.member_id = id;
+    if (id == g.leader) {
+      for (auto& [oid, om] : g.members) {
+        auto* md = om.metadata_for(g.protocol);
+        r.members.push_back({oid, om.instance_id, md ? *md : Bytes{}});
+      }
+    }
+    m.last_seen = now;
+    m.join->set(std::move(r));
+    m.join.reset();
+  }
+  KB_INFO("group {}: generation {} with {} member(s), protocol {}, leader {}", g.id, g.generation, g.members.size(),
+          g.protocol, g.leader);
+  asio::co_spawn(strand_, persist(g.id, record_of(g)), asio::detached);
+}
+
+asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, Member m, bool require_known,
+                                                                      std::int16_t version) {
+  auto now = Clock::now();
+  if (m.protocols.empty() || m.protocol_type.empty()) co_return JoinResult{err::inconsistent_group_protocol};
+  if (!g.members.empty()) {
+    if (!g.protocol_type.empty() && m.protocol_type != g.protocol_type)
+      co_return JoinResult{err::inconsistent_group_protocol};
+    bool common = false;
+    for (auto& [name, _] : m.protocols) {
+      bool all = true;
+      for (auto& [id, om] : g.members)
+        if (id != m.id && !om.metadata_for(name)) all = false;
+      if (all) common = true;
+    }
+    if (!common) co_return JoinResult{err::inconsistent_group_protocol};
+  }
+
+  if (m.id.empty()) {
+    std::string fresh = (m.client_id.empty() ? std::string("member") : m.client_id) + "-" + random_suffix();
+    if (m.instance_id) {
+      auto s = g.static_ids.find(*m.instance_id);
+      if (s != g.static_ids.end() && g.members.count(s->second)) {
+        // A static member came back under a new member id: it replaces the
+        // old one, and when nothing changed the group does not rebalance.
+        Member old = std::move(g.members.at(s->second));
+        g.members.erase(s->second);
+        if (old.join) old.join->set(JoinResult{err::fenced_instance_id});
+        if (old.sync) old.sync->set(SyncResult{err::fenced_instance_id});
+        bool same = old.protocols == m.protocols;
+        if (g.leader == old.id) g.leader = fresh;
+        m.id = fresh;
+        m.assignment = std::move(old.assignment);
+        m.last_seen = now;
+        s->second = fresh;
+        KB_INFO("group {}: static member {} rejoined as {}", g.id, *m.instance_id, fresh);
+        // A leader can skip the assignment only from JoinGroup v9 on; an
+        // older one makes the group rebalance.
+        if (g.state == State::stable && same && (g.leader != fresh || version >= 9)) {
+          g.members.emplace(fresh, std::move(m));
+          JoinResult r;
+          r.generation = g.generation;
+          r.protocol_type = g.protocol_type;
+          r.protocol = g.protocol;
+          r.leader = g.leader;
+          r.member_id = fresh;
+          if (g.leader == fresh) {
+            r.skip_assignment = true;
+            for (auto& [oid, om] : g.members) {
+              auto* md = om.metadata_for(g.protocol);
+              r.members.push_back({oid, om.instance_id, md ? *md : Bytes{}});
+            }
+          }
+          co_return r;
+        }
+      } else {
+        m.id = fresh;
+      }
+    } else if (require_known) {
+      g.pending[fresh] = now;
+      JoinResult r{err::member_id_required};
+      r.member_id = fresh;
+      co_return r;
+    } else {
+      m.id = fresh;
+    }
+  } else {
+    bool known = g.members.count(m.id) || g.pending.count(m.id);
+    if (m.instance_id) {
+      auto s = g.static_ids.find(*m.instance_id);
+      if (s != g.static_ids.end() && s->second != m.id) {
+        JoinResult r{err::fenced_instance_id};
+        r.member_id = m.id;
+        co_return r;
+      }
+    }
+    if (!known) {
+      JoinResult r{err::unknown_member_id};
+      r.member_id = m.id;
+      co_return r;
+    }
+    g.pending.erase(m.id);
+  }
+
+  auto it = g.members.find(m.id);
+  if (it != g.members.end()) {
+    auto& cur = it->second;
+    if (g.state == State::stable && cur.protocols == m.protocols && m.id != g.leader) {
+      // A follower rejoining with nothing changed gets the current generation.
+      cur.last_seen = now;
+      JoinResult r;
+      r.generation = g.generation;
+      r.protocol_type = g.protocol_type;
+      r.protocol = g.protocol;
+      r.leader = g.leader;
+      r.member_id = m.id;
+      co_return r;
+    }
+    if (cur.join) cur.join->set(JoinResult{err::unknown_member_id});
+    m.assignment = std::move(cur.assignment);
+    cur = std::move(m);
+  } else {
+    it = g.members.emplace(m.id, std::move(m)).first;
+  }
+  Member& mem = it->second;
+  std::string member_id = mem.id;
+  if (mem.instance_id) g.static_ids[*mem.instance_id] = member_id;
+  mem.last_seen = now;
+  auto pending = std::make_shared<Pending<JoinResult>>(strand_);
+  mem.join = pending;
+  if (g.state != State::preparing_rebalance) prepare_rebalance(g, "member joined");
+  maybe_complete_join(g);
+  if (!pending->value) {
+    pending->timer.expires_at(Clock::time_point::max());
+    boost::system::error_code ec;
+    co_await pending->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (!pending->value) {
+    JoinResult r{err::unknown_server_error};
+    r.member_id = member_id;
+    co_return r;
+  }
+  auto r = *pending->value;
+  if (r.member_id.empty()) r.member_id = member_id;
+  co_return r;
+}
+
+asio::awaitable<GroupCoordinator::SyncResult> GroupCoordinator::sync(
+    Group& g, const std::string& member_id, std::int32_t generation, const std::optional<std::string>& instance_id,
+    std::vector<std::pair<std::string, Bytes>> assignments) {
+  auto it = g.members.find(member_id);
+  if (instance_id) {
+    auto s = g.static_ids.find(*instance_id);
+    if (s != g.static_ids.end() && s->second != member_id) co_return SyncResult{err::fenced_instance_id};
+  }
+  if (it == g.members.end()) co_return SyncResult{err::unknown_member_id};
+  if (generation != g.generation) co_return SyncResult{err::illegal_generation};
+  auto& m = it->second;
+  m.last_seen = Clock::now();
+  switch (g.state) {
+    case State::empty:
+    case State::dead: co_return SyncResult{err::unknown_member_id};
+    case State::preparing_rebalance: co_return SyncResult{err::rebalance_in_progress};
+    case State::stable: co_return SyncResult{0, g.protocol_type, g.protocol, m.assignment};
+    case State::completing_rebalance: break;
+  }
+  auto pending = std::make_shared<Pending<SyncResult>>(strand_);
+  m.sync = pending;
+  if (member_id == g.leader) {
+    for (auto& [id, om] : g.members) {
+      om.assignment.clear();
+      for (auto& [aid, a] : assignments)
+        if (aid == id) om.assignment = a;
+    }
+    g.state = State::stable;
+    for (auto& [id, om] : g.members) {
+      if (om.sync) {
+        om.sync->set(SyncResult{0, g.protocol_type, g.protocol, om.assignment});
+        om.sync.reset();
+      }
+    }
+    KB_INFO("group {}: stable at generation {}", g.id, g.generation);
+  }
+  if (!pending->value) {
+    pending->timer.expires_at(Clock::time_point::max());
+    boost::system::error_code ec;
+    co_await pending->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return pending->value ? *pending->value : SyncResult{err::unknown_server_error};
+}
+
+std::int16_t GroupCoordinator::heartbeat(Group& g, const std::string& member_id, std::int32_t generation,
+                                         const std::optional<std::string>& instance_id) {
+  if (instance_id) {
+    auto s = g.static_ids.find(*instance_id);
+    if (s != g.static_ids.end() && s->second != member_id) return err::fenced_instance_id;
+  }
+  auto it = g.members.find(member_id);
+  if (it == g.members.end()) return err::unknown_member_id;
+  it->second.last_seen = Clock::now();
+  if (generation != g.generation) return err::illegal_generation;
+  if (g.state == State::preparing_rebalance) return err::rebalance_in_progress;
+  if (g.state == State::empty || g.state == State::dead) return err::unknown_member_id;
+  return err::none;
+}
+
+std::int16_t GroupCoordinator::leave(Group& g, const std::string& member_id,
+                                     const std::optional<std::string>& instance_id) {
+  std::string id = member_id;
+  if (instance_id) {
+    auto s = g.static_ids.find(*instance_id);
+    if (s == g.static_ids.end()) return err::unknown_member_id;
+    if (!member_id.empty() && s->second != member_id) return err::fenced_instance_id;
+    id = s->second;
+  }
+  if (!g.members.count(id)) return err::unknown_member_id;
+  remove_member(g, id, err::unknown_member_id);
+  KB_INFO("group {}: member {} left", g.id, id);
+  if (g.state == State::stable || g.state == State::completing_rebalance) prepare_rebalance(g, "member left");
+  maybe_complete_join(g);
+  return err::none;
+}
+
+std::int16_t GroupCoordinator::check_commit(Group* g, const std::string& member_id, std::int32_t generation,
+                                            const std::optional<std::string>& instance_id) {
+  if (generation < 0 && member_id.empty()) {
+    // A commit outside any group membership (standalone consumer or admin).
+    if (g && g->state != State::empty && g->state != State::dead) return err::unknown_member_id;
+    return err::none;
+  }
+  if (!g) return err::unknown_member_id;
+  if (instance_id) {
+    auto s = g->static_ids.find(*instance_id);
+    if (s != g->static_ids.end() && s->second != member_id) return err::fenced_instance_id;
+  }
+  auto it = g->members.find(member_id);
+  if (it == g->members.end()) return err::unknown_member_id;
+  it->second.last_seen = Clock::now();
+  if (generation != g->generation) return err::illegal_generation;
+  // Members of the current generation may still commit while the group
+  // prepares a rebalance (that is when eager consumers commit what they
+  // processed); only between JoinGroup and SyncGroup is it refused.
+  if (g->state == State::completing_rebalance) return err::rebalance_in_progress;
+  return err::none;
+}
+
+std::set<std::string> GroupCoordinator::subscribed_topics(const Group& g) {
+  std::set<std::string> out;
+  if (g.protocol_type != "consumer") return out;
+  for (auto& [_, m] : g.members) {
+    auto* md = m.metadata_for(g.protocol);
+    if (!md || md->size() < 2) continue;
+    auto version = static_cast<std::int16_t>(storage::batch::get_be(md->data(), 2));
+    version = std::min<std::int16_t>(version, kwire::ConsumerProtocolSubscription::max_version);
+    std::pmr::unsynchronized_pool_resource mem;
+    kwire::Reader r(kwire::bytes_view(*md).subspan(2), &mem);
+    kwire::ConsumerProtocolSubscription sub;
+    kwire::decode_from(r, sub, version);
+    if (!r.ok()) continue;
+    for (auto t : sub.topics) out.insert(std::string(t));
+  }
+  return out;
+}
+
+asio::awaitable<void> GroupCoordinator::sweep() {
+  while (!stopped_) {
+    sweep_timer_->expires_after(std::chrono::milliseconds(200));
+    boost::system::error_code ec;
+    co_await sweep_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopped_) break;
+    auto now = Clock::now();
+    for (auto& [_, gp] : groups_) {
+      auto& g = *gp;
+      std::vector<std::string> expired;
+      for (auto& [id, m] : g.members) {
+        bool waiting = m.join && !m.join->value;
+        if (!waiting && now - m.last_seen > std::chrono::milliseconds(m.session_timeout_ms)) expired.push_back(id);
+      }
+      for (auto& id : expired) {
+        KB_INFO("group {}: member {} session expired", g.id, id);
+        remove_member(g, id, err::unknown_member_id);
+      }
+      for (auto it = g.pending.begin(); it != g.pending.end();) {
+        if (now - it->second > std::chrono::minutes(5))
+          it = g.pending.erase(it);
+        else
+          ++it;
+      }
+      if (!expired.empty() && (g.state == State::stable || g.state == State::completing_rebalance))
+        prepare_rebalance(g, "session expired");
+      if (g.state == State::completing_rebalance && now >= g.rebalance_deadline) {
+        std::vector<std::string> unsynced;
+        for (auto& [id, m] : g.members)
+          if (!m.sync) unsynced.push_back(id);
+        for (auto& id : unsynced) {
+          KB_INFO("group {}: member {} did not sync in time", g.id, id);
+          remove_member(g, id, err::unknown_member_id);
+        }
+        prepare_rebalance(g, "sync timeout");
+      }
+      if (g.state == State::preparing_rebalance) {
+        if (now >= g.rebalance_deadline)
+          complete_join(g);
+        else
+          maybe_complete_join(g);
+      }
+    }
+  }
+}
+
+}  // namespace kwire_broker

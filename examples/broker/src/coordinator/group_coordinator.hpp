@@ -1,0 +1,156 @@
+// The group coordinator for Kafka's classic group protocol (JoinGroup,
+// SyncGroup, Heartbeat, LeaveGroup) with rebalance and session timeouts and
+// static membership, plus committed offsets. Every group's state lives on one
+// strand; the group handlers run their whole body there. Committed offsets and
+// a small record per group (protocol type and generation) go to the storage
+// seam's GroupStore.
+#pragma once
+
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/broker.hpp"
+#include "protocol/errors.hpp"
+#include "storage/await.hpp"
+
+namespace kwire_broker {
+
+class GroupCoordinator {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Bytes = std::vector<std::uint8_t>;
+
+  GroupCoordinator(Broker& broker, storage::Storage& store, asio::io_context& io);
+  ~GroupCoordinator();
+
+  /// Loads stored groups (as Empty groups that keep their generation).
+  void load();
+  void shutdown();
+  std::int64_t count() const { return count_.load(); }
+
+  asio::strand<asio::io_context::executor_type>& strand() { return strand_; }
+
+  // ---- state, touched only on the strand ----
+  enum class State : std::uint8_t { empty, preparing_rebalance, completing_rebalance, stable, dead };
+  static std::string_view state_name(State s);
+
+  struct JoinResult {
+    JoinResult() = default;
+    explicit JoinResult(std::int16_t e) : error(e) {}
+    std::int16_t error = 0;
+    std::int32_t generation = -1;
+    std::string protocol_type, protocol, leader, member_id;
+    struct Member {
+      std::string id;
+      std::optional<std::string> instance_id;
+      Bytes metadata;
+    };
+    std::vector<Member> members;  // for the leader only
+    bool skip_assignment = false;  // a static leader came back: keep the assignment
+  };
+  struct SyncResult {
+    SyncResult() = default;
+    explicit SyncResult(std::int16_t e) : error(e) {}
+    SyncResult(std::int16_t e, std::string type, std::string proto, Bytes a)
+        : error(e), protocol_type(std::move(type)), protocol(std::move(proto)), assignment(std::move(a)) {}
+    std::int16_t error = 0;
+    std::string protocol_type, protocol;
+    Bytes assignment;
+  };
+
+  /// A one-shot result that a coroutine waits for on the strand.
+  template <class T>
+  struct Pending {
+    explicit Pending(asio::any_io_executor ex) : timer(ex) {}
+    asio::steady_timer timer;
+    std::optional<T> value;
+    void set(T v) {
+      if (value) return;
+      value = std::move(v);
+      timer.cancel();
+    }
+  };
+
+  struct Member {
+    std::string id;
+    std::optional<std::string> instance_id;
+    std::string client_id, client_host, protocol_type;
+    std::vector<std::pair<std::string, Bytes>> protocols;
+    std::int32_t session_timeout_ms = 10000;
+    std::int32_t rebalance_timeout_ms = 60000;
+    Bytes assignment;
+    Clock::time_point last_seen;
+    std::shared_ptr<Pending<JoinResult>> join;
+    std::shared_ptr<Pending<SyncResult>> sync;
+    const Bytes* metadata_for(const std::string& protocol) const {
+      for (auto& [n, m] : protocols)
+        if (n == protocol) return &m;
+      return nullptr;
+    }
+  };
+
+  struct Group {
+    std::string id;
+    State state = State::empty;
+    std::int32_t generation = 0;
+    std::string protocol_type, protocol, leader;
+    std::map<std::string, Member> members;
+    std::map<std::string, std::string> static_ids;  // instance id -> member id
+    std::map<std::string, Clock::time_point> pending;  // member ids handed out (MEMBER_ID_REQUIRED)
+    Clock::time_point rebalance_deadline;
+    bool initial_delay = false;
+  };
+
+  Group* find(const std::string& id);
+  Group& get_or_create(const std::string& id);
+  void remove_group(const std::string& id);
+  std::vector<Group*> all();
+
+  // Group operations (strand only).
+  asio::awaitable<JoinResult> join(Group& g, Member m, bool require_known_member_id, std::int16_t version);
+  asio::awaitable<SyncResult> sync(Group& g, const std::string& member_id, std::int32_t generation,
+                                   const std::optional<std::string>& instance_id,
+                                   std::vector<std::pair<std::string, Bytes>> assignments);
+  std::int16_t heartbeat(Group& g, const std::string& member_id, std::int32_t generation,
+                         const std::optional<std::string>& instance_id);
+  std::int16_t leave(Group& g, const std::string& member_id, const std::optional<std::string>& instance_id);
+  /// Checks an offset commit's member and generation.
+  std::int16_t check_commit(Group* g, const std::string& member_id, std::int32_t generation,
+                            const std::optional<std::string>& instance_id);
+  /// Topics the group's members subscribe to (consumer protocol).
+  std::set<std::string> subscribed_topics(const Group& g);
+  /// Stores a group's record (record_of). Takes copies, not the group: a
+  /// store spawned on the strand may run after DeleteGroups freed the group.
+  asio::awaitable<void> persist(std::string group_id, Bytes record);
+  static Bytes record_of(const Group& g);
+
+ private:
+  void prepare_rebalance(Group& g, const char* why);
+  void maybe_complete_join(Group& g);
+  void complete_join(Group& g);
+  void remove_member(Group& g, const std::string& member_id, std::int16_t error_for_waiters);
+  asio::awaitable<void> sweep();
+  void update_count() { count_ = static_cast<std::int64_t>(groups_.size()); }
+
+  Broker& broker_;
+  storage::Storage& store_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  std::map<std::string, std::unique_ptr<Group>> groups_;
+  std::atomic<std::int64_t> count_{0};
+  std::shared_ptr<asio::steady_timer> sweep_timer_;
+  bool stopped_ = false;
+};
+
+}  // namespace kwire_broker

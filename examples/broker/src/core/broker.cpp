@@ -1,0 +1,82 @@
+#include "core/broker.hpp"
+
+#include "coordinator/group_coordinator.hpp"
+#include "core/log.hpp"
+#include "storage/await.hpp"
+
+namespace kwire_broker {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Broker::Broker(Settings settings, StorageOpener open, std::vector<asio::io_context*> ios)
+    : settings_(std::move(settings)), open_(std::move(open)), ios_(std::move(ios)) {
+  metrics_.partitions = [this] {
+    std::int64_t n = 0;
+    auto done = std::make_shared<std::vector<storage::TopicInfo>>();
+    default_realm_->store().topics().list_topics([done](storage::Result<std::vector<storage::TopicInfo>> r) {
+      if (r.ok()) *done = std::move(r.value);
+    });
+    for (auto& t : *done) n += t.partitions;
+    return n;
+  };
+  metrics_.groups = [this] { return default_realm_->groups().count(); };
+}
+
+Broker::~Broker() = default;
+
+void Broker::start() {
+  storage::Namespace ns{settings_.tenant, settings_.ns};
+  default_realm_ = std::make_unique<Realm>(*this, ns, open_(ns));
+  default_realm_->start();
+}
+
+Realm& Broker::realm(const storage::Namespace& ns) {
+  if (ns.tenant == default_realm_->ns().tenant && ns.ns == default_realm_->ns().ns) return *default_realm_;
+  std::lock_guard lk(realms_mu_);
+  auto& r = realms_[{ns.tenant, ns.ns}];
+  if (!r) {
+    auto opened = std::make_unique<Realm>(*this, ns, open_(ns));
+    opened->start();
+    KB_INFO("opened namespace {}/{}", ns.tenant, ns.ns);
+    r = std::move(opened);
+  }
+  return *r;
+}
+
+void Broker::maintain() {
+  std::vector<Realm*> all{default_realm_.get()};
+  {
+    std::lock_guard lk(realms_mu_);
+    for (auto& [_, r] : realms_) all.push_back(r.get());
+  }
+  for (auto* r : all) {
+    r->store().maintain(std::chrono::system_clock::now());
+    r->hand_over();
+  }
+}
+
+void Broker::begin_shutdown() {
+  stopping_ = true;
+  notifier_.wake_all();
+  default_realm_->groups().shutdown();
+  std::lock_guard lk(realms_mu_);
+  for (auto& [_, r] : realms_) r->groups().shutdown();
+}
+
+asio::awaitable<void> Broker::close_storage() {
+  std::vector<Realm*> all{default_realm_.get()};
+  {
+    std::lock_guard lk(realms_mu_);
+    for (auto& [_, r] : realms_) all.push_back(r.get());
+  }
+  for (auto* r : all) {
+    auto c = co_await storage::call<storage::Done>([&](auto done) { r->store().close(std::move(done)); });
+    if (!c.ok()) KB_ERROR("closing storage of {}/{}: {}", r->ns().tenant, r->ns().ns, c.message);
+  }
+}
+
+}  // namespace kwire_broker

@@ -1,0 +1,241 @@
+#include "core/config.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace kwire_broker {
+namespace {
+
+std::string trim(std::string s) {
+  auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return {};
+  auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return s;
+}
+
+}  // namespace
+
+std::string Properties::get(const std::string& key, const std::string& fallback) const {
+  auto it = values_.find(key);
+  return it == values_.end() ? fallback : it->second;
+}
+
+std::int64_t Properties::get_int(const std::string& key, std::int64_t fallback) const {
+  auto it = values_.find(key);
+  if (it == values_.end() || trim(it->second).empty()) return fallback;
+  try {
+    std::size_t used = 0;
+    auto v = std::stoll(trim(it->second), &used);
+    if (used != trim(it->second).size()) throw std::invalid_argument("trailing");
+    return v;
+  } catch (...) {
+    throw std::runtime_error(fmt::format("{}: '{}' is not an integer", key, it->second));
+  }
+}
+
+bool Properties::get_bool(const std::string& key, bool fallback) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) return fallback;
+  auto v = lower(trim(it->second));
+  if (v == "true") return true;
+  if (v == "false") return false;
+  throw std::runtime_error(fmt::format("{}: '{}' is not true or false", key, it->second));
+}
+
+void Properties::load_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::string line, logical;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty() && line.back() == '\\') {
+      logical += line.substr(0, line.size() - 1);
+      continue;
+    }
+    logical += line;
+    auto t = trim(logical);
+    logical.clear();
+    if (t.empty() || t[0] == '#' || t[0] == '!') continue;
+    auto sep = t.find_first_of("=:");
+    if (sep == std::string::npos) {
+      values_[t] = "";
+      continue;
+    }
+    values_[trim(t.substr(0, sep))] = trim(t.substr(sep + 1));
+  }
+}
+
+std::vector<Listener> parse_listeners(const std::string& spec, const std::string& protocol_map) {
+  std::map<std::string, std::string> map{{"PLAINTEXT", "PLAINTEXT"}, {"SASL_PLAINTEXT", "SASL_PLAINTEXT"}};
+  std::stringstream pm(protocol_map);
+  for (std::string item; std::getline(pm, item, ',');) {
+    auto c = item.find(':');
+    if (c != std::string::npos) map[upper(trim(item.substr(0, c)))] = upper(trim(item.substr(c + 1)));
+  }
+  std::vector<Listener> out;
+  std::stringstream ss(spec);
+  for (std::string item; std::getline(ss, item, ',');) {
+    item = trim(item);
+    if (item.empty()) continue;
+    auto sep = item.find("://");
+    if (sep == std::string::npos) throw std::runtime_error("listener '" + item + "' lacks NAME://");
+    Listener l;
+    l.name = upper(item.substr(0, sep));
+    auto hp = item.substr(sep + 3);
+    auto colon = hp.rfind(':');
+    if (colon == std::string::npos) throw std::runtime_error("listener '" + item + "' lacks a port");
+    l.host = hp.substr(0, colon);
+    if (l.host.size() >= 2 && l.host.front() == '[') l.host = l.host.substr(1, l.host.size() - 2);
+    try {
+      l.port = static_cast<std::uint16_t>(std::stoi(hp.substr(colon + 1)));
+    } catch (...) {
+      throw std::runtime_error("listener '" + item + "' has a bad port");
+    }
+    auto it = map.find(l.name);
+    if (it == map.end()) throw std::runtime_error("listener " + l.name + " has no security protocol");
+    l.protocol = it->second;
+    if (l.protocol != "PLAINTEXT" && l.protocol != "SASL_PLAINTEXT")
+      throw std::runtime_error("security protocol " + l.protocol + " is not supported");
+    out.push_back(l);
+  }
+  if (out.empty()) throw std::runtime_error("no listeners");
+  return out;
+}
+
+Settings make_settings(const Properties& p) {
+  Settings s;
+  s.node_id = static_cast<std::int32_t>(p.get_int("node.id", p.get_int("broker.id", 1)));
+  s.cluster_id = p.get("cluster.id", "kwire-cluster");
+  auto pmap = p.get("listener.security.protocol.map");
+  s.listeners = parse_listeners(p.get("listeners", "PLAINTEXT://:9092"), pmap);
+  if (p.has("advertised.listeners")) {
+    auto adv = parse_listeners(p.get("advertised.listeners"), pmap);
+    for (auto& l : s.listeners) {
+      auto it = std::find_if(adv.begin(), adv.end(), [&](const Listener& a) { return a.name == l.name; });
+      s.advertised.push_back(it != adv.end() ? *it : l);
+    }
+  } else {
+    s.advertised = s.listeners;
+  }
+  for (auto& a : s.advertised)
+    if (a.host.empty() || a.host == "0.0.0.0" || a.host == "::") a.host = "localhost";
+  auto dirs = p.get("log.dirs", p.get("log.dir", "./data"));
+  s.data_dir = trim(dirs.substr(0, dirs.find(',')));
+  s.num_partitions = static_cast<std::int32_t>(p.get_int("num.partitions", 1));
+  if (s.num_partitions < 1) throw std::runtime_error("num.partitions must be at least 1");
+  s.auto_create_topics = p.get_bool("auto.create.topics.enable", true);
+  s.threads = static_cast<std::int32_t>(p.get_int("num.network.threads", 0));
+  if (s.threads <= 0) s.threads = static_cast<std::int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  s.max_request_bytes = p.get_int("socket.request.max.bytes", s.max_request_bytes);
+  s.idle_ms = p.get_int("connections.max.idle.ms", s.idle_ms);
+  s.queued_max_request_bytes = p.get_int("queued.max.request.bytes", s.queued_max_request_bytes);
+  if (s.queued_max_request_bytes == 0 || s.queued_max_request_bytes < -1)
+    throw std::runtime_error("queued.max.request.bytes must be positive or -1 (no limit)");
+  s.sasl_max_receive_bytes = p.get_int("sasl.server.max.receive.size", s.sasl_max_receive_bytes);
+  if (s.sasl_max_receive_bytes < 1) throw std::runtime_error("sasl.server.max.receive.size must be positive");
+  s.max_open_log_files = p.get_int("kwire.log.max.open.files", s.max_open_log_files);
+  if (s.max_open_log_files < 0) throw std::runtime_error("kwire.log.max.open.files must not be negative");
+  s.message_max_bytes = static_cast<std::int32_t>(p.get_int("message.max.bytes", s.message_max_bytes));
+  s.max_decode_bytes = p.get_int("kwire.request.max.decode.bytes", s.max_decode_bytes);
+  if (s.max_decode_bytes < (64 << 10)) throw std::runtime_error("kwire.request.max.decode.bytes must be at least 65536");
+  s.group_min_session_ms = static_cast<std::int32_t>(p.get_int("group.min.session.timeout.ms", s.group_min_session_ms));
+  s.group_max_session_ms = static_cast<std::int32_t>(p.get_int("group.max.session.timeout.ms", s.group_max_session_ms));
+  s.group_initial_rebalance_delay_ms =
+      static_cast<std::int32_t>(p.get_int("group.initial.rebalance.delay.ms", s.group_initial_rebalance_delay_ms));
+  s.metrics_listener = p.get("kwire.metrics.listener", "");
+  s.storage = p.get("kwire.storage", "embedded");
+  s.tenant = p.get("kafkaTenant", p.get("kwire.tenant", "public"));
+  s.ns = p.get("kafkaNamespace", p.get("kwire.namespace", "default"));
+  s.shutdown_timeout_ms = p.get_int("kwire.shutdown.timeout.ms", s.shutdown_timeout_ms);
+  s.log_level = p.get("kwire.log.level", "info");
+  s.segment_bytes = p.get_int("log.segment.bytes", s.segment_bytes);
+  s.segment_ms = p.get_int("log.roll.ms", p.get_int("log.roll.hours", 168) * 3600 * 1000);
+  if (p.has("log.retention.ms"))
+    s.retention_ms = p.get_int("log.retention.ms", s.retention_ms);
+  else if (p.has("log.retention.minutes"))
+    s.retention_ms = p.get_int("log.retention.minutes", 0) * 60 * 1000;
+  else
+    s.retention_ms = p.get_int("log.retention.hours", 168) * 3600 * 1000;
+  s.retention_bytes = p.get_int("log.retention.bytes", s.retention_bytes);
+  s.index_interval_bytes = p.get_int("log.index.interval.bytes", s.index_interval_bytes);
+  s.flush_messages = p.get_int("log.flush.interval.messages", s.flush_messages);
+  s.flush_ms = p.get_int("log.flush.interval.ms", s.flush_ms);
+  s.retention_check_ms = p.get_int("log.retention.check.interval.ms", s.retention_check_ms);
+
+  // PLAIN users: user_NAME="password" entries of any *sasl.jaas.config, as
+  // Kafka's PlainLoginModule takes them, plus kwire.sasl.plain.users=a:b,c:d.
+  static const std::regex user_re(R"re(user_([A-Za-z0-9_.\-@/]+)\s*=\s*"([^"]*)")re");
+  for (auto& [k, v] : p.all()) {
+    if (k.size() >= 16 && k.compare(k.size() - 16, 16, "sasl.jaas.config") == 0) {
+      for (std::sregex_iterator it(v.begin(), v.end(), user_re), end; it != end; ++it)
+        s.sasl_users[(*it)[1].str()] = (*it)[2].str();
+    }
+  }
+  std::stringstream users(p.get("kwire.sasl.plain.users"));
+  for (std::string item; std::getline(users, item, ',');) {
+    auto c = item.find(':');
+    if (c != std::string::npos) s.sasl_users[trim(item.substr(0, c))] = item.substr(c + 1);
+  }
+  return s;
+}
+
+std::optional<Properties> parse_command_line(int argc, char** argv) {
+  Properties p;
+  std::vector<std::pair<std::string, std::string>> overrides;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto need = [&](const char* what) -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(std::string(what) + " needs a value");
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      fmt::print(
+          "usage: kwire-broker [server.properties] [--config FILE] [--override key=value]... [--key=value]...\n"
+          "Kafka's property names: listeners, advertised.listeners, log.dirs, num.partitions,\n"
+          "auto.create.topics.enable, node.id, message.max.bytes, socket.request.max.bytes,\n"
+          "connections.max.idle.ms, queued.max.request.bytes, sasl.server.max.receive.size,\n"
+          "log.segment.bytes, log.retention.ms|minutes|hours,\n"
+          "log.retention.bytes, log.flush.interval.messages, log.flush.interval.ms,\n"
+          "group.initial.rebalance.delay.ms, ...; and kwire.metrics.listener=host:port,\n"
+          "kwire.storage=embedded, kwire.log.max.open.files, kwire.sasl.plain.users=user:password,...\n");
+      return std::nullopt;
+    }
+    std::string kv;
+    if (a == "--config" || a == "-c") {
+      p.load_file(need("--config"));
+      continue;
+    }
+    if (a == "--override") {
+      kv = need("--override");
+    } else if (a.rfind("--", 0) == 0) {
+      kv = a.substr(2);
+      if (kv.find('=') == std::string::npos) kv += "=" + need(a.c_str());
+    } else {
+      p.load_file(a);
+      continue;
+    }
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) throw std::runtime_error("expected key=value, got '" + kv + "'");
+    overrides.emplace_back(trim(kv.substr(0, eq)), kv.substr(eq + 1));
+  }
+  for (auto& [k, v] : overrides) p.set(k, v);
+  return p;
+}
+
+}  // namespace kwire_broker

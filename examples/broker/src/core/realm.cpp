@@ -1,0 +1,81 @@
+#include "core/realm.hpp"
+
+#include "coordinator/group_coordinator.hpp"
+#include "core/broker.hpp"
+#include "core/cluster.hpp"
+#include "core/log.hpp"
+#include "storage/await.hpp"
+
+namespace kwire_broker {
+
+Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Storage> store)
+    : broker_(broker), ns_(std::move(ns)), store_(std::move(store)) {
+  groups_ = std::make_unique<GroupCoordinator>(broker_, *store_, broker_.io());
+  cluster_ = std::make_unique<Cluster>(broker_.settings(), *store_);
+}
+
+Realm::~Realm() = default;
+
+void Realm::start() {
+  // Records written around this gateway wake the fetches waiting for them.
+  store_->watch([&n = broker_.notifier()](const storage::TopicPartition& tp) { n.notify(tp); });
+  groups_->load();
+  if (groups_->count() > 0) show_group_offsets_topic();
+  cluster_->join();
+}
+
+void Realm::hand_over() {
+  std::vector<std::shared_ptr<storage::PartitionLog>> open;
+  {
+    std::lock_guard lk(logs_mu_);
+    for (auto& [tp, log] : logs_) open.push_back(log);
+  }
+  cluster_->release_lost(open);
+}
+
+asio::awaitable<storage::Result<std::shared_ptr<storage::PartitionLog>>> Realm::log(const storage::TopicPartition& tp) {
+  std::uint64_t forgets = 0;
+  {
+    std::lock_guard lk(logs_mu_);
+    auto it = logs_.find(tp);
+    if (it != logs_.end()) co_return storage::Result<std::shared_ptr<storage::PartitionLog>>::success(it->second);
+    forgets = forgets_;
+  }
+  auto r = co_await storage::call<std::shared_ptr<storage::PartitionLog>>(
+      [&](auto done) { store_->open_log(tp, std::move(done)); });
+  if (r.ok()) {
+    // A topic deleted meanwhile (on another thread) may have handed us its
+    // old log: caching it would keep the partition unusable after the topic
+    // is created again. Such a log is used this once and not kept.
+    std::lock_guard lk(logs_mu_);
+    if (forgets_ == forgets) logs_[tp] = r.value;
+  }
+  co_return r;
+}
+
+void Realm::forget_logs(const std::string& topic) {
+  std::lock_guard lk(logs_mu_);
+  ++forgets_;
+  for (auto it = logs_.begin(); it != logs_.end();) {
+    if (it->first.topic == topic)
+      it = logs_.erase(it);
+    else
+      ++it;
+  }
+}
+
+asio::awaitable<storage::Result<storage::TopicInfo>> Realm::auto_create(const std::string& topic) {
+  storage::NewTopic nt;
+  nt.name = topic;
+  nt.partitions = broker_.settings().num_partitions;
+  auto r = co_await storage::call<storage::TopicInfo>(
+      [&](auto done) { store_->topics().create_topic(std::move(nt), std::move(done)); });
+  if (r.ok()) KB_INFO("auto-created topic {} with {} partition(s)", topic, r.value.partitions);
+  else if (r.error != storage::Errc::topic_exists) KB_WARN("auto-creating topic {} failed: {}", topic, r.message);
+  if (r.error == storage::Errc::topic_exists) {
+    if (auto t = store_->topics().find_topic(topic)) co_return storage::Result<storage::TopicInfo>::success(*t);
+  }
+  co_return r;
+}
+
+}  // namespace kwire_broker

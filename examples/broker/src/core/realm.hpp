@@ -1,0 +1,68 @@
+// A realm is one storage namespace as its clients see it. A broker serves its
+// configured namespace and, for SASL users named tenant/namespace, others.
+#pragma once
+
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include <boost/asio/awaitable.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "storage/storage.hpp"
+
+namespace kwire_broker {
+
+namespace asio = boost::asio;
+
+class Broker;
+class Cluster;
+class GroupCoordinator;
+
+/// One namespace as its clients see it: its storage, its consumer groups, the
+/// gateways sharing it and the partition logs open in it. Realms never see
+/// each other's topics or groups.
+class Realm {
+ public:
+  Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Storage> store);
+  ~Realm();
+
+  const storage::Namespace& ns() const noexcept { return ns_; }
+  storage::Storage& store() noexcept { return *store_; }
+  GroupCoordinator& groups() noexcept { return *groups_; }
+  Cluster& cluster() noexcept { return *cluster_; }
+
+  /// Loads groups and joins the other gateways; before serving the realm.
+  void start();
+  /// Hands partitions and groups this gateway no longer owns to the gateway
+  /// that does (periodic).
+  void hand_over();
+
+  /// The open log of a partition (cached), or the storage error.
+  asio::awaitable<storage::Result<std::shared_ptr<storage::PartitionLog>>> log(const storage::TopicPartition& tp);
+  void forget_logs(const std::string& topic);
+
+  /// Creates a topic as auto-creation does (num.partitions, no configs).
+  asio::awaitable<storage::Result<storage::TopicInfo>> auto_create(const std::string& topic);
+
+  /// Whether the group-offsets topic is shown (internal_topics.hpp): from the
+  /// first use of groups in this namespace on.
+  bool group_offsets_topic_shown() const noexcept { return offsets_topic_shown_.load(std::memory_order_relaxed); }
+  void show_group_offsets_topic() noexcept { offsets_topic_shown_.store(true, std::memory_order_relaxed); }
+
+ private:
+  Broker& broker_;
+  storage::Namespace ns_;
+  std::unique_ptr<storage::Storage> store_;
+  std::unique_ptr<GroupCoordinator> groups_;
+  std::unique_ptr<Cluster> cluster_;
+  std::mutex logs_mu_;
+  std::map<storage::TopicPartition, std::shared_ptr<storage::PartitionLog>> logs_;
+  std::uint64_t forgets_ = 0;  // forget_logs() calls so far
+  std::atomic<bool> offsets_topic_shown_{false};
+};
+
+}  // namespace kwire_broker

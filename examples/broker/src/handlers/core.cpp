@@ -1,0 +1,263 @@
+// ApiVersions, Metadata, DescribeCluster, FindCoordinator and InitProducerId.
+#include <cstring>
+
+#include "protocol/registry.hpp"
+#include "kwire/messages/api_versions_request.hpp"
+#include "kwire/messages/api_versions_response.hpp"
+#include "kwire/messages/describe_cluster_request.hpp"
+#include "kwire/messages/describe_cluster_response.hpp"
+#include "kwire/messages/find_coordinator_request.hpp"
+#include "kwire/messages/find_coordinator_response.hpp"
+#include "kwire/messages/init_producer_id_request.hpp"
+#include "kwire/messages/init_producer_id_response.hpp"
+#include "kwire/messages/metadata_request.hpp"
+#include "kwire/messages/metadata_response.hpp"
+#include "protocol/internal_topics.hpp"
+#include "core/log.hpp"
+
+namespace kwire_broker {
+namespace {
+
+using namespace kwire;
+
+kwire::Uuid to_uuid(const storage::TopicId& id) {
+  kwire::Uuid u;
+  u.bytes = id;
+  return u;
+}
+
+asio::awaitable<void> api_versions(Broker& b, Ctx& ctx, ApiVersionsRequest& req, ApiVersionsResponse& resp) {
+  // From v5 a client may say which cluster and node it means to reach (one
+  // that re-bootstrapped onto another cluster's address finds out here);
+  // Kafka answers a mismatch of either with INVALID_REQUEST.
+  if (ctx.version >= 5) {
+    const auto& st = b.settings();
+    if ((req.cluster_id && *req.cluster_id != st.cluster_id) || (req.node_id >= 0 && req.node_id != st.node_id)) {
+      resp.error_code = ctx.note(err::invalid_request);
+      co_return;
+    }
+  }
+  for (auto& e : handler_table()) {
+    ApiVersionsResponse::ApiVersion v;
+    v.api_key = e.api_key;
+    v.min_version = e.advertised_from();
+    v.max_version = e.max_version;
+    resp.api_keys.push_back(v);
+  }
+  co_return;
+}
+
+MetadataResponse::MetadataResponseTopic describe_topic(const ClusterView& view, Ctx& ctx, const storage::TopicInfo& t) {
+  MetadataResponse::MetadataResponseTopic out;
+  out.name = ctx.keep(t.name);
+  out.topic_id = to_uuid(t.id);
+  // The group-offsets view: partition p is group shard p, led by the gateway
+  // that coordinates the shard (as Kafka's coordinator leads its partition).
+  const bool offsets = t.name == internal_topics::group_offsets;
+  out.is_internal = internal_topics::is_internal(t.name);
+  for (std::int32_t p = 0; p < t.partitions; ++p) {
+    MetadataResponse::MetadataResponsePartition mp;
+    mp.partition_index = p;
+    // One copy, in the backend: the leader is the gateway that writes it.
+    const auto leader = offsets ? view.coordinator_of_shard(p) : view.leader_of({t.name, p});
+    mp.leader_id = leader;
+    mp.leader_epoch = 0;
+    mp.replica_nodes.push_back(leader);
+    mp.isr_nodes.push_back(leader);
+    out.partitions.push_back(std::move(mp));
+  }
+  return out;
+}
+
+bool valid_topic_name(std::string_view n) {
+  if (n.empty() || n.size() > 249 || n == "." || n == "..") return false;
+  for (char c : n)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+          c == '-'))
+      return false;
+  return true;
+}
+
+/// Calls f(node, host, port) for every gateway reachable through the
+/// session's listener (this one as the session sees it).
+template <class F>
+void for_each_gateway(const ClusterView& view, Ctx& ctx, F f) {
+  for (const auto& g : view.gateways()) {
+    if (g.node_id == view.self()) {
+      f(g.node_id, std::string_view(ctx.session.advertised->host), std::int32_t{ctx.session.advertised->port});
+    } else if (auto e = view.endpoint(g.node_id, ctx.session.listener->name)) {
+      f(g.node_id, ctx.keep(e->host), e->port);
+    }
+  }
+}
+
+asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, MetadataResponse& resp) {
+  const auto& st = b.settings();
+  const auto view = ctx.realm().cluster().view();
+  for_each_gateway(view, ctx, [&](std::int32_t node, std::string_view host, std::int32_t port) {
+    MetadataResponse::MetadataResponseBroker br;
+    br.node_id = node;
+    br.host = host;
+    br.port = port;
+    resp.brokers.push_back(br);
+  });
+  resp.cluster_id = st.cluster_id;
+  resp.controller_id = st.node_id;
+  auto& catalog = ctx.realm().store().topics();
+  bool all = !req.topics || (ctx.version == 0 && req.topics->empty());
+  bool auto_create = st.auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
+  if (all) {
+    auto r = co_await storage::call<std::vector<storage::TopicInfo>>(
+        [&](auto done) { catalog.list_topics(std::move(done)); });
+    for (auto& t : r.value)
+      if (!internal_topics::is_internal(t.name)) resp.topics.push_back(describe_topic(view, ctx, t));
+    if (auto t = internal_topics::group_offsets_topic(ctx.realm())) resp.topics.push_back(describe_topic(view, ctx, *t));
+  } else {
+    // A topic another gateway created is not in this one's memory yet: one
+    // refresh of the catalog per request that names an unknown topic.
+    for (auto& rt : *req.topics) {
+      if (rt.name && !internal_topics::is_internal(*rt.name) && !catalog.find_topic(std::string(*rt.name))) {
+        co_await storage::call<std::vector<storage::TopicInfo>>([&](auto done) { catalog.list_topics(std::move(done)); });
+        break;
+      }
+    }
+    for (auto& rt : *req.topics) {
+      std::optional<storage::TopicInfo> t;
+      // Asked by name, Kafka creates its internal topic whatever
+      // auto.create.topics.enable says, if the request allows creation.
+      const bool may_create = ctx.version < 4 || req.allow_auto_topic_creation;
+      if (rt.name && *rt.name == internal_topics::group_offsets) {
+        t = internal_topics::group_offsets_topic(ctx.realm(), may_create);
+      } else if (rt.name) {
+        t = catalog.find_topic(std::string(*rt.name));
+      } else if (!rt.topic_id.is_zero()) {
+        t = catalog.find_topic(rt.topic_id.bytes);
+        if (!t) t = internal_topics::find_by_id(ctx.realm(), rt.topic_id.bytes);
+        if (!t) {
+          MetadataResponse::MetadataResponseTopic m;
+          m.topic_id = rt.topic_id;
+          m.error_code = ctx.note(err::unknown_topic_id);
+          resp.topics.push_back(std::move(m));
+          continue;
+        }
+      }
+      std::string name(rt.name ? *rt.name : std::string_view{});
+      std::int16_t create_error = err::none;
+      if (!t && auto_create && valid_topic_name(name) && !internal_topics::is_internal(name)) {
+        auto c = co_await ctx.realm().auto_create(name);
+        if (c.ok())
+          t = c.value;
+        else
+          create_error = to_kafka(c.error);  // e.g. KAFKA_STORAGE_ERROR: out of descriptors or disk
+      }
+      if (t) {
+        resp.topics.push_back(describe_topic(view, ctx, *t));
+      } else {
+        MetadataResponse::MetadataResponseTopic m;
+        m.name = ctx.keep(name);
+        m.error_code = ctx.note(create_error != err::none       ? create_error
+                                : valid_topic_name(name) ? err::unknown_topic_or_partition
+                                                         : err::invalid_topic_exception);
+        resp.topics.push_back(std::move(m));
+      }
+    }
+  }
+  if (req.include_topic_authorized_operations)
+    for (auto& t : resp.topics) t.topic_authorized_operations = 0b0000'1111'1111'1000;
+  if (req.include_cluster_authorized_operations) resp.cluster_authorized_operations = 0b0001'1111'1000;
+}
+
+asio::awaitable<void> describe_cluster(Broker& b, Ctx& ctx, DescribeClusterRequest& req, DescribeClusterResponse& resp) {
+  const auto& st = b.settings();
+  resp.cluster_id = st.cluster_id;
+  resp.controller_id = st.node_id;
+  if (ctx.version >= 1) resp.endpoint_type = req.endpoint_type;
+  for_each_gateway(ctx.realm().cluster().view(), ctx, [&](std::int32_t node, std::string_view host, std::int32_t port) {
+    DescribeClusterResponse::DescribeClusterBroker br;
+    br.broker_id = node;
+    br.host = host;
+    br.port = port;
+    resp.brokers.push_back(br);
+  });
+  if (req.include_cluster_authorized_operations) resp.cluster_authorized_operations = 0b0001'1111'1000;
+  co_return;
+}
+
+asio::awaitable<void> find_coordinator(Broker&, Ctx& ctx, FindCoordinatorRequest& req, FindCoordinatorResponse& resp) {
+  const auto& adv = *ctx.session.advertised;
+  const auto view = ctx.realm().cluster().view();
+  auto answer = [&](std::string_view key, std::int8_t key_type, std::int16_t& error, nullable_string& message,
+                    std::int32_t& node, std::string_view& host, std::int32_t& port) {
+    if (key_type != 0) {
+      error = ctx.note(err::coordinator_not_available);
+      message = "only consumer groups are supported";
+      node = -1;
+      host = "";
+      port = -1;
+      return;
+    }
+    ctx.realm().show_group_offsets_topic();  // Kafka creates the offsets topic now
+    node = view.coordinator_of_shard(ctx.realm().store().groups().shard_of(std::string(key)));
+    if (node == view.self()) {
+      host = adv.host;
+      port = adv.port;
+    } else if (auto e = view.endpoint(node, ctx.session.listener->name)) {
+      host = ctx.keep(e->host);
+      port = e->port;
+    } else {
+      error = ctx.note(err::coordinator_not_available);
+      node = -1;
+      host = "";
+      port = -1;
+    }
+  };
+  if (ctx.version < 4) {
+    answer(req.key, req.key_type, resp.error_code, resp.error_message, resp.node_id, resp.host, resp.port);
+  } else {
+    for (auto key : req.coordinator_keys) {
+      FindCoordinatorResponse::Coordinator c;
+      c.key = key;
+      answer(key, req.key_type, c.error_code, c.error_message, c.node_id, c.host, c.port);
+      resp.coordinators.push_back(c);
+    }
+  }
+  co_return;
+}
+
+asio::awaitable<void> init_producer_id(Broker&, Ctx& ctx, InitProducerIdRequest& req, InitProducerIdResponse& resp) {
+  resp.producer_id = -1;
+  resp.producer_epoch = -1;
+  if (req.transactional_id && !req.transactional_id->empty()) {
+    // Transactions are not implemented (and their APIs are not advertised).
+    resp.error_code = ctx.note(err::transactional_id_authorization_failed);
+    co_return;
+  }
+  if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_epoch < 32766) {
+    // An idempotent producer bumping its epoch (KIP-360).
+    resp.producer_id = req.producer_id;
+    resp.producer_epoch = static_cast<std::int16_t>(req.producer_epoch + 1);
+    co_return;
+  }
+  auto r = co_await storage::call<std::int64_t>(
+      [&](auto done) { ctx.realm().store().allocate_producer_ids(1, std::move(done)); });
+  if (!r.ok()) {
+    resp.error_code = ctx.note(err::coordinator_not_available);
+    co_return;
+  }
+  resp.producer_id = r.value;
+  resp.producer_epoch = 0;
+}
+
+}  // namespace
+
+std::vector<HandlerEntry> core_handlers() {
+  return {
+      {18, 0, 5, &invoke<ApiVersionsRequest, ApiVersionsResponse, api_versions>},
+      {3, 0, 13, &invoke<MetadataRequest, MetadataResponse, metadata>},
+      {60, 0, 2, &invoke<DescribeClusterRequest, DescribeClusterResponse, describe_cluster>},
+      {10, 0, 6, &invoke<FindCoordinatorRequest, FindCoordinatorResponse, find_coordinator>},
+      {22, 0, 5, &invoke<InitProducerIdRequest, InitProducerIdResponse, init_producer_id>},
+  };
+}
+
+}  // namespace kwire_broker

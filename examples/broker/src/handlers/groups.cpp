@@ -1,0 +1,496 @@
+// The group APIs: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
+// OffsetFetch, OffsetDelete, DescribeGroups, ListGroups and DeleteGroups. Each
+// runs its body on the coordinator's strand (coordinator/group_coordinator.hpp).
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "coordinator/group_coordinator.hpp"
+#include "core/log.hpp"
+#include "kwire/messages/delete_groups_request.hpp"
+#include "kwire/messages/delete_groups_response.hpp"
+#include "kwire/messages/describe_groups_request.hpp"
+#include "kwire/messages/describe_groups_response.hpp"
+#include "kwire/messages/heartbeat_request.hpp"
+#include "kwire/messages/heartbeat_response.hpp"
+#include "kwire/messages/join_group_request.hpp"
+#include "kwire/messages/join_group_response.hpp"
+#include "kwire/messages/leave_group_request.hpp"
+#include "kwire/messages/leave_group_response.hpp"
+#include "kwire/messages/list_groups_request.hpp"
+#include "kwire/messages/list_groups_response.hpp"
+#include "kwire/messages/offset_commit_request.hpp"
+#include "kwire/messages/offset_commit_response.hpp"
+#include "kwire/messages/offset_delete_request.hpp"
+#include "kwire/messages/offset_delete_response.hpp"
+#include "kwire/messages/offset_fetch_request.hpp"
+#include "kwire/messages/offset_fetch_response.hpp"
+#include "kwire/messages/sync_group_request.hpp"
+#include "kwire/messages/sync_group_response.hpp"
+#include "protocol/registry.hpp"
+
+namespace kwire_broker {
+
+using Clock = GroupCoordinator::Clock;
+using Bytes = GroupCoordinator::Bytes;
+using State = GroupCoordinator::State;
+
+namespace {
+Bytes to_bytes(kwire::bytes_view v) { return Bytes(v.begin(), v.end()); }
+}  // namespace
+
+namespace {
+
+using namespace kwire;
+
+template <class F>
+asio::awaitable<void> on_strand(Ctx& ctx, F f) {
+  co_await asio::co_spawn(ctx.realm().groups().strand(), std::move(f), asio::use_awaitable);
+}
+
+std::optional<std::string> opt(const nullable_string& s) {
+  if (!s) return std::nullopt;
+  return std::string(*s);
+}
+
+asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, JoinGroupResponse& resp) {
+  auto& c = ctx.realm().groups();
+  resp.generation_id = -1;
+  resp.member_id = req.member_id;
+  if (ctx.version >= 7) {
+    resp.protocol_type = std::nullopt;
+    resp.protocol_name = std::nullopt;
+  } else {
+    resp.protocol_name = "";
+  }
+  const auto& st = b.settings();
+  if (req.group_id.empty()) {
+    resp.error_code = ctx.note(err::invalid_group_id);
+    co_return;
+  }
+  if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
+    resp.error_code = ctx.note(err::not_coordinator);
+    co_return;
+  }
+  if (req.session_timeout_ms < st.group_min_session_ms || req.session_timeout_ms > st.group_max_session_ms) {
+    resp.error_code = ctx.note(err::invalid_session_timeout);
+    co_return;
+  }
+  GroupCoordinator::Member m;
+  m.id = std::string(req.member_id);
+  m.instance_id = opt(req.group_instance_id);
+  m.client_id = std::string(ctx.client_id);
+  m.client_host = ctx.session.peer.substr(0, ctx.session.peer.rfind(':'));
+  m.protocol_type = std::string(req.protocol_type);
+  m.session_timeout_ms = req.session_timeout_ms;
+  m.rebalance_timeout_ms = ctx.version >= 1 ? req.rebalance_timeout_ms : req.session_timeout_ms;
+  for (auto& p : req.protocols) m.protocols.emplace_back(std::string(p.name), to_bytes(p.metadata));
+  GroupCoordinator::JoinResult r;
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    auto& g = c.get_or_create(std::string(req.group_id));
+    r = co_await c.join(g, std::move(m), ctx.version >= 4, ctx.version);
+  });
+  resp.error_code = ctx.note(r.error);
+  resp.member_id = ctx.keep(r.member_id);
+  if (r.error != 0) co_return;
+  resp.generation_id = r.generation;
+  resp.protocol_type = ctx.keep(r.protocol_type);
+  resp.protocol_name = ctx.keep(r.protocol);
+  resp.leader = ctx.keep(r.leader);
+  if (ctx.version >= 9) resp.skip_assignment = r.skip_assignment;
+  for (auto& mem : r.members) {
+    JoinGroupResponse::JoinGroupResponseMember jm;
+    jm.member_id = ctx.keep(mem.id);
+    if (mem.instance_id) jm.group_instance_id = ctx.keep(*mem.instance_id);
+    jm.metadata = ctx.keep(std::move(mem.metadata));
+    resp.members.push_back(jm);
+  }
+}
+
+asio::awaitable<void> sync_group(Broker&, Ctx& ctx, SyncGroupRequest& req, SyncGroupResponse& resp) {
+  auto& c = ctx.realm().groups();
+  if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
+    resp.error_code = ctx.note(err::not_coordinator);
+    co_return;
+  }
+  GroupCoordinator::SyncResult r;
+  std::vector<std::pair<std::string, Bytes>> assignments;
+  for (auto& a : req.assignments) assignments.emplace_back(std::string(a.member_id), to_bytes(a.assignment));
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    auto* g = c.find(std::string(req.group_id));
+    if (!g) {
+      r.error = err::unknown_member_id;
+      co_return;
+    }
+    if ((req.protocol_type && !g->protocol_type.empty() && *req.protocol_type != g->protocol_type) ||
+        (req.protocol_name && !g->protocol.empty() && *req.protocol_name != g->protocol)) {
+      r.error = err::inconsistent_group_protocol;
+      co_return;
+    }
+    std::string member(req.member_id);  // named: g++ 12 mishandles temporaries in co_await
+    auto instance = opt(req.group_instance_id);
+    r = co_await c.sync(*g, member, req.generation_id, instance, std::move(assignments));
+  });
+  resp.error_code = ctx.note(r.error);
+  if (r.error == 0) {
+    resp.protocol_type = ctx.keep(r.protocol_type);
+    resp.protocol_name = ctx.keep(r.protocol);
+    resp.assignment = ctx.keep(std::move(r.assignment));
+  }
+}
+
+asio::awaitable<void> heartbeat(Broker&, Ctx& ctx, HeartbeatRequest& req, HeartbeatResponse& resp) {
+  auto& c = ctx.realm().groups();
+  if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
+    resp.error_code = ctx.note(err::not_coordinator);
+    co_return;
+  }
+  std::int16_t e = 0;
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    auto* g = c.find(std::string(req.group_id));
+    e = g ? c.heartbeat(*g, std::string(req.member_id), req.generation_id, opt(req.group_instance_id))
+          : err::unknown_member_id;
+    co_return;
+  });
+  resp.error_code = ctx.note(e);
+}
+
+asio::awaitable<void> leave_group(Broker&, Ctx& ctx, LeaveGroupRequest& req, LeaveGroupResponse& resp) {
+  auto& c = ctx.realm().groups();
+  if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
+    resp.error_code = ctx.note(err::not_coordinator);
+    co_return;
+  }
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    auto* g = c.find(std::string(req.group_id));
+    if (ctx.version < 3) {
+      resp.error_code = g ? c.leave(*g, std::string(req.member_id), std::nullopt) : err::unknown_member_id;
+      co_return;
+    }
+    for (auto& mi : req.members) {
+      LeaveGroupResponse::MemberResponse mr;
+      mr.member_id = mi.member_id;
+      mr.group_instance_id = mi.group_instance_id;
+      mr.error_code = g ? c.leave(*g, std::string(mi.member_id), opt(mi.group_instance_id)) : err::unknown_member_id;
+      ctx.note(mr.error_code);
+      resp.members.push_back(mr);
+    }
+    co_return;
+  });
+  ctx.note(resp.error_code);
+}
+
+asio::awaitable<void> offset_commit(Broker&, Ctx& ctx, OffsetCommitRequest& req, OffsetCommitResponse& resp) {
+  auto& c = ctx.realm().groups();
+  auto& catalog = ctx.realm().store().topics();
+  std::string group(req.group_id);
+  std::int16_t group_error = 0;
+  if (group.empty()) group_error = err::invalid_group_id;
+  else if (!ctx.realm().cluster().coordinates(group)) group_error = err::not_coordinator;
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    if (group_error) co_return;
+    auto* g = c.find(group);
+    group_error = c.check_commit(g, std::string(req.member_id), req.generation_id_or_member_epoch,
+                                 opt(req.group_instance_id));
+    if (!group_error && !g) c.get_or_create(group);
+    co_return;
+  });
+  std::vector<std::pair<storage::TopicPartition, storage::CommittedOffset>> offsets;
+  auto now = now_ms();
+  for (auto& t : req.topics) {
+    auto& tr = resp.topics.emplace_back();
+    tr.name = t.name;
+    tr.topic_id = t.topic_id;
+    auto info = ctx.version >= 10 ? catalog.find_topic(t.topic_id.bytes) : catalog.find_topic(std::string(t.name));
+    for (auto& p : t.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      pr.partition_index = p.partition_index;
+      if (group_error) {
+        pr.error_code = group_error;
+      } else if (!info || p.partition_index < 0 || p.partition_index >= info->partitions) {
+        pr.error_code = ctx.version >= 10 && !info ? err::unknown_topic_id : err::unknown_topic_or_partition;
+      } else {
+        storage::CommittedOffset o;
+        o.offset = p.committed_offset;
+        o.leader_epoch = ctx.version >= 6 ? p.committed_leader_epoch : -1;
+        o.metadata = p.committed_metadata ? std::string(*p.committed_metadata) : std::string();
+        o.commit_timestamp = ctx.version == 1 && p.commit_timestamp >= 0 ? p.commit_timestamp : now;
+        offsets.emplace_back(storage::TopicPartition{info->name, p.partition_index}, std::move(o));
+      }
+      ctx.note(pr.error_code);
+    }
+  }
+  if (!offsets.empty()) {
+    auto r = co_await storage::call<storage::Done>(
+        [&](auto done) { ctx.realm().store().groups().commit_offsets(group, std::move(offsets), std::move(done)); });
+    if (!r.ok()) {
+      for (auto& t : resp.topics)
+        for (auto& p : t.partitions)
+          if (p.error_code == 0) p.error_code = ctx.note(err::coordinator_not_available);
+    }
+  }
+}
+
+asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, OffsetFetchResponse& resp) {
+  auto& catalog = ctx.realm().store().topics();
+  using Committed = std::vector<std::pair<storage::TopicPartition, storage::CommittedOffset>>;
+  // The group's error when its offsets cannot be answered here: another
+  // gateway coordinates it, or the storage failed (an empty answer would send
+  // the consumer to its reset policy).
+  auto load = [&](const std::string& group, Committed& out) -> asio::awaitable<std::int16_t> {
+    if (!ctx.realm().cluster().coordinates(group)) co_return err::not_coordinator;
+    auto r = co_await storage::call<Committed>(
+        [&](auto done) { ctx.realm().store().groups().fetch_offsets(group, std::move(done)); });
+    if (!r.ok()) {
+      KB_WARN("offsets of group {}: {}", group, r.message);
+      co_return err::coordinator_not_available;
+    }
+    out = std::move(r.value);
+    co_return 0;
+  };
+  auto lookup = [](const Committed& all, const std::string& topic, std::int32_t p) -> const storage::CommittedOffset* {
+    for (auto& [tp, o] : all)
+      if (tp.topic == topic && tp.partition == p) return &o;
+    return nullptr;
+  };
+  if (ctx.version < 8) {
+    std::string gid(req.group_id);
+    Committed all;
+    if (auto e = co_await load(gid, all)) {
+      resp.error_code = ctx.note(e);  // v2+ carry it; older clients see no offsets
+      co_return;
+    }
+    auto fill = [&](OffsetFetchResponse::OffsetFetchResponsePartition& pr, const storage::CommittedOffset* o) {
+      pr.committed_offset = o ? o->offset : -1;
+      pr.committed_leader_epoch = o ? o->leader_epoch : -1;
+      pr.metadata = o ? ctx.keep(o->metadata) : std::string_view("");
+    };
+    if (!req.topics) {
+      std::map<std::string, std::vector<const std::pair<storage::TopicPartition, storage::CommittedOffset>*>> by;
+      for (auto& e : all) by[e.first.topic].push_back(&e);
+      for (auto& [topic, list] : by) {
+        auto& tr = resp.topics.emplace_back();
+        tr.name = ctx.keep(topic);
+        for (auto* e : list) {
+          auto& pr = tr.partitions.emplace_back();
+          pr.partition_index = e->first.partition;
+          fill(pr, &e->second);
+        }
+      }
+    } else {
+      for (auto& t : *req.topics) {
+        auto& tr = resp.topics.emplace_back();
+        tr.name = t.name;
+        for (auto p : t.partition_indexes) {
+          auto& pr = tr.partitions.emplace_back();
+          pr.partition_index = p;
+          fill(pr, lookup(all, std::string(t.name), p));
+        }
+      }
+    }
+    co_return;
+  }
+  for (auto& rg : req.groups) {
+    auto& gr = resp.groups.emplace_back();
+    gr.group_id = rg.group_id;
+    std::string gid(rg.group_id);
+    Committed all;
+    if (auto e = co_await load(gid, all)) {
+      gr.error_code = ctx.note(e);
+      continue;
+    }
+    auto fill = [&](OffsetFetchResponse::OffsetFetchResponsePartitions& pr, const storage::CommittedOffset* o) {
+      pr.committed_offset = o ? o->offset : -1;
+      pr.committed_leader_epoch = o ? o->leader_epoch : -1;
+      pr.metadata = o ? ctx.keep(o->metadata) : std::string_view("");
+    };
+    if (!rg.topics) {
+      std::map<std::string, std::vector<const std::pair<storage::TopicPartition, storage::CommittedOffset>*>> by;
+      for (auto& e : all) by[e.first.topic].push_back(&e);
+      for (auto& [topic, list] : by) {
+        auto& tr = gr.topics.emplace_back();
+        tr.name = ctx.keep(topic);
+        if (auto info = catalog.find_topic(topic)) tr.topic_id.bytes = info->id;
+        for (auto* e : list) {
+          auto& pr = tr.partitions.emplace_back();
+          pr.partition_index = e->first.partition;
+          fill(pr, &e->second);
+        }
+      }
+    } else {
+      for (auto& t : *rg.topics) {
+        auto& tr = gr.topics.emplace_back();
+        tr.name = t.name;
+        tr.topic_id = t.topic_id;
+        std::string name(t.name);
+        if (ctx.version >= 10) {
+          auto info = catalog.find_topic(t.topic_id.bytes);
+          name = info ? info->name : std::string();
+        }
+        for (auto p : t.partition_indexes) {
+          auto& pr = tr.partitions.emplace_back();
+          pr.partition_index = p;
+          if (name.empty()) {
+            pr.error_code = ctx.note(err::unknown_topic_id);
+            pr.committed_offset = -1;
+            pr.committed_leader_epoch = -1;
+            continue;
+          }
+          fill(pr, lookup(all, name, p));
+        }
+      }
+    }
+  }
+}
+
+asio::awaitable<void> offset_delete(Broker&, Ctx& ctx, OffsetDeleteRequest& req, OffsetDeleteResponse& resp) {
+  auto& c = ctx.realm().groups();
+  std::string group(req.group_id);
+  bool exists = false;
+  std::set<std::string> subscribed;
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    auto* g = c.find(group);
+    exists = g != nullptr;
+    if (g && g->state != State::empty && g->state != State::dead) {
+      subscribed = c.subscribed_topics(*g);
+      if (g->protocol_type != "consumer") resp.error_code = err::non_empty_group;
+    }
+    co_return;
+  });
+  if (!exists) {
+    resp.error_code = ctx.note(err::group_id_not_found);
+    co_return;
+  }
+  if (resp.error_code) {
+    ctx.note(resp.error_code);
+    co_return;
+  }
+  std::vector<storage::TopicPartition> gone;
+  for (auto& t : req.topics) {
+    auto& tr = resp.topics.emplace_back();
+    tr.name = t.name;
+    bool busy = subscribed.count(std::string(t.name)) != 0;
+    for (auto& p : t.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      pr.partition_index = p.partition_index;
+      if (busy)
+        pr.error_code = ctx.note(err::group_subscribed_to_topic);
+      else
+        gone.push_back({std::string(t.name), p.partition_index});
+    }
+  }
+  if (!gone.empty()) {
+    co_await storage::call<storage::Done>(
+        [&](auto done) { ctx.realm().store().groups().delete_offsets(group, std::move(gone), std::move(done)); });
+  }
+}
+
+asio::awaitable<void> describe_groups(Broker&, Ctx& ctx, DescribeGroupsRequest& req, DescribeGroupsResponse& resp) {
+  auto& c = ctx.realm().groups();
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    for (auto id : req.groups) {
+      auto& dg = resp.groups.emplace_back();
+      dg.group_id = id;
+      auto* g = c.find(std::string(id));
+      if (!g) {
+        dg.group_state = "Dead";
+        if (ctx.version >= 6) {
+          dg.error_code = ctx.note(err::group_id_not_found);
+          dg.error_message = ctx.keep("Group " + std::string(id) + " not found.");
+        }
+        continue;
+      }
+      dg.group_state = GroupCoordinator::state_name(g->state);
+      dg.protocol_type = ctx.keep(g->protocol_type);
+      dg.protocol_data = ctx.keep(g->state == State::stable || g->state == State::completing_rebalance ? g->protocol
+                                                                                                        : std::string());
+      for (auto& [mid, m] : g->members) {
+        DescribeGroupsResponse::DescribedGroupMember dm;
+        dm.member_id = ctx.keep(mid);
+        if (m.instance_id) dm.group_instance_id = ctx.keep(*m.instance_id);
+        dm.client_id = ctx.keep(m.client_id);
+        dm.client_host = ctx.keep("/" + m.client_host);
+        if (g->state == State::stable) {
+          if (auto* md = m.metadata_for(g->protocol)) dm.member_metadata = ctx.keep(Bytes(*md));
+          dm.member_assignment = ctx.keep(Bytes(m.assignment));
+        }
+        dg.members.push_back(dm);
+      }
+      if (req.include_authorized_operations) dg.authorized_operations = 0b0000'0011'1010'1000;
+    }
+    co_return;
+  });
+}
+
+asio::awaitable<void> list_groups(Broker&, Ctx& ctx, ListGroupsRequest& req, ListGroupsResponse& resp) {
+  auto& c = ctx.realm().groups();
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    for (auto* g : c.all()) {
+      auto state = GroupCoordinator::state_name(g->state);
+      if (!req.states_filter.empty()) {
+        bool match = false;
+        for (auto s : req.states_filter)
+          if (s.size() == state.size() && std::equal(s.begin(), s.end(), state.begin(), [](char a, char bb) {
+                return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(bb));
+              }))
+            match = true;
+        if (!match) continue;
+      }
+      if (!req.types_filter.empty()) {
+        bool match = false;
+        for (auto t : req.types_filter)
+          if (t == "classic" || t == "Classic" || t == "CLASSIC") match = true;
+        if (!match) continue;
+      }
+      ListGroupsResponse::ListedGroup lg;
+      lg.group_id = ctx.keep(g->id);
+      lg.protocol_type = ctx.keep(g->protocol_type);
+      lg.group_state = state;
+      lg.group_type = "classic";
+      resp.groups.push_back(lg);
+    }
+    co_return;
+  });
+}
+
+asio::awaitable<void> delete_groups(Broker&, Ctx& ctx, DeleteGroupsRequest& req, DeleteGroupsResponse& resp) {
+  auto& c = ctx.realm().groups();
+  for (auto id : req.groups_names) {
+    auto& r = resp.results.emplace_back();
+    r.group_id = id;
+    std::string gid(id);
+    co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+      auto* g = c.find(gid);
+      if (!g) {
+        r.error_code = err::group_id_not_found;
+      } else if (g->state != State::empty && g->state != State::dead) {
+        r.error_code = err::non_empty_group;
+      } else {
+        c.remove_group(gid);
+        co_await storage::call<storage::Done>(
+            [&](auto done) { ctx.realm().store().groups().delete_group(gid, std::move(done)); });
+      }
+    });
+    ctx.note(r.error_code);
+  }
+}
+
+}  // namespace
+
+std::vector<HandlerEntry> group_handlers() {
+  return {
+      {11, 0, 9, &invoke<JoinGroupRequest, JoinGroupResponse, join_group>},
+      {14, 0, 5, &invoke<SyncGroupRequest, SyncGroupResponse, sync_group>},
+      {12, 0, 4, &invoke<HeartbeatRequest, HeartbeatResponse, heartbeat>},
+      {13, 0, 5, &invoke<LeaveGroupRequest, LeaveGroupResponse, leave_group>},
+      {8, 0, 10, &invoke<OffsetCommitRequest, OffsetCommitResponse, offset_commit>},
+      {9, 0, 10, &invoke<OffsetFetchRequest, OffsetFetchResponse, offset_fetch>},
+      {47, 0, 0, &invoke<OffsetDeleteRequest, OffsetDeleteResponse, offset_delete>},
+      {15, 0, 6, &invoke<DescribeGroupsRequest, DescribeGroupsResponse, describe_groups>},
+      {16, 0, 5, &invoke<ListGroupsRequest, ListGroupsResponse, list_groups>},
+      {42, 0, 3, &invoke<DeleteGroupsRequest, DeleteGroupsResponse, delete_groups>},
+  };
+}
+
+}  // namespace kwire_broker

@@ -1,0 +1,356 @@
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include "net/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <deque>
+
+#include "net/accept_backoff.hpp"
+#include "core/log.hpp"
+
+namespace kwire_broker {
+
+using tcp = asio::ip::tcp;
+
+struct Server::Conn {
+  explicit Conn(tcp::socket s) : socket(std::move(s)), idle(socket.get_executor()) {}
+  tcp::socket socket;
+  asio::steady_timer idle;
+  SessionState state;
+  std::chrono::steady_clock::time_point deadline;
+  bool busy = false;
+  bool closed = false;
+
+  void close() {
+    if (closed) return;
+    closed = true;
+    boost::system::error_code ec;
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+    idle.cancel();
+  }
+};
+
+Server::Server(Broker& broker, std::vector<asio::io_context*> ios)
+    : broker_(broker), ios_(std::move(ios)), budget_(broker.settings().queued_max_request_bytes) {
+  broker_.metrics().queued_request_bytes = [this] { return budget_.in_use(); };
+}
+
+void Server::start() {
+  const auto& st = broker_.settings();
+  for (std::size_t li = 0; li < st.listeners.size(); ++li) {
+    const auto& l = st.listeners[li];
+    auto host = l.host.empty() ? std::string("0.0.0.0") : l.host;
+    if (host == "localhost") host = "127.0.0.1";
+    auto a = std::make_unique<tcp::acceptor>(*ios_[li % ios_.size()]);
+    try {
+      tcp::endpoint ep(asio::ip::make_address(host), l.port);
+      a->open(ep.protocol());
+      // SO_REUSEADDR only lets a restarted broker bind past connections in
+      // TIME_WAIT: Linux still refuses a port that another socket listens on.
+      a->set_option(tcp::acceptor::reuse_address(true));
+      a->bind(ep);
+      a->listen();
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error(fmt::format("cannot listen on {}://{}:{}: {}", l.name, host, l.port, e.code().message()));
+    }
+    KB_INFO("listening on {}://{}:{} ({})", l.name, host, a->local_endpoint().port(), l.protocol);
+    asio::co_spawn(a->get_executor(), accept_loop(*a, li), asio::detached);
+    acceptors_.push_back(std::move(a));
+  }
+}
+
+void Server::stop() {
+  for (auto& a : acceptors_) {
+    asio::post(a->get_executor(), [a = a.get()] {
+      boost::system::error_code ec;
+      a->close(ec);
+    });
+  }
+  std::lock_guard lk(mu_);
+  for (auto& c : conns_) {
+    asio::post(c->socket.get_executor(), [c] {
+      if (!c->busy) c->close();
+    });
+  }
+}
+
+std::size_t Server::open_connections() {
+  std::lock_guard lk(mu_);
+  return conns_.size();
+}
+
+asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t li) {
+  AcceptBackoff backoff;
+  asio::steady_timer pause(acceptor.get_executor());
+  std::size_t turn = li;
+  for (;;) {
+    boost::system::error_code ec;
+    // The connection lives on the next io_context in turn.
+    asio::any_io_executor home = ios_[turn % ios_.size()]->get_executor();
+    tcp::socket s = co_await acceptor.async_accept(home, asio::redirect_error(asio::use_awaitable, ec));
+    if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+    if (ec == asio::error::connection_aborted) continue;  // the client gave up before we took it
+    if (ec) {
+      broker_.metrics().accept_errors++;
+      auto wait = backoff.failed();
+      if (auto n = backoff.take_log_due())
+        KB_WARN("{}: accept failed {} time(s): {}; pausing accepts for {} ms", broker_.settings().listeners[li].name,
+                n, ec.message(), wait.count());
+      pause.expires_after(wait);
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    backoff.succeeded();
+    ++turn;
+    if (broker_.stopping()) {
+      s.close(ec);
+      continue;
+    }
+    s.set_option(tcp::no_delay(true), ec);
+    auto conn = std::make_shared<Conn>(std::move(s));
+    conn->state.listener = &broker_.settings().listeners[li];
+    conn->state.advertised = &broker_.settings().advertised[li];
+    conn->state.authenticated = !conn->state.listener->sasl();
+    conn->state.realm = &broker_.default_realm();
+    auto rep = conn->socket.remote_endpoint(ec);
+    conn->state.peer = ec ? "?" : rep.address().to_string() + ":" + std::to_string(rep.port());
+    {
+      std::lock_guard lk(mu_);
+      conns_.insert(conn);
+    }
+    broker_.metrics().connections++;
+    broker_.metrics().connections_total++;
+    asio::co_spawn(conn->socket.get_executor(), serve(conn), asio::detached);
+  }
+}
+
+namespace {
+
+asio::awaitable<void> watch_idle(std::shared_ptr<Server::Conn> c);
+
+}  // namespace
+
+namespace {
+
+/// Wakes the coroutines of one connection when its state changes; each
+/// waits on its own timer (a timer's expiry change would cancel the other's
+/// wait). Everything runs on the connection's executor, so a notify between a
+/// check and a wait cannot be lost.
+struct Signal {
+  explicit Signal(asio::any_io_executor ex) : reader(ex), writer(ex) {}
+  asio::steady_timer reader, writer;
+  void notify() {
+    reader.cancel();
+    writer.cancel();
+  }
+  template <class Cond>
+  static asio::awaitable<void> wait_until(asio::steady_timer& t, Cond cond) {
+    while (!cond()) {
+      t.expires_after(std::chrono::hours(24));
+      boost::system::error_code ec;
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+};
+
+/// One request on its way through a connection.
+struct InFlight {
+  explicit InFlight(RequestBudget& budget) : charge(budget) {}
+  FrameBuffer frame;
+  BudgetCharge charge;  // the frame's bytes, given back once it is handled
+  Reply reply;
+  bool released = false;  // the next request may start
+  bool done = false;      // the reply is ready
+};
+
+constexpr std::size_t max_in_flight = 16;
+// A frame's buffer grows by at most this much per read, so that memory
+// follows the bytes that arrived, not the size a prefix announced.
+constexpr std::size_t read_chunk = 64 * 1024;
+
+// A free function, not a lambda: a coroutine's parameters live in its frame,
+// a lambda's captures do not.
+asio::awaitable<void> run_request(Broker& broker, std::shared_ptr<Server::Conn> c, std::shared_ptr<InFlight> f,
+                                  Signal& changed) {
+  // Named, not temporaries: g++ 12 destroys temporaries of a co_await
+  // expression twice.
+  std::function<void()> release = [f, &changed] {
+    f->released = true;
+    changed.notify();
+  };
+  const bytes_view frame(f->frame.data(), f->frame.size());
+  Reply r = co_await broker.handle(c->state, frame, std::move(release));
+  f->reply = std::move(r);
+}
+
+}  // namespace
+
+// Requests start in order, one at a time: the next starts when the current
+// one releases the connection, which a produce request does once its appends
+// are queued in storage (so the order of appends is the order of requests)
+// and every other request does when it completes. Produce requests thus
+// overlap their waits for storage while replies still leave in request order.
+asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
+  const auto& st = broker_.settings();
+  auto idle = std::chrono::milliseconds(st.idle_ms);
+  c->deadline = std::chrono::steady_clock::now() + idle;
+  auto ex = c->socket.get_executor();
+  if (st.idle_ms > 0) asio::co_spawn(ex, watch_idle(c), asio::detached);
+  KB_DEBUG("connection from {}", c->state.peer);
+  std::deque<std::shared_ptr<InFlight>> queue;
+  Signal changed(ex);
+  bool reading = true;
+  int running = 0;  // handlers not finished (they signal `changed`)
+  std::string why;
+
+  // Writes replies in request order as they complete.
+  auto writer = [&]() -> asio::awaitable<void> {
+    try {
+      for (;;) {
+        co_await Signal::wait_until(changed.writer,
+            [&] { return (!queue.empty() && queue.front()->done) || (!reading && queue.empty()); });
+        if (queue.empty()) break;
+        auto f = queue.front();
+        if (f->reply.kind == Reply::Kind::close) {
+          if (why.empty()) why.assign(f->reply.frame.begin(), f->reply.frame.end());
+          c->close();
+          break;
+        }
+        if (f->reply.kind == Reply::Kind::respond) {
+          co_await asio::async_write(c->socket, asio::buffer(f->reply.frame), asio::use_awaitable);
+          broker_.metrics().bytes_out += f->reply.frame.size();
+        }
+        queue.pop_front();
+        c->busy = !queue.empty();
+        c->deadline = std::chrono::steady_clock::now() + idle;
+        changed.notify();
+      }
+    } catch (const boost::system::system_error&) {
+      c->close();
+    }
+    queue.clear();
+    changed.notify();
+  };
+  bool writer_done = false;
+  asio::co_spawn(ex, writer(), [&](std::exception_ptr) {
+    writer_done = true;
+    changed.notify();
+  });
+
+  try {
+    for (;;) {
+      co_await Signal::wait_until(changed.reader, [&] { return queue.size() < max_in_flight || c->closed; });
+      if (c->closed) break;
+      std::uint8_t size_buf[4];
+      co_await asio::async_read(c->socket, asio::buffer(size_buf), asio::use_awaitable);
+      auto size = static_cast<std::int32_t>(storage::batch::get_be(size_buf, 4));
+      if (size < 0) {
+        why = "negative frame size";
+        break;
+      }
+      if (size > st.max_request_bytes) {
+        broker_.metrics().frames_refused++;
+        why = fmt::format("frame of {} bytes exceeds socket.request.max.bytes ({})", size, st.max_request_bytes);
+        break;
+      }
+      // Before login a client may only authenticate: Kafka's limit for that
+      // is far below the one for requests.
+      if (!c->state.authenticated && size > st.sasl_max_receive_bytes) {
+        broker_.metrics().frames_refused++;
+        why = fmt::format("frame of {} bytes before authentication exceeds sasl.server.max.receive.size ({})", size,
+                          st.sasl_max_receive_bytes);
+        break;
+      }
+      auto f = std::make_shared<InFlight>(budget_);
+      if (!co_await read_body(*c, static_cast<std::size_t>(size), f->frame, f->charge)) break;
+      c->busy = true;
+      c->deadline = std::chrono::steady_clock::now() + idle;
+      broker_.metrics().bytes_in += f->frame.size() + 4;
+      queue.push_back(f);
+      ++running;
+      asio::co_spawn(ex, run_request(broker_, c, f, changed), [c, f, &changed, &running](std::exception_ptr e) {
+        if (e) {
+          std::string what = "internal error";
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex2) {
+            what += std::string(": ") + ex2.what();
+            KB_ERROR("connection {}: {}", c->state.peer, ex2.what());
+          } catch (...) {
+          }
+          f->reply = Reply{Reply::Kind::close, std::vector<std::uint8_t>(what.begin(), what.end())};
+        }
+        // The request is handled: its bytes go back to the budget now, not
+        // when its reply has been written.
+        f->frame.release();
+        f->charge.release();
+        f->released = f->done = true;
+        --running;
+        changed.notify();
+      });
+      co_await Signal::wait_until(changed.reader, [&] { return f->released || c->closed; });
+      if (f->done && f->reply.kind == Reply::Kind::close) break;
+      if (broker_.stopping() || c->closed) break;
+    }
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != asio::error::eof && e.code() != asio::error::operation_aborted &&
+        e.code() != asio::error::connection_reset && e.code() != asio::error::bad_descriptor)
+      why = e.what();
+  }
+  budget_.frame_read(c.get());  // an overdraft held by a frame cut short ends here
+  // Replies of requests already read still go out, then the connection closes.
+  reading = false;
+  changed.notify();
+  co_await Signal::wait_until(changed.reader, [&] { return writer_done && running == 0; });
+  if (!why.empty()) KB_WARN("closing connection from {}: {}", c->state.peer, why);
+  c->close();
+  {
+    std::lock_guard lk(mu_);
+    conns_.erase(c);
+  }
+  broker_.metrics().connections--;
+}
+
+asio::awaitable<bool> Server::read_body(Conn& c, std::size_t size, FrameBuffer& frame, BudgetCharge& charge) {
+  std::size_t have = 0;
+  while (have < size) {
+    const std::size_t want = std::min(read_chunk, size - have);
+    if (!co_await budget_.take(want, &c, [&c] { return c.closed; })) co_return false;
+    charge.add(want);
+    frame.resize(have + want);
+    co_await asio::async_read(c.socket, asio::buffer(frame.data() + have, want), asio::use_awaitable);
+    have += want;
+  }
+  budget_.frame_read(&c);
+  co_return true;
+}
+
+namespace {
+
+asio::awaitable<void> watch_idle(std::shared_ptr<Server::Conn> c) {
+  while (!c->closed) {
+    c->idle.expires_at(c->deadline);
+    boost::system::error_code ec;
+    co_await c->idle.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (c->closed) co_return;
+    if (!c->busy && std::chrono::steady_clock::now() >= c->deadline) {
+      KB_INFO("closing idle connection from {}", c->state.peer);
+      c->close();
+      co_return;
+    }
+    if (c->busy) c->deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  }
+}
+
+}  // namespace
+
+}  // namespace kwire_broker

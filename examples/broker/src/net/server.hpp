@@ -1,0 +1,54 @@
+// Listeners and client connections: one acceptor per listener, which hands
+// the connections it accepts to the io_contexts in turn (no SO_REUSEPORT: a
+// second broker on the same port fails to bind instead of sharing it), and
+// per connection a reader and a writer coroutine. A frame's buffer grows as
+// its bytes arrive, charged to the broker-wide RequestBudget. Requests start one at a time in arrival
+// order; a produce request lets the next start once its appends are queued
+// in storage, so a client's pipelined produce requests overlap their waits
+// for storage. Responses always leave in request order.
+#pragma once
+
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "core/broker.hpp"
+#include "net/frame_buffer.hpp"
+#include "net/request_budget.hpp"
+
+namespace kwire_broker {
+
+class Server {
+ public:
+  Server(Broker& broker, std::vector<asio::io_context*> ios);
+  /// Binds every listener on every io_context; throws on failure.
+  void start();
+  /// Stops accepting and closes idle connections; busy ones close after
+  /// their current response.
+  void stop();
+  std::size_t open_connections();
+
+  struct Conn;
+
+ private:
+  Broker& broker_;
+  std::vector<asio::io_context*> ios_;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::mutex mu_;
+  std::set<std::shared_ptr<Conn>> conns_;
+  RequestBudget budget_;
+
+  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, std::size_t listener);
+  asio::awaitable<void> serve(std::shared_ptr<Conn> conn);
+  /// Reads a frame's body of `size` bytes into `frame`, growing it as bytes
+  /// arrive; false if the connection closed while waiting for the budget.
+  asio::awaitable<bool> read_body(Conn& c, std::size_t size, FrameBuffer& frame, BudgetCharge& charge);
+};
+
+}  // namespace kwire_broker

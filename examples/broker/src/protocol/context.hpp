@@ -1,0 +1,79 @@
+// What one request sees while it is handled: the connection's session (who
+// the client is, which namespace it works in) and the request's own context
+// (its header, the errors it answered, the memory its response borrows), and
+// what the connection does with the result.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.hpp"
+#include "kwire/codec.hpp"
+
+namespace kwire_broker {
+
+using kwire::bytes_view;
+
+class Realm;
+
+/// What a connection does with a handled request.
+struct Reply {
+  enum class Kind : std::uint8_t { respond, none, close } kind = Kind::respond;
+  std::vector<std::uint8_t> frame;  // size prefix, response header, body
+};
+
+/// Per-connection state that handlers may read or change.
+struct SessionState {
+  const Listener* listener = nullptr;
+  const Listener* advertised = nullptr;
+  std::string peer;
+  bool authenticated = false;     // always true on PLAINTEXT listeners
+  bool sasl_mechanism_chosen = false;
+  bool raw_sasl_next = false;     // after SaslHandshake v0 the next frame is a bare token
+  std::string principal = "ANONYMOUS";
+  /// The namespace this client works in: the broker's own, or for a SASL
+  /// user named tenant/namespace, that one.
+  Realm* realm = nullptr;
+};
+
+/// The context of one request.
+struct Ctx {
+  explicit Ctx(SessionState& s) : session(s) {}
+  SessionState& session;
+  std::int16_t api_key = 0;
+  std::int16_t version = 0;
+  std::int32_t correlation_id = 0;
+  std::string_view client_id;
+  bool no_response = false;  // acks=0
+  std::vector<std::int16_t> errors;  // for metrics: one entry per non-zero error
+
+  /// Keeps strings and buffers alive until the response is encoded.
+  std::deque<std::string> strings;
+  std::deque<std::vector<std::uint8_t>> buffers;
+  std::string_view keep(std::string s) { return strings.emplace_back(std::move(s)); }
+  bytes_view keep(std::vector<std::uint8_t> b) {
+    auto& v = buffers.emplace_back(std::move(b));
+    return {v.data(), v.size()};
+  }
+  std::int16_t note(std::int16_t code) {
+    if (code != 0) errors.push_back(code);
+    return code;
+  }
+  Realm& realm() const noexcept { return *session.realm; }
+
+  /// Lets the connection start its next request before this one completes:
+  /// a produce request calls it once its appends are queued in storage.
+  std::function<void()> on_release;
+  void release() {
+    if (auto f = std::move(on_release)) {
+      on_release = nullptr;
+      f();
+    }
+  }
+};
+
+}  // namespace kwire_broker

@@ -1,0 +1,136 @@
+// Request dispatch: reads a frame's request header, enforces what may be
+// asked before SASL authentication and which versions are served, and hands
+// the body to the API's handler (protocol/registry.hpp).
+#include <algorithm>
+
+#include "core/log.hpp"
+#include "handlers/sasl.hpp"
+#include "kwire/messages/api_versions_response.hpp"
+#include "kwire/messages/request_header.hpp"
+#include "protocol/registry.hpp"
+
+namespace kwire_broker {
+
+const std::vector<HandlerEntry>& handler_table() {
+  static const std::vector<HandlerEntry> table = [] {
+    std::vector<HandlerEntry> t;
+    for (auto part : {core_handlers(), sasl_handlers(), data_handlers(), admin_handlers(), group_handlers()})
+      t.insert(t.end(), part.begin(), part.end());
+    std::sort(t.begin(), t.end(), [](auto& a, auto& b) { return a.api_key < b.api_key; });
+    return t;
+  }();
+  return table;
+}
+
+std::optional<Broker::Range> Broker::advertised(std::int16_t api_key) {
+  for (auto& e : handler_table())
+    if (e.api_key == api_key) return Range{e.advertised_from(), e.max_version};
+  return std::nullopt;
+}
+
+namespace {
+
+constexpr std::size_t header_decode_bytes = 64 << 10;
+
+Reply close_reply(std::string why) {
+  Reply r;
+  r.kind = Reply::Kind::close;
+  r.frame.assign(why.begin(), why.end());
+  return r;
+}
+
+/// The answer to an ApiVersions request of a version we do not know: v0 with
+/// UNSUPPORTED_VERSION and our versions, so the client can pick one.
+Reply api_versions_fallback(std::int32_t correlation_id) {
+  kwire::ApiVersionsResponse resp;
+  resp.error_code = err::unsupported_version;
+  for (auto& e : handler_table()) {
+    kwire::ApiVersionsResponse::ApiVersion v;
+    v.api_key = e.api_key;
+    v.min_version = e.advertised_from();
+    v.max_version = e.max_version;
+    resp.api_keys.push_back(v);
+  }
+  SessionState s;
+  Ctx ctx(s);
+  ctx.api_key = 18;
+  ctx.version = 0;
+  ctx.correlation_id = correlation_id;
+  return make_frame(ctx, resp);
+}
+
+}  // namespace
+
+asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::function<void()> release) {
+  if (s.raw_sasl_next) {
+    // SaslHandshake v0: the token comes bare and the answer is a bare frame.
+    s.raw_sasl_next = false;
+    std::string user;
+    if (!check_plain(settings_, frame, user)) co_return close_reply("SASL/PLAIN authentication failed");
+    if (auto why = enter_namespace(*this, s, user)) co_return close_reply(*why);
+    s.authenticated = true;
+    s.principal = "User:" + user;
+    Reply r;
+    r.frame.assign(4, 0);
+    co_return r;
+  }
+  if (frame.size() < 8) co_return close_reply("request shorter than a request header");
+  auto key = static_cast<std::int16_t>(storage::batch::get_be(frame.data(), 2));
+  auto version = static_cast<std::int16_t>(storage::batch::get_be(frame.data() + 2, 2));
+  const kwire::ApiInfo* info = api_info(key);
+  if (!info) {
+    metrics_.request(key, err::invalid_request);
+    co_return close_reply(fmt::format("unknown API key {}", key));
+  }
+  bool flexible = info->flexible(version) || (version > info->max_version && info->flexible_from >= 0);
+  std::pmr::unsynchronized_pool_resource mem;
+  kwire::Reader reader(frame, &mem);
+  // A header needs a client id view and, rarely, a few tagged fields: a
+  // header of thousands of unknown tags is refused before they are kept.
+  reader.set_memory_limit(header_decode_bytes);
+  kwire::RequestHeader header;
+  kwire::decode_from(reader, header, static_cast<std::int16_t>(flexible ? 2 : 1));
+  if (!reader.ok()) {
+    metrics_.request(key, err::invalid_request);
+    co_return close_reply("bad request header: " + reader.error()->message());
+  }
+  bytes_view body = frame.subspan(reader.offset());
+
+  if (s.listener && s.listener->sasl() && !s.authenticated && key != 17 && key != 18 && key != 36) {
+    metrics_.request(key, err::illegal_sasl_state);
+    co_return close_reply(fmt::format("{} before SASL authentication", info->name));
+  }
+  auto range = advertised(key);
+  if (key == 18 && (!range || version > range->max)) {
+    metrics_.request(key, err::unsupported_version);
+    co_return api_versions_fallback(header.correlation_id);
+  }
+  const HandlerEntry* entry = nullptr;
+  for (auto& e : handler_table())
+    if (e.api_key == key) entry = &e;
+  if (!entry) {
+    metrics_.request(key, err::invalid_request);
+    co_return close_reply(fmt::format("{} is not implemented", info->name));
+  }
+  if (version < entry->min_version || version > entry->max_version) {
+    metrics_.request(key, err::unsupported_version);
+    co_return close_reply(fmt::format("{} v{} is not supported", info->name, version));
+  }
+  Ctx ctx(s);
+  ctx.api_key = key;
+  ctx.version = version;
+  ctx.correlation_id = header.correlation_id;
+  ctx.client_id = header.client_id ? *header.client_id : std::string_view{};
+  ctx.on_release = std::move(release);
+  Reply r = co_await entry->fn(*this, ctx, body);
+  if (r.kind == Reply::Kind::close) {
+    metrics_.request(key, err::invalid_request);
+    std::string why(r.frame.begin(), r.frame.end());
+    r.frame.assign(why.begin(), why.end());
+    co_return r;
+  }
+  metrics_.request(key, ctx.errors.empty() ? err::none : ctx.errors.front());
+  co_return r;
+}
+
+}  // namespace kwire_broker
