@@ -32,8 +32,6 @@ std::string random_suffix() {
   return s;
 }
 
-Bytes to_bytes(kwire::bytes_view v) { return Bytes(v.begin(), v.end()); }
-
 }  // namespace
 
 std::string_view GroupCoordinator::state_name(State s) {
@@ -47,8 +45,10 @@ std::string_view GroupCoordinator::state_name(State s) {
   return "Unknown";
 }
 
-GroupCoordinator::GroupCoordinator(Broker& broker, storage::Storage& store, asio::io_context& io)
-    : broker_(broker), store_(store), strand_(asio::make_strand(io)) {}
+GroupCoordinator::GroupCoordinator(Config config, storage::Storage& store, asio::io_context& io)
+    : config_(std::move(config)), store_(store), strand_(asio::make_strand(io)) {
+  if (!config_.clock) config_.clock = [] { return Clock::now(); };
+}
 
 GroupCoordinator::~GroupCoordinator() = default;
 
@@ -154,9 +154,9 @@ void GroupCoordinator::prepare_rebalance(Group& g, const char* why) {
   g.state = State::preparing_rebalance;
   std::int32_t timeout = 0;
   for (auto& [_, m] : g.members) timeout = std::max(timeout, m.rebalance_timeout_ms);
-  auto delay = broker_.settings().group_initial_rebalance_delay_ms;
+  auto delay = config_.initial_rebalance_delay_ms;
   g.initial_delay = initial && delay > 0;
-  g.rebalance_deadline = Clock::now() + std::chrono::milliseconds(g.initial_delay ? std::min(delay, timeout) : timeout);
+  g.rebalance_deadline = now() + std::chrono::milliseconds(g.initial_delay ? std::min(delay, timeout) : timeout);
   KB_INFO("group {}: rebalancing ({}), generation {}", g.id, why, g.generation);
 }
 
@@ -200,7 +200,7 @@ void GroupCoordinator::complete_join(Group& g) {
   }
   g.protocol_type = leader.protocol_type;
   g.state = State::completing_rebalance;
-  auto now = Clock::now();
+  const auto now = this->now();
   // Members that have not sent SyncGroup by then are dropped (sweep()).
   std::int32_t timeout = 0;
   for (auto& [_, m] : g.members) timeout = std::max(timeout, m.rebalance_timeout_ms);
@@ -229,7 +229,7 @@ void GroupCoordinator::complete_join(Group& g) {
 
 asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, Member m, bool require_known,
                                                                       std::int16_t version) {
-  auto now = Clock::now();
+  const auto now = this->now();
   if (m.protocols.empty() || m.protocol_type.empty()) co_return JoinResult{err::inconsistent_group_protocol};
   if (!g.members.empty()) {
     if (!g.protocol_type.empty() && m.protocol_type != g.protocol_type)
@@ -364,7 +364,7 @@ asio::awaitable<GroupCoordinator::SyncResult> GroupCoordinator::sync(
   if (it == g.members.end()) co_return SyncResult{err::unknown_member_id};
   if (generation != g.generation) co_return SyncResult{err::illegal_generation};
   auto& m = it->second;
-  m.last_seen = Clock::now();
+  m.last_seen = now();
   switch (g.state) {
     case State::empty:
     case State::dead: co_return SyncResult{err::unknown_member_id};
@@ -405,7 +405,7 @@ std::int16_t GroupCoordinator::heartbeat(Group& g, const std::string& member_id,
   }
   auto it = g.members.find(member_id);
   if (it == g.members.end()) return err::unknown_member_id;
-  it->second.last_seen = Clock::now();
+  it->second.last_seen = now();
   if (generation != g.generation) return err::illegal_generation;
   if (g.state == State::preparing_rebalance) return err::rebalance_in_progress;
   if (g.state == State::empty || g.state == State::dead) return err::unknown_member_id;
@@ -443,7 +443,7 @@ std::int16_t GroupCoordinator::check_commit(Group* g, const std::string& member_
   }
   auto it = g->members.find(member_id);
   if (it == g->members.end()) return err::unknown_member_id;
-  it->second.last_seen = Clock::now();
+  it->second.last_seen = now();
   if (generation != g->generation) return err::illegal_generation;
   // Members of the current generation may still commit while the group
   // prepares a rebalance (that is when eager consumers commit what they
@@ -472,46 +472,49 @@ std::set<std::string> GroupCoordinator::subscribed_topics(const Group& g) {
 
 asio::awaitable<void> GroupCoordinator::sweep() {
   while (!stopped_) {
-    sweep_timer_->expires_after(std::chrono::milliseconds(200));
+    sweep_timer_->expires_after(config_.sweep_interval);
     boost::system::error_code ec;
     co_await sweep_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopped_) break;
-    auto now = Clock::now();
-    for (auto& [_, gp] : groups_) {
-      auto& g = *gp;
-      std::vector<std::string> expired;
-      for (auto& [id, m] : g.members) {
-        bool waiting = m.join && !m.join->value;
-        if (!waiting && now - m.last_seen > std::chrono::milliseconds(m.session_timeout_ms)) expired.push_back(id);
-      }
-      for (auto& id : expired) {
-        KB_INFO("group {}: member {} session expired", g.id, id);
+    expire(now());
+  }
+}
+
+void GroupCoordinator::expire(Clock::time_point now) {
+  for (auto& [_, gp] : groups_) {
+    auto& g = *gp;
+    std::vector<std::string> expired;
+    for (auto& [id, m] : g.members) {
+      bool waiting = m.join && !m.join->value;
+      if (!waiting && now - m.last_seen > std::chrono::milliseconds(m.session_timeout_ms)) expired.push_back(id);
+    }
+    for (auto& id : expired) {
+      KB_INFO("group {}: member {} session expired", g.id, id);
+      remove_member(g, id, err::unknown_member_id);
+    }
+    for (auto it = g.pending.begin(); it != g.pending.end();) {
+      if (now - it->second > std::chrono::minutes(5))
+        it = g.pending.erase(it);
+      else
+        ++it;
+    }
+    if (!expired.empty() && (g.state == State::stable || g.state == State::completing_rebalance))
+      prepare_rebalance(g, "session expired");
+    if (g.state == State::completing_rebalance && now >= g.rebalance_deadline) {
+      std::vector<std::string> unsynced;
+      for (auto& [id, m] : g.members)
+        if (!m.sync) unsynced.push_back(id);
+      for (auto& id : unsynced) {
+        KB_INFO("group {}: member {} did not sync in time", g.id, id);
         remove_member(g, id, err::unknown_member_id);
       }
-      for (auto it = g.pending.begin(); it != g.pending.end();) {
-        if (now - it->second > std::chrono::minutes(5))
-          it = g.pending.erase(it);
-        else
-          ++it;
-      }
-      if (!expired.empty() && (g.state == State::stable || g.state == State::completing_rebalance))
-        prepare_rebalance(g, "session expired");
-      if (g.state == State::completing_rebalance && now >= g.rebalance_deadline) {
-        std::vector<std::string> unsynced;
-        for (auto& [id, m] : g.members)
-          if (!m.sync) unsynced.push_back(id);
-        for (auto& id : unsynced) {
-          KB_INFO("group {}: member {} did not sync in time", g.id, id);
-          remove_member(g, id, err::unknown_member_id);
-        }
-        prepare_rebalance(g, "sync timeout");
-      }
-      if (g.state == State::preparing_rebalance) {
-        if (now >= g.rebalance_deadline)
-          complete_join(g);
-        else
-          maybe_complete_join(g);
-      }
+      prepare_rebalance(g, "sync timeout");
+    }
+    if (g.state == State::preparing_rebalance) {
+      if (now >= g.rebalance_deadline)
+        complete_join(g);
+      else
+        maybe_complete_join(g);
     }
   }
 }

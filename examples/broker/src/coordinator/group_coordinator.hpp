@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,7 +33,17 @@ class GroupCoordinator {
   using Clock = std::chrono::steady_clock;
   using Bytes = std::vector<std::uint8_t>;
 
-  GroupCoordinator(Broker& broker, storage::Storage& store, asio::io_context& io);
+  /// What the coordinator needs from the broker's settings, and its clock.
+  struct Config {
+    std::int32_t initial_rebalance_delay_ms = 3000;  // group.initial.rebalance.delay.ms
+    /// How often sessions, rebalance and sync deadlines are checked.
+    std::chrono::milliseconds sweep_interval{200};
+    /// The coordinator's time (steady_clock by default): tests move it by
+    /// hand and call expire() instead of waiting.
+    std::function<Clock::time_point()> clock;
+  };
+
+  GroupCoordinator(Config config, storage::Storage& store, asio::io_context& io);
   ~GroupCoordinator();
 
   /// Loads stored groups (as Empty groups that keep their generation).
@@ -136,6 +147,11 @@ class GroupCoordinator {
   asio::awaitable<void> persist(std::string group_id, Bytes record);
   static Bytes record_of(const Group& g);
 
+  /// Expires sessions, ends rebalances and syncs past their deadlines, as of
+  /// `now` (strand only). The sweeper calls it periodically.
+  void expire(Clock::time_point now);
+  Clock::time_point now() const { return config_.clock(); }
+
  private:
   void prepare_rebalance(Group& g, const char* why);
   void maybe_complete_join(Group& g);
@@ -144,7 +160,7 @@ class GroupCoordinator {
   asio::awaitable<void> sweep();
   void update_count() { count_ = static_cast<std::int64_t>(groups_.size()); }
 
-  Broker& broker_;
+  Config config_;
   storage::Storage& store_;
   asio::strand<asio::io_context::executor_type> strand_;
   std::map<std::string, std::unique_ptr<Group>> groups_;

@@ -10,7 +10,9 @@ namespace kwire_broker {
 
 Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Storage> store)
     : broker_(broker), ns_(std::move(ns)), store_(std::move(store)) {
-  groups_ = std::make_unique<GroupCoordinator>(broker_, *store_, broker_.io());
+  GroupCoordinator::Config gc;
+  gc.initial_rebalance_delay_ms = broker_.settings().group_initial_rebalance_delay_ms;
+  groups_ = std::make_unique<GroupCoordinator>(std::move(gc), *store_, broker_.io());
   cluster_ = std::make_unique<Cluster>(broker_.settings(), *store_);
 }
 
