@@ -45,6 +45,10 @@ struct Case {
   std::int32_t coordinator_epoch = 0;
   std::vector<Rec> records;
   std::string name;
+  /// kwire's side builds the batch with CreateTime at offset 0, then stamps
+  /// LogAppendTime, base offset and leader epoch in place as a broker does;
+  /// Java builds it directly with those settings (not sent: kwire-side only).
+  bool stamped = false;
 };
 
 // ---- big-endian file I/O matching java.io.DataOutputStream ----
@@ -165,6 +169,17 @@ std::vector<Case> make_cases() {
       k.log_append_time = 1800000000000;
       k.records = records(6, 0, true, true);
     });
+    add("log append time stamped in place", [&](Case& k) {
+      k.timestamp_type = TimestampType::log_append_time;
+      k.log_append_time = 1800000000000;
+      k.base_offset = 9000;
+      k.partition_leader_epoch = 3;
+      k.producer_id = 12;
+      k.producer_epoch = 2;
+      k.base_sequence = 7;
+      k.records = records(6, 0, true, true);
+      k.stamped = true;
+    });
     add("delete horizon", [&](Case& k) {
       k.delete_horizon = 1750000000000;
       k.records = records(3, 0, false, true);
@@ -229,11 +244,11 @@ std::vector<std::uint8_t> build_ours(const Case& k) {
     return out;
   }
   RecordBatchOptions o;
-  o.base_offset = k.base_offset;
-  o.partition_leader_epoch = k.partition_leader_epoch;
+  o.base_offset = k.stamped ? 0 : k.base_offset;
+  o.partition_leader_epoch = k.stamped ? no_partition_leader_epoch : k.partition_leader_epoch;
   o.compression = k.compression;
-  o.timestamp_type = k.timestamp_type;
-  o.log_append_time = k.log_append_time;
+  o.timestamp_type = k.stamped ? TimestampType::create_time : k.timestamp_type;
+  o.log_append_time = k.stamped ? no_timestamp : k.log_append_time;
   o.producer_id = k.producer_id;
   o.producer_epoch = k.producer_epoch;
   o.base_sequence = k.base_sequence;
@@ -251,7 +266,13 @@ std::vector<std::uint8_t> build_ours(const Case& k) {
                r.value ? nullable_bytes(bytes_view(*r.value)) : std::nullopt, hs);
     }
   }
-  return b.build(&kwire::compress);
+  auto batch_bytes = b.build(&kwire::compress);
+  if (k.stamped) {
+    set_log_append_time(batch_bytes, k.log_append_time);
+    set_base_offset(batch_bytes, k.base_offset);
+    set_partition_leader_epoch(batch_bytes, k.partition_leader_epoch);
+  }
+  return batch_bytes;
 }
 
 int gen(const char* cases_path, const char* ours_path) {

@@ -785,6 +785,10 @@ inline bool set_max_timestamp(std::span<std::uint8_t> batch, TimestampType type,
 }
 
 /// A broker assigning LogAppendTime: every record's timestamp becomes `time`.
+/// As in Kafka, baseTimestamp and the records' deltas stay as the producer
+/// wrote them (readers ignore them under LogAppendTime), so a compressed batch
+/// needs no rewrite; the result is byte for byte what RecordBatchBuilder
+/// writes for the same records built with TimestampType::log_append_time.
 inline bool set_log_append_time(std::span<std::uint8_t> batch, std::int64_t time) noexcept {
   return set_max_timestamp(batch, TimestampType::log_append_time, time);
 }
