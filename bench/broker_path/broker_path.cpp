@@ -52,6 +52,7 @@
 #include "protocol/batch_validator.hpp"
 #include "storage/embedded/file_cache.hpp"
 #include "storage/open.hpp"
+#include "support/in_process_broker.hpp"
 
 namespace kb = kwire_broker;
 namespace asio = boost::asio;
@@ -73,80 +74,31 @@ struct Usage {
   }
 };
 
-/// One broker on one io_context, driven a request at a time.
+/// One broker in this process (examples/broker/tests/support), driven a
+/// request at a time.
 class Harness {
  public:
-  explicit Harness(const fs::path& dir) {
-    props_.set("log.dirs", dir.string());
-    props_.set("listeners", "PLAINTEXT://127.0.0.1:9092");
-    props_.set("auto.create.topics.enable", "false");
-    props_.set("log.level", "warn");
-    settings_ = kb::make_settings(props_);
-    files_ = std::make_shared<kb::storage::embedded::FileCache>(kb::storage::max_open_log_files(settings_));
-    broker_ = std::make_unique<kb::Broker>(
-        settings_, [this](const kb::storage::Namespace& ns) { return kb::storage::open_storage(settings_, props_, ns, files_); },
-        std::vector<asio::io_context*>{&io_});
-    broker_->start();
-    session_.listener = &broker_->settings().listeners.front();
-    session_.advertised = &broker_->settings().advertised.front();
-    session_.authenticated = true;
-    session_.realm = &broker_->default_realm();
-  }
-  ~Harness() {
-    run([this]() -> asio::awaitable<void> { co_await broker_->close_storage(); });
-  }
-
+  explicit Harness(const fs::path& dir) : broker_(dir) {}
   /// Handles one frame (with its size prefix) and returns the reply frame.
   std::vector<std::uint8_t> handle(const std::vector<std::uint8_t>& frame) {
-    kb::Reply reply;
-    run([&]() -> asio::awaitable<void> {
-      reply = co_await broker_->handle(session_, kwire::bytes_view(frame).subspan(4));
-    });
+    auto reply = broker_.handle_frame(frame);
     if (reply.kind == kb::Reply::Kind::close)
       throw std::runtime_error("the broker closed the connection: " + std::string(reply.frame.begin(), reply.frame.end()));
     return std::move(reply.frame);
   }
 
  private:
-  template <class F>
-  void run(F f) {
-    bool done = false;
-    std::exception_ptr failed;
-    asio::co_spawn(io_, f(), [&](std::exception_ptr e) {
-      failed = e;
-      done = true;
-    });
-    while (!done) io_.run_one();
-    if (failed) std::rethrow_exception(failed);
-  }
-
-  asio::io_context io_{1};
-  asio::executor_work_guard<asio::io_context::executor_type> guard_ = asio::make_work_guard(io_);
-  kb::Properties props_;
-  kb::Settings settings_;
-  std::shared_ptr<kb::storage::embedded::FileCache> files_;
-  std::unique_ptr<kb::Broker> broker_;
-  kb::SessionState session_;
+  kb::testing::InProcessBroker broker_;
 };
 
 template <class M>
 std::vector<std::uint8_t> request_frame(const M& body, std::int16_t version, std::int32_t correlation_id) {
-  kwire::RequestHeader h;
-  h.request_api_key = M::api_key;
-  h.request_api_version = version;
-  h.correlation_id = correlation_id;
-  h.client_id = std::string_view("bench");
-  std::vector<std::uint8_t> out;
-  if (auto e = kwire::encode_request_frame(body, h, out)) throw std::runtime_error("encode failed");
-  return out;
+  return kb::testing::InProcessBroker::request_frame(body, version, correlation_id);
 }
 
 template <class M>
 void decode_response(M& msg, const std::vector<std::uint8_t>& frame, std::int16_t version) {
-  kwire::ResponseFrame rf;
-  if (!kwire::read_response_header(kwire::bytes_view(frame).subspan(4), M::api_key, version, rf))
-    throw std::runtime_error("bad response header");
-  if (!kwire::decode(msg, rf.body, version)) throw std::runtime_error("bad response body");
+  kb::testing::InProcessBroker::decode_response(msg, frame, version);
 }
 
 void create_topic(Harness& h, std::string_view name) {
