@@ -6,6 +6,7 @@
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -43,8 +44,17 @@ class PendingAppend {
   /// goes on; its result is dropped). Await it once, on the starting executor.
   boost::asio::awaitable<std::optional<Result>> get_until(boost::asio::steady_timer::time_point deadline) {
     namespace asio = boost::asio;
+    bool yielded = false;
     while (!result_) {
-      if (asio::steady_timer::clock_type::now() >= deadline) co_return std::nullopt;
+      if (asio::steady_timer::clock_type::now() >= deadline) {
+        if (yielded) co_return std::nullopt;
+        // The append may not have started yet, queued behind this coroutine:
+        // a past deadline gives it one turn, as a store that completes at
+        // once would have answered by now.
+        co_await asio::post(timer_.get_executor(), asio::use_awaitable);
+        yielded = true;
+        continue;
+      }
       timer_.expires_at(deadline);
       boost::system::error_code ec;
       co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
