@@ -33,7 +33,7 @@ asio::awaitable<void> maintenance(kb::Broker& broker) {
     co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (broker.stopping()) break;
     try {
-      broker.maintain();
+      co_await broker.maintain();
     } catch (const std::exception& e) {
       KB_ERROR("storage maintenance: {}", e.what());
     }

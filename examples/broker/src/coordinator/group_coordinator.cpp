@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <random>
+#include <stdexcept>
 
 #include "kwire/messages/consumer_protocol_subscription.hpp"
 #include "core/log.hpp"
@@ -52,16 +53,14 @@ GroupCoordinator::GroupCoordinator(Config config, storage::Storage& store, asio:
 
 GroupCoordinator::~GroupCoordinator() = default;
 
-void GroupCoordinator::load() {
+asio::awaitable<void> GroupCoordinator::load() {
   auto& store = store_.groups();
-  std::vector<storage::GroupBlob> blobs;
-  std::vector<std::string> ids;
-  store.load_groups([&](storage::Result<std::vector<storage::GroupBlob>> r) { blobs = std::move(r.value); });
-  store.list_groups([&](storage::Result<std::vector<std::string>> r) { ids = std::move(r.value); });
-  // Completions may come from another thread for remote stores: this runs
-  // before serving, so wait for them briefly.
-  for (auto& id : ids) get_or_create(id);
-  for (auto& b : blobs) {
+  auto blobs = co_await store.load_groups();
+  if (!blobs.ok()) throw std::runtime_error("cannot load the stored groups: " + blobs.message);
+  auto ids = co_await store.list_groups();
+  if (!ids.ok()) throw std::runtime_error("cannot list the stored groups: " + ids.message);
+  for (auto& id : ids.value) get_or_create(id);
+  for (auto& b : blobs.value) {
     auto& g = get_or_create(b.group_id);
     std::string text(b.data.begin(), b.data.end());
     auto a = text.find('\n'), c = text.find('\n', a + 1), d = text.find('\n', c + 1);
@@ -122,8 +121,7 @@ Bytes GroupCoordinator::record_of(const Group& g) {
 }
 
 asio::awaitable<void> GroupCoordinator::persist(std::string group_id, Bytes record) {
-  auto r = co_await storage::call<storage::Done>(
-      [&](auto done) { store_.groups().store_group(group_id, std::move(record), std::move(done)); });
+  auto r = co_await store_.groups().store_group(group_id, std::move(record));
   if (!r.ok()) KB_WARN("could not store group {}: {}", group_id, r.message);
 }
 
@@ -458,7 +456,8 @@ std::set<std::string> GroupCoordinator::subscribed_topics(const Group& g) {
   for (auto& [_, m] : g.members) {
     auto* md = m.metadata_for(g.protocol);
     if (!md || md->size() < 2) continue;
-    auto version = static_cast<std::int16_t>(storage::batch::get_be(md->data(), 2));
+    // The subscription's version: an int16 before the versioned body.
+    auto version = static_cast<std::int16_t>(((*md)[0] << 8) | (*md)[1]);
     version = std::min<std::int16_t>(version, kwire::ConsumerProtocolSubscription::max_version);
     std::pmr::unsynchronized_pool_resource mem;
     kwire::Reader r(kwire::bytes_view(*md).subspan(2), &mem);

@@ -24,7 +24,7 @@
 
 #include "core/broker.hpp"
 #include "protocol/errors.hpp"
-#include "storage/await.hpp"
+#include "storage/storage.hpp"
 
 namespace kwire_broker {
 
@@ -46,8 +46,10 @@ class GroupCoordinator {
   GroupCoordinator(Config config, storage::Storage& store, asio::io_context& io);
   ~GroupCoordinator();
 
-  /// Loads stored groups (as Empty groups that keep their generation).
-  void load();
+  /// Loads stored groups (as Empty groups that keep their generation), then
+  /// starts sweeping expired members; before the groups are served. Throws
+  /// when the store cannot list them.
+  asio::awaitable<void> load();
   void shutdown();
   std::int64_t count() const { return count_.load(); }
 

@@ -2,7 +2,7 @@
 
 #include "coordinator/group_coordinator.hpp"
 #include "core/log.hpp"
-#include "storage/await.hpp"
+#include "core/startup.hpp"
 
 namespace kwire_broker {
 
@@ -14,15 +14,7 @@ std::int64_t now_ms() {
 
 Broker::Broker(Settings settings, StorageOpener open, std::vector<asio::io_context*> ios)
     : settings_(std::move(settings)), open_(std::move(open)), ios_(std::move(ios)) {
-  metrics_.partitions = [this] {
-    std::int64_t n = 0;
-    auto done = std::make_shared<std::vector<storage::TopicInfo>>();
-    default_realm_->store().topics().list_topics([done](storage::Result<std::vector<storage::TopicInfo>> r) {
-      if (r.ok()) *done = std::move(r.value);
-    });
-    for (auto& t : *done) n += t.partitions;
-    return n;
-  };
+  metrics_.partitions = [this] { return partitions_.load(std::memory_order_relaxed); };
   metrics_.groups = [this] { return default_realm_->groups().count(); };
 }
 
@@ -32,6 +24,15 @@ void Broker::start() {
   storage::Namespace ns{settings_.tenant, settings_.ns};
   default_realm_ = std::make_unique<Realm>(*this, ns, open_(ns));
   default_realm_->start();
+  wait_at_startup(count_partitions());
+}
+
+asio::awaitable<void> Broker::count_partitions() {
+  auto topics = co_await default_realm_->store().topics().list_topics();
+  if (!topics.ok()) co_return;  // the gauge keeps its last count
+  std::int64_t n = 0;
+  for (auto& t : topics.value) n += t.partitions;
+  partitions_.store(n, std::memory_order_relaxed);
 }
 
 Realm& Broker::realm(const storage::Namespace& ns) {
@@ -47,7 +48,7 @@ Realm& Broker::realm(const storage::Namespace& ns) {
   return *r;
 }
 
-void Broker::maintain() {
+asio::awaitable<void> Broker::maintain() {
   std::vector<Realm*> all{default_realm_.get()};
   {
     std::lock_guard lk(realms_mu_);
@@ -57,6 +58,7 @@ void Broker::maintain() {
     r->store().maintain(std::chrono::system_clock::now());
     r->hand_over();
   }
+  co_await count_partitions();
 }
 
 void Broker::begin_shutdown() {
@@ -74,7 +76,7 @@ asio::awaitable<void> Broker::close_storage() {
     for (auto& [_, r] : realms_) all.push_back(r.get());
   }
   for (auto* r : all) {
-    auto c = co_await storage::call<storage::Done>([&](auto done) { r->store().close(std::move(done)); });
+    auto c = co_await r->store().close();
     if (!c.ok()) KB_ERROR("closing storage of {}/{}: {}", r->ns().tenant, r->ns().ns, c.message);
   }
 }

@@ -59,8 +59,9 @@ class Broker {
   /// The realm of `ns`, opened on first use (blocking the caller while the
   /// storage opens). Throws when the storage cannot be opened.
   Realm& realm(const storage::Namespace& ns);
-  /// Storage housekeeping and hand-over, for every open realm (periodic).
-  void maintain();
+  /// Storage housekeeping and hand-over, for every open realm, and the
+  /// partitions gauge (periodic).
+  asio::awaitable<void> maintain();
 
   /// Versions advertised for an API; nullopt when not implemented.
   struct Range {
@@ -69,12 +70,17 @@ class Broker {
   static std::optional<Range> advertised(std::int16_t api_key);
 
  private:
+  asio::awaitable<void> count_partitions();
+
   Settings settings_;
   StorageOpener open_;
   std::vector<asio::io_context*> ios_;
   Metrics metrics_;
   DataNotifier notifier_;
   std::atomic<bool> stopping_{false};
+  /// The default realm's partition count, for the gauge: counted where
+  /// storage may be awaited, read where it may not.
+  std::atomic<std::int64_t> partitions_{0};
   std::mutex realms_mu_;
   std::unique_ptr<Realm> default_realm_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Realm>> realms_;  // others, by tenant and namespace

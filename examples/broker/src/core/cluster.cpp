@@ -65,7 +65,7 @@ void Cluster::join() {
   storage::Gateway self;
   self.node_id = settings_.node_id;
   for (const auto& a : settings_.advertised) self.endpoints.push_back({a.name, a.host, a.port});
-  m->join(std::move(self));
+  m->join_at_startup(std::move(self));
 }
 
 ClusterView Cluster::view() const {

@@ -4,7 +4,7 @@
 #include "core/broker.hpp"
 #include "core/cluster.hpp"
 #include "core/log.hpp"
-#include "storage/await.hpp"
+#include "core/startup.hpp"
 
 namespace kwire_broker {
 
@@ -21,7 +21,7 @@ Realm::~Realm() = default;
 void Realm::start() {
   // Records written around this gateway wake the fetches waiting for them.
   store_->watch([&n = broker_.notifier()](const storage::TopicPartition& tp) { n.notify(tp); });
-  groups_->load();
+  wait_at_startup(groups_->load());
   if (groups_->count() > 0) show_group_offsets_topic();
   cluster_->join();
 }
@@ -43,8 +43,8 @@ asio::awaitable<storage::Result<std::shared_ptr<storage::PartitionLog>>> Realm::
     if (it != logs_.end()) co_return storage::Result<std::shared_ptr<storage::PartitionLog>>::success(it->second);
     forgets = forgets_;
   }
-  auto r = co_await storage::call<std::shared_ptr<storage::PartitionLog>>(
-      [&](auto done) { store_->open_log(tp, std::move(done)); });
+  storage::TopicPartition wanted = tp;
+  auto r = co_await store_->open_log(std::move(wanted));
   if (r.ok()) {
     // A topic deleted meanwhile (on another thread) may have handed us its
     // old log: caching it would keep the partition unusable after the topic
@@ -70,8 +70,7 @@ asio::awaitable<storage::Result<storage::TopicInfo>> Realm::auto_create(const st
   storage::NewTopic nt;
   nt.name = topic;
   nt.partitions = broker_.settings().num_partitions;
-  auto r = co_await storage::call<storage::TopicInfo>(
-      [&](auto done) { store_->topics().create_topic(std::move(nt), std::move(done)); });
+  auto r = co_await store_->topics().create_topic(std::move(nt));
   if (r.ok()) KB_INFO("auto-created topic {} with {} partition(s)", topic, r.value.partitions);
   else if (r.error != storage::Errc::topic_exists) KB_WARN("auto-creating topic {} failed: {}", topic, r.message);
   if (r.error == storage::Errc::topic_exists) {

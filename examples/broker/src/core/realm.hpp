@@ -35,7 +35,8 @@ class Realm {
   GroupCoordinator& groups() noexcept { return *groups_; }
   Cluster& cluster() noexcept { return *cluster_; }
 
-  /// Loads groups and joins the other gateways; before serving the realm.
+  /// Loads groups and joins the other gateways; before serving the realm
+  /// (blocks until both are done).
   void start();
   /// Hands partitions and groups this gateway no longer owns to the gateway
   /// that does (periodic).

@@ -118,8 +118,7 @@ asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& re
       info.partitions = nt.partitions;
       info.configs = nt.configs;
     } else {
-      auto cr = co_await storage::call<storage::TopicInfo>(
-          [&](auto done) { catalog.create_topic(std::move(nt), std::move(done)); });
+      auto cr = co_await catalog.create_topic(std::move(nt));
       if (!cr.ok()) {
         fail(to_kafka(cr.error), cr.error == storage::Errc::topic_exists ? "Topic '" + name + "' already exists."
                                                                           : cr.message);
@@ -180,8 +179,8 @@ asio::awaitable<void> delete_topics(Broker&, Ctx& ctx, DeleteTopicsRequest& req,
     }
     r.name = ctx.keep(info->name);
     r.topic_id.bytes = info->id;
-    auto dr = co_await storage::call<storage::Done>(
-        [&](auto done) { catalog.delete_topic(info->name, std::move(done)); });
+    std::string doomed = info->name;
+    auto dr = co_await catalog.delete_topic(std::move(doomed));
     if (!dr.ok()) {
       r.error_code = ctx.note(to_kafka(dr.error));
       continue;
@@ -215,8 +214,8 @@ asio::awaitable<void> create_partitions(Broker&, Ctx& ctx, CreatePartitionsReque
       continue;
     }
     if (req.validate_only) continue;
-    auto gr = co_await storage::call<storage::TopicInfo>(
-        [&](auto done) { catalog.add_partitions(info->name, t.count, std::move(done)); });
+    std::string grown = info->name;
+    auto gr = co_await catalog.add_partitions(std::move(grown), t.count);
     if (!gr.ok()) {
       r.error_code = ctx.note(to_kafka(gr.error));
       if (!gr.message.empty()) r.error_message = ctx.keep(gr.message);
@@ -327,8 +326,8 @@ asio::awaitable<std::pair<std::int16_t, std::string>> apply_configs(Broker& b, C
   if (!ctx.realm().store().topics().find_topic(topic))
     co_return std::pair{err::unknown_topic_or_partition, "Topic " + topic + " does not exist"};
   if (validate_only) co_return std::pair{err::none, std::string()};
-  auto r = co_await storage::call<storage::TopicInfo>(
-      [&](auto done) { ctx.realm().store().topics().alter_configs(topic, std::move(changes), std::move(done)); });
+  std::string altered = topic;
+  auto r = co_await ctx.realm().store().topics().alter_configs(std::move(altered), std::move(changes));
   if (!r.ok()) co_return std::pair{to_kafka(r.error), r.message};
   KB_INFO("altered configs of topic {}", topic);
   co_return std::pair{err::none, std::string()};

@@ -107,8 +107,7 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
   bool all = !req.topics || (ctx.version == 0 && req.topics->empty());
   bool auto_create = st.auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
   if (all) {
-    auto r = co_await storage::call<std::vector<storage::TopicInfo>>(
-        [&](auto done) { catalog.list_topics(std::move(done)); });
+    auto r = co_await catalog.list_topics();
     for (auto& t : r.value)
       if (!internal_topics::is_internal(t.name)) resp.topics.push_back(describe_topic(view, ctx, t));
     if (auto t = internal_topics::group_offsets_topic(ctx.realm())) resp.topics.push_back(describe_topic(view, ctx, *t));
@@ -117,7 +116,7 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
     // refresh of the catalog per request that names an unknown topic.
     for (auto& rt : *req.topics) {
       if (rt.name && !internal_topics::is_internal(*rt.name) && !catalog.find_topic(std::string(*rt.name))) {
-        co_await storage::call<std::vector<storage::TopicInfo>>([&](auto done) { catalog.list_topics(std::move(done)); });
+        (void)co_await catalog.list_topics();
         break;
       }
     }
@@ -238,8 +237,7 @@ asio::awaitable<void> init_producer_id(Broker&, Ctx& ctx, InitProducerIdRequest&
     resp.producer_epoch = static_cast<std::int16_t>(req.producer_epoch + 1);
     co_return;
   }
-  auto r = co_await storage::call<std::int64_t>(
-      [&](auto done) { ctx.realm().store().allocate_producer_ids(1, std::move(done)); });
+  auto r = co_await ctx.realm().store().allocate_producer_ids(1);
   if (!r.ok()) {
     resp.error_code = ctx.note(err::coordinator_not_available);
     co_return;

@@ -20,7 +20,9 @@
 #include "kwire/records/compression.hpp"
 #include "protocol/internal_topics.hpp"
 #include "core/log.hpp"
+#include "handlers/pending_append.hpp"
 #include "handlers/timestamps.hpp"
+#include "protocol/log_append_time.hpp"
 
 namespace kwire_broker {
 namespace {
@@ -70,7 +72,7 @@ struct QueuedAppends {
   ProduceResponse::PartitionProduceResponse* pr = nullptr;
   TopicPartition tp;
   std::shared_ptr<storage::PartitionLog> log;
-  std::vector<std::shared_ptr<storage::Deferred<storage::AppendResult>>> appends;
+  std::vector<std::shared_ptr<PendingAppend>> appends;
 };
 
 /// Checks every batch of one partition's record set and queues the appends
@@ -103,31 +105,31 @@ asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicI
   std::vector<bytes_view> batches;
   bytes_view rest = *records;
   while (!rest.empty()) {
-    if (rest.size() < storage::batch::header_size) {
+    if (rest.size() < batch_layout::header_size) {
       pr.error_code = ctx.note(err::corrupt_message);
       co_return;
     }
-    auto h = storage::BatchHeader::parse(rest);
-    if (rest[storage::batch::magic_at] != 2) {
+    if (rest[batch_layout::magic] != 2) {
       pr.error_code = ctx.note(err::unsupported_for_message_format);
       pr.error_message = "only record batches of magic 2 are accepted";
       co_return;
     }
-    if (!h || h->total_size() > rest.size()) {
+    auto view = RecordBatchView::parse(rest);
+    if (!view || view->last_offset_delta() < 0) {
       pr.error_code = ctx.note(err::corrupt_message);
       co_return;
     }
-    if (static_cast<std::int64_t>(h->total_size()) > max_bytes) {
+    if (static_cast<std::int64_t>(view->size()) > max_bytes) {
       pr.error_code = ctx.note(err::message_too_large);
       co_return;
     }
-    if (h->record_count <= 0 || h->last_offset_delta != h->record_count - 1) {
+    if (view->record_count() <= 0 || view->last_offset_delta() != view->record_count() - 1) {
       pr.error_code = ctx.note(err::corrupt_message);
       pr.error_message = "record count does not match the offset delta";
       co_return;
     }
-    batches.push_back(rest.first(h->total_size()));
-    rest = rest.subspan(h->total_size());
+    batches.push_back(view->bytes());
+    rest = rest.subspan(view->size());
   }
   std::vector<std::uint8_t> scratch;
   for (auto bv : batches) {
@@ -143,12 +145,12 @@ asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicI
   q.tp = tp;
   q.log = log;
   for (auto bv : batches) {
-    std::vector<std::uint8_t> bytes(bv.begin(), bv.end());
-    storage::batch::put_be(bytes.data() + storage::batch::leader_epoch_at, 0, 4);  // our only leader epoch
-    storage::AppendOptions opts;
-    opts.log_append_time = log_append;
-    q.appends.push_back(storage::Deferred<storage::AppendResult>::start(
-        ex, [&](auto done) { log->append(std::move(bytes), opts, std::move(done)); }));
+    storage::AppendBatch batch;
+    batch.bytes.assign(bv.begin(), bv.end());
+    set_partition_leader_epoch(batch.bytes, 0);  // our only leader epoch
+    if (log_append) stamp_log_append_time(batch.bytes, now_ms());
+    batch.info = storage::BatchInfo::of(*RecordBatchView::parse(bytes_view(batch.bytes)));
+    q.appends.push_back(PendingAppend::start(ex, log, std::move(batch)));
   }
 }
 
@@ -329,8 +331,7 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
       ro.max_bytes = static_cast<std::int32_t>(std::max<std::int64_t>(0, budget));
       ro.at_least_one = total == 0;
       auto log = lr.value;
-      auto rr = co_await storage::call<storage::ReadResult>(
-          [&](auto done) { log->read(ro, std::move(done)); });
+      auto rr = co_await log->read(ro);
       pd.high_watermark = rr.value.offsets.high_watermark;
       pd.last_stable_offset = rr.value.offsets.last_stable;
       pd.log_start_offset = rr.value.offsets.log_start;
@@ -412,8 +413,7 @@ asio::awaitable<void> list_offsets(Broker&, Ctx& ctx, ListOffsetsRequest& req, L
           pr.offset = offs.log_start;
           break;
         case -3: {  // max timestamp
-          auto r = co_await storage::call<storage::TimestampLookup>(
-              [&](auto done) { log->max_timestamp(std::move(done)); });
+          auto r = co_await log->max_timestamp();
           if (!r.ok()) {
             pr.error_code = ctx.note(to_kafka(r.error));
           } else {
@@ -511,8 +511,7 @@ asio::awaitable<void> delete_records(Broker&, Ctx& ctx, DeleteRecordsRequest& re
         continue;
       }
       auto log = lr.value;
-      auto r = co_await storage::call<std::int64_t>(
-          [&](auto done) { log->delete_records(p.offset, std::move(done)); });
+      auto r = co_await log->delete_records(p.offset);
       if (!r.ok()) {
         pr.error_code = ctx.note(to_kafka(r.error));
         continue;

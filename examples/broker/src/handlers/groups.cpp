@@ -222,8 +222,7 @@ asio::awaitable<void> offset_commit(Broker&, Ctx& ctx, OffsetCommitRequest& req,
     }
   }
   if (!offsets.empty()) {
-    auto r = co_await storage::call<storage::Done>(
-        [&](auto done) { ctx.realm().store().groups().commit_offsets(group, std::move(offsets), std::move(done)); });
+    auto r = co_await ctx.realm().store().groups().commit_offsets(group, std::move(offsets));
     if (!r.ok()) {
       for (auto& t : resp.topics)
         for (auto& p : t.partitions)
@@ -240,8 +239,7 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
   // the consumer to its reset policy).
   auto load = [&](const std::string& group, Committed& out) -> asio::awaitable<std::int16_t> {
     if (!ctx.realm().cluster().coordinates(group)) co_return err::not_coordinator;
-    auto r = co_await storage::call<Committed>(
-        [&](auto done) { ctx.realm().store().groups().fetch_offsets(group, std::move(done)); });
+    auto r = co_await ctx.realm().store().groups().fetch_offsets(group);
     if (!r.ok()) {
       KB_WARN("offsets of group {}: {}", group, r.message);
       co_return err::coordinator_not_available;
@@ -381,8 +379,8 @@ asio::awaitable<void> offset_delete(Broker&, Ctx& ctx, OffsetDeleteRequest& req,
     }
   }
   if (!gone.empty()) {
-    co_await storage::call<storage::Done>(
-        [&](auto done) { ctx.realm().store().groups().delete_offsets(group, std::move(gone), std::move(done)); });
+    auto r = co_await ctx.realm().store().groups().delete_offsets(group, std::move(gone));
+    if (!r.ok()) KB_WARN("deleting offsets of group {}: {}", group, r.message);
   }
 }
 
@@ -468,8 +466,8 @@ asio::awaitable<void> delete_groups(Broker&, Ctx& ctx, DeleteGroupsRequest& req,
         r.error_code = err::non_empty_group;
       } else {
         c.remove_group(gid);
-        co_await storage::call<storage::Done>(
-            [&](auto done) { ctx.realm().store().groups().delete_group(gid, std::move(done)); });
+        auto d = co_await ctx.realm().store().groups().delete_group(gid);
+        if (!d.ok()) KB_WARN("deleting group {}: {}", gid, d.message);
       }
     });
     ctx.note(r.error_code);

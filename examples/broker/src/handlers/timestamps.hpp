@@ -11,14 +11,13 @@ namespace kwire_broker {
 
 inline asio::awaitable<storage::Result<storage::TimestampLookup>> find_by_timestamp(storage::PartitionLog& log,
                                                                                     std::int64_t ts) {
-  auto r = co_await storage::call<storage::TimestampLookup>(
-      [&](auto done) { log.offset_for_timestamp(ts, std::move(done)); });
+  auto r = co_await log.offset_for_timestamp(ts);
   if (!r.ok() || r.value.offset < 0) co_return r;
   storage::ReadOptions ro;
   ro.offset = r.value.offset;
   ro.max_bytes = 1;
   ro.at_least_one = true;
-  auto rr = co_await storage::call<storage::ReadResult>([&](auto done) { log.read(ro, std::move(done)); });
+  auto rr = co_await log.read(ro);
   if (!rr.ok() || rr.value.bytes.empty()) co_return r;
   auto view = kwire::RecordBatchView::parse(kwire::bytes_view(rr.value.bytes));
   if (!view) co_return r;

@@ -10,6 +10,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/endian/conversion.hpp>
 
 #include <deque>
 
@@ -252,7 +253,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
       if (c->closed) break;
       std::uint8_t size_buf[4];
       co_await asio::async_read(c->socket, asio::buffer(size_buf), asio::use_awaitable);
-      auto size = static_cast<std::int32_t>(storage::batch::get_be(size_buf, 4));
+      auto size = boost::endian::load_big_s32(size_buf);
       if (size < 0) {
         why = "negative frame size";
         break;

@@ -3,6 +3,8 @@
 // the body to the API's handler (protocol/registry.hpp).
 #include <algorithm>
 
+#include <boost/endian/conversion.hpp>
+
 #include "core/log.hpp"
 #include "handlers/sasl.hpp"
 #include "kwire/messages/api_versions_response.hpp"
@@ -75,8 +77,8 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::fu
     co_return r;
   }
   if (frame.size() < 8) co_return close_reply("request shorter than a request header");
-  auto key = static_cast<std::int16_t>(storage::batch::get_be(frame.data(), 2));
-  auto version = static_cast<std::int16_t>(storage::batch::get_be(frame.data() + 2, 2));
+  auto key = boost::endian::load_big_s16(frame.data());
+  auto version = boost::endian::load_big_s16(frame.data() + 2);
   const kwire::ApiInfo* info = api_info(key);
   if (!info) {
     metrics_.request(key, err::invalid_request);

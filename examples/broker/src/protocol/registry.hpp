@@ -6,6 +6,12 @@
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/endian/conversion.hpp>
 
 #include <algorithm>
 #include <memory_resource>
@@ -17,7 +23,7 @@
 #include "kwire/messages/response_header.hpp"
 #include "protocol/context.hpp"
 #include "protocol/errors.hpp"
-#include "storage/await.hpp"
+#include "storage/storage.hpp"
 
 namespace kwire_broker {
 
@@ -41,7 +47,7 @@ Reply make_frame(const Ctx& ctx, const Resp& resp) {
     return r;
   }
   auto n = static_cast<std::uint32_t>(r.frame.size() - 4);
-  storage::batch::put_be(r.frame.data(), n, 4);
+  boost::endian::store_big_u32(r.frame.data(), n);
   return r;
 }
 

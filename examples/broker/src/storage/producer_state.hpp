@@ -2,7 +2,7 @@
 // producer id, its epoch and the last five batches (sequence range and
 // offsets). Storage implementations run check() and record() under the same
 // lock that assigns offsets, so a retry cannot race with its original. The
-// table is rebuilt from batch headers when a log is opened (rebuild()).
+// table is rebuilt from batch headers when a log is opened.
 #pragma once
 
 #include <cstdint>
@@ -31,8 +31,8 @@ class ProducerStateTable {
 
   /// Decides whether a batch may be appended. On duplicate_sequence `dup`
   /// receives the original append's offsets.
-  Errc check(const BatchHeader& h, AppendResult* dup = nullptr) const {
-    if (!h.idempotent() || h.transactional()) {
+  Errc check(const BatchInfo& h, AppendResult* dup = nullptr) const {
+    if (!h.idempotent() || h.transactional) {
       return h.idempotent() && h.base_sequence < 0 ? Errc::out_of_order_sequence : Errc::ok;
     }
     if (h.base_sequence < 0) return Errc::out_of_order_sequence;
@@ -65,7 +65,7 @@ class ProducerStateTable {
   }
 
   /// Records a batch that was appended (its header has the final offsets).
-  void record(const BatchHeader& h, std::int64_t append_time = -1) {
+  void record(const BatchInfo& h, std::int64_t append_time = -1) {
     if (!h.idempotent() || h.base_sequence < 0) return;
     Entry& e = producers_[h.producer_id];
     if (h.producer_epoch != e.epoch) {

@@ -16,23 +16,32 @@
 //                  broker's encoding) and committed offsets, which in Pulsar
 //                  are a durable cursor per group and partition
 //
-// Asynchrony: every call that may cross a network takes a Handler<T>
-// (a std::function receiving Result<T>) and returns at once. Rules for
-// implementations:
-//   * each handler is called exactly once, also on failure and at close();
-//   * it may be called on any thread, and possibly before the call returns
-//     (the embedded store completes most calls inline);
-//   * appends to one PartitionLog take offsets in the order append() was
-//     called and complete in that order, so a caller may pipeline them.
-// Rules for callers: never hold a lock while calling in, and treat the
-// handler as a foreign thread. The broker wraps calls into Asio awaitables
-// with storage/await.hpp, which resumes the coroutine on its own executor.
+// Asynchrony: every call that may wait (for a disk, for Pulsar) is a
+// coroutine, `Task<T>` = `asio::awaitable<Result<T>>`, that the broker awaits
+// directly. Rules for implementations:
+//   * a call may be awaited from any executor and resumes its caller there
+//     (an implementation that keeps its state on its own strand or
+//     io_context hops there and back, e.g. with co_spawn(strand, ...,
+//     use_awaitable)); it never blocks the caller's thread on I/O;
+//   * failures are Results, not exceptions; after close() every call fails
+//     with Errc::closed;
+//   * ordering of appends: an append takes its place in the log when its
+//     coroutine starts, before it first suspends. Appends to one PartitionLog
+//     started in some order (co_spawned, or awaited one after another) get
+//     offsets and complete in that order, so a caller may start several and
+//     await them later.
+// Calls named *_at_startup run before the broker serves clients and may block.
 //
-// Synchronous calls (offsets(), find_topic()) read state the implementation
-// keeps in memory; they never block on I/O.
+// Synchronous calls (offsets(), find_topic(), gateways()) read state the
+// implementation keeps in memory; they never block on I/O.
 #pragma once
 
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include <boost/asio/awaitable.hpp>
+
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -43,6 +52,10 @@
 #include "types.hpp"
 
 namespace kwire_broker::storage {
+
+/// What every call that may wait returns.
+template <class T>
+using Task = boost::asio::awaitable<Result<T>>;
 
 // ---------------------------------------------------------------------------
 // Partition logs
@@ -55,17 +68,19 @@ struct LogOffsets {
   std::int64_t last_stable = 0;
 };
 
-struct AppendOptions {
-  /// Overwrite the batch's max timestamp with the broker's clock and set the
-  /// log-append-time attribute (topic config message.timestamp.type).
-  /// Implementations that set it must fix the CRC (it covers the timestamps).
-  bool log_append_time = false;
+/// One record batch the broker has validated (protocol/batch_validator.hpp):
+/// magic 2, CRC checked, sizes and producer fields sane, LogAppendTime
+/// already stamped with the CRC refreshed. Storage trusts it: it assigns the
+/// base offset (outside the CRC) and keeps the bytes as they are.
+struct AppendBatch {
+  std::vector<std::uint8_t> bytes;  // exactly one whole batch
+  BatchInfo info;                   // read from `bytes` by the validator
 };
 
 struct AppendResult {
   std::int64_t base_offset = -1;
   std::int64_t last_offset = -1;
-  std::int64_t log_append_time = -1;  // -1 unless log_append_time was asked
+  std::int64_t log_append_time = -1;  // the batch's, when it has that type
   std::int64_t log_start_offset = 0;
   Position position;
 };
@@ -102,36 +117,35 @@ class PartitionLog {
 
   virtual const TopicPartition& id() const noexcept = 0;
 
-  /// Appends one record batch (magic 2, CRC already checked by the caller or
-  /// not: implementations check header sanity and may check the CRC). The
-  /// batch gets base offset = the log end offset, written into its header in
-  /// place; the rest of the bytes are kept unchanged (the base offset is
-  /// outside the CRC). Idempotent producers (producer id >= 0) are checked
-  /// against ProducerStateTable (producer_state.hpp) atomically with the
-  /// offset assignment: a retried batch fails with duplicate_sequence and the
-  /// original AppendResult in value; a gap with out_of_order_sequence.
-  virtual void append(std::vector<std::uint8_t> batch, AppendOptions options,
-                      Handler<AppendResult> done) = 0;
+  /// Appends one validated record batch. It gets base offset = the log end
+  /// offset, written into its header in place; the rest of the bytes are
+  /// kept unchanged (the base offset is outside the CRC). Idempotent
+  /// producers (producer id >= 0) are checked against ProducerStateTable
+  /// (producer_state.hpp) atomically with the offset assignment: a retried
+  /// batch fails with duplicate_sequence and the original AppendResult in
+  /// value; a gap with out_of_order_sequence. A batch above
+  /// Storage::max_batch_bytes() fails with batch_too_large.
+  virtual Task<AppendResult> append(AppendBatch batch) = 0;
 
   /// Reads whole batches from `offset`. Reading at the high watermark returns
   /// nothing (not an error); outside [log_start, high_watermark] fails with
   /// offset_out_of_range.
-  virtual void read(ReadOptions options, Handler<ReadResult> done) = 0;
+  virtual Task<ReadResult> read(ReadOptions options) = 0;
 
   /// Current offsets, from memory.
   virtual LogOffsets offsets() const = 0;
 
   /// The first batch with max timestamp >= `timestamp`.
-  virtual void offset_for_timestamp(std::int64_t timestamp, Handler<TimestampLookup> done) = 0;
+  virtual Task<TimestampLookup> offset_for_timestamp(std::int64_t timestamp) = 0;
 
   /// Largest max-timestamp in the log and the offset of that batch's last
   /// record (ListOffsets with MAX_TIMESTAMP); offset -1 for an empty log.
-  virtual void max_timestamp(Handler<TimestampLookup> done) = 0;
+  virtual Task<TimestampLookup> max_timestamp() = 0;
 
   /// Makes offsets below `offset` unreadable (DeleteRecords): the log start
   /// offset becomes `offset` (-1 means the high watermark). Returns the new
   /// log start offset. Whole ledgers below it may be dropped.
-  virtual void delete_records(std::int64_t offset, Handler<std::int64_t> done) = 0;
+  virtual Task<std::int64_t> delete_records(std::int64_t offset) = 0;
 
   /// Stops writing here so that another gateway can take the partition (it
   /// now leads it); a later append takes it back. Backends with one gateway
@@ -152,15 +166,14 @@ class TopicCatalog {
  public:
   virtual ~TopicCatalog() = default;
 
-  virtual void create_topic(NewTopic topic, Handler<TopicInfo> done) = 0;
+  virtual Task<TopicInfo> create_topic(NewTopic topic) = 0;
   /// Deletes the topic, its partition logs and its data.
-  virtual void delete_topic(std::string name, Handler<Done> done) = 0;
+  virtual Task<Done> delete_topic(std::string name) = 0;
   /// Grows the partition count to `total` (never shrinks: invalid_partitions).
-  virtual void add_partitions(std::string name, std::int32_t total, Handler<TopicInfo> done) = 0;
+  virtual Task<TopicInfo> add_partitions(std::string name, std::int32_t total) = 0;
   /// Applies config changes to a topic (all or none) and returns the result.
-  virtual void alter_configs(std::string name, std::vector<ConfigChange> changes,
-                             Handler<TopicInfo> done) = 0;
-  virtual void list_topics(Handler<std::vector<TopicInfo>> done) = 0;
+  virtual Task<TopicInfo> alter_configs(std::string name, std::vector<ConfigChange> changes) = 0;
+  virtual Task<std::vector<TopicInfo>> list_topics() = 0;
 
   /// From memory; nullopt if unknown.
   virtual std::optional<TopicInfo> find_topic(const std::string& name) const = 0;
@@ -186,24 +199,22 @@ class GroupStore {
  public:
   virtual ~GroupStore() = default;
 
+  using Offsets = std::vector<std::pair<TopicPartition, CommittedOffset>>;
+
   /// Replaces the group's metadata blob.
-  virtual void store_group(std::string group_id, std::vector<std::uint8_t> blob, Handler<Done> done) = 0;
+  virtual Task<Done> store_group(std::string group_id, std::vector<std::uint8_t> blob) = 0;
   /// Removes the group's blob and all its committed offsets.
-  virtual void delete_group(std::string group_id, Handler<Done> done) = 0;
+  virtual Task<Done> delete_group(std::string group_id) = 0;
   /// Every stored group (at startup, to rebuild the coordinator's state).
-  virtual void load_groups(Handler<std::vector<GroupBlob>> done) = 0;
+  virtual Task<std::vector<GroupBlob>> load_groups() = 0;
 
   /// Stores offsets for the group, durably (all or none).
-  virtual void commit_offsets(std::string group_id,
-                              std::vector<std::pair<TopicPartition, CommittedOffset>> offsets,
-                              Handler<Done> done) = 0;
+  virtual Task<Done> commit_offsets(std::string group_id, Offsets offsets) = 0;
   /// All committed offsets of the group (empty if none).
-  virtual void fetch_offsets(std::string group_id,
-                             Handler<std::vector<std::pair<TopicPartition, CommittedOffset>>> done) = 0;
-  virtual void delete_offsets(std::string group_id, std::vector<TopicPartition> partitions,
-                              Handler<Done> done) = 0;
+  virtual Task<Offsets> fetch_offsets(std::string group_id) = 0;
+  virtual Task<Done> delete_offsets(std::string group_id, std::vector<TopicPartition> partitions) = 0;
   /// Ids of groups that have committed offsets or a blob.
-  virtual void list_groups(Handler<std::vector<std::string>> done) = 0;
+  virtual Task<std::vector<std::string>> list_groups() = 0;
 
   /// Groups are stored in shards; one gateway at a time coordinates a shard's
   /// groups. Backends with one gateway have one shard.
@@ -237,8 +248,9 @@ class Membership {
  public:
   virtual ~Membership() = default;
   /// Starts announcing this gateway (until Storage::close()); returns once
-  /// the others have had time to be heard. Call it before serving clients.
-  virtual void join(Gateway self) = 0;
+  /// the others have had time to be heard. Blocks: call it before serving
+  /// clients.
+  virtual void join_at_startup(Gateway self) = 0;
   /// The live gateways, this one included, ordered by node id. From memory.
   virtual std::vector<Gateway> gateways() const = 0;
 };
@@ -273,11 +285,11 @@ class Storage {
   /// unknown_topic if the topic or partition does not exist. The log stays
   /// valid while a shared_ptr to it is held, even after the topic is deleted
   /// (later calls then fail with unknown_topic).
-  virtual void open_log(TopicPartition tp, Handler<std::shared_ptr<PartitionLog>> done) = 0;
+  virtual Task<std::shared_ptr<PartitionLog>> open_log(TopicPartition tp) = 0;
 
   /// A block of `count` producer ids unique for the life of the data
   /// (InitProducerId); returns the first.
-  virtual void allocate_producer_ids(std::int32_t count, Handler<std::int64_t> done) = 0;
+  virtual Task<std::int64_t> allocate_producer_ids(std::int32_t count) = 0;
 
   /// Periodic housekeeping: retention by time and size, flush by interval.
   /// The broker calls it every few seconds; cheap when there is nothing to do.
@@ -285,7 +297,7 @@ class Storage {
 
   /// Finishes in-flight calls, flushes and releases everything; later calls
   /// fail with closed.
-  virtual void close(Handler<Done> done) = 0;
+  virtual Task<Done> close() = 0;
 };
 
 }  // namespace kwire_broker::storage

@@ -1,0 +1,185 @@
+#include "storage/embedded/group_store.hpp"
+
+#include <system_error>
+
+#include "storage/embedded/files.hpp"
+
+namespace kwire_broker::storage::embedded {
+namespace {
+
+using OffsetMap = std::map<TopicPartition, CommittedOffset>;
+
+void put_str(std::string& out, std::string_view s) {
+  std::uint8_t b[4];
+  put_be(b, s.size(), 4);
+  out.append(reinterpret_cast<char*>(b), 4);
+  out.append(s);
+}
+
+void put_int(std::string& out, std::int64_t v) {
+  std::uint8_t b[8];
+  put_be(b, static_cast<std::uint64_t>(v), 8);
+  out.append(reinterpret_cast<char*>(b), 8);
+}
+
+std::string encode_offsets(const OffsetMap& m) {
+  std::string out;
+  for (auto& [tp, o] : m) {
+    put_str(out, tp.topic);
+    put_int(out, tp.partition);
+    put_int(out, o.offset);
+    put_int(out, o.leader_epoch);
+    put_str(out, o.metadata);
+    put_int(out, o.commit_timestamp);
+  }
+  return out;
+}
+
+OffsetMap decode_offsets(const std::string& s) {
+  OffsetMap m;
+  const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
+  std::size_t at = 0, n = s.size();
+  auto str = [&](std::string& out) {
+    if (at + 4 > n) return false;
+    std::size_t len = get_be(p + at, 4);
+    at += 4;
+    if (at + len > n) return false;
+    out.assign(s.data() + at, len);
+    at += len;
+    return true;
+  };
+  auto num = [&](std::int64_t& out) {
+    if (at + 8 > n) return false;
+    out = static_cast<std::int64_t>(get_be(p + at, 8));
+    at += 8;
+    return true;
+  };
+  while (at < n) {
+    TopicPartition tp;
+    CommittedOffset o;
+    std::int64_t part = 0, epoch = 0;
+    if (!str(tp.topic) || !num(part) || !num(o.offset) || !num(epoch) || !str(o.metadata) ||
+        !num(o.commit_timestamp))
+      break;
+    tp.partition = static_cast<std::int32_t>(part);
+    o.leader_epoch = static_cast<std::int32_t>(epoch);
+    m[tp] = o;
+  }
+  return m;
+}
+
+template <class T>
+Result<T> closed() {
+  return Result<T>::failure(Errc::closed);
+}
+
+}  // namespace
+
+Groups::Groups(fs::path dir) : dir_(std::move(dir)) {
+  fs::create_directories(dir_);
+  for (auto& e : fs::directory_iterator(dir_)) {
+    auto id = unhex(e.path().stem().string());
+    if (!id) continue;
+    if (e.path().extension() == ".group") {
+      if (auto data = read_file(e.path())) blobs_[*id] = std::vector<std::uint8_t>(data->begin(), data->end());
+    } else if (e.path().extension() == ".offsets") {
+      if (auto data = read_file(e.path())) offsets_[*id] = decode_offsets(*data);
+    }
+  }
+}
+
+fs::path Groups::path(const std::string& id, const char* ext) const { return dir_ / (hex(id) + ext); }
+
+Result<Done> Groups::write_offsets(const std::string& group_id, const OffsetMap& m) {
+  if (!write_file_atomic(path(group_id, ".offsets"), encode_offsets(m))) return Result<Done>::failure(Errc::io_error);
+  return Result<Done>::success({});
+}
+
+// Each call does its work under the mutex and returns without suspending.
+
+Task<Done> Groups::store_group(std::string group_id, std::vector<std::uint8_t> blob) {
+  if (closed_) co_return closed<Done>();
+  std::lock_guard lk(mu_);
+  std::string_view data(reinterpret_cast<const char*>(blob.data()), blob.size());
+  if (!write_file_atomic(path(group_id, ".group"), data)) co_return Result<Done>::failure(Errc::io_error);
+  blobs_[group_id] = std::move(blob);
+  co_return Result<Done>::success({});
+}
+
+Task<Done> Groups::delete_group(std::string group_id) {
+  if (closed_) co_return closed<Done>();
+  std::lock_guard lk(mu_);
+  blobs_.erase(group_id);
+  offsets_.erase(group_id);
+  std::error_code ec;
+  fs::remove(path(group_id, ".group"), ec);
+  fs::remove(path(group_id, ".offsets"), ec);
+  co_return Result<Done>::success({});
+}
+
+Task<std::vector<GroupBlob>> Groups::load_groups() {
+  if (closed_) co_return closed<std::vector<GroupBlob>>();
+  std::lock_guard lk(mu_);
+  std::vector<GroupBlob> out;
+  for (auto& [id, data] : blobs_) out.push_back({id, data});
+  co_return Result<std::vector<GroupBlob>>::success(std::move(out));
+}
+
+Task<Done> Groups::commit_offsets(std::string group_id, Offsets offsets) {
+  if (closed_) co_return closed<Done>();
+  std::lock_guard lk(mu_);
+  auto copy = offsets_[group_id];
+  for (auto& [tp, o] : offsets) copy[tp] = o;
+  auto r = write_offsets(group_id, copy);
+  if (r.ok()) offsets_[group_id] = std::move(copy);
+  co_return r;
+}
+
+Task<GroupStore::Offsets> Groups::fetch_offsets(std::string group_id) {
+  if (closed_) co_return closed<Offsets>();
+  std::lock_guard lk(mu_);
+  Offsets out;
+  auto it = offsets_.find(group_id);
+  if (it != offsets_.end()) out.assign(it->second.begin(), it->second.end());
+  co_return Result<Offsets>::success(std::move(out));
+}
+
+Task<Done> Groups::delete_offsets(std::string group_id, std::vector<TopicPartition> partitions) {
+  if (closed_) co_return closed<Done>();
+  std::lock_guard lk(mu_);
+  auto it = offsets_.find(group_id);
+  if (it == offsets_.end()) co_return Result<Done>::success({});
+  auto copy = it->second;
+  for (auto& tp : partitions) copy.erase(tp);
+  auto r = write_offsets(group_id, copy);
+  if (r.ok()) it->second = std::move(copy);
+  co_return r;
+}
+
+Task<std::vector<std::string>> Groups::list_groups() {
+  if (closed_) co_return closed<std::vector<std::string>>();
+  std::lock_guard lk(mu_);
+  std::vector<std::string> out;
+  for (auto& [id, _] : blobs_) out.push_back(id);
+  for (auto& [id, _] : offsets_)
+    if (!blobs_.count(id)) out.push_back(id);
+  co_return Result<std::vector<std::string>>::success(std::move(out));
+}
+
+void Groups::forget_topic(const std::string& topic) {
+  std::lock_guard lk(mu_);
+  for (auto& [gid, m] : offsets_) {
+    bool changed = false;
+    for (auto it = m.begin(); it != m.end();) {
+      if (it->first.topic == topic) {
+        it = m.erase(it);
+        changed = true;
+      } else {
+        ++it;
+      }
+    }
+    if (changed) (void)write_offsets(gid, m);
+  }
+}
+
+}  // namespace kwire_broker::storage::embedded

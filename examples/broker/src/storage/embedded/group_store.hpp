@@ -1,0 +1,48 @@
+// Consumer groups of the embedded store: a metadata blob and a file of
+// committed offsets per group, each replaced atomically on change and all
+// held in memory.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "storage/storage.hpp"
+
+namespace kwire_broker::storage::embedded {
+
+class Groups final : public GroupStore {
+ public:
+  /// Loads every group found in `dir` (created if missing). Throws.
+  explicit Groups(std::filesystem::path dir);
+
+  Task<Done> store_group(std::string group_id, std::vector<std::uint8_t> blob) override;
+  Task<Done> delete_group(std::string group_id) override;
+  Task<std::vector<GroupBlob>> load_groups() override;
+  Task<Done> commit_offsets(std::string group_id, Offsets offsets) override;
+  Task<Offsets> fetch_offsets(std::string group_id) override;
+  Task<Done> delete_offsets(std::string group_id, std::vector<TopicPartition> partitions) override;
+  Task<std::vector<std::string>> list_groups() override;
+
+  /// Forgets committed offsets of a deleted topic.
+  void forget_topic(const std::string& topic);
+  /// Later calls fail with closed.
+  void close() noexcept { closed_ = true; }
+
+ private:
+  using OffsetMap = std::map<TopicPartition, CommittedOffset>;
+
+  std::filesystem::path path(const std::string& id, const char* ext) const;
+  Result<Done> write_offsets(const std::string& group_id, const OffsetMap& m);
+
+  std::filesystem::path dir_;
+  std::atomic<bool> closed_{false};
+  std::mutex mu_;
+  std::map<std::string, std::vector<std::uint8_t>> blobs_;
+  std::map<std::string, OffsetMap> offsets_;
+};
+
+}  // namespace kwire_broker::storage::embedded

@@ -1,0 +1,77 @@
+// A partition log of the embedded store: ledgers (segments) of record
+// batches on disk, with their indexes, recovery of a torn tail, retention and
+// the idempotent producers' state.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "storage/embedded/options.hpp"
+#include "storage/embedded/segment.hpp"
+#include "storage/producer_state.hpp"
+#include "storage/storage.hpp"
+
+namespace kwire_broker::storage::embedded {
+
+class Log final : public PartitionLog {
+ public:
+  Log(TopicPartition tp, std::filesystem::path dir, const Options& opts, const Configs& configs);
+  ~Log() override;
+
+  const TopicPartition& id() const noexcept override { return tp_; }
+
+  Task<AppendResult> append(AppendBatch batch) override;
+  Task<ReadResult> read(ReadOptions options) override;
+  LogOffsets offsets() const override;
+  Task<TimestampLookup> offset_for_timestamp(std::int64_t timestamp) override;
+  Task<TimestampLookup> max_timestamp() override;
+  Task<std::int64_t> delete_records(std::int64_t offset) override;
+
+  void set_configs(const Configs& c);
+  /// Opens the ledgers found on disk, recovering the last one. Throws.
+  void open();
+  /// Retention and interval flushing.
+  void maintain(std::int64_t now);
+  /// Flushes and closes the files; later calls fail with closed.
+  void close();
+  /// Stops the log for good (topic deletion): waits for the call in
+  /// progress, closes the files and fails later calls with unknown_topic.
+  /// The files stay; the caller removes the topic's directory.
+  void retire();
+
+ private:
+  enum class State : std::uint8_t { open, retired, closed };
+
+  std::unique_ptr<Segment> open_segment(std::int64_t base, bool active);
+  void scan(Segment& s, bool recover);
+  void rebuild_producers();
+  /// The error for a call on a log that is not open (ok while it is).
+  Errc gone() const noexcept;
+  LogOffsets offsets_locked() const;
+  Result<AppendResult> append_locked(AppendBatch& batch);
+  Result<ReadResult> read_locked(const ReadOptions& o) const;
+  Result<TimestampLookup> by_timestamp_locked(std::int64_t ts) const;
+  Result<TimestampLookup> max_timestamp_locked() const;
+  Result<std::int64_t> delete_records_locked(std::int64_t offset);
+  void roll();
+  void flush_locked();
+  void drop_front();
+  void drop_segments_below(std::int64_t offset);
+
+  TopicPartition tp_;
+  std::filesystem::path dir_;
+  Options opts_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<Segment>> segments_;
+  std::int64_t log_start_ = 0;
+  ProducerStateTable producers_;
+  State state_ = State::open;
+  bool dirty_ = false;
+  std::int64_t last_flush_ms_ = 0;
+  std::int64_t segment_bytes_ = 0, segment_ms_ = 0, retention_ms_ = 0, retention_bytes_ = -1;
+  bool flush_every_ = false;
+};
+
+}  // namespace kwire_broker::storage::embedded

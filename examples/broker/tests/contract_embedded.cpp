@@ -1,0 +1,139 @@
+// The storage contract on the embedded store, and what only it has: its
+// files, recovered after a crash.
+#include "storage_contract.hpp"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <list>
+
+#include "storage/embedded/store.hpp"
+
+namespace kwire_broker::storage::contract {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "kwire-contract.XXXXXX").string();
+    path = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+  fs::path path;
+};
+
+// Removed when the test program ends, after every store is gone.
+std::list<TempDir>& temp_dirs() {
+  static std::list<TempDir> dirs;
+  return dirs;
+}
+
+std::unique_ptr<Storage> open_at(const fs::path& dir, std::vector<std::string>* reports = nullptr) {
+  embedded::Options o;
+  o.dir = dir;
+  if (reports) o.report = [reports](const std::string& s) { reports->push_back(s); };
+  return embedded::open(o);
+}
+
+fs::path only_ledger(const fs::path& partition_dir) {
+  std::vector<fs::path> logs;
+  for (auto& e : fs::directory_iterator(partition_dir))
+    if (e.path().extension() == ".log") logs.push_back(e.path());
+  REQUIRE(logs.size() == 1);
+  return logs.front();
+}
+
+void append_to_file(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::app);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+}  // namespace
+
+std::unique_ptr<Storage> open_fresh_store() { return open_at(temp_dirs().emplace_back().path); }
+
+TEST_CASE("embedded: a torn or corrupt ledger tail is cut off at reopening, by CRC") {
+  TempDir dir;
+  const auto partition_dir = dir.path / "public" / "default" / "topics" / "t" / "0";
+  {
+    auto store = open_at(dir.path);
+    NewTopic nt{"t", 1, {}};
+    REQUIRE(run(store->topics().create_topic(nt)).ok());
+    auto log = run(store->open_log(TopicPartition{"t", 0})).value;
+    for (int i = 0; i < 3; ++i) {
+      BatchSpec s;
+      s.records = 2;
+      s.tag = "good" + std::to_string(i);
+      REQUIRE(run(log->append(make_batch(s))).ok());
+    }
+    // Abandoned without close(), as a killed broker leaves it.
+  }
+  auto ledger = only_ledger(partition_dir);
+  const auto good_size = fs::file_size(ledger);
+
+  SUBCASE("a batch cut short") {
+    auto torn = make_batch(4).bytes;
+    torn.resize(torn.size() / 2);
+    append_to_file(ledger, torn);
+  }
+  SUBCASE("a whole batch whose CRC does not match") {
+    auto bad = make_batch(2).bytes;
+    kwire::set_base_offset(bad, 6);
+    bad.back() ^= 0xff;
+    append_to_file(ledger, bad);
+  }
+  SUBCASE("bytes that are no batch at all") {
+    append_to_file(ledger, std::vector<std::uint8_t>(100, 0xab));
+  }
+  REQUIRE(fs::file_size(ledger) > good_size);
+
+  std::vector<std::string> reports;
+  auto store = open_at(dir.path, &reports);
+  CHECK(fs::file_size(ledger) == good_size);
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0].find("truncated a torn tail") != std::string::npos);
+  auto log = run(store->open_log(TopicPartition{"t", 0})).value;
+  CHECK(log->offsets().high_watermark == 6);
+  ReadOptions all;
+  auto r = run(log->read(all));
+  REQUIRE(r.ok());
+  auto got = batches_of(r.value.bytes);
+  REQUIRE(got.size() == 3);
+  CHECK(got[2].base_offset == 4);
+  CHECK(got[2].first_value == "good2-0");
+  auto next = run(log->append(make_batch(1)));
+  REQUIRE(next.ok());
+  CHECK(next.value.base_offset == 6);
+}
+
+TEST_CASE("embedded: data, producer state and groups survive a restart") {
+  TempDir dir;
+  BatchSpec s;
+  s.records = 2;
+  s.producer_id = 7;
+  s.producer_epoch = 0;
+  s.base_sequence = 0;
+  {
+    auto store = open_at(dir.path);
+    NewTopic nt{"t", 1, {}};
+    REQUIRE(run(store->topics().create_topic(nt)).ok());
+    auto log = run(store->open_log(TopicPartition{"t", 0})).value;
+    REQUIRE(run(log->append(make_batch(s))).ok());
+    REQUIRE(run(store->groups().store_group("g", {9})).ok());
+    REQUIRE(run(store->close()).ok());
+  }
+  auto store = open_at(dir.path);
+  auto log = run(store->open_log(TopicPartition{"t", 0})).value;
+  CHECK(log->offsets().high_watermark == 2);
+  auto dup = run(log->append(make_batch(s)));
+  CHECK(dup.error == Errc::duplicate_sequence);
+  CHECK(dup.value.base_offset == 0);
+  CHECK(run(store->groups().load_groups()).value.size() == 1);
+}
+
+}  // namespace kwire_broker::storage::contract

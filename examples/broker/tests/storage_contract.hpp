@@ -1,0 +1,386 @@
+// The storage seam's contract (storage/storage.hpp), as doctest cases that
+// every backend must pass. A backend's test file defines open_fresh_store()
+// and includes this header once; cases only one backend has (recovery of its
+// files, say) stay in that file.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage_contract_support.hpp"
+
+namespace kwire_broker::storage::contract {
+
+/// A store over fresh, empty data (each call a new one).
+std::unique_ptr<Storage> open_fresh_store();
+
+/// A fresh store with one topic of `partitions` partitions.
+struct Fixture {
+  explicit Fixture(const std::string& topic = "t", std::int32_t partitions = 1, Configs configs = {}) {
+    store = open_fresh_store();
+    NewTopic nt{topic, partitions, std::move(configs)};
+    auto created = run(store->topics().create_topic(std::move(nt)));
+    REQUIRE(created.ok());
+    info = created.value;
+  }
+  std::shared_ptr<PartitionLog> log(std::int32_t partition = 0) {
+    auto r = run(store->open_log(TopicPartition{info.name, partition}));
+    REQUIRE(r.ok());
+    return r.value;
+  }
+  Result<AppendResult> append(PartitionLog& l, AppendBatch batch) { return run(l.append(std::move(batch))); }
+  Result<ReadResult> read(PartitionLog& l, std::int64_t offset, std::int32_t max_bytes = 1 << 20,
+                          bool at_least_one = true, std::int64_t end_offset = -1) {
+    ReadOptions o;
+    o.offset = offset;
+    o.max_bytes = max_bytes;
+    o.at_least_one = at_least_one;
+    o.end_offset = end_offset;
+    return run(l.read(o));
+  }
+
+  std::unique_ptr<Storage> store;
+  TopicInfo info;
+};
+
+TEST_CASE("storage contract: appends take consecutive offsets and read back whole") {
+  Fixture f;
+  auto log = f.log();
+  CHECK(log->offsets().high_watermark == 0);
+  auto a = f.append(*log, make_batch(2));
+  auto b = f.append(*log, make_batch(3));
+  auto c = f.append(*log, make_batch(1));
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE(c.ok());
+  CHECK(a.value.base_offset == 0);
+  CHECK(a.value.last_offset == 1);
+  CHECK(b.value.base_offset == 2);
+  CHECK(b.value.last_offset == 4);
+  CHECK(c.value.base_offset == 5);
+  CHECK(log->offsets().high_watermark == 6);
+  CHECK(log->offsets().log_start == 0);
+
+  auto all = f.read(*log, 0);
+  REQUIRE(all.ok());
+  auto got = batches_of(all.value.bytes);
+  REQUIRE(got.size() == 3);
+  CHECK(got[0].base_offset == 0);
+  CHECK(got[1].base_offset == 2);
+  CHECK(got[2].base_offset == 5);
+  CHECK(got[1].records == 3);
+  CHECK(all.value.next_offset == 6);
+  CHECK(all.value.offsets.high_watermark == 6);
+
+  SUBCASE("a read starts at the batch holding the offset") {
+    auto mid = f.read(*log, 3);
+    REQUIRE(mid.ok());
+    auto m = batches_of(mid.value.bytes);
+    REQUIRE(m.size() == 2);
+    CHECK(m[0].base_offset == 2);
+  }
+  SUBCASE("reading at the high watermark returns nothing") {
+    auto end = f.read(*log, 6);
+    REQUIRE(end.ok());
+    CHECK(end.value.bytes.empty());
+    CHECK(end.value.next_offset == 6);
+  }
+  SUBCASE("past the high watermark is out of range") {
+    auto past = f.read(*log, 7);
+    CHECK(past.error == Errc::offset_out_of_range);
+    CHECK(past.value.offsets.high_watermark == 6);
+  }
+  SUBCASE("max_bytes, at_least_one and end_offset bound a read") {
+    auto one = f.read(*log, 0, 1, true);
+    REQUIRE(one.ok());
+    CHECK(batches_of(one.value.bytes).size() == 1);
+    CHECK(one.value.next_offset == 2);
+    auto none = f.read(*log, 0, 1, false);
+    REQUIRE(none.ok());
+    CHECK(none.value.bytes.empty());
+    CHECK(none.value.next_offset == 0);
+    auto upto = f.read(*log, 0, 1 << 20, true, 2);
+    REQUIRE(upto.ok());
+    auto u = batches_of(upto.value.bytes);
+    REQUIRE(u.size() == 1);
+    CHECK(u[0].base_offset == 0);
+  }
+}
+
+TEST_CASE("storage contract: appends started before any is awaited keep their order") {
+  Fixture f;
+  auto log = f.log();
+  constexpr int n = 6;
+  std::vector<Result<AppendResult>> results(n);
+  boost::asio::io_context io;
+  for (int i = 0; i < n; ++i) {
+    BatchSpec s;
+    s.records = 1 + i % 3;
+    s.tag = "b" + std::to_string(i);
+    boost::asio::co_spawn(io, log->append(make_batch(s)), [&results, i](std::exception_ptr e, Result<AppendResult> r) {
+      REQUIRE(!e);
+      results[static_cast<std::size_t>(i)] = std::move(r);
+    });
+  }
+  io.run();
+  std::int64_t next = 0;
+  for (int i = 0; i < n; ++i) {
+    auto& r = results[static_cast<std::size_t>(i)];
+    REQUIRE(r.ok());
+    CHECK(r.value.base_offset == next);
+    next = r.value.last_offset + 1;
+  }
+  auto all = f.read(*log, 0);
+  REQUIRE(all.ok());
+  auto got = batches_of(all.value.bytes);
+  REQUIRE(got.size() == n);
+  for (int i = 0; i < n; ++i) CHECK(got[static_cast<std::size_t>(i)].first_value == "b" + std::to_string(i) + "-0");
+}
+
+TEST_CASE("storage contract: timestamps") {
+  Fixture f;
+  auto log = f.log();
+  auto empty = run(log->max_timestamp());
+  REQUIRE(empty.ok());
+  CHECK(empty.value.offset == -1);
+
+  REQUIRE(f.append(*log, make_batch(2, 1000)).ok());  // offsets 0-1, ts 1000-1001
+  REQUIRE(f.append(*log, make_batch(3, 5000)).ok());  // offsets 2-4, ts 5000-5002
+  REQUIRE(f.append(*log, make_batch(1, 3000)).ok());  // offset 5, ts 3000
+
+  auto at = run(log->offset_for_timestamp(1500));
+  REQUIRE(at.ok());
+  CHECK(at.value.offset == 2);
+  CHECK(at.value.timestamp == 5002);
+  auto first = run(log->offset_for_timestamp(0));
+  REQUIRE(first.ok());
+  CHECK(first.value.offset == 0);
+  auto later = run(log->offset_for_timestamp(9000));
+  REQUIRE(later.ok());
+  CHECK(later.value.offset == -1);
+
+  auto max = run(log->max_timestamp());
+  REQUIRE(max.ok());
+  CHECK(max.value.timestamp == 5002);
+  CHECK(max.value.offset == 4);
+}
+
+TEST_CASE("storage contract: delete_records moves the log start") {
+  Fixture f;
+  auto log = f.log();
+  for (int i = 0; i < 3; ++i) REQUIRE(f.append(*log, make_batch(2)).ok());
+  auto d = run(log->delete_records(2));
+  REQUIRE(d.ok());
+  CHECK(d.value == 2);
+  CHECK(log->offsets().log_start == 2);
+  CHECK(f.read(*log, 0).error == Errc::offset_out_of_range);
+  auto from = f.read(*log, 2);
+  REQUIRE(from.ok());
+  CHECK(batches_of(from.value.bytes).front().base_offset == 2);
+  CHECK(run(log->delete_records(7)).error == Errc::offset_out_of_range);
+  auto all = run(log->delete_records(-1));
+  REQUIRE(all.ok());
+  CHECK(all.value == 6);
+  CHECK(log->offsets().log_start == 6);
+  auto next = f.append(*log, make_batch(1));
+  REQUIRE(next.ok());
+  CHECK(next.value.base_offset == 6);
+}
+
+TEST_CASE("storage contract: retention by size and by time in maintain()") {
+  const auto now = std::chrono::system_clock::now();
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  SUBCASE("by size") {
+    Fixture f("sized", 1, {{"segment.bytes", "300"}, {"retention.bytes", "600"}});
+    auto log = f.log();
+    for (int i = 0; i < 30; ++i) REQUIRE(f.append(*log, make_batch(2, now_ms)).ok());
+    f.store->maintain(now);
+    auto o = log->offsets();
+    CHECK(o.log_start > 0);
+    CHECK(o.high_watermark == 60);
+    auto from = f.read(*log, o.log_start);
+    REQUIRE(from.ok());
+    CHECK(!from.value.bytes.empty());
+  }
+  SUBCASE("by time") {
+    Fixture f("timed", 1, {{"segment.bytes", "300"}, {"retention.ms", "60000"}});
+    auto log = f.log();
+    for (int i = 0; i < 20; ++i) REQUIRE(f.append(*log, make_batch(2, now_ms - 3600 * 1000)).ok());
+    f.store->maintain(now);
+    auto o = log->offsets();
+    CHECK(o.log_start > 0);
+    CHECK(o.high_watermark == 40);
+  }
+  SUBCASE("nothing due, nothing dropped") {
+    Fixture f("kept", 1, {{"segment.bytes", "300"}});
+    auto log = f.log();
+    for (int i = 0; i < 20; ++i) REQUIRE(f.append(*log, make_batch(2, now_ms)).ok());
+    f.store->maintain(now);
+    CHECK(log->offsets().log_start == 0);
+  }
+}
+
+TEST_CASE("storage contract: idempotent producers") {
+  Fixture f;
+  auto log = f.log();
+  auto batch = [](std::int16_t epoch, std::int32_t seq, int records) {
+    BatchSpec s;
+    s.records = records;
+    s.producer_id = 42;
+    s.producer_epoch = epoch;
+    s.base_sequence = seq;
+    return make_batch(s);
+  };
+  auto first = f.append(*log, batch(0, 0, 3));
+  REQUIRE(first.ok());
+  CHECK(first.value.base_offset == 0);
+
+  auto dup = f.append(*log, batch(0, 0, 3));
+  CHECK(dup.error == Errc::duplicate_sequence);
+  CHECK(dup.value.base_offset == 0);
+  CHECK(dup.value.last_offset == 2);
+  CHECK(log->offsets().high_watermark == 3);
+
+  CHECK(f.append(*log, batch(0, 5, 1)).error == Errc::out_of_order_sequence);
+  auto next = f.append(*log, batch(0, 3, 2));
+  REQUIRE(next.ok());
+  CHECK(next.value.base_offset == 3);
+
+  auto bumped = f.append(*log, batch(1, 0, 1));
+  REQUIRE(bumped.ok());
+  CHECK(f.append(*log, batch(0, 5, 1)).error == Errc::invalid_producer_epoch);
+  CHECK(log->offsets().high_watermark == 6);
+}
+
+TEST_CASE("storage contract: topics") {
+  auto store = open_fresh_store();
+  auto& topics = store->topics();
+  NewTopic nt{"orders", 2, {{"retention.ms", "1000"}}};
+  auto created = run(topics.create_topic(nt));
+  REQUIRE(created.ok());
+  CHECK(created.value.partitions == 2);
+  CHECK(created.value.configs.at("retention.ms") == "1000");
+  CHECK(run(topics.create_topic(nt)).error == Errc::topic_exists);
+  NewTopic none{"empty", 0, {}};
+  CHECK(run(topics.create_topic(none)).error == Errc::invalid_partitions);
+
+  auto by_name = topics.find_topic(std::string("orders"));
+  REQUIRE(by_name);
+  CHECK(by_name->id == created.value.id);
+  auto by_id = topics.find_topic(created.value.id);
+  REQUIRE(by_id);
+  CHECK(by_id->name == "orders");
+  CHECK(!topics.find_topic(std::string("nope")));
+
+  auto listed = run(topics.list_topics());
+  REQUIRE(listed.ok());
+  REQUIRE(listed.value.size() == 1);
+  CHECK(listed.value[0].name == "orders");
+
+  auto grown = run(topics.add_partitions("orders", 3));
+  REQUIRE(grown.ok());
+  CHECK(grown.value.partitions == 3);
+  CHECK(run(topics.add_partitions("orders", 2)).error == Errc::invalid_partitions);
+  CHECK(run(topics.add_partitions("nope", 5)).error == Errc::unknown_topic);
+  CHECK(run(store->open_log(TopicPartition{"orders", 2})).ok());
+  CHECK(run(store->open_log(TopicPartition{"orders", 3})).error == Errc::unknown_topic);
+
+  std::vector<ConfigChange> changes{{"retention.ms", ConfigChange::Op::remove, ""},
+                                    {"cleanup.policy", ConfigChange::Op::set, "delete"}};
+  auto altered = run(topics.alter_configs("orders", changes));
+  REQUIRE(altered.ok());
+  CHECK(altered.value.configs.count("retention.ms") == 0);
+  CHECK(altered.value.configs.at("cleanup.policy") == "delete");
+  CHECK(topics.find_topic(std::string("orders"))->configs.at("cleanup.policy") == "delete");
+
+  auto held = run(store->open_log(TopicPartition{"orders", 0}));
+  REQUIRE(held.ok());
+  CHECK(run(topics.delete_topic("orders")).ok());
+  CHECK(!topics.find_topic(std::string("orders")));
+  CHECK(run(topics.delete_topic("orders")).error == Errc::unknown_topic);
+  CHECK(run(store->open_log(TopicPartition{"orders", 0})).error == Errc::unknown_topic);
+  CHECK(run(held.value->append(make_batch(1))).error == Errc::unknown_topic);
+  CHECK(run(topics.list_topics()).value.empty());
+}
+
+TEST_CASE("storage contract: groups and committed offsets") {
+  auto store = open_fresh_store();
+  auto& groups = store->groups();
+  std::vector<std::uint8_t> blob{1, 2, 3};
+  REQUIRE(run(groups.store_group("g1", blob)).ok());
+  auto loaded = run(groups.load_groups());
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded.value.size() == 1);
+  CHECK(loaded.value[0].group_id == "g1");
+  CHECK(loaded.value[0].data == blob);
+
+  CommittedOffset at5{5, 0, "meta", 1234};
+  CommittedOffset at9{9, -1, "", 5678};
+  GroupStore::Offsets first{{TopicPartition{"t", 0}, at5}, {TopicPartition{"t", 1}, at9}};
+  REQUIRE(run(groups.commit_offsets("g1", first)).ok());
+  GroupStore::Offsets later{{TopicPartition{"t", 0}, at9}};
+  REQUIRE(run(groups.commit_offsets("g2", later)).ok());
+  REQUIRE(run(groups.commit_offsets("g1", later)).ok());
+
+  auto fetched = run(groups.fetch_offsets("g1"));
+  REQUIRE(fetched.ok());
+  std::map<TopicPartition, CommittedOffset> got(fetched.value.begin(), fetched.value.end());
+  REQUIRE(got.size() == 2);
+  CHECK(got[TopicPartition{"t", 0}].offset == 9);
+  CHECK(got[TopicPartition{"t", 1}].offset == 9);
+  CHECK(got[TopicPartition{"t", 1}].commit_timestamp == 5678);
+
+  auto ids = run(groups.list_groups());
+  REQUIRE(ids.ok());
+  std::sort(ids.value.begin(), ids.value.end());
+  CHECK(ids.value == std::vector<std::string>{"g1", "g2"});
+
+  std::vector<TopicPartition> drop{{"t", 1}};
+  REQUIRE(run(groups.delete_offsets("g1", drop)).ok());
+  CHECK(run(groups.fetch_offsets("g1")).value.size() == 1);
+
+  REQUIRE(run(groups.delete_group("g1")).ok());
+  CHECK(run(groups.load_groups()).value.empty());
+  CHECK(run(groups.fetch_offsets("g1")).value.empty());
+  auto unknown = run(groups.fetch_offsets("never"));
+  REQUIRE(unknown.ok());
+  CHECK(unknown.value.empty());
+  CHECK(run(groups.list_groups()).value == std::vector<std::string>{"g2"});
+}
+
+TEST_CASE("storage contract: producer id blocks do not overlap") {
+  auto store = open_fresh_store();
+  auto a = run(store->allocate_producer_ids(10));
+  auto b = run(store->allocate_producer_ids(1));
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(a.value >= 0);
+  CHECK((b.value >= a.value + 10 || b.value + 1 <= a.value));
+}
+
+TEST_CASE("storage contract: after close every call fails with closed") {
+  Fixture f;
+  auto log = f.log();
+  REQUIRE(f.append(*log, make_batch(1)).ok());
+  REQUIRE(run(f.store->close()).ok());
+  CHECK(f.append(*log, make_batch(1)).error == Errc::closed);
+  CHECK(f.read(*log, 0).error == Errc::closed);
+  CHECK(run(log->max_timestamp()).error == Errc::closed);
+  CHECK(run(f.store->open_log(TopicPartition{"t", 0})).error == Errc::closed);
+  CHECK(run(f.store->allocate_producer_ids(1)).error == Errc::closed);
+  NewTopic nt{"late", 1, {}};
+  CHECK(run(f.store->topics().create_topic(nt)).error == Errc::closed);
+  CHECK(run(f.store->topics().list_topics()).error == Errc::closed);
+  GroupStore::Offsets offsets{{TopicPartition{"t", 0}, CommittedOffset{1, -1, "", 0}}};
+  CHECK(run(f.store->groups().commit_offsets("g", offsets)).error == Errc::closed);
+  CHECK(run(f.store->groups().fetch_offsets("g")).error == Errc::closed);
+  CHECK(run(f.store->groups().load_groups()).error == Errc::closed);
+}
+
+}  // namespace kwire_broker::storage::contract
