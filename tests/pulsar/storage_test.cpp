@@ -7,7 +7,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <future>
+#include <thread>
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <kwire/records/batch.hpp>
 #include <kwire/records/builder.hpp>
@@ -25,12 +29,25 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class T, class Start>
-st::Result<T> wait(Start start) {
-  std::promise<st::Result<T>> p;
-  auto f = p.get_future();
-  start([&p](st::Result<T> r) { p.set_value(std::move(r)); });
-  return f.get();
+/// Awaits a storage call from a coroutine on an io_context of the test's
+/// own: the storage hops to its I/O thread and must resume the caller here.
+template <class T>
+st::Result<T> wait(st::Task<T> task) {
+  return run([&]() -> boost::asio::awaitable<st::Result<T>> {
+    const auto caller = std::this_thread::get_id();
+    auto r = co_await std::move(task);
+    CHECK(std::this_thread::get_id() == caller);
+    co_return r;
+  });
+}
+
+/// A batch as the broker hands it to storage after validating it.
+st::AppendBatch validated(std::vector<std::uint8_t> bytes) {
+  auto v = kwire::RecordBatchView::parse(bytes);
+  REQUIRE(v);
+  REQUIRE_FALSE(v->validate());
+  const auto info = st::BatchInfo::of(*v);
+  return {std::move(bytes), info};
 }
 
 std::unique_ptr<st::Storage> open_store(const std::string& tenant, const std::string& ns,
@@ -46,7 +63,7 @@ std::unique_ptr<st::Storage> open_store(const std::string& tenant, const std::st
 }
 
 std::shared_ptr<st::PartitionLog> open_log(st::Storage& s, const std::string& topic, int p) {
-  auto r = wait<std::shared_ptr<st::PartitionLog>>([&](auto done) { s.open_log({topic, p}, done); });
+  auto r = wait(s.open_log({topic, p}));
   REQUIRE_MESSAGE(r.ok(), r.message);
   return r.value;
 }
@@ -108,7 +125,7 @@ st::ReadResult read_at(st::PartitionLog& log, std::int64_t offset, std::int32_t 
   st::ReadOptions o;
   o.offset = offset;
   o.max_bytes = max_bytes;
-  auto r = wait<st::ReadResult>([&](auto done) { log.read(o, done); });
+  auto r = wait(log.read(o));
   REQUIRE_MESSAGE(r.ok(), r.message);
   return r.value;
 }
@@ -118,7 +135,7 @@ void create(st::Storage& s, const std::string& topic, int partitions) {
   t.name = topic;
   t.partitions = partitions;
   t.configs["retention.ms"] = "-1";
-  auto r = wait<st::TopicInfo>([&](auto done) { s.topics().create_topic(t, done); });
+  auto r = wait(s.topics().create_topic(t));
   REQUIRE_MESSAGE(r.ok(), r.message);
 }
 
@@ -154,7 +171,7 @@ TEST_CASE("kafka batches in pulsar format: offsets, reads, native consumers") {
     for (int i = 0; i <= b % 3; ++i)
       recs.push_back({"k" + std::to_string(expected + i), "v" + std::to_string(expected + i),
                       1700000000000 + expected + i, {{"h", std::to_string(b)}}});
-    auto r = wait<st::AppendResult>([&](auto done) { log->append(make_batch(recs), {}, done); });
+    auto r = wait(log->append(validated(make_batch(recs))));
     REQUIRE_MESSAGE(r.ok(), r.message);
     CHECK(r.value.base_offset == expected);
     CHECK(r.value.last_offset == expected + static_cast<std::int64_t>(recs.size()) - 1);
@@ -219,7 +236,7 @@ TEST_CASE("seeking a fetch to an offset: Pulsar's lookup by index, or O(log n) e
       std::vector<Rec> recs;
       for (int k = 0; k <= i % 3; ++k) recs.push_back({"k", std::to_string(i) + "." + std::to_string(k), 1000 + i, {}});
       total += recs.size();
-      auto r = wait<st::AppendResult>([&](auto done) { log->append(make_batch(recs), {}, done); });
+      auto r = wait(log->append(validated(make_batch(recs))));
       REQUIRE(r.ok());
     }
   }
@@ -264,7 +281,7 @@ TEST_CASE("seeking a fetch to an offset: Pulsar's lookup by index, or O(log n) e
       else CHECK(probed <= 9);  // log2(256) + 1
     }
     // Timestamps: the first batch at or after a time, by the same search.
-    auto t = wait<st::TimestampLookup>([&](auto done) { log->offset_for_timestamp(1000 + 77, done); });
+    auto t = wait(log->offset_for_timestamp(1000 + 77));
     REQUIRE(t.ok());
     CHECK(all[static_cast<std::size_t>(t.value.offset)].value == "77.0");
   }
@@ -310,7 +327,7 @@ TEST_CASE("native Pulsar producers' messages read as Kafka batches with continuo
   }
   CHECK(recs[1].headers == std::vector<std::pair<std::string, std::string>>{{"p", "1"}});
   // Kafka appends continue the same offsets.
-  auto r = wait<st::AppendResult>([&](auto done) { log->append(make_batch({{"x", "y", 1, {}}}), {}, done); });
+  auto r = wait(log->append(validated(make_batch({{"x", "y", 1, {}}}))));
   REQUIRE_MESSAGE(r.ok(), r.message);
   CHECK(r.value.base_offset == 8);
 }
@@ -322,8 +339,8 @@ TEST_CASE("kafka entry format keeps the batch bytes") {
   auto log = open_log(*s, "raw", 0);
   auto b1 = make_batch({{"a", "1", 10, {{"x", "y"}}}, {"b", "2", 11, {}}});
   auto b2 = make_batch({{"c", "3", 12, {}}});
-  REQUIRE(wait<st::AppendResult>([&](auto done) { log->append(b1, {}, done); }).ok());
-  auto r2 = wait<st::AppendResult>([&](auto done) { log->append(b2, {}, done); });
+  REQUIRE(wait(log->append(validated(b1))).ok());
+  auto r2 = wait(log->append(validated(b2)));
   REQUIRE(r2.ok());
   CHECK(r2.value.base_offset == 2);
   auto got = read_at(*log, 0);
@@ -342,22 +359,20 @@ TEST_CASE("idempotent retries are detected, also after a restart") {
     auto s = open_store("public", ns);
     create(*s, "t", 1);
     auto log = open_log(*s, "t", 0);
-    REQUIRE(wait<st::AppendResult>([&](auto done) { log->append(batch0, {}, done); }).ok());
-    REQUIRE(wait<st::AppendResult>([&](auto done) { log->append(batch1, {}, done); }).ok());
-    auto dup = wait<st::AppendResult>([&](auto done) { log->append(batch1, {}, done); });
+    REQUIRE(wait(log->append(validated(batch0))).ok());
+    REQUIRE(wait(log->append(validated(batch1))).ok());
+    auto dup = wait(log->append(validated(batch1)));
     CHECK(dup.error == st::Errc::duplicate_sequence);
     CHECK(dup.value.base_offset == 1);
   }
   auto s = open_store("public", ns);
   auto log = open_log(*s, "t", 0);
-  auto dup = wait<st::AppendResult>([&](auto done) { log->append(batch1, {}, done); });
+  auto dup = wait(log->append(validated(batch1)));
   CHECK(dup.error == st::Errc::duplicate_sequence);
   CHECK(dup.value.base_offset == 1);
-  auto gap = wait<st::AppendResult>(
-      [&](auto done) { log->append(make_batch({{"k", "v9", 9, {}}}, 4242, 0, 7), {}, done); });
+  auto gap = wait(log->append(validated(make_batch({{"k", "v9", 9, {}}}, 4242, 0, 7))));
   CHECK(gap.error == st::Errc::out_of_order_sequence);
-  auto next = wait<st::AppendResult>(
-      [&](auto done) { log->append(make_batch({{"k", "v3", 4, {}}}, 4242, 0, 3), {}, done); });
+  auto next = wait(log->append(validated(make_batch({{"k", "v3", 4, {}}}, 4242, 0, 3))));
   REQUIRE(next.ok());
   CHECK(next.value.base_offset == 3);
   CHECK(records_of(read_at(*log, 0).bytes).size() == 4);
@@ -368,13 +383,13 @@ TEST_CASE("one writer per partition: a second gateway is fenced") {
   auto a = open_store("public", ns, "pulsar", "gw-a");
   create(*a, "t", 1);
   auto la = open_log(*a, "t", 0);
-  REQUIRE(wait<st::AppendResult>([&](auto done) { la->append(make_batch({{"k", "a", 1, {}}}), {}, done); }).ok());
+  REQUIRE(wait(la->append(validated(make_batch({{"k", "a", 1, {}}})))).ok());
   auto b = open_store("public", ns, "pulsar", "gw-b");
   auto lb = open_log(*b, "t", 0);
-  auto refused = wait<st::AppendResult>([&](auto done) { lb->append(make_batch({{"k", "b", 2, {}}}), {}, done); });
+  auto refused = wait(lb->append(validated(make_batch({{"k", "b", 2, {}}}))));
   CHECK(refused.error == st::Errc::unavailable);
   a.reset();  // the first gateway goes away
-  auto taken = wait<st::AppendResult>([&](auto done) { lb->append(make_batch({{"k", "b", 3, {}}}), {}, done); });
+  auto taken = wait(lb->append(validated(make_batch({{"k", "b", 3, {}}}))));
   REQUIRE_MESSAGE(taken.ok(), taken.message);
   CHECK(taken.value.base_offset == 1);
 }
@@ -392,15 +407,14 @@ TEST_CASE("a gateway taking over a partition it had open knows the previous writ
   auto lb = open_log(*b, "t", 0);
   auto batch0 = make_batch({{"k", "v0", 1, {}}}, 777, 3, 0);
   auto batch1 = make_batch({{"k", "v1", 2, {}}, {"k", "v2", 3, {}}}, 777, 3, 1);
-  REQUIRE(wait<st::AppendResult>([&](auto done) { la->append(batch0, {}, done); }).ok());
-  REQUIRE(wait<st::AppendResult>([&](auto done) { la->append(batch1, {}, done); }).ok());
+  REQUIRE(wait(la->append(validated(batch0))).ok());
+  REQUIRE(wait(la->append(validated(batch1))).ok());
   la.reset();
   a.reset();  // the first gateway goes away before answering the producer
-  auto retry = wait<st::AppendResult>([&](auto done) { lb->append(batch1, {}, done); });
+  auto retry = wait(lb->append(validated(batch1)));
   CHECK_MESSAGE(retry.error == st::Errc::duplicate_sequence, retry.message);
   CHECK(retry.value.base_offset == 1);
-  auto next = wait<st::AppendResult>(
-      [&](auto done) { lb->append(make_batch({{"k", "v3", 4, {}}}, 777, 3, 3), {}, done); });
+  auto next = wait(lb->append(validated(make_batch({{"k", "v3", 4, {}}}, 777, 3, 3))));
   REQUIRE_MESSAGE(next.ok(), next.message);
   CHECK(next.value.base_offset == 3);
   auto all = records_of(read_at(*lb, 0).bytes);
@@ -415,25 +429,22 @@ TEST_CASE("committed offsets survive a restart and show as the subscription's ba
     create(*s, "t", 1);
     auto log = open_log(*s, "t", 0);
     for (int i = 0; i < 10; ++i)
-      REQUIRE(wait<st::AppendResult>([&](auto done) {
-                log->append(make_batch({{"k", std::to_string(i), i + 1, {}}}), {}, done);
-              }).ok());
+      REQUIRE(wait(log->append(validated(make_batch({{"k", std::to_string(i), i + 1, {}}})))).ok());
     std::vector<std::uint8_t> blob{1, 2, 3};
-    REQUIRE(wait<st::Done>([&](auto done) { s->groups().store_group("g1", blob, done); }).ok());
+    REQUIRE(wait(s->groups().store_group("g1", blob)).ok());
     st::CommittedOffset c;
     c.offset = 6;
     c.metadata = "m";
     std::vector<std::pair<st::TopicPartition, st::CommittedOffset>> offs{{{"t", 0}, c}};
-    REQUIRE(wait<st::Done>([&](auto done) { s->groups().commit_offsets("g1", offs, done); }).ok());
+    REQUIRE(wait(s->groups().commit_offsets("g1", offs)).ok());
   }
   auto s = open_store("public", ns);
-  auto f = wait<std::vector<std::pair<st::TopicPartition, st::CommittedOffset>>>(
-      [&](auto done) { s->groups().fetch_offsets("g1", done); });
+  auto f = wait(s->groups().fetch_offsets("g1"));
   REQUIRE(f.ok());
   REQUIRE(f.value.size() == 1);
   CHECK(f.value[0].second.offset == 6);
   CHECK(f.value[0].second.metadata == "m");
-  auto groups = wait<std::vector<st::GroupBlob>>([&](auto done) { s->groups().load_groups(done); });
+  auto groups = wait(s->groups().load_groups());
   REQUIRE(groups.ok());
   REQUIRE(groups.value.size() == 1);
   CHECK(groups.value[0].data == std::vector<std::uint8_t>{1, 2, 3});
@@ -445,7 +456,7 @@ TEST_CASE("committed offsets survive a restart and show as the subscription's ba
   CHECK(backlog == 4);  // records 6..9
   // Deleting the group takes its subscription away (applied by shutdown at
   // the latest).
-  REQUIRE(wait<st::Done>([&](auto done) { s->groups().delete_group("g1", done); }).ok());
+  REQUIRE(wait(s->groups().delete_group("g1")).ok());
   s.reset();
   const auto subs = run([&]() -> kwire_pulsar::awaitable<std::vector<std::string>> {
     kwire_pulsar::Admin admin(co_await boost::asio::this_coro::executor, web_url());
@@ -461,9 +472,9 @@ TEST_CASE("a namespace's storage sees only its own topics") {
   create(*a, "secret", 1);
   CHECK(a->topics().find_topic("secret"));
   CHECK_FALSE(b->topics().find_topic("secret"));
-  auto r = wait<std::shared_ptr<st::PartitionLog>>([&](auto done) { b->open_log({"secret", 0}, done); });
+  auto r = wait(b->open_log({"secret", 0}));
   CHECK(r.error == st::Errc::unknown_topic);
-  auto list = wait<std::vector<st::TopicInfo>>([&](auto done) { b->topics().list_topics(done); });
+  auto list = wait(b->topics().list_topics());
   REQUIRE(list.ok());
   CHECK(list.value.empty());
 }
@@ -480,7 +491,7 @@ TEST_CASE("batches past what Pulsar stores are refused before they reach it; the
   CHECK(limit < 5 * 1024 * 1024);
 
   auto append = [&](std::vector<std::uint8_t> batch) {
-    return wait<st::AppendResult>([&](auto done) { log->append(std::move(batch), {}, done); });
+    return wait(log->append(validated(std::move(batch))));
   };
   // One record past the limit.
   auto r = append(make_batch({{"k", std::string(static_cast<std::size_t>(limit), 'x'), 1700000000000, {}}}));
@@ -508,4 +519,59 @@ TEST_CASE("batches past what Pulsar stores are refused before they reach it; the
   CHECK(all[0].value == near);
   CHECK(all[1].offset == 1);
   CHECK(all[1].value == "after");
+}
+
+TEST_CASE("appends started together get offsets in the order they started, and are awaited later") {
+  const auto ns = unique("order");
+  auto s = open_store("public", ns);
+  create(*s, "t", 1);
+  auto log = open_log(*s, "t", 0);
+  constexpr int n = 40;
+  std::vector<st::Result<st::AppendResult>> results(n);
+  boost::asio::io_context io;
+  // Every append starts (and takes its place) before any of them completes:
+  // the caller pipelines them as a produce request with many batches does.
+  for (int i = 0; i < n; ++i) {
+    std::vector<Rec> recs(static_cast<std::size_t>(1 + i % 3), Rec{"k", std::to_string(i), 1700000000000 + i, {}});
+    boost::asio::co_spawn(io, log->append(validated(make_batch(recs))),
+                          [&results, i](std::exception_ptr e, st::Result<st::AppendResult> r) {
+                            REQUIRE_FALSE(e);
+                            results[static_cast<std::size_t>(i)] = std::move(r);
+                          });
+  }
+  io.run();
+  std::int64_t expected = 0;
+  for (int i = 0; i < n; ++i) {
+    const auto& r = results[static_cast<std::size_t>(i)];
+    REQUIRE_MESSAGE(r.ok(), r.message);
+    CHECK(r.value.base_offset == expected);
+    expected = r.value.last_offset + 1;
+  }
+  CHECK(log->offsets().high_watermark == expected);
+  std::vector<ReadRecord> all;
+  for (std::int64_t at = 0; at < expected;) {
+    auto recs = records_of(read_at(*log, at).bytes);
+    REQUIRE_FALSE(recs.empty());
+    all.insert(all.end(), recs.begin(), recs.end());
+    at = recs.back().offset + 1;
+  }
+  REQUIRE(all.size() == static_cast<std::size_t>(expected));
+  std::size_t k = 0;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < 1 + i % 3; ++j) CHECK(all[k++].value == std::to_string(i));
+}
+
+TEST_CASE("after close every call fails with closed") {
+  const auto ns = unique("closed");
+  auto s = open_store("public", ns);
+  create(*s, "t", 1);
+  auto log = open_log(*s, "t", 0);
+  REQUIRE(wait(log->append(validated(make_batch({{"k", "v", 1, {}}})))).ok());
+  REQUIRE(wait(s->close()).ok());
+  CHECK(wait(log->append(validated(make_batch({{"k", "w", 2, {}}})))).error == st::Errc::closed);
+  st::ReadOptions o;
+  CHECK(wait(log->read(o)).error == st::Errc::closed);
+  CHECK(wait(s->topics().list_topics()).error == st::Errc::closed);
+  CHECK(wait(s->groups().fetch_offsets("g")).error == st::Errc::closed);
+  CHECK(wait(s->open_log({"t", 0})).error == st::Errc::closed);
 }

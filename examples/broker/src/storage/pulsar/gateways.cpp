@@ -19,7 +19,7 @@ PulsarMembership::PulsarMembership(std::shared_ptr<kp::Client> client, std::stri
                                    std::chrono::milliseconds interval, std::chrono::milliseconds expiry)
     : client_(std::move(client)), topic_(std::move(topic)), interval_(interval), expiry_(expiry) {}
 
-void PulsarMembership::join(Gateway self) {
+void PulsarMembership::join_at_startup(Gateway self) {
   {
     std::lock_guard g(mu_);
     self_ = std::move(self);

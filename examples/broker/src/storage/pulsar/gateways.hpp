@@ -28,7 +28,9 @@ class PulsarMembership final : public Membership {
                    std::chrono::milliseconds interval = std::chrono::seconds(1),
                    std::chrono::milliseconds expiry = std::chrono::seconds(4));
 
-  void join(Gateway self) override;
+  /// Blocks for about one announcement interval: the others are heard
+  /// before this gateway serves.
+  void join_at_startup(Gateway self) override;
   std::vector<Gateway> gateways() const override;
 
   /// Says goodbye (so the others take over at once) and stops; on the I/O

@@ -23,6 +23,15 @@
 // admin request), or, where a release lacks it, by a binary search over the
 // topic's entries; every entry read feeds a sparse index that answers first.
 //
+// Every call hops to the storage's own I/O thread (one io_context, one
+// thread, where the Pulsar client lives) and resumes its caller on the
+// caller's executor; nothing the broker awaits blocks its thread. Only
+// opening the storage, joining the gateways and destroying the storage
+// block. The pieces behind the seam are in their own files: the partition
+// logs (log.hpp), the topic catalog (catalog.hpp), the group store
+// (group_store.hpp), the gateways (gateways.hpp); this file holds the root
+// that owns them, the client and the I/O thread.
+//
 // An append is acknowledged once Pulsar's receipt for its entry is in (a
 // Kafka retry of a batch still on its way waits for that receipt). A batch
 // whose entry would exceed what the cluster stores (the broker's
@@ -30,13 +39,29 @@
 // Pulsar would otherwise retry the failed write without end.
 #pragma once
 
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "../storage.hpp"
+#include "catalog.hpp"
+#include "common.hpp"
 #include "entry_format.hpp"
+#include "gateways.hpp"
+#include "group_store.hpp"
+#include "log.hpp"
 
 namespace kwire_broker::storage::pulsar {
 
@@ -72,13 +97,10 @@ PulsarConfig config_from(const std::map<std::string, std::string>& settings);
 /// kafkaNamespace (public/default when unset).
 Namespace namespace_from(const std::map<std::string, std::string>& settings);
 
-/// load_groups() and list_groups() complete before they return when called
-/// from a thread of the caller (they are startup calls); every other call
-/// completes on the storage's I/O thread.
-///
 /// Opens the storage for one namespace: creates the tenant and namespace if
 /// needed (retention unlimited, deduplication on), loads topics and groups.
-/// Throws std::runtime_error when Pulsar cannot be reached. Each storage has
+/// Blocks until that is done; throws std::runtime_error when Pulsar cannot
+/// be reached. Each storage has
 /// its own client and I/O thread; a SASL user "tenant/namespace" gets the
 /// storage of that namespace and sees nothing else.
 std::unique_ptr<Storage> open_pulsar_storage(const PulsarConfig& config, const Namespace& ns);
@@ -87,5 +109,82 @@ std::unique_ptr<Storage> open_pulsar_storage(const PulsarConfig& config, const N
 /// (offset and timestamp lookups): the cost of seeking, for tests and metrics.
 /// 0 for logs of other backends.
 std::uint64_t entries_probed(const PartitionLog& log) noexcept;
+
+// ---------------------------------------------------------------------------
+// The root: what the log, catalog and group store reach through it.
+
+class PulsarStorage final : public Storage {
+ public:
+  PulsarStorage(PulsarConfig config, Namespace ns);
+  /// Blocks: closes (when close() was not awaited) and joins the I/O thread.
+  ~PulsarStorage() override;
+
+  /// Blocks: creates the namespace's Pulsar side if needed, learns the
+  /// cluster's limits and loads the topics.
+  void open_at_startup();
+
+  const Namespace& ns() const noexcept override { return ns_; }
+  TopicCatalog& topics() override { return catalog_; }
+  GroupStore& groups() override { return groups_; }
+  Membership* membership() override { return members_.get(); }
+  std::int64_t max_batch_bytes() const noexcept override { return limits_.batch_bytes; }
+  void watch(std::function<void(const TopicPartition&)> on_data) override;
+  Task<std::shared_ptr<PartitionLog>> open_log(TopicPartition tp) override;
+  Task<std::int64_t> allocate_producer_ids(std::int32_t count) override;
+  void maintain(std::chrono::system_clock::time_point) override {}
+  Task<Done> close() override;
+
+  /// Runs `work` on the I/O thread, where the client and all state live, and
+  /// resumes the caller on its own executor; a failure thrown there comes
+  /// back as a Result. After close() it fails with closed without running.
+  template <class T>
+  Task<T> on_io(awaitable<Result<T>> work) {
+    if (closed_) co_return Result<T>::failure(Errc::closed, "storage closed");
+    auto hop = asio::co_spawn(io_, guarded(std::move(work)), asio::use_awaitable);
+    co_return co_await std::move(hop);
+  }
+  bool closed() const noexcept { return closed_; }
+  asio::any_io_executor executor() { return io_.get_executor(); }
+
+  // On the I/O thread:
+  awaitable<std::shared_ptr<Log>> open_log_here(const TopicPartition& tp);
+  /// Closes and forgets the open logs of a deleted topic.
+  void forget_logs(const std::string& topic);
+  /// Why the entry cannot be stored on this cluster, if it cannot.
+  std::optional<std::string> entry_too_large(const EncodedEntry& e) const;
+  /// Tells the broker (watch()) that records it did not append arrived.
+  void data_arrived(const TopicPartition& tp);
+
+  std::string pulsar_topic(const TopicPartition& tp) const;
+  std::string short_topic(const std::string& name) const;
+
+  PulsarConfig config_;
+  Namespace ns_;
+  EntryFormat format_ = EntryFormat::pulsar;
+  EntryLimits limits_;
+  std::shared_ptr<kp::Client> client_;
+  std::unique_ptr<kp::Admin> admin_;
+
+ private:
+  awaitable<void> setup();
+  awaitable<Result<std::int64_t>> allocate_here(std::int32_t count);
+  /// Flushes mirrors, says goodbye to the other gateways, closes the logs and
+  /// the client: in-flight calls fail with closed.
+  awaitable<void> wind_down();
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  Catalog catalog_;
+  Groups groups_;
+  std::map<TopicPartition, std::shared_ptr<Log>> logs_;
+  std::map<TopicPartition, std::unique_ptr<AsyncLock>> opening_;
+  std::shared_ptr<kp::Producer> id_producer_;
+  std::unique_ptr<PulsarMembership> members_;
+  std::mutex watch_mu_;
+  std::function<void(const TopicPartition&)> on_data_;
+  std::atomic<bool> closed_{false};
+  bool wound_down_ = false;
+  std::thread thread_;
+};
 
 }  // namespace kwire_broker::storage::pulsar

@@ -1,0 +1,91 @@
+// GroupStore on Pulsar: groups and committed offsets are messages on a
+// compacted, partitioned system topic, TENANT/__kafka/__consumer_offsets
+// (suffixed _NS for namespaces other than "default"), keyed
+// "blob/<group>" and "offset/<group>/<partition>/<topic>"; a null value
+// deletes. A group lives on one partition of that topic (its shard), and
+// the gateway holding the exclusive producer on that partition coordinates
+// its groups. Committed offsets are also mirrored, shortly after the commit
+// is acknowledged, to a subscription named after the group on each Kafka
+// partition, so that Pulsar's tools show a group's backlog.
+//
+// All state lives on the storage's I/O thread; every call hops there and
+// resumes its caller on the caller's executor.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+
+namespace kwire_broker::storage::pulsar {
+
+class PulsarStorage;
+
+class Groups final : public GroupStore {
+ public:
+  explicit Groups(PulsarStorage& s);
+
+  Task<Done> store_group(std::string group_id, std::vector<std::uint8_t> blob) override;
+  Task<Done> delete_group(std::string group_id) override;
+  Task<std::vector<GroupBlob>> load_groups() override;
+  Task<Done> commit_offsets(std::string group_id, Offsets offsets) override;
+  Task<Offsets> fetch_offsets(std::string group_id) override;
+  Task<Done> delete_offsets(std::string group_id, std::vector<TopicPartition> partitions) override;
+  Task<std::vector<std::string>> list_groups() override;
+
+  std::int32_t shard_of(const std::string& group) const override { return partition_of(group); }
+  std::int32_t shard_count() const override;
+  void release_shard(std::int32_t shard) override;
+
+  std::string offsets_topic() const;
+  int partition_of(const std::string& group) const;
+  /// Waits (at most `limit`) for queued mirrors to be applied: on shutdown,
+  /// on the I/O thread.
+  awaitable<void> flush_mirrors(std::chrono::milliseconds limit);
+
+ private:
+  struct Group {
+    std::optional<std::vector<std::uint8_t>> blob;
+    std::map<TopicPartition, CommittedOffset> offsets;
+  };
+  awaitable<Result<Done>> store_here(std::string group_id, std::vector<std::uint8_t> blob);
+  awaitable<Result<Done>> delete_here(std::string group_id);
+  awaitable<Result<std::vector<GroupBlob>>> load_here();
+  awaitable<Result<Done>> commit_here(std::string group_id, Offsets offsets);
+  awaitable<Result<Offsets>> fetch_here(std::string group_id);
+  awaitable<Result<Done>> delete_offsets_here(std::string group_id, std::vector<TopicPartition> partitions);
+  awaitable<Result<std::vector<std::string>>> list_here();
+
+  awaitable<void> ensure_loaded();
+  awaitable<void> load_partition(int p);
+  /// Coordinates partition p's groups from now on (see write()).
+  awaitable<void> take(int p);
+  awaitable<void> write(const std::string& group, std::vector<kp::OutgoingMessage> messages);
+  /// Queues committed offsets for the group's Pulsar subscriptions and
+  /// returns at once: the mirror is informational, and a commit must not
+  /// wait on admin calls per partition. One worker applies the newest
+  /// offset per group and partition, skipping ones already in place.
+  void mirror(const std::string& group, const Offsets& offsets);
+  /// Queues the removal of the group's subscriptions on these partitions
+  /// (offsets deleted, or the group).
+  void unmirror(const std::string& group, const std::vector<TopicPartition>& partitions);
+  void start_mirroring();
+  awaitable<void> drain_mirrors();
+  awaitable<void> mirror_one(const std::string& group, const TopicPartition& tp, std::int64_t offset);
+  void apply(const kp::Message& m);
+
+  PulsarStorage& s_;
+  bool loaded_ = false;
+  std::unique_ptr<AsyncLock> load_lock_, take_lock_;
+  std::map<std::string, Group> groups_;
+  std::map<int, std::shared_ptr<kp::Producer>> producers_;
+  using MirrorKey = std::pair<std::string, TopicPartition>;
+  std::map<MirrorKey, std::optional<std::int64_t>> mirror_queue_;  // nullopt: remove
+  std::map<MirrorKey, std::int64_t> mirrored_;
+  bool mirroring_ = false;
+};
+
+}  // namespace kwire_broker::storage::pulsar

@@ -1,0 +1,128 @@
+// PartitionLog on Pulsar: one Kafka partition is the Pulsar topic
+// T-partition-p, written by this gateway through an exclusive producer and
+// read through readers. It holds the offset bookkeeping (derived on append,
+// read back from the broker index), the idempotent-producer table, and the
+// search for the entry of an offset or a timestamp.
+//
+// Every call hops to the storage's I/O thread, where all of the log's state
+// lives (offsets() reads a copy under a mutex), and resumes its caller on
+// the caller's executor. Appends pass a TicketLock: each takes its ticket
+// when its coroutine starts, so appends get offsets in the order they were
+// started, whichever thread started them. The append path is in log.cpp,
+// reading and seeking in log_read.cpp.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "../producer_state.hpp"
+#include "common.hpp"
+
+namespace kwire_broker::storage::pulsar {
+
+class PulsarStorage;
+
+class Log final : public PartitionLog, public std::enable_shared_from_this<Log> {
+ public:
+  Log(PulsarStorage& s, TopicPartition tp, std::string topic);
+
+  const TopicPartition& id() const noexcept override { return tp_; }
+  Task<AppendResult> append(AppendBatch batch) override;
+  Task<ReadResult> read(ReadOptions options) override;
+  LogOffsets offsets() const override {
+    std::lock_guard g(mu_);
+    return offsets_;
+  }
+  Task<TimestampLookup> offset_for_timestamp(std::int64_t timestamp) override;
+  Task<TimestampLookup> max_timestamp() override;
+  Task<std::int64_t> delete_records(std::int64_t offset) override;
+  void release() override;
+
+  // On the I/O thread:
+  awaitable<void> open();
+  /// The entry holding `offset` (offset < high watermark).
+  awaitable<kp::MessageId> locate(std::int64_t offset);
+  /// The high watermark as Pulsar has it now, also when another gateway
+  /// writes the partition.
+  awaitable<std::int64_t> current_end();
+  const std::string& topic() const noexcept { return topic_; }
+  void close_now();
+
+  std::atomic<std::uint64_t> probes{0};
+
+ private:
+  awaitable<Result<AppendResult>> append_here(TicketLock::Ticket ticket, AppendBatch batch);
+  /// Gives the batch the next offsets (base offset written in place).
+  AppendResult assign(AppendBatch& batch);
+  /// Pulsar stored the entry of `r`: the high watermark moves past it. The
+  /// first entry in a ledger is read back to check the derived offsets. A
+  /// receipt without a position is checked against the log (throws when the
+  /// log does not hold the entry).
+  awaitable<void> confirmed(AppendResult& r, const kp::SendReceipt& receipt, const std::string& writer);
+  /// An append between being queued and Pulsar's answer. The producer table
+  /// records a batch when it is queued, so a Kafka retry of it (the client's
+  /// request timed out first) is a duplicate in the table before Pulsar has
+  /// stored anything: the retry waits here for the first send's outcome.
+  struct Landing {
+    explicit Landing(asio::any_io_executor ex) : wake(ex, forever) {}
+    asio::steady_timer wake;
+    bool settled = false;
+    std::optional<AppendResult> stored;  // set when Pulsar stored it
+  };
+  void settle(std::int64_t base_offset, const std::shared_ptr<Landing>& l, std::optional<AppendResult> stored);
+  awaitable<Result<AppendResult>> await_first_send(std::shared_ptr<Landing> first);
+  awaitable<Result<ReadResult>> read_here(ReadOptions options);
+  awaitable<ReadResult> do_read(ReadOptions options);
+  awaitable<Result<TimestampLookup>> offset_for_timestamp_here(std::int64_t timestamp);
+  awaitable<Result<TimestampLookup>> max_timestamp_here();
+  awaitable<Result<std::int64_t>> delete_records_here(std::int64_t offset);
+  awaitable<void> sync_end();
+  awaitable<void> resync();
+  /// Feeds the batches from `from` to the end into the producer state table.
+  awaitable<void> replay_producers(std::int64_t from);
+  awaitable<std::optional<std::pair<kp::Entry, EntryInfo>>> probe(kp::MessageId at);
+  awaitable<std::vector<kp::MessageId>> all_positions();
+  /// A writer for the partition; a new one first reads the end from Pulsar
+  /// (and with `rebuild`, the producer table from the log's tail).
+  awaitable<void> ensure_producer(bool rebuild = false);
+  void remember(const EntryInfo& i, kp::MessageId id);
+  void publish_offsets();
+
+  PulsarStorage& s_;
+  TopicPartition tp_;
+  std::string topic_;
+  mutable std::mutex mu_;
+  LogOffsets offsets_;
+  // Whoever writes the partition's state (appends, current_end, release)
+  // holds a ticket of this lock.
+  std::shared_ptr<TicketLock> write_lock_;
+  // Only on the storage's I/O thread:
+  AsyncLock read_lock_;
+  // next_offset_: after the last entry Pulsar confirmed (the high
+  // watermark); assigned_end_: after the last entry this gateway queued.
+  std::int64_t next_offset_ = 0, log_start_ = 0, assigned_end_ = 0;
+  // The producer table accounts for every batch below this offset.
+  std::int64_t table_end_ = 0;
+  // The ledger in which derived offsets were last checked against the
+  // broker's index. Within a ledger the index has no holes, so one check per
+  // ledger (and per writer) proves the derivation; across a Pulsar restart
+  // the index can skip numbers (the broker counts a write it then lost).
+  std::uint64_t verified_ledger_ = ~std::uint64_t{0};
+  // The producer name and highest sequence id of the last entry (sync_end).
+  std::string last_writer_;
+  std::int64_t last_sequence_ = -1;
+  bool resync_ = false;
+  std::shared_ptr<kp::Producer> producer_;
+  std::map<std::int64_t, std::pair<std::int64_t, kp::MessageId>> index_;  // last offset → (base, id)
+  std::map<std::int64_t, std::shared_ptr<Landing>> landings_;              // assigned base offset → append
+  ProducerStateTable producers_;
+  std::shared_ptr<kp::Consumer> reader_;
+  std::int64_t reader_next_ = -1;
+  std::optional<kp::Entry> lookahead_;
+};
+
+}  // namespace kwire_broker::storage::pulsar
