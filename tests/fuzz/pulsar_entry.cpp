@@ -178,7 +178,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint32_t meta_size = kp::get_u32(data + 8);
   if (meta_size > size - 12) return 0;
   auto meta = std::make_shared<kp::wire::MessageMetadata>();
-  if (!meta->ParseFromArray(data + 12, static_cast<int>(meta_size))) return 0;
+  if (!kp::parse_metadata({data + 12, meta_size}, *meta)) return 0;
 
   kp::Entry entry;
   entry.id = {12, 34, -1, -1};

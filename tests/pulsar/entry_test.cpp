@@ -1,0 +1,130 @@
+// Stored Pulsar entries read without a Pulsar: metadata parsed from the bytes
+// a producer wrote, and entries turned into Kafka batches, in the malformed
+// cases the pulsar_entry fuzz target found (its inputs for them are
+// tests/fuzz/corpus/pulsar_entry/finding-*).
+#include <doctest/doctest.h>
+#include <google/protobuf/stubs/logging.h>
+
+#include <kwire/records/batch.hpp>
+#include <kwire/records/builder.hpp>
+#include <kwire/records/compression.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kwire_pulsar/entry.hpp"
+#include "kwire_pulsar/error.hpp"
+#include "kwire_pulsar/frame.hpp"
+#include "storage/pulsar/entry_format.hpp"
+
+// The largest single allocation since it was last reset: the standard
+// library's and protobuf's all go through the global operator new.
+namespace {
+std::size_t largest_allocation = 0;
+}  // namespace
+
+void* operator new(std::size_t n) {
+  largest_allocation = std::max(largest_allocation, n);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+namespace kp = kwire_pulsar;
+namespace sp = kwire_broker::storage::pulsar;
+
+constexpr std::uint64_t publish_time = 1700000000000;
+
+std::span<const std::uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+std::string varint(std::uint64_t v) {
+  std::string s;
+  for (; v >= 0x80; v >>= 7) s.push_back(static_cast<char>(v | 0x80));
+  s.push_back(static_cast<char>(v));
+  return s;
+}
+
+kp::Entry entry_of(kp::wire::MessageMetadata meta, std::string payload, std::uint64_t index) {
+  kp::Entry e;
+  e.id = {3, 4, -1, -1};
+  e.index = index;
+  meta.set_producer_name("gw");
+  meta.set_sequence_id(0);
+  meta.set_publish_time(publish_time);
+  e.metadata = std::make_shared<const kp::wire::MessageMetadata>(std::move(meta));
+  e.payload = std::move(payload);
+  return e;
+}
+
+void set_property(kp::wire::MessageMetadata& m, const std::string& key, const std::string& value) {
+  for (auto& kv : *m.mutable_properties())
+    if (kv.key() == key) return kv.set_value(value);
+  auto* kv = m.add_properties();
+  kv->set_key(key);
+  kv->set_value(value);
+}
+
+}  // namespace
+
+TEST_CASE("metadata declaring a KeyValue longer than itself is refused with nothing reserved for it") {
+  // A KeyValue (field 1 of a message's metadata, 4 of an entry's) declared
+  // 50 MB long, holding a key declared a little shorter, in a few bytes.
+  const std::string long_key_value = varint(50'000'000) + "\x0a" + varint(49'999'990) + "k";
+  const std::string single = std::string("\x18\x00\x0a", 3) + long_key_value;
+  const std::string entry_meta = std::string("\x0a\x01p\x10\x00\x18\x00\x22", 8) + long_key_value;
+
+  kp::wire::SingleMessageMetadata sm;
+  largest_allocation = 0;
+  CHECK_FALSE(kp::parse_metadata(bytes_of(single), sm));
+  CHECK(largest_allocation < 4096);
+
+  kp::wire::MessageMetadata mm;
+  largest_allocation = 0;
+  CHECK_FALSE(kp::parse_metadata(bytes_of(entry_meta), mm));
+  CHECK(largest_allocation < 4096);
+
+  // In a batch, as entry_messages meets it.
+  std::string batch;
+  kp::put_u32(batch, static_cast<std::uint32_t>(single.size()));
+  batch += single;
+  kp::wire::MessageMetadata meta;
+  meta.set_num_messages_in_batch(1);
+  const auto entry = entry_of(meta, batch, 0);
+  largest_allocation = 0;
+  CHECK_THROWS_AS(kp::entry_messages(entry), kp::Error);
+  CHECK(largest_allocation < 4096);
+}
+
+TEST_CASE("well-formed metadata parses as protobuf parses it") {
+  kp::wire::MessageMetadata meta;
+  meta.set_producer_name("p");
+  meta.set_sequence_id(9);
+  meta.set_publish_time(publish_time);
+  set_property(meta, "a", "b");
+  meta.set_compression(kp::wire::ZSTD);
+  meta.set_uncompressed_size(77);
+  meta.set_num_messages_in_batch(2);
+  const auto bytes = meta.SerializeAsString();
+  kp::wire::MessageMetadata back;
+  REQUIRE(kp::parse_metadata(bytes_of(bytes), back));
+  CHECK(back.SerializeAsString() == bytes);
+  // Cut short anywhere, it is refused as protobuf refuses it.
+  google::protobuf::LogSilencer quiet;  // protobuf logs each refusal
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    CAPTURE(n);
+    kp::wire::MessageMetadata cut, reference;
+    CHECK(kp::parse_metadata(bytes_of(bytes).first(n), cut) == reference.ParseFromArray(bytes.data(), static_cast<int>(n)));
+  }
+}
