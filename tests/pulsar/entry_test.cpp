@@ -68,6 +68,29 @@ kp::Entry entry_of(kp::wire::MessageMetadata meta, std::string payload, std::uin
   return e;
 }
 
+kp::Entry stored(const sp::EncodedEntry& e, std::uint64_t index) { return entry_of(e.metadata, e.payload, index); }
+
+std::vector<std::uint8_t> kafka_batch(std::int64_t producer_id = -1, std::int16_t epoch = -1,
+                                      std::int32_t base_sequence = -1) {
+  kwire::RecordBatchOptions o;
+  o.producer_id = producer_id;
+  o.producer_epoch = epoch;
+  o.base_sequence = base_sequence;
+  kwire::RecordBatchBuilder b(o);
+  const std::string k = "k", v = "value";
+  b.append(1700000000001, bytes_of(k), bytes_of(v));
+  b.append(1700000000002, std::nullopt, bytes_of(v));
+  return b.build();
+}
+
+kwire::RecordBatchView parsed(const std::vector<std::uint8_t>& out) {
+  auto v = kwire::RecordBatchView::parse(out);
+  REQUIRE(v);
+  REQUIRE(v->size() == out.size());
+  REQUIRE_FALSE(v->validate());
+  return *v;
+}
+
 void set_property(kp::wire::MessageMetadata& m, const std::string& key, const std::string& value) {
   for (auto& kv : *m.mutable_properties())
     if (kv.key() == key) return kv.set_value(value);
@@ -77,6 +100,20 @@ void set_property(kp::wire::MessageMetadata& m, const std::string& key, const st
 }
 
 }  // namespace
+
+TEST_CASE("a stored Kafka batch is served at its index's offsets, and refused once damaged") {
+  auto entry = stored(sp::kafka_to_entry(kafka_batch(), sp::EntryFormat::kafka), 41);
+  std::vector<std::uint8_t> out;
+  sp::entry_to_kafka(entry, 41, out);
+  const auto v = parsed(out);
+  CHECK(v.base_offset() == 40);
+  CHECK(v.last_offset() == 41);
+
+  entry.payload.back() ^= 1;  // a byte of the last record's value
+  out.clear();
+  CHECK_THROWS_AS(sp::entry_to_kafka(entry, 41, out), sp::BadEntry);
+  CHECK(out.empty());
+}
 
 TEST_CASE("metadata declaring a KeyValue longer than itself is refused with nothing reserved for it") {
   // A KeyValue (field 1 of a message's metadata, 4 of an entry's) declared

@@ -131,6 +131,9 @@ void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, 
   if (property(meta, format_property) == std::optional<std::string>("kafka")) {
     auto v = view_of(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(entry.payload.data()),
                                                    entry.payload.size()));
+    // The gateway stored a batch it had checked; one that fails the checks
+    // now was written by someone else or damaged since, and is not served.
+    if (auto err = v.validate()) throw BadEntry("stored batch: " + err->message());
     const std::size_t at = out.size();
     out.insert(out.end(), v.bytes().begin(), v.bytes().end());
     // The base offset is outside the CRC: set it from the broker's index.
