@@ -115,6 +115,31 @@ TEST_CASE("a stored Kafka batch is served at its index's offsets, and refused on
   CHECK(out.empty());
 }
 
+TEST_CASE("Kafka producer fields that are not numbers make a bad entry") {
+  const auto encoded = sp::kafka_to_entry(kafka_batch(4242, 3, 7), sp::EntryFormat::pulsar);
+  std::vector<std::uint8_t> out;
+  sp::entry_to_kafka(stored(encoded, 1), 1, out);
+  const auto v = parsed(out);
+  CHECK(v.producer_id() == 4242);
+  CHECK(v.producer_epoch() == 3);
+  CHECK(v.base_sequence() == 7);
+
+  const std::pair<const char*, const char*> bad[] = {
+      {sp::producer_id_property, "x"},         {sp::producer_id_property, "12x"},
+      {sp::producer_id_property, " 12"},       {sp::producer_epoch_property, "+1"},
+      {sp::producer_epoch_property, "40000"},  // past int16
+      {sp::base_sequence_property, ""},
+  };
+  for (const auto& [key, value] : bad) {
+    CAPTURE(key);
+    CAPTURE(value);
+    auto e = encoded;
+    set_property(e.metadata, key, value);
+    out.clear();
+    CHECK_THROWS_AS(sp::entry_to_kafka(stored(e, 1), 1, out), sp::BadEntry);
+  }
+}
+
 TEST_CASE("metadata declaring a KeyValue longer than itself is refused with nothing reserved for it") {
   // A KeyValue (field 1 of a message's metadata, 4 of an entry's) declared
   // 50 MB long, holding a key declared a little shorter, in a few bytes.

@@ -5,6 +5,7 @@
 #include <kwire/records/compression.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 
 #include "kwire_pulsar/compression.hpp"
@@ -32,6 +33,20 @@ std::optional<std::string> property(const wire::MessageMetadata& m, const char* 
   for (const auto& kv : m.properties())
     if (kv.key() == key) return kv.value();
   return std::nullopt;
+}
+
+// A Kafka producer field the gateway wrote as a property (decimal, as
+// std::to_string writes it); -1 when absent. Any other text did not come
+// from the gateway: BadEntry, as for the rest of a malformed entry.
+template <class T>
+T number_property(const wire::MessageMetadata& m, const char* key) {
+  const auto v = property(m, key);
+  if (!v) return -1;
+  T n = 0;
+  const char* end = v->data() + v->size();
+  const auto [stop, ec] = std::from_chars(v->data(), end, n);
+  if (ec != std::errc() || stop != end) throw BadEntry(std::string("property ") + key + " is not a number: " + *v);
+  return n;
 }
 
 std::string text(kwire::bytes_view b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
@@ -155,10 +170,10 @@ void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, 
   // client's memory its whole ratio, past any decompression limit the
   // client sets.
   o.compression = kafka_codec(meta.compression());
-  if (auto pid = property(meta, producer_id_property)) {
-    o.producer_id = std::stoll(*pid);
-    o.producer_epoch = static_cast<std::int16_t>(std::stoi(property(meta, producer_epoch_property).value_or("-1")));
-    o.base_sequence = std::stoi(property(meta, base_sequence_property).value_or("-1"));
+  if (property(meta, producer_id_property)) {
+    o.producer_id = number_property<std::int64_t>(meta, producer_id_property);
+    o.producer_epoch = number_property<std::int16_t>(meta, producer_epoch_property);
+    o.base_sequence = number_property<std::int32_t>(meta, base_sequence_property);
   }
   kwire::RecordBatchBuilder b(o);
   std::vector<kwire::RecordHeader> headers;
