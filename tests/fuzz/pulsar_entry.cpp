@@ -129,8 +129,9 @@ void check_records(const kwire::RecordBatchView& batch, const std::vector<kp::Me
     if (batch.offset_of(r) != batch.base_offset() + static_cast<std::int64_t>(i)) __builtin_trap();
     if (m.key ? !same(r.key, *m.key) : r.key.has_value()) __builtin_trap();
     if (m.null_value ? r.value.has_value() : !same(r.value, m.value)) __builtin_trap();
-    if (batch.timestamp_of(r) != static_cast<std::int64_t>(m.event_time ? m.event_time : m.publish_time))
-      __builtin_trap();
+    const std::uint64_t time = m.event_time ? m.event_time : m.publish_time;
+    const std::int64_t timestamp = time <= INT64_MAX ? static_cast<std::int64_t>(time) : kwire::no_timestamp;
+    if (batch.timestamp_of(r) != timestamp) __builtin_trap();
     std::size_t h = 0;
     for (const auto& header : r.headers()) {
       if (h >= m.properties.size() || header.key != m.properties[h].first ||

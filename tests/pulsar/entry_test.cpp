@@ -140,6 +140,33 @@ TEST_CASE("Kafka producer fields that are not numbers make a bad entry") {
   }
 }
 
+TEST_CASE("a message time past Kafka's signed range is served as no timestamp") {
+  struct Case {
+    std::uint64_t event_time;
+    std::int64_t timestamp;
+  };
+  const Case cases[] = {
+      {0, static_cast<std::int64_t>(publish_time)},  // no event time: the publish time
+      {1700000000009, 1700000000009},
+      {std::uint64_t{INT64_MAX}, INT64_MAX},
+      {std::uint64_t{INT64_MAX} + 1, kwire::no_timestamp},
+      {~std::uint64_t{0}, kwire::no_timestamp},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.event_time);
+    kp::wire::MessageMetadata meta;
+    if (c.event_time) meta.set_event_time(c.event_time);
+    std::vector<std::uint8_t> out;
+    sp::entry_to_kafka(entry_of(meta, "v", 5), 5, out);
+    const auto v = parsed(out);
+    auto records = v.records();
+    kwire::RecordView r;
+    REQUIRE(records.next(r));
+    CHECK(v.timestamp_of(r) == c.timestamp);
+    CHECK(v.last_offset() == 5);
+  }
+}
+
 TEST_CASE("metadata declaring a KeyValue longer than itself is refused with nothing reserved for it") {
   // A KeyValue (field 1 of a message's metadata, 4 of an entry's) declared
   // 50 MB long, holding a key declared a little shorter, in a few bytes.

@@ -77,6 +77,15 @@ kwire::Compression kafka_codec(wire::CompressionType c) {
   return kwire::Compression::none;
 }
 
+// A message's time as a Kafka record's: its event time, else its publish
+// time. Kafka's times are signed: a Pulsar time past their range is served
+// as no time (-1), which Kafka allows, not as a negative one, which it
+// refuses.
+std::int64_t kafka_timestamp(const kwire_pulsar::Message& m) {
+  const std::uint64_t t = m.event_time ? m.event_time : m.publish_time;
+  return t <= static_cast<std::uint64_t>(INT64_MAX) ? static_cast<std::int64_t>(t) : kwire::no_timestamp;
+}
+
 }  // namespace
 
 int index_span(std::span<const std::uint8_t> batch) { return view_of(batch).last_offset_delta() + 1; }
@@ -180,7 +189,7 @@ void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, 
   for (const auto& m : messages) {
     headers.clear();
     for (const auto& [k, val] : m.properties) headers.push_back({k, bytes(val)});
-    const auto ts = static_cast<std::int64_t>(m.event_time ? m.event_time : m.publish_time);
+    const auto ts = kafka_timestamp(m);
     kwire::nullable_bytes key;
     if (m.key) key = bytes(*m.key);
     kwire::nullable_bytes value;
