@@ -12,7 +12,70 @@ std::uint32_t crc32c_of(std::string_view s, std::size_t from) {
   return kwire::crc32c::extend(0, reinterpret_cast<const std::uint8_t*>(s.data()) + from, s.size() - from);
 }
 
+// Whether every field of the message in `b` lies within `b`, each
+// length-delimited one included (without looking into it).
+bool fields_fit(std::span<const std::uint8_t> b) {
+  std::size_t at = 0;
+  auto varint = [&](std::uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (at == b.size()) return false;
+      const std::uint8_t byte = b[at++];
+      v |= std::uint64_t{byte & 0x7fu} << shift;
+      if (!(byte & 0x80)) return true;
+    }
+    return false;
+  };
+  while (at < b.size()) {
+    std::uint64_t key = 0, v = 0;
+    if (!varint(key)) return false;
+    switch (key & 7) {
+      case 0:  // varint
+        if (!varint(v)) return false;
+        break;
+      case 1:  // 64-bit
+        if (b.size() - at < 8) return false;
+        at += 8;
+        break;
+      case 2:  // length-delimited
+        if (!varint(v) || v > b.size() - at) return false;
+        at += static_cast<std::size_t>(v);
+        break;
+      case 3:  // group start and end: the group's fields follow inline
+      case 4:
+        break;
+      case 5:  // 32-bit
+        if (b.size() - at < 4) return false;
+        at += 4;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+// Protobuf reserves room for a string on the word of its declared length (up
+// to 50 MB) when that length fits in the enclosing message's, and takes an
+// embedded message's length on trust until the message is parsed: a few
+// bytes declaring a long KeyValue with a long key would cost 50 MB. With
+// every field of the metadata first found to fit in its bytes, each limit
+// the parser sets lies within them (the metadata embeds KeyValues only, and
+// their fields are strings). Bytes that fail the check would not parse.
+template <class M>
+bool parse_checked(std::span<const std::uint8_t> b, M& out) {
+  return fields_fit(b) && out.ParseFromArray(b.data(), static_cast<int>(b.size()));
+}
+
 }  // namespace
+
+bool parse_metadata(std::span<const std::uint8_t> bytes, wire::MessageMetadata& out) {
+  return parse_checked(bytes, out);
+}
+
+bool parse_metadata(std::span<const std::uint8_t> bytes, wire::SingleMessageMetadata& out) {
+  return parse_checked(bytes, out);
+}
 
 std::string encode_command(const wire::BaseCommand& cmd) {
   const auto cmd_size = static_cast<std::uint32_t>(cmd.ByteSizeLong());
@@ -82,7 +145,7 @@ bool decode_frame(std::span<const std::uint8_t> body, Frame& out) {
   at += 4;
   if (meta_size > n - at) return false;
   wire::MessageMetadata meta;
-  if (!meta.ParseFromArray(p + at, static_cast<int>(meta_size))) return false;
+  if (!parse_metadata(body.subspan(at, meta_size), meta)) return false;
   out.metadata = std::move(meta);
   at += meta_size;
   out.payload.assign(reinterpret_cast<const char*>(p + at), n - at);
@@ -105,7 +168,7 @@ bool split_batch(std::string_view batch, int count, std::vector<BatchedMessage>&
     at += 4;
     if (meta_size > n - at) return false;
     BatchedMessage m;
-    if (!m.metadata.ParseFromArray(p + at, static_cast<int>(meta_size))) return false;
+    if (!parse_metadata({p + at, meta_size}, m.metadata)) return false;
     at += meta_size;
     const auto size = static_cast<std::size_t>(m.metadata.payload_size());
     if (m.metadata.payload_size() < 0 || size > n - at) return false;

@@ -47,6 +47,12 @@ struct Frame {
 /// the bytes are not a well-formed frame.
 bool decode_frame(std::span<const std::uint8_t> body, Frame& out);
 
+/// Parses a message's metadata, as its producer wrote it: false when the
+/// bytes are not well-formed. Unlike a bare ParseFromArray, it never reserves
+/// memory on the word of a length the bytes do not hold (see frame.cpp).
+bool parse_metadata(std::span<const std::uint8_t> bytes, wire::MessageMetadata& out);
+bool parse_metadata(std::span<const std::uint8_t> bytes, wire::SingleMessageMetadata& out);
+
 /// One message inside a batched payload.
 struct BatchedMessage {
   wire::SingleMessageMetadata metadata;

@@ -5,6 +5,7 @@
 #include <kwire/records/compression.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 
 #include "kwire_pulsar/compression.hpp"
@@ -34,6 +35,20 @@ std::optional<std::string> property(const wire::MessageMetadata& m, const char* 
   return std::nullopt;
 }
 
+// A Kafka producer field the gateway wrote as a property (decimal, as
+// std::to_string writes it); -1 when absent. Any other text did not come
+// from the gateway: BadEntry, as for the rest of a malformed entry.
+template <class T>
+T number_property(const wire::MessageMetadata& m, const char* key) {
+  const auto v = property(m, key);
+  if (!v) return -1;
+  T n = 0;
+  const char* end = v->data() + v->size();
+  const auto [stop, ec] = std::from_chars(v->data(), end, n);
+  if (ec != std::errc() || stop != end) throw BadEntry(std::string("property ") + key + " is not a number: " + *v);
+  return n;
+}
+
 std::string text(kwire::bytes_view b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
 
 kwire::bytes_view bytes(const std::string& s) {
@@ -60,6 +75,15 @@ kwire::Compression kafka_codec(wire::CompressionType c) {
     default: break;
   }
   return kwire::Compression::none;
+}
+
+// A message's time as a Kafka record's: its event time, else its publish
+// time. Kafka's times are signed: a Pulsar time past their range is served
+// as no time (-1), which Kafka allows, not as a negative one, which it
+// refuses.
+std::int64_t kafka_timestamp(const kwire_pulsar::Message& m) {
+  const std::uint64_t t = m.event_time ? m.event_time : m.publish_time;
+  return t <= static_cast<std::uint64_t>(INT64_MAX) ? static_cast<std::int64_t>(t) : kwire::no_timestamp;
 }
 
 }  // namespace
@@ -131,6 +155,9 @@ void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, 
   if (property(meta, format_property) == std::optional<std::string>("kafka")) {
     auto v = view_of(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(entry.payload.data()),
                                                    entry.payload.size()));
+    // The gateway stored a batch it had checked; one that fails the checks
+    // now was written by someone else or damaged since, and is not served.
+    if (auto err = v.validate()) throw BadEntry("stored batch: " + err->message());
     const std::size_t at = out.size();
     out.insert(out.end(), v.bytes().begin(), v.bytes().end());
     // The base offset is outside the CRC: set it from the broker's index.
@@ -152,17 +179,17 @@ void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, 
   // client's memory its whole ratio, past any decompression limit the
   // client sets.
   o.compression = kafka_codec(meta.compression());
-  if (auto pid = property(meta, producer_id_property)) {
-    o.producer_id = std::stoll(*pid);
-    o.producer_epoch = static_cast<std::int16_t>(std::stoi(property(meta, producer_epoch_property).value_or("-1")));
-    o.base_sequence = std::stoi(property(meta, base_sequence_property).value_or("-1"));
+  if (property(meta, producer_id_property)) {
+    o.producer_id = number_property<std::int64_t>(meta, producer_id_property);
+    o.producer_epoch = number_property<std::int16_t>(meta, producer_epoch_property);
+    o.base_sequence = number_property<std::int32_t>(meta, base_sequence_property);
   }
   kwire::RecordBatchBuilder b(o);
   std::vector<kwire::RecordHeader> headers;
   for (const auto& m : messages) {
     headers.clear();
     for (const auto& [k, val] : m.properties) headers.push_back({k, bytes(val)});
-    const auto ts = static_cast<std::int64_t>(m.event_time ? m.event_time : m.publish_time);
+    const auto ts = kafka_timestamp(m);
     kwire::nullable_bytes key;
     if (m.key) key = bytes(*m.key);
     kwire::nullable_bytes value;

@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "kwire_pulsar/client.hpp"
+#include "kwire_pulsar/entry.hpp"
 
 namespace kwire_broker::storage::pulsar {
 

@@ -1,0 +1,95 @@
+// A Pulsar consumer or reader: subscribes, grants permits as entries are
+// taken, receives entries (or their messages), acknowledges, seeks and asks
+// for the last message id; after a lost connection it resubscribes where it
+// was.
+//
+// Threading: as for the client (client.hpp), one executor.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "kwire_pulsar/connection.hpp"
+#include "kwire_pulsar/entry.hpp"
+
+namespace kwire_pulsar {
+
+class Client;
+
+enum class SubscriptionType { exclusive = 0, shared = 1, failover = 2, key_shared = 3 };
+enum class InitialPosition { latest = 0, earliest = 1 };
+
+struct ConsumerOptions {
+  std::string topic;
+  std::string subscription;
+  SubscriptionType type = SubscriptionType::exclusive;
+  /// A durable subscription keeps a cursor in the broker; a non-durable one
+  /// (a reader) starts at start_message_id and vanishes with the consumer.
+  bool durable = true;
+  /// Non-durable: the entry at this id comes first (earliest: the first).
+  std::optional<MessageId> start_message_id;
+  InitialPosition initial_position = InitialPosition::latest;
+  std::string consumer_name;
+  std::uint32_t receiver_queue = 1000;
+  bool read_compacted = false;
+};
+
+class Consumer : public std::enable_shared_from_this<Consumer> {
+ public:
+  Consumer(std::shared_ptr<Client> client, ConsumerOptions options, std::uint64_t id);
+  ~Consumer();
+
+  /// The next entry, or nullopt when none arrives within `timeout`.
+  awaitable<std::optional<Entry>> receive_entry(std::chrono::milliseconds timeout);
+  /// The next message (entries are split), or nullopt on timeout.
+  awaitable<std::optional<Message>> receive(std::chrono::milliseconds timeout);
+  /// Entries already delivered and not yet taken.
+  std::size_t queued() const noexcept { return queue_.size(); }
+  /// Called (on the client's executor) each time an entry arrives: lets a
+  /// caller wait on Pulsar's delivery instead of polling.
+  void on_arrival(std::function<void()> f) { on_arrival_ = std::move(f); }
+
+  void acknowledge(const MessageId& id);
+  void acknowledge_cumulative(const MessageId& id);
+  /// Cumulative ack that waits for the broker's confirmation.
+  awaitable<void> acknowledge_cumulative_confirmed(const MessageId& id);
+  /// Moves the subscription: the message at `id` is delivered next.
+  awaitable<void> seek(const MessageId& id);
+  awaitable<void> seek_to_time(std::uint64_t publish_time_ms);
+  awaitable<MessageId> last_message_id();
+  awaitable<void> unsubscribe();
+  awaitable<void> close();
+
+  const ConsumerOptions& options() const noexcept { return options_; }
+  /// Connects and subscribes. Called by Client::subscribe.
+  awaitable<void> connect();
+
+ private:
+  void on_frame(Frame& f);
+  void on_disconnect();
+  awaitable<void> reconnect_loop();
+  void grant(std::uint32_t permits);
+  void consumed(int messages);
+
+  std::shared_ptr<Client> client_;
+  ConsumerOptions options_;
+  std::uint64_t id_;
+  std::shared_ptr<Connection> cnx_;
+  std::deque<Entry> queue_;
+  std::deque<Message> split_;
+  asio::steady_timer arrival_;
+  std::optional<MessageId> last_taken_;
+  std::function<void()> on_arrival_;
+  std::uint32_t to_grant_ = 0;
+  bool closed_ = false;
+  bool reconnecting_ = false;
+  bool seeking_ = false;
+  std::uint64_t generation_ = 0;
+};
+
+}  // namespace kwire_pulsar
