@@ -1,7 +1,7 @@
 # The Pulsar entry readers: kwire_pulsar's entry.cpp and kwire-broker's
 # entry_format.cpp, compiled from their sources with the fuzz flags on top of
 # the frame decoder and codecs that pulsar_frame.cmake builds.
-set(pulsar_storage_dir ${PROJECT_SOURCE_DIR}/examples/broker/storage/pulsar)
+set(pulsar_storage_dir ${PROJECT_SOURCE_DIR}/examples/broker/src/storage/pulsar)
 if(NOT EXISTS ${pulsar_storage_dir}/entry_format.cpp)
   message(FATAL_ERROR "pulsar_entry: no entry_format.cpp in ${pulsar_storage_dir}: "
     "set pulsar_storage_dir in ${CMAKE_CURRENT_LIST_FILE} to where kwire-broker's Pulsar storage lives")
