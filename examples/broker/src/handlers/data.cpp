@@ -22,7 +22,7 @@
 #include "core/log.hpp"
 #include "handlers/pending_append.hpp"
 #include "handlers/timestamps.hpp"
-#include "protocol/log_append_time.hpp"
+#include "protocol/batch_validator.hpp"
 
 namespace kwire_broker {
 namespace {
@@ -31,41 +31,6 @@ using namespace kwire;
 using storage::TopicPartition;
 
 constexpr std::int16_t invalid_required_acks = 21;
-constexpr std::int16_t invalid_record = 87;
-
-/// Checks one batch as Kafka's log validator does before it is appended: the
-/// CRC and header (kwire::RecordBatchView::validate), then every record,
-/// inflating compressed ones, with offset deltas 0, 1, 2, ... Returns the
-/// Kafka error and a message, or 0.
-std::pair<std::int16_t, std::string> validate_batch(bytes_view bytes, std::vector<std::uint8_t>& scratch) {
-  kwire::DecodeError e;
-  auto view = kwire::RecordBatchView::parse(bytes, &e);
-  if (!view) return {err::corrupt_message, e.message()};
-  if (auto bad = view->validate()) return {err::corrupt_message, bad->message()};
-  if (view->is_control()) return {invalid_record, "control batches cannot be produced"};
-  auto reader = view->records(scratch, &kwire::decompress);
-  kwire::RecordView rec;
-  std::int32_t expect = 0;
-  while (reader.next(rec)) {
-    if (rec.offset_delta != expect) {
-      return {invalid_record, "record " + std::to_string(expect) + " has offset delta " + std::to_string(rec.offset_delta)};
-    }
-    ++expect;
-  }
-  if (!reader.ok()) return {invalid_record, reader.error()->message()};
-  if (expect != view->record_count()) return {invalid_record, "record count does not match the records"};
-  return {0, {}};
-}
-
-std::int64_t topic_config_int(const storage::TopicInfo& t, const char* key, std::int64_t fallback) {
-  auto it = t.configs.find(key);
-  if (it == t.configs.end()) return fallback;
-  try {
-    return std::stoll(it->second);
-  } catch (...) {
-    return fallback;
-  }
-}
 
 /// One partition's appends, queued in storage and not yet confirmed.
 struct QueuedAppends {
@@ -77,7 +42,7 @@ struct QueuedAppends {
 
 /// Checks every batch of one partition's record set and queues the appends
 /// (in order); errors go to `pr`.
-asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicInfo& topic,
+asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicInfo& topic, std::int16_t acks,
                                       ProduceResponse::PartitionProduceResponse& pr, records_view records,
                                       QueuedAppends& q) {
   TopicPartition tp{topic.name, pr.index};
@@ -87,71 +52,31 @@ asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicI
     co_return;
   }
   auto log = lr.value;
-  if (!records || records->empty()) {
-    pr.error_code = ctx.note(err::corrupt_message);
-    pr.error_message = "no records";
+  // One validation, here and nowhere else: storage trusts what it is given.
+  // A batch larger than the store keeps is refused whatever the topic's
+  // setting says: sent on, it would fail (or, on Pulsar, break the bookie for
+  // every topic).
+  TopicRules defaults;
+  defaults.max_message_bytes = b.settings().message_max_bytes;
+  auto rules = TopicRules::from_configs(topic.configs, defaults);
+  rules.max_message_bytes = std::min(rules.max_message_bytes, ctx.realm().store().max_batch_bytes());
+  auto checked = validate_produce(records ? *records : bytes_view{}, rules,
+                                  ProduceContext{.version = ctx.version, .acks = acks, .now_ms = now_ms(), .leader_epoch = 0});
+  if (!checked.ok()) {
+    pr.error_code = ctx.note(checked.code());
+    pr.error_message = ctx.keep(std::move(checked.message));
+    for (auto& e : checked.record_errors) {
+      auto& re = pr.record_errors.emplace_back();
+      re.batch_index = e.batch_index;
+      re.batch_index_error_message = ctx.keep(std::move(e.message));
+    }
     co_return;
-  }
-  bool log_append = false;
-  if (auto it = topic.configs.find("message.timestamp.type"); it != topic.configs.end())
-    log_append = it->second == "LogAppendTime";
-  // A batch larger than the store keeps is refused here, whatever the
-  // topic's setting says: sent on, it would fail (or, on Pulsar, break the
-  // bookie for every topic).
-  auto max_bytes = std::min(topic_config_int(topic, "max.message.bytes", b.settings().message_max_bytes),
-                            ctx.realm().store().max_batch_bytes());
-
-  // Split the record set into batches and check each before appending any.
-  std::vector<bytes_view> batches;
-  bytes_view rest = *records;
-  while (!rest.empty()) {
-    if (rest.size() < batch_layout::header_size) {
-      pr.error_code = ctx.note(err::corrupt_message);
-      co_return;
-    }
-    if (rest[batch_layout::magic] != 2) {
-      pr.error_code = ctx.note(err::unsupported_for_message_format);
-      pr.error_message = "only record batches of magic 2 are accepted";
-      co_return;
-    }
-    auto view = RecordBatchView::parse(rest);
-    if (!view || view->last_offset_delta() < 0) {
-      pr.error_code = ctx.note(err::corrupt_message);
-      co_return;
-    }
-    if (static_cast<std::int64_t>(view->size()) > max_bytes) {
-      pr.error_code = ctx.note(err::message_too_large);
-      co_return;
-    }
-    if (view->record_count() <= 0 || view->last_offset_delta() != view->record_count() - 1) {
-      pr.error_code = ctx.note(err::corrupt_message);
-      pr.error_message = "record count does not match the offset delta";
-      co_return;
-    }
-    batches.push_back(view->bytes());
-    rest = rest.subspan(view->size());
-  }
-  std::vector<std::uint8_t> scratch;
-  for (auto bv : batches) {
-    auto [code, why] = validate_batch(bv, scratch);
-    if (code) {
-      pr.error_code = ctx.note(code);
-      pr.error_message = ctx.keep(why);
-      co_return;
-    }
   }
   auto ex = co_await asio::this_coro::executor;
   q.pr = &pr;
   q.tp = tp;
   q.log = log;
-  for (auto bv : batches) {
-    storage::AppendBatch batch;
-    batch.bytes.assign(bv.begin(), bv.end());
-    set_partition_leader_epoch(batch.bytes, 0);  // our only leader epoch
-    if (log_append) stamp_log_append_time(batch.bytes, now_ms());
-    batch.info = storage::BatchInfo::of(*RecordBatchView::parse(bytes_view(batch.bytes)));
-    q.appends.push_back(PendingAppend::start(ex, log, std::move(batch)));
-  }
+  for (auto& batch : checked.batches) q.appends.push_back(PendingAppend::start(ex, log, std::move(batch)));
 }
 
 /// Awaits a partition's queued appends and fills its response. Past the
@@ -230,7 +155,7 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
         pr.error_code = ctx.note(err::not_leader_or_follower);
       } else {
         QueuedAppends q;
-        co_await queue_partition(b, ctx, *info, pr, pd.records, q);
+        co_await queue_partition(b, ctx, *info, req.acks, pr, pd.records, q);
         if (q.pr) queued.push_back(std::move(q));
       }
     }

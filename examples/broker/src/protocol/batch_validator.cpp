@@ -58,21 +58,6 @@ TopicRules TopicRules::from_configs(const std::map<std::string, std::string>& c,
   return r;
 }
 
-BatchFacts BatchFacts::of(const kwire::RecordBatchView& b) noexcept {
-  BatchFacts f;
-  f.base_offset = b.base_offset();
-  f.last_offset_delta = b.last_offset_delta();
-  f.record_count = b.record_count();
-  f.max_timestamp = b.max_timestamp();
-  f.producer_id = b.producer_id();
-  f.producer_epoch = b.producer_epoch();
-  f.base_sequence = b.base_sequence();
-  f.transactional = b.is_transactional();
-  f.control = b.is_control();
-  f.log_append_time = b.timestamp_type() == kwire::TimestampType::log_append_time;
-  return f;
-}
-
 Validation validate_produce(kwire::records_view records, const TopicRules& rules, const ProduceContext& rq) {
   // acks is checked per request by Kafka; answering it here keeps every
   // refusal of a partition's records in one place.
@@ -184,7 +169,7 @@ Validation validate_produce(kwire::records_view records, const TopicRules& rules
   }
 
   // ---- stamps, once, on our own copy ----
-  ValidatedBatch vb;
+  storage::AppendBatch vb;
   vb.bytes.assign(entry.bytes.begin(), entry.bytes.end());
   kwire::set_partition_leader_epoch(vb.bytes, rq.leader_epoch);
   if (create_time) {
@@ -195,7 +180,7 @@ Validation validate_produce(kwire::records_view records, const TopicRules& rules
     kwire::set_log_append_time(vb.bytes, rq.now_ms);
     out.log_append_time = rq.now_ms;
   }
-  vb.info = BatchFacts::of(*kwire::RecordBatchView::parse(vb.bytes));
+  vb.info = storage::BatchInfo::of(*kwire::RecordBatchView::parse(vb.bytes));
   out.batches.push_back(std::move(vb));
   return out;
 }

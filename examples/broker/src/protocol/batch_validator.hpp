@@ -31,6 +31,7 @@
 
 #include "kwire/messages/error_code.hpp"
 #include "kwire/records/batch.hpp"
+#include "storage/storage.hpp"
 
 namespace kwire_broker {
 
@@ -58,27 +59,6 @@ struct ProduceContext {
   std::int32_t leader_epoch = 0; // stamped into partitionLeaderEpoch
 };
 
-/// What storage needs to know of a validated batch, read once from it.
-struct BatchFacts {
-  std::int64_t base_offset = 0;
-  std::int32_t last_offset_delta = 0;
-  std::int32_t record_count = 0;
-  std::int64_t max_timestamp = -1;
-  std::int64_t producer_id = -1;
-  std::int16_t producer_epoch = -1;
-  std::int32_t base_sequence = -1;
-  bool transactional = false;
-  bool control = false;
-  bool log_append_time = false;
-
-  static BatchFacts of(const kwire::RecordBatchView& b) noexcept;
-};
-
-struct ValidatedBatch {
-  std::vector<std::uint8_t> bytes;  // one whole batch, stamped, its CRC right
-  BatchFacts info;
-};
-
 /// One refused record: its index in the batch and why (Produce v8+ answers
 /// these as record_errors).
 struct RecordError {
@@ -90,7 +70,9 @@ struct Validation {
   kwire::ErrorCode error = kwire::ErrorCode::None;
   std::string message;
   std::vector<RecordError> record_errors;
-  std::vector<ValidatedBatch> batches;  // when ok: the batches to append, in order
+  /// When ok: the batches to append, in order, each with the facts storage
+  /// needs (storage::BatchInfo), read once from the stamped bytes.
+  std::vector<storage::AppendBatch> batches;
   std::int64_t log_append_time = -1;    // the stamped time under LogAppendTime
 
   bool ok() const noexcept { return error == kwire::ErrorCode::None; }
