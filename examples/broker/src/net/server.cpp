@@ -10,10 +10,10 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/endian/conversion.hpp>
 
 #include <deque>
 
+#include "kwire/framing/frame.hpp"
 #include "net/accept_backoff.hpp"
 #include "core/log.hpp"
 
@@ -251,24 +251,25 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
     for (;;) {
       co_await Signal::wait_until(changed.reader, [&] { return queue.size() < max_in_flight || c->closed; });
       if (c->closed) break;
+      // The frame's size decides everything before a body byte is read: the
+      // limit in force is the smaller one until the client has logged in
+      // (Kafka's sasl.server.max.receive.size, far below requests' limit).
+      const bool before_login = !c->state.authenticated && st.sasl_max_receive_bytes < st.max_request_bytes;
+      const kwire::FrameSplitter frames(static_cast<std::size_t>(before_login ? st.sasl_max_receive_bytes
+                                                                              : st.max_request_bytes));
       std::uint8_t size_buf[4];
       co_await asio::async_read(c->socket, asio::buffer(size_buf), asio::use_awaitable);
-      auto size = boost::endian::load_big_s32(size_buf);
-      if (size < 0) {
-        why = "negative frame size";
-        break;
-      }
-      if (size > st.max_request_bytes) {
-        broker_.metrics().frames_refused++;
-        why = fmt::format("frame of {} bytes exceeds socket.request.max.bytes ({})", size, st.max_request_bytes);
-        break;
-      }
-      // Before login a client may only authenticate: Kafka's limit for that
-      // is far below the one for requests.
-      if (!c->state.authenticated && size > st.sasl_max_receive_bytes) {
-        broker_.metrics().frames_refused++;
-        why = fmt::format("frame of {} bytes before authentication exceeds sasl.server.max.receive.size ({})", size,
-                          st.sasl_max_receive_bytes);
+      const std::int32_t size = kwire::FrameSplitter::read_size(size_buf);
+      if (auto bad = frames.check_size(size)) {
+        if (bad->code == kwire::DecodeErrc::invalid_frame_size) {
+          why = "negative frame size";
+        } else {
+          broker_.metrics().frames_refused++;
+          why = before_login ? fmt::format("frame of {} bytes before authentication exceeds sasl.server.max.receive.size ({})",
+                                           size, st.sasl_max_receive_bytes)
+                             : fmt::format("frame of {} bytes exceeds socket.request.max.bytes ({})", size,
+                                           st.max_request_bytes);
+        }
         break;
       }
       auto f = std::make_shared<InFlight>(budget_);
