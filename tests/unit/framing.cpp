@@ -11,7 +11,7 @@
 TEST_CASE("frames are split from a stream in order, as views") {
   kwire::MetadataRequest md;
   kwire::RequestHeader h;
-  h.request_api_key = kwire::MetadataRequest::api_key;
+  h.request_api_key = static_cast<std::int16_t>(kwire::MetadataRequest::api_key);
   h.client_id = "c";
   std::vector<std::uint8_t> stream;
   for (std::int16_t v : {std::int16_t{4}, std::int16_t{9}, std::int16_t{12}}) {

@@ -93,5 +93,9 @@ inline DecodeResult read_response_header(bytes_view frame, std::int16_t api_key,
   out.body = frame.subspan(r.offset());
   return {};
 }
+inline DecodeResult read_response_header(bytes_view frame, ApiKey api_key, std::int16_t api_version,
+                                         ResponseFrame& out) {
+  return read_response_header(frame, static_cast<std::int16_t>(api_key), api_version, out);
+}
 
 }  // namespace kwire
