@@ -329,7 +329,7 @@ void check_java_line(const Line& l, const std::vector<std::uint8_t>& in, Stats& 
 template <class M>
 int api_key_of() {
   if constexpr (requires { M::api_key; }) {
-    return M::api_key;
+    return static_cast<int>(M::api_key);
   } else {
     return -1;
   }

@@ -204,4 +204,5 @@
 #include "kwire/messages/write_share_group_state_response.hpp"
 #include "kwire/messages/write_txn_markers_request.hpp"
 #include "kwire/messages/write_txn_markers_response.hpp"
+#include "kwire/messages/pairing.hpp"
 #include "kwire/messages/error_code.hpp"

@@ -224,4 +224,6 @@ constexpr const ApiInfo* find_api(std::int16_t key) noexcept {
   return nullptr;
 }
 
+constexpr const ApiInfo* find_api(ApiKey key) noexcept { return find_api(static_cast<std::int16_t>(key)); }
+
 }  // namespace kwire

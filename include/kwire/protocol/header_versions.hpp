@@ -27,4 +27,11 @@ constexpr std::int16_t response_header_version(std::int16_t api_key, std::int16_
   return api && api->flexible(api_version) ? 1 : 0;
 }
 
+constexpr std::int16_t request_header_version(ApiKey api_key, std::int16_t api_version) noexcept {
+  return request_header_version(static_cast<std::int16_t>(api_key), api_version);
+}
+constexpr std::int16_t response_header_version(ApiKey api_key, std::int16_t api_version) noexcept {
+  return response_header_version(static_cast<std::int16_t>(api_key), api_version);
+}
+
 }  // namespace kwire

@@ -81,7 +81,7 @@ class Connection {
   template <class Req>
   std::vector<std::uint8_t> exchange(const Req& req, std::int16_t version) {
     kwire::RequestHeader h;
-    h.request_api_key = Req::api_key;
+    h.request_api_key = static_cast<std::int16_t>(Req::api_key);
     h.request_api_version = version;
     h.correlation_id = ++correlation_;
     h.client_id = std::string_view("kwire-probe");
@@ -186,7 +186,7 @@ int walk(const std::string& target) {
                     std::to_string(api.max_version) + ", Kafka defines " + std::to_string(info->min_version) + "-" +
                     std::to_string(info->max_version));
     for (std::int16_t v = api.min_version; v <= api.max_version; ++v) {
-      if (api.api_key == kwire::ProduceRequest::api_key && v < 3) {
+      if (api.api_key == static_cast<std::int16_t>(kwire::ProduceRequest::api_key) && v < 3) {
         // Kafka 4 advertises Produce v0-2 (older librdkafka releases turn
         // compression off otherwise) but closes connections that use them.
         Connection once(target);
