@@ -85,7 +85,7 @@ class InProcessBroker {
   template <class M>
   static std::vector<std::uint8_t> request_frame(const M& body, std::int16_t version, std::int32_t correlation_id) {
     kwire::RequestHeader h;
-    h.request_api_key = M::api_key;
+    h.request_api_key = static_cast<std::int16_t>(M::api_key);
     h.request_api_version = version;
     h.correlation_id = correlation_id;
     h.client_id = std::string_view("in-process");
