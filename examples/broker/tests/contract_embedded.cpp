@@ -1,9 +1,11 @@
-// The storage contract on the embedded store, and what only it has: its
-// files, recovered after a crash.
+// The storage contract on the embedded store, and what only it has:
+// retention that drops whole segments, and its files, recovered after a
+// crash.
 #include "storage_contract.hpp"
 
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <list>
@@ -56,6 +58,32 @@ void append_to_file(const fs::path& path, const std::vector<std::uint8_t>& bytes
 }  // namespace
 
 std::unique_ptr<Storage> open_fresh_store() { return open_at(temp_dirs().emplace_back().path); }
+
+TEST_CASE("embedded: retention by size and by time in maintain(), a segment at a time") {
+  const auto now = std::chrono::system_clock::now();
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  SUBCASE("by size") {
+    Fixture f("sized", 1, {{"segment.bytes", "300"}, {"retention.bytes", "600"}});
+    auto log = f.log();
+    for (int i = 0; i < 30; ++i) REQUIRE(f.append(*log, make_batch(2, now_ms)).ok());
+    f.store->maintain(now);
+    auto o = log->offsets();
+    CHECK(o.log_start > 0);
+    CHECK(o.high_watermark == 60);
+    auto from = f.read(*log, o.log_start);
+    REQUIRE(from.ok());
+    CHECK(!from.value.bytes.empty());
+  }
+  SUBCASE("by time") {
+    Fixture f("timed", 1, {{"segment.bytes", "300"}, {"retention.ms", "60000"}});
+    auto log = f.log();
+    for (int i = 0; i < 20; ++i) REQUIRE(f.append(*log, make_batch(2, now_ms - 3600 * 1000)).ok());
+    f.store->maintain(now);
+    auto o = log->offsets();
+    CHECK(o.log_start > 0);
+    CHECK(o.high_watermark == 40);
+  }
+}
 
 TEST_CASE("embedded: a torn or corrupt ledger tail is cut off at reopening, by CRC") {
   TempDir dir;

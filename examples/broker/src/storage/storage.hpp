@@ -129,7 +129,8 @@ class PartitionLog {
 
   /// Reads whole batches from `offset`. Reading at the high watermark returns
   /// nothing (not an error); outside [log_start, high_watermark] fails with
-  /// offset_out_of_range.
+  /// offset_out_of_range, its value still carrying the offsets (the fetch
+  /// answers them, and clients reset to them).
   virtual Task<ReadResult> read(ReadOptions options) = 0;
 
   /// Current offsets, from memory.

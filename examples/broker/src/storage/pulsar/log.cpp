@@ -27,6 +27,11 @@ void Log::close_now() {
   producer_.reset();
 }
 
+void Log::forget() {
+  deleted_ = true;
+  close_now();
+}
+
 void Log::publish_offsets() {
   std::lock_guard g(mu_);
   offsets_.log_start = log_start_;
@@ -184,6 +189,8 @@ awaitable<Result<AppendResult>> Log::append_here(TicketLock::Ticket ticket, Appe
   // confirms them in order).
   co_await write_lock_->enter(ticket);
   if (s_.closed()) co_return Result<AppendResult>::failure(Errc::closed, "storage closed");
+  // Without this a new producer would create the deleted topic again.
+  if (deleted_) co_return Result<AppendResult>::failure(Errc::unknown_topic, tp_.topic + " was deleted");
   if (resync_) co_await resync();
   // Before the producer table is consulted: a gateway that becomes the
   // writer catches up with what the previous one stored (a log opened here

@@ -51,6 +51,9 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   awaitable<std::int64_t> current_end();
   const std::string& topic() const noexcept { return topic_; }
   void close_now();
+  /// The topic was deleted: the log stops writing, and every later call
+  /// fails with unknown_topic (a holder must not write the topic again).
+  void forget();
 
   std::atomic<std::uint64_t> probes{0};
 
@@ -116,6 +119,11 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   std::string last_writer_;
   std::int64_t last_sequence_ = -1;
   bool resync_ = false;
+  bool deleted_ = false;
+  // The largest timestamp among the offsets below max_ts_end_, and the last
+  // offset of its batch: each max_timestamp() reads only the entries after.
+  TimestampLookup max_ts_;
+  std::int64_t max_ts_end_ = 0;
   std::shared_ptr<kp::Producer> producer_;
   std::map<std::int64_t, std::pair<std::int64_t, kp::MessageId>> index_;  // last offset → (base, id)
   std::map<std::int64_t, std::shared_ptr<Landing>> landings_;              // assigned base offset → append

@@ -105,12 +105,15 @@ Task<ReadResult> Log::read(ReadOptions options) {
 }
 
 awaitable<Result<ReadResult>> Log::read_here(ReadOptions options) {
+  if (deleted_) co_return Result<ReadResult>::failure(Errc::unknown_topic, tp_.topic + " was deleted");
   co_await read_lock_.lock();
   Unlock u{read_lock_};
   try {
     co_return Result<ReadResult>::success(co_await do_read(options));
   } catch (const std::out_of_range& e) {
-    co_return Result<ReadResult>::failure(Errc::offset_out_of_range, e.what());
+    auto r = Result<ReadResult>::failure(Errc::offset_out_of_range, e.what());
+    r.value.offsets = offsets();
+    co_return r;
   } catch (...) {
     reader_.reset();
     lookahead_.reset();
@@ -209,6 +212,7 @@ Task<TimestampLookup> Log::offset_for_timestamp(std::int64_t timestamp) {
 }
 
 awaitable<Result<TimestampLookup>> Log::offset_for_timestamp_here(std::int64_t timestamp) {
+  if (deleted_) co_return Result<TimestampLookup>::failure(Errc::unknown_topic, tp_.topic + " was deleted");
   // Binary search by entry max timestamp (timestamps grow with the log).
   auto pos = co_await all_positions();
   TimestampLookup best;
@@ -235,12 +239,38 @@ Task<TimestampLookup> Log::max_timestamp() {
 }
 
 awaitable<Result<TimestampLookup>> Log::max_timestamp_here() {
-  auto pos = co_await all_positions();
-  TimestampLookup best;
-  if (!pos.empty()) {
-    if (auto p = co_await probe(pos.back())) best = {p->second.last, p->second.max_timestamp};
+  if (deleted_) co_return Result<TimestampLookup>::failure(Errc::unknown_topic, tp_.topic + " was deleted");
+  // Producers set their own timestamps: the largest may be in any entry,
+  // not only the last. Entries are read once each; later calls read only
+  // what was appended since (by anyone: the end comes from Pulsar).
+  co_await sync_end();
+  if (max_ts_.offset >= 0 && max_ts_.offset < log_start_) {
+    // Its batch is below the log start now: look again at what is left.
+    max_ts_ = {};
+    max_ts_end_ = 0;
   }
-  co_return Result<TimestampLookup>::success(best);
+  const std::int64_t from = std::max(max_ts_end_, log_start_);
+  const std::int64_t end = next_offset_;
+  if (from < end) {
+    auto r = co_await s_.client_->create_reader(topic_, co_await locate(from), 200);
+    std::int64_t seen = from;
+    while (seen < end) {
+      auto e = co_await r->receive_entry(s_.config_.operation_timeout);
+      if (!e) break;
+      auto i = info_of(*e);
+      if (!i) break;
+      remember(*i, e->id);
+      // Ties go to the earlier batch, as Kafka answers.
+      if (i->last >= from && (i->max_timestamp > max_ts_.timestamp ||
+                              (i->max_timestamp == max_ts_.timestamp && i->last < max_ts_.offset)))
+        max_ts_ = {i->last, i->max_timestamp};
+      seen = i->last + 1;
+    }
+    co_await r->close();
+    if (seen < end) throw kp::Error(kp::Error::client_timeout, "cannot read " + topic_ + " up to its end");
+    max_ts_end_ = std::max(max_ts_end_, seen);
+  }
+  co_return Result<TimestampLookup>::success(max_ts_);
 }
 
 Task<std::int64_t> Log::delete_records(std::int64_t offset) {
@@ -250,6 +280,7 @@ Task<std::int64_t> Log::delete_records(std::int64_t offset) {
 }
 
 awaitable<Result<std::int64_t>> Log::delete_records_here(std::int64_t offset) {
+  if (deleted_) co_return Result<std::int64_t>::failure(Errc::unknown_topic, tp_.topic + " was deleted");
   const std::int64_t to = offset < 0 ? next_offset_ : offset;
   if (to > next_offset_) co_return Result<std::int64_t>::failure(Errc::offset_out_of_range, "beyond end");
   log_start_ = std::max(log_start_, to);

@@ -168,7 +168,7 @@ awaitable<std::shared_ptr<Log>> PulsarStorage::open_log_here(const TopicPartitio
 void PulsarStorage::forget_logs(const std::string& topic) {
   for (auto it = logs_.begin(); it != logs_.end();) {
     if (it->first.topic == topic) {
-      it->second->close_now();
+      it->second->forget();
       it = logs_.erase(it);
     } else {
       ++it;
