@@ -420,12 +420,12 @@ asio::awaitable<void> alter_configs(Broker& b, Ctx& ctx, AlterConfigsRequest& re
 
 std::vector<HandlerEntry> admin_handlers() {
   return {
-      {19, 0, 7, &invoke<CreateTopicsRequest, CreateTopicsResponse, create_topics>},
-      {20, 0, 6, &invoke<DeleteTopicsRequest, DeleteTopicsResponse, delete_topics>},
-      {37, 0, 3, &invoke<CreatePartitionsRequest, CreatePartitionsResponse, create_partitions>},
-      {32, 0, 4, &invoke<DescribeConfigsRequest, DescribeConfigsResponse, describe_configs>},
-      {33, 0, 2, &invoke<AlterConfigsRequest, AlterConfigsResponse, alter_configs>},
-      {44, 0, 1, &invoke<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, incremental_alter_configs>},
+      handler<CreateTopicsRequest, create_topics>(0, 7),
+      handler<DeleteTopicsRequest, delete_topics>(0, 6),
+      handler<CreatePartitionsRequest, create_partitions>(0, 3),
+      handler<DescribeConfigsRequest, describe_configs>(0, 4),
+      handler<AlterConfigsRequest, alter_configs>(0, 2),
+      handler<IncrementalAlterConfigsRequest, incremental_alter_configs>(0, 1),
   };
 }
 

@@ -250,11 +250,11 @@ asio::awaitable<void> init_producer_id(Broker&, Ctx& ctx, InitProducerIdRequest&
 
 std::vector<HandlerEntry> core_handlers() {
   return {
-      {18, 0, 5, &invoke<ApiVersionsRequest, ApiVersionsResponse, api_versions>},
-      {3, 0, 13, &invoke<MetadataRequest, MetadataResponse, metadata>},
-      {60, 0, 2, &invoke<DescribeClusterRequest, DescribeClusterResponse, describe_cluster>},
-      {10, 0, 6, &invoke<FindCoordinatorRequest, FindCoordinatorResponse, find_coordinator>},
-      {22, 0, 5, &invoke<InitProducerIdRequest, InitProducerIdResponse, init_producer_id>},
+      handler<ApiVersionsRequest, api_versions>(0, 5),
+      handler<MetadataRequest, metadata>(0, 13),
+      handler<DescribeClusterRequest, describe_cluster>(0, 2),
+      handler<FindCoordinatorRequest, find_coordinator>(0, 6),
+      handler<InitProducerIdRequest, init_producer_id>(0, 5),
   };
 }
 

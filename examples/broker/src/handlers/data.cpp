@@ -450,11 +450,11 @@ asio::awaitable<void> delete_records(Broker&, Ctx& ctx, DeleteRecordsRequest& re
 
 std::vector<HandlerEntry> data_handlers() {
   return {
-      {0, 3, 13, &invoke<ProduceRequest, ProduceResponse, produce>, 0},
-      {1, 4, 18, &invoke<FetchRequest, FetchResponse, fetch>},
-      {2, 1, 11, &invoke<ListOffsetsRequest, ListOffsetsResponse, list_offsets>},
-      {23, 0, 4, &invoke<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, offset_for_leader_epoch>},
-      {21, 0, 2, &invoke<DeleteRecordsRequest, DeleteRecordsResponse, delete_records>},
+      handler<ProduceRequest, produce>(3, 13, 0),
+      handler<FetchRequest, fetch>(4, 18),
+      handler<ListOffsetsRequest, list_offsets>(1, 11),
+      handler<OffsetForLeaderEpochRequest, offset_for_leader_epoch>(0, 4),
+      handler<DeleteRecordsRequest, delete_records>(0, 2),
   };
 }
 

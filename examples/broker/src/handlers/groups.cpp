@@ -478,16 +478,16 @@ asio::awaitable<void> delete_groups(Broker&, Ctx& ctx, DeleteGroupsRequest& req,
 
 std::vector<HandlerEntry> group_handlers() {
   return {
-      {11, 0, 9, &invoke<JoinGroupRequest, JoinGroupResponse, join_group>},
-      {14, 0, 5, &invoke<SyncGroupRequest, SyncGroupResponse, sync_group>},
-      {12, 0, 4, &invoke<HeartbeatRequest, HeartbeatResponse, heartbeat>},
-      {13, 0, 5, &invoke<LeaveGroupRequest, LeaveGroupResponse, leave_group>},
-      {8, 0, 10, &invoke<OffsetCommitRequest, OffsetCommitResponse, offset_commit>},
-      {9, 0, 10, &invoke<OffsetFetchRequest, OffsetFetchResponse, offset_fetch>},
-      {47, 0, 0, &invoke<OffsetDeleteRequest, OffsetDeleteResponse, offset_delete>},
-      {15, 0, 6, &invoke<DescribeGroupsRequest, DescribeGroupsResponse, describe_groups>},
-      {16, 0, 5, &invoke<ListGroupsRequest, ListGroupsResponse, list_groups>},
-      {42, 0, 3, &invoke<DeleteGroupsRequest, DeleteGroupsResponse, delete_groups>},
+      handler<JoinGroupRequest, join_group>(0, 9),
+      handler<SyncGroupRequest, sync_group>(0, 5),
+      handler<HeartbeatRequest, heartbeat>(0, 4),
+      handler<LeaveGroupRequest, leave_group>(0, 5),
+      handler<OffsetCommitRequest, offset_commit>(0, 10),
+      handler<OffsetFetchRequest, offset_fetch>(0, 10),
+      handler<OffsetDeleteRequest, offset_delete>(0, 0),
+      handler<DescribeGroupsRequest, describe_groups>(0, 6),
+      handler<ListGroupsRequest, list_groups>(0, 5),
+      handler<DeleteGroupsRequest, delete_groups>(0, 3),
   };
 }
 

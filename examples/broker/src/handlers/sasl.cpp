@@ -93,8 +93,8 @@ std::optional<std::string> enter_namespace(Broker& b, SessionState& s, const std
 
 std::vector<HandlerEntry> sasl_handlers() {
   return {
-      {17, 0, 1, &invoke<SaslHandshakeRequest, SaslHandshakeResponse, sasl_handshake>},
-      {36, 0, 2, &invoke<SaslAuthenticateRequest, SaslAuthenticateResponse, sasl_authenticate>},
+      handler<SaslHandshakeRequest, sasl_handshake>(0, 1),
+      handler<SaslAuthenticateRequest, sasl_authenticate>(0, 2),
   };
 }
 

@@ -3,11 +3,11 @@
 // the body to the API's handler (protocol/registry.hpp).
 #include <algorithm>
 
-#include <boost/endian/conversion.hpp>
 
 #include "core/log.hpp"
 #include "handlers/sasl.hpp"
 #include "kwire/messages/api_versions_response.hpp"
+#include "kwire/framing/request.hpp"
 #include "kwire/messages/request_header.hpp"
 #include "protocol/registry.hpp"
 
@@ -55,7 +55,7 @@ Reply api_versions_fallback(std::int32_t correlation_id) {
   }
   SessionState s;
   Ctx ctx(s);
-  ctx.api_key = 18;
+  ctx.api_key = static_cast<std::int16_t>(kwire::ApiKey::ApiVersions);
   ctx.version = 0;
   ctx.correlation_id = correlation_id;
   return make_frame(ctx, resp);
@@ -76,9 +76,12 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::fu
     r.frame.assign(4, 0);
     co_return r;
   }
-  if (frame.size() < 8) co_return close_reply("request shorter than a request header");
-  auto key = boost::endian::load_big_s16(frame.data());
-  auto version = boost::endian::load_big_s16(frame.data() + 2);
+  kwire::RequestPrefix prefix;
+  if (auto p = kwire::peek_request_header(frame, prefix); !p)
+    co_return close_reply("request shorter than a request header: " + p.error().message());
+  const kwire::ApiKey api = prefix.api_key;
+  const auto key = static_cast<std::int16_t>(api);
+  const std::int16_t version = prefix.api_version;
   const kwire::ApiInfo* info = api_info(key);
   if (!info) {
     metrics_.request(key, err::invalid_request);
@@ -98,12 +101,13 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::fu
   }
   bytes_view body = frame.subspan(reader.offset());
 
-  if (s.listener && s.listener->sasl() && !s.authenticated && key != 17 && key != 18 && key != 36) {
+  if (s.listener && s.listener->sasl() && !s.authenticated && api != kwire::ApiKey::SaslHandshake && api != kwire::ApiKey::ApiVersions &&
+      api != kwire::ApiKey::SaslAuthenticate) {
     metrics_.request(key, err::illegal_sasl_state);
     co_return close_reply(fmt::format("{} before SASL authentication", info->name));
   }
   auto range = advertised(key);
-  if (key == 18 && (!range || version > range->max)) {
+  if (api == kwire::ApiKey::ApiVersions && (!range || version > range->max)) {
     metrics_.request(key, err::unsupported_version);
     co_return api_versions_fallback(header.correlation_id);
   }

@@ -11,7 +11,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/endian/conversion.hpp>
 
 #include <algorithm>
 #include <memory_resource>
@@ -20,42 +19,34 @@
 #include "core/broker.hpp"
 #include "core/cluster.hpp"
 #include "kwire/codec.hpp"
-#include "kwire/messages/response_header.hpp"
+#include "kwire/framing/request.hpp"
+#include "kwire/messages/pairing.hpp"
 #include "protocol/context.hpp"
 #include "protocol/errors.hpp"
 #include "storage/storage.hpp"
 
 namespace kwire_broker {
 
-/// Encodes a response frame: size, header (v1 when flexible, v0 otherwise or
-/// for ApiVersions), body.
+/// Encodes a response frame with kwire's framing: size, header (v1 when
+/// flexible, v0 otherwise and always for ApiVersions), body.
 template <class Resp>
 Reply make_frame(const Ctx& ctx, const Resp& resp) {
   Reply r;
-  bool flex_header = kwire::is_flexible<Resp>(ctx.version) && ctx.api_key != 18;
-  kwire::ResponseHeader h;
-  h.correlation_id = ctx.correlation_id;
-  r.frame.resize(4);
-  if (auto e = kwire::encode_into(h, flex_header ? 1 : 0, r.frame)) {
-    r.kind = Reply::Kind::close;
-    return r;
-  }
-  if (auto e = kwire::encode_into(resp, ctx.version, r.frame)) {
+  if (auto e = kwire::encode_response_frame(resp, ctx.api_key, ctx.version, ctx.correlation_id, r.frame)) {
     r.kind = Reply::Kind::close;
     auto why = "cannot encode the response: " + e->message();
     r.frame.assign(why.begin(), why.end());
-    return r;
   }
-  auto n = static_cast<std::uint32_t>(r.frame.size() - 4);
-  boost::endian::store_big_u32(r.frame.data(), n);
   return r;
 }
 
 using HandlerFn = asio::awaitable<Reply> (*)(Broker&, Ctx&, bytes_view);
 
-/// Decodes Req, runs fn(broker, ctx, req, resp), encodes Resp.
-template <class Req, class Resp, asio::awaitable<void> (*Fn)(Broker&, Ctx&, Req&, Resp&)>
+/// Decodes Req, runs fn(broker, ctx, req, resp), encodes the response that
+/// kwire pairs with Req.
+template <class Req, asio::awaitable<void> (*Fn)(Broker&, Ctx&, Req&, kwire::response_of_t<Req>&)>
 asio::awaitable<Reply> invoke(Broker& b, Ctx& ctx, bytes_view body) {
+  using Resp = kwire::response_of_t<Req>;
   std::pmr::unsynchronized_pool_resource mem;
   Req req;
   // Bytes after the body are ignored, as Kafka's broker ignores them: librdkafka
@@ -91,6 +82,13 @@ struct HandlerEntry {
   std::int16_t advertised_min = -1;
   std::int16_t advertised_from() const noexcept { return advertised_min >= 0 ? advertised_min : min_version; }
 };
+/// The registry entry of the handler `Fn` for requests `Req`, served from
+/// `min` to `max` (and advertised from `advertised_min` when given).
+template <class Req, asio::awaitable<void> (*Fn)(Broker&, Ctx&, Req&, kwire::response_of_t<Req>&)>
+HandlerEntry handler(std::int16_t min, std::int16_t max, std::int16_t advertised_min = -1) {
+  return {static_cast<std::int16_t>(Req::api_key), min, max, &invoke<Req, Fn>, advertised_min};
+}
+
 const std::vector<HandlerEntry>& handler_table();
 
 std::vector<HandlerEntry> core_handlers();
