@@ -455,12 +455,13 @@ std::set<std::string> GroupCoordinator::subscribed_topics(const Group& g) {
   if (g.protocol_type != "consumer") return out;
   for (auto& [_, m] : g.members) {
     auto* md = m.metadata_for(g.protocol);
-    if (!md || md->size() < 2) continue;
-    // The subscription's version: an int16 before the versioned body.
-    auto version = static_cast<std::int16_t>(((*md)[0] << 8) | (*md)[1]);
-    version = std::min<std::int16_t>(version, kwire::ConsumerProtocolSubscription::max_version);
+    if (!md) continue;
+    // The subscription's version (an int16) comes before its versioned body;
+    // a newer version than kwire knows is read as the newest it knows.
     std::pmr::unsynchronized_pool_resource mem;
-    kwire::Reader r(kwire::bytes_view(*md).subspan(2), &mem);
+    kwire::Reader r(kwire::bytes_view(*md), &mem);
+    const auto version = std::min<std::int16_t>(r.i16(), kwire::ConsumerProtocolSubscription::max_version);
+    if (!r.ok()) continue;
     kwire::ConsumerProtocolSubscription sub;
     kwire::decode_from(r, sub, version);
     if (!r.ok()) continue;
