@@ -6,74 +6,76 @@
 #include <string_view>
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "storage/types.hpp"
 
 namespace kwire_broker {
 
 namespace err {
-inline constexpr std::int16_t unknown_server_error = -1;
-inline constexpr std::int16_t none = 0;
-inline constexpr std::int16_t offset_out_of_range = 1;
-inline constexpr std::int16_t corrupt_message = 2;
-inline constexpr std::int16_t unknown_topic_or_partition = 3;
-inline constexpr std::int16_t invalid_fetch_size = 4;
-inline constexpr std::int16_t leader_not_available = 5;
-inline constexpr std::int16_t not_leader_or_follower = 6;
-inline constexpr std::int16_t request_timed_out = 7;
-inline constexpr std::int16_t message_too_large = 10;
-inline constexpr std::int16_t coordinator_load_in_progress = 14;
-inline constexpr std::int16_t coordinator_not_available = 15;
-inline constexpr std::int16_t not_coordinator = 16;
-inline constexpr std::int16_t invalid_topic_exception = 17;
-inline constexpr std::int16_t record_list_too_large = 18;
-inline constexpr std::int16_t illegal_generation = 22;
-inline constexpr std::int16_t inconsistent_group_protocol = 23;
-inline constexpr std::int16_t invalid_group_id = 24;
-inline constexpr std::int16_t unknown_member_id = 25;
-inline constexpr std::int16_t invalid_session_timeout = 26;
-inline constexpr std::int16_t rebalance_in_progress = 27;
-inline constexpr std::int16_t invalid_commit_offset_size = 28;
-inline constexpr std::int16_t topic_authorization_failed = 29;
-inline constexpr std::int16_t group_authorization_failed = 30;
-inline constexpr std::int16_t cluster_authorization_failed = 31;
-inline constexpr std::int16_t invalid_timestamp = 32;
-inline constexpr std::int16_t unsupported_sasl_mechanism = 33;
-inline constexpr std::int16_t illegal_sasl_state = 34;
-inline constexpr std::int16_t unsupported_version = 35;
-inline constexpr std::int16_t topic_already_exists = 36;
-inline constexpr std::int16_t invalid_partitions = 37;
-inline constexpr std::int16_t invalid_replication_factor = 38;
-inline constexpr std::int16_t invalid_replica_assignment = 39;
-inline constexpr std::int16_t invalid_config = 40;
-inline constexpr std::int16_t not_controller = 41;
-inline constexpr std::int16_t invalid_request = 42;
-inline constexpr std::int16_t unsupported_for_message_format = 43;
-inline constexpr std::int16_t policy_violation = 44;
-inline constexpr std::int16_t out_of_order_sequence_number = 45;
-inline constexpr std::int16_t duplicate_sequence_number = 46;
-inline constexpr std::int16_t invalid_producer_epoch = 47;
-inline constexpr std::int16_t invalid_txn_state = 48;
-inline constexpr std::int16_t invalid_producer_id_mapping = 49;
-inline constexpr std::int16_t transactional_id_authorization_failed = 53;
-inline constexpr std::int16_t security_disabled = 54;
-inline constexpr std::int16_t sasl_authentication_failed = 58;
-inline constexpr std::int16_t unknown_producer_id = 59;
-inline constexpr std::int16_t kafka_storage_error = 56;
-inline constexpr std::int16_t non_empty_group = 68;
-inline constexpr std::int16_t group_id_not_found = 69;
-inline constexpr std::int16_t fetch_session_id_not_found = 70;
-inline constexpr std::int16_t invalid_fetch_session_epoch = 71;
-inline constexpr std::int16_t member_id_required = 79;
-inline constexpr std::int16_t group_max_size_reached = 81;
-inline constexpr std::int16_t fenced_instance_id = 82;
-inline constexpr std::int16_t group_subscribed_to_topic = 86;
-inline constexpr std::int16_t unstable_offset_commit = 88;
-inline constexpr std::int16_t unknown_topic_id = 100;
-inline constexpr std::int16_t inconsistent_topic_id = 103;
+inline constexpr kwire::ErrorCode unknown_server_error = kwire::ErrorCode::UnknownServerError;
+inline constexpr kwire::ErrorCode none = kwire::ErrorCode::None;
+inline constexpr kwire::ErrorCode offset_out_of_range = kwire::ErrorCode::OffsetOutOfRange;
+inline constexpr kwire::ErrorCode corrupt_message = kwire::ErrorCode::CorruptMessage;
+inline constexpr kwire::ErrorCode unknown_topic_or_partition = kwire::ErrorCode::UnknownTopicOrPartition;
+inline constexpr kwire::ErrorCode invalid_fetch_size = kwire::ErrorCode::InvalidFetchSize;
+inline constexpr kwire::ErrorCode leader_not_available = kwire::ErrorCode::LeaderNotAvailable;
+inline constexpr kwire::ErrorCode not_leader_or_follower = kwire::ErrorCode::NotLeaderOrFollower;
+inline constexpr kwire::ErrorCode request_timed_out = kwire::ErrorCode::RequestTimedOut;
+inline constexpr kwire::ErrorCode message_too_large = kwire::ErrorCode::MessageTooLarge;
+inline constexpr kwire::ErrorCode coordinator_load_in_progress = kwire::ErrorCode::CoordinatorLoadInProgress;
+inline constexpr kwire::ErrorCode coordinator_not_available = kwire::ErrorCode::CoordinatorNotAvailable;
+inline constexpr kwire::ErrorCode not_coordinator = kwire::ErrorCode::NotCoordinator;
+inline constexpr kwire::ErrorCode invalid_topic_exception = kwire::ErrorCode::InvalidTopicException;
+inline constexpr kwire::ErrorCode record_list_too_large = kwire::ErrorCode::RecordListTooLarge;
+inline constexpr kwire::ErrorCode illegal_generation = kwire::ErrorCode::IllegalGeneration;
+inline constexpr kwire::ErrorCode inconsistent_group_protocol = kwire::ErrorCode::InconsistentGroupProtocol;
+inline constexpr kwire::ErrorCode invalid_group_id = kwire::ErrorCode::InvalidGroupId;
+inline constexpr kwire::ErrorCode unknown_member_id = kwire::ErrorCode::UnknownMemberId;
+inline constexpr kwire::ErrorCode invalid_session_timeout = kwire::ErrorCode::InvalidSessionTimeout;
+inline constexpr kwire::ErrorCode rebalance_in_progress = kwire::ErrorCode::RebalanceInProgress;
+inline constexpr kwire::ErrorCode invalid_commit_offset_size = kwire::ErrorCode::InvalidCommitOffsetSize;
+inline constexpr kwire::ErrorCode topic_authorization_failed = kwire::ErrorCode::TopicAuthorizationFailed;
+inline constexpr kwire::ErrorCode group_authorization_failed = kwire::ErrorCode::GroupAuthorizationFailed;
+inline constexpr kwire::ErrorCode cluster_authorization_failed = kwire::ErrorCode::ClusterAuthorizationFailed;
+inline constexpr kwire::ErrorCode invalid_timestamp = kwire::ErrorCode::InvalidTimestamp;
+inline constexpr kwire::ErrorCode unsupported_sasl_mechanism = kwire::ErrorCode::UnsupportedSaslMechanism;
+inline constexpr kwire::ErrorCode illegal_sasl_state = kwire::ErrorCode::IllegalSaslState;
+inline constexpr kwire::ErrorCode unsupported_version = kwire::ErrorCode::UnsupportedVersion;
+inline constexpr kwire::ErrorCode topic_already_exists = kwire::ErrorCode::TopicAlreadyExists;
+inline constexpr kwire::ErrorCode invalid_partitions = kwire::ErrorCode::InvalidPartitions;
+inline constexpr kwire::ErrorCode invalid_replication_factor = kwire::ErrorCode::InvalidReplicationFactor;
+inline constexpr kwire::ErrorCode invalid_replica_assignment = kwire::ErrorCode::InvalidReplicaAssignment;
+inline constexpr kwire::ErrorCode invalid_config = kwire::ErrorCode::InvalidConfig;
+inline constexpr kwire::ErrorCode not_controller = kwire::ErrorCode::NotController;
+inline constexpr kwire::ErrorCode invalid_request = kwire::ErrorCode::InvalidRequest;
+inline constexpr kwire::ErrorCode unsupported_for_message_format = kwire::ErrorCode::UnsupportedForMessageFormat;
+inline constexpr kwire::ErrorCode policy_violation = kwire::ErrorCode::PolicyViolation;
+inline constexpr kwire::ErrorCode out_of_order_sequence_number = kwire::ErrorCode::OutOfOrderSequenceNumber;
+inline constexpr kwire::ErrorCode duplicate_sequence_number = kwire::ErrorCode::DuplicateSequenceNumber;
+inline constexpr kwire::ErrorCode invalid_producer_epoch = kwire::ErrorCode::InvalidProducerEpoch;
+inline constexpr kwire::ErrorCode invalid_txn_state = kwire::ErrorCode::InvalidTxnState;
+inline constexpr kwire::ErrorCode invalid_producer_id_mapping = kwire::ErrorCode::InvalidProducerIdMapping;
+inline constexpr kwire::ErrorCode transactional_id_authorization_failed =
+    kwire::ErrorCode::TransactionalIdAuthorizationFailed;
+inline constexpr kwire::ErrorCode security_disabled = kwire::ErrorCode::SecurityDisabled;
+inline constexpr kwire::ErrorCode sasl_authentication_failed = kwire::ErrorCode::SaslAuthenticationFailed;
+inline constexpr kwire::ErrorCode unknown_producer_id = kwire::ErrorCode::UnknownProducerId;
+inline constexpr kwire::ErrorCode kafka_storage_error = kwire::ErrorCode::KafkaStorageError;
+inline constexpr kwire::ErrorCode non_empty_group = kwire::ErrorCode::NonEmptyGroup;
+inline constexpr kwire::ErrorCode group_id_not_found = kwire::ErrorCode::GroupIdNotFound;
+inline constexpr kwire::ErrorCode fetch_session_id_not_found = kwire::ErrorCode::FetchSessionIdNotFound;
+inline constexpr kwire::ErrorCode invalid_fetch_session_epoch = kwire::ErrorCode::InvalidFetchSessionEpoch;
+inline constexpr kwire::ErrorCode member_id_required = kwire::ErrorCode::MemberIdRequired;
+inline constexpr kwire::ErrorCode group_max_size_reached = kwire::ErrorCode::GroupMaxSizeReached;
+inline constexpr kwire::ErrorCode fenced_instance_id = kwire::ErrorCode::FencedInstanceId;
+inline constexpr kwire::ErrorCode group_subscribed_to_topic = kwire::ErrorCode::GroupSubscribedToTopic;
+inline constexpr kwire::ErrorCode unstable_offset_commit = kwire::ErrorCode::UnstableOffsetCommit;
+inline constexpr kwire::ErrorCode unknown_topic_id = kwire::ErrorCode::UnknownTopicId;
+inline constexpr kwire::ErrorCode inconsistent_topic_id = kwire::ErrorCode::InconsistentTopicId;
 }  // namespace err
 
-constexpr std::string_view error_name(std::int16_t code) noexcept {
-  switch (code) {
+constexpr std::string_view error_name(kwire::ErrorCode code) noexcept {
+  switch (static_cast<std::int16_t>(code)) {
     case -1: return "UNKNOWN_SERVER_ERROR";
     case 0: return "NONE";
     case 1: return "OFFSET_OUT_OF_RANGE";
@@ -125,7 +127,7 @@ constexpr std::string_view error_name(std::int16_t code) noexcept {
   return "OTHER";
 }
 
-constexpr std::int16_t to_kafka(storage::Errc e) noexcept {
+constexpr kwire::ErrorCode to_kafka(storage::Errc e) noexcept {
   using storage::Errc;
   switch (e) {
     case Errc::ok: return err::none;

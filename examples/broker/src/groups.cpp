@@ -147,7 +147,7 @@ asio::awaitable<void> GroupCoordinator::persist(std::string group_id, Bytes reco
   if (!r.ok()) KB_WARN("could not store group {}: {}", group_id, r.message);
 }
 
-void GroupCoordinator::remove_member(Group& g, const std::string& member_id, std::int16_t error) {
+void GroupCoordinator::remove_member(Group& g, const std::string& member_id, kwire::ErrorCode error) {
   auto it = g.members.find(member_id);
   if (it == g.members.end()) return;
   auto& m = it->second;
@@ -389,7 +389,7 @@ asio::awaitable<GroupCoordinator::SyncResult> GroupCoordinator::sync(
     case State::empty:
     case State::dead: co_return SyncResult{err::unknown_member_id};
     case State::preparing_rebalance: co_return SyncResult{err::rebalance_in_progress};
-    case State::stable: co_return SyncResult{0, g.protocol_type, g.protocol, m.assignment};
+    case State::stable: co_return SyncResult{err::none, g.protocol_type, g.protocol, m.assignment};
     case State::completing_rebalance: break;
   }
   auto pending = std::make_shared<Pending<SyncResult>>(strand_);
@@ -403,7 +403,7 @@ asio::awaitable<GroupCoordinator::SyncResult> GroupCoordinator::sync(
     g.state = State::stable;
     for (auto& [id, om] : g.members) {
       if (om.sync) {
-        om.sync->set(SyncResult{0, g.protocol_type, g.protocol, om.assignment});
+        om.sync->set(SyncResult{err::none, g.protocol_type, g.protocol, om.assignment});
         om.sync.reset();
       }
     }
@@ -417,8 +417,8 @@ asio::awaitable<GroupCoordinator::SyncResult> GroupCoordinator::sync(
   co_return pending->value ? *pending->value : SyncResult{err::unknown_server_error};
 }
 
-std::int16_t GroupCoordinator::heartbeat(Group& g, const std::string& member_id, std::int32_t generation,
-                                         const std::optional<std::string>& instance_id) {
+kwire::ErrorCode GroupCoordinator::heartbeat(Group& g, const std::string& member_id, std::int32_t generation,
+                                             const std::optional<std::string>& instance_id) {
   if (instance_id) {
     auto s = g.static_ids.find(*instance_id);
     if (s != g.static_ids.end() && s->second != member_id) return err::fenced_instance_id;
@@ -432,8 +432,8 @@ std::int16_t GroupCoordinator::heartbeat(Group& g, const std::string& member_id,
   return err::none;
 }
 
-std::int16_t GroupCoordinator::leave(Group& g, const std::string& member_id,
-                                     const std::optional<std::string>& instance_id) {
+kwire::ErrorCode GroupCoordinator::leave(Group& g, const std::string& member_id,
+                                         const std::optional<std::string>& instance_id) {
   std::string id = member_id;
   if (instance_id) {
     auto s = g.static_ids.find(*instance_id);
@@ -449,8 +449,9 @@ std::int16_t GroupCoordinator::leave(Group& g, const std::string& member_id,
   return err::none;
 }
 
-std::int16_t GroupCoordinator::check_commit(Group* g, const std::string& member_id, std::int32_t generation,
-                                            const std::optional<std::string>& instance_id) {
+kwire::ErrorCode GroupCoordinator::check_commit(Group* g, const std::string& member_id,
+                                                std::int32_t generation,
+                                                const std::optional<std::string>& instance_id) {
   if (generation < 0 && member_id.empty()) {
     // A commit outside any group membership (standalone consumer or admin).
     if (g && g->state != State::empty && g->state != State::dead) return err::unknown_member_id;
@@ -592,7 +593,7 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
   });
   resp.error_code = ctx.note(r.error);
   resp.member_id = ctx.keep(r.member_id);
-  if (r.error != 0) co_return;
+  if (r.error != err::none) co_return;
   resp.generation_id = r.generation;
   resp.protocol_type = ctx.keep(r.protocol_type);
   resp.protocol_name = ctx.keep(r.protocol);
@@ -632,7 +633,7 @@ asio::awaitable<void> sync_group(Broker&, Ctx& ctx, SyncGroupRequest& req, SyncG
     r = co_await c.sync(*g, member, req.generation_id, instance, std::move(assignments));
   });
   resp.error_code = ctx.note(r.error);
-  if (r.error == 0) {
+  if (r.error == err::none) {
     resp.protocol_type = ctx.keep(r.protocol_type);
     resp.protocol_name = ctx.keep(r.protocol);
     resp.assignment = ctx.keep(std::move(r.assignment));
@@ -645,7 +646,7 @@ asio::awaitable<void> heartbeat(Broker&, Ctx& ctx, HeartbeatRequest& req, Heartb
     resp.error_code = ctx.note(err::not_coordinator);
     co_return;
   }
-  std::int16_t e = 0;
+  kwire::ErrorCode e = err::none;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     auto* g = c.find(std::string(req.group_id));
     e = g ? c.heartbeat(*g, std::string(req.member_id), req.generation_id, opt(req.group_instance_id))
@@ -684,15 +685,15 @@ asio::awaitable<void> offset_commit(Broker&, Ctx& ctx, OffsetCommitRequest& req,
   auto& c = ctx.realm().groups();
   auto& catalog = ctx.realm().store().topics();
   std::string group(req.group_id);
-  std::int16_t group_error = 0;
+  kwire::ErrorCode group_error = err::none;
   if (group.empty()) group_error = err::invalid_group_id;
   else if (!ctx.realm().cluster().coordinates(group)) group_error = err::not_coordinator;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
-    if (group_error) co_return;
+    if (group_error != err::none) co_return;
     auto* g = c.find(group);
     group_error = c.check_commit(g, std::string(req.member_id), req.generation_id_or_member_epoch,
                                  opt(req.group_instance_id));
-    if (!group_error && !g) c.get_or_create(group);
+    if (group_error == err::none && !g) c.get_or_create(group);
     co_return;
   });
   std::vector<std::pair<storage::TopicPartition, storage::CommittedOffset>> offsets;
@@ -705,7 +706,7 @@ asio::awaitable<void> offset_commit(Broker&, Ctx& ctx, OffsetCommitRequest& req,
     for (auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
-      if (group_error) {
+      if (group_error != err::none) {
         pr.error_code = group_error;
       } else if (!info || p.partition_index < 0 || p.partition_index >= info->partitions) {
         pr.error_code = ctx.version >= 10 && !info ? err::unknown_topic_id : err::unknown_topic_or_partition;
@@ -726,7 +727,7 @@ asio::awaitable<void> offset_commit(Broker&, Ctx& ctx, OffsetCommitRequest& req,
     if (!r.ok()) {
       for (auto& t : resp.topics)
         for (auto& p : t.partitions)
-          if (p.error_code == 0) p.error_code = ctx.note(err::coordinator_not_available);
+          if (p.error_code == err::none) p.error_code = ctx.note(err::coordinator_not_available);
     }
   }
 }
@@ -737,7 +738,7 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
   // The group's error when its offsets cannot be answered here: another
   // gateway coordinates it, or the storage failed (an empty answer would send
   // the consumer to its reset policy).
-  auto load = [&](const std::string& group, Committed& out) -> asio::awaitable<std::int16_t> {
+  auto load = [&](const std::string& group, Committed& out) -> asio::awaitable<kwire::ErrorCode> {
     if (!ctx.realm().cluster().coordinates(group)) co_return err::not_coordinator;
     auto r = co_await storage::call<Committed>(
         [&](auto done) { ctx.realm().store().groups().fetch_offsets(group, std::move(done)); });
@@ -746,7 +747,7 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
       co_return err::coordinator_not_available;
     }
     out = std::move(r.value);
-    co_return 0;
+    co_return err::none;
   };
   auto lookup = [](const Committed& all, const std::string& topic, std::int32_t p) -> const storage::CommittedOffset* {
     for (auto& [tp, o] : all)
@@ -756,7 +757,7 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
   if (ctx.version < 8) {
     std::string gid(req.group_id);
     Committed all;
-    if (auto e = co_await load(gid, all)) {
+    if (auto e = co_await load(gid, all); e != err::none) {
       resp.error_code = ctx.note(e);  // v2+ carry it; older clients see no offsets
       co_return;
     }
@@ -795,7 +796,7 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
     gr.group_id = rg.group_id;
     std::string gid(rg.group_id);
     Committed all;
-    if (auto e = co_await load(gid, all)) {
+    if (auto e = co_await load(gid, all); e != err::none) {
       gr.error_code = ctx.note(e);
       continue;
     }
@@ -861,7 +862,7 @@ asio::awaitable<void> offset_delete(Broker&, Ctx& ctx, OffsetDeleteRequest& req,
     resp.error_code = ctx.note(err::group_id_not_found);
     co_return;
   }
-  if (resp.error_code) {
+  if (resp.error_code != err::none) {
     ctx.note(resp.error_code);
     co_return;
   }

@@ -58,7 +58,7 @@ asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& re
     r.name = t.name;
     r.num_partitions = -1;
     r.replication_factor = -1;
-    auto fail = [&](std::int16_t code, std::string msg) {
+    auto fail = [&](kwire::ErrorCode code, std::string msg) {
       r.error_code = ctx.note(code);
       r.error_message = ctx.keep(std::move(msg));
       if (ctx.version >= 5) r.configs = std::nullopt;
@@ -312,9 +312,9 @@ asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsReque
 }
 
 /// Applies changes to a topic's configs (after validating all of them).
-asio::awaitable<std::pair<std::int16_t, std::string>> apply_configs(Broker& b, Ctx& ctx, const std::string& topic,
-                                                                    std::vector<storage::ConfigChange> changes,
-                                                                    bool validate_only) {
+asio::awaitable<std::pair<kwire::ErrorCode, std::string>> apply_configs(Broker& b, Ctx& ctx, const std::string& topic,
+                                                                        std::vector<storage::ConfigChange> changes,
+                                                                        bool validate_only) {
   for (auto& c : changes) {
     if (c.op == storage::ConfigChange::Op::set) {
       if (auto bad = check_topic_config(b.settings(), c.key, c.value)) co_return std::pair{err::invalid_config, *bad};
@@ -348,7 +348,7 @@ asio::awaitable<void> incremental_alter_configs(Broker& b, Ctx& ctx, Incremental
     std::string topic(res.resource_name);
     auto info = ctx.realm().store().topics().find_topic(topic);
     std::vector<storage::ConfigChange> changes;
-    std::int16_t code = 0;
+    kwire::ErrorCode code = err::none;
     std::string msg;
     for (auto& c : res.configs) {
       std::string key(c.name), value(c.value ? *c.value : std::string_view{});
@@ -381,9 +381,10 @@ asio::awaitable<void> incremental_alter_configs(Broker& b, Ctx& ctx, Incremental
         default: code = err::invalid_request; msg = "Unknown config operation";
       }
     }
-    if (code == 0) std::tie(code, msg) = co_await apply_configs(b, ctx, topic, std::move(changes), req.validate_only);
+    if (code == err::none)
+      std::tie(code, msg) = co_await apply_configs(b, ctx, topic, std::move(changes), req.validate_only);
     r.error_code = ctx.note(code);
-    if (code) r.error_message = ctx.keep(msg);
+    if (code != err::none) r.error_message = ctx.keep(msg);
   }
 }
 
@@ -413,7 +414,7 @@ asio::awaitable<void> alter_configs(Broker& b, Ctx& ctx, AlterConfigsRequest& re
         if (!named.count(k)) changes.push_back({k, storage::ConfigChange::Op::remove, {}});
     auto [code, msg] = co_await apply_configs(b, ctx, topic, std::move(changes), req.validate_only);
     r.error_code = ctx.note(code);
-    if (code) r.error_message = ctx.keep(msg);
+    if (code != err::none) r.error_message = ctx.keep(msg);
   }
 }
 

@@ -147,7 +147,7 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
         }
       }
       std::string name(rt.name ? *rt.name : std::string_view{});
-      std::int16_t create_error = err::none;
+      kwire::ErrorCode create_error = err::none;
       if (!t && auto_create && valid_topic_name(name) && !internal_topics::is_internal(name)) {
         auto c = co_await ctx.realm().auto_create(name);
         if (c.ok())
@@ -191,7 +191,7 @@ asio::awaitable<void> describe_cluster(Broker& b, Ctx& ctx, DescribeClusterReque
 asio::awaitable<void> find_coordinator(Broker&, Ctx& ctx, FindCoordinatorRequest& req, FindCoordinatorResponse& resp) {
   const auto& adv = *ctx.session.advertised;
   const auto view = ctx.realm().cluster().view();
-  auto answer = [&](std::string_view key, std::int8_t key_type, std::int16_t& error, nullable_string& message,
+  auto answer = [&](std::string_view key, std::int8_t key_type, kwire::ErrorCode& error, nullable_string& message,
                     std::int32_t& node, std::string_view& host, std::int32_t& port) {
     if (key_type != 0) {
       error = ctx.note(err::coordinator_not_available);

@@ -28,14 +28,14 @@ namespace {
 using namespace kwire;
 using storage::TopicPartition;
 
-constexpr std::int16_t invalid_required_acks = 21;
-constexpr std::int16_t invalid_record = 87;
+constexpr kwire::ErrorCode invalid_required_acks = kwire::ErrorCode::InvalidRequiredAcks;
+constexpr kwire::ErrorCode invalid_record = kwire::ErrorCode::InvalidRecord;
 
 /// Checks one batch as Kafka's log validator does before it is appended: the
 /// CRC and header (kwire::RecordBatchView::validate), then every record,
 /// inflating compressed ones, with offset deltas 0, 1, 2, ... Returns the
-/// Kafka error and a message, or 0.
-std::pair<std::int16_t, std::string> validate_batch(bytes_view bytes, std::vector<std::uint8_t>& scratch) {
+/// Kafka error and a message, or none.
+std::pair<kwire::ErrorCode, std::string> validate_batch(bytes_view bytes, std::vector<std::uint8_t>& scratch) {
   kwire::DecodeError e;
   auto view = kwire::RecordBatchView::parse(bytes, &e);
   if (!view) return {err::corrupt_message, e.message()};
@@ -52,7 +52,7 @@ std::pair<std::int16_t, std::string> validate_batch(bytes_view bytes, std::vecto
   }
   if (!reader.ok()) return {invalid_record, reader.error()->message()};
   if (expect != view->record_count()) return {invalid_record, "record count does not match the records"};
-  return {0, {}};
+  return {err::none, {}};
 }
 
 std::int64_t topic_config_int(const storage::TopicInfo& t, const char* key, std::int64_t fallback) {
@@ -132,7 +132,7 @@ asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicI
   std::vector<std::uint8_t> scratch;
   for (auto bv : batches) {
     auto [code, why] = validate_batch(bv, scratch);
-    if (code) {
+    if (code != err::none) {
       pr.error_code = ctx.note(code);
       pr.error_message = ctx.keep(why);
       co_return;
@@ -314,7 +314,7 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
     for (auto& s : slots) {
       if (!s.known) continue;
       auto& pd = *s.out;
-      pd.error_code = 0;
+      pd.error_code = err::none;
       pd.records = bytes_view{};
       TopicPartition tp{s.topic, pd.partition_index};  // named: g++ 12 mishandles temporaries in co_await
       auto lr = co_await ctx.realm().log(tp);
@@ -362,7 +362,7 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
     b.notifier().remove(w);
   }
   for (auto& s : slots)
-    if (s.out->error_code) ctx.note(s.out->error_code);
+    if (s.out->error_code != err::none) ctx.note(s.out->error_code);
   b.metrics().fetch_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 

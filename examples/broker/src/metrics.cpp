@@ -40,7 +40,7 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
   out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count_, name, sum_, name, count_);
 }
 
-void Metrics::request(std::int16_t api_key, std::int16_t error_code) {
+void Metrics::request(std::int16_t api_key, kwire::ErrorCode error_code) {
   std::lock_guard lk(mu_);
   requests_[{api_key, error_code}]++;
 }
