@@ -110,7 +110,7 @@ void create_topic(Harness& h, std::string_view name) {
   auto reply = h.handle(request_frame(req, 7, 1));
   kwire::CreateTopicsResponse resp;
   decode_response(resp, reply, 7);
-  if (resp.topics.size() != 1 || resp.topics[0].error_code != 0) throw std::runtime_error("CreateTopics failed");
+  if (resp.topics.size() != 1 || resp.topics[0].error_code != kwire::ErrorCode::None) throw std::runtime_error("CreateTopics failed");
 }
 
 /// One producer batch of `records` records of `value_bytes` each.
@@ -156,7 +156,8 @@ Figures produce(Harness& h, std::string_view topic, const std::vector<std::uint8
     kwire::ProduceResponse resp;
     decode_response(resp, reply, 11);
     auto& pr = resp.responses.at(0).partition_responses.at(0);
-    if (pr.error_code != 0) throw std::runtime_error("produce failed with error " + std::to_string(pr.error_code));
+    if (pr.error_code != kwire::ErrorCode::None)
+      throw std::runtime_error("produce failed with error " + std::string(kwire::to_string(pr.error_code)));
   }
   Figures f{name, count - 1, 0, 0, 0, 0};
   auto t0 = Usage::now();
@@ -193,7 +194,8 @@ Figures fetch(Harness& h, std::string_view topic, std::int64_t end_offset, std::
     kwire::FetchResponse resp;
     decode_response(resp, reply, 12);
     auto& pd = resp.responses.at(0).partitions.at(0);
-    if (pd.error_code != 0) throw std::runtime_error("fetch failed with error " + std::to_string(pd.error_code));
+    if (pd.error_code != kwire::ErrorCode::None)
+      throw std::runtime_error("fetch failed with error " + std::string(kwire::to_string(pd.error_code)));
     kwire::RecordSetReader rs(kwire::records_bytes(pd.records), {.allow_partial_tail = true});
     kwire::RecordBatchView b;
     std::int64_t next = offset;

@@ -220,6 +220,8 @@ class Filler {
       m = pick(2) == 1;
     } else if constexpr (std::is_integral_v<T>) {
       m = integer<T>();
+    } else if constexpr (std::is_enum_v<T>) {
+      m = static_cast<T>(integer<std::underlying_type_t<T>>());  // error codes: any int16
     } else if constexpr (std::is_same_v<T, double>) {
       switch (pick(6)) {
         case 0: m = 0.0; break;

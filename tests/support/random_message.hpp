@@ -89,6 +89,9 @@ class RandomMessages {
       m = chance(2);
     } else if constexpr (std::is_integral_v<T>) {
       m = integer<T>();
+    } else if constexpr (std::is_enum_v<T>) {
+      // Error codes: any int16, not only those Kafka names, must round-trip.
+      m = static_cast<T>(integer<std::underlying_type_t<T>>());
     } else if constexpr (std::is_same_v<T, double>) {
       m = static_cast<double>(integer<std::int32_t>()) / 7.0;
     } else if constexpr (std::is_same_v<T, Uuid>) {

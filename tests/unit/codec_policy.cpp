@@ -9,6 +9,8 @@
 
 #include <bit>
 #include <memory_resource>
+#include <type_traits>
+#include <vector>
 
 using namespace std::literals;
 
@@ -114,6 +116,45 @@ TEST_CASE("ApiVersions responses use header v0 even when flexible") {
   kwire::ResponseFrame parsed;
   REQUIRE(kwire::read_response_header(kwire::bytes_view(frame).subspan(4), 18, 3, parsed));
   CHECK(parsed.body.size() == kwire::encoded_size(resp, 3).size);
+}
+
+TEST_CASE("error codes are typed, stay int16 on the wire, and keep codes Kafka does not name") {
+  static_assert(std::is_same_v<decltype(kwire::HeartbeatResponse::error_code), kwire::ErrorCode>);
+  using AddPartitionsResult = kwire::AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult;
+  static_assert(std::is_same_v<decltype(AddPartitionsResult::partition_error_code), kwire::ErrorCode>);
+  using TopicResult = kwire::CreateTopicsResponse::CreatableTopicResult;
+  static_assert(std::is_same_v<decltype(TopicResult::topic_config_error_code), kwire::ErrorCode>);
+  static_assert(std::is_same_v<decltype(kwire::ShareFetchResponse::PartitionData::acknowledge_error_code),
+                               kwire::ErrorCode>);
+  static_assert(std::is_same_v<decltype(kwire::ProduceRequest::acks), std::int16_t>);  // other int16s stay plain
+
+  kwire::HeartbeatResponse hb;  // v0: the error code alone
+  CHECK(hb.error_code == kwire::ErrorCode::None);
+  CHECK(kwire::encode(hb, 0).bytes == std::vector<std::uint8_t>{0, 0});
+  hb.error_code = kwire::ErrorCode::RebalanceInProgress;
+  CHECK(kwire::encode(hb, 0).bytes == std::vector<std::uint8_t>{0, 27});
+  // A code from a newer Kafka, and one below Kafka's lowest: kept as they came.
+  using Bytes = std::vector<std::uint8_t>;
+  for (const Bytes& wire : {Bytes{0x7f, 0x00}, Bytes{0xff, 0xfe}}) {
+    kwire::HeartbeatResponse back;
+    REQUIRE(kwire::decode(back, wire, 0));
+    CHECK(static_cast<std::uint16_t>(back.error_code) == (wire[0] << 8 | wire[1]));
+    CHECK(kwire::find_error(back.error_code) == nullptr);
+    CHECK(kwire::encode(back, 0).bytes == wire);
+  }
+
+  // A tagged error code is written only when it is not None.
+  kwire::CreateTopicsResponse ct;
+  ct.topics.emplace_back().name = "t"sv;
+  auto plain = kwire::encode(ct, 5);
+  REQUIRE(plain);
+  ct.topics[0].topic_config_error_code = kwire::ErrorCode::InvalidConfig;
+  auto tagged = kwire::encode(ct, 5);
+  REQUIRE(tagged);
+  CHECK(tagged.bytes.size() == plain.bytes.size() + 4);  // tag, size, int16
+  kwire::CreateTopicsResponse back;
+  REQUIRE(kwire::decode(back, tagged.bytes, 5));
+  CHECK(back.topics[0].topic_config_error_code == kwire::ErrorCode::InvalidConfig);
 }
 
 TEST_CASE("trailing bytes and unsupported versions are decode errors") {

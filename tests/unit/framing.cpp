@@ -142,7 +142,7 @@ std::vector<std::uint8_t> by_hand(std::int32_t correlation_id, bool header_v1, c
 TEST_CASE("a response frame carries the header version its API version asks for") {
   kwire::MetadataResponse md;
   md.cluster_id = "c"sv;
-  md.topics.emplace_back().name = "t"sv;
+  md.topics.emplace_back().error_code = kwire::ErrorCode::UnknownTopicOrPartition;
   for (std::int16_t v : {std::int16_t{8}, std::int16_t{9}, std::int16_t{12}}) {
     INFO(v);
     std::vector<std::uint8_t> frame;
@@ -163,7 +163,7 @@ TEST_CASE("a response frame carries the header version its API version asks for"
   // ApiVersions answers with header v0 even in its flexible versions, so that a
   // client that does not know the broker's versions yet can read it.
   kwire::ApiVersionsResponse av;
-  av.throttle_time_ms = 5;
+  av.error_code = kwire::ErrorCode::UnsupportedVersion;
   std::vector<std::uint8_t> frame;
   REQUIRE_FALSE(kwire::encode_response_frame(av, 3, 7, frame));
   CHECK(frame == by_hand(7, false, kwire::encode(av, 3).bytes));

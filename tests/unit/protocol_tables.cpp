@@ -78,6 +78,9 @@ TEST_CASE("error codes: names and retriability") {
   CHECK(kwire::find_error(0)->code == kwire::ErrorCode::None);
   CHECK(kwire::find_error(-1)->name == "UNKNOWN_SERVER_ERROR");
   CHECK(kwire::find_error(9999) == nullptr);
+  CHECK(kwire::find_error(kwire::ErrorCode::UnknownTopicOrPartition)->name == "UNKNOWN_TOPIC_OR_PARTITION");
+  CHECK(kwire::find_error(static_cast<kwire::ErrorCode>(9999)) == nullptr);
+  CHECK(kwire::to_string(static_cast<kwire::ErrorCode>(9999)) == "UNKNOWN");
   // Codes are unique and ordered.
   for (std::size_t i = 1; i < kwire::errors.size(); ++i)
     CHECK(static_cast<int>(kwire::errors[i - 1].code) < static_cast<int>(kwire::errors[i].code));

@@ -88,6 +88,7 @@ struct Field {
   std::optional<std::string> dflt;
   bool ignorable = false;
   bool map_key = false;
+  bool error_code = false;  // an int16 carrying one of Kafka's error codes: typed ErrorCode
 };
 
 struct Struct {
@@ -98,6 +99,7 @@ struct Struct {
 struct Schema {
   std::string name, kind, file;
   int api_key = -1;
+  bool uses_error_codes = false;  // some field is typed ErrorCode
   Versions valid, flexible;
   bool latest_unstable = false;
   std::vector<std::string> listeners;
@@ -136,6 +138,17 @@ std::string snake(const std::string& camel) {
     out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   return out;
+}
+
+/// Kafka's schemas type error codes as plain int16, but name them consistently:
+/// `ErrorCode`, or a prefix and `ErrorCode` (`PartitionErrorCode`,
+/// `TopicConfigErrorCode`, `AcknowledgeErrorCode`). Every such field holds a
+/// code from Kafka's error table, and no other int16 field does, so the name
+/// decides. Only single values: no schema has an array of error codes.
+bool carries_error_code(const Field& f) {
+  static const std::string suffix = "ErrorCode";
+  return f.type == "int16" && !f.is_array && f.name.size() >= suffix.size() &&
+         f.name.compare(f.name.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string member_name(const std::string& camel) {
@@ -197,6 +210,8 @@ class Loader {
     }
     x.ignorable = f.value("ignorable", false);
     x.map_key = f.value("mapKey", false);
+    x.error_code = carries_error_code(x);
+    if (x.error_code) schema_->uses_error_codes = true;
     if (!kScalars.count(t)) {
       // A struct: defined inline here, or a common struct of the schema.
       if (!emitted_.count(t)) {
@@ -238,6 +253,7 @@ std::string scalar_cpp(const std::string& t) {
 }
 
 std::string cpp_type(const Field& f) {
+  if (f.error_code) return "ErrorCode";
   if (f.is_array) {
     std::string elem = is_struct(f) ? f.type : scalar_cpp(f.type);
     std::string a = fmt::format("array<{}>", elem);
@@ -258,6 +274,13 @@ std::string int_literal(const Field& f) {
   if (f.type == "int64" && v == INT64_MIN) return "INT64_MIN";
   if (f.type == "int32" && v == INT32_MIN) return "INT32_MIN";
   return fmt::format("{}", v);
+}
+
+/// An error-code field's default as an ErrorCode expression (Kafka's schemas
+/// give none but 0, which is ErrorCode::None).
+std::string error_code_literal(const Field& f) {
+  long long v = f.dflt ? std::stoll(*f.dflt, nullptr, 0) : 0;
+  return v == 0 ? "ErrorCode::None" : fmt::format("static_cast<ErrorCode>({})", v);
 }
 
 std::string string_literal(const std::string& s) {
@@ -285,6 +308,7 @@ std::string initializer(const Field& f) {
     return d.empty() ? "" : fmt::format(" = {}", string_literal(d));
   }
   if (t == "bytes") return any_nullable(f) && !default_is_null(f) ? "{std::in_place}" : "";
+  if (f.error_code) return fmt::format(" = {}", error_code_literal(f));
   return fmt::format(" = {}", int_literal(f));
 }
 
@@ -317,6 +341,7 @@ std::string non_default(const Field& f, const std::string& m) {
   }
   if (t == "bool") return (f.dflt && *f.dflt == "true") ? fmt::format("!{}", m) : m;
   if (t == "float64") return fmt::format("{} != {}", m, f.dflt ? *f.dflt : "0.0");
+  if (f.error_code) return fmt::format("{} != {}", m, error_code_literal(f));
   return fmt::format("{} != {}", m, int_literal(f));
 }
 
@@ -331,6 +356,7 @@ class Emitter {
     line("#pragma once");
     line("");
     if (s_.api_key >= 0) line("#include \"kwire/messages/api.hpp\"");
+    if (s_.uses_error_codes) line("#include \"kwire/messages/error_code.hpp\"");
     line("#include \"kwire/wire/fields.hpp\"");
     line("");
     line("namespace kwire {{");
@@ -493,7 +519,11 @@ class Emitter {
       static const std::map<std::string, std::string> rd = {
           {"int8", "i8"},     {"int16", "i16"},   {"int32", "i32"},     {"int64", "i64"}, {"uint16", "u16"},
           {"uint32", "u32"},  {"float64", "f64"}, {"bool", "boolean"},  {"uuid", "uuid"}};
-      line("{} = r.{}();", m, rd.at(t));
+      // Any int16 is kept as it came, named in Kafka's table or not.
+      if (f.error_code)
+        line("{} = static_cast<ErrorCode>(r.i16());", m);
+      else
+        line("{} = r.{}();", m, rd.at(t));
     }
   }
 
@@ -592,6 +622,8 @@ class Emitter {
         line("fields::put_bytes({}, {}, {}, {}, \"{}\");", w, m, fc, any_nullable(f) ? nc : "false", f.name);
       else
         line("fields::put_bytes({}, {}, {}, \"{}\");", w, m, fc, f.name);
+    } else if (f.error_code) {
+      line("{}.i16(static_cast<std::int16_t>({}));", w, m);
     } else {
       line("{}.{}({});", w, writer_op(t), m);
     }
@@ -893,10 +925,12 @@ std::string error_table(const json& errors) {
   o += "/// The table entry of `code`, or nullptr for a code Kafka does not define.\n";
   o += "constexpr const ErrorInfo* find_error(std::int16_t code) noexcept {\n";
   o += "  for (const auto& e : errors)\n    if (static_cast<std::int16_t>(e.code) == code) return &e;\n  return nullptr;\n}\n\n";
+  o += "constexpr const ErrorInfo* find_error(ErrorCode code) noexcept {\n";
+  o += "  return find_error(static_cast<std::int16_t>(code));\n}\n\n";
   o += "constexpr std::string_view to_string(ErrorCode code) noexcept {\n";
-  o += "  const ErrorInfo* e = find_error(static_cast<std::int16_t>(code));\n  return e ? e->name : \"UNKNOWN\";\n}\n\n";
+  o += "  const ErrorInfo* e = find_error(code);\n  return e ? e->name : \"UNKNOWN\";\n}\n\n";
   o += "constexpr bool is_retriable(ErrorCode code) noexcept {\n";
-  o += "  const ErrorInfo* e = find_error(static_cast<std::int16_t>(code));\n  return e && e->retriable;\n}\n\n";
+  o += "  const ErrorInfo* e = find_error(code);\n  return e && e->retriable;\n}\n\n";
   o += "}  // namespace kwire\n";
   return o;
 }
@@ -921,6 +955,9 @@ int main(int argc, char** argv) {
     for (auto& f : files) schemas.push_back(loader.load(f));
     const std::map<int, std::string> names = api_names(api_pairs(schemas));
     const bool have_errors = fs::exists(in / "error_codes.json");
+    for (auto& s : schemas)
+      if (s.uses_error_codes && !have_errors)
+        throw std::runtime_error(fmt::format("{} has error codes, but there is no error_codes.json", s.name));
     fs::create_directories(out);
     std::set<std::string> written;
     std::string all = "// Generated by kwire-gen from schemas/. Do not edit.\n#pragma once\n\n";

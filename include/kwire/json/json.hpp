@@ -4,8 +4,9 @@
 //
 // Fields appear under their schema names, only those the version carries.
 // UUIDs use Kafka's text form (URL-safe base64, no padding), bytes are base64,
-// record sets are shown by size (kwire/records decodes them), and tagged fields
-// kwire does not know appear under "_unknownTaggedFields".
+// record sets are shown by size (kwire/records decodes them), error codes by
+// their number (as Kafka's JSON converters show them), and tagged fields kwire
+// does not know appear under "_unknownTaggedFields".
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -80,6 +81,9 @@ template <class T>
 nlohmann::json value(const T& m, const FieldInfo& info, std::int16_t v, const RecordsRenderer* rr) {
   if constexpr (std::is_same_v<T, bool> || std::is_arithmetic_v<T>) {
     return m;
+  } else if constexpr (std::is_enum_v<T>) {
+    // Error codes: the number, as on the wire, named or not in Kafka's table.
+    return static_cast<std::underlying_type_t<T>>(m);
   } else if constexpr (std::is_same_v<T, Uuid>) {
     return base64(bytes_view(m.bytes), true);
   } else if constexpr (std::is_same_v<T, std::string_view>) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -15,7 +16,7 @@ struct AddPartitionsToTxnResponse {
 
   struct AddPartitionsToTxnPartitionResult {
     std::int32_t partition_index = 0;
-    std::int16_t partition_error_code = 0;
+    ErrorCode partition_error_code = ErrorCode::None;
     unknown_tagged_fields unknown_tags;
 
     /// The fewest bytes an encoding of this struct can take (bounds array counts).
@@ -30,7 +31,7 @@ struct AddPartitionsToTxnResponse {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("PartitionErrorCode");
-      partition_error_code = r.i16();
+      partition_error_code = static_cast<ErrorCode>(r.i16());
       if (flex) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
@@ -40,7 +41,7 @@ struct AddPartitionsToTxnResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      w.i16(partition_error_code);
+      w.i16(static_cast<std::int16_t>(partition_error_code));
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -179,7 +180,7 @@ struct AddPartitionsToTxnResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<AddPartitionsToTxnResult> results_by_transaction;
   array<AddPartitionsToTxnTopicResult> results_by_topic_v3_and_below;
   unknown_tagged_fields unknown_tags;
@@ -199,7 +200,7 @@ struct AddPartitionsToTxnResponse {
     throttle_time_ms = r.i32();
     if (v >= 4) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
     }
     if (v >= 4) {
       r.field("ResultsByTransaction");
@@ -219,7 +220,7 @@ struct AddPartitionsToTxnResponse {
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
     if (v >= 4) {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
     }
     if (v >= 4) {
       fields::put_structs(w, results_by_transaction, v, flex);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -15,7 +16,7 @@ struct AlterPartitionResponse {
 
   struct PartitionData {
     std::int32_t partition_index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     std::int32_t leader_id = 0;
     std::int32_t leader_epoch = 0;
     array<std::int32_t> isr;
@@ -40,7 +41,7 @@ struct AlterPartitionResponse {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("LeaderId");
       leader_id = r.i32();
       r.field("LeaderEpoch");
@@ -62,7 +63,7 @@ struct AlterPartitionResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       w.i32(leader_id);
       w.i32(leader_epoch);
       fields::put_scalars(w, isr, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
@@ -170,7 +171,7 @@ struct AlterPartitionResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<TopicData> topics;
   unknown_tagged_fields unknown_tags;
 
@@ -187,7 +188,7 @@ struct AlterPartitionResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
     if (flex) {
@@ -199,7 +200,7 @@ struct AlterPartitionResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_structs(w, topics, v, flex);
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -15,7 +16,7 @@ struct AlterShareGroupOffsetsResponse {
 
   struct AlterShareGroupOffsetsResponsePartition {
     std::int32_t partition_index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message;
     unknown_tagged_fields unknown_tags;
 
@@ -32,7 +33,7 @@ struct AlterShareGroupOffsetsResponse {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
       if (flex) {
@@ -44,7 +45,7 @@ struct AlterShareGroupOffsetsResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -130,7 +131,7 @@ struct AlterShareGroupOffsetsResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   nullable_string error_message;
   array<AlterShareGroupOffsetsResponseTopic> responses;
   unknown_tagged_fields unknown_tags;
@@ -149,7 +150,7 @@ struct AlterShareGroupOffsetsResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     r.field("Responses");
@@ -163,7 +164,7 @@ struct AlterShareGroupOffsetsResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_structs(w, responses, v, flex);
     if (flex) {

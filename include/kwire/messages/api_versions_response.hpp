@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -223,7 +224,7 @@ struct ApiVersionsResponse {
     }
   };
 
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<ApiVersion> api_keys;
   std::int32_t throttle_time_ms = 0;
   array<SupportedFeatureKey> supported_features;
@@ -243,7 +244,7 @@ struct ApiVersionsResponse {
 
   void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ApiKeys");
     fields::read_structs(r, api_keys, v, flex);
     if (v >= 1) {
@@ -283,7 +284,7 @@ struct ApiVersionsResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_structs(w, api_keys, v, flex);
     if (v >= 1) {
       w.i32(throttle_time_ms);

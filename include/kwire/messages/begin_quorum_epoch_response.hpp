@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -15,7 +16,7 @@ struct BeginQuorumEpochResponse {
 
   struct PartitionData {
     std::int32_t partition_index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     std::int32_t leader_id = 0;
     std::int32_t leader_epoch = 0;
     unknown_tagged_fields unknown_tags;
@@ -34,7 +35,7 @@ struct BeginQuorumEpochResponse {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("LeaderId");
       leader_id = r.i32();
       r.field("LeaderEpoch");
@@ -48,7 +49,7 @@ struct BeginQuorumEpochResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       w.i32(leader_id);
       w.i32(leader_epoch);
       if (flex) {
@@ -205,7 +206,7 @@ struct BeginQuorumEpochResponse {
     }
   };
 
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<TopicData> topics;
   array<NodeEndpoint> node_endpoints;
   unknown_tagged_fields unknown_tags;
@@ -220,7 +221,7 @@ struct BeginQuorumEpochResponse {
 
   void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
     if (flex) {
@@ -241,7 +242,7 @@ struct BeginQuorumEpochResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_structs(w, topics, v, flex);
     if constexpr (Out::checks) {
       if (!(flex && v >= 1) && !node_endpoints.empty()) w.fail(EncodeErrc::field_not_in_version, "NodeEndpoints");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -14,7 +15,7 @@ struct BrokerHeartbeatResponse {
   static constexpr std::string_view message_name = "BrokerHeartbeatResponse";
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   bool is_caught_up = false;
   bool is_fenced = true;
   bool should_shut_down = false;
@@ -35,7 +36,7 @@ struct BrokerHeartbeatResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("IsCaughtUp");
     is_caught_up = r.boolean();
     r.field("IsFenced");
@@ -51,7 +52,7 @@ struct BrokerHeartbeatResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     w.boolean(is_caught_up);
     w.boolean(is_fenced);
     w.boolean(should_shut_down);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -64,7 +65,7 @@ struct ControlledShutdownResponse {
     }
   };
 
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<RemainingPartition> remaining_partitions;
   unknown_tagged_fields unknown_tags;
 
@@ -78,7 +79,7 @@ struct ControlledShutdownResponse {
 
   void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("RemainingPartitions");
     fields::read_structs(r, remaining_partitions, v, flex);
     if (flex) {
@@ -89,7 +90,7 @@ struct ControlledShutdownResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_structs(w, remaining_partitions, v, flex);
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -13,7 +14,7 @@ struct CreateDelegationTokenResponse {
   static constexpr std::int16_t flexible_from = 2;
   static constexpr std::string_view message_name = "CreateDelegationTokenResponse";
 
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   std::string_view principal_type;
   std::string_view principal_name;
   std::string_view token_requester_principal_type;
@@ -45,7 +46,7 @@ struct CreateDelegationTokenResponse {
 
   void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("PrincipalType");
     principal_type = r.str(flex);
     r.field("PrincipalName");
@@ -78,7 +79,7 @@ struct CreateDelegationTokenResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_str(w, principal_type, flex, "PrincipalType");
     fields::put_str(w, principal_name, flex, "PrincipalName");
     if (v >= 3) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -116,9 +117,9 @@ struct CreateTopicsResponse {
   struct CreatableTopicResult {
     std::string_view name;
     Uuid topic_id;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message = std::string_view("");
-    std::int16_t topic_config_error_code = 0;
+    ErrorCode topic_config_error_code = ErrorCode::None;
     std::int32_t num_partitions = -1;
     std::int16_t replication_factor = -1;
     std::optional<array<CreatableTopicConfigs>> configs{std::in_place};
@@ -145,7 +146,7 @@ struct CreateTopicsResponse {
         topic_id = r.uuid();
       }
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       if (v >= 1) {
         r.field("ErrorMessage");
         error_message = r.nullable_str(flex, true);
@@ -169,7 +170,7 @@ struct CreateTopicsResponse {
             case 0:
               if (!(v >= 5)) return false;
               r.field("TopicConfigErrorCode");
-              topic_config_error_code = r.i16();
+              topic_config_error_code = static_cast<ErrorCode>(r.i16());
               return true;
             default:
               return false;
@@ -184,7 +185,7 @@ struct CreateTopicsResponse {
       if (v >= 7) {
         w.uuid(topic_id);
       }
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       if (v >= 1) {
         fields::put_str(w, error_message, flex, true, "ErrorMessage");
       }
@@ -198,12 +199,12 @@ struct CreateTopicsResponse {
         fields::put_structs(w, configs, v, flex, true, "Configs");
       }
       if (flex) {
-        const bool has_topic_config_error_code = (v >= 5) && topic_config_error_code != 0;
+        const bool has_topic_config_error_code = (v >= 5) && topic_config_error_code != ErrorCode::None;
         w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_topic_config_error_code));
         fields::TagWriter tag_writer(unknown_tags);
         if (has_topic_config_error_code) {
           tag_writer.known(w, 0, [&](auto& o) {
-            o.i16(topic_config_error_code);
+            o.i16(static_cast<std::int16_t>(topic_config_error_code));
           });
         }
         tag_writer.finish(w);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -15,7 +16,7 @@ struct DeleteGroupsResponse {
 
   struct DeletableGroupResult {
     std::string_view group_id;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message;
     unknown_tagged_fields unknown_tags;
 
@@ -32,7 +33,7 @@ struct DeleteGroupsResponse {
       r.field("GroupId");
       group_id = r.str(flex);
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       if (v >= 3) {
         r.field("ErrorMessage");
         error_message = r.nullable_str(flex, true);
@@ -46,7 +47,7 @@ struct DeleteGroupsResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, group_id, flex, "GroupId");
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       if (v >= 3) {
         fields::put_str(w, error_message, flex, true, "ErrorMessage");
       }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -16,7 +17,7 @@ struct DeleteShareGroupOffsetsResponse {
   struct DeleteShareGroupOffsetsResponseTopic {
     std::string_view topic_name;
     Uuid topic_id;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message;
     unknown_tagged_fields unknown_tags;
 
@@ -36,7 +37,7 @@ struct DeleteShareGroupOffsetsResponse {
       r.field("TopicId");
       topic_id = r.uuid();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
       if (flex) {
@@ -49,7 +50,7 @@ struct DeleteShareGroupOffsetsResponse {
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, topic_name, flex, "TopicName");
       w.uuid(topic_id);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -79,7 +80,7 @@ struct DeleteShareGroupOffsetsResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   nullable_string error_message;
   array<DeleteShareGroupOffsetsResponseTopic> responses;
   unknown_tagged_fields unknown_tags;
@@ -98,7 +99,7 @@ struct DeleteShareGroupOffsetsResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     r.field("Responses");
@@ -112,7 +113,7 @@ struct DeleteShareGroupOffsetsResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_structs(w, responses, v, flex);
     if (flex) {

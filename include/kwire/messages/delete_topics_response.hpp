@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -16,7 +17,7 @@ struct DeleteTopicsResponse {
   struct DeletableTopicResult {
     nullable_string name = std::string_view("");
     Uuid topic_id;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message;
     unknown_tagged_fields unknown_tags;
 
@@ -38,7 +39,7 @@ struct DeleteTopicsResponse {
         topic_id = r.uuid();
       }
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       if (v >= 5) {
         r.field("ErrorMessage");
         error_message = r.nullable_str(flex, true);
@@ -55,7 +56,7 @@ struct DeleteTopicsResponse {
       if (v >= 6) {
         w.uuid(topic_id);
       }
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       if (v >= 5) {
         fields::put_str(w, error_message, flex, true, "ErrorMessage");
       }

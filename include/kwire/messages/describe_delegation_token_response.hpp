@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -183,7 +184,7 @@ struct DescribeDelegationTokenResponse {
     }
   };
 
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<DescribedDelegationToken> tokens;
   std::int32_t throttle_time_ms = 0;
   unknown_tagged_fields unknown_tags;
@@ -199,7 +200,7 @@ struct DescribeDelegationTokenResponse {
 
   void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("Tokens");
     fields::read_structs(r, tokens, v, flex);
     r.field("ThrottleTimeMs");
@@ -212,7 +213,7 @@ struct DescribeDelegationTokenResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_structs(w, tokens, v, flex);
     w.i32(throttle_time_ms);
     if (flex) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -97,7 +98,7 @@ struct DescribeGroupsResponse {
   };
 
   struct DescribedGroup {
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message;
     std::string_view group_id;
     std::string_view group_state;
@@ -123,7 +124,7 @@ struct DescribeGroupsResponse {
 
     void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       if (v >= 6) {
         r.field("ErrorMessage");
         error_message = r.nullable_str(flex, true);
@@ -150,7 +151,7 @@ struct DescribeGroupsResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       if (v >= 6) {
         fields::put_str(w, error_message, flex, true, "ErrorMessage");
       } else if constexpr (Out::checks) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -130,7 +131,7 @@ struct DescribeLogDirsResponse {
   };
 
   struct DescribeLogDirsResult {
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     std::string_view log_dir;
     array<DescribeLogDirsTopic> topics;
     std::int64_t total_bytes = -1;
@@ -152,7 +153,7 @@ struct DescribeLogDirsResponse {
 
     void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("LogDir");
       log_dir = r.str(flex);
       r.field("Topics");
@@ -177,7 +178,7 @@ struct DescribeLogDirsResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, log_dir, flex, "LogDir");
       fields::put_structs(w, topics, v, flex);
       if (v >= 4) {
@@ -221,7 +222,7 @@ struct DescribeLogDirsResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<DescribeLogDirsResult> results;
   unknown_tagged_fields unknown_tags;
 
@@ -239,7 +240,7 @@ struct DescribeLogDirsResponse {
     throttle_time_ms = r.i32();
     if (v >= 3) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
     }
     r.field("Results");
     fields::read_structs(r, results, v, flex);
@@ -253,7 +254,7 @@ struct DescribeLogDirsResponse {
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
     if (v >= 3) {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
     }
     fields::put_structs(w, results, v, flex);
     if (flex) {

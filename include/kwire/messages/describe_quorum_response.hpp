@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -101,7 +102,7 @@ struct DescribeQuorumResponse {
 
   struct PartitionData {
     std::int32_t partition_index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message = std::string_view("");
     std::int32_t leader_id = 0;
     std::int32_t leader_epoch = 0;
@@ -128,7 +129,7 @@ struct DescribeQuorumResponse {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       if (v >= 2) {
         r.field("ErrorMessage");
         error_message = r.nullable_str(flex, true);
@@ -152,7 +153,7 @@ struct DescribeQuorumResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       if (v >= 2) {
         fields::put_str(w, error_message, flex, true, "ErrorMessage");
       }
@@ -386,7 +387,7 @@ struct DescribeQuorumResponse {
     }
   };
 
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   nullable_string error_message = std::string_view("");
   array<TopicData> topics;
   array<Node> nodes;
@@ -404,7 +405,7 @@ struct DescribeQuorumResponse {
 
   void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     if (v >= 2) {
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
@@ -423,7 +424,7 @@ struct DescribeQuorumResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     if (v >= 2) {
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
     }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -18,7 +19,7 @@ struct DescribeShareGroupOffsetsResponse {
     std::int64_t start_offset = 0;
     std::int32_t leader_epoch = 0;
     std::int64_t lag = -1;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message;
     unknown_tagged_fields unknown_tags;
 
@@ -46,7 +47,7 @@ struct DescribeShareGroupOffsetsResponse {
         lag = r.i64();
       }
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
       if (flex) {
@@ -63,7 +64,7 @@ struct DescribeShareGroupOffsetsResponse {
       if (v >= 1) {
         w.i64(lag);
       }
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -157,7 +158,7 @@ struct DescribeShareGroupOffsetsResponse {
   struct DescribeShareGroupOffsetsResponseGroup {
     std::string_view group_id;
     array<DescribeShareGroupOffsetsResponseTopic> topics;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message;
     unknown_tagged_fields unknown_tags;
 
@@ -177,7 +178,7 @@ struct DescribeShareGroupOffsetsResponse {
       r.field("Topics");
       fields::read_structs(r, topics, v, flex);
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
       if (flex) {
@@ -190,7 +191,7 @@ struct DescribeShareGroupOffsetsResponse {
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, group_id, flex, "GroupId");
       fields::put_structs(w, topics, v, flex);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -14,7 +15,7 @@ struct DescribeTopicPartitionsResponse {
   static constexpr std::string_view message_name = "DescribeTopicPartitionsResponse";
 
   struct DescribeTopicPartitionsResponsePartition {
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     std::int32_t partition_index = 0;
     std::int32_t leader_id = 0;
     std::int32_t leader_epoch = -1;
@@ -42,7 +43,7 @@ struct DescribeTopicPartitionsResponse {
 
     void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("LeaderId");
@@ -67,7 +68,7 @@ struct DescribeTopicPartitionsResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       w.i32(partition_index);
       w.i32(leader_id);
       w.i32(leader_epoch);
@@ -114,7 +115,7 @@ struct DescribeTopicPartitionsResponse {
   };
 
   struct DescribeTopicPartitionsResponseTopic {
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string name = std::string_view("");
     Uuid topic_id;
     bool is_internal = false;
@@ -136,7 +137,7 @@ struct DescribeTopicPartitionsResponse {
 
     void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("Name");
       name = r.nullable_str(flex, true);
       r.field("TopicId");
@@ -155,7 +156,7 @@ struct DescribeTopicPartitionsResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, name, flex, true, "Name");
       w.uuid(topic_id);
       w.boolean(is_internal);

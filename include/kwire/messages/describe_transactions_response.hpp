@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -65,7 +66,7 @@ struct DescribeTransactionsResponse {
   };
 
   struct TransactionState {
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     std::string_view transactional_id;
     std::string_view transaction_state;
     std::int32_t transaction_timeout_ms = 0;
@@ -91,7 +92,7 @@ struct DescribeTransactionsResponse {
 
     void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("TransactionalId");
       transactional_id = r.str(flex);
       r.field("TransactionState");
@@ -114,7 +115,7 @@ struct DescribeTransactionsResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, transactional_id, flex, "TransactionalId");
       fields::put_str(w, transaction_state, flex, "TransactionState");
       w.i32(transaction_timeout_ms);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -66,7 +67,7 @@ struct DescribeUserScramCredentialsResponse {
 
   struct DescribeUserScramCredentialsResult {
     std::string_view user;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message = std::string_view("");
     array<CredentialInfo> credential_infos;
     unknown_tagged_fields unknown_tags;
@@ -85,7 +86,7 @@ struct DescribeUserScramCredentialsResponse {
       r.field("User");
       user = r.str(flex);
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
       r.field("CredentialInfos");
@@ -99,7 +100,7 @@ struct DescribeUserScramCredentialsResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, user, flex, "User");
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       fields::put_structs(w, credential_infos, v, flex);
       if (flex) {
@@ -130,7 +131,7 @@ struct DescribeUserScramCredentialsResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   nullable_string error_message = std::string_view("");
   array<DescribeUserScramCredentialsResult> results;
   unknown_tagged_fields unknown_tags;
@@ -149,7 +150,7 @@ struct DescribeUserScramCredentialsResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     r.field("Results");
@@ -163,7 +164,7 @@ struct DescribeUserScramCredentialsResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_structs(w, results, v, flex);
     if (flex) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -15,7 +16,7 @@ struct ElectLeadersResponse {
 
   struct PartitionResult {
     std::int32_t partition_id = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message = std::string_view("");
     unknown_tagged_fields unknown_tags;
 
@@ -32,7 +33,7 @@ struct ElectLeadersResponse {
       r.field("PartitionId");
       partition_id = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
       if (flex) {
@@ -44,7 +45,7 @@ struct ElectLeadersResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_id);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -123,7 +124,7 @@ struct ElectLeadersResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<ReplicaElectionResult> replica_election_results;
   unknown_tagged_fields unknown_tags;
 
@@ -141,7 +142,7 @@ struct ElectLeadersResponse {
     throttle_time_ms = r.i32();
     if (v >= 1) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
     }
     r.field("ReplicaElectionResults");
     fields::read_structs(r, replica_election_results, v, flex);
@@ -155,9 +156,9 @@ struct ElectLeadersResponse {
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
     if (v >= 1) {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
     } else if constexpr (Out::checks) {
-      if (error_code != 0) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
+      if (error_code != ErrorCode::None) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
     }
     fields::put_structs(w, replica_election_results, v, flex);
     if (flex) {

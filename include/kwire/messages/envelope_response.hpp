@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -14,7 +15,7 @@ struct EnvelopeResponse {
   static constexpr std::string_view message_name = "EnvelopeResponse";
 
   nullable_bytes response_data;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   unknown_tagged_fields unknown_tags;
 
   /// The fewest bytes an encoding of this struct can take (bounds array counts).
@@ -29,7 +30,7 @@ struct EnvelopeResponse {
     r.field("ResponseData");
     response_data = r.nullable_byts(flex, true);
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     if (flex) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
@@ -39,7 +40,7 @@ struct EnvelopeResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_bytes(w, response_data, flex, true, "ResponseData");
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);
     }

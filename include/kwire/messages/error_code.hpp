@@ -304,13 +304,17 @@ constexpr const ErrorInfo* find_error(std::int16_t code) noexcept {
   return nullptr;
 }
 
+constexpr const ErrorInfo* find_error(ErrorCode code) noexcept {
+  return find_error(static_cast<std::int16_t>(code));
+}
+
 constexpr std::string_view to_string(ErrorCode code) noexcept {
-  const ErrorInfo* e = find_error(static_cast<std::int16_t>(code));
+  const ErrorInfo* e = find_error(code);
   return e ? e->name : "UNKNOWN";
 }
 
 constexpr bool is_retriable(ErrorCode code) noexcept {
-  const ErrorInfo* e = find_error(static_cast<std::int16_t>(code));
+  const ErrorInfo* e = find_error(code);
   return e && e->retriable;
 }
 

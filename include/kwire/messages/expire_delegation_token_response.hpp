@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -13,7 +14,7 @@ struct ExpireDelegationTokenResponse {
   static constexpr std::int16_t flexible_from = 2;
   static constexpr std::string_view message_name = "ExpireDelegationTokenResponse";
 
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   std::int64_t expiry_timestamp_ms = 0;
   std::int32_t throttle_time_ms = 0;
   unknown_tagged_fields unknown_tags;
@@ -29,7 +30,7 @@ struct ExpireDelegationTokenResponse {
 
   void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ExpiryTimestampMs");
     expiry_timestamp_ms = r.i64();
     r.field("ThrottleTimeMs");
@@ -42,7 +43,7 @@ struct ExpireDelegationTokenResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     w.i64(expiry_timestamp_ms);
     w.i32(throttle_time_ms);
     if (flex) {

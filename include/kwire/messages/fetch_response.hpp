@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -255,7 +256,7 @@ struct FetchResponse {
 
   struct PartitionData {
     std::int32_t partition_index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     std::int64_t high_watermark = 0;
     std::int64_t last_stable_offset = -1;
     std::int64_t log_start_offset = -1;
@@ -285,7 +286,7 @@ struct FetchResponse {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("HighWatermark");
       high_watermark = r.i64();
       if (v >= 4) {
@@ -335,7 +336,7 @@ struct FetchResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       w.i64(high_watermark);
       if (v >= 4) {
         w.i64(last_stable_offset);
@@ -578,7 +579,7 @@ struct FetchResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   std::int32_t session_id = 0;
   array<FetchableTopicResponse> responses;
   array<NodeEndpoint> node_endpoints;
@@ -601,7 +602,7 @@ struct FetchResponse {
     }
     if (v >= 7) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
     }
     if (v >= 7) {
       r.field("SessionId");
@@ -631,7 +632,7 @@ struct FetchResponse {
       w.i32(throttle_time_ms);
     }
     if (v >= 7) {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
     }
     if (v >= 7) {
       w.i32(session_id);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -117,7 +118,7 @@ struct FetchSnapshotResponse {
 
   struct PartitionSnapshot {
     std::int32_t index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     SnapshotId snapshot_id;
     LeaderIdAndEpoch current_leader;
     std::int64_t size = 0;
@@ -141,7 +142,7 @@ struct FetchSnapshotResponse {
       r.field("Index");
       index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("SnapshotId");
       fields::read_struct(r, snapshot_id, v, flex);
       r.field("Size");
@@ -168,7 +169,7 @@ struct FetchSnapshotResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_struct(w, snapshot_id, v, flex);
       w.i64(size);
       w.i64(position);
@@ -345,7 +346,7 @@ struct FetchSnapshotResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<TopicSnapshot> topics;
   array<NodeEndpoint> node_endpoints;
   unknown_tagged_fields unknown_tags;
@@ -363,7 +364,7 @@ struct FetchSnapshotResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
     if (flex) {
@@ -385,7 +386,7 @@ struct FetchSnapshotResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_structs(w, topics, v, flex);
     if constexpr (Out::checks) {
       if (!(flex && v >= 1) && !node_endpoints.empty()) w.fail(EncodeErrc::field_not_in_version, "NodeEndpoints");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -18,7 +19,7 @@ struct FindCoordinatorResponse {
     std::int32_t node_id = 0;
     std::string_view host;
     std::int32_t port = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message = std::string_view("");
     unknown_tagged_fields unknown_tags;
 
@@ -53,7 +54,7 @@ struct FindCoordinatorResponse {
       }
       if (v >= 4) {
         r.field("ErrorCode");
-        error_code = r.i16();
+        error_code = static_cast<ErrorCode>(r.i16());
       }
       if (v >= 4) {
         r.field("ErrorMessage");
@@ -88,9 +89,9 @@ struct FindCoordinatorResponse {
         if (port != 0) w.fail(EncodeErrc::field_not_in_version, "Port");
       }
       if (v >= 4) {
-        w.i16(error_code);
+        w.i16(static_cast<std::int16_t>(error_code));
       } else if constexpr (Out::checks) {
-        if (error_code != 0) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
+        if (error_code != ErrorCode::None) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
       }
       if (v >= 4) {
         fields::put_str(w, error_message, flex, true, "ErrorMessage");
@@ -127,7 +128,7 @@ struct FindCoordinatorResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   nullable_string error_message = std::string_view("");
   std::int32_t node_id = 0;
   std::string_view host;
@@ -155,7 +156,7 @@ struct FindCoordinatorResponse {
     }
     if (v <= 3) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
     }
     if (v >= 1 && v <= 3) {
       r.field("ErrorMessage");
@@ -189,9 +190,9 @@ struct FindCoordinatorResponse {
       w.i32(throttle_time_ms);
     }
     if (v <= 3) {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
     } else if constexpr (Out::checks) {
-      if (error_code != 0) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
+      if (error_code != ErrorCode::None) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
     }
     if (v >= 1 && v <= 3) {
       fields::put_str(w, error_message, flex, true, "ErrorMessage");

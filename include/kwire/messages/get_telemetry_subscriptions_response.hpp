@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -14,7 +15,7 @@ struct GetTelemetrySubscriptionsResponse {
   static constexpr std::string_view message_name = "GetTelemetrySubscriptionsResponse";
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   Uuid client_instance_id;
   std::int32_t subscription_id = 0;
   array<std::int8_t> accepted_compression_types;
@@ -43,7 +44,7 @@ struct GetTelemetrySubscriptionsResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ClientInstanceId");
     client_instance_id = r.uuid();
     r.field("SubscriptionId");
@@ -67,7 +68,7 @@ struct GetTelemetrySubscriptionsResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     w.uuid(client_instance_id);
     w.i32(subscription_id);
     fields::put_scalars(w, accepted_compression_types, flex, [](auto& out, const std::int8_t& e) { out.i8(e); });

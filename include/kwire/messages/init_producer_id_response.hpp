@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -14,7 +15,7 @@ struct InitProducerIdResponse {
   static constexpr std::string_view message_name = "InitProducerIdResponse";
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   std::int64_t producer_id = -1;
   std::int16_t producer_epoch = 0;
   std::int64_t ongoing_txn_producer_id = -1;
@@ -37,7 +38,7 @@ struct InitProducerIdResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ProducerId");
     producer_id = r.i64();
     r.field("ProducerEpoch");
@@ -59,7 +60,7 @@ struct InitProducerIdResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     w.i64(producer_id);
     w.i16(producer_epoch);
     if (v >= 6) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -76,7 +77,7 @@ struct JoinGroupResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   std::int32_t generation_id = -1;
   nullable_string protocol_type;
   nullable_string protocol_name = std::string_view("");
@@ -107,7 +108,7 @@ struct JoinGroupResponse {
       throttle_time_ms = r.i32();
     }
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("GenerationId");
     generation_id = r.i32();
     if (v >= 7) {
@@ -137,7 +138,7 @@ struct JoinGroupResponse {
     if (v >= 2) {
       w.i32(throttle_time_ms);
     }
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     w.i32(generation_id);
     if (v >= 7) {
       fields::put_str(w, protocol_type, flex, true, "ProtocolType");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -16,7 +17,7 @@ struct LeaderAndIsrResponse {
   struct LeaderAndIsrPartitionError {
     std::string_view topic_name;
     std::int32_t partition_index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     unknown_tagged_fields unknown_tags;
 
     /// The fewest bytes an encoding of this struct can take (bounds array counts).
@@ -36,7 +37,7 @@ struct LeaderAndIsrResponse {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       if (flex) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
@@ -49,7 +50,7 @@ struct LeaderAndIsrResponse {
         fields::put_str(w, topic_name, flex, "TopicName");
       }
       w.i32(partition_index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -138,7 +139,7 @@ struct LeaderAndIsrResponse {
     }
   };
 
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<LeaderAndIsrPartitionError> partition_errors;
   array<LeaderAndIsrTopicError> topics;
   unknown_tagged_fields unknown_tags;
@@ -154,7 +155,7 @@ struct LeaderAndIsrResponse {
 
   void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     if (v <= 4) {
       r.field("PartitionErrors");
       fields::read_structs(r, partition_errors, v, flex);
@@ -171,7 +172,7 @@ struct LeaderAndIsrResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     if (v <= 4) {
       fields::put_structs(w, partition_errors, v, flex);
     } else if constexpr (Out::checks) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -16,7 +17,7 @@ struct LeaveGroupResponse {
   struct MemberResponse {
     std::string_view member_id;
     nullable_string group_instance_id = std::string_view("");
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     unknown_tagged_fields unknown_tags;
 
     /// The fewest bytes an encoding of this struct can take (bounds array counts).
@@ -39,7 +40,7 @@ struct LeaveGroupResponse {
       }
       if (v >= 3) {
         r.field("ErrorCode");
-        error_code = r.i16();
+        error_code = static_cast<ErrorCode>(r.i16());
       }
       if (flex) {
         r.field(nullptr);
@@ -60,9 +61,9 @@ struct LeaveGroupResponse {
         if ((!group_instance_id || *group_instance_id != "")) w.fail(EncodeErrc::field_not_in_version, "GroupInstanceId");
       }
       if (v >= 3) {
-        w.i16(error_code);
+        w.i16(static_cast<std::int16_t>(error_code));
       } else if constexpr (Out::checks) {
-        if (error_code != 0) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
+        if (error_code != ErrorCode::None) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -90,7 +91,7 @@ struct LeaveGroupResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<MemberResponse> members;
   unknown_tagged_fields unknown_tags;
 
@@ -109,7 +110,7 @@ struct LeaveGroupResponse {
       throttle_time_ms = r.i32();
     }
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     if (v >= 3) {
       r.field("Members");
       fields::read_structs(r, members, v, flex);
@@ -125,7 +126,7 @@ struct LeaveGroupResponse {
     if (v >= 1) {
       w.i32(throttle_time_ms);
     }
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     if (v >= 3) {
       fields::put_structs(w, members, v, flex);
     } else if constexpr (Out::checks) {

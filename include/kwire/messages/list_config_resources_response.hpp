@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -69,7 +70,7 @@ struct ListConfigResourcesResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<ConfigResource> config_resources;
   unknown_tagged_fields unknown_tags;
 
@@ -86,7 +87,7 @@ struct ListConfigResourcesResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ConfigResources");
     fields::read_structs(r, config_resources, v, flex);
     if (flex) {
@@ -98,7 +99,7 @@ struct ListConfigResourcesResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_structs(w, config_resources, v, flex);
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

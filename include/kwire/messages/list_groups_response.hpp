@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -87,7 +88,7 @@ struct ListGroupsResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<ListedGroup> groups;
   unknown_tagged_fields unknown_tags;
 
@@ -106,7 +107,7 @@ struct ListGroupsResponse {
       throttle_time_ms = r.i32();
     }
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("Groups");
     fields::read_structs(r, groups, v, flex);
     if (flex) {
@@ -120,7 +121,7 @@ struct ListGroupsResponse {
     if (v >= 1) {
       w.i32(throttle_time_ms);
     }
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_structs(w, groups, v, flex);
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

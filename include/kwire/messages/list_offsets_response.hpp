@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -15,7 +16,7 @@ struct ListOffsetsResponse {
 
   struct ListOffsetsPartitionResponse {
     std::int32_t partition_index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     array<std::int64_t> old_style_offsets;
     std::int64_t timestamp = -1;
     std::int64_t offset = -1;
@@ -38,7 +39,7 @@ struct ListOffsetsResponse {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       if (v <= 0) {
         r.field("OldStyleOffsets");
         fields::read_scalars(r, old_style_offsets, flex, 8, [](Reader& in) { return in.i64(); });
@@ -64,7 +65,7 @@ struct ListOffsetsResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       if (v <= 0) {
         fields::put_scalars(w, old_style_offsets, flex, [](auto& out, const std::int64_t& e) { out.i64(e); });
       } else if constexpr (Out::checks) {

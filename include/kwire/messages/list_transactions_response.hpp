@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -72,7 +73,7 @@ struct ListTransactionsResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<std::string_view> unknown_state_filters;
   array<TransactionState> transaction_states;
   unknown_tagged_fields unknown_tags;
@@ -91,7 +92,7 @@ struct ListTransactionsResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("UnknownStateFilters");
     fields::read_scalars(r, unknown_state_filters, flex, 1, [&](Reader& in) { return in.str(flex); });
     r.field("TransactionStates");
@@ -105,7 +106,7 @@ struct ListTransactionsResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_scalars(w, unknown_state_filters, flex, [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "UnknownStateFilters"); });
     fields::put_structs(w, transaction_states, v, flex);
     if (flex) {

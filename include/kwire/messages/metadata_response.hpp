@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -83,7 +84,7 @@ struct MetadataResponse {
   };
 
   struct MetadataResponsePartition {
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     std::int32_t partition_index = 0;
     std::int32_t leader_id = 0;
     std::int32_t leader_epoch = -1;
@@ -107,7 +108,7 @@ struct MetadataResponse {
 
     void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("LeaderId");
@@ -132,7 +133,7 @@ struct MetadataResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       w.i32(partition_index);
       w.i32(leader_id);
       if (v >= 7) {
@@ -177,7 +178,7 @@ struct MetadataResponse {
   };
 
   struct MetadataResponseTopic {
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string name = std::string_view("");
     Uuid topic_id;
     bool is_internal = false;
@@ -199,7 +200,7 @@ struct MetadataResponse {
 
     void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("Name");
       name = r.nullable_str(flex, v >= 12);
       if (v >= 10) {
@@ -224,7 +225,7 @@ struct MetadataResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, name, flex, v >= 12, "Name");
       if (v >= 10) {
         w.uuid(topic_id);
@@ -275,7 +276,7 @@ struct MetadataResponse {
   std::int32_t controller_id = -1;
   array<MetadataResponseTopic> topics;
   std::int32_t cluster_authorized_operations = INT32_MIN;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   unknown_tagged_fields unknown_tags;
 
   /// The fewest bytes an encoding of this struct can take (bounds array counts).
@@ -314,7 +315,7 @@ struct MetadataResponse {
     }
     if (v >= 13) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
     }
     if (flex) {
       r.field(nullptr);
@@ -341,7 +342,7 @@ struct MetadataResponse {
       if (cluster_authorized_operations != INT32_MIN) w.fail(EncodeErrc::field_not_in_version, "ClusterAuthorizedOperations");
     }
     if (v >= 13) {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
     }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

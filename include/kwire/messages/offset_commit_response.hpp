@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -15,7 +16,7 @@ struct OffsetCommitResponse {
 
   struct OffsetCommitResponsePartition {
     std::int32_t partition_index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     unknown_tagged_fields unknown_tags;
 
     /// The fewest bytes an encoding of this struct can take (bounds array counts).
@@ -30,7 +31,7 @@ struct OffsetCommitResponse {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       if (flex) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
@@ -40,7 +41,7 @@ struct OffsetCommitResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -15,7 +16,7 @@ struct OffsetDeleteResponse {
 
   struct OffsetDeleteResponsePartition {
     std::int32_t partition_index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     unknown_tagged_fields unknown_tags;
 
     /// The fewest bytes an encoding of this struct can take (bounds array counts).
@@ -30,7 +31,7 @@ struct OffsetDeleteResponse {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       if (flex) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
@@ -40,7 +41,7 @@ struct OffsetDeleteResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -115,7 +116,7 @@ struct OffsetDeleteResponse {
     }
   };
 
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   std::int32_t throttle_time_ms = 0;
   array<OffsetDeleteResponseTopic> topics;
   unknown_tagged_fields unknown_tags;
@@ -131,7 +132,7 @@ struct OffsetDeleteResponse {
 
   void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("Topics");
@@ -144,7 +145,7 @@ struct OffsetDeleteResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     w.i32(throttle_time_ms);
     fields::put_structs(w, topics, v, flex);
     if (flex) {

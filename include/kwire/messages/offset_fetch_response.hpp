@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -18,7 +19,7 @@ struct OffsetFetchResponse {
     std::int64_t committed_offset = 0;
     std::int32_t committed_leader_epoch = -1;
     nullable_string metadata = std::string_view("");
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     unknown_tagged_fields unknown_tags;
 
     /// The fewest bytes an encoding of this struct can take (bounds array counts).
@@ -51,7 +52,7 @@ struct OffsetFetchResponse {
       }
       if (v <= 7) {
         r.field("ErrorCode");
-        error_code = r.i16();
+        error_code = static_cast<ErrorCode>(r.i16());
       }
       if (flex) {
         r.field(nullptr);
@@ -80,9 +81,9 @@ struct OffsetFetchResponse {
         if ((!metadata || *metadata != "")) w.fail(EncodeErrc::field_not_in_version, "Metadata");
       }
       if (v <= 7) {
-        w.i16(error_code);
+        w.i16(static_cast<std::int16_t>(error_code));
       } else if constexpr (Out::checks) {
-        if (error_code != 0) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
+        if (error_code != ErrorCode::None) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -181,7 +182,7 @@ struct OffsetFetchResponse {
     std::int64_t committed_offset = 0;
     std::int32_t committed_leader_epoch = -1;
     nullable_string metadata = std::string_view("");
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     unknown_tagged_fields unknown_tags;
 
     /// The fewest bytes an encoding of this struct can take (bounds array counts).
@@ -214,7 +215,7 @@ struct OffsetFetchResponse {
       }
       if (v >= 8) {
         r.field("ErrorCode");
-        error_code = r.i16();
+        error_code = static_cast<ErrorCode>(r.i16());
       }
       if (flex) {
         r.field(nullptr);
@@ -243,9 +244,9 @@ struct OffsetFetchResponse {
         if ((!metadata || *metadata != "")) w.fail(EncodeErrc::field_not_in_version, "Metadata");
       }
       if (v >= 8) {
-        w.i16(error_code);
+        w.i16(static_cast<std::int16_t>(error_code));
       } else if constexpr (Out::checks) {
-        if (error_code != 0) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
+        if (error_code != ErrorCode::None) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -351,7 +352,7 @@ struct OffsetFetchResponse {
   struct OffsetFetchResponseGroup {
     std::string_view group_id;
     array<OffsetFetchResponseTopics> topics;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     unknown_tagged_fields unknown_tags;
 
     /// The fewest bytes an encoding of this struct can take (bounds array counts).
@@ -374,7 +375,7 @@ struct OffsetFetchResponse {
       }
       if (v >= 8) {
         r.field("ErrorCode");
-        error_code = r.i16();
+        error_code = static_cast<ErrorCode>(r.i16());
       }
       if (flex) {
         r.field(nullptr);
@@ -395,9 +396,9 @@ struct OffsetFetchResponse {
         if (!topics.empty()) w.fail(EncodeErrc::field_not_in_version, "Topics");
       }
       if (v >= 8) {
-        w.i16(error_code);
+        w.i16(static_cast<std::int16_t>(error_code));
       } else if constexpr (Out::checks) {
-        if (error_code != 0) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
+        if (error_code != ErrorCode::None) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -426,7 +427,7 @@ struct OffsetFetchResponse {
 
   std::int32_t throttle_time_ms = 0;
   array<OffsetFetchResponseTopic> topics;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<OffsetFetchResponseGroup> groups;
   unknown_tagged_fields unknown_tags;
 
@@ -451,7 +452,7 @@ struct OffsetFetchResponse {
     }
     if (v >= 2 && v <= 7) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
     }
     if (v >= 8) {
       r.field("Groups");
@@ -474,7 +475,7 @@ struct OffsetFetchResponse {
       if (!topics.empty()) w.fail(EncodeErrc::field_not_in_version, "Topics");
     }
     if (v >= 2 && v <= 7) {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
     }
     if (v >= 8) {
       fields::put_structs(w, groups, v, flex);

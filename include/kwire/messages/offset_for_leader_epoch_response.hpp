@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -14,7 +15,7 @@ struct OffsetForLeaderEpochResponse {
   static constexpr std::string_view message_name = "OffsetForLeaderEpochResponse";
 
   struct EpochEndOffset {
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     std::int32_t partition = 0;
     std::int32_t leader_epoch = -1;
     std::int64_t end_offset = -1;
@@ -32,7 +33,7 @@ struct OffsetForLeaderEpochResponse {
 
     void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("Partition");
       partition = r.i32();
       if (v >= 1) {
@@ -49,7 +50,7 @@ struct OffsetForLeaderEpochResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       w.i32(partition);
       if (v >= 1) {
         w.i32(leader_epoch);

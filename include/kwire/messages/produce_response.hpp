@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -141,7 +142,7 @@ struct ProduceResponse {
 
   struct PartitionProduceResponse {
     std::int32_t index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     std::int64_t base_offset = 0;
     std::int64_t log_append_time_ms = -1;
     std::int64_t log_start_offset = -1;
@@ -167,7 +168,7 @@ struct ProduceResponse {
       r.field("Index");
       index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("BaseOffset");
       base_offset = r.i64();
       if (v >= 2) {
@@ -205,7 +206,7 @@ struct ProduceResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       w.i64(base_offset);
       if (v >= 2) {
         w.i64(log_append_time_ms);

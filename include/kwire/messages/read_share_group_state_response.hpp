@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -80,7 +81,7 @@ struct ReadShareGroupStateResponse {
 
   struct PartitionResult {
     std::int32_t partition = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message;
     std::int32_t state_epoch = 0;
     std::int64_t start_offset = 0;
@@ -103,7 +104,7 @@ struct ReadShareGroupStateResponse {
       r.field("Partition");
       partition = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
       r.field("StateEpoch");
@@ -121,7 +122,7 @@ struct ReadShareGroupStateResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       w.i32(state_epoch);
       w.i64(start_offset);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -13,7 +14,7 @@ struct SaslAuthenticateResponse {
   static constexpr std::int16_t flexible_from = 2;
   static constexpr std::string_view message_name = "SaslAuthenticateResponse";
 
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   nullable_string error_message = std::string_view("");
   bytes_view auth_bytes;
   std::int64_t session_lifetime_ms = 0;
@@ -31,7 +32,7 @@ struct SaslAuthenticateResponse {
 
   void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     r.field("AuthBytes");
@@ -48,7 +49,7 @@ struct SaslAuthenticateResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_bytes(w, auth_bytes, flex, "AuthBytes");
     if (v >= 1) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -13,7 +14,7 @@ struct SaslHandshakeResponse {
   static constexpr std::int16_t flexible_from = -1;
   static constexpr std::string_view message_name = "SaslHandshakeResponse";
 
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<std::string_view> mechanisms;
   unknown_tagged_fields unknown_tags;
 
@@ -27,7 +28,7 @@ struct SaslHandshakeResponse {
 
   void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("Mechanisms");
     fields::read_scalars(r, mechanisms, flex, 1, [&](Reader& in) { return in.str(flex); });
     if (flex) {
@@ -38,7 +39,7 @@ struct SaslHandshakeResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_scalars(w, mechanisms, flex, [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "Mechanisms"); });
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -66,7 +67,7 @@ struct ShareAcknowledgeResponse {
 
   struct PartitionData {
     std::int32_t partition_index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message;
     LeaderIdAndEpoch current_leader;
     unknown_tagged_fields unknown_tags;
@@ -85,7 +86,7 @@ struct ShareAcknowledgeResponse {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
       r.field("CurrentLeader");
@@ -99,7 +100,7 @@ struct ShareAcknowledgeResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       fields::put_struct(w, current_leader, v, flex);
       if (flex) {
@@ -246,7 +247,7 @@ struct ShareAcknowledgeResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   nullable_string error_message;
   std::int32_t acquisition_lock_timeout_ms = 0;
   array<ShareAcknowledgeTopicResponse> responses;
@@ -269,7 +270,7 @@ struct ShareAcknowledgeResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     if (v >= 2) {
@@ -289,7 +290,7 @@ struct ShareAcknowledgeResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     if (v >= 2) {
       w.i32(acquisition_lock_timeout_ms);

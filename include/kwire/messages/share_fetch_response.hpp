@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -124,9 +125,9 @@ struct ShareFetchResponse {
 
   struct PartitionData {
     std::int32_t partition_index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message;
-    std::int16_t acknowledge_error_code = 0;
+    ErrorCode acknowledge_error_code = ErrorCode::None;
     nullable_string acknowledge_error_message;
     LeaderIdAndEpoch current_leader;
     records_view records;
@@ -151,11 +152,11 @@ struct ShareFetchResponse {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
       r.field("AcknowledgeErrorCode");
-      acknowledge_error_code = r.i16();
+      acknowledge_error_code = static_cast<ErrorCode>(r.i16());
       r.field("AcknowledgeErrorMessage");
       acknowledge_error_message = r.nullable_str(flex, true);
       r.field("CurrentLeader");
@@ -173,9 +174,9 @@ struct ShareFetchResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
-      w.i16(acknowledge_error_code);
+      w.i16(static_cast<std::int16_t>(acknowledge_error_code));
       fields::put_str(w, acknowledge_error_message, flex, true, "AcknowledgeErrorMessage");
       fields::put_struct(w, current_leader, v, flex);
       fields::put_bytes(w, records, flex, false, "Records");
@@ -332,7 +333,7 @@ struct ShareFetchResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   nullable_string error_message;
   std::int32_t acquisition_lock_timeout_ms = 0;
   array<ShareFetchableTopicResponse> responses;
@@ -355,7 +356,7 @@ struct ShareFetchResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     r.field("AcquisitionLockTimeoutMs");
@@ -373,7 +374,7 @@ struct ShareFetchResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     w.i32(acquisition_lock_timeout_ms);
     fields::put_structs(w, responses, v, flex);

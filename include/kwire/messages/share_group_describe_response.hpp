@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -202,7 +203,7 @@ struct ShareGroupDescribeResponse {
   };
 
   struct DescribedGroup {
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     nullable_string error_message;
     std::string_view group_id;
     std::string_view group_state;
@@ -230,7 +231,7 @@ struct ShareGroupDescribeResponse {
 
     void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
       r.field("GroupId");
@@ -255,7 +256,7 @@ struct ShareGroupDescribeResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       fields::put_str(w, group_id, flex, "GroupId");
       fields::put_str(w, group_state, flex, "GroupState");

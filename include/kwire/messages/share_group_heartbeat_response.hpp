@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -109,7 +110,7 @@ struct ShareGroupHeartbeatResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   nullable_string error_message;
   nullable_string member_id;
   std::int32_t member_epoch = 0;
@@ -134,7 +135,7 @@ struct ShareGroupHeartbeatResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     r.field("MemberId");
@@ -154,7 +155,7 @@ struct ShareGroupHeartbeatResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_str(w, member_id, flex, true, "MemberId");
     w.i32(member_epoch);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -16,7 +17,7 @@ struct StopReplicaResponse {
   struct StopReplicaPartitionError {
     std::string_view topic_name;
     std::int32_t partition_index = 0;
-    std::int16_t error_code = 0;
+    ErrorCode error_code = ErrorCode::None;
     unknown_tagged_fields unknown_tags;
 
     /// The fewest bytes an encoding of this struct can take (bounds array counts).
@@ -34,7 +35,7 @@ struct StopReplicaResponse {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("ErrorCode");
-      error_code = r.i16();
+      error_code = static_cast<ErrorCode>(r.i16());
       if (flex) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
@@ -45,7 +46,7 @@ struct StopReplicaResponse {
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, topic_name, flex, "TopicName");
       w.i32(partition_index);
-      w.i16(error_code);
+      w.i16(static_cast<std::int16_t>(error_code));
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -71,7 +72,7 @@ struct StopReplicaResponse {
     }
   };
 
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   array<StopReplicaPartitionError> partition_errors;
   unknown_tagged_fields unknown_tags;
 
@@ -85,7 +86,7 @@ struct StopReplicaResponse {
 
   void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("PartitionErrors");
     fields::read_structs(r, partition_errors, v, flex);
     if (flex) {
@@ -96,7 +97,7 @@ struct StopReplicaResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_structs(w, partition_errors, v, flex);
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -14,7 +15,7 @@ struct StreamsGroupTopologyDescriptionUpdateResponse {
   static constexpr std::string_view message_name = "StreamsGroupTopologyDescriptionUpdateResponse";
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   nullable_string error_message;
   unknown_tagged_fields unknown_tags;
 
@@ -31,7 +32,7 @@ struct StreamsGroupTopologyDescriptionUpdateResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     if (flex) {
@@ -43,7 +44,7 @@ struct StreamsGroupTopologyDescriptionUpdateResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -14,7 +15,7 @@ struct SyncGroupResponse {
   static constexpr std::string_view message_name = "SyncGroupResponse";
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   nullable_string protocol_type;
   nullable_string protocol_name;
   bytes_view assignment;
@@ -37,7 +38,7 @@ struct SyncGroupResponse {
       throttle_time_ms = r.i32();
     }
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     if (v >= 5) {
       r.field("ProtocolType");
       protocol_type = r.nullable_str(flex, true);
@@ -59,7 +60,7 @@ struct SyncGroupResponse {
     if (v >= 1) {
       w.i32(throttle_time_ms);
     }
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     if (v >= 5) {
       fields::put_str(w, protocol_type, flex, true, "ProtocolType");
     }

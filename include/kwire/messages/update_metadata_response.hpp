@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -13,7 +14,7 @@ struct UpdateMetadataResponse {
   static constexpr std::int16_t flexible_from = 6;
   static constexpr std::string_view message_name = "UpdateMetadataResponse";
 
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   unknown_tagged_fields unknown_tags;
 
   /// The fewest bytes an encoding of this struct can take (bounds array counts).
@@ -25,7 +26,7 @@ struct UpdateMetadataResponse {
 
   void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     if (flex) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
@@ -34,7 +35,7 @@ struct UpdateMetadataResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);
     }

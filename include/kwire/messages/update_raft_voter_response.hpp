@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kwire/messages/api.hpp"
+#include "kwire/messages/error_code.hpp"
 #include "kwire/wire/fields.hpp"
 
 namespace kwire {
@@ -79,7 +80,7 @@ struct UpdateRaftVoterResponse {
   };
 
   std::int32_t throttle_time_ms = 0;
-  std::int16_t error_code = 0;
+  ErrorCode error_code = ErrorCode::None;
   CurrentLeader current_leader;
   unknown_tagged_fields unknown_tags;
 
@@ -95,7 +96,7 @@ struct UpdateRaftVoterResponse {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("ErrorCode");
-    error_code = r.i16();
+    error_code = static_cast<ErrorCode>(r.i16());
     if (flex) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
@@ -114,7 +115,7 @@ struct UpdateRaftVoterResponse {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     w.i32(throttle_time_ms);
-    w.i16(error_code);
+    w.i16(static_cast<std::int16_t>(error_code));
     if constexpr (Out::checks) {
       if (!flex && !(current_leader == CurrentLeader{})) w.fail(EncodeErrc::field_not_in_version, "CurrentLeader");
     }

@@ -50,6 +50,11 @@ struct Failure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// An error code as its number, with its name when Kafka's table has one.
+std::string number(kwire::ErrorCode e) {
+  return std::to_string(static_cast<std::int16_t>(e)) + " (" + std::string(kwire::to_string(e)) + ")";
+}
+
 class Connection {
  public:
   explicit Connection(const std::string& host_port) {
@@ -169,7 +174,7 @@ kwire::ApiVersionsRequest api_versions_request() {
 /// What the broker advertises (ApiVersions v3, which every Kafka 2.4+ serves).
 kwire::ApiVersionsResponse advertised(Connection& c, std::pmr::memory_resource* mem) {
   auto r = c.call<kwire::ApiVersionsResponse>(api_versions_request(), 3, mem);
-  if (r.error_code != 0) throw Failure("ApiVersions v3 answered " + std::to_string(r.error_code));
+  if (r.error_code != kwire::ErrorCode::None) throw Failure("ApiVersions v3 answered " + number(r.error_code));
   return r;
 }
 
@@ -273,8 +278,8 @@ OffsetsTopicView look(Connection& c, std::pmr::memory_resource* mem) {
   one.allow_auto_topic_creation = false;
   auto b = c.call<kwire::MetadataResponse>(one, 12, mem);
   if (b.topics.size() == 1) {
-    v.by_name_error = b.topics[0].error_code;
-    if (b.topics[0].error_code == 0 && !b.topics[0].is_internal) v.internal = false;
+    v.by_name_error = static_cast<std::int16_t>(b.topics[0].error_code);
+    if (b.topics[0].error_code == kwire::ErrorCode::None && !b.topics[0].is_internal) v.internal = false;
   }
   return v;
 }
@@ -292,7 +297,7 @@ int internal(const std::string& target) {
     fc.key_type = 0;
     fc.coordinator_keys.push_back("kwire-probe-group");
     auto r = c.call<kwire::FindCoordinatorResponse>(fc, 4, &mem);
-    coordinator_error = r.coordinators.empty() ? -2 : r.coordinators[0].error_code;
+    coordinator_error = r.coordinators.empty() ? -2 : static_cast<std::int16_t>(r.coordinators[0].error_code);
     if (coordinator_error == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -317,7 +322,7 @@ int internal(const std::string& target) {
   const std::int16_t produce_error =
       prr.responses.empty() || prr.responses[0].partition_responses.empty()
           ? -2
-          : prr.responses[0].partition_responses[0].error_code;
+          : static_cast<std::int16_t>(prr.responses[0].partition_responses[0].error_code);
 
   kwire::DeleteRecordsRequest dr;
   kwire::DeleteRecordsRequest::DeleteRecordsTopic drt;
@@ -330,7 +335,9 @@ int internal(const std::string& target) {
   dr.timeout_ms = 5000;
   auto drr = c.call<kwire::DeleteRecordsResponse>(dr, 2, &mem);
   const std::int16_t delete_records_error =
-      drr.topics.empty() || drr.topics[0].partitions.empty() ? -2 : drr.topics[0].partitions[0].error_code;
+      drr.topics.empty() || drr.topics[0].partitions.empty()
+          ? -2
+          : static_cast<std::int16_t>(drr.topics[0].partitions[0].error_code);
 
   kwire::CreateTopicsRequest ct;
   kwire::CreateTopicsRequest::CreatableTopic cti;
@@ -340,13 +347,14 @@ int internal(const std::string& target) {
   ct.topics.push_back(cti);
   ct.timeout_ms = 5000;
   auto ctr = c.call<kwire::CreateTopicsResponse>(ct, 7, &mem);
-  const std::int16_t create_error = ctr.topics.empty() ? -2 : ctr.topics[0].error_code;
+  const std::int16_t create_error = ctr.topics.empty() ? -2 : static_cast<std::int16_t>(ctr.topics[0].error_code);
 
   kwire::DeleteTopicsRequest dt;
   dt.topic_names.push_back(offsets_topic);
   dt.timeout_ms = 5000;
   auto dtr = c.call<kwire::DeleteTopicsResponse>(dt, 5, &mem);
-  const std::int16_t delete_error = dtr.responses.empty() ? -2 : dtr.responses[0].error_code;
+  const std::int16_t delete_error =
+      dtr.responses.empty() ? -2 : static_cast<std::int16_t>(dtr.responses[0].error_code);
 
   const auto still = look(c, &mem);
   std::printf(
@@ -418,10 +426,11 @@ int fetch(const std::string& target, const std::string& topic, std::int32_t part
   ft.partitions.push_back(fp);
   f.topics.push_back(ft);
   auto r = c.call<kwire::FetchResponse>(f, 12, &mem);
-  if (r.error_code != 0) throw Failure("Fetch answered " + std::to_string(r.error_code));
+  if (r.error_code != kwire::ErrorCode::None) throw Failure("Fetch answered " + number(r.error_code));
   for (const auto& t : r.responses)
     for (const auto& p : t.partitions) {
-      if (p.error_code != 0) throw Failure("Fetch answered " + std::to_string(p.error_code) + " for the partition");
+      if (p.error_code != kwire::ErrorCode::None)
+        throw Failure("Fetch answered " + number(p.error_code) + " for the partition");
       kwire::bytes_view rest = p.records ? *p.records : kwire::bytes_view{};
       while (!rest.empty()) {
         kwire::DecodeError err;

@@ -82,8 +82,8 @@ void GroupCoordinator::shutdown() {
     if (sweep_timer_) sweep_timer_->cancel();
     for (auto& [gid, g] : groups_) {
       for (auto& [mid, m] : g->members) {
-        if (m.join) m.join->set(JoinResult{err::not_coordinator});
-        if (m.sync) m.sync->set(SyncResult{err::not_coordinator});
+        if (m.join) m.join->set(JoinResult{kwire::ErrorCode::NotCoordinator});
+        if (m.sync) m.sync->set(SyncResult{kwire::ErrorCode::NotCoordinator});
       }
     }
   });
@@ -125,7 +125,7 @@ asio::awaitable<void> GroupCoordinator::persist(std::string group_id, Bytes reco
   if (!r.ok()) KB_WARN("could not store group {}: {}", group_id, r.message);
 }
 
-void GroupCoordinator::remove_member(Group& g, const std::string& member_id, std::int16_t error) {
+void GroupCoordinator::remove_member(Group& g, const std::string& member_id, kwire::ErrorCode error) {
   auto it = g.members.find(member_id);
   if (it == g.members.end()) return;
   auto& m = it->second;
@@ -143,7 +143,7 @@ void GroupCoordinator::prepare_rebalance(Group& g, const char* why) {
   if (g.state == State::completing_rebalance) {
     for (auto& [_, m] : g.members) {
       if (m.sync) {
-        m.sync->set(SyncResult{err::rebalance_in_progress});
+        m.sync->set(SyncResult{kwire::ErrorCode::RebalanceInProgress});
         m.sync.reset();
       }
     }
@@ -171,7 +171,7 @@ void GroupCoordinator::complete_join(Group& g) {
     if (!m.join || m.join->value) gone.push_back(id);
   for (auto& id : gone) {
     KB_INFO("group {}: member {} did not rejoin in time", g.id, id);
-    remove_member(g, id, err::unknown_member_id);
+    remove_member(g, id, kwire::ErrorCode::UnknownMemberId);
   }
   g.generation++;
   g.initial_delay = false;
@@ -228,10 +228,10 @@ void GroupCoordinator::complete_join(Group& g) {
 asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, Member m, bool require_known,
                                                                       std::int16_t version) {
   const auto now = this->now();
-  if (m.protocols.empty() || m.protocol_type.empty()) co_return JoinResult{err::inconsistent_group_protocol};
+  if (m.protocols.empty() || m.protocol_type.empty()) co_return JoinResult{kwire::ErrorCode::InconsistentGroupProtocol};
   if (!g.members.empty()) {
     if (!g.protocol_type.empty() && m.protocol_type != g.protocol_type)
-      co_return JoinResult{err::inconsistent_group_protocol};
+      co_return JoinResult{kwire::ErrorCode::InconsistentGroupProtocol};
     bool common = false;
     for (auto& [name, _] : m.protocols) {
       bool all = true;
@@ -239,7 +239,7 @@ asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, M
         if (id != m.id && !om.metadata_for(name)) all = false;
       if (all) common = true;
     }
-    if (!common) co_return JoinResult{err::inconsistent_group_protocol};
+    if (!common) co_return JoinResult{kwire::ErrorCode::InconsistentGroupProtocol};
   }
 
   if (m.id.empty()) {
@@ -251,8 +251,8 @@ asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, M
         // old one, and when nothing changed the group does not rebalance.
         Member old = std::move(g.members.at(s->second));
         g.members.erase(s->second);
-        if (old.join) old.join->set(JoinResult{err::fenced_instance_id});
-        if (old.sync) old.sync->set(SyncResult{err::fenced_instance_id});
+        if (old.join) old.join->set(JoinResult{kwire::ErrorCode::FencedInstanceId});
+        if (old.sync) old.sync->set(SyncResult{kwire::ErrorCode::FencedInstanceId});
         bool same = old.protocols == m.protocols;
         if (g.leader == old.id) g.leader = fresh;
         m.id = fresh;
@@ -284,7 +284,7 @@ asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, M
       }
     } else if (require_known) {
       g.pending[fresh] = now;
-      JoinResult r{err::member_id_required};
+      JoinResult r{kwire::ErrorCode::MemberIdRequired};
       r.member_id = fresh;
       co_return r;
     } else {
@@ -295,13 +295,13 @@ asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, M
     if (m.instance_id) {
       auto s = g.static_ids.find(*m.instance_id);
       if (s != g.static_ids.end() && s->second != m.id) {
-        JoinResult r{err::fenced_instance_id};
+        JoinResult r{kwire::ErrorCode::FencedInstanceId};
         r.member_id = m.id;
         co_return r;
       }
     }
     if (!known) {
-      JoinResult r{err::unknown_member_id};
+      JoinResult r{kwire::ErrorCode::UnknownMemberId};
       r.member_id = m.id;
       co_return r;
     }
@@ -322,7 +322,7 @@ asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, M
       r.member_id = m.id;
       co_return r;
     }
-    if (cur.join) cur.join->set(JoinResult{err::unknown_member_id});
+    if (cur.join) cur.join->set(JoinResult{kwire::ErrorCode::UnknownMemberId});
     m.assignment = std::move(cur.assignment);
     cur = std::move(m);
   } else {
@@ -342,7 +342,7 @@ asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, M
     co_await pending->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   if (!pending->value) {
-    JoinResult r{err::unknown_server_error};
+    JoinResult r{kwire::ErrorCode::UnknownServerError};
     r.member_id = member_id;
     co_return r;
   }
@@ -357,17 +357,17 @@ asio::awaitable<GroupCoordinator::SyncResult> GroupCoordinator::sync(
   auto it = g.members.find(member_id);
   if (instance_id) {
     auto s = g.static_ids.find(*instance_id);
-    if (s != g.static_ids.end() && s->second != member_id) co_return SyncResult{err::fenced_instance_id};
+    if (s != g.static_ids.end() && s->second != member_id) co_return SyncResult{kwire::ErrorCode::FencedInstanceId};
   }
-  if (it == g.members.end()) co_return SyncResult{err::unknown_member_id};
-  if (generation != g.generation) co_return SyncResult{err::illegal_generation};
+  if (it == g.members.end()) co_return SyncResult{kwire::ErrorCode::UnknownMemberId};
+  if (generation != g.generation) co_return SyncResult{kwire::ErrorCode::IllegalGeneration};
   auto& m = it->second;
   m.last_seen = now();
   switch (g.state) {
     case State::empty:
-    case State::dead: co_return SyncResult{err::unknown_member_id};
-    case State::preparing_rebalance: co_return SyncResult{err::rebalance_in_progress};
-    case State::stable: co_return SyncResult{0, g.protocol_type, g.protocol, m.assignment};
+    case State::dead: co_return SyncResult{kwire::ErrorCode::UnknownMemberId};
+    case State::preparing_rebalance: co_return SyncResult{kwire::ErrorCode::RebalanceInProgress};
+    case State::stable: co_return SyncResult{kwire::ErrorCode::None, g.protocol_type, g.protocol, m.assignment};
     case State::completing_rebalance: break;
   }
   auto pending = std::make_shared<Pending<SyncResult>>(strand_);
@@ -381,7 +381,7 @@ asio::awaitable<GroupCoordinator::SyncResult> GroupCoordinator::sync(
     g.state = State::stable;
     for (auto& [id, om] : g.members) {
       if (om.sync) {
-        om.sync->set(SyncResult{0, g.protocol_type, g.protocol, om.assignment});
+        om.sync->set(SyncResult{kwire::ErrorCode::None, g.protocol_type, g.protocol, om.assignment});
         om.sync.reset();
       }
     }
@@ -392,62 +392,62 @@ asio::awaitable<GroupCoordinator::SyncResult> GroupCoordinator::sync(
     boost::system::error_code ec;
     co_await pending->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
-  co_return pending->value ? *pending->value : SyncResult{err::unknown_server_error};
+  co_return pending->value ? *pending->value : SyncResult{kwire::ErrorCode::UnknownServerError};
 }
 
-std::int16_t GroupCoordinator::heartbeat(Group& g, const std::string& member_id, std::int32_t generation,
+kwire::ErrorCode GroupCoordinator::heartbeat(Group& g, const std::string& member_id, std::int32_t generation,
                                          const std::optional<std::string>& instance_id) {
   if (instance_id) {
     auto s = g.static_ids.find(*instance_id);
-    if (s != g.static_ids.end() && s->second != member_id) return err::fenced_instance_id;
+    if (s != g.static_ids.end() && s->second != member_id) return kwire::ErrorCode::FencedInstanceId;
   }
   auto it = g.members.find(member_id);
-  if (it == g.members.end()) return err::unknown_member_id;
+  if (it == g.members.end()) return kwire::ErrorCode::UnknownMemberId;
   it->second.last_seen = now();
-  if (generation != g.generation) return err::illegal_generation;
-  if (g.state == State::preparing_rebalance) return err::rebalance_in_progress;
-  if (g.state == State::empty || g.state == State::dead) return err::unknown_member_id;
-  return err::none;
+  if (generation != g.generation) return kwire::ErrorCode::IllegalGeneration;
+  if (g.state == State::preparing_rebalance) return kwire::ErrorCode::RebalanceInProgress;
+  if (g.state == State::empty || g.state == State::dead) return kwire::ErrorCode::UnknownMemberId;
+  return kwire::ErrorCode::None;
 }
 
-std::int16_t GroupCoordinator::leave(Group& g, const std::string& member_id,
+kwire::ErrorCode GroupCoordinator::leave(Group& g, const std::string& member_id,
                                      const std::optional<std::string>& instance_id) {
   std::string id = member_id;
   if (instance_id) {
     auto s = g.static_ids.find(*instance_id);
-    if (s == g.static_ids.end()) return err::unknown_member_id;
-    if (!member_id.empty() && s->second != member_id) return err::fenced_instance_id;
+    if (s == g.static_ids.end()) return kwire::ErrorCode::UnknownMemberId;
+    if (!member_id.empty() && s->second != member_id) return kwire::ErrorCode::FencedInstanceId;
     id = s->second;
   }
-  if (!g.members.count(id)) return err::unknown_member_id;
-  remove_member(g, id, err::unknown_member_id);
+  if (!g.members.count(id)) return kwire::ErrorCode::UnknownMemberId;
+  remove_member(g, id, kwire::ErrorCode::UnknownMemberId);
   KB_INFO("group {}: member {} left", g.id, id);
   if (g.state == State::stable || g.state == State::completing_rebalance) prepare_rebalance(g, "member left");
   maybe_complete_join(g);
-  return err::none;
+  return kwire::ErrorCode::None;
 }
 
-std::int16_t GroupCoordinator::check_commit(Group* g, const std::string& member_id, std::int32_t generation,
+kwire::ErrorCode GroupCoordinator::check_commit(Group* g, const std::string& member_id, std::int32_t generation,
                                             const std::optional<std::string>& instance_id) {
   if (generation < 0 && member_id.empty()) {
     // A commit outside any group membership (standalone consumer or admin).
-    if (g && g->state != State::empty && g->state != State::dead) return err::unknown_member_id;
-    return err::none;
+    if (g && g->state != State::empty && g->state != State::dead) return kwire::ErrorCode::UnknownMemberId;
+    return kwire::ErrorCode::None;
   }
-  if (!g) return err::unknown_member_id;
+  if (!g) return kwire::ErrorCode::UnknownMemberId;
   if (instance_id) {
     auto s = g->static_ids.find(*instance_id);
-    if (s != g->static_ids.end() && s->second != member_id) return err::fenced_instance_id;
+    if (s != g->static_ids.end() && s->second != member_id) return kwire::ErrorCode::FencedInstanceId;
   }
   auto it = g->members.find(member_id);
-  if (it == g->members.end()) return err::unknown_member_id;
+  if (it == g->members.end()) return kwire::ErrorCode::UnknownMemberId;
   it->second.last_seen = now();
-  if (generation != g->generation) return err::illegal_generation;
+  if (generation != g->generation) return kwire::ErrorCode::IllegalGeneration;
   // Members of the current generation may still commit while the group
   // prepares a rebalance (that is when eager consumers commit what they
   // processed); only between JoinGroup and SyncGroup is it refused.
-  if (g->state == State::completing_rebalance) return err::rebalance_in_progress;
-  return err::none;
+  if (g->state == State::completing_rebalance) return kwire::ErrorCode::RebalanceInProgress;
+  return kwire::ErrorCode::None;
 }
 
 std::set<std::string> GroupCoordinator::subscribed_topics(const Group& g) {
@@ -490,7 +490,7 @@ void GroupCoordinator::expire(Clock::time_point now) {
     }
     for (auto& id : expired) {
       KB_INFO("group {}: member {} session expired", g.id, id);
-      remove_member(g, id, err::unknown_member_id);
+      remove_member(g, id, kwire::ErrorCode::UnknownMemberId);
     }
     for (auto it = g.pending.begin(); it != g.pending.end();) {
       if (now - it->second > std::chrono::minutes(5))
@@ -506,7 +506,7 @@ void GroupCoordinator::expire(Clock::time_point now) {
         if (!m.sync) unsynced.push_back(id);
       for (auto& id : unsynced) {
         KB_INFO("group {}: member {} did not sync in time", g.id, id);
-        remove_member(g, id, err::unknown_member_id);
+        remove_member(g, id, kwire::ErrorCode::UnknownMemberId);
       }
       prepare_rebalance(g, "sync timeout");
     }

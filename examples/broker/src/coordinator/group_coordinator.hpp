@@ -61,8 +61,8 @@ class GroupCoordinator {
 
   struct JoinResult {
     JoinResult() = default;
-    explicit JoinResult(std::int16_t e) : error(e) {}
-    std::int16_t error = 0;
+    explicit JoinResult(kwire::ErrorCode e) : error(e) {}
+    kwire::ErrorCode error = kwire::ErrorCode::None;
     std::int32_t generation = -1;
     std::string protocol_type, protocol, leader, member_id;
     struct Member {
@@ -75,10 +75,10 @@ class GroupCoordinator {
   };
   struct SyncResult {
     SyncResult() = default;
-    explicit SyncResult(std::int16_t e) : error(e) {}
-    SyncResult(std::int16_t e, std::string type, std::string proto, Bytes a)
+    explicit SyncResult(kwire::ErrorCode e) : error(e) {}
+    SyncResult(kwire::ErrorCode e, std::string type, std::string proto, Bytes a)
         : error(e), protocol_type(std::move(type)), protocol(std::move(proto)), assignment(std::move(a)) {}
-    std::int16_t error = 0;
+    kwire::ErrorCode error = kwire::ErrorCode::None;
     std::string protocol_type, protocol;
     Bytes assignment;
   };
@@ -136,12 +136,12 @@ class GroupCoordinator {
   asio::awaitable<SyncResult> sync(Group& g, const std::string& member_id, std::int32_t generation,
                                    const std::optional<std::string>& instance_id,
                                    std::vector<std::pair<std::string, Bytes>> assignments);
-  std::int16_t heartbeat(Group& g, const std::string& member_id, std::int32_t generation,
-                         const std::optional<std::string>& instance_id);
-  std::int16_t leave(Group& g, const std::string& member_id, const std::optional<std::string>& instance_id);
+  kwire::ErrorCode heartbeat(Group& g, const std::string& member_id, std::int32_t generation,
+                             const std::optional<std::string>& instance_id);
+  kwire::ErrorCode leave(Group& g, const std::string& member_id, const std::optional<std::string>& instance_id);
   /// Checks an offset commit's member and generation.
-  std::int16_t check_commit(Group* g, const std::string& member_id, std::int32_t generation,
-                            const std::optional<std::string>& instance_id);
+  kwire::ErrorCode check_commit(Group* g, const std::string& member_id, std::int32_t generation,
+                                const std::optional<std::string>& instance_id);
   /// Topics the group's members subscribe to (consumer protocol).
   std::set<std::string> subscribed_topics(const Group& g);
   /// Stores a group's record (record_of). Takes copies, not the group: a
@@ -158,7 +158,7 @@ class GroupCoordinator {
   void prepare_rebalance(Group& g, const char* why);
   void maybe_complete_join(Group& g);
   void complete_join(Group& g);
-  void remove_member(Group& g, const std::string& member_id, std::int16_t error_for_waiters);
+  void remove_member(Group& g, const std::string& member_id, kwire::ErrorCode error_for_waiters);
   asio::awaitable<void> sweep();
   void update_count() { count_ = static_cast<std::int64_t>(groups_.size()); }
 

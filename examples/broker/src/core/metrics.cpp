@@ -40,7 +40,7 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
   out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count_, name, sum_, name, count_);
 }
 
-void Metrics::request(std::int16_t api_key, std::int16_t error_code) {
+void Metrics::request(std::int16_t api_key, kwire::ErrorCode error_code) {
   std::lock_guard lk(mu_);
   requests_[{api_key, error_code}]++;
 }
@@ -52,9 +52,10 @@ std::string Metrics::render() const {
   {
     std::lock_guard lk(mu_);
     for (auto& [k, n] : requests_) {
-      auto api = api_name(k.first);
+      const kwire::ApiInfo* info = kwire::find_api(k.first);
+      std::string_view api = info ? info->name : std::string_view{};
       out += fmt::format("kwire_requests_total{{api=\"{}\",error=\"{}\"}} {}\n", api.empty() ? "Unknown" : api,
-                         error_name(k.second), n);
+                         kwire::to_string(k.second), n);
     }
   }
   out += fmt::format("# HELP kwire_bytes_in_total Request bytes received.\n# TYPE kwire_bytes_in_total counter\n"

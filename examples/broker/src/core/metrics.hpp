@@ -13,6 +13,8 @@
 #include <mutex>
 #include <string>
 
+#include "kwire/messages/error_code.hpp"
+
 namespace kwire_broker {
 
 /// A latency histogram in seconds with fixed buckets.
@@ -32,7 +34,7 @@ class Histogram {
 
 class Metrics {
  public:
-  void request(std::int16_t api_key, std::int16_t error_code);
+  void request(std::int16_t api_key, kwire::ErrorCode error_code);
   std::atomic<std::uint64_t> bytes_in{0};
   std::atomic<std::uint64_t> bytes_out{0};
   std::atomic<std::int64_t> connections{0};
@@ -52,7 +54,7 @@ class Metrics {
 
  private:
   mutable std::mutex mu_;
-  std::map<std::pair<std::int16_t, std::int16_t>, std::uint64_t> requests_;
+  std::map<std::pair<std::int16_t, kwire::ErrorCode>, std::uint64_t> requests_;
 };
 
 /// Serves GET /metrics on host:port until the io_context stops.

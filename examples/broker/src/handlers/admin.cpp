@@ -58,21 +58,21 @@ asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& re
     r.name = t.name;
     r.num_partitions = -1;
     r.replication_factor = -1;
-    auto fail = [&](std::int16_t code, std::string msg) {
+    auto fail = [&](kwire::ErrorCode code, std::string msg) {
       r.error_code = ctx.note(code);
       r.error_message = ctx.keep(std::move(msg));
       if (ctx.version >= 5) r.configs = std::nullopt;
     };
     std::string name(t.name);
     if (!valid_topic_name(name)) {
-      fail(err::invalid_topic_exception, "Topic name '" + name + "' is illegal");
+      fail(kwire::ErrorCode::InvalidTopicException, "Topic name '" + name + "' is illegal");
       continue;
     }
     if (internal_topics::is_internal(name)) {
       // Kafka's own topics are kept by the broker, never in the catalog; the
       // group-offsets one exists as soon as anyone asks for it.
       if (name == internal_topics::group_offsets) internal_topics::group_offsets_topic(ctx.realm(), true);
-      fail(err::topic_already_exists, "Topic '" + name + "' already exists.");
+      fail(kwire::ErrorCode::TopicAlreadyExists, "Topic '" + name + "' already exists.");
       continue;
     }
     storage::NewTopic nt;
@@ -85,16 +85,16 @@ asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& re
         if (a.broker_ids.size() != 1 || a.broker_ids[0] != st.node_id) ok = false;
       if (ok && t.num_partitions != -1) ok = false;
       if (!ok) {
-        fail(err::invalid_replica_assignment, "Replica assignments may name only broker " + std::to_string(st.node_id));
+        fail(kwire::ErrorCode::InvalidReplicaAssignment, "Replica assignments may name only broker " + std::to_string(st.node_id));
         continue;
       }
     }
     if (nt.partitions <= 0) {
-      fail(err::invalid_partitions, "Number of partitions must be larger than 0.");
+      fail(kwire::ErrorCode::InvalidPartitions, "Number of partitions must be larger than 0.");
       continue;
     }
     if (t.replication_factor != -1 && t.replication_factor != 1) {
-      fail(err::invalid_replication_factor, "Replication factor: " + std::to_string(t.replication_factor) +
+      fail(kwire::ErrorCode::InvalidReplicationFactor, "Replication factor: " + std::to_string(t.replication_factor) +
                                                 " larger than available brokers: 1.");
       continue;
     }
@@ -105,13 +105,13 @@ asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& re
       nt.configs[std::string(c.name)] = std::string(*c.value);
     }
     if (bad) {
-      fail(err::invalid_config, *bad);
+      fail(kwire::ErrorCode::InvalidConfig, *bad);
       continue;
     }
     storage::TopicInfo info;
     if (req.validate_only) {
       if (catalog.find_topic(name)) {
-        fail(err::topic_already_exists, "Topic '" + name + "' already exists.");
+        fail(kwire::ErrorCode::TopicAlreadyExists, "Topic '" + name + "' already exists.");
         continue;
       }
       info.name = name;
@@ -169,12 +169,12 @@ asio::awaitable<void> delete_topics(Broker&, Ctx& ctx, DeleteTopicsRequest& req,
     if (internal) {
       r.name = ctx.keep(internal->name);
       r.topic_id.bytes = internal->id;
-      r.error_code = ctx.note(err::invalid_request);
+      r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
       r.error_message = ctx.keep("Cannot delete internal topic " + internal->name);
       continue;
     }
     if (!info) {
-      r.error_code = ctx.note(name ? err::unknown_topic_or_partition : err::unknown_topic_id);
+      r.error_code = ctx.note(name ? kwire::ErrorCode::UnknownTopicOrPartition : kwire::ErrorCode::UnknownTopicId);
       continue;
     }
     r.name = ctx.keep(info->name);
@@ -199,16 +199,16 @@ asio::awaitable<void> create_partitions(Broker&, Ctx& ctx, CreatePartitionsReque
     auto info = catalog.find_topic(std::string(t.name));
     if (internal_topics::find(ctx.realm(), t.name)) {
       // Its partitions are the group shards: their number is the storage's.
-      r.error_code = ctx.note(err::invalid_request);
+      r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
       r.error_message = ctx.keep("The partitions of internal topic " + std::string(t.name) + " are fixed");
       continue;
     }
     if (!info) {
-      r.error_code = ctx.note(err::unknown_topic_or_partition);
+      r.error_code = ctx.note(kwire::ErrorCode::UnknownTopicOrPartition);
       continue;
     }
     if (t.count <= info->partitions) {
-      r.error_code = ctx.note(err::invalid_partitions);
+      r.error_code = ctx.note(kwire::ErrorCode::InvalidPartitions);
       r.error_message = ctx.keep("Topic currently has " + std::to_string(info->partitions) +
                                  " partitions, which is higher than the requested " + std::to_string(t.count) + ".");
       continue;
@@ -242,7 +242,7 @@ asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsReque
       auto info = catalog.find_topic(std::string(res.resource_name));
       if (!info) info = internal_topics::find(ctx.realm(), res.resource_name);
       if (!info) {
-        r.error_code = ctx.note(err::unknown_topic_or_partition);
+        r.error_code = ctx.note(kwire::ErrorCode::UnknownTopicOrPartition);
         r.error_message = ctx.keep("Topic " + std::string(res.resource_name) + " does not exist");
         continue;
       }
@@ -270,7 +270,7 @@ asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsReque
       }
     } else if (res.resource_type == resource_broker) {
       if (!res.resource_name.empty() && res.resource_name != std::to_string(st.node_id)) {
-        r.error_code = ctx.note(err::invalid_request);
+        r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
         r.error_message = ctx.keep("Unexpected broker id " + std::string(res.resource_name));
         continue;
       }
@@ -303,7 +303,7 @@ asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsReque
         r.configs.push_back(c);
       }
     } else {
-      r.error_code = ctx.note(err::invalid_request);
+      r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
       r.error_message = ctx.keep("Unsupported resource type " + std::to_string(res.resource_type));
     }
   }
@@ -311,26 +311,26 @@ asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsReque
 }
 
 /// Applies changes to a topic's configs (after validating all of them).
-asio::awaitable<std::pair<std::int16_t, std::string>> apply_configs(Broker& b, Ctx& ctx, const std::string& topic,
-                                                                    std::vector<storage::ConfigChange> changes,
-                                                                    bool validate_only) {
+asio::awaitable<std::pair<kwire::ErrorCode, std::string>> apply_configs(Broker& b, Ctx& ctx, const std::string& topic,
+                                                                        std::vector<storage::ConfigChange> changes,
+                                                                        bool validate_only) {
   for (auto& c : changes) {
     if (c.op == storage::ConfigChange::Op::set) {
-      if (auto bad = check_topic_config(b.settings(), c.key, c.value)) co_return std::pair{err::invalid_config, *bad};
+      if (auto bad = check_topic_config(b.settings(), c.key, c.value)) co_return std::pair{kwire::ErrorCode::InvalidConfig, *bad};
     } else if (!find_topic_config(b.settings(), c.key)) {
-      co_return std::pair{err::invalid_config, "Unknown topic config name: " + c.key};
+      co_return std::pair{kwire::ErrorCode::InvalidConfig, "Unknown topic config name: " + c.key};
     }
   }
   if (internal_topics::find(ctx.realm(), topic))
-    co_return std::pair{err::invalid_request, "The configs of internal topic " + topic + " are fixed"};
+    co_return std::pair{kwire::ErrorCode::InvalidRequest, "The configs of internal topic " + topic + " are fixed"};
   if (!ctx.realm().store().topics().find_topic(topic))
-    co_return std::pair{err::unknown_topic_or_partition, "Topic " + topic + " does not exist"};
-  if (validate_only) co_return std::pair{err::none, std::string()};
+    co_return std::pair{kwire::ErrorCode::UnknownTopicOrPartition, "Topic " + topic + " does not exist"};
+  if (validate_only) co_return std::pair{kwire::ErrorCode::None, std::string()};
   std::string altered = topic;
   auto r = co_await ctx.realm().store().topics().alter_configs(std::move(altered), std::move(changes));
   if (!r.ok()) co_return std::pair{to_kafka(r.error), r.message};
   KB_INFO("altered configs of topic {}", topic);
-  co_return std::pair{err::none, std::string()};
+  co_return std::pair{kwire::ErrorCode::None, std::string()};
 }
 
 asio::awaitable<void> incremental_alter_configs(Broker& b, Ctx& ctx, IncrementalAlterConfigsRequest& req,
@@ -340,14 +340,14 @@ asio::awaitable<void> incremental_alter_configs(Broker& b, Ctx& ctx, Incremental
     r.resource_type = res.resource_type;
     r.resource_name = res.resource_name;
     if (res.resource_type != resource_topic) {
-      r.error_code = ctx.note(err::invalid_request);
+      r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
       r.error_message = "Only topic configs can be altered";
       continue;
     }
     std::string topic(res.resource_name);
     auto info = ctx.realm().store().topics().find_topic(topic);
     std::vector<storage::ConfigChange> changes;
-    std::int16_t code = 0;
+    kwire::ErrorCode code = kwire::ErrorCode::None;
     std::string msg;
     for (auto& c : res.configs) {
       std::string key(c.name), value(c.value ? *c.value : std::string_view{});
@@ -358,7 +358,7 @@ asio::awaitable<void> incremental_alter_configs(Broker& b, Ctx& ctx, Incremental
         case 3: {  // SUBTRACT: list configs only
           auto* d = find_topic_config(b.settings(), key);
           if (!d || d->type != 7) {
-            code = err::invalid_config;
+            code = kwire::ErrorCode::InvalidConfig;
             msg = "Config " + key + " is not a list";
             break;
           }
@@ -377,12 +377,13 @@ asio::awaitable<void> incremental_alter_configs(Broker& b, Ctx& ctx, Incremental
           changes.push_back({key, storage::ConfigChange::Op::set, cur});
           break;
         }
-        default: code = err::invalid_request; msg = "Unknown config operation";
+        default: code = kwire::ErrorCode::InvalidRequest; msg = "Unknown config operation";
       }
     }
-    if (code == 0) std::tie(code, msg) = co_await apply_configs(b, ctx, topic, std::move(changes), req.validate_only);
+    if (code == kwire::ErrorCode::None)
+      std::tie(code, msg) = co_await apply_configs(b, ctx, topic, std::move(changes), req.validate_only);
     r.error_code = ctx.note(code);
-    if (code) r.error_message = ctx.keep(msg);
+    if (code != kwire::ErrorCode::None) r.error_message = ctx.keep(msg);
   }
 }
 
@@ -392,7 +393,7 @@ asio::awaitable<void> alter_configs(Broker& b, Ctx& ctx, AlterConfigsRequest& re
     r.resource_type = res.resource_type;
     r.resource_name = res.resource_name;
     if (res.resource_type != resource_topic) {
-      r.error_code = ctx.note(err::invalid_request);
+      r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
       r.error_message = "Only topic configs can be altered";
       continue;
     }
@@ -412,7 +413,7 @@ asio::awaitable<void> alter_configs(Broker& b, Ctx& ctx, AlterConfigsRequest& re
         if (!named.count(k)) changes.push_back({k, storage::ConfigChange::Op::remove, {}});
     auto [code, msg] = co_await apply_configs(b, ctx, topic, std::move(changes), req.validate_only);
     r.error_code = ctx.note(code);
-    if (code) r.error_message = ctx.keep(msg);
+    if (code != kwire::ErrorCode::None) r.error_message = ctx.keep(msg);
   }
 }
 

@@ -33,7 +33,7 @@ asio::awaitable<void> api_versions(Broker& b, Ctx& ctx, ApiVersionsRequest& req,
   if (ctx.version >= 5) {
     const auto& st = b.settings();
     if ((req.cluster_id && *req.cluster_id != st.cluster_id) || (req.node_id >= 0 && req.node_id != st.node_id)) {
-      resp.error_code = ctx.note(err::invalid_request);
+      resp.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
       co_return;
     }
   }
@@ -135,13 +135,13 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
         if (!t) {
           MetadataResponse::MetadataResponseTopic m;
           m.topic_id = rt.topic_id;
-          m.error_code = ctx.note(err::unknown_topic_id);
+          m.error_code = ctx.note(kwire::ErrorCode::UnknownTopicId);
           resp.topics.push_back(std::move(m));
           continue;
         }
       }
       std::string name(rt.name ? *rt.name : std::string_view{});
-      std::int16_t create_error = err::none;
+      kwire::ErrorCode create_error = kwire::ErrorCode::None;
       if (!t && auto_create && valid_topic_name(name) && !internal_topics::is_internal(name)) {
         auto c = co_await ctx.realm().auto_create(name);
         if (c.ok())
@@ -154,9 +154,9 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
       } else {
         MetadataResponse::MetadataResponseTopic m;
         m.name = ctx.keep(name);
-        m.error_code = ctx.note(create_error != err::none       ? create_error
-                                : valid_topic_name(name) ? err::unknown_topic_or_partition
-                                                         : err::invalid_topic_exception);
+        m.error_code = ctx.note(create_error != kwire::ErrorCode::None       ? create_error
+                                : valid_topic_name(name) ? kwire::ErrorCode::UnknownTopicOrPartition
+                                                         : kwire::ErrorCode::InvalidTopicException);
         resp.topics.push_back(std::move(m));
       }
     }
@@ -185,10 +185,10 @@ asio::awaitable<void> describe_cluster(Broker& b, Ctx& ctx, DescribeClusterReque
 asio::awaitable<void> find_coordinator(Broker&, Ctx& ctx, FindCoordinatorRequest& req, FindCoordinatorResponse& resp) {
   const auto& adv = *ctx.session.advertised;
   const auto view = ctx.realm().cluster().view();
-  auto answer = [&](std::string_view key, std::int8_t key_type, std::int16_t& error, nullable_string& message,
+  auto answer = [&](std::string_view key, std::int8_t key_type, kwire::ErrorCode& error, nullable_string& message,
                     std::int32_t& node, std::string_view& host, std::int32_t& port) {
     if (key_type != 0) {
-      error = ctx.note(err::coordinator_not_available);
+      error = ctx.note(kwire::ErrorCode::CoordinatorNotAvailable);
       message = "only consumer groups are supported";
       node = -1;
       host = "";
@@ -204,7 +204,7 @@ asio::awaitable<void> find_coordinator(Broker&, Ctx& ctx, FindCoordinatorRequest
       host = ctx.keep(e->host);
       port = e->port;
     } else {
-      error = ctx.note(err::coordinator_not_available);
+      error = ctx.note(kwire::ErrorCode::CoordinatorNotAvailable);
       node = -1;
       host = "";
       port = -1;
@@ -228,7 +228,7 @@ asio::awaitable<void> init_producer_id(Broker&, Ctx& ctx, InitProducerIdRequest&
   resp.producer_epoch = -1;
   if (req.transactional_id && !req.transactional_id->empty()) {
     // Transactions are not implemented (and their APIs are not advertised).
-    resp.error_code = ctx.note(err::transactional_id_authorization_failed);
+    resp.error_code = ctx.note(kwire::ErrorCode::TransactionalIdAuthorizationFailed);
     co_return;
   }
   if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_epoch < 32766) {
@@ -239,7 +239,7 @@ asio::awaitable<void> init_producer_id(Broker&, Ctx& ctx, InitProducerIdRequest&
   }
   auto r = co_await ctx.realm().store().allocate_producer_ids(1);
   if (!r.ok()) {
-    resp.error_code = ctx.note(err::coordinator_not_available);
+    resp.error_code = ctx.note(kwire::ErrorCode::CoordinatorNotAvailable);
     co_return;
   }
   resp.producer_id = r.value;

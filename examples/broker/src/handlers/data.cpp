@@ -30,7 +30,6 @@ namespace {
 using namespace kwire;
 using storage::TopicPartition;
 
-constexpr std::int16_t invalid_required_acks = 21;
 
 /// One partition's appends, queued in storage and not yet confirmed.
 struct QueuedAppends {
@@ -63,7 +62,7 @@ asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicI
   auto checked = validate_produce(records ? *records : bytes_view{}, rules,
                                   ProduceContext{.version = ctx.version, .acks = acks, .now_ms = now_ms(), .leader_epoch = 0});
   if (!checked.ok()) {
-    pr.error_code = ctx.note(checked.code());
+    pr.error_code = ctx.note(checked.error);
     pr.error_message = ctx.keep(std::move(checked.message));
     for (auto& e : checked.record_errors) {
       auto& re = pr.record_errors.emplace_back();
@@ -90,7 +89,7 @@ asio::awaitable<void> finish_partition(Broker& b, Ctx& ctx, QueuedAppends& q,
   for (auto& a : q.appends) {
     auto done = co_await a->get_until(deadline);
     if (!done) {
-      pr.error_code = ctx.note(err::request_timed_out);
+      pr.error_code = ctx.note(kwire::ErrorCode::RequestTimedOut);
       pr.error_message = "the store did not confirm the append within the request's timeout";
       pr.base_offset = -1;
       pr.log_start_offset = q.log->offsets().log_start;
@@ -142,17 +141,17 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
       pr.log_append_time_ms = -1;
       pr.log_start_offset = -1;
       if (!acks_ok) {
-        pr.error_code = ctx.note(invalid_required_acks);
+        pr.error_code = ctx.note(kwire::ErrorCode::InvalidRequiredAcks);
       } else if (internal) {
-        pr.error_code = ctx.note(err::invalid_topic_exception);
+        pr.error_code = ctx.note(kwire::ErrorCode::InvalidTopicException);
         pr.error_message = ctx.keep("Cannot append to internal topic " + std::string(td.name));
       } else if (!info) {
-        pr.error_code = ctx.note(ctx.version >= 13 ? err::unknown_topic_id : err::unknown_topic_or_partition);
+        pr.error_code = ctx.note(ctx.version >= 13 ? kwire::ErrorCode::UnknownTopicId : kwire::ErrorCode::UnknownTopicOrPartition);
       } else if (pd.index < 0 || pd.index >= info->partitions) {
-        pr.error_code = ctx.note(err::unknown_topic_or_partition);
+        pr.error_code = ctx.note(kwire::ErrorCode::UnknownTopicOrPartition);
       } else if (!ctx.realm().cluster().leads({info->name, pd.index})) {
         // Another gateway writes it: the client refreshes its metadata.
-        pr.error_code = ctx.note(err::not_leader_or_follower);
+        pr.error_code = ctx.note(kwire::ErrorCode::NotLeaderOrFollower);
       } else {
         QueuedAppends q;
         co_await queue_partition(b, ctx, *info, req.acks, pr, pd.records, q);
@@ -189,11 +188,11 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
   // them when its session cache is full: full fetches get session id 0, and
   // a request naming a session is answered FETCH_SESSION_ID_NOT_FOUND.
   if (req.session_id != 0) {
-    resp.error_code = ctx.note(err::fetch_session_id_not_found);
+    resp.error_code = ctx.note(kwire::ErrorCode::FetchSessionIdNotFound);
     co_return;
   }
   if (req.session_epoch > 0) {
-    resp.error_code = ctx.note(err::invalid_fetch_session_epoch);
+    resp.error_code = ctx.note(kwire::ErrorCode::InvalidFetchSessionEpoch);
     co_return;
   }
   std::vector<FetchSlot> slots;
@@ -222,7 +221,7 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
       if (internal && fp.partition >= 0 && fp.partition < internal->partitions) {
         pd.high_watermark = pd.last_stable_offset = pd.log_start_offset = 0;  // an empty log
       } else if (!info || fp.partition < 0 || fp.partition >= info->partitions) {
-        pd.error_code = ctx.note(ctx.version >= 13 && !info ? err::unknown_topic_id : err::unknown_topic_or_partition);
+        pd.error_code = ctx.note(ctx.version >= 13 && !info ? kwire::ErrorCode::UnknownTopicId : kwire::ErrorCode::UnknownTopicOrPartition);
       } else {
         s.topic = info->name;
         s.known = true;
@@ -241,7 +240,7 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
     for (auto& s : slots) {
       if (!s.known) continue;
       auto& pd = *s.out;
-      pd.error_code = 0;
+      pd.error_code = kwire::ErrorCode::None;
       pd.records = bytes_view{};
       TopicPartition tp{s.topic, pd.partition_index};  // named: g++ 12 mishandles temporaries in co_await
       auto lr = co_await ctx.realm().log(tp);
@@ -288,7 +287,7 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
     b.notifier().remove(w);
   }
   for (auto& s : slots)
-    if (s.out->error_code) ctx.note(s.out->error_code);
+    if (s.out->error_code != kwire::ErrorCode::None) ctx.note(s.out->error_code);
   b.metrics().fetch_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
@@ -316,7 +315,7 @@ asio::awaitable<void> list_offsets(Broker&, Ctx& ctx, ListOffsetsRequest& req, L
         continue;
       }
       if (!info || p.partition_index < 0 || p.partition_index >= info->partitions) {
-        pr.error_code = ctx.note(err::unknown_topic_or_partition);
+        pr.error_code = ctx.note(kwire::ErrorCode::UnknownTopicOrPartition);
         pr.leader_epoch = -1;
         continue;
       }
@@ -349,7 +348,7 @@ asio::awaitable<void> list_offsets(Broker&, Ctx& ctx, ListOffsetsRequest& req, L
         }
         default: {
           if (p.timestamp < 0) {
-            pr.error_code = ctx.note(err::invalid_request);
+            pr.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
             break;
           }
           auto found = co_await find_by_timestamp(*log, p.timestamp);
@@ -390,7 +389,7 @@ asio::awaitable<void> offset_for_leader_epoch(Broker&, Ctx& ctx, OffsetForLeader
         continue;
       }
       if (!info || p.partition < 0 || p.partition >= info->partitions) {
-        pr.error_code = ctx.note(err::unknown_topic_or_partition);
+        pr.error_code = ctx.note(kwire::ErrorCode::UnknownTopicOrPartition);
         continue;
       }
       TopicPartition tp{info->name, p.partition};
@@ -422,11 +421,11 @@ asio::awaitable<void> delete_records(Broker&, Ctx& ctx, DeleteRecordsRequest& re
       pr.partition_index = p.partition_index;
       pr.low_watermark = -1;
       if (internal) {  // as Kafka refuses to delete records of its internal topics
-        pr.error_code = ctx.note(err::invalid_topic_exception);
+        pr.error_code = ctx.note(kwire::ErrorCode::InvalidTopicException);
         continue;
       }
       if (!info || p.partition_index < 0 || p.partition_index >= info->partitions) {
-        pr.error_code = ctx.note(err::unknown_topic_or_partition);
+        pr.error_code = ctx.note(kwire::ErrorCode::UnknownTopicOrPartition);
         continue;
       }
       TopicPartition tp{info->name, p.partition_index};

@@ -66,15 +66,15 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
   }
   const auto& st = b.settings();
   if (req.group_id.empty()) {
-    resp.error_code = ctx.note(err::invalid_group_id);
+    resp.error_code = ctx.note(kwire::ErrorCode::InvalidGroupId);
     co_return;
   }
   if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
-    resp.error_code = ctx.note(err::not_coordinator);
+    resp.error_code = ctx.note(kwire::ErrorCode::NotCoordinator);
     co_return;
   }
   if (req.session_timeout_ms < st.group_min_session_ms || req.session_timeout_ms > st.group_max_session_ms) {
-    resp.error_code = ctx.note(err::invalid_session_timeout);
+    resp.error_code = ctx.note(kwire::ErrorCode::InvalidSessionTimeout);
     co_return;
   }
   GroupCoordinator::Member m;
@@ -93,7 +93,7 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
   });
   resp.error_code = ctx.note(r.error);
   resp.member_id = ctx.keep(r.member_id);
-  if (r.error != 0) co_return;
+  if (r.error != kwire::ErrorCode::None) co_return;
   resp.generation_id = r.generation;
   resp.protocol_type = ctx.keep(r.protocol_type);
   resp.protocol_name = ctx.keep(r.protocol);
@@ -111,7 +111,7 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
 asio::awaitable<void> sync_group(Broker&, Ctx& ctx, SyncGroupRequest& req, SyncGroupResponse& resp) {
   auto& c = ctx.realm().groups();
   if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
-    resp.error_code = ctx.note(err::not_coordinator);
+    resp.error_code = ctx.note(kwire::ErrorCode::NotCoordinator);
     co_return;
   }
   GroupCoordinator::SyncResult r;
@@ -120,12 +120,12 @@ asio::awaitable<void> sync_group(Broker&, Ctx& ctx, SyncGroupRequest& req, SyncG
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     auto* g = c.find(std::string(req.group_id));
     if (!g) {
-      r.error = err::unknown_member_id;
+      r.error = kwire::ErrorCode::UnknownMemberId;
       co_return;
     }
     if ((req.protocol_type && !g->protocol_type.empty() && *req.protocol_type != g->protocol_type) ||
         (req.protocol_name && !g->protocol.empty() && *req.protocol_name != g->protocol)) {
-      r.error = err::inconsistent_group_protocol;
+      r.error = kwire::ErrorCode::InconsistentGroupProtocol;
       co_return;
     }
     std::string member(req.member_id);  // named: g++ 12 mishandles temporaries in co_await
@@ -133,7 +133,7 @@ asio::awaitable<void> sync_group(Broker&, Ctx& ctx, SyncGroupRequest& req, SyncG
     r = co_await c.sync(*g, member, req.generation_id, instance, std::move(assignments));
   });
   resp.error_code = ctx.note(r.error);
-  if (r.error == 0) {
+  if (r.error == kwire::ErrorCode::None) {
     resp.protocol_type = ctx.keep(r.protocol_type);
     resp.protocol_name = ctx.keep(r.protocol);
     resp.assignment = ctx.keep(std::move(r.assignment));
@@ -143,14 +143,14 @@ asio::awaitable<void> sync_group(Broker&, Ctx& ctx, SyncGroupRequest& req, SyncG
 asio::awaitable<void> heartbeat(Broker&, Ctx& ctx, HeartbeatRequest& req, HeartbeatResponse& resp) {
   auto& c = ctx.realm().groups();
   if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
-    resp.error_code = ctx.note(err::not_coordinator);
+    resp.error_code = ctx.note(kwire::ErrorCode::NotCoordinator);
     co_return;
   }
-  std::int16_t e = 0;
+  kwire::ErrorCode e = kwire::ErrorCode::None;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     auto* g = c.find(std::string(req.group_id));
     e = g ? c.heartbeat(*g, std::string(req.member_id), req.generation_id, opt(req.group_instance_id))
-          : err::unknown_member_id;
+          : kwire::ErrorCode::UnknownMemberId;
     co_return;
   });
   resp.error_code = ctx.note(e);
@@ -159,20 +159,20 @@ asio::awaitable<void> heartbeat(Broker&, Ctx& ctx, HeartbeatRequest& req, Heartb
 asio::awaitable<void> leave_group(Broker&, Ctx& ctx, LeaveGroupRequest& req, LeaveGroupResponse& resp) {
   auto& c = ctx.realm().groups();
   if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
-    resp.error_code = ctx.note(err::not_coordinator);
+    resp.error_code = ctx.note(kwire::ErrorCode::NotCoordinator);
     co_return;
   }
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     auto* g = c.find(std::string(req.group_id));
     if (ctx.version < 3) {
-      resp.error_code = g ? c.leave(*g, std::string(req.member_id), std::nullopt) : err::unknown_member_id;
+      resp.error_code = g ? c.leave(*g, std::string(req.member_id), std::nullopt) : kwire::ErrorCode::UnknownMemberId;
       co_return;
     }
     for (auto& mi : req.members) {
       LeaveGroupResponse::MemberResponse mr;
       mr.member_id = mi.member_id;
       mr.group_instance_id = mi.group_instance_id;
-      mr.error_code = g ? c.leave(*g, std::string(mi.member_id), opt(mi.group_instance_id)) : err::unknown_member_id;
+      mr.error_code = g ? c.leave(*g, std::string(mi.member_id), opt(mi.group_instance_id)) : kwire::ErrorCode::UnknownMemberId;
       ctx.note(mr.error_code);
       resp.members.push_back(mr);
     }
@@ -185,15 +185,15 @@ asio::awaitable<void> offset_commit(Broker&, Ctx& ctx, OffsetCommitRequest& req,
   auto& c = ctx.realm().groups();
   auto& catalog = ctx.realm().store().topics();
   std::string group(req.group_id);
-  std::int16_t group_error = 0;
-  if (group.empty()) group_error = err::invalid_group_id;
-  else if (!ctx.realm().cluster().coordinates(group)) group_error = err::not_coordinator;
+  kwire::ErrorCode group_error = kwire::ErrorCode::None;
+  if (group.empty()) group_error = kwire::ErrorCode::InvalidGroupId;
+  else if (!ctx.realm().cluster().coordinates(group)) group_error = kwire::ErrorCode::NotCoordinator;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
-    if (group_error) co_return;
+    if (group_error != kwire::ErrorCode::None) co_return;
     auto* g = c.find(group);
     group_error = c.check_commit(g, std::string(req.member_id), req.generation_id_or_member_epoch,
                                  opt(req.group_instance_id));
-    if (!group_error && !g) c.get_or_create(group);
+    if (group_error == kwire::ErrorCode::None && !g) c.get_or_create(group);
     co_return;
   });
   std::vector<std::pair<storage::TopicPartition, storage::CommittedOffset>> offsets;
@@ -206,10 +206,10 @@ asio::awaitable<void> offset_commit(Broker&, Ctx& ctx, OffsetCommitRequest& req,
     for (auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
-      if (group_error) {
+      if (group_error != kwire::ErrorCode::None) {
         pr.error_code = group_error;
       } else if (!info || p.partition_index < 0 || p.partition_index >= info->partitions) {
-        pr.error_code = ctx.version >= 10 && !info ? err::unknown_topic_id : err::unknown_topic_or_partition;
+        pr.error_code = ctx.version >= 10 && !info ? kwire::ErrorCode::UnknownTopicId : kwire::ErrorCode::UnknownTopicOrPartition;
       } else {
         storage::CommittedOffset o;
         o.offset = p.committed_offset;
@@ -226,7 +226,7 @@ asio::awaitable<void> offset_commit(Broker&, Ctx& ctx, OffsetCommitRequest& req,
     if (!r.ok()) {
       for (auto& t : resp.topics)
         for (auto& p : t.partitions)
-          if (p.error_code == 0) p.error_code = ctx.note(err::coordinator_not_available);
+          if (p.error_code == kwire::ErrorCode::None) p.error_code = ctx.note(kwire::ErrorCode::CoordinatorNotAvailable);
     }
   }
 }
@@ -237,15 +237,15 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
   // The group's error when its offsets cannot be answered here: another
   // gateway coordinates it, or the storage failed (an empty answer would send
   // the consumer to its reset policy).
-  auto load = [&](const std::string& group, Committed& out) -> asio::awaitable<std::int16_t> {
-    if (!ctx.realm().cluster().coordinates(group)) co_return err::not_coordinator;
+  auto load = [&](const std::string& group, Committed& out) -> asio::awaitable<kwire::ErrorCode> {
+    if (!ctx.realm().cluster().coordinates(group)) co_return kwire::ErrorCode::NotCoordinator;
     auto r = co_await ctx.realm().store().groups().fetch_offsets(group);
     if (!r.ok()) {
       KB_WARN("offsets of group {}: {}", group, r.message);
-      co_return err::coordinator_not_available;
+      co_return kwire::ErrorCode::CoordinatorNotAvailable;
     }
     out = std::move(r.value);
-    co_return 0;
+    co_return kwire::ErrorCode::None;
   };
   auto lookup = [](const Committed& all, const std::string& topic, std::int32_t p) -> const storage::CommittedOffset* {
     for (auto& [tp, o] : all)
@@ -255,7 +255,7 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
   if (ctx.version < 8) {
     std::string gid(req.group_id);
     Committed all;
-    if (auto e = co_await load(gid, all)) {
+    if (auto e = co_await load(gid, all); e != kwire::ErrorCode::None) {
       resp.error_code = ctx.note(e);  // v2+ carry it; older clients see no offsets
       co_return;
     }
@@ -294,7 +294,7 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
     gr.group_id = rg.group_id;
     std::string gid(rg.group_id);
     Committed all;
-    if (auto e = co_await load(gid, all)) {
+    if (auto e = co_await load(gid, all); e != kwire::ErrorCode::None) {
       gr.error_code = ctx.note(e);
       continue;
     }
@@ -330,7 +330,7 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
           auto& pr = tr.partitions.emplace_back();
           pr.partition_index = p;
           if (name.empty()) {
-            pr.error_code = ctx.note(err::unknown_topic_id);
+            pr.error_code = ctx.note(kwire::ErrorCode::UnknownTopicId);
             pr.committed_offset = -1;
             pr.committed_leader_epoch = -1;
             continue;
@@ -352,15 +352,15 @@ asio::awaitable<void> offset_delete(Broker&, Ctx& ctx, OffsetDeleteRequest& req,
     exists = g != nullptr;
     if (g && g->state != State::empty && g->state != State::dead) {
       subscribed = c.subscribed_topics(*g);
-      if (g->protocol_type != "consumer") resp.error_code = err::non_empty_group;
+      if (g->protocol_type != "consumer") resp.error_code = kwire::ErrorCode::NonEmptyGroup;
     }
     co_return;
   });
   if (!exists) {
-    resp.error_code = ctx.note(err::group_id_not_found);
+    resp.error_code = ctx.note(kwire::ErrorCode::GroupIdNotFound);
     co_return;
   }
-  if (resp.error_code) {
+  if (resp.error_code != kwire::ErrorCode::None) {
     ctx.note(resp.error_code);
     co_return;
   }
@@ -373,7 +373,7 @@ asio::awaitable<void> offset_delete(Broker&, Ctx& ctx, OffsetDeleteRequest& req,
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
       if (busy)
-        pr.error_code = ctx.note(err::group_subscribed_to_topic);
+        pr.error_code = ctx.note(kwire::ErrorCode::GroupSubscribedToTopic);
       else
         gone.push_back({std::string(t.name), p.partition_index});
     }
@@ -394,7 +394,7 @@ asio::awaitable<void> describe_groups(Broker&, Ctx& ctx, DescribeGroupsRequest& 
       if (!g) {
         dg.group_state = "Dead";
         if (ctx.version >= 6) {
-          dg.error_code = ctx.note(err::group_id_not_found);
+          dg.error_code = ctx.note(kwire::ErrorCode::GroupIdNotFound);
           dg.error_message = ctx.keep("Group " + std::string(id) + " not found.");
         }
         continue;
@@ -461,9 +461,9 @@ asio::awaitable<void> delete_groups(Broker&, Ctx& ctx, DeleteGroupsRequest& req,
     co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
       auto* g = c.find(gid);
       if (!g) {
-        r.error_code = err::group_id_not_found;
+        r.error_code = kwire::ErrorCode::GroupIdNotFound;
       } else if (g->state != State::empty && g->state != State::dead) {
-        r.error_code = err::non_empty_group;
+        r.error_code = kwire::ErrorCode::NonEmptyGroup;
       } else {
         c.remove_group(gid);
         auto d = co_await ctx.realm().store().groups().delete_group(gid);

@@ -17,9 +17,9 @@ using namespace kwire;
 asio::awaitable<void> sasl_handshake(Broker&, Ctx& ctx, SaslHandshakeRequest& req, SaslHandshakeResponse& resp) {
   resp.mechanisms.push_back("PLAIN");
   if (!ctx.session.listener->sasl() || ctx.session.authenticated) {
-    resp.error_code = ctx.note(err::illegal_sasl_state);
+    resp.error_code = ctx.note(kwire::ErrorCode::IllegalSaslState);
   } else if (req.mechanism != "PLAIN") {
-    resp.error_code = ctx.note(err::unsupported_sasl_mechanism);
+    resp.error_code = ctx.note(kwire::ErrorCode::UnsupportedSaslMechanism);
   } else {
     ctx.session.sasl_mechanism_chosen = true;
     if (ctx.version == 0) ctx.session.raw_sasl_next = true;
@@ -29,19 +29,19 @@ asio::awaitable<void> sasl_handshake(Broker&, Ctx& ctx, SaslHandshakeRequest& re
 
 asio::awaitable<void> sasl_authenticate(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthenticateResponse& resp) {
   if (!ctx.session.sasl_mechanism_chosen || ctx.session.authenticated) {
-    resp.error_code = ctx.note(err::illegal_sasl_state);
+    resp.error_code = ctx.note(kwire::ErrorCode::IllegalSaslState);
     resp.error_message = "SaslAuthenticate before SaslHandshake";
     co_return;
   }
   std::string user;
   if (!check_plain(b.settings(), req.auth_bytes, user)) {
-    resp.error_code = ctx.note(err::sasl_authentication_failed);
+    resp.error_code = ctx.note(kwire::ErrorCode::SaslAuthenticationFailed);
     resp.error_message = "Authentication failed: Invalid username or password";
     KB_WARN("SASL/PLAIN authentication failed from {}", ctx.session.peer);
     co_return;
   }
   if (auto why = enter_namespace(b, ctx.session, user)) {
-    resp.error_code = ctx.note(err::sasl_authentication_failed);
+    resp.error_code = ctx.note(kwire::ErrorCode::SaslAuthenticationFailed);
     resp.error_message = ctx.keep(*why);
     co_return;
   }

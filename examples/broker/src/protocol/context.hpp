@@ -13,6 +13,7 @@
 
 #include "core/config.hpp"
 #include "kwire/codec.hpp"
+#include "kwire/messages/error_code.hpp"
 
 namespace kwire_broker {
 
@@ -49,7 +50,7 @@ struct Ctx {
   std::int32_t correlation_id = 0;
   std::string_view client_id;
   bool no_response = false;  // acks=0
-  std::vector<std::int16_t> errors;  // for metrics: one entry per non-zero error
+  std::vector<kwire::ErrorCode> errors;  // for metrics: one entry per non-zero error
 
   /// Keeps strings and buffers alive until the response is encoded.
   std::deque<std::string> strings;
@@ -59,8 +60,8 @@ struct Ctx {
     auto& v = buffers.emplace_back(std::move(b));
     return {v.data(), v.size()};
   }
-  std::int16_t note(std::int16_t code) {
-    if (code != 0) errors.push_back(code);
+  kwire::ErrorCode note(kwire::ErrorCode code) {
+    if (code != kwire::ErrorCode::None) errors.push_back(code);
     return code;
   }
   Realm& realm() const noexcept { return *session.realm; }

@@ -45,7 +45,7 @@ Reply close_reply(std::string why) {
 /// UNSUPPORTED_VERSION and our versions, so the client can pick one.
 Reply api_versions_fallback(std::int32_t correlation_id) {
   kwire::ApiVersionsResponse resp;
-  resp.error_code = err::unsupported_version;
+  resp.error_code = kwire::ErrorCode::UnsupportedVersion;
   for (auto& e : handler_table()) {
     kwire::ApiVersionsResponse::ApiVersion v;
     v.api_key = e.api_key;
@@ -82,9 +82,9 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::fu
   const kwire::ApiKey api = prefix.api_key;
   const auto key = static_cast<std::int16_t>(api);
   const std::int16_t version = prefix.api_version;
-  const kwire::ApiInfo* info = api_info(key);
+  const kwire::ApiInfo* info = kwire::find_api(api);
   if (!info) {
-    metrics_.request(key, err::invalid_request);
+    metrics_.request(key, kwire::ErrorCode::InvalidRequest);
     co_return close_reply(fmt::format("unknown API key {}", key));
   }
   bool flexible = info->flexible(version) || (version > info->max_version && info->flexible_from >= 0);
@@ -96,30 +96,30 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::fu
   kwire::RequestHeader header;
   kwire::decode_from(reader, header, static_cast<std::int16_t>(flexible ? 2 : 1));
   if (!reader.ok()) {
-    metrics_.request(key, err::invalid_request);
+    metrics_.request(key, kwire::ErrorCode::InvalidRequest);
     co_return close_reply("bad request header: " + reader.error()->message());
   }
   bytes_view body = frame.subspan(reader.offset());
 
   if (s.listener && s.listener->sasl() && !s.authenticated && api != kwire::ApiKey::SaslHandshake && api != kwire::ApiKey::ApiVersions &&
       api != kwire::ApiKey::SaslAuthenticate) {
-    metrics_.request(key, err::illegal_sasl_state);
+    metrics_.request(key, kwire::ErrorCode::IllegalSaslState);
     co_return close_reply(fmt::format("{} before SASL authentication", info->name));
   }
   auto range = advertised(key);
   if (api == kwire::ApiKey::ApiVersions && (!range || version > range->max)) {
-    metrics_.request(key, err::unsupported_version);
+    metrics_.request(key, kwire::ErrorCode::UnsupportedVersion);
     co_return api_versions_fallback(header.correlation_id);
   }
   const HandlerEntry* entry = nullptr;
   for (auto& e : handler_table())
     if (e.api_key == key) entry = &e;
   if (!entry) {
-    metrics_.request(key, err::invalid_request);
+    metrics_.request(key, kwire::ErrorCode::InvalidRequest);
     co_return close_reply(fmt::format("{} is not implemented", info->name));
   }
   if (version < entry->min_version || version > entry->max_version) {
-    metrics_.request(key, err::unsupported_version);
+    metrics_.request(key, kwire::ErrorCode::UnsupportedVersion);
     co_return close_reply(fmt::format("{} v{} is not supported", info->name, version));
   }
   Ctx ctx(s);
@@ -130,12 +130,12 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::fu
   ctx.on_release = std::move(release);
   Reply r = co_await entry->fn(*this, ctx, body);
   if (r.kind == Reply::Kind::close) {
-    metrics_.request(key, err::invalid_request);
+    metrics_.request(key, kwire::ErrorCode::InvalidRequest);
     std::string why(r.frame.begin(), r.frame.end());
     r.frame.assign(why.begin(), why.end());
     co_return r;
   }
-  metrics_.request(key, ctx.errors.empty() ? err::none : ctx.errors.front());
+  metrics_.request(key, ctx.errors.empty() ? kwire::ErrorCode::None : ctx.errors.front());
   co_return r;
 }
 
