@@ -1,8 +1,8 @@
 // A whole broker in the test's process, without sockets: requests are encoded
 // with kwire, handed to Broker::handle (the dispatch a connection uses) and
 // the response frames decoded with kwire. The embedded store keeps its data
-// in a directory of the caller's choosing. Used by the handler tests and the
-// broker-path benchmark.
+// in a directory of the caller's choosing. Used by the handler tests, the
+// broker-path benchmark and the broker_request fuzz target.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
@@ -12,10 +12,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <chrono>
 #include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -46,10 +48,7 @@ class InProcessBroker {
         settings_, [this](const storage::Namespace& ns) { return storage::open_storage(settings_, props_, ns, files_); },
         std::vector<asio::io_context*>{&io_});
     broker_->start();
-    session_.listener = &broker_->settings().listeners.front();
-    session_.advertised = &broker_->settings().advertised.front();
-    session_.authenticated = true;
-    session_.realm = &broker_->default_realm();
+    reset_session();
   }
   ~InProcessBroker() {
     broker_->begin_shutdown();
@@ -67,6 +66,41 @@ class InProcessBroker {
       reply = co_await broker_->handle(session_, kwire::bytes_view(frame).subspan(4));
     });
     return reply;
+  }
+
+  /// Handles one frame body (after the size prefix) within `budget`. A
+  /// request still waiting then (a long poll, a member waiting for its group)
+  /// is ended by beginning the broker's shutdown, which wakes every waiter;
+  /// nullopt says so, and that this broker now only closes connections.
+  std::optional<Reply> handle_within(bytes_view body, std::chrono::milliseconds budget) {
+    Reply reply;
+    bool done = false;
+    std::exception_ptr failed;
+    asio::co_spawn(
+        io_, [&]() -> asio::awaitable<void> { reply = co_await broker_->handle(session_, body); },
+        [&](std::exception_ptr e) {
+          failed = e;
+          done = true;
+        });
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    while (!done && std::chrono::steady_clock::now() < deadline) io_.run_one_until(deadline);
+    const bool in_time = done;
+    if (!done) broker_->begin_shutdown();
+    while (!done) io_.run_one();
+    if (failed) std::rethrow_exception(failed);
+    if (!in_time) return std::nullopt;
+    return reply;
+  }
+
+  /// The connection's state, as handle_frame and handle_within use it.
+  SessionState& session() noexcept { return session_; }
+  /// Starts over as a new connection would (after a close).
+  void reset_session() {
+    session_ = SessionState{};
+    session_.listener = &broker_->settings().listeners.front();
+    session_.advertised = &broker_->settings().advertised.front();
+    session_.authenticated = true;
+    session_.realm = &broker_->default_realm();
   }
 
   /// Encodes `req` at `version`, handles it and decodes the response; throws
