@@ -290,9 +290,13 @@ for pair in $codecs; do
   "$cli" entries --url "$url" --topic "persistent://public/$ns/zip-$codec-partition-0" -n 2 >"$work/zip-$codec.entries"
   [[ "$(json_lines 'r["compression"]' <"$work/zip-$codec.entries" | tr '\n' ' ')" == "$native $native " ]] ||
     fail "zip-$codec entries not stored as $native: $(cat "$work/zip-$codec.entries")"
-  # ... and Kafka clients fetch both as batches of that codec, not inflated.
+  # ... and Kafka clients fetch every batch with that codec, not inflated: the
+  # native entry and the console producer's records (one batch as a rule; two
+  # when the machine is slow enough for the second line to miss the linger).
   fetched="$(batch_codecs "$bs" "zip-$codec")"
-  [[ "$fetched" == "$codec $codec " ]] || fail "zip-$codec batches fetched as: $fetched"
+  read -ra got <<<"$fetched"
+  (( ${#got[@]} >= 2 && ${#got[@]} <= 3 )) || fail "zip-$codec batches fetched as: $fetched"
+  for c in "${got[@]}"; do [[ "$c" == "$codec" ]] || fail "zip-$codec batches fetched as: $fetched"; done
   topics+=("persistent://public/$ns/zip-$codec-partition-0")
 done
 pulsar_peer consume "$url" "$(IFS=,; echo "${topics[*]}")" 48 zip-check >"$work/zip-native.json"
