@@ -1,6 +1,7 @@
 // The storage contract on the embedded store, and what only it has:
 // retention that drops whole segments, and its files, recovered after a
 // crash.
+#include "support/temp_dir.hpp"
 #include "storage_contract.hpp"
 
 #include <stdlib.h>
@@ -17,17 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "kwire-contract.XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  fs::path path;
-};
+using TempDir = kwire_broker::testing::TempDir;
 
 // Removed when the test program ends, after every store is gone.
 std::list<TempDir>& temp_dirs() {
@@ -57,7 +48,7 @@ void append_to_file(const fs::path& path, const std::vector<std::uint8_t>& bytes
 
 }  // namespace
 
-std::unique_ptr<Storage> open_fresh_store() { return open_at(temp_dirs().emplace_back().path); }
+std::unique_ptr<Storage> open_fresh_store() { return open_at(temp_dirs().emplace_back("kwire-contract").path); }
 
 TEST_CASE("embedded: retention by size and by time in maintain(), a segment at a time") {
   const auto now = std::chrono::system_clock::now();
@@ -86,7 +77,7 @@ TEST_CASE("embedded: retention by size and by time in maintain(), a segment at a
 }
 
 TEST_CASE("embedded: a torn or corrupt ledger tail is cut off at reopening, by CRC") {
-  TempDir dir;
+  TempDir dir{"kwire-contract"};
   const auto partition_dir = dir.path / "public" / "default" / "topics" / "t" / "0";
   {
     auto store = open_at(dir.path);
@@ -140,7 +131,7 @@ TEST_CASE("embedded: a torn or corrupt ledger tail is cut off at reopening, by C
 }
 
 TEST_CASE("embedded: data, producer state and groups survive a restart") {
-  TempDir dir;
+  TempDir dir{"kwire-contract"};
   BatchSpec s;
   s.records = 2;
   s.producer_id = 7;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.hpp"
 #include "storage/embedded/file_cache.hpp"
 
 namespace fs = std::filesystem;
@@ -21,14 +22,7 @@ using kwire_broker::storage::embedded::FileCache;
 
 namespace {
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "kwire-file-cache.XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
-};
+using TempDir = kwire_broker::testing::TempDir;
 
 std::size_t open_descriptors() {
   std::size_t n = 0;
@@ -41,7 +35,7 @@ constexpr int create_flags = O_RDWR | O_CREAT | O_CLOEXEC | O_APPEND;
 }  // namespace
 
 TEST_CASE("no more files are open than the bound, and data survives closes and reopens") {
-  TempDir dir;
+  TempDir dir{"kwire-file-cache"};
   auto cache = std::make_shared<FileCache>(2);
   const auto before = open_descriptors();
   std::vector<CachedFile> files;
@@ -70,7 +64,7 @@ TEST_CASE("no more files are open than the bound, and data survives closes and r
 }
 
 TEST_CASE("a file in use stays open past the bound, and the bound returns when it is let go") {
-  TempDir dir;
+  TempDir dir{"kwire-file-cache"};
   auto cache = std::make_shared<FileCache>(1);
   CachedFile first(cache, dir.path / "first.log", create_flags);
   CachedFile second(cache, dir.path / "second.log", create_flags);
@@ -89,7 +83,7 @@ TEST_CASE("a file in use stays open past the bound, and the bound returns when i
 }
 
 TEST_CASE("reopening does not create a file that was removed") {
-  TempDir dir;
+  TempDir dir{"kwire-file-cache"};
   auto cache = std::make_shared<FileCache>(1);
   CachedFile gone(cache, dir.path / "gone.log", create_flags);
   CachedFile other(cache, dir.path / "other.log", create_flags);  // closes gone.log
@@ -101,7 +95,7 @@ TEST_CASE("reopening does not create a file that was removed") {
 }
 
 TEST_CASE("closing a file gives its descriptor back") {
-  TempDir dir;
+  TempDir dir{"kwire-file-cache"};
   auto cache = std::make_shared<FileCache>(4);
   CachedFile f(cache, dir.path / "f.log", create_flags);
   CHECK(cache->open_files() == 1);

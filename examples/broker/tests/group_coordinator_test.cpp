@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "support/temp_dir.hpp"
 #include "coordinator/group_coordinator.hpp"
 #include "kwire/messages/error_code.hpp"
 #include "storage/embedded/store.hpp"
@@ -35,14 +36,7 @@ ErrorCode code(E e) {
   return static_cast<ErrorCode>(e);
 }
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "kwire-coordinator.XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
-};
+using TempDir = kwire_broker::testing::TempDir;
 
 /// A coordinator, its store and a clock that moves only when told.
 struct Fixture {
@@ -130,7 +124,7 @@ struct Fixture {
     return (*j)->member_id;
   }
 
-  TempDir dir;
+  TempDir dir{"kwire-coordinator"};
   asio::io_context io;
   std::unique_ptr<kwire_broker::storage::Storage> store;
   GroupCoordinator::Clock::time_point now = GroupCoordinator::Clock::time_point{} + 1h;

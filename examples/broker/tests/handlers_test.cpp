@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.hpp"
 #include "kwire/messages/api_versions_request.hpp"
 #include "kwire/messages/api_versions_response.hpp"
 #include "kwire/messages/create_topics_request.hpp"
@@ -43,17 +44,10 @@ ErrorCode code(E e) {
   return static_cast<ErrorCode>(e);
 }
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "kwire-handlers.XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
-};
+using TempDir = kwire_broker::testing::TempDir;
 
 struct Fixture {
-  TempDir dir;
+  TempDir dir{"kwire-handlers"};
   InProcessBroker broker{dir.path};
 
   ErrorCode create_topic(std::string_view name, std::int32_t partitions = 1) {
