@@ -25,7 +25,7 @@ peers=$root/tools/peers
 
 rm -rf "$work"
 mkdir -p "$work/capture" "$work/decoded"
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+free_port() { "$root/tests/support/free_port.py"; }
 step() { echo "== $*"; }
 
 py=$("$peers/python-env.sh")

@@ -9,7 +9,7 @@ exe=$1 work=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rm -rf "$work"
 mkdir -p "$work"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$("$root/tests/support/free_port.py")
 py=$("$root/tools/peers/python-env.sh")
 "$root/tools/peers/kafka-server.sh" start "$port" "$work/kafka"
 stopped=0

@@ -6,7 +6,7 @@
 #                              1 if PID exits first or SECONDS (10) pass
 
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 "$(dirname "${BASH_SOURCE[0]}")/free_port.py"
 }
 
 wait_listening() {

@@ -41,7 +41,7 @@ running_pid() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  "$(dirname "${BASH_SOURCE[0]}")/../../tests/support/free_port.py"
 }
 
 write_config() {

@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 work="${1:-$KWIRE_PEERS_DIR/smoke}"
 rm -rf "$work" && mkdir -p "$work"
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+port="$("$(dirname "${BASH_SOURCE[0]}")/../../tests/support/free_port.py")"
 bootstrap="127.0.0.1:$port"
 passed=0 failed=0
 check() {

@@ -26,18 +26,12 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../support"))
+from free_port import free_port  # noqa: E402
 from bad_input import api_versions, connect, expect_closed, fail, read_frame, request  # noqa: E402
 
 MiB = 1 << 20
 REQUEST_MAX = 100 * MiB  # socket.request.max.bytes, Kafka's default
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_until(cond, what, seconds=20):
