@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "core/allocator.hpp"
 #include "core/broker.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
@@ -235,6 +236,7 @@ Figures validate(const std::vector<std::uint8_t>& batch, std::size_t count, cons
 }  // namespace
 
 int main(int argc, char** argv) {
+  kwire_broker::tune_allocator();  // as kwire-broker's main does
   double big_mb = 256;
   std::size_t small_count = 20000;
   std::optional<fs::path> base;

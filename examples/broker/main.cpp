@@ -15,6 +15,7 @@
 #include <csignal>
 #include <thread>
 
+#include "core/allocator.hpp"
 #include "core/broker.hpp"
 #include "core/log.hpp"
 #include "net/server.hpp"
@@ -61,6 +62,7 @@ asio::awaitable<void> shut_down(kb::Broker& broker, kb::Server& server,
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
+  kwire_broker::tune_allocator();
   try {
     auto props = kb::parse_command_line(argc, argv);
     if (!props) return 0;
