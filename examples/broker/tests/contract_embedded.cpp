@@ -10,6 +10,10 @@
 #include <filesystem>
 #include <fstream>
 #include <list>
+#include <optional>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "storage/embedded/store.hpp"
 
@@ -74,6 +78,30 @@ TEST_CASE("embedded: retention by size and by time in maintain(), a segment at a
     CHECK(o.log_start > 0);
     CHECK(o.high_watermark == 40);
   }
+}
+
+TEST_CASE("embedded: with flush.messages=1 appends are answered once synced, and share syncs") {
+  Fixture f("synced", 1, {{"flush.messages", "1"}});
+  auto log = f.log();
+  // All started before any is answered: the flusher's thread syncs while
+  // this thread writes, and answers each append on this io_context, which
+  // must not run out of work while the answers are pending.
+  boost::asio::io_context io;
+  constexpr int n = 50;
+  std::vector<std::optional<Result<AppendResult>>> results(n);
+  for (int i = 0; i < n; ++i) {
+    boost::asio::co_spawn(io, log->append(make_batch(2)), [&results, i](std::exception_ptr e, Result<AppendResult> r) {
+      if (!e) results[static_cast<std::size_t>(i)] = std::move(r);
+    });
+  }
+  io.run();
+  for (int i = 0; i < n; ++i) {
+    const auto& r = results[static_cast<std::size_t>(i)];
+    REQUIRE(r.has_value());
+    REQUIRE(r->ok());
+    CHECK(r->value.base_offset == 2 * i);
+  }
+  CHECK(log->offsets().high_watermark == 2 * n);
 }
 
 TEST_CASE("embedded: a torn or corrupt ledger tail is cut off at reopening, by CRC") {

@@ -9,10 +9,19 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "kwire/records/batch.hpp"
 #include "storage/embedded/files.hpp"
 
 namespace kwire_broker::storage::embedded {
+
+namespace asio = boost::asio;
 
 Log::Log(TopicPartition tp, fs::path dir, const Options& opts, const Configs& configs)
     : tp_(std::move(tp)), dir_(std::move(dir)), opts_(opts) {
@@ -43,8 +52,88 @@ Errc Log::gone() const noexcept {
 // suspending: an append's place in the log is fixed when its coroutine starts.
 
 Task<AppendResult> Log::append(AppendBatch batch) {
+  Result<AppendResult> r;
+  std::uint64_t seq = 0;
+  {
+    std::lock_guard lk(mu_);
+    r = append_locked(batch);
+    if (r.ok() && flush_every_) seq = written_;
+  }
+  // log.flush.interval.messages=1: acknowledged once on disk. The wait is
+  // outside the mutex, so appends behind this one join the same sync.
+  if (seq != 0 && !co_await until_durable(seq)) {
+    co_return Result<AppendResult>::failure(Errc::io_error, "the append could not be synced to disk");
+  }
+  co_return r;
+}
+
+asio::awaitable<bool> Log::until_durable(std::uint64_t seq) {
+  auto initiate = [this, seq](auto handler) {
+    // The flusher completes the wait from its own thread: the handler runs
+    // where the coroutine runs, and that executor counts it as work so an
+    // io_context does not run out of work meanwhile.
+    auto ex = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    std::function<void(bool)> done = [ex, h](bool ok) { asio::post(ex, [h, ok] { (*h)(ok); }); };
+    std::lock_guard lk(mu_);
+    if (synced_ >= seq || state_ != State::open) {
+      done(synced_ >= seq);
+      return;
+    }
+    waiters_.push_back({seq, std::move(done)});
+    request_sync_locked();
+  };
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(initiate, asio::use_awaitable);
+}
+
+void Log::request_sync_locked() {
+  if (sync_queued_) return;
+  if (!opts_.flusher) {  // a log on its own (tests): sync in line
+    flush_locked();
+    return;
+  }
+  sync_queued_ = true;
+  opts_.flusher->request(weak_from_this());
+}
+
+void Log::sync() {
+  std::vector<int> fds;
+  std::uint64_t upto = 0;
+  bool ok = true;
+  {
+    std::lock_guard lk(mu_);
+    sync_queued_ = false;
+    if (state_ != State::open || segments_.empty() || synced_ == written_) return;
+    upto = written_;
+    // Duplicates, so that the files can be closed (rolled, dropped, evicted
+    // from the cache) while the sync runs without the log's mutex.
+    auto& s = *segments_.back();
+    for (const CachedFile* f : {&s.log, &s.index_file, &s.time_file}) {
+      if (!*f) continue;
+      auto lease = f->use();
+      int fd = lease ? ::dup(lease.fd()) : -1;
+      if (fd < 0) ok = false;
+      else fds.push_back(fd);
+    }
+  }
+  for (int fd : fds) {
+    if (::fdatasync(fd) != 0) ok = false;
+    ::close(fd);
+  }
   std::lock_guard lk(mu_);
-  co_return append_locked(batch);
+  durable_locked(upto, ok);
+  last_flush_ms_ = now_ms();
+}
+
+/// Appends up to `upto` are on disk (ok) or may not be (a failed sync: their
+/// waiters fail; the data stays written and the next sync tries again).
+void Log::durable_locked(std::uint64_t upto, bool ok) {
+  if (ok) synced_ = std::max(synced_, upto);
+  std::erase_if(waiters_, [&](Waiter& w) {
+    if (w.seq > upto) return false;
+    w.done(ok);
+    return true;
+  });
 }
 
 Task<ReadResult> Log::read(ReadOptions o) {
@@ -123,9 +212,10 @@ void Log::rebuild_producers() {
 void Log::maintain(std::int64_t now) {
   std::lock_guard lk(mu_);
   if (state_ != State::open) return;
-  if (dirty_ && !flush_every_ && opts_.flush == FlushPolicy::interval &&
+  if (written_ != synced_ && !flush_every_ && opts_.flush == FlushPolicy::interval &&
       now - last_flush_ms_ >= opts_.flush_interval.count()) {
-    flush_locked();
+    last_flush_ms_ = now;  // the flusher's sync sets it again when done
+    request_sync_locked();
   }
   // Retention by time: sealed ledgers whose newest record is too old.
   while (segments_.size() > 1 && retention_ms_ >= 0) {
@@ -155,6 +245,7 @@ void Log::close() {
 
 void Log::retire() {
   std::lock_guard lk(mu_);
+  durable_locked(written_, false);  // the topic is gone: its waiting appends fail
   segments_.clear();
   state_ = State::retired;
 }
@@ -279,8 +370,7 @@ Result<AppendResult> Log::append_locked(AppendBatch& batch) {
   ar.position = {static_cast<std::uint64_t>(s->base), s->entries};
   s->entries++;
   producers_.record(info, ar.log_append_time);
-  dirty_ = true;
-  if (flush_every_) flush_locked();
+  ++written_;
   ar.base_offset = base;
   ar.last_offset = info.last_offset();
   ar.log_start_offset = log_start_;
@@ -295,14 +385,18 @@ void Log::roll() {
   segments_.push_back(open_segment(old.next_offset, true));
 }
 
+/// Syncs in line, under the mutex: when the active ledger is sealed and when
+/// the log closes (both rare), and for a log without a flusher.
 void Log::flush_locked() {
   if (segments_.empty()) return;
   auto& s = *segments_.back();
+  bool ok = true;
   for (const CachedFile* f : {&s.log, &s.index_file, &s.time_file}) {
     if (!*f) continue;
-    if (auto lease = f->use()) ::fdatasync(lease.fd());
+    auto lease = f->use();
+    if (!lease || ::fdatasync(lease.fd()) != 0) ok = false;
   }
-  dirty_ = false;
+  durable_locked(written_, ok);
   last_flush_ms_ = now_ms();
 }
 

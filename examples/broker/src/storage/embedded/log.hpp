@@ -4,10 +4,12 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include "storage/embedded/flusher.hpp"
 #include "storage/embedded/options.hpp"
 #include "storage/embedded/segment.hpp"
 #include "storage/producer_state.hpp"
@@ -15,7 +17,7 @@
 
 namespace kwire_broker::storage::embedded {
 
-class Log final : public PartitionLog {
+class Log final : public PartitionLog, public Flushable, public std::enable_shared_from_this<Log> {
  public:
   Log(TopicPartition tp, std::filesystem::path dir, const Options& opts, const Configs& configs);
   ~Log() override;
@@ -32,8 +34,10 @@ class Log final : public PartitionLog {
   void set_configs(const Configs& c);
   /// Opens the ledgers found on disk, recovering the last one. Throws.
   void open();
-  /// Retention and interval flushing.
+  /// Retention, and asks the flusher for the interval's flush.
   void maintain(std::int64_t now);
+  /// Flusher: makes what was written so far durable.
+  void sync() override;
   /// Flushes and closes the files; later calls fail with closed.
   void close();
   /// Stops the log for good (topic deletion): waits for the call in
@@ -51,6 +55,11 @@ class Log final : public PartitionLog {
   Errc gone() const noexcept;
   LogOffsets offsets_locked() const;
   Result<AppendResult> append_locked(AppendBatch& batch);
+  /// Completes once the append numbered `seq` is on disk: true, or false if
+  /// fdatasync failed or the log closed first.
+  boost::asio::awaitable<bool> until_durable(std::uint64_t seq);
+  void request_sync_locked();
+  void durable_locked(std::uint64_t upto, bool ok);
   Result<ReadResult> read_locked(const ReadOptions& o) const;
   Result<TimestampLookup> by_timestamp_locked(std::int64_t ts) const;
   Result<TimestampLookup> max_timestamp_locked() const;
@@ -68,7 +77,16 @@ class Log final : public PartitionLog {
   std::int64_t log_start_ = 0;
   ProducerStateTable producers_;
   State state_ = State::open;
-  bool dirty_ = false;
+  // Appends are numbered as they are written; synced_ is the last one known
+  // durable. Waiters are appends acknowledged only once durable.
+  struct Waiter {
+    std::uint64_t seq;
+    std::function<void(bool)> done;  // posts to the waiting coroutine
+  };
+  std::uint64_t written_ = 0;
+  std::uint64_t synced_ = 0;
+  bool sync_queued_ = false;
+  std::vector<Waiter> waiters_;
   std::int64_t last_flush_ms_ = 0;
   std::int64_t segment_bytes_ = 0, segment_ms_ = 0, retention_ms_ = 0, retention_bytes_ = -1;
   bool flush_every_ = false;

@@ -13,6 +13,8 @@
 
 namespace kwire_broker::storage::embedded {
 
+class Flusher;
+
 enum class FlushPolicy : std::uint8_t {
   every_append,  // fdatasync before an append completes
   interval,      // fdatasync dirty logs every flush_interval
@@ -33,6 +35,9 @@ struct Options {
   /// Bounds the ledger files held open (kwire.log.max.open.files); shared by
   /// every namespace's store. Null: the store makes its own of 1024.
   std::shared_ptr<FileCache> files;
+  /// The thread that runs fdatasync for the store's logs (set by the store,
+  /// which owns it and outlives them).
+  Flusher* flusher = nullptr;
   /// Told about recovery and retention (truncated tails, dropped ledgers).
   std::function<void(const std::string&)> report;
 };

@@ -8,6 +8,7 @@
 
 #include "storage/embedded/catalog.hpp"
 #include "storage/embedded/files.hpp"
+#include "storage/embedded/flusher.hpp"
 #include "storage/embedded/group_store.hpp"
 
 namespace kwire_broker::storage::embedded {
@@ -15,7 +16,7 @@ namespace {
 
 class Store final : public Storage {
  public:
-  explicit Store(const Options& o) : opts_(with_files(o)), root_(opts_.dir / opts_.ns.tenant / opts_.ns.ns) {
+  explicit Store(const Options& o) : opts_(with_defaults(o, flusher_.get())), root_(opts_.dir / opts_.ns.tenant / opts_.ns.ns) {
     fs::create_directories(root_ / "topics");
     groups_ = std::make_unique<Groups>(root_ / "groups");
     catalog_ = std::make_unique<Catalog>(opts_, root_ / "topics", *groups_);
@@ -68,11 +69,14 @@ class Store final : public Storage {
   }
 
  private:
-  static Options with_files(Options o) {
+  static Options with_defaults(Options o, Flusher* flusher) {
     if (!o.files) o.files = std::make_shared<FileCache>(1024);
+    o.flusher = flusher;
     return o;
   }
 
+  // First: the logs use it until they close, and it syncs what they queued.
+  std::unique_ptr<Flusher> flusher_ = std::make_unique<Flusher>();
   Options opts_;
   fs::path root_;
   std::unique_ptr<Groups> groups_;  // before the catalog, which tells it of deleted topics
