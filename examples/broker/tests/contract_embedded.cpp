@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -78,6 +79,51 @@ TEST_CASE("embedded: retention by size and by time in maintain(), a segment at a
     CHECK(o.log_start > 0);
     CHECK(o.high_watermark == 40);
   }
+}
+
+TEST_CASE("embedded: sealed ledgers get their index files whole; the active ledger is indexed in memory") {
+  TempDir dir{"kwire-contract"};
+  const auto partition_dir = dir.path / "public" / "default" / "topics" / "t" / "0";
+  auto ledgers = [&] {
+    std::vector<fs::path> logs;
+    for (auto& e : fs::directory_iterator(partition_dir))
+      if (e.path().extension() == ".log") logs.push_back(e.path());
+    std::sort(logs.begin(), logs.end());
+    return logs;
+  };
+  {
+    auto store = open_at(dir.path);
+    NewTopic nt{"t", 1, {{"segment.bytes", "600"}}};
+    REQUIRE(run(store->topics().create_topic(nt)).ok());
+    auto log = run(store->open_log(TopicPartition{"t", 0})).value;
+    for (int i = 0; i < 40; ++i) REQUIRE(run(log->append(make_batch(2, 1000 + 10 * i))).ok());
+    auto logs = ledgers();
+    REQUIRE(logs.size() >= 3);
+    for (std::size_t i = 0; i + 1 < logs.size(); ++i) {
+      auto idx = logs[i];
+      CHECK(fs::exists(idx.replace_extension(".index")));
+      CHECK(fs::file_size(idx) > 0);
+      CHECK(fs::exists(idx.replace_extension(".timeindex")));
+    }
+    auto active = logs.back();
+    CHECK(!fs::exists(active.replace_extension(".index")));
+    // Abandoned without close(): the active ledger is scanned at reopening.
+  }
+  auto store = open_at(dir.path);
+  auto log = run(store->open_log(TopicPartition{"t", 0})).value;
+  CHECK(log->offsets().high_watermark == 80);
+  for (std::int64_t offset : {0, 17, 41, 79}) {
+    auto r = run(log->read(ReadOptions{.offset = offset, .max_bytes = 1}));
+    REQUIRE(r.ok());
+    auto batches = batches_of(r.value.bytes);
+    REQUIRE(batches.size() == 1);
+    CHECK(batches[0].base_offset <= offset);
+    CHECK(batches[0].base_offset + 1 >= offset);
+  }
+  // Batch i holds offsets 2i and 2i+1 at 1000 + 10i and 1001 + 10i.
+  auto by_time = run(log->offset_for_timestamp(1000 + 10 * 23));
+  REQUIRE(by_time.ok());
+  CHECK(by_time.value.offset == 46);
 }
 
 TEST_CASE("embedded: with flush.messages=1 appends are answered once synced, and share syncs") {

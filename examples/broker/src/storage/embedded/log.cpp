@@ -97,29 +97,20 @@ void Log::request_sync_locked() {
 }
 
 void Log::sync() {
-  std::vector<int> fds;
+  int fd = -1;
   std::uint64_t upto = 0;
-  bool ok = true;
   {
     std::lock_guard lk(mu_);
     sync_queued_ = false;
     if (state_ != State::open || segments_.empty() || synced_ == written_) return;
     upto = written_;
-    // Duplicates, so that the files can be closed (rolled, dropped, evicted
-    // from the cache) while the sync runs without the log's mutex.
-    auto& s = *segments_.back();
-    for (const CachedFile* f : {&s.log, &s.index_file, &s.time_file}) {
-      if (!*f) continue;
-      auto lease = f->use();
-      int fd = lease ? ::dup(lease.fd()) : -1;
-      if (fd < 0) ok = false;
-      else fds.push_back(fd);
-    }
+    // A duplicate, so that the ledger can be closed (rolled, dropped,
+    // evicted from the cache) while the sync runs without the log's mutex.
+    // Appends before a roll are synced by the roll itself.
+    if (auto lease = segments_.back()->log.use()) fd = ::dup(lease.fd());
   }
-  for (int fd : fds) {
-    if (::fdatasync(fd) != 0) ok = false;
-    ::close(fd);
-  }
+  const bool ok = fd >= 0 && ::fdatasync(fd) == 0;
+  if (fd >= 0) ::close(fd);
   std::lock_guard lk(mu_);
   durable_locked(upto, ok);
   last_flush_ms_ = now_ms();
@@ -262,10 +253,6 @@ std::unique_ptr<Segment> Log::open_segment(std::int64_t base, bool active) {
   s->size = static_cast<std::uint64_t>(st.st_size);
   s->created_ms = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000;
   if (s->size == 0) s->created_ms = now_ms();
-  if (active) {
-    s->index_file = CachedFile(opts_.files, s->sibling(".index"), O_RDWR | O_CREAT | O_CLOEXEC | O_APPEND);
-    s->time_file = CachedFile(opts_.files, s->sibling(".timeindex"), O_RDWR | O_CREAT | O_CLOEXEC | O_APPEND);
-  }
   return s;
 }
 
@@ -288,8 +275,7 @@ void Log::scan(Segment& s, bool recover) {
       auto whole = kwire::RecordBatchView::parse(kwire::bytes_view(buf));
       if (!whole || whole->size() != buf.size() || !whole->crc_valid()) break;
     }
-    s.add_index(h->info.base_offset, pos, h->info.max_timestamp, h->info.last_offset(), opts_.index_interval_bytes,
-                false);
+    s.add_index(h->info.base_offset, pos, h->info.max_timestamp, h->info.last_offset(), opts_.index_interval_bytes);
     s.bytes_since_index += h->size;
     pos += h->size;
     expect = h->info.last_offset() + 1;
@@ -308,7 +294,8 @@ void Log::scan(Segment& s, bool recover) {
     }
     s.size = pos;
   }
-  if (recover) s.rewrite_indexes();
+  // A sealed ledger whose index files were missing or bad gets them back.
+  if (!recover) (void)s.write_indexes();
 }
 
 LogOffsets Log::offsets_locked() const {
@@ -364,7 +351,7 @@ Result<AppendResult> Log::append_locked(AppendBatch& batch) {
     }
   }
   s->size += bytes.size();
-  s->add_index(base, pos, info.max_timestamp, info.last_offset(), opts_.index_interval_bytes, true);
+  s->add_index(base, pos, info.max_timestamp, info.last_offset(), opts_.index_interval_bytes);
   s->bytes_since_index += bytes.size();
   s->next_offset = info.last_offset() + 1;
   ar.position = {static_cast<std::uint64_t>(s->base), s->entries};
@@ -380,8 +367,11 @@ Result<AppendResult> Log::append_locked(AppendBatch& batch) {
 void Log::roll() {
   auto& old = *segments_.back();
   flush_locked();
-  old.index_file.close();
-  old.time_file.close();
+  // Sealed: its indexes go to disk before the next ledger exists, so a
+  // restart finds them whole or (missing) scans the ledger instead.
+  if (!old.write_indexes() && opts_.report) {
+    opts_.report("cannot write the indexes of " + old.log_path.filename().string() + "; it will be scanned at restart");
+  }
   segments_.push_back(open_segment(old.next_offset, true));
 }
 
@@ -391,11 +381,8 @@ void Log::flush_locked() {
   if (segments_.empty()) return;
   auto& s = *segments_.back();
   bool ok = true;
-  for (const CachedFile* f : {&s.log, &s.index_file, &s.time_file}) {
-    if (!*f) continue;
-    auto lease = f->use();
-    if (!lease || ::fdatasync(lease.fd()) != 0) ok = false;
-  }
+  auto lease = s.log.use();
+  if (!lease || ::fdatasync(lease.fd()) != 0) ok = false;
   durable_locked(written_, ok);
   last_flush_ms_ = now_ms();
 }

@@ -35,8 +35,6 @@ std::string segment_name(std::int64_t base) {
 
 void Segment::close_files() {
   log.close();
-  index_file.close();
-  time_file.close();
 }
 
 std::filesystem::path Segment::sibling(const char* ext) const {
@@ -69,32 +67,15 @@ std::optional<EntryHeader> Segment::header_at(std::uint64_t pos) const {
   return read_entry_header(buf);
 }
 
-namespace {
-void write_index_entry(const CachedFile& f, const IndexEntry& e) {
-  std::uint8_t b[8];
-  put_be(b, e.rel_offset, 4);
-  put_be(b + 4, e.position, 4);
-  if (auto lease = f.use()) (void)write_all(lease.fd(), b, 8);
-}
-void write_time_entry(const CachedFile& f, const TimeEntry& t) {
-  std::uint8_t b[12];
-  put_be(b, static_cast<std::uint64_t>(t.timestamp), 8);
-  put_be(b + 8, t.rel_offset, 4);
-  if (auto lease = f.use()) (void)write_all(lease.fd(), b, 12);
-}
-}  // namespace
-
 void Segment::add_index(std::int64_t batch_base, std::uint64_t pos, std::int64_t max_ts, std::int64_t last_off,
-                        std::int64_t interval, bool write) {
+                        std::int64_t interval) {
   if (index.empty() || bytes_since_index >= static_cast<std::uint64_t>(interval)) {
     IndexEntry e{static_cast<std::uint32_t>(batch_base - base), static_cast<std::uint32_t>(pos)};
     index.push_back(e);
     bytes_since_index = 0;
-    if (write && index_file) write_index_entry(index_file, e);
     if (max_ts > (tindex.empty() ? -1 : tindex.back().timestamp)) {
       TimeEntry t{max_ts, static_cast<std::uint32_t>(last_off - base)};
       tindex.push_back(t);
-      if (write && time_file) write_time_entry(time_file, t);
     }
   }
   if (max_ts > max_timestamp) {
@@ -125,11 +106,27 @@ bool Segment::load_indexes() {
   return true;
 }
 
-void Segment::rewrite_indexes() {
-  if (auto f = index_file.use()) (void)::ftruncate(f.fd(), 0);
-  for (auto& e : index) write_index_entry(index_file, e);
-  if (auto f = time_file.use()) (void)::ftruncate(f.fd(), 0);
-  for (auto& t : tindex) write_time_entry(time_file, t);
+bool Segment::write_indexes() {
+  // Index entries are sparse: without this, a ledger reloaded from its files
+  // would seem as old as its last indexed batch.
+  if (max_timestamp > (tindex.empty() ? -1 : tindex.back().timestamp) && max_ts_offset >= base) {
+    tindex.push_back({max_timestamp, static_cast<std::uint32_t>(max_ts_offset - base)});
+  }
+  std::string idx(index.size() * 8, '\0');
+  auto* p = reinterpret_cast<std::uint8_t*>(idx.data());
+  for (const auto& e : index) {
+    put_be(p, e.rel_offset, 4);
+    put_be(p + 4, e.position, 4);
+    p += 8;
+  }
+  std::string tix(tindex.size() * 12, '\0');
+  p = reinterpret_cast<std::uint8_t*>(tix.data());
+  for (const auto& t : tindex) {
+    put_be(p, static_cast<std::uint64_t>(t.timestamp), 8);
+    put_be(p + 8, t.rel_offset, 4);
+    p += 12;
+  }
+  return write_file_atomic(sibling(".index"), idx) && write_file_atomic(sibling(".timeindex"), tix);
 }
 
 }  // namespace kwire_broker::storage::embedded

@@ -38,9 +38,11 @@ std::string segment_name(std::int64_t base);
 struct Segment {
   std::int64_t base = 0;  // Kafka offset of its first batch; also its ledger id
   std::filesystem::path log_path;
-  CachedFile log;         // every ledger
-  CachedFile index_file;  // the active ledger's .index and .timeindex
-  CachedFile time_file;
+  // The indexes below live in memory; a sealed ledger also has them in
+  // its .index and .timeindex files, written once when it is sealed. The
+  // active ledger's are never written: reopening scans it anyway (recovery),
+  // so an append costs one write, not three.
+  CachedFile log;
   std::uint64_t size = 0;
   std::int64_t next_offset = 0;  // offset after its last batch
   std::uint64_t entries = 0;
@@ -61,14 +63,17 @@ struct Segment {
   /// The header of the batch at `pos`, if a whole header is there.
   std::optional<EntryHeader> header_at(std::uint64_t pos) const;
 
-  /// Notes a batch written at `pos` in the indexes (every `interval` bytes)
-  /// and, with `write`, in the index files.
+  /// Notes a batch written at `pos` in the indexes (every `interval` bytes).
   void add_index(std::int64_t batch_base, std::uint64_t pos, std::int64_t max_ts, std::int64_t last_off,
-                 std::int64_t interval, bool write);
+                 std::int64_t interval);
   /// Loads a sealed ledger's index files; false if they are missing or bad.
   bool load_indexes();
-  /// Writes both index files again from memory (after recovery).
-  void rewrite_indexes();
+  /// Seals the indexes: the time index gets the ledger's largest timestamp
+  /// as its last entry (what retention and lookups by time read of a sealed
+  /// ledger after a restart), then both files are written whole from
+  /// memory, each atomically and synced (a crash leaves the old file or the
+  /// new one, never a part).
+  bool write_indexes();
 };
 
 }  // namespace kwire_broker::storage::embedded
