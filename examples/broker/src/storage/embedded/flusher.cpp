@@ -3,7 +3,48 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 namespace kwire_broker::storage::embedded {
+
+namespace asio = boost::asio;
+
+void Completion::set(bool ok) {
+  std::function<void(bool)> waiter;
+  {
+    std::lock_guard lk(mu_);
+    value_ = ok;
+    waiter = std::move(waiter_);
+  }
+  if (waiter) waiter(ok);
+}
+
+asio::awaitable<bool> Completion::wait() {
+  auto initiate = [this](auto handler) {
+    // The handler runs where the coroutine runs, and that executor counts
+    // it as work meanwhile, so an io_context does not run out of work.
+    auto ex = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    // Invoked as an rvalue, moved out of its shared holder: Asio's coroutine
+    // handlers hand the coroutine on when invoked that way, and a copy left
+    // behind would destroy it when released.
+    std::function<void(bool)> resume = [ex, h](bool ok) {
+      asio::post(ex, [h, ok] {
+        auto handler = std::move(*h);
+        std::move(handler)(ok);
+      });
+    };
+    std::lock_guard lk(mu_);
+    if (value_) resume(*value_);
+    else waiter_ = std::move(resume);
+  };
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(initiate, asio::use_awaitable);
+}
 
 Flusher::Flusher() : thread_([this] { run(); }) {}
 
@@ -17,15 +58,21 @@ Flusher::~Flusher() {
 }
 
 void Flusher::request(std::weak_ptr<Flushable> log) {
+  post([weak = std::move(log)] {
+    if (auto log = weak.lock()) log->sync();
+  });
+}
+
+void Flusher::post(std::function<void()> job) {
   {
     std::lock_guard lk(mu_);
-    queue_.push_back(std::move(log));
+    queue_.push_back(std::move(job));
   }
   wake_.notify_one();
 }
 
 void Flusher::run() {
-  std::vector<std::weak_ptr<Flushable>> round;
+  std::vector<std::function<void()>> round;
   for (;;) {
     {
       std::unique_lock lk(mu_);
@@ -34,11 +81,7 @@ void Flusher::run() {
       round.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
       queue_.clear();
     }
-    // A log asks again for writes made after its sync began: they are not
-    // covered by this round.
-    for (auto& weak : round) {
-      if (auto log = weak.lock()) log->sync();
-    }
+    for (auto& job : round) job();
     round.clear();
   }
 }

@@ -75,7 +75,7 @@ Result<T> closed() {
 
 }  // namespace
 
-Groups::Groups(fs::path dir) : dir_(std::move(dir)) {
+Groups::Groups(fs::path dir, Flusher& disk) : dir_(std::move(dir)), disk_(disk) {
   fs::create_directories(dir_);
   for (auto& e : fs::directory_iterator(dir_)) {
     auto id = unhex(e.path().stem().string());
@@ -90,31 +90,59 @@ Groups::Groups(fs::path dir) : dir_(std::move(dir)) {
 
 fs::path Groups::path(const std::string& id, const char* ext) const { return dir_ / (hex(id) + ext); }
 
-Result<Done> Groups::write_offsets(const std::string& group_id, const OffsetMap& m) {
-  if (!write_file_atomic(path(group_id, ".offsets"), encode_offsets(m))) return Result<Done>::failure(Errc::io_error);
-  return Result<Done>::success({});
+std::shared_ptr<Completion> Groups::write_later(fs::path file, std::optional<std::string> data) {
+  auto done = std::make_shared<Completion>();
+  disk_.post([done, file = std::move(file), data = std::move(data)] {
+    if (data) {
+      done->set(write_file_atomic(file, *data));
+    } else {
+      std::error_code ec;
+      fs::remove(file, ec);
+      done->set(!ec);
+    }
+  });
+  return done;
 }
 
-// Each call does its work under the mutex and returns without suspending.
+std::shared_ptr<Completion> Groups::write_offsets_later(const std::string& group_id) {
+  auto it = offsets_.find(group_id);
+  if (it == offsets_.end()) return write_later(path(group_id, ".offsets"), std::nullopt);
+  return write_later(path(group_id, ".offsets"), encode_offsets(it->second));
+}
+
+// By reference: g++ 12 destroys the temporaries of a co_await expression
+// twice, a by-value argument among them.
+Task<Done> Groups::outcome(const std::shared_ptr<Completion>& done) {
+  const bool ok = co_await done->wait();  // not in the if: see Log::append
+  if (!ok) co_return Result<Done>::failure(Errc::io_error);
+  co_return Result<Done>::success({});
+}
+
+// Each call changes memory under the mutex and queues its file's change
+// before it lets go of it; only then does it wait for the disk.
 
 Task<Done> Groups::store_group(std::string group_id, std::vector<std::uint8_t> blob) {
   if (closed_) co_return closed<Done>();
-  std::lock_guard lk(mu_);
-  std::string_view data(reinterpret_cast<const char*>(blob.data()), blob.size());
-  if (!write_file_atomic(path(group_id, ".group"), data)) co_return Result<Done>::failure(Errc::io_error);
-  blobs_[group_id] = std::move(blob);
-  co_return Result<Done>::success({});
+  std::shared_ptr<Completion> done;
+  {
+    std::lock_guard lk(mu_);
+    done = write_later(path(group_id, ".group"), std::string(blob.begin(), blob.end()));
+    blobs_[group_id] = std::move(blob);
+  }
+  co_return co_await outcome(done);
 }
 
 Task<Done> Groups::delete_group(std::string group_id) {
   if (closed_) co_return closed<Done>();
-  std::lock_guard lk(mu_);
-  blobs_.erase(group_id);
-  offsets_.erase(group_id);
-  std::error_code ec;
-  fs::remove(path(group_id, ".group"), ec);
-  fs::remove(path(group_id, ".offsets"), ec);
-  co_return Result<Done>::success({});
+  std::shared_ptr<Completion> done;
+  {
+    std::lock_guard lk(mu_);
+    blobs_.erase(group_id);
+    offsets_.erase(group_id);
+    (void)write_later(path(group_id, ".group"), std::nullopt);
+    done = write_later(path(group_id, ".offsets"), std::nullopt);
+  }
+  co_return co_await outcome(done);
 }
 
 Task<std::vector<GroupBlob>> Groups::load_groups() {
@@ -127,12 +155,14 @@ Task<std::vector<GroupBlob>> Groups::load_groups() {
 
 Task<Done> Groups::commit_offsets(std::string group_id, Offsets offsets) {
   if (closed_) co_return closed<Done>();
-  std::lock_guard lk(mu_);
-  auto copy = offsets_[group_id];
-  for (auto& [tp, o] : offsets) copy[tp] = o;
-  auto r = write_offsets(group_id, copy);
-  if (r.ok()) offsets_[group_id] = std::move(copy);
-  co_return r;
+  std::shared_ptr<Completion> done;
+  {
+    std::lock_guard lk(mu_);
+    auto& m = offsets_[group_id];
+    for (auto& [tp, o] : offsets) m[tp] = o;
+    done = write_offsets_later(group_id);
+  }
+  co_return co_await outcome(done);
 }
 
 Task<GroupStore::Offsets> Groups::fetch_offsets(std::string group_id) {
@@ -146,14 +176,15 @@ Task<GroupStore::Offsets> Groups::fetch_offsets(std::string group_id) {
 
 Task<Done> Groups::delete_offsets(std::string group_id, std::vector<TopicPartition> partitions) {
   if (closed_) co_return closed<Done>();
-  std::lock_guard lk(mu_);
-  auto it = offsets_.find(group_id);
-  if (it == offsets_.end()) co_return Result<Done>::success({});
-  auto copy = it->second;
-  for (auto& tp : partitions) copy.erase(tp);
-  auto r = write_offsets(group_id, copy);
-  if (r.ok()) it->second = std::move(copy);
-  co_return r;
+  std::shared_ptr<Completion> done;
+  {
+    std::lock_guard lk(mu_);
+    auto it = offsets_.find(group_id);
+    if (it == offsets_.end()) co_return Result<Done>::success({});
+    for (auto& tp : partitions) it->second.erase(tp);
+    done = write_offsets_later(group_id);
+  }
+  co_return co_await outcome(done);
 }
 
 Task<std::vector<std::string>> Groups::list_groups() {
@@ -178,7 +209,7 @@ void Groups::forget_topic(const std::string& topic) {
         ++it;
       }
     }
-    if (changed) (void)write_offsets(gid, m);
+    if (changed) (void)write_offsets_later(gid);
   }
 }
 

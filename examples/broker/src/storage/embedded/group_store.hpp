@@ -1,15 +1,19 @@
 // Consumer groups of the embedded store: a metadata blob and a file of
 // committed offsets per group, each replaced atomically on change and all
-// held in memory.
+// held in memory. Memory changes at once; the files are written (and
+// synced) on the store's flusher thread in the order of the changes, and a
+// call completes once its file is written.
 #pragma once
 
 #include <atomic>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "storage/embedded/flusher.hpp"
 #include "storage/storage.hpp"
 
 namespace kwire_broker::storage::embedded {
@@ -17,7 +21,7 @@ namespace kwire_broker::storage::embedded {
 class Groups final : public GroupStore {
  public:
   /// Loads every group found in `dir` (created if missing). Throws.
-  explicit Groups(std::filesystem::path dir);
+  Groups(std::filesystem::path dir, Flusher& disk);
 
   Task<Done> store_group(std::string group_id, std::vector<std::uint8_t> blob) override;
   Task<Done> delete_group(std::string group_id) override;
@@ -36,9 +40,15 @@ class Groups final : public GroupStore {
   using OffsetMap = std::map<TopicPartition, CommittedOffset>;
 
   std::filesystem::path path(const std::string& id, const char* ext) const;
-  Result<Done> write_offsets(const std::string& group_id, const OffsetMap& m);
+  /// Queues the replacement of `file` by `data` (nullopt: its removal)
+  /// behind every change queued before; called under mu_, so the files
+  /// change in the order memory did.
+  std::shared_ptr<Completion> write_later(std::filesystem::path file, std::optional<std::string> data);
+  std::shared_ptr<Completion> write_offsets_later(const std::string& group_id);
+  static Task<Done> outcome(const std::shared_ptr<Completion>& done);
 
   std::filesystem::path dir_;
+  Flusher& disk_;
   std::atomic<bool> closed_{false};
   std::mutex mu_;
   std::map<std::string, std::vector<std::uint8_t>> blobs_;

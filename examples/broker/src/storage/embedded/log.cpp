@@ -9,12 +9,6 @@
 #include <cstring>
 #include <stdexcept>
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "kwire/records/batch.hpp"
 #include "storage/embedded/files.hpp"
@@ -61,29 +55,26 @@ Task<AppendResult> Log::append(AppendBatch batch) {
   }
   // log.flush.interval.messages=1: acknowledged once on disk. The wait is
   // outside the mutex, so appends behind this one join the same sync.
-  if (seq != 0 && !co_await until_durable(seq)) {
-    co_return Result<AppendResult>::failure(Errc::io_error, "the append could not be synced to disk");
-  }
+  if (seq == 0) co_return r;
+  // Not in the if's condition: g++ 12 miscompiles a co_await there that is
+  // followed by a co_return.
+  const bool durable = co_await until_durable(seq);
+  if (!durable) co_return Result<AppendResult>::failure(Errc::io_error, "the append could not be synced to disk");
   co_return r;
 }
 
 asio::awaitable<bool> Log::until_durable(std::uint64_t seq) {
-  auto initiate = [this, seq](auto handler) {
-    // The flusher completes the wait from its own thread: the handler runs
-    // where the coroutine runs, and that executor counts it as work so an
-    // io_context does not run out of work meanwhile.
-    auto ex = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
-    auto h = std::make_shared<decltype(handler)>(std::move(handler));
-    std::function<void(bool)> done = [ex, h](bool ok) { asio::post(ex, [h, ok] { (*h)(ok); }); };
+  auto done = std::make_shared<Completion>();
+  {
     std::lock_guard lk(mu_);
     if (synced_ >= seq || state_ != State::open) {
-      done(synced_ >= seq);
-      return;
+      done->set(synced_ >= seq);
+    } else {
+      waiters_.push_back({seq, done});
+      request_sync_locked();
     }
-    waiters_.push_back({seq, std::move(done)});
-    request_sync_locked();
-  };
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(initiate, asio::use_awaitable);
+  }
+  co_return co_await done->wait();
 }
 
 void Log::request_sync_locked() {
@@ -122,7 +113,7 @@ void Log::durable_locked(std::uint64_t upto, bool ok) {
   if (ok) synced_ = std::max(synced_, upto);
   std::erase_if(waiters_, [&](Waiter& w) {
     if (w.seq > upto) return false;
-    w.done(ok);
+    w.done->set(ok);
     return true;
   });
 }

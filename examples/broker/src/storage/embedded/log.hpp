@@ -4,7 +4,6 @@
 #pragma once
 
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -81,7 +80,7 @@ class Log final : public PartitionLog, public Flushable, public std::enable_shar
   // durable. Waiters are appends acknowledged only once durable.
   struct Waiter {
     std::uint64_t seq;
-    std::function<void(bool)> done;  // posts to the waiting coroutine
+    std::shared_ptr<Completion> done;
   };
   std::uint64_t written_ = 0;
   std::uint64_t synced_ = 0;

@@ -18,7 +18,7 @@ class Store final : public Storage {
  public:
   explicit Store(const Options& o) : opts_(with_defaults(o, flusher_.get())), root_(opts_.dir / opts_.ns.tenant / opts_.ns.ns) {
     fs::create_directories(root_ / "topics");
-    groups_ = std::make_unique<Groups>(root_ / "groups");
+    groups_ = std::make_unique<Groups>(root_ / "groups", *flusher_);
     catalog_ = std::make_unique<Catalog>(opts_, root_ / "topics", *groups_);
     if (auto s = read_file(opts_.dir / "producer-ids")) {
       try {
