@@ -7,6 +7,9 @@
 //                                                        = record batches, as produced
 //   <dir>/<tenant>/<ns>/topics/<topic>/<p>/<base>.index  sparse: (relative offset, position)
 //   <dir>/<tenant>/<ns>/topics/<topic>/<p>/<base>.timeindex  (max timestamp, relative offset)
+//                                                        both written once, when the ledger
+//                                                        is sealed; the active one's live
+//                                                        in memory
 //   <dir>/<tenant>/<ns>/topics/<topic>/<p>/log-start     log start offset after DeleteRecords
 //   <dir>/<tenant>/<ns>/groups/<hex id>.group            group metadata blob
 //   <dir>/<tenant>/<ns>/groups/<hex id>.offsets          committed offsets
@@ -15,10 +18,12 @@
 // The parts, one per seam interface: log.hpp (PartitionLog), catalog.hpp
 // (TopicCatalog), group_store.hpp (GroupStore); this file is the root.
 //
-// Every call completes within its coroutine's first run, without suspending:
-// the disk work is short and guarded by mutexes, so any thread may call. Each
-// partition log has its own mutex; appends write to the page cache and are
-// made durable according to the flush policy. Opening the store recovers
+// Calls do their work within their coroutine's first run, under mutexes, so
+// any thread may call. Each partition log has its own mutex; appends write to
+// the page cache and are made durable according to the flush policy. What
+// waits for the disk (fdatasync, group files written whole) runs on the
+// store's flusher thread (flusher.hpp); a call that needs its outcome
+// suspends until then (an append under flush.messages=1, a group change). Opening the store recovers
 // every partition: the last ledger is read entry by entry, checking each
 // batch's CRC, and a torn tail is cut off.
 #pragma once
