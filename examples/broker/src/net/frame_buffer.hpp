@@ -3,9 +3,12 @@
 // It grows with the bytes received, never with the size a prefix announces.
 // Growing a std::vector copies: at the last step the old and the new buffer
 // are both resident, so a frame of N bytes costs up to 2N at its peak. Past
-// 1 MiB this buffer lives in its own mapping instead, which the kernel grows
+// 4 MiB this buffer lives in its own mapping instead, which the kernel grows
 // in place or moves by remapping pages (mremap), so a frame of N bytes costs
-// N. Its bytes are not zeroed: every byte is read from the socket before use.
+// N. Below that it comes from the malloc heap, which keeps such buffers for
+// reuse (core/allocator.hpp): a fresh mapping per request costs page faults
+// and zeroed pages on every request. Its bytes are not zeroed: every byte is
+// read from the socket before use.
 #pragma once
 
 #include <sys/mman.h>
@@ -49,7 +52,7 @@ class FrameBuffer {
   }
 
  private:
-  static constexpr std::size_t map_from = std::size_t{1} << 20;
+  static constexpr std::size_t map_from = std::size_t{4} << 20;  // as the heap's mmap threshold
   static constexpr std::size_t page = 4096;
 
   void grow(std::size_t n) {
@@ -68,7 +71,7 @@ class FrameBuffer {
       p = ::mremap(data_, capacity_, want, MREMAP_MAYMOVE);
     } else {
       p = ::mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p != MAP_FAILED && size_ > 0) std::memcpy(p, data_, size_);  // below 1 MiB: one small copy
+      if (p != MAP_FAILED && size_ > 0) std::memcpy(p, data_, size_);  // below 4 MiB: one small copy
       if (p != MAP_FAILED) std::free(data_);
     }
     if (p == MAP_FAILED) throw std::bad_alloc();
