@@ -138,7 +138,8 @@ def cmd_report(a):
           "are its fetch rates, which leave out joining the group.",
           "- p99: per record, from send to acknowledgement (kafka-producer-perf-test; loadgen produce, from Produce() to "
           "its promise): with unthrottled producers this is mostly time queued in the client. For the connections "
-          "row, per produce request.",
+          "row, per produce request. Request p99 (loadgen produce rows): a produce request's round trip, from "
+          "the start of its write to the end of reading its response (franz-go's BrokerE2E hook).",
           "- CPU s/100 MB: the broker process's utime + stime (all threads; for Kafka the java process) over the row, "
           "per 100 MiB of record values moved. For the connections row it is dominated by per-request cost.",
           "- RSS after: VmRSS after the row (median). VmHWM: the process's peak RSS since it started (largest "
@@ -146,13 +147,15 @@ def cmd_report(a):
           f"{int(m['kafka_start_rss_kb']) // 1024} MiB, kwire {int(m['kwire_start_rss_kb']) // 1024} MiB.", ""]
 
     L += ["## Throughput", "",
-          "| row | tool | workload | Kafka rec/s | kwire rec/s | kwire/Kafka | Kafka MB/s | kwire MB/s | Kafka p99 ms | kwire p99 ms |",
-          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+          "| row | tool | workload | Kafka rec/s | kwire rec/s | kwire/Kafka | Kafka MB/s | kwire MB/s "
+          "| Kafka p99 ms | kwire p99 ms | Kafka request p99 ms | kwire request p99 ms |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for k in order:
         ka, kw = by[(k, "kafka")], by[(k, "kwire")]
         L.append(f"| {k} | {TOOL[first[k]['tool']]} | {workload(first[k])} | {fmt(med(ka, 'rps'), ',.0f')} | "
                  f"{fmt(med(kw, 'rps'), ',.0f')} | {ratio(med(kw, 'rps'), med(ka, 'rps'))} | {fmt(med(ka, 'mbps'), '.1f')} | "
-                 f"{fmt(med(kw, 'mbps'), '.1f')} | {fmt(med(ka, 'p99_ms'), ',.0f')} | {fmt(med(kw, 'p99_ms'), ',.0f')} |")
+                 f"{fmt(med(kw, 'mbps'), '.1f')} | {fmt(med(ka, 'p99_ms'), ',.0f')} | {fmt(med(kw, 'p99_ms'), ',.0f')} | "
+                 f"{fmt(med(ka, 'req_p99_ms'), ',.1f')} | {fmt(med(kw, 'req_p99_ms'), ',.1f')} |")
     L += ["", "## Broker cost", "",
           "| row | Kafka CPU s/100 MB | kwire CPU s/100 MB | kwire/Kafka | Kafka RSS after MiB | kwire RSS after MiB | Kafka VmHWM MiB | kwire VmHWM MiB |",
           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -242,8 +245,9 @@ def short_symbol(sym):
 
 def profiles(work):
     out = []
-    for name, what in (("produce", "row go-p6-1k-all (loadgen produce, 6 partitions, 1 KiB, acks=all)"),
-                       ("consume", "row go-consume-p6 (loadgen consume of 6 partitions, 1 KiB records)")):
+    for name, what in (("produce", "row go-p6-1k-all (loadgen produce, 6 partitions, 1 KiB, acks=all, 16 KiB batches)"),
+                       ("produce-128k", "row go-p6-1k-1-128k (the same with acks=1 and 128 KiB batches)"),
+                       ("consume", "row go-consume-p6 (loadgen consume of that topic, 6 partitions, 1 KiB records)")):
         p = os.path.join(work, f"profile-{name}.txt")
         if not os.path.exists(p):
             continue
@@ -253,14 +257,14 @@ def profiles(work):
                     "figures above); `perf report --no-children --sort dso,symbol`: the top 15 by self time. "
                     "`[k]` is the kernel working for the broker (system calls, page cache, TCP).", ""]
         lines = open(p, errors="replace").read().splitlines()
-        samples = next((l.strip("# ") for l in lines if l.startswith("# Samples")), "")
+        samples = next((re.sub(r"\s+", " ", l.strip("# ")) for l in lines if l.startswith("# Samples")), "")
         rows = [l.split("\t") for l in lines if l.strip() and not l.startswith("#")]
         by_object = {}
         for r in rows:
             if len(r) >= 2 and r[0].strip().endswith("%"):
                 by_object[r[1].strip()] = by_object.get(r[1].strip(), 0) + float(r[0].strip().rstrip("%"))
         objects = ", ".join(f"{o} {v:.0f}%" for o, v in sorted(by_object.items(), key=lambda x: -x[1])[:5])
-        out += [f"### {name.capitalize()}: {what}", "",
+        out += [f"### {name.capitalize().replace('-', ', ')}: {what}", "",
                 (f"{samples}. " if samples else "") + f"Self time by object: {objects}.", "",
                 "| self | object | symbol |", "| --- | --- | --- |"]
         for r in rows[:15]:

@@ -7,7 +7,7 @@
 # KWIRE_BROKER (argument or environment) defaults to
 # build/default/examples/broker/kwire-broker. Environment:
 #   ROUNDS (3)       rounds; the report gives medians over them
-#   ROW_MB (1024)    MiB of record values per loadgen produce row (records =
+#   ROW_MB (2048)    MiB of record values per loadgen produce row (records =
 #                    ROW_MB / record size)
 #   PERF_MB (256)    the same for producer-perf-test rows (the Java client
 #                    produces a few times slower than franz-go here)
@@ -16,13 +16,14 @@
 #   QUICK=1          one round, 8 MiB rows, five rows, no warm-up: a smoke run
 #                    (ctest bench.broker_quick); the report goes to a scratch path
 #   PROFILE=1        afterwards, perf record -g on kwire-broker during rows
-#                    go-p6-1k-all and go-consume-p6 (needs perf); appended to the report
+#                    go-p6-1k-all, go-p6-1k-1-128k and go-consume-p6 (needs
+#                    perf); appended to the report
 #   OUT              the report (bench/results/broker.md, with broker.png beside it)
 #   KEEP=1           keep the work directory (logs, raw results)
 #
 # Rows. Each produce row writes a new topic; a consume row reads, from the
 # start, the topic its source row wrote in the same round on the same broker.
-# Rather than the full cross product (64 produce rows), each dimension is
+# Rather than the full cross product (16 produce rows per tool), each dimension is
 # varied at least once with each tool, around two baselines, Kafka's Java
 # producer defaults (1 KiB, acks=all, 16 KiB batches) and franz-go:
 #   key                  tool                 partitions  size  acks  batch
@@ -48,7 +49,7 @@ root="$(cd "$here/../.." && pwd)"
 source "$root/tests/support/net.sh"
 broker_bin="${1:-${KWIRE_BROKER:-$root/build/default/examples/broker/kwire-broker}}"
 quick="${QUICK:-0}"
-rounds="${ROUNDS:-3}" row_mb="${ROW_MB:-1024}" perf_mb="${PERF_MB:-256}"
+rounds="${ROUNDS:-3}" row_mb="${ROW_MB:-2048}" perf_mb="${PERF_MB:-256}"
 conns="${CONNS:-500}" requests="${REQUESTS:-20}"
 if [[ $quick == 1 ]]; then
   rounds=1 row_mb=8 perf_mb=8 requests=5
@@ -80,10 +81,13 @@ log "building the load generator (franz-go from the Go module proxy)"
 loadgen() { timeout "$tool_timeout" "$work/loadgen" "$@"; }
 kafka_version="$("$root/tools/peers/kafka-classpath.sh" | tr ':' '\n' | sed -n 's#.*/kafka-clients-\([^/]*\)\.jar$#\1#p' | head -1)"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+# What is measured: the broker's code and this benchmark's, as of now.
+revision="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD \
+  -- include examples bench/broker 2>/dev/null || echo ' (with uncommitted changes)')"
 
 kafka_port="$(free_port)"
-# Deleted topics' files go after 1 s instead of 60, so that each round's
-# deletions are done before the next round starts (see end_round).
+# Deleted topics' files go after 1 s instead of 60, so that a row's topics
+# are gone before the next row starts (see drop_topics).
 KWIRE_KAFKA_CONFIG="log.segment.delete.delay.ms=1000" \
   "$root/tools/peers/kafka-server.sh" start "$kafka_port" "$work/kafka" >&2
 kafka_pid="$(cat "$work/kafka/kafka.pid")"
@@ -173,8 +177,10 @@ run_row() {
 }
 
 # Deletes the topics written so far on both brokers and waits until Kafka has
-# removed their files, so that no row pays for an earlier row's deletions.
-end_round() {
+# removed their files: no row pays for an earlier row's deletions, and the
+# page cache holds no more than a row or two of data (a consume row reads
+# from it, on both brokers).
+drop_topics() {
   local b t
   while read -r b t; do
     loadgen delete -brokers "127.0.0.1:$(port_of "$b")" -topic "$t" >/dev/null 2>&1 || true
@@ -207,8 +213,9 @@ for round in $(seq 1 "$rounds"); do
       log "round $round/$rounds: $key on $b"
       run_row "$round" "$key" "$b"
     done
+    # unless the next row reads them
+    grep -q "|$key\$" <<<"$all_rows" || drop_topics
   done
-  end_round
 done
 
 # --- profile --------------------------------------------------------------------
@@ -226,7 +233,7 @@ profile_row() {
 if [[ "${PROFILE:-0}" == 1 ]]; then
   log "profiling kwire-broker (perf record -g)"
   profile_row produce go-p6-1k-all
-  run_row 99 go-p6-1k-1-128k kwire
+  profile_row produce-128k go-p6-1k-1-128k
   profile_row consume go-consume-p6
   grep -v '"round": 99' "$work/rows.jsonl" >"$work/rows.tmp" && mv "$work/rows.tmp" "$work/rows.jsonl"
 fi
@@ -246,7 +253,7 @@ grep -E ' (ERROR|FATAL) ' "$work/kafka/server.log" | head -20 >"$work/kafka.issu
   echo "java=$(java -version 2>&1 | head -1 | tr -d '"')"
   echo "go=$(go version | cut -d' ' -f3)"
   echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "revision=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "revision=$revision"
   echo "rounds=$rounds"
   echo "row_mb=$row_mb"
   echo "perf_mb=$perf_mb"
