@@ -26,9 +26,11 @@ std::list<TempDir>& temp_dirs() {
   return dirs;
 }
 
-std::unique_ptr<Storage> open_at(const fs::path& dir, std::vector<std::string>* reports = nullptr) {
+std::unique_ptr<Storage> open_at(const fs::path& dir, std::vector<std::string>* reports = nullptr,
+                                 std::int64_t index_interval_bytes = 4096) {
   embedded::Options o;
   o.dir = dir;
+  o.index_interval_bytes = index_interval_bytes;
   if (reports) o.report = [reports](const std::string& s) { reports->push_back(s); };
   return embedded::open(o);
 }
@@ -128,6 +130,70 @@ TEST_CASE("embedded: a torn or corrupt ledger tail is cut off at reopening, by C
   auto next = run(log->append(make_batch(1)));
   REQUIRE(next.ok());
   CHECK(next.value.base_offset == 6);
+}
+
+TEST_CASE("embedded: reads end at the batch boundaries a walk of every batch finds, across ledgers") {
+  // Batches of 1 to 5 records in ledgers of about 1 KiB, indexed every 100
+  // bytes: reads find their ends through the index and a few headers, and
+  // must agree with the batches one by one.
+  TempDir dir{"kwire-contract"};
+  auto store = open_at(dir.path, nullptr, 100);
+  REQUIRE(run(store->topics().create_topic(NewTopic{"t", 1, {{"segment.bytes", "1000"}}})).ok());
+  auto log = run(store->open_log(TopicPartition{"t", 0})).value;
+  struct Stored {
+    std::int64_t base, last;
+    std::size_t size;
+  };
+  std::vector<Stored> stored;
+  for (int i = 0; i < 60; ++i) {
+    auto b = make_batch(1 + i % 5);
+    const auto size = b.bytes.size();
+    auto a = run(log->append(std::move(b)));
+    REQUIRE(a.ok());
+    stored.push_back({a.value.base_offset, a.value.last_offset, size});
+  }
+  const std::int64_t hw = stored.back().last + 1;
+  for (std::int64_t offset = 0; offset <= hw; offset += 3) {
+    // Limits that fall inside batches, and ones that end exactly at a batch.
+    std::vector<std::int32_t> limits{0, 1, 90, 250, 700, 1500, 4000, 1 << 20};
+    std::size_t exact = 0;
+    for (auto& s : stored) {
+      if (s.last < offset) continue;
+      exact += s.size;
+      if (limits.size() < 14) limits.push_back(static_cast<std::int32_t>(exact));
+    }
+    for (std::int32_t max_bytes : limits) {
+      for (bool at_least_one : {true, false}) {
+        // The reference: whole batches from the one holding `offset` while
+        // they fit, the first one regardless with at_least_one.
+        std::vector<std::int64_t> want;
+        std::size_t used = 0;
+        for (auto& s : stored) {
+          if (s.last < offset) continue;
+          if (used + s.size > static_cast<std::size_t>(max_bytes) && !(want.empty() && at_least_one)) break;
+          want.push_back(s.base);
+          used += s.size;
+        }
+        ReadOptions o;
+        o.offset = offset;
+        o.max_bytes = max_bytes;
+        o.at_least_one = at_least_one;
+        auto r = run(log->read(o));
+        REQUIRE(r.ok());
+        std::vector<std::int64_t> got;
+        for (auto& b : batches_of(r.value.bytes)) got.push_back(b.base_offset);
+        INFO("offset ", offset, " max_bytes ", max_bytes, " at_least_one ", at_least_one);
+        CHECK(got == want);
+        CHECK(r.value.bytes.size() == used);
+        const std::int64_t next = want.empty() ? offset : [&] {
+          for (auto& s : stored)
+            if (s.base == want.back()) return s.last + 1;
+          return std::int64_t{-1};
+        }();
+        CHECK(r.value.next_offset == next);
+      }
+    }
+  }
 }
 
 TEST_CASE("embedded: data, producer state and groups survive a restart") {
