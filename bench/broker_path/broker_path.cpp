@@ -25,6 +25,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <sys/resource.h>
@@ -51,6 +52,7 @@
 #include "kwire/messages/produce_request.hpp"
 #include "kwire/messages/produce_response.hpp"
 #include "kwire/records/records.hpp"
+#include "net/reply_writer.hpp"
 #include "protocol/batch_validator.hpp"
 #include "storage/embedded/file_cache.hpp"
 #include "storage/open.hpp"
@@ -89,7 +91,7 @@ class Harness {
     auto reply = broker_.handle_frame(frame);
     if (reply.kind == kb::Reply::Kind::close)
       throw std::runtime_error("the broker closed the connection: " + std::string(reply.frame.begin(), reply.frame.end()));
-    return std::move(reply.frame);
+    return kb::flatten(reply);
   }
   /// Handles one frame and returns the reply as the broker made it.
   kb::Reply reply(const std::vector<std::uint8_t>& frame) {
@@ -184,18 +186,23 @@ Figures produce(Harness& h, std::string_view topic, const std::vector<std::uint8
   return f;
 }
 
-/// Writes a reply to the broker's end of the connection, as a connection
-/// does.
-void send_reply(int fd, const kb::Reply& reply) {
-  const std::uint8_t* p = reply.frame.data();
-  std::size_t n = reply.frame.size();
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w <= 0) throw std::runtime_error("cannot write the reply to the socket");
-    p += w;
-    n -= static_cast<std::size_t>(w);
+/// Writes replies to the broker's end of a connection as a connection does
+/// (net/reply_writer: vectored writes, sendfile for file regions).
+class ReplySender {
+ public:
+  explicit ReplySender(int fd) : socket_(io_, asio::ip::tcp::v4(), fd) {}
+  void send(const kb::Reply& reply) {
+    std::exception_ptr failed;
+    asio::co_spawn(io_, kb::write_reply(socket_, reply), [&](std::exception_ptr e) { failed = e; });
+    io_.restart();
+    io_.run();
+    if (failed) std::rethrow_exception(failed);
   }
-}
+
+ private:
+  asio::io_context io_{1};
+  asio::ip::tcp::socket socket_;
+};
 
 /// Fetches from offset 0 to `end_offset`, each response written to a
 /// loopback socket whose other end a consumer thread reads. The CPU figures
@@ -204,6 +211,7 @@ Figures fetch(Harness& h, std::string_view topic, std::int64_t end_offset, std::
               const std::string& name) {
   constexpr std::int16_t version = 12;
   bench::SocketClient client(version);
+  ReplySender sender(client.release_server_fd());
   Figures f{name, 0, 0, 0, 0, 0};
   std::int64_t offset = 0;
   std::int32_t correlation = 100;
@@ -219,7 +227,7 @@ Figures fetch(Harness& h, std::string_view topic, std::int64_t end_offset, std::
     p.partition = 0;
     p.fetch_offset = offset;
     p.partition_max_bytes = partition_max_bytes;
-    send_reply(client.server_fd(), h.reply(request_frame(req, version, correlation++)));
+    sender.send(h.reply(request_frame(req, version, correlation++)));
     auto seen = client.next();
     if (!seen.error.empty()) throw std::runtime_error(seen.error);
     if (seen.next_offset <= offset) throw std::runtime_error("fetch returned no complete batch");

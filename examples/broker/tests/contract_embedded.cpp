@@ -65,7 +65,7 @@ TEST_CASE("embedded: retention by size and by time in maintain(), a segment at a
     CHECK(o.high_watermark == 60);
     auto from = f.read(*log, o.log_start);
     REQUIRE(from.ok());
-    CHECK(!from.value.bytes.empty());
+    CHECK(from.value.size() > 0);
   }
   SUBCASE("by time") {
     Fixture f("timed", 1, {{"segment.bytes", "300"}, {"retention.ms", "60000"}});
@@ -123,7 +123,7 @@ TEST_CASE("embedded: a torn or corrupt ledger tail is cut off at reopening, by C
   ReadOptions all;
   auto r = run(log->read(all));
   REQUIRE(r.ok());
-  auto got = batches_of(r.value.bytes);
+  auto got = batches_of(read_bytes(r.value));
   REQUIRE(got.size() == 3);
   CHECK(got[2].base_offset == 4);
   CHECK(got[2].first_value == "good2-0");
@@ -181,10 +181,10 @@ TEST_CASE("embedded: reads end at the batch boundaries a walk of every batch fin
         auto r = run(log->read(o));
         REQUIRE(r.ok());
         std::vector<std::int64_t> got;
-        for (auto& b : batches_of(r.value.bytes)) got.push_back(b.base_offset);
+        for (auto& b : batches_of(read_bytes(r.value))) got.push_back(b.base_offset);
         INFO("offset ", offset, " max_bytes ", max_bytes, " at_least_one ", at_least_one);
         CHECK(got == want);
-        CHECK(r.value.bytes.size() == used);
+        CHECK(r.value.size() == used);
         const std::int64_t next = want.empty() ? offset : [&] {
           for (auto& s : stored)
             if (s.base == want.back()) return s.last + 1;
@@ -194,6 +194,44 @@ TEST_CASE("embedded: reads end at the batch boundaries a walk of every batch fin
       }
     }
   }
+}
+
+TEST_CASE("embedded: reads are regions of the ledgers, never past what was committed") {
+  Fixture f("regions", 1, {{"segment.bytes", "400"}});
+  auto log = f.log();
+  for (int i = 0; i < 10; ++i) REQUIRE(f.append(*log, make_batch(3)).ok());
+  auto r = run(log->read(ReadOptions{}));
+  REQUIRE(r.ok());
+  CHECK(r.value.bytes.empty());
+  REQUIRE(r.value.regions.size() > 1);  // one per ledger
+  const auto before = read_bytes(r.value);
+  CHECK(batches_of(before).size() == 10);
+  // Appends after the read do not reach it: the last ledger's region ends
+  // where that ledger ended then.
+  for (int i = 0; i < 3; ++i) REQUIRE(f.append(*log, make_batch(1)).ok());
+  CHECK(read_bytes(r.value) == before);
+}
+
+TEST_CASE("embedded: a region held while its ledger is removed still reads the same bytes") {
+  const auto now = std::chrono::system_clock::now();
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  Fixture f("held", 1, {{"segment.bytes", "300"}, {"retention.bytes", "600"}});
+  auto log = f.log();
+  for (int i = 0; i < 30; ++i) REQUIRE(f.append(*log, make_batch(2, now_ms)).ok());
+  auto r = run(log->read(ReadOptions{}));
+  REQUIRE(r.ok());
+  const auto before = read_bytes(r.value);
+  REQUIRE(batches_of(before).size() == 30);
+  SUBCASE("retention") {
+    f.store->maintain(now);
+    REQUIRE(log->offsets().log_start > 0);
+  }
+  SUBCASE("DeleteRecords") { REQUIRE(run(log->delete_records(-1)).ok()); }
+  SUBCASE("the topic deleted") {
+    REQUIRE(run(f.store->topics().delete_topic("held")).ok());
+    CHECK_FALSE(run(log->read(ReadOptions{})).ok());
+  }
+  CHECK(read_bytes(r.value) == before);
 }
 
 TEST_CASE("embedded: data, producer state and groups survive a restart") {

@@ -5,8 +5,17 @@
 // offset and ends at a batch boundary within the byte budget. Both ends are
 // found with the sparse offset index (an entry every log.index.interval.bytes,
 // each at a batch boundary) and a few header reads from there, so a read of a
-// thousand small batches reads a handful of headers, not a thousand, and its
-// bytes are taken in one piece per ledger.
+// thousand small batches reads a handful of headers, not a thousand.
+//
+// The result is a region of each ledger file, not its bytes: the broker sends
+// regions with sendfile, and nothing is copied into the broker's memory. A
+// region ends at most at the ledger's committed size, read under the log's
+// lock, so it never shows bytes an append has not finished. The store never
+// changes committed bytes (it cuts a ledger back only to its committed size:
+// a torn tail when the log is opened, the partial write of a failed append),
+// and it removes ledgers by unlinking them, so a region held while its
+// ledger is dropped (retention, DeleteRecords, a deleted topic) still reads
+// what it read.
 #include <unistd.h>
 
 #include <algorithm>
@@ -113,14 +122,12 @@ Result<ReadResult> Log::read_locked(const ReadOptions& o) const {
     rr.next_offset = offset;
     if (stop.pos < limit.pos || limit.pos < s.size || taken >= budget) break;
   }
-  rr.bytes.resize(static_cast<std::size_t>(taken));
-  std::size_t at = 0;
+  // The bytes stay where they are: each run is a region of its ledger, whose
+  // descriptor the result holds open.
   for (const auto& run : runs) {
-    auto file = run.seg->log.use();
-    const auto n = static_cast<std::size_t>(run.to - run.from);
-    if (!file || !pread_all(file.fd(), rr.bytes.data() + at, n, run.from))
-      return R::failure(Errc::io_error, "cannot read " + run.seg->log_path.string());
-    at += n;
+    auto file = run.seg->log.share();
+    if (!file) return R::failure(Errc::io_error, "cannot open " + run.seg->log_path.string());
+    rr.regions.push_back({std::move(file), run.from, run.to - run.from});
   }
   return R::success(std::move(rr));
 }
