@@ -18,17 +18,22 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/handlers/admin.cpp
     ${s}/handlers/core.cpp
     ${s}/handlers/data.cpp
+    ${s}/handlers/fetch.cpp
     ${s}/handlers/groups.cpp
     ${s}/handlers/sasl.cpp
     ${s}/protocol/batch_validator.cpp
+    ${s}/protocol/context.cpp
     ${s}/protocol/dispatch.cpp
+    ${s}/protocol/fetch_sessions.cpp
     ${s}/protocol/internal_topics.cpp
+    ${s}/protocol/reply.cpp
     ${s}/storage/open.cpp
     ${s}/storage/embedded/catalog.cpp
     ${s}/storage/embedded/file_cache.cpp
     ${s}/storage/embedded/files.cpp
     ${s}/storage/embedded/group_store.cpp
     ${s}/storage/embedded/log.cpp
+    ${s}/storage/embedded/log_read.cpp
     ${s}/storage/embedded/segment.cpp
     ${s}/storage/embedded/store.cpp)
   target_include_directories(fuzz_kwire_broker PUBLIC ${s} ${broker_dir}/tests)

@@ -5,9 +5,12 @@
 // Input: up to max_frames request frame bodies (what follows the size
 // prefix), separated by `separator`, handled in order as one connection
 // sends them, so that sequences such as CreateTopics, Produce, Fetch are
-// reachable. Per frame the broker must either close the connection (bad
-// input) or answer with a frame that kwire decodes as the response of the
-// request's API and version, with its correlation id and nothing left over.
+// reachable; fetch session ids follow a fixed sequence per input, so that a
+// full fetch's session can be continued. Per frame the broker must either
+// close the connection (bad input) or answer with a frame that kwire decodes
+// as the response of the request's API and version, with its correlation id
+// and nothing left over; a fetch's record sets, sent from the store's files,
+// are read to make that frame.
 //
 // Bounds, so that a long run does not grow without limit: a fresh broker and
 // store every inputs_per_broker inputs or once requests have asked for
@@ -88,7 +91,7 @@ void check(kwire::bytes_view frame, const Reply& reply, bool raw_sasl) {
   }
   if (raw_sasl) {
     // After SaslHandshake v0 a good token is answered with an empty frame.
-    if (reply.kind != Reply::Kind::respond || reply.frame != std::vector<std::uint8_t>(4, 0))
+    if (reply.kind != Reply::Kind::respond || flatten(reply) != std::vector<std::uint8_t>(4, 0))
       fail("not an empty frame after a bare SASL token", -1, -1);
     return;
   }
@@ -105,7 +108,10 @@ void check(kwire::bytes_view frame, const Reply& reply, bool raw_sasl) {
     auto range = kwire_broker::Broker::advertised(key);
     if (!range || version > range->max) version = 0;
   }
-  const auto& out = reply.frame;
+  // A fetch's record sets may be regions of the store's files: read, they
+  // must make one frame with the rest.
+  const auto out = kwire_broker::flatten(reply);
+  if (out.size() != reply.size()) fail("a reply whose pieces do not add up to its size", key, version);
   if (out.size() < 4) fail("a response frame shorter than its size prefix", key, version);
   const std::uint32_t size = std::uint32_t{out[0]} << 24 | std::uint32_t{out[1]} << 16 | std::uint32_t{out[2]} << 8 | out[3];
   if (size != out.size() - 4) fail("a response frame whose size prefix is wrong", key, version);
@@ -145,6 +151,9 @@ class Target {
 
   void run(const std::uint8_t* data, std::size_t size) {
     if (++inputs_ >= inputs_per_broker || partitions_ >= max_partitions) renew();
+    // Sessions this input opens get the ids its later frames can name
+    // (tools/broker_request_seeds.cpp computes the first).
+    broker_->broker().fetch_sessions().reseed(1);
     std::string_view rest(reinterpret_cast<const char*>(data), size);
     for (std::size_t i = 0; i < max_frames && !rest.empty(); ++i) {
       auto at = rest.find(separator);
@@ -168,7 +177,7 @@ class Target {
         std::fprintf(stderr, "api %d v%d: %s %s\n", static_cast<int>(prefix.api_key), prefix.api_version,
                      reply->kind == Reply::Kind::close ? "close" : reply->kind == Reply::Kind::none ? "none" : "respond",
                      reply->kind == Reply::Kind::close ? std::string(reply->frame.begin(), reply->frame.end()).c_str()
-                                                       : std::to_string(reply->frame.size()).c_str());
+                                                       : std::to_string(reply->size()).c_str());
       }
       check(frame, *reply, raw_sasl);
       if (reply->kind == Reply::Kind::close) broker_->reset_session();  // the client reconnects

@@ -31,9 +31,11 @@ std::list<TempDir>& temp_dirs() {
   return dirs;
 }
 
-std::unique_ptr<Storage> open_at(const fs::path& dir, std::vector<std::string>* reports = nullptr) {
+std::unique_ptr<Storage> open_at(const fs::path& dir, std::vector<std::string>* reports = nullptr,
+                                 std::int64_t index_interval_bytes = 4096) {
   embedded::Options o;
   o.dir = dir;
+  o.index_interval_bytes = index_interval_bytes;
   if (reports) o.report = [reports](const std::string& s) { reports->push_back(s); };
   return embedded::open(o);
 }
@@ -68,7 +70,7 @@ TEST_CASE("embedded: retention by size and by time in maintain(), a segment at a
     CHECK(o.high_watermark == 60);
     auto from = f.read(*log, o.log_start);
     REQUIRE(from.ok());
-    CHECK(!from.value.bytes.empty());
+    CHECK(from.value.size() > 0);
   }
   SUBCASE("by time") {
     Fixture f("timed", 1, {{"segment.bytes", "300"}, {"retention.ms", "60000"}});
@@ -195,13 +197,115 @@ TEST_CASE("embedded: a torn or corrupt ledger tail is cut off at reopening, by C
   ReadOptions all;
   auto r = run(log->read(all));
   REQUIRE(r.ok());
-  auto got = batches_of(r.value.bytes);
+  auto got = batches_of(read_bytes(r.value));
   REQUIRE(got.size() == 3);
   CHECK(got[2].base_offset == 4);
   CHECK(got[2].first_value == "good2-0");
   auto next = run(log->append(make_batch(1)));
   REQUIRE(next.ok());
   CHECK(next.value.base_offset == 6);
+}
+
+TEST_CASE("embedded: reads end at the batch boundaries a walk of every batch finds, across ledgers") {
+  // Batches of 1 to 5 records in ledgers of about 1 KiB, indexed every 100
+  // bytes: reads find their ends through the index and a few headers, and
+  // must agree with the batches one by one.
+  TempDir dir{"kwire-contract"};
+  auto store = open_at(dir.path, nullptr, 100);
+  REQUIRE(run(store->topics().create_topic(NewTopic{"t", 1, {{"segment.bytes", "1000"}}})).ok());
+  auto log = run(store->open_log(TopicPartition{"t", 0})).value;
+  struct Stored {
+    std::int64_t base, last;
+    std::size_t size;
+  };
+  std::vector<Stored> stored;
+  for (int i = 0; i < 60; ++i) {
+    auto b = make_batch(1 + i % 5);
+    const auto size = b.bytes.size();
+    auto a = run(log->append(std::move(b)));
+    REQUIRE(a.ok());
+    stored.push_back({a.value.base_offset, a.value.last_offset, size});
+  }
+  const std::int64_t hw = stored.back().last + 1;
+  for (std::int64_t offset = 0; offset <= hw; offset += 3) {
+    // Limits that fall inside batches, and ones that end exactly at a batch.
+    std::vector<std::int32_t> limits{0, 1, 90, 250, 700, 1500, 4000, 1 << 20};
+    std::size_t exact = 0;
+    for (auto& s : stored) {
+      if (s.last < offset) continue;
+      exact += s.size;
+      if (limits.size() < 14) limits.push_back(static_cast<std::int32_t>(exact));
+    }
+    for (std::int32_t max_bytes : limits) {
+      for (bool at_least_one : {true, false}) {
+        // The reference: whole batches from the one holding `offset` while
+        // they fit, the first one regardless with at_least_one.
+        std::vector<std::int64_t> want;
+        std::size_t used = 0;
+        for (auto& s : stored) {
+          if (s.last < offset) continue;
+          if (used + s.size > static_cast<std::size_t>(max_bytes) && !(want.empty() && at_least_one)) break;
+          want.push_back(s.base);
+          used += s.size;
+        }
+        ReadOptions o;
+        o.offset = offset;
+        o.max_bytes = max_bytes;
+        o.at_least_one = at_least_one;
+        auto r = run(log->read(o));
+        REQUIRE(r.ok());
+        std::vector<std::int64_t> got;
+        for (auto& b : batches_of(read_bytes(r.value))) got.push_back(b.base_offset);
+        INFO("offset ", offset, " max_bytes ", max_bytes, " at_least_one ", at_least_one);
+        CHECK(got == want);
+        CHECK(r.value.size() == used);
+        const std::int64_t next = want.empty() ? offset : [&] {
+          for (auto& s : stored)
+            if (s.base == want.back()) return s.last + 1;
+          return std::int64_t{-1};
+        }();
+        CHECK(r.value.next_offset == next);
+      }
+    }
+  }
+}
+
+TEST_CASE("embedded: reads are regions of the ledgers, never past what was committed") {
+  Fixture f("regions", 1, {{"segment.bytes", "400"}});
+  auto log = f.log();
+  for (int i = 0; i < 10; ++i) REQUIRE(f.append(*log, make_batch(3)).ok());
+  auto r = run(log->read(ReadOptions{}));
+  REQUIRE(r.ok());
+  CHECK(r.value.bytes.empty());
+  REQUIRE(r.value.regions.size() > 1);  // one per ledger
+  const auto before = read_bytes(r.value);
+  CHECK(batches_of(before).size() == 10);
+  // Appends after the read do not reach it: the last ledger's region ends
+  // where that ledger ended then.
+  for (int i = 0; i < 3; ++i) REQUIRE(f.append(*log, make_batch(1)).ok());
+  CHECK(read_bytes(r.value) == before);
+}
+
+TEST_CASE("embedded: a region held while its ledger is removed still reads the same bytes") {
+  const auto now = std::chrono::system_clock::now();
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  Fixture f("held", 1, {{"segment.bytes", "300"}, {"retention.bytes", "600"}});
+  auto log = f.log();
+  for (int i = 0; i < 30; ++i) REQUIRE(f.append(*log, make_batch(2, now_ms)).ok());
+  auto r = run(log->read(ReadOptions{}));
+  REQUIRE(r.ok());
+  const auto before = read_bytes(r.value);
+  REQUIRE(batches_of(before).size() == 30);
+  SUBCASE("retention") {
+    f.store->maintain(now);
+    REQUIRE(log->offsets().log_start > 0);
+  }
+  SUBCASE("DeleteRecords") { REQUIRE(run(log->delete_records(-1)).ok()); }
+  SUBCASE("the topic deleted") {
+    REQUIRE(run(f.store->topics().delete_topic("held")).ok());
+    CHECK_FALSE(run(log->read(ReadOptions{})).ok());
+  }
+  CHECK(read_bytes(r.value) == before);
 }
 
 TEST_CASE("embedded: data, producer state and groups survive a restart") {

@@ -103,3 +103,30 @@ TEST_CASE("closing a file gives its descriptor back") {
   CHECK(cache->open_files() == 0);
   CHECK_FALSE(f.use());
 }
+
+TEST_CASE("a shared file stays open after the cache closes it, and counts until let go") {
+  TempDir dir{"kwire-file-cache"};
+  auto cache = std::make_shared<FileCache>(1);
+  CachedFile first(cache, dir.path / "first.log", create_flags);
+  {
+    auto f = first.use();
+    REQUIRE(::write(f.fd(), "abc", 3) == 3);
+  }
+  auto held = first.share();
+  REQUIRE(held);
+  // Opening another closes first.log as far as the cache goes; the held
+  // descriptor counts toward the bound, so the new file is not kept open
+  // once idle either.
+  CachedFile second(cache, dir.path / "second.log", create_flags);
+  fs::remove(dir.path / "first.log");
+  CHECK(cache->open_files() == 1);
+  char buf[3] = {};
+  REQUIRE(::pread(held->fd(), buf, 3, 0) == 3);
+  CHECK(std::string(buf, 3) == "abc");
+  held.reset();
+  CHECK(cache->open_files() == 0);
+  CHECK(second.use());
+  CHECK(cache->open_files() == 1);
+  first.close();
+  CHECK_FALSE(first.share());
+}

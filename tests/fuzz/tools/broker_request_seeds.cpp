@@ -5,8 +5,10 @@
 //   clang++ -std=c++20 -Iinclude tests/fuzz/tools/broker_request_seeds.cpp -o seeds
 //   ./seeds tests/fuzz/corpus/broker_request
 // Keep `separator` equal to broker_request.cpp's.
+#include <climits>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -138,6 +140,31 @@ int main(int argc, char** argv) {
     one.topics.emplace().emplace_back().name = std::string_view("t");
     write(dir, "create_produce_fetch",
           Seq{}.add(create("t", 2), 7).add(produce("t", three, -1), 9).add(fetch("t", 0), 12).add(one, 12));
+    // A fetch session: opened by a full fetch, continued with a changed and
+    // a forgotten partition, closed. The target reseeds session ids with 1
+    // for every input, so the session gets the first id of that sequence.
+    std::mt19937 ids(1);
+    const std::int32_t session = std::uniform_int_distribution<std::int32_t>(1, INT32_MAX)(ids);
+    auto open = fetch("t", 0);
+    open.session_epoch = 0;
+    auto second = open.topics[0].partitions[0];
+    second.partition = 1;
+    open.topics[0].partitions.push_back(second);
+    auto next = fetch("t", 2);
+    next.session_id = session;
+    next.session_epoch = 1;
+    auto& gone = next.forgotten_topics_data.emplace_back();
+    gone.topic = "t";
+    gone.partitions.push_back(1);
+    auto again = fetch("t", 0);
+    again.topics.clear();
+    again.session_id = session;
+    again.session_epoch = 2;
+    auto close = fetch("t", 0);
+    close.session_id = session;
+    close.session_epoch = -1;
+    write(dir, "fetch_session",
+          Seq{}.add(create("t", 2), 7).add(produce("t", three, -1), 9).add(open, 12).add(next, 12).add(again, 12).add(close, 12));
     write(dir, "produce_fetch_old_versions",
           Seq{}.add(create("t", 1), 2).add(produce("t", three, 1), 3).add(fetch("t", 0), 4).add(produce("t", three, 0), 7));
   }

@@ -13,8 +13,15 @@ std::int64_t now_ms() {
 }
 
 Broker::Broker(Settings settings, StorageOpener open, std::vector<asio::io_context*> ios)
-    : settings_(std::move(settings)), open_(std::move(open)), ios_(std::move(ios)) {
+    : settings_(std::move(settings)),
+      open_(std::move(open)),
+      ios_(std::move(ios)),
+      fetch_sessions_({.slots = static_cast<std::size_t>(settings_.fetch_session_slots),
+                       .max_partitions = static_cast<std::size_t>(settings_.fetch_session_max_partitions)}) {
   metrics_.partitions = [this] { return partitions_.load(std::memory_order_relaxed); };
+  metrics_.fetch_sessions = [this] { return static_cast<std::int64_t>(fetch_sessions_.sessions()); };
+  metrics_.fetch_session_partitions = [this] { return static_cast<std::int64_t>(fetch_sessions_.partitions()); };
+  metrics_.fetch_session_evictions = [this] { return static_cast<std::int64_t>(fetch_sessions_.evictions()); };
   metrics_.groups = [this] { return default_realm_->groups().count(); };
 }
 

@@ -22,6 +22,7 @@
 #include "core/notifier.hpp"
 #include "core/realm.hpp"
 #include "protocol/context.hpp"
+#include "protocol/fetch_sessions.hpp"
 #include "storage/storage.hpp"
 
 namespace kwire_broker {
@@ -52,6 +53,9 @@ class Broker {
   const Settings& settings() const noexcept { return settings_; }
   Metrics& metrics() noexcept { return metrics_; }
   DataNotifier& notifier() noexcept { return notifier_; }
+  /// Incremental fetch sessions, for every namespace (each session is tied
+  /// to its own).
+  FetchSessionCache& fetch_sessions() noexcept { return fetch_sessions_; }
   asio::io_context& io() noexcept { return *ios_.front(); }
 
   /// The broker's configured namespace.
@@ -77,6 +81,7 @@ class Broker {
   std::vector<asio::io_context*> ios_;
   Metrics metrics_;
   DataNotifier notifier_;
+  FetchSessionCache fetch_sessions_;
   std::atomic<bool> stopping_{false};
   /// The default realm's partition count, for the gauge: counted where
   /// storage may be awaited, read where it may not.

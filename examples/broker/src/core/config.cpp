@@ -152,6 +152,11 @@ Settings make_settings(const Properties& p) {
   s.max_open_log_files = p.get_int("kwire.log.max.open.files", s.max_open_log_files);
   if (s.max_open_log_files < 0) throw std::runtime_error("kwire.log.max.open.files must not be negative");
   s.message_max_bytes = static_cast<std::int32_t>(p.get_int("message.max.bytes", s.message_max_bytes));
+  s.fetch_session_slots = p.get_int("max.incremental.fetch.session.cache.slots", s.fetch_session_slots);
+  if (s.fetch_session_slots < 0) throw std::runtime_error("max.incremental.fetch.session.cache.slots must not be negative");
+  s.fetch_session_max_partitions = p.get_int("kwire.fetch.session.cache.max.partitions", s.fetch_session_max_partitions);
+  if (s.fetch_session_max_partitions < 0)
+    throw std::runtime_error("kwire.fetch.session.cache.max.partitions must not be negative");
   s.max_decode_bytes = p.get_int("kwire.request.max.decode.bytes", s.max_decode_bytes);
   if (s.max_decode_bytes < (64 << 10)) throw std::runtime_error("kwire.request.max.decode.bytes must be at least 65536");
   s.group_min_session_ms = static_cast<std::int32_t>(p.get_int("group.min.session.timeout.ms", s.group_min_session_ms));

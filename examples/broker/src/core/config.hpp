@@ -55,6 +55,8 @@ struct Settings {
   std::int64_t sasl_max_receive_bytes = 524288;  // sasl.server.max.receive.size (before login)
   std::int64_t max_open_log_files = 0;           // kwire.log.max.open.files (0: from the fd limit)
   std::int32_t message_max_bytes = 1048588;     // message.max.bytes
+  std::int64_t fetch_session_slots = 1000;      // max.incremental.fetch.session.cache.slots
+  std::int64_t fetch_session_max_partitions = 200000;  // kwire.fetch.session.cache.max.partitions
   /// What decoding one request may allocate (kwire.request.max.decode.bytes):
   /// real clients' requests need far less; a request of nothing but tiny
   /// array elements (amplification) is refused past it.

@@ -88,6 +88,23 @@ std::string Metrics::render() const {
     out += fmt::format("# HELP kwire_open_log_files Log, index and time index files held open by the embedded "
                        "store.\n# TYPE kwire_open_log_files gauge\nkwire_open_log_files {}\n",
                        open_log_files());
+  out += fmt::format("# HELP kwire_incremental_fetches_total Fetch requests answered within an incremental fetch "
+                     "session.\n# TYPE kwire_incremental_fetches_total counter\nkwire_incremental_fetches_total {}\n",
+                     incremental_fetches.load());
+  if (fetch_sessions)
+    out += fmt::format("# HELP kwire_fetch_sessions Incremental fetch sessions cached "
+                       "(max.incremental.fetch.session.cache.slots bounds them).\n# TYPE kwire_fetch_sessions gauge\n"
+                       "kwire_fetch_sessions {}\n",
+                       fetch_sessions());
+  if (fetch_session_partitions)
+    out += fmt::format("# HELP kwire_fetch_session_partitions Partitions of all cached fetch sessions "
+                       "(kwire.fetch.session.cache.max.partitions bounds them).\n"
+                       "# TYPE kwire_fetch_session_partitions gauge\nkwire_fetch_session_partitions {}\n",
+                       fetch_session_partitions());
+  if (fetch_session_evictions)
+    out += fmt::format("# HELP kwire_fetch_session_evictions_total Fetch sessions evicted to make room for new ones.\n"
+                       "# TYPE kwire_fetch_session_evictions_total counter\nkwire_fetch_session_evictions_total {}\n",
+                       fetch_session_evictions());
   if (partitions)
     out += fmt::format("# HELP kwire_partitions Partitions hosted.\n# TYPE kwire_partitions gauge\nkwire_partitions {}\n",
                        partitions());

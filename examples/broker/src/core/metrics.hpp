@@ -42,6 +42,7 @@ class Metrics {
   std::atomic<std::uint64_t> records_in{0};
   std::atomic<std::uint64_t> accept_errors{0};     // failed accepts (e.g. out of descriptors)
   std::atomic<std::uint64_t> frames_refused{0};    // frames closed from their size prefix alone
+  std::atomic<std::uint64_t> incremental_fetches{0};  // Fetch requests answered in a session
   Histogram produce_latency;
   Histogram fetch_latency;
   /// Gauges computed when scraped.
@@ -49,6 +50,9 @@ class Metrics {
   std::function<std::int64_t()> groups;
   std::function<std::int64_t()> queued_request_bytes;
   std::function<std::int64_t()> open_log_files;
+  std::function<std::int64_t()> fetch_sessions;
+  std::function<std::int64_t()> fetch_session_partitions;
+  std::function<std::int64_t()> fetch_session_evictions;
 
   std::string render() const;
 

@@ -8,8 +8,6 @@
 #include "protocol/registry.hpp"
 #include "kwire/messages/delete_records_request.hpp"
 #include "kwire/messages/delete_records_response.hpp"
-#include "kwire/messages/fetch_request.hpp"
-#include "kwire/messages/fetch_response.hpp"
 #include "kwire/messages/list_offsets_request.hpp"
 #include "kwire/messages/list_offsets_response.hpp"
 #include "kwire/messages/offset_for_leader_epoch_request.hpp"
@@ -20,6 +18,7 @@
 #include "kwire/records/compression.hpp"
 #include "protocol/internal_topics.hpp"
 #include "core/log.hpp"
+#include "handlers/fetch.hpp"
 #include "handlers/pending_append.hpp"
 #include "handlers/timestamps.hpp"
 #include "protocol/batch_validator.hpp"
@@ -167,128 +166,6 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
                             : std::chrono::steady_clock::time_point::max();
   for (auto& q : queued) co_await finish_partition(b, ctx, q, deadline);
   b.metrics().produce_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-}
-
-// ---------------------------------------------------------------------------
-// Fetch
-
-struct FetchSlot {
-  std::string topic;
-  bool known = false;
-  FetchResponse::PartitionData* out = nullptr;
-  std::int64_t offset = 0;
-  std::int32_t max_bytes = 0;
-};
-
-asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchResponse& resp) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto& catalog = ctx.realm().store().topics();
-  resp.session_id = 0;
-  // Incremental fetch sessions (KIP-227) are refused the way Kafka refuses
-  // them when its session cache is full: full fetches get session id 0, and
-  // a request naming a session is answered FETCH_SESSION_ID_NOT_FOUND.
-  if (req.session_id != 0) {
-    resp.error_code = ctx.note(kwire::ErrorCode::FetchSessionIdNotFound);
-    co_return;
-  }
-  if (req.session_epoch > 0) {
-    resp.error_code = ctx.note(kwire::ErrorCode::InvalidFetchSessionEpoch);
-    co_return;
-  }
-  std::vector<FetchSlot> slots;
-  std::set<TopicPartition> wanted;
-  resp.responses.reserve(req.topics.size());
-  for (auto& ft : req.topics) {
-    auto& tr = resp.responses.emplace_back();
-    tr.topic = ft.topic;
-    tr.topic_id = ft.topic_id;
-    std::optional<storage::TopicInfo> info =
-        ctx.version >= 13 ? catalog.find_topic(ft.topic_id.bytes) : catalog.find_topic(std::string(ft.topic));
-    std::optional<storage::TopicInfo> internal =
-        ctx.version >= 13 ? internal_topics::find_by_id(ctx.realm(), ft.topic_id.bytes) : internal_topics::find(ctx.realm(), ft.topic);
-    tr.partitions.reserve(ft.partitions.size());
-    for (auto& fp : ft.partitions) {
-      auto& pd = tr.partitions.emplace_back();
-      pd.partition_index = fp.partition;
-      pd.high_watermark = -1;
-      pd.last_stable_offset = -1;
-      pd.log_start_offset = -1;
-      pd.records = bytes_view{};
-      FetchSlot s;
-      s.out = &pd;
-      s.offset = fp.fetch_offset;
-      s.max_bytes = fp.partition_max_bytes;
-      if (internal && fp.partition >= 0 && fp.partition < internal->partitions) {
-        pd.high_watermark = pd.last_stable_offset = pd.log_start_offset = 0;  // an empty log
-      } else if (!info || fp.partition < 0 || fp.partition >= info->partitions) {
-        pd.error_code = ctx.note(ctx.version >= 13 && !info ? kwire::ErrorCode::UnknownTopicId : kwire::ErrorCode::UnknownTopicOrPartition);
-      } else {
-        s.topic = info->name;
-        s.known = true;
-        wanted.insert({info->name, fp.partition});
-      }
-      slots.push_back(std::move(s));
-    }
-  }
-  std::int64_t response_limit = ctx.version >= 3 ? req.max_bytes : std::numeric_limits<std::int32_t>::max();
-  if (response_limit <= 0) response_limit = std::numeric_limits<std::int32_t>::max();
-
-  auto fill = [&]() -> asio::awaitable<std::pair<std::int64_t, bool>> {
-    ctx.buffers.clear();
-    std::int64_t total = 0;
-    bool errors = false;
-    for (auto& s : slots) {
-      if (!s.known) continue;
-      auto& pd = *s.out;
-      pd.error_code = kwire::ErrorCode::None;
-      pd.records = bytes_view{};
-      TopicPartition tp{s.topic, pd.partition_index};  // named: g++ 12 mishandles temporaries in co_await
-      auto lr = co_await ctx.realm().log(tp);
-      if (!lr.ok()) {
-        pd.error_code = to_kafka(lr.error);
-        errors = true;
-        continue;
-      }
-      storage::ReadOptions ro;
-      ro.offset = s.offset;
-      std::int64_t budget = std::min<std::int64_t>(s.max_bytes, response_limit - total);
-      ro.max_bytes = static_cast<std::int32_t>(std::max<std::int64_t>(0, budget));
-      ro.at_least_one = total == 0;
-      auto log = lr.value;
-      auto rr = co_await log->read(ro);
-      pd.high_watermark = rr.value.offsets.high_watermark;
-      pd.last_stable_offset = rr.value.offsets.last_stable;
-      pd.log_start_offset = rr.value.offsets.log_start;
-      if (!rr.ok()) {
-        pd.error_code = to_kafka(rr.error);
-        errors = true;
-        continue;
-      }
-      total += static_cast<std::int64_t>(rr.value.bytes.size());
-      if (!rr.value.bytes.empty()) pd.records = ctx.keep(std::move(rr.value.bytes));
-    }
-    co_return std::pair{total, errors};
-  };
-
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, req.max_wait_ms));
-  auto ex = co_await asio::this_coro::executor;
-  for (;;) {
-    auto w = std::make_shared<DataNotifier::Waiter>(ex);
-    w->partitions = wanted;
-    b.notifier().add(w);
-    auto [total, errors] = co_await fill();
-    if (total >= req.min_bytes || errors || b.stopping() || std::chrono::steady_clock::now() >= deadline) {
-      b.notifier().remove(w);
-      break;
-    }
-    w->timer.expires_at(deadline);
-    boost::system::error_code ec;
-    co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    b.notifier().remove(w);
-  }
-  for (auto& s : slots)
-    if (s.out->error_code != kwire::ErrorCode::None) ctx.note(s.out->error_code);
-  b.metrics().fetch_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
 // ---------------------------------------------------------------------------

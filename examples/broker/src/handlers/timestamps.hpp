@@ -18,8 +18,15 @@ inline asio::awaitable<storage::Result<storage::TimestampLookup>> find_by_timest
   ro.max_bytes = 1;
   ro.at_least_one = true;
   auto rr = co_await log.read(ro);
-  if (!rr.ok() || rr.value.bytes.empty()) co_return r;
-  auto view = kwire::RecordBatchView::parse(kwire::bytes_view(rr.value.bytes));
+  if (!rr.ok() || rr.value.size() == 0) co_return r;
+  // The batch's records are needed here: file regions are read into memory.
+  std::vector<std::uint8_t> batch;
+  try {
+    batch = storage::read_bytes(rr.value);
+  } catch (const std::exception&) {
+    co_return r;  // the batch, as storage found it
+  }
+  auto view = kwire::RecordBatchView::parse(kwire::bytes_view(batch));
   if (!view) co_return r;
   std::vector<std::uint8_t> scratch;
   auto reader = view->records(scratch, &kwire::decompress);

@@ -15,6 +15,7 @@
 
 #include "kwire/framing/frame.hpp"
 #include "net/accept_backoff.hpp"
+#include "net/reply_writer.hpp"
 #include "core/log.hpp"
 
 namespace kwire_broker {
@@ -227,8 +228,8 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
           break;
         }
         if (f->reply.kind == Reply::Kind::respond) {
-          co_await asio::async_write(c->socket, asio::buffer(f->reply.frame), asio::use_awaitable);
-          broker_.metrics().bytes_out += f->reply.frame.size();
+          co_await write_reply(c->socket, f->reply);
+          broker_.metrics().bytes_out += f->reply.size();
         }
         queue.pop_front();
         c->busy = !queue.empty();
@@ -289,7 +290,9 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
             KB_ERROR("connection {}: {}", c->state.peer, ex2.what());
           } catch (...) {
           }
-          f->reply = Reply{Reply::Kind::close, std::vector<std::uint8_t>(what.begin(), what.end())};
+          f->reply = Reply{};
+          f->reply.kind = Reply::Kind::close;
+          f->reply.frame.assign(what.begin(), what.end());
         }
         // The request is handled: its bytes go back to the budget now, not
         // when its reply has been written.

@@ -1,12 +1,14 @@
 // What one request sees while it is handled: the connection's session (who
 // the client is, which namespace it works in) and the request's own context
-// (its header, the errors it answered, the memory its response borrows), and
-// what the connection does with the result.
+// (its header, the errors it answered, the memory its response borrows, the
+// record sets it carries as they are). What the connection does with the
+// result is a Reply (protocol/reply.hpp).
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +16,8 @@
 #include "core/config.hpp"
 #include "kwire/codec.hpp"
 #include "kwire/messages/error_code.hpp"
+#include "protocol/reply.hpp"
+#include "storage/types.hpp"
 
 namespace kwire_broker {
 
@@ -21,10 +25,14 @@ using kwire::bytes_view;
 
 class Realm;
 
-/// What a connection does with a handled request.
-struct Reply {
-  enum class Kind : std::uint8_t { respond, none, close } kind = Kind::respond;
-  std::vector<std::uint8_t> frame;  // size prefix, response header, body
+/// A record set that a response carries as it is, not copied into its frame
+/// (Fetch): the view the response's field holds, and what it stands for.
+struct Attached {
+  bytes_view view;
+  /// The bytes `view` shows (a store's read in memory), kept by the reply...
+  std::shared_ptr<const std::vector<std::uint8_t>> memory;
+  /// ... or regions of files, for which `view` is a stand-in (reply.hpp).
+  std::vector<storage::FileRegion> regions;
 };
 
 /// Per-connection state that handlers may read or change.
@@ -60,6 +68,18 @@ struct Ctx {
     auto& v = buffers.emplace_back(std::move(b));
     return {v.data(), v.size()};
   }
+  /// Record sets the response carries as they are: each call returns the
+  /// view to put in the response's records field. The reply keeps them
+  /// alive until it is written.
+  std::vector<Attached> attached;
+  bytes_view attach(std::vector<std::uint8_t> bytes);
+  bytes_view attach(std::vector<storage::FileRegion> regions);
+  void clear_attached() noexcept {
+    attached.clear();
+    stand_ins_used = 0;
+  }
+  std::uint64_t stand_ins_used = 0;
+
   kwire::ErrorCode note(kwire::ErrorCode code) {
     if (code != kwire::ErrorCode::None) errors.push_back(code);
     return code;

@@ -21,18 +21,37 @@
 #include "kwire/codec.hpp"
 #include "kwire/framing/request.hpp"
 #include "kwire/messages/pairing.hpp"
+#include "kwire/scatter.hpp"
 #include "protocol/context.hpp"
 #include "protocol/errors.hpp"
 #include "storage/storage.hpp"
 
 namespace kwire_broker {
 
+/// A reply of pieces from a scattered encoding: the encoder's bytes, and
+/// for each hole the record set the context attached there.
+Reply reply_of(kwire::Scattered& s, const std::vector<Attached>& attached);
+
 /// Encodes a response frame with kwire's framing: size, header (v1 when
-/// flexible, v0 otherwise and always for ApiVersions), body.
+/// flexible, v0 otherwise and always for ApiVersions), body. A response
+/// with attached record sets is encoded around them, as pieces.
 template <class Resp>
 Reply make_frame(const Ctx& ctx, const Resp& resp) {
   Reply r;
-  if (auto e = kwire::encode_response_frame(resp, ctx.api_key, ctx.version, ctx.correlation_id, r.frame)) {
+  std::optional<kwire::EncodeError> e;
+  if (ctx.attached.empty()) {
+    e = kwire::encode_response_frame(resp, ctx.api_key, ctx.version, ctx.correlation_id, r.frame);
+  } else {
+    std::vector<bytes_view> externals;
+    externals.reserve(ctx.attached.size());
+    for (const auto& a : ctx.attached) externals.push_back(a.view);
+    kwire::Scattered s;
+    e = kwire::encode_response_frame_scattered(resp, ctx.api_key, ctx.version, ctx.correlation_id, s,
+                                               {.externals = externals});
+    if (!e) r = reply_of(s, ctx.attached);
+  }
+  if (e) {
+    r = Reply{};
     r.kind = Reply::Kind::close;
     auto why = "cannot encode the response: " + e->message();
     r.frame.assign(why.begin(), why.end());
@@ -66,7 +85,11 @@ asio::awaitable<Reply> invoke(Broker& b, Ctx& ctx, bytes_view body) {
   }
   Resp resp;
   co_await Fn(b, ctx, req, resp);
-  if (ctx.no_response) co_return Reply{Reply::Kind::none, {}};
+  if (ctx.no_response) {
+    Reply none;
+    none.kind = Reply::Kind::none;
+    co_return none;
+  }
   co_return make_frame(ctx, resp);
 }
 

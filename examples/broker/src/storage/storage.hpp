@@ -40,12 +40,14 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <functional>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -96,12 +98,44 @@ struct ReadOptions {
 };
 
 struct ReadResult {
-  /// Whole record batches, concatenated, each with its offsets in place.
+  /// Whole record batches, concatenated, each with its offsets in place:
+  /// in memory (`bytes`), or as regions of the store's files (`regions`, in
+  /// order; the embedded store's), never both. Regions cover only batches
+  /// the store had committed when it was read, and the broker sends them as
+  /// they are (sendfile), without reading them into memory.
   std::vector<std::uint8_t> bytes;
+  std::vector<FileRegion> regions;
   LogOffsets offsets;
   /// Offset after the last returned batch (== requested offset if none).
   std::int64_t next_offset = 0;
+
+  /// Bytes of the batches, either way.
+  std::size_t size() const noexcept {
+    std::size_t n = bytes.size();
+    for (const auto& r : regions) n += static_cast<std::size_t>(r.size);
+    return n;
+  }
 };
+
+/// The batches of a read in memory, for callers that need the bytes
+/// themselves (tests, tools): its bytes, or its regions read. Throws
+/// std::runtime_error when a region cannot be read whole.
+inline std::vector<std::uint8_t> read_bytes(const ReadResult& r) {
+  std::vector<std::uint8_t> out(r.bytes);
+  for (const auto& region : r.regions) {
+    std::size_t at = out.size();
+    out.resize(at + static_cast<std::size_t>(region.size));
+    std::uint64_t done = 0;
+    while (done < region.size) {
+      const ssize_t n = ::pread(region.file->fd(), out.data() + at + done, static_cast<std::size_t>(region.size - done),
+                                static_cast<off_t>(region.offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw std::runtime_error("cannot read a region of a log file");
+      done += static_cast<std::uint64_t>(n);
+    }
+  }
+  return out;
+}
 
 struct TimestampLookup {
   /// The first batch whose max timestamp is >= the asked timestamp: its base

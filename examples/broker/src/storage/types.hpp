@@ -5,11 +5,14 @@
 // idempotence, and the timestamps for the time index.
 #pragma once
 
+#include <unistd.h>
+
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -88,6 +91,33 @@ struct Position {
   std::uint64_t entry = 0;
   friend bool operator==(const Position&, const Position&) = default;
   friend auto operator<=>(const Position&, const Position&) = default;
+};
+
+/// An open file that read results refer to: the descriptor stays open while
+/// anyone holds it, whatever the store does meanwhile. A store that hands
+/// out regions of its files only appends to them and removes them by
+/// unlinking, so the bytes of a region never change and stay readable
+/// through the descriptor after the file is gone (retention, DeleteRecords,
+/// a deleted topic).
+class OpenFile {
+ public:
+  explicit OpenFile(int fd) noexcept : fd_(fd) {}
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  ~OpenFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int fd() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+/// `size` bytes of `file` from `offset`.
+struct FileRegion {
+  std::shared_ptr<const OpenFile> file;
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
 };
 
 /// Topic-level configuration, by Kafka's names ("retention.ms", ...). Only the

@@ -59,7 +59,9 @@ class InProcessBroker {
 
   Broker& broker() noexcept { return *broker_; }
 
-  /// Handles one frame (with its size prefix) as a connection would.
+  /// Handles one frame (with its size prefix) as a connection would. A
+  /// reply of pieces (a fetch's record sets as file regions) becomes one
+  /// frame with flatten() (protocol/reply.hpp).
   Reply handle_frame(const std::vector<std::uint8_t>& frame) {
     Reply reply;
     run([&]() -> asio::awaitable<void> {
@@ -112,7 +114,7 @@ class InProcessBroker {
     if (reply.kind == Reply::Kind::close)
       throw std::runtime_error("the broker closed the connection: " + std::string(reply.frame.begin(), reply.frame.end()));
     Resp resp;
-    decode_response(resp, frames_.emplace_back(std::move(reply.frame)), version);
+    decode_response(resp, frames_.emplace_back(flatten(reply)), version);
     return resp;
   }
 

@@ -9,36 +9,41 @@
 
 namespace kwire_broker::storage::embedded {
 
-std::size_t FileCache::open_files() const {
-  std::lock_guard lk(mu_);
-  return open_;
-}
+std::size_t FileCache::open_files() const { return open_->load(); }
 
 void FileCache::close_idle_over(std::size_t keep) {
-  while (open_ > keep && !idle_.empty()) {
+  while (open_->load() > keep && !idle_.empty()) {
     Slot* victim = idle_.back();
     idle_.pop_back();
     victim->idle = false;
-    ::close(victim->fd);
+    victim->file.reset();  // closes it, unless a holder still has it
     victim->fd = -1;
-    --open_;
   }
+}
+
+bool FileCache::open_locked(Slot& s) {
+  if (s.file) return true;
+  close_idle_over(max_open_ - 1);
+  int fd = ::open(s.path.c_str(), s.flags, 0644);
+  // Out of descriptors for the whole process (sockets hold most of them):
+  // give back every idle file and try once more.
+  if (fd < 0 && (errno == EMFILE || errno == ENFILE) && !idle_.empty()) {
+    close_idle_over(0);
+    fd = ::open(s.path.c_str(), s.flags, 0644);
+  }
+  if (fd < 0) return false;
+  open_->fetch_add(1);
+  s.file = std::shared_ptr<const OpenFile>(new OpenFile(fd), [count = open_](const OpenFile* f) {
+    delete f;
+    count->fetch_sub(1);
+  });
+  s.fd = fd;
+  return true;
 }
 
 int FileCache::pin(Slot& s) {
   std::lock_guard lk(mu_);
-  if (s.fd < 0) {
-    close_idle_over(max_open_ - 1);
-    s.fd = ::open(s.path.c_str(), s.flags, 0644);
-    // Out of descriptors for the whole process (sockets hold most of them):
-    // give back every idle file and try once more.
-    if (s.fd < 0 && (errno == EMFILE || errno == ENFILE) && !idle_.empty()) {
-      close_idle_over(0);
-      s.fd = ::open(s.path.c_str(), s.flags, 0644);
-    }
-    if (s.fd < 0) return -1;
-    ++open_;
-  }
+  if (!open_locked(s)) return -1;
   if (s.idle) {
     idle_.erase(s.idle_at);
     s.idle = false;
@@ -49,11 +54,23 @@ int FileCache::pin(Slot& s) {
 
 void FileCache::unpin(Slot& s) {
   std::lock_guard lk(mu_);
-  if (--s.users > 0 || s.fd < 0) return;
+  if (--s.users > 0 || !s.file) return;
   idle_.push_front(&s);
   s.idle_at = idle_.begin();
   s.idle = true;
   close_idle_over(max_open_);  // files opened past the bound while others were in use
+}
+
+std::shared_ptr<const OpenFile> FileCache::share(Slot& s) {
+  std::lock_guard lk(mu_);
+  if (!open_locked(s)) return nullptr;
+  if (s.users == 0) {  // now the most recently used
+    if (s.idle) idle_.erase(s.idle_at);
+    idle_.push_front(&s);
+    s.idle_at = idle_.begin();
+    s.idle = true;
+  }
+  return s.file;
 }
 
 void FileCache::close(Slot& s) {
@@ -62,11 +79,8 @@ void FileCache::close(Slot& s) {
     idle_.erase(s.idle_at);
     s.idle = false;
   }
-  if (s.fd >= 0) {
-    ::close(s.fd);
-    s.fd = -1;
-    --open_;
-  }
+  s.file.reset();
+  s.fd = -1;
 }
 
 CachedFile::CachedFile(std::shared_ptr<FileCache> cache, std::filesystem::path path, int flags)
@@ -98,6 +112,14 @@ CachedFile::Lease CachedFile::use() const {
     return Lease(nullptr, nullptr, -1);
   }
   return Lease(cache_.get(), slot_.get(), cache_->pin(*slot_));
+}
+
+std::shared_ptr<const OpenFile> CachedFile::share() const {
+  if (!slot_) {
+    errno = EBADF;
+    return nullptr;
+  }
+  return cache_->share(*slot_);
 }
 
 void CachedFile::close() {

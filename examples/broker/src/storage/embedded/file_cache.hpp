@@ -9,8 +9,14 @@
 // Closing a file that was written and not yet synced loses nothing: the data
 // is in the page cache, and fdatasync on the file opened again writes it out
 // (it syncs the file, not what one descriptor wrote).
+//
+// A read result may hold a file (share()) while a response carrying regions
+// of it is written: the cache then forgets the descriptor when it closes the
+// file, and the descriptor is closed when the last holder lets it go. Held
+// files count toward the bound like open ones.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <filesystem>
 #include <list>
@@ -18,11 +24,14 @@
 #include <mutex>
 #include <utility>
 
+#include "storage/types.hpp"
+
 namespace kwire_broker::storage::embedded {
 
 class FileCache {
  public:
-  explicit FileCache(std::size_t max_open) : max_open_(max_open < 1 ? 1 : max_open) {}
+  explicit FileCache(std::size_t max_open)
+      : max_open_(max_open < 1 ? 1 : max_open), open_(std::make_shared<std::atomic<std::size_t>>(0)) {}
   FileCache(const FileCache&) = delete;
   FileCache& operator=(const FileCache&) = delete;
 
@@ -35,19 +44,24 @@ class FileCache {
   friend class CachedFile;
   int pin(Slot& s);
   void unpin(Slot& s);
+  std::shared_ptr<const OpenFile> share(Slot& s);
   void close(Slot& s);
+  bool open_locked(Slot& s);               // with mu_ held
   void close_idle_over(std::size_t keep);  // with mu_ held
 
   const std::size_t max_open_;
   mutable std::mutex mu_;
-  std::size_t open_ = 0;
+  /// Descriptors open, the cache's and those only holders keep; shared with
+  /// the files, which count themselves out when closed.
+  std::shared_ptr<std::atomic<std::size_t>> open_;
   std::list<Slot*> idle_;  // open and not in use, most recently used first
 };
 
 struct FileCache::Slot {
   std::filesystem::path path;
   int flags = 0;
-  int fd = -1;
+  int fd = -1;                          // file->fd() while open
+  std::shared_ptr<const OpenFile> file;  // null while closed
   int users = 0;
   bool idle = false;
   std::list<Slot*>::iterator idle_at;
@@ -88,6 +102,9 @@ class CachedFile {
   /// The file's descriptor, reopened if it was closed; on failure the lease
   /// is false and errno tells why (or there is no file).
   Lease use() const;
+  /// The open file itself, for a holder that outlives this object's use of
+  /// it (a region being sent); null on failure, with errno.
+  std::shared_ptr<const OpenFile> share() const;
   explicit operator bool() const { return slot_ != nullptr; }
   const std::filesystem::path& path() const { return slot_->path; }
   void close();

@@ -392,53 +392,6 @@ void Log::drop_segments_below(std::int64_t offset) {
   while (segments_.size() > 1 && segments_[1]->base <= offset) drop_front();
 }
 
-Result<ReadResult> Log::read_locked(const ReadOptions& o) const {
-  using R = Result<ReadResult>;
-  if (auto e = gone(); e != Errc::ok) return R::failure(e);
-  ReadResult rr;
-  rr.offsets = offsets_locked();
-  rr.next_offset = o.offset;
-  std::int64_t end = o.end_offset < 0 ? rr.offsets.high_watermark : std::min(o.end_offset, rr.offsets.high_watermark);
-  if (o.offset < rr.offsets.log_start || o.offset > rr.offsets.high_watermark) {
-    R r = R::failure(Errc::offset_out_of_range);
-    r.value.offsets = rr.offsets;
-    return r;
-  }
-  std::int64_t offset = o.offset;
-  std::size_t budget = o.max_bytes < 0 ? 0 : static_cast<std::size_t>(o.max_bytes);
-  auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
-                             [](std::int64_t off, const std::unique_ptr<Segment>& s) { return off < s->base; });
-  if (it != segments_.begin()) --it;
-  for (; it != segments_.end() && offset < end; ++it) {
-    const Segment& s = **it;
-    std::uint64_t pos = offset > s.base ? s.lookup(offset) : 0;
-    while (pos < s.size) {
-      auto h = s.header_at(pos);
-      if (!h) break;
-      std::size_t sz = h->size;
-      if (h->info.last_offset() < offset) {
-        pos += sz;
-        continue;
-      }
-      if (h->info.base_offset >= end) return R::success(std::move(rr));
-      bool first = rr.bytes.empty();
-      if (rr.bytes.size() + sz > budget && !(first && o.at_least_one)) return R::success(std::move(rr));
-      std::size_t at = rr.bytes.size();
-      rr.bytes.resize(at + sz);
-      auto file = s.log.use();
-      if (!file || !pread_all(file.fd(), rr.bytes.data() + at, sz, pos)) {
-        rr.bytes.resize(at);
-        return R::success(std::move(rr));
-      }
-      pos += sz;
-      offset = h->info.last_offset() + 1;
-      rr.next_offset = offset;
-      if (rr.bytes.size() >= budget) return R::success(std::move(rr));
-    }
-  }
-  return R::success(std::move(rr));
-}
-
 Result<TimestampLookup> Log::by_timestamp_locked(std::int64_t ts) const {
   using R = Result<TimestampLookup>;
   if (auto e = gone(); e != Errc::ok) return R::failure(e);

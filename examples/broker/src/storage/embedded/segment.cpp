@@ -59,6 +59,13 @@ std::uint64_t Segment::lookup(std::int64_t offset) const {
   return std::prev(it)->position;
 }
 
+std::uint64_t Segment::indexed_at_or_before(std::uint64_t pos) const {
+  auto it = std::upper_bound(index.begin(), index.end(), pos,
+                             [](std::uint64_t p, const IndexEntry& e) { return p < e.position; });
+  if (it == index.begin()) return 0;
+  return std::prev(it)->position;
+}
+
 std::optional<EntryHeader> Segment::header_at(std::uint64_t pos) const {
   std::uint8_t buf[kwire::batch_layout::header_size];
   if (pos + sizeof buf > size) return std::nullopt;

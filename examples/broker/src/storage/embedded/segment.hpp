@@ -60,6 +60,8 @@ struct Segment {
 
   /// Position in the file of the last indexed batch at or before `offset`.
   std::uint64_t lookup(std::int64_t offset) const;
+  /// Position of the last indexed batch that starts at or before `pos`.
+  std::uint64_t indexed_at_or_before(std::uint64_t pos) const;
   /// The header of the batch at `pos`, if a whole header is there.
   std::optional<EntryHeader> header_at(std::uint64_t pos) const;
 

@@ -1,0 +1,32 @@
+// Writing a reply to a client's connection: memory with vectored writes,
+// file regions with sendfile from the page cache, so the record sets of a
+// fetch go from the store's files to the socket without passing through the
+// broker's memory.
+//
+// TLS (not built) is where this changes: an encrypting connection cannot
+// hand a file to the kernel, so it reads each region into a pooled buffer
+// (one pread) and writes that through the stream as memory. Only
+// send_file_region below is plaintext-specific; the rest of a reply goes as
+// buffers either way.
+#pragma once
+
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "protocol/reply.hpp"
+
+namespace kwire_broker {
+
+/// Writes the whole reply, pieces in order; throws boost::system::system_error
+/// (the connection is then closed), also when a file ends before one of its
+/// regions does: the peer must never get a frame with bytes missing.
+boost::asio::awaitable<void> write_reply(boost::asio::ip::tcp::socket& socket, const Reply& reply);
+
+/// Sends `size` bytes of `file` from `offset` with sendfile, waiting for the
+/// socket to drain as needed (plaintext connections only).
+boost::asio::awaitable<void> send_file_region(boost::asio::ip::tcp::socket& socket, const storage::OpenFile& file,
+                                              std::uint64_t offset, std::size_t size);
+
+}  // namespace kwire_broker
