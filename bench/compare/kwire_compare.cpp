@@ -3,8 +3,9 @@
 //
 //   kwire_compare check DIR            decode, re-encode, compare with the input
 //   kwire_compare bench DIR [google benchmark flags]
-//   kwire_compare profile DIR ROW decode|encode N   N operations, no timing
-//                                                  (for valgrind --tool=callgrind)
+//   kwire_compare profile DIR ROW OP N   N operations of OP (decode, decode_arena
+//                                        or encode), no timing (for perf or
+//                                        valgrind --tool=callgrind)
 //
 // Each row has a decode and an encode benchmark. Decode allocates its arrays
 // from a counting std::pmr::memory_resource over new/delete; a counting global
@@ -333,7 +334,7 @@ template <class Op>
 int profile(const std::string& dir, const std::string& name, const std::string& op, long n) {
   for (const auto& row : load_rows(dir)) {
     if (row.name != name) continue;
-    bool decode = op == "decode";
+    bool decode = op == "decode" || op == "decode_arena";
     std::size_t sink = 0;
     if (row.message == "RecordBatch") {
       kwire::RecordBatchBuilder b;
@@ -354,6 +355,20 @@ int profile(const std::string& dir, const std::string& name, const std::string& 
         M decoded;
         (void)kwire::decode(decoded, row.input, row.version);
         std::vector<std::uint8_t> out;
+        std::vector<std::byte> buffer(8 << 20);
+        std::pmr::monotonic_buffer_resource arena(buffer.data(), buffer.size());
+        if (op == "decode_arena") {
+          sink = profile_loop(n, [&] {
+            {
+              M msg;
+              (void)kwire::decode(msg, row.input, row.version, &arena);
+              benchmark::DoNotOptimize(msg);
+            }
+            arena.release();
+            return std::size_t{1};
+          });
+          return;
+        }
         sink = decode ? profile_loop(n, [&] {
           M msg;
           (void)kwire::decode(msg, row.input, row.version);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory_resource>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "kwire/wire/fields.hpp"
@@ -19,11 +20,12 @@
 namespace kwire {
 
 template <class M>
-concept Message = requires(M m, Reader& r, Sizer& s) {
+concept Message = requires(M m, Reader& r, TracingReader& t, Sizer& s) {
   { M::min_version } -> std::convertible_to<std::int16_t>;
   { M::max_version } -> std::convertible_to<std::int16_t>;
   { M::flexible_from } -> std::convertible_to<std::int16_t>;
   m.decode_from(r, std::int16_t{0}, false);
+  m.decode_from(t, std::int16_t{0}, false);
   m.encode_to(s, std::int16_t{0}, false);
 };
 
@@ -67,6 +69,30 @@ struct DecodeOptions {
   std::optional<std::size_t> max_memory = std::nullopt;
 };
 
+namespace detail {
+/// Names the field of an error that decoding M from `r` met: decodes the same
+/// bytes again with a TracingReader, from where `r` started (`start`) with the
+/// budget it had then (`budget`), so it stops at the same byte for the same
+/// reason, and returns the path it recorded (empty if it did not stop
+/// there). Only failed decodes pay for this. What the second pass allocates
+/// comes from a scratch arena over new/delete, freed on return, not from the
+/// caller's resource, and it is bounded by the same budget.
+template <class M>
+std::string error_field_path(const Reader& r, std::size_t start, std::size_t budget, std::int16_t version,
+                             const DecodeError& error) {
+  std::pmr::monotonic_buffer_resource scratch(std::pmr::new_delete_resource());
+  TracingReader t(r.buffer(), &scratch);
+  t.seek(start);
+  t.set_memory_limit(budget);
+  {
+    M again;
+    again.decode_from(t, version, is_flexible<M>(version));
+  }
+  if (!t.ok() && t.error()->code == error.code && t.error()->offset == error.offset) return t.error()->path;
+  return {};
+}
+}  // namespace detail
+
 /// Decodes a whole message body.
 template <class M>
 DecodeResult decode(M& msg, bytes_view in, std::int16_t version, const DecodeOptions& options) {
@@ -75,9 +101,16 @@ DecodeResult decode(M& msg, bytes_view in, std::int16_t version, const DecodeOpt
   }
   Reader r(in, options.memory);
   if (options.max_memory) r.set_memory_limit(*options.max_memory);
+  const std::size_t budget = r.memory_left();
   msg.decode_from(r, version, is_flexible<M>(version));
-  if (r.ok() && r.remaining() != 0 && !options.allow_trailing_bytes) r.fail(DecodeErrc::trailing_bytes);
-  if (!r.ok()) return DecodeResult(*r.take_error());
+  if (!r.ok()) [[unlikely]] {
+    DecodeError e = *r.error();
+    e.path = detail::error_field_path<M>(r, 0, budget, version, e);
+    return DecodeResult(std::move(e));
+  }
+  if (r.remaining() != 0 && !options.allow_trailing_bytes) {
+    return DecodeResult(DecodeError{DecodeErrc::trailing_bytes, r.offset(), {}});
+  }
   DecodeResult ok;
   ok.trailing_ = r.remaining();
   return ok;
@@ -91,14 +124,19 @@ DecodeResult decode(M& msg, bytes_view in, std::int16_t version,
 }
 
 /// Decodes a message from the front of a Reader (for bodies that are followed
-/// by more data, or a header followed by its body). Check r.ok() afterwards.
+/// by more data, or a header followed by its body). Check r.ok() afterwards;
+/// an error names its field as decode()'s do.
 template <Message M>
 void decode_from(Reader& r, M& msg, std::int16_t version) {
   if (version < M::min_version || version > M::max_version) {
     r.fail(DecodeErrc::unsupported_version);
     return;
   }
+  if (!r.ok()) return;
+  const std::size_t start = r.offset();
+  const std::size_t budget = r.memory_left();
   msg.decode_from(r, version, is_flexible<M>(version));
+  if (!r.ok()) [[unlikely]] r.set_error_path(detail::error_field_path<M>(r, start, budget, version, *r.error()));
 }
 
 /// The exact encoded size of msg at `version`, or the reason it cannot be encoded.

@@ -7,7 +7,9 @@
 #include <kwire/framing/request.hpp>
 #include <kwire/messages/all.hpp>
 
+#include <algorithm>
 #include <bit>
+#include <iterator>
 #include <memory_resource>
 #include <type_traits>
 #include <vector>
@@ -186,6 +188,109 @@ TEST_CASE("decode errors name the field and offset") {
   CHECK(r.error().path == "Topics[0].Name");
   CHECK(r.error().offset == 4);  // the name's length prefix, after the array count
   CHECK(r.error().code == kwire::DecodeErrc::length_exceeds_input);
+}
+
+namespace {
+/// A FetchResponse v12 with one partition whose DivergingEpoch (a tagged
+/// struct) is set: fixed runs, arrays, records and a known tagged field.
+kwire::FetchResponse fetch_with_tags() {
+  kwire::FetchResponse f;
+  f.throttle_time_ms = 5;
+  auto& t = f.responses.emplace_back();
+  t.topic = "orders"sv;
+  auto& p = t.partitions.emplace_back();
+  p.partition_index = 3;
+  p.high_watermark = 100;
+  p.last_stable_offset = 90;
+  p.log_start_offset = 1;
+  p.diverging_epoch.epoch = 1;
+  p.diverging_epoch.end_offset = 2;
+  static const std::uint8_t records[] = {9, 9, 9};
+  p.records = kwire::bytes_view(records);
+  return f;
+}
+
+/// What a TracingReader reports when it decodes all of `in`: the reference
+/// for the errors kwire::decode() gives after its fast pass.
+template <class M>
+kwire::DecodeError traced_error(kwire::bytes_view in, std::int16_t v) {
+  std::pmr::monotonic_buffer_resource arena;
+  kwire::TracingReader t(in, &arena);
+  M m;
+  m.decode_from(t, v, kwire::is_flexible<M>(v));
+  if (t.ok() && t.remaining() != 0) t.fail(kwire::DecodeErrc::trailing_bytes);
+  return t.ok() ? kwire::DecodeError{} : *t.error();
+}
+}  // namespace
+
+TEST_CASE("a decode error is named by decoding again with a TracingReader") {
+  auto wire = kwire::encode(fetch_with_tags(), 12);
+  REQUIRE(wire);
+  // Every cut of the message: the same code, offset and path as a reader that
+  // tracks the path all along.
+  for (std::size_t n = 0; n < wire.bytes.size(); ++n) {
+    kwire::bytes_view cut(wire.bytes.data(), n);
+    kwire::FetchResponse out;
+    auto r = kwire::decode(out, cut, 12);
+    REQUIRE_FALSE(r);
+    auto want = traced_error<kwire::FetchResponse>(cut, 12);
+    CAPTURE(n);
+    CHECK(r.error().code == want.code);
+    CHECK(r.error().offset == want.offset);
+    CHECK(r.error().path == want.path);
+  }
+}
+
+TEST_CASE("a cut inside a run of fixed-width fields names the first field cut, at its offset") {
+  auto wire = kwire::encode(fetch_with_tags(), 12);
+  REQUIRE(wire);
+  // v12 begins with ThrottleTimeMs (4), ErrorCode (2) and SessionId (4), one
+  // run: cut in the middle of SessionId.
+  kwire::bytes_view cut(wire.bytes.data(), 8);
+  kwire::FetchResponse out;
+  auto r = kwire::decode(out, cut, 12);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == kwire::DecodeErrc::truncated);
+  CHECK(r.error().offset == 6);
+  CHECK(r.error().path == "SessionId");
+  CHECK(out.throttle_time_ms == 5);  // the fields before it were read
+}
+
+TEST_CASE("an error inside a known tagged field is named through it") {
+  auto wire = kwire::encode(fetch_with_tags(), 12);
+  REQUIRE(wire);
+  // DivergingEpoch: tag 0, size 13 (epoch, end offset, empty tags). Declare
+  // 12 bytes: its own tag section is then cut off by the field's size.
+  const std::uint8_t field[] = {0x00, 0x0d, 0x00, 0x00, 0x00, 0x01};
+  auto at = std::search(wire.bytes.begin(), wire.bytes.end(), std::begin(field), std::end(field));
+  REQUIRE(at != wire.bytes.end());
+  at[1] = 0x0c;
+  kwire::FetchResponse out;
+  auto r = kwire::decode(out, wire.bytes, 12);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == kwire::DecodeErrc::truncated);
+  CHECK(r.error().offset == static_cast<std::size_t>(at - wire.bytes.begin()) + 2 + 12);
+  CHECK(r.error().path == "Responses[0].Partitions[0].DivergingEpoch");
+}
+
+TEST_CASE("decode_from names an error's field when the message starts inside the buffer") {
+  kwire::RequestHeader h;
+  h.request_api_key = 3;
+  h.request_api_version = 12;
+  h.correlation_id = 7;
+  h.client_id = "client"sv;
+  auto wire = kwire::encode(h, 2);
+  REQUIRE(wire);
+  std::vector<std::uint8_t> buf{0xaa, 0xbb, 0xcc};
+  buf.insert(buf.end(), wire.bytes.begin(), wire.bytes.end() - 4);  // cut inside the client id
+  kwire::Reader r(buf);
+  r.raw(3);
+  kwire::RequestHeader out;
+  kwire::decode_from(r, out, 2);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error()->code == kwire::DecodeErrc::length_exceeds_input);
+  CHECK(r.error()->offset == 3 + 8);
+  CHECK(r.error()->path == "ClientId");
 }
 
 namespace {

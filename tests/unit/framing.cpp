@@ -192,9 +192,9 @@ TEST_CASE("response frames are appended, and nothing is when the body cannot be 
 
 TEST_CASE("nesting deeper than the reader allows is an error, not a stack overflow") {
   std::vector<std::uint8_t> none;
-  kwire::Reader r(none);
+  kwire::TracingReader r(none);
   std::size_t entered = 0;
   while (r.enter(0)) ++entered;
-  CHECK(entered == kwire::Reader::max_depth);
+  CHECK(entered == kwire::TracingReader::max_depth);
   CHECK(r.error()->code == kwire::DecodeErrc::too_deep);
 }

@@ -5,6 +5,7 @@
 
 #include <kwire/wire/fields.hpp>
 
+#include <optional>
 #include <vector>
 
 using kwire::bytes_view;
@@ -184,7 +185,7 @@ TEST_CASE("tagged-field sections keep unknown tags byte for byte, in tag order")
 
 TEST_CASE("errors are sticky and carry offset and field path") {
   bytes in{0x00, 0x01};
-  Reader r(in);
+  kwire::TracingReader r(in);
   r.field("Topics");
   REQUIRE(r.enter(2));
   r.field("Partitions");
@@ -197,4 +198,158 @@ TEST_CASE("errors are sticky and carry offset and field path") {
   CHECK(r.error()->message() == "truncated input at byte 0 in Topics[2].Partitions[0].Index");
   CHECK(r.i64() == 0);  // later reads return zero values
   CHECK(r.error()->path == "Topics[2].Partitions[0].Index");
+}
+
+TEST_CASE("a Reader records no field path; its errors keep code and offset") {
+  bytes in{0x00, 0x01};
+  Reader r(in);
+  r.field("Topics");
+  REQUIRE(r.enter(2));
+  r.i32();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error()->code == DecodeErrc::truncated);
+  CHECK(r.error()->offset == 0);
+  CHECK(r.error()->path.empty());
+}
+
+namespace {
+// The protocol's definition, one byte at a time with a check before each:
+// what the readers' unrolled paths must agree with.
+template <class U, int MaxBytes>
+kwire::varint::Parse reference_varint(const std::uint8_t*& p, const std::uint8_t* end, U& out) {
+  U v = 0;
+  for (int i = 0; i < MaxBytes; ++i) {
+    if (p == end) return kwire::varint::Parse::truncated;
+    U b = *p++;
+    if (i == MaxBytes - 1 && (b >> (sizeof(U) * 8 - 7 * i)) != 0) return kwire::varint::Parse::overflow;
+    v |= (b & 0x7F) << (7 * i);
+    if (!(b & 0x80)) {
+      out = v;
+      return kwire::varint::Parse::ok;
+    }
+  }
+  return kwire::varint::Parse::overflow;
+}
+}  // namespace
+
+TEST_CASE("varints read the same with and without room for the unchecked path") {
+  // Every length of every value class, at every distance from the end: the
+  // reader skips the per-byte end check when 5 (10 for varlongs) bytes remain.
+  std::uint64_t seed = 0x9e3779b97f4a7c15ull;
+  auto next = [&] {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    return seed;
+  };
+  for (int round = 0; round < 20000; ++round) {
+    bytes b(1 + next() % 12);
+    for (auto& x : b) {
+      std::uint64_t r = next();
+      // Mostly continuation bytes, so that long and overlong varints are common.
+      x = static_cast<std::uint8_t>((r % 4 != 0 ? 0x80 : 0) | ((r >> 8) & 0x7f));
+      if (r % 7 == 0) x = static_cast<std::uint8_t>((r >> 16) & 0xff);
+    }
+    {
+      const std::uint8_t *p = b.data(), *q = b.data();
+      std::uint32_t got = 0, want = 0;
+      auto rg = kwire::varint::get_u32(p, b.data() + b.size(), got);
+      auto rw = reference_varint<std::uint32_t, 5>(q, b.data() + b.size(), want);
+      REQUIRE(rg == rw);
+      if (rg == kwire::varint::Parse::ok) {
+        CHECK(got == want);
+        CHECK(p == q);
+      }
+    }
+    {
+      const std::uint8_t *p = b.data(), *q = b.data();
+      std::uint64_t got = 0, want = 0;
+      auto rg = kwire::varint::get_u64(p, b.data() + b.size(), got);
+      auto rw = reference_varint<std::uint64_t, 10>(q, b.data() + b.size(), want);
+      REQUIRE(rg == rw);
+      if (rg == kwire::varint::Parse::ok) {
+        CHECK(got == want);
+        CHECK(p == q);
+      }
+    }
+  }
+  // Written values, followed by padding so that the unchecked path reads them.
+  for (std::uint32_t v : {0u, 127u, 128u, 16384u, 2097152u, 268435456u, 0xffffffffu}) {
+    auto b = write([&](auto& w) { w.uvarint(v); });
+    b.resize(b.size() + 10, 0xff);
+    Reader r(b);
+    CHECK(r.uvarint() == v);
+    CHECK(r.remaining() == 10);
+  }
+  for (std::int64_t v : std::initializer_list<std::int64_t>{0, -1, 64, INT64_MAX, INT64_MIN}) {
+    auto b = write([&](auto& w) { w.varlong(v); });
+    b.resize(b.size() + 10, 0xff);
+    Reader r(b);
+    CHECK(r.varlong() == v);
+    CHECK(r.remaining() == 10);
+  }
+  bytes overlong{0xff, 0xff, 0xff, 0xff, 0x1f, 0, 0, 0, 0, 0};
+  Reader r(overlong);
+  r.uvarint();
+  CHECK(r.error()->code == DecodeErrc::varint_overflow);
+  CHECK(r.error()->offset == 0);
+  bytes overlong64{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0};
+  Reader r64(overlong64);
+  r64.varlong();
+  CHECK(r64.error()->code == DecodeErrc::varint_overflow);
+}
+
+TEST_CASE("take: a run of fixed-width fields checked once") {
+  bytes in{0x00, 0x07, 0x00, 0x00, 0x01, 0x00, 0xff};
+  Reader r(in);
+  const std::uint8_t* p = r.take(6);
+  REQUIRE(p != nullptr);
+  CHECK(kwire::unchecked::i16(p) == 7);
+  CHECK(kwire::unchecked::i32(p) == 256);
+  CHECK(r.offset() == 6);
+  CHECK(r.take(2) == nullptr);  // one byte left: nothing taken, no error
+  CHECK(r.ok());
+  CHECK(r.offset() == 6);
+}
+
+TEST_CASE("arrays of numbers: converted in one pass, counts checked first") {
+  bytes in{0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xfe, 0x7f, 0xff, 0xff, 0xff, 0x09};
+  Reader r(in);
+  kwire::array<std::int32_t> out;
+  kwire::fields::read_fixed(r, out, false);
+  REQUIRE(r.ok());
+  CHECK(out == kwire::array<std::int32_t>{1, -2, INT32_MAX});
+  CHECK(r.remaining() == 1);
+
+  bytes compact{0x03, 0x00, 0x05, 0x80, 0x00};  // two int16
+  Reader rc(compact);
+  std::optional<kwire::array<std::int16_t>> opt;
+  kwire::fields::read_fixed(rc, opt, true, true);
+  REQUIRE(rc.ok());
+  REQUIRE(opt);
+  CHECK(*opt == kwire::array<std::int16_t>{5, INT16_MIN});
+
+  bytes null{0x00};
+  Reader rn(null);
+  kwire::fields::read_fixed(rn, opt, true, true);
+  CHECK(rn.ok());
+  CHECK_FALSE(opt.has_value());
+
+  bytes short_by_one{0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00};
+  Reader rs(short_by_one);
+  kwire::fields::read_fixed(rs, out, false);
+  CHECK(rs.error()->code == DecodeErrc::length_exceeds_input);
+  CHECK(rs.error()->offset == 0);
+}
+
+TEST_CASE("empty_tags consumes only the empty section") {
+  bytes in{0x00, 0x01};
+  Reader r(in);
+  CHECK(r.empty_tags());
+  CHECK_FALSE(r.empty_tags());
+  CHECK(r.offset() == 1);
+  bytes none;
+  Reader r2(none);
+  CHECK_FALSE(r2.empty_tags());
+  CHECK(r2.ok());
 }

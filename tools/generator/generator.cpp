@@ -241,6 +241,18 @@ class Loader {
 // ---------------------------------------------------------------- emitter --
 
 bool is_struct(const Field& f) { return !kScalars.count(f.type); }
+
+/// Encoded size of a fixed-width scalar type, or 0 for any other type.
+int fixed_size(const std::string& type) {
+  static const std::map<std::string, int> sz = {{"int8", 1},  {"bool", 1},   {"int16", 2}, {"uint16", 2},
+                                                {"int32", 4}, {"uint32", 4}, {"int64", 8}, {"float64", 8},
+                                                {"uuid", 16}};
+  auto it = sz.find(type);
+  return it == sz.end() ? 0 : it->second;
+}
+
+/// A field read by the struct's body (not a tagged field) with a fixed width.
+bool fixed_width(const Field& f) { return !f.is_array && f.tag < 0 && fixed_size(f.type) > 0; }
 bool any_nullable(const Field& f) { return !f.nullable.none(); }
 
 std::string scalar_cpp(const std::string& t) {
@@ -446,10 +458,7 @@ class Emitter {
       } else if (is_struct(f)) {
         add = any_nullable(f) ? "1" : fmt::format("{}::min_size(v, flex)", f.type);
       } else {
-        static const std::map<std::string, int> sz = {{"int8", 1},   {"bool", 1},    {"int16", 2}, {"uint16", 2},
-                                                      {"int32", 4},  {"uint32", 4},  {"int64", 8}, {"float64", 8},
-                                                      {"uuid", 16}};
-        add = std::to_string(sz.at(f.type));
+        add = std::to_string(fixed_size(f.type));
       }
       std::string cc = c(f.versions);
       if (cc == "false") continue;
@@ -475,21 +484,26 @@ class Emitter {
           line("fields::read_structs(r, {}, v, flex);", m);
         return;
       }
-      std::string elem = scalar_cpp(f.type);
+      // Numbers are converted in one pass once the count is checked.
+      if (f.type != "uuid" && f.type != "bool" && fixed_size(f.type) > 0) {
+        if (any_nullable(f))
+          line("fields::read_fixed(r, {}, {}, {});", m, fc, nc);
+        else
+          line("fields::read_fixed(r, {}, {});", m, fc);
+        return;
+      }
       std::string one, min_elem;
       if (f.type == "string") {
-        one = fmt::format("[&](Reader& in) {{ return in.str({}); }}", fc);
+        one = fmt::format("[&](auto& in) {{ return in.str({}); }}", fc);
         min_elem = "1";
       } else if (f.type == "uuid") {
-        one = "[](Reader& in) { return in.uuid(); }";
+        one = "[](auto& in) { return in.uuid(); }";
         min_elem = "16";
+      } else if (f.type == "bool") {
+        one = "[](auto& in) { return in.boolean(); }";
+        min_elem = "1";
       } else {
-        static const std::map<std::string, std::pair<std::string, int>> rd = {
-            {"int8", {"i8", 1}},   {"int16", {"i16", 2}},  {"int32", {"i32", 4}},     {"int64", {"i64", 8}},
-            {"uint16", {"u16", 2}}, {"uint32", {"u32", 4}}, {"float64", {"f64", 8}}, {"bool", {"boolean", 1}}};
-        auto& p = rd.at(f.type);
-        one = fmt::format("[](Reader& in) {{ return in.{}(); }}", p.first);
-        min_elem = std::to_string(p.second);
+        throw std::runtime_error(fmt::format("{}: no array reader for {}", s_.name, f.type));
       }
       if (any_nullable(f))
         line("fields::read_scalars(r, {}, {}, {}, {}, {});", m, fc, nc, min_elem, one);
@@ -527,30 +541,89 @@ class Emitter {
     }
   }
 
-  void emit_decode(const Struct& st) {
-    line("void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {{");
+  /// The unchecked load of a fixed-width field from `p` (see BasicReader::take).
+  static std::string unchecked_read(const Field& f) {
+    static const std::map<std::string, std::string> rd = {
+        {"int8", "i8"},    {"int16", "i16"},   {"int32", "i32"},    {"int64", "i64"}, {"uint16", "u16"},
+        {"uint32", "u32"}, {"float64", "f64"}, {"bool", "boolean"}, {"uuid", "uuid"}};
+    std::string e = fmt::format("unchecked::{}(p)", rd.at(f.type));
+    return f.error_code ? fmt::format("static_cast<ErrorCode>({})", e) : e;
+  }
+
+  /// Reads one field of the struct's body with its own checks, naming it first
+  /// for a TracingReader.
+  void emit_checked(const Field& f, const std::string& cc) {
+    if (cc == "true") {
+      line("r.field(\"{}\");", f.name);
+      emit_read(f, compact(f));
+      return;
+    }
+    line("if ({}) {{", cc);
     indent_ += 2;
+    line("r.field(\"{}\");", f.name);
+    emit_read(f, compact(f));
+    indent_ -= 2;
+    line("}}");
+  }
+
+  /// A run of consecutive fixed-width fields, bounds-checked once: the run's
+  /// size in this version is taken in one step and the fields are loaded
+  /// without checks. If the input is shorter, the fields are read one by one,
+  /// so that the error names the first one cut, at its offset.
+  void emit_fixed_run(const std::vector<std::pair<const Field*, std::string>>& run) {
+    int constant = 0;
+    std::string size;
+    for (auto& [f, cc] : run) {
+      if (cc == "true")
+        constant += fixed_size(f->type);
+      else
+        size += fmt::format(" + ({} ? {} : 0)", cc, fixed_size(f->type));
+    }
+    line("if (const std::uint8_t* p = r.take({}{})) [[likely]] {{", constant, size);
+    indent_ += 2;
+    for (auto& [f, cc] : run) {
+      if (cc == "true")
+        line("{} = {};", f->member, unchecked_read(*f));
+      else
+        line("if ({}) {} = {};", cc, f->member, unchecked_read(*f));
+    }
+    indent_ -= 2;
+    line("}} else {{");
+    indent_ += 2;
+    for (auto& [f, cc] : run) emit_checked(*f, cc);
+    indent_ -= 2;
+    line("}}");
+  }
+
+  void emit_decode(const Struct& st) {
+    line("template <class R>");
+    line("void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {{");
+    indent_ += 2;
+    std::vector<std::pair<const Field*, std::string>> run;
+    auto flush = [&] {
+      if (run.size() == 1) emit_checked(*run[0].first, run[0].second);
+      if (run.size() > 1) emit_fixed_run(run);
+      run.clear();
+    };
     for (auto& f : st.fields) {
       if (f.tag >= 0) continue;
       std::string cc = c(f.versions);
       if (cc == "false") continue;
-      if (cc == "true") {
-        line("r.field(\"{}\");", f.name);
-        emit_read(f, compact(f));
-      } else {
-        line("if ({}) {{", cc);
-        indent_ += 2;
-        line("r.field(\"{}\");", f.name);
-        emit_read(f, compact(f));
-        indent_ -= 2;
-        line("}}");
+      if (fixed_width(f)) {
+        run.emplace_back(&f, cc);
+        continue;
       }
+      flush();
+      emit_checked(f, cc);
     }
+    flush();
     std::vector<const Field*> tagged;
     for (auto& f : st.fields)
       if (f.tag >= 0) tagged.push_back(&f);
     std::sort(tagged.begin(), tagged.end(), [](auto a, auto b) { return a->tag < b->tag; });
-    line("if (flex) {{");
+    // Nearly every struct ends in an empty tag section, the byte 0: consumed
+    // inline, without the general reader's call.
+    line("if (flex && !r.empty_tags()) {{");
     indent_ += 2;
     line("r.field(nullptr);");
     if (tagged.empty()) {
@@ -690,6 +763,13 @@ class Emitter {
         std::string nd = non_default(*f, f->member);
         line("const bool has_{} = {};", f->member, tc == "true" ? nd : fmt::format("({}) && {}", tc, nd));
       }
+      // No tagged field to write, the usual case: the single byte 0.
+      std::string none = "unknown_tags.empty()";
+      for (auto* f : tagged) none += fmt::format(" && !has_{}", f->member);
+      line("if ({}) {{", none);
+      line("  w.u8(0);");
+      line("  return;");
+      line("}}");
       std::string count = "unknown_tags.size()";
       for (auto* f : tagged) count += fmt::format(" + has_{}", f->member);
       line("w.uvarint(static_cast<std::uint32_t>({}));", count);

@@ -29,7 +29,8 @@ struct RequestPrefix {
 /// undecoded. A frame shorter than 8 bytes is a `truncated` error naming the
 /// field it cuts; `out` is then unchanged.
 inline DecodeResult peek_request_header(bytes_view frame, RequestPrefix& out) {
-  Reader r(frame);
+  // Three fixed fields: tracing their names costs nothing worth saving.
+  TracingReader r(frame);
   r.field("RequestApiKey");
   const std::int16_t key = r.i16();
   r.field("RequestApiVersion");
@@ -59,7 +60,7 @@ inline DecodeResult read_request_header(bytes_view frame, RequestFrame& out) {
   if (auto p = peek_request_header(frame, prefix); !p) return p;
   out.header_version = request_header_version(prefix.api_key, prefix.api_version);
   Reader r(frame);
-  out.header.decode_from(r, out.header_version, out.header_version >= RequestHeader::flexible_from);
+  decode_from(r, out.header, out.header_version);
   if (!r.ok()) return DecodeResult(*r.take_error());
   out.body = frame.subspan(r.offset());
   return {};
@@ -127,7 +128,7 @@ inline DecodeResult read_response_header(bytes_view frame, std::int16_t api_key,
                                          ResponseFrame& out) {
   std::int16_t hv = response_header_version(api_key, api_version);
   Reader r(frame);
-  out.header.decode_from(r, hv, hv >= ResponseHeader::flexible_from);
+  decode_from(r, out.header, hv);
   if (!r.ok()) return DecodeResult(*r.take_error());
   out.body = frame.subspan(r.offset());
   return {};

@@ -27,16 +27,24 @@ struct AbortedTxn {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ProducerId");
-    producer_id = r.i64();
-    r.field("FirstOffset");
-    first_offset = r.i64();
-    r.field("LastOffset");
-    last_offset = r.i64();
-    r.field("LastStableOffset");
-    last_stable_offset = r.i64();
-    if (flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(32)) [[likely]] {
+      producer_id = unchecked::i64(p);
+      first_offset = unchecked::i64(p);
+      last_offset = unchecked::i64(p);
+      last_stable_offset = unchecked::i64(p);
+    } else {
+      r.field("ProducerId");
+      producer_id = r.i64();
+      r.field("FirstOffset");
+      first_offset = r.i64();
+      r.field("LastOffset");
+      last_offset = r.i64();
+      r.field("LastStableOffset");
+      last_stable_offset = r.i64();
+    }
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

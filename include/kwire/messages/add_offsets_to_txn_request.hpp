@@ -29,16 +29,22 @@ struct AddOffsetsToTxnRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("TransactionalId");
     transactional_id = r.str(flex);
-    r.field("ProducerId");
-    producer_id = r.i64();
-    r.field("ProducerEpoch");
-    producer_epoch = r.i16();
+    if (const std::uint8_t* p = r.take(10)) [[likely]] {
+      producer_id = unchecked::i64(p);
+      producer_epoch = unchecked::i16(p);
+    } else {
+      r.field("ProducerId");
+      producer_id = r.i64();
+      r.field("ProducerEpoch");
+      producer_epoch = r.i16();
+    }
     r.field("GroupId");
     group_id = r.str(flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

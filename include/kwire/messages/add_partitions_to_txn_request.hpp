@@ -26,12 +26,13 @@ struct AddPartitionsToTxnRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Partitions");
-      fields::read_scalars(r, partitions, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, partitions, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -83,28 +84,35 @@ struct AddPartitionsToTxnRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 4) {
         r.field("TransactionalId");
         transactional_id = r.str(flex);
       }
-      if (v >= 4) {
-        r.field("ProducerId");
-        producer_id = r.i64();
-      }
-      if (v >= 4) {
-        r.field("ProducerEpoch");
-        producer_epoch = r.i16();
-      }
-      if (v >= 4) {
-        r.field("VerifyOnly");
-        verify_only = r.boolean();
+      if (const std::uint8_t* p = r.take(0 + (v >= 4 ? 8 : 0) + (v >= 4 ? 2 : 0) + (v >= 4 ? 1 : 0))) [[likely]] {
+        if (v >= 4) producer_id = unchecked::i64(p);
+        if (v >= 4) producer_epoch = unchecked::i16(p);
+        if (v >= 4) verify_only = unchecked::boolean(p);
+      } else {
+        if (v >= 4) {
+          r.field("ProducerId");
+          producer_id = r.i64();
+        }
+        if (v >= 4) {
+          r.field("ProducerEpoch");
+          producer_epoch = r.i16();
+        }
+        if (v >= 4) {
+          r.field("VerifyOnly");
+          verify_only = r.boolean();
+        }
       }
       if (v >= 4) {
         r.field("Topics");
         fields::read_structs(r, topics, v, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -184,7 +192,8 @@ struct AddPartitionsToTxnRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 4) {
       r.field("Transactions");
       fields::read_structs(r, transactions, v, flex);
@@ -193,19 +202,24 @@ struct AddPartitionsToTxnRequest {
       r.field("V3AndBelowTransactionalId");
       v3_and_below_transactional_id = r.str(flex);
     }
-    if (v <= 3) {
-      r.field("V3AndBelowProducerId");
-      v3_and_below_producer_id = r.i64();
-    }
-    if (v <= 3) {
-      r.field("V3AndBelowProducerEpoch");
-      v3_and_below_producer_epoch = r.i16();
+    if (const std::uint8_t* p = r.take(0 + (v <= 3 ? 8 : 0) + (v <= 3 ? 2 : 0))) [[likely]] {
+      if (v <= 3) v3_and_below_producer_id = unchecked::i64(p);
+      if (v <= 3) v3_and_below_producer_epoch = unchecked::i16(p);
+    } else {
+      if (v <= 3) {
+        r.field("V3AndBelowProducerId");
+        v3_and_below_producer_id = r.i64();
+      }
+      if (v <= 3) {
+        r.field("V3AndBelowProducerEpoch");
+        v3_and_below_producer_epoch = r.i16();
+      }
     }
     if (v <= 3) {
       r.field("V3AndBelowTopics");
       fields::read_structs(r, v3_and_below_topics, v, flex);
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

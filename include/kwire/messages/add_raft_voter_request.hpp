@@ -28,14 +28,15 @@ struct AddRaftVoterRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Host");
       host = r.str(flex);
       r.field("Port");
       port = r.u16();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -91,22 +92,29 @@ struct AddRaftVoterRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ClusterId");
     cluster_id = r.nullable_str(flex, true);
-    r.field("TimeoutMs");
-    timeout_ms = r.i32();
-    r.field("VoterId");
-    voter_id = r.i32();
-    r.field("VoterDirectoryId");
-    voter_directory_id = r.uuid();
+    if (const std::uint8_t* p = r.take(24)) [[likely]] {
+      timeout_ms = unchecked::i32(p);
+      voter_id = unchecked::i32(p);
+      voter_directory_id = unchecked::uuid(p);
+    } else {
+      r.field("TimeoutMs");
+      timeout_ms = r.i32();
+      r.field("VoterId");
+      voter_id = r.i32();
+      r.field("VoterDirectoryId");
+      voter_directory_id = r.uuid();
+    }
     r.field("Listeners");
     fields::read_structs(r, listeners, v, flex);
     if (v >= 1) {
       r.field("AckWhenCommitted");
       ack_when_committed = r.boolean();
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -25,12 +25,18 @@ struct AllocateProducerIdsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("BrokerId");
-    broker_id = r.i32();
-    r.field("BrokerEpoch");
-    broker_epoch = r.i64();
-    if (flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(12)) [[likely]] {
+      broker_id = unchecked::i32(p);
+      broker_epoch = unchecked::i64(p);
+    } else {
+      r.field("BrokerId");
+      broker_id = r.i32();
+      r.field("BrokerEpoch");
+      broker_epoch = r.i64();
+    }
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

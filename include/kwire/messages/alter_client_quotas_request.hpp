@@ -26,12 +26,13 @@ struct AlterClientQuotasRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("EntityType");
       entity_type = r.str(flex);
       r.field("EntityName");
       entity_name = r.nullable_str(flex, true);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -79,14 +80,20 @@ struct AlterClientQuotasRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Key");
       key = r.str(flex);
-      r.field("Value");
-      value = r.f64();
-      r.field("Remove");
-      remove = r.boolean();
-      if (flex) {
+      if (const std::uint8_t* p = r.take(9)) [[likely]] {
+        value = unchecked::f64(p);
+        remove = unchecked::boolean(p);
+      } else {
+        r.field("Value");
+        value = r.f64();
+        r.field("Remove");
+        remove = r.boolean();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -135,12 +142,13 @@ struct AlterClientQuotasRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Entity");
       fields::read_structs(r, entity, v, flex);
       r.field("Ops");
       fields::read_structs(r, ops, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -185,12 +193,13 @@ struct AlterClientQuotasRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Entries");
     fields::read_structs(r, entries, v, flex);
     r.field("ValidateOnly");
     validate_only = r.boolean();
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

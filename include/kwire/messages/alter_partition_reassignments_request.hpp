@@ -26,12 +26,13 @@ struct AlterPartitionReassignmentsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("Replicas");
-      fields::read_scalars(r, replicas, flex, true, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, replicas, flex, true);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -77,12 +78,13 @@ struct AlterPartitionReassignmentsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -129,16 +131,22 @@ struct AlterPartitionReassignmentsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("TimeoutMs");
-    timeout_ms = r.i32();
-    if (v >= 1) {
-      r.field("AllowReplicationFactorChange");
-      allow_replication_factor_change = r.boolean();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(4 + (v >= 1 ? 1 : 0))) [[likely]] {
+      timeout_ms = unchecked::i32(p);
+      if (v >= 1) allow_replication_factor_change = unchecked::boolean(p);
+    } else {
+      r.field("TimeoutMs");
+      timeout_ms = r.i32();
+      if (v >= 1) {
+        r.field("AllowReplicationFactorChange");
+        allow_replication_factor_change = r.boolean();
+      }
     }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -29,14 +29,20 @@ struct AlterPartitionReassignmentsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(6)) [[likely]] {
+        partition_index = unchecked::i32(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+      }
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -85,12 +91,13 @@ struct AlterPartitionReassignmentsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -141,20 +148,27 @@ struct AlterPartitionReassignmentsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ThrottleTimeMs");
-    throttle_time_ms = r.i32();
-    if (v >= 1) {
-      r.field("AllowReplicationFactorChange");
-      allow_replication_factor_change = r.boolean();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(6 + (v >= 1 ? 1 : 0))) [[likely]] {
+      throttle_time_ms = unchecked::i32(p);
+      if (v >= 1) allow_replication_factor_change = unchecked::boolean(p);
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+    } else {
+      r.field("ThrottleTimeMs");
+      throttle_time_ms = r.i32();
+      if (v >= 1) {
+        r.field("AllowReplicationFactorChange");
+        allow_replication_factor_change = r.boolean();
+      }
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
     }
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     r.field("Responses");
     fields::read_structs(r, responses, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -26,16 +26,22 @@ struct AlterPartitionRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      if (v >= 3) {
-        r.field("BrokerId");
-        broker_id = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(0 + (v >= 3 ? 4 : 0) + (v >= 3 ? 8 : 0))) [[likely]] {
+        if (v >= 3) broker_id = unchecked::i32(p);
+        if (v >= 3) broker_epoch = unchecked::i64(p);
+      } else {
+        if (v >= 3) {
+          r.field("BrokerId");
+          broker_id = r.i32();
+        }
+        if (v >= 3) {
+          r.field("BrokerEpoch");
+          broker_epoch = r.i64();
+        }
       }
-      if (v >= 3) {
-        r.field("BrokerEpoch");
-        broker_epoch = r.i64();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -97,26 +103,37 @@ struct AlterPartitionRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("LeaderEpoch");
-      leader_epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(8)) [[likely]] {
+        partition_index = unchecked::i32(p);
+        leader_epoch = unchecked::i32(p);
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("LeaderEpoch");
+        leader_epoch = r.i32();
+      }
       if (v <= 2) {
         r.field("NewIsr");
-        fields::read_scalars(r, new_isr, flex, 4, [](Reader& in) { return in.i32(); });
+        fields::read_fixed(r, new_isr, flex);
       }
       if (v >= 3) {
         r.field("NewIsrWithEpochs");
         fields::read_structs(r, new_isr_with_epochs, v, flex);
       }
-      if (v >= 1) {
-        r.field("LeaderRecoveryState");
-        leader_recovery_state = r.i8();
+      if (const std::uint8_t* p = r.take(4 + (v >= 1 ? 1 : 0))) [[likely]] {
+        if (v >= 1) leader_recovery_state = unchecked::i8(p);
+        partition_epoch = unchecked::i32(p);
+      } else {
+        if (v >= 1) {
+          r.field("LeaderRecoveryState");
+          leader_recovery_state = r.i8();
+        }
+        r.field("PartitionEpoch");
+        partition_epoch = r.i32();
       }
-      r.field("PartitionEpoch");
-      partition_epoch = r.i32();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -188,7 +205,8 @@ struct AlterPartitionRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v <= 1) {
         r.field("TopicName");
         topic_name = r.str(flex);
@@ -199,7 +217,7 @@ struct AlterPartitionRequest {
       }
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -253,14 +271,20 @@ struct AlterPartitionRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("BrokerId");
-    broker_id = r.i32();
-    r.field("BrokerEpoch");
-    broker_epoch = r.i64();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(12)) [[likely]] {
+      broker_id = unchecked::i32(p);
+      broker_epoch = unchecked::i64(p);
+    } else {
+      r.field("BrokerId");
+      broker_id = r.i32();
+      r.field("BrokerEpoch");
+      broker_epoch = r.i64();
+    }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

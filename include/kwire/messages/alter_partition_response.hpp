@@ -37,24 +37,37 @@ struct AlterPartitionResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
-      r.field("LeaderId");
-      leader_id = r.i32();
-      r.field("LeaderEpoch");
-      leader_epoch = r.i32();
-      r.field("Isr");
-      fields::read_scalars(r, isr, flex, 4, [](Reader& in) { return in.i32(); });
-      if (v >= 1) {
-        r.field("LeaderRecoveryState");
-        leader_recovery_state = r.i8();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(14)) [[likely]] {
+        partition_index = unchecked::i32(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+        leader_id = unchecked::i32(p);
+        leader_epoch = unchecked::i32(p);
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+        r.field("LeaderId");
+        leader_id = r.i32();
+        r.field("LeaderEpoch");
+        leader_epoch = r.i32();
       }
-      r.field("PartitionEpoch");
-      partition_epoch = r.i32();
-      if (flex) {
+      r.field("Isr");
+      fields::read_fixed(r, isr, flex);
+      if (const std::uint8_t* p = r.take(4 + (v >= 1 ? 1 : 0))) [[likely]] {
+        if (v >= 1) leader_recovery_state = unchecked::i8(p);
+        partition_epoch = unchecked::i32(p);
+      } else {
+        if (v >= 1) {
+          r.field("LeaderRecoveryState");
+          leader_recovery_state = r.i8();
+        }
+        r.field("PartitionEpoch");
+        partition_epoch = r.i32();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -119,7 +132,8 @@ struct AlterPartitionResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v <= 1) {
         r.field("TopicName");
         topic_name = r.str(flex);
@@ -130,7 +144,7 @@ struct AlterPartitionResponse {
       }
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -184,14 +198,20 @@ struct AlterPartitionResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ThrottleTimeMs");
-    throttle_time_ms = r.i32();
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(6)) [[likely]] {
+      throttle_time_ms = unchecked::i32(p);
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+    } else {
+      r.field("ThrottleTimeMs");
+      throttle_time_ms = r.i32();
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
+    }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

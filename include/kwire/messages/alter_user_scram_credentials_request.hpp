@@ -26,12 +26,13 @@ struct AlterUserScramCredentialsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Mechanism");
       mechanism = r.i8();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -83,18 +84,24 @@ struct AlterUserScramCredentialsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
-      r.field("Mechanism");
-      mechanism = r.i8();
-      r.field("Iterations");
-      iterations = r.i32();
+      if (const std::uint8_t* p = r.take(5)) [[likely]] {
+        mechanism = unchecked::i8(p);
+        iterations = unchecked::i32(p);
+      } else {
+        r.field("Mechanism");
+        mechanism = r.i8();
+        r.field("Iterations");
+        iterations = r.i32();
+      }
       r.field("Salt");
       salt = r.byts(flex);
       r.field("SaltedPassword");
       salted_password = r.byts(flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -148,12 +155,13 @@ struct AlterUserScramCredentialsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Deletions");
     fields::read_structs(r, deletions, v, flex);
     r.field("Upsertions");
     fields::read_structs(r, upsertions, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

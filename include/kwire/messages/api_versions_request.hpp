@@ -29,7 +29,8 @@ struct ApiVersionsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 3) {
       r.field("ClientSoftwareName");
       client_software_name = r.str(flex);
@@ -46,7 +47,7 @@ struct ApiVersionsRequest {
       r.field("NodeId");
       node_id = r.i32();
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -29,14 +29,21 @@ struct ApiVersionsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("ApiKey");
-      api_key = r.i16();
-      r.field("MinVersion");
-      min_version = r.i16();
-      r.field("MaxVersion");
-      max_version = r.i16();
-      if (flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(6)) [[likely]] {
+        api_key = unchecked::i16(p);
+        min_version = unchecked::i16(p);
+        max_version = unchecked::i16(p);
+      } else {
+        r.field("ApiKey");
+        api_key = r.i16();
+        r.field("MinVersion");
+        min_version = r.i16();
+        r.field("MaxVersion");
+        max_version = r.i16();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -87,20 +94,26 @@ struct ApiVersionsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 3) {
         r.field("Name");
         name = r.str(flex);
       }
-      if (v >= 3) {
-        r.field("MinVersion");
-        min_version = r.i16();
+      if (const std::uint8_t* p = r.take(0 + (v >= 3 ? 2 : 0) + (v >= 3 ? 2 : 0))) [[likely]] {
+        if (v >= 3) min_version = unchecked::i16(p);
+        if (v >= 3) max_version = unchecked::i16(p);
+      } else {
+        if (v >= 3) {
+          r.field("MinVersion");
+          min_version = r.i16();
+        }
+        if (v >= 3) {
+          r.field("MaxVersion");
+          max_version = r.i16();
+        }
       }
-      if (v >= 3) {
-        r.field("MaxVersion");
-        max_version = r.i16();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -163,20 +176,26 @@ struct ApiVersionsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 3) {
         r.field("Name");
         name = r.str(flex);
       }
-      if (v >= 3) {
-        r.field("MaxVersionLevel");
-        max_version_level = r.i16();
+      if (const std::uint8_t* p = r.take(0 + (v >= 3 ? 2 : 0) + (v >= 3 ? 2 : 0))) [[likely]] {
+        if (v >= 3) max_version_level = unchecked::i16(p);
+        if (v >= 3) min_version_level = unchecked::i16(p);
+      } else {
+        if (v >= 3) {
+          r.field("MaxVersionLevel");
+          max_version_level = r.i16();
+        }
+        if (v >= 3) {
+          r.field("MinVersionLevel");
+          min_version_level = r.i16();
+        }
       }
-      if (v >= 3) {
-        r.field("MinVersionLevel");
-        min_version_level = r.i16();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -242,7 +261,8 @@ struct ApiVersionsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
     error_code = static_cast<ErrorCode>(r.i16());
     r.field("ApiKeys");
@@ -251,7 +271,7 @@ struct ApiVersionsResponse {
       r.field("ThrottleTimeMs");
       throttle_time_ms = r.i32();
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
         switch (tag) {
@@ -294,6 +314,10 @@ struct ApiVersionsResponse {
       const bool has_finalized_features_epoch = (v >= 3) && finalized_features_epoch != -1;
       const bool has_finalized_features = (v >= 3) && !finalized_features.empty();
       const bool has_zk_migration_ready = (v >= 3) && zk_migration_ready;
+      if (unknown_tags.empty() && !has_supported_features && !has_finalized_features_epoch && !has_finalized_features && !has_zk_migration_ready) {
+        w.u8(0);
+        return;
+      }
       w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_supported_features + has_finalized_features_epoch + has_finalized_features + has_zk_migration_ready));
       fields::TagWriter tag_writer(unknown_tags);
       if (has_supported_features) {

@@ -33,30 +33,39 @@ struct BrokerHeartbeatRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("BrokerId");
-    broker_id = r.i32();
-    r.field("BrokerEpoch");
-    broker_epoch = r.i64();
-    r.field("CurrentMetadataOffset");
-    current_metadata_offset = r.i64();
-    r.field("WantFence");
-    want_fence = r.boolean();
-    r.field("WantShutDown");
-    want_shut_down = r.boolean();
-    if (flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(22)) [[likely]] {
+      broker_id = unchecked::i32(p);
+      broker_epoch = unchecked::i64(p);
+      current_metadata_offset = unchecked::i64(p);
+      want_fence = unchecked::boolean(p);
+      want_shut_down = unchecked::boolean(p);
+    } else {
+      r.field("BrokerId");
+      broker_id = r.i32();
+      r.field("BrokerEpoch");
+      broker_epoch = r.i64();
+      r.field("CurrentMetadataOffset");
+      current_metadata_offset = r.i64();
+      r.field("WantFence");
+      want_fence = r.boolean();
+      r.field("WantShutDown");
+      want_shut_down = r.boolean();
+    }
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
         switch (tag) {
           case 0:
             if (!(v >= 1)) return false;
             r.field("OfflineLogDirs");
-            fields::read_scalars(r, offline_log_dirs, true, 16, [](Reader& in) { return in.uuid(); });
+            fields::read_scalars(r, offline_log_dirs, true, 16, [](auto& in) { return in.uuid(); });
             return true;
           case 1:
             if (!(v >= 2)) return false;
             r.field("CordonedLogDirs");
-            fields::read_scalars(r, cordoned_log_dirs, true, true, 16, [](Reader& in) { return in.uuid(); });
+            fields::read_scalars(r, cordoned_log_dirs, true, true, 16, [](auto& in) { return in.uuid(); });
             return true;
           default:
             return false;
@@ -81,6 +90,10 @@ struct BrokerHeartbeatRequest {
     if (flex) {
       const bool has_offline_log_dirs = (v >= 1) && !offline_log_dirs.empty();
       const bool has_cordoned_log_dirs = (v >= 2) && cordoned_log_dirs.has_value();
+      if (unknown_tags.empty() && !has_offline_log_dirs && !has_cordoned_log_dirs) {
+        w.u8(0);
+        return;
+      }
       w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_offline_log_dirs + has_cordoned_log_dirs));
       fields::TagWriter tag_writer(unknown_tags);
       if (has_offline_log_dirs) {

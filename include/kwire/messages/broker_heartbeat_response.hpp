@@ -32,18 +32,27 @@ struct BrokerHeartbeatResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ThrottleTimeMs");
-    throttle_time_ms = r.i32();
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
-    r.field("IsCaughtUp");
-    is_caught_up = r.boolean();
-    r.field("IsFenced");
-    is_fenced = r.boolean();
-    r.field("ShouldShutDown");
-    should_shut_down = r.boolean();
-    if (flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(9)) [[likely]] {
+      throttle_time_ms = unchecked::i32(p);
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      is_caught_up = unchecked::boolean(p);
+      is_fenced = unchecked::boolean(p);
+      should_shut_down = unchecked::boolean(p);
+    } else {
+      r.field("ThrottleTimeMs");
+      throttle_time_ms = r.i32();
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
+      r.field("IsCaughtUp");
+      is_caught_up = r.boolean();
+      r.field("IsFenced");
+      is_fenced = r.boolean();
+      r.field("ShouldShutDown");
+      should_shut_down = r.boolean();
+    }
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

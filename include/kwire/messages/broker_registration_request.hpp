@@ -30,16 +30,22 @@ struct BrokerRegistrationRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Host");
       host = r.str(flex);
-      r.field("Port");
-      port = r.u16();
-      r.field("SecurityProtocol");
-      security_protocol = r.i16();
-      if (flex) {
+      if (const std::uint8_t* p = r.take(4)) [[likely]] {
+        port = unchecked::u16(p);
+        security_protocol = unchecked::i16(p);
+      } else {
+        r.field("Port");
+        port = r.u16();
+        r.field("SecurityProtocol");
+        security_protocol = r.i16();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -93,14 +99,20 @@ struct BrokerRegistrationRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
-      r.field("MinSupportedVersion");
-      min_supported_version = r.i16();
-      r.field("MaxSupportedVersion");
-      max_supported_version = r.i16();
-      if (flex) {
+      if (const std::uint8_t* p = r.take(4)) [[likely]] {
+        min_supported_version = unchecked::i16(p);
+        max_supported_version = unchecked::i16(p);
+      } else {
+        r.field("MinSupportedVersion");
+        min_supported_version = r.i16();
+        r.field("MaxSupportedVersion");
+        max_supported_version = r.i16();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -162,7 +174,8 @@ struct BrokerRegistrationRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("BrokerId");
     broker_id = r.i32();
     r.field("ClusterId");
@@ -181,13 +194,13 @@ struct BrokerRegistrationRequest {
     }
     if (v >= 2) {
       r.field("LogDirs");
-      fields::read_scalars(r, log_dirs, flex, 16, [](Reader& in) { return in.uuid(); });
+      fields::read_scalars(r, log_dirs, flex, 16, [](auto& in) { return in.uuid(); });
     }
     if (v >= 3) {
       r.field("PreviousBrokerEpoch");
       previous_broker_epoch = r.i64();
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -25,12 +25,13 @@ struct ConsumerGroupDescribeRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("GroupIds");
-    fields::read_scalars(r, group_ids, flex, 1, [&](Reader& in) { return in.str(flex); });
+    fields::read_scalars(r, group_ids, flex, 1, [&](auto& in) { return in.str(flex); });
     r.field("IncludeAuthorizedOperations");
     include_authorized_operations = r.boolean();
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

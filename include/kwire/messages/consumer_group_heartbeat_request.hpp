@@ -26,12 +26,13 @@ struct ConsumerGroupHeartbeatRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicId");
       topic_id = r.uuid();
       r.field("Partitions");
-      fields::read_scalars(r, partitions, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, partitions, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -92,7 +93,8 @@ struct ConsumerGroupHeartbeatRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("GroupId");
     group_id = r.str(flex);
     r.field("MemberId");
@@ -106,7 +108,7 @@ struct ConsumerGroupHeartbeatRequest {
     r.field("RebalanceTimeoutMs");
     rebalance_timeout_ms = r.i32();
     r.field("SubscribedTopicNames");
-    fields::read_scalars(r, subscribed_topic_names, flex, true, 1, [&](Reader& in) { return in.str(flex); });
+    fields::read_scalars(r, subscribed_topic_names, flex, true, 1, [&](auto& in) { return in.str(flex); });
     if (v >= 1) {
       r.field("SubscribedTopicRegex");
       subscribed_topic_regex = r.nullable_str(flex, true);
@@ -115,7 +117,7 @@ struct ConsumerGroupHeartbeatRequest {
     server_assignor = r.nullable_str(flex, true);
     r.field("TopicPartitions");
     fields::read_structs(r, topic_partitions, v, flex, true);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -24,12 +24,13 @@ struct ConsumerProtocolAssignment {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Topic");
       topic = r.str(flex);
       r.field("Partitions");
-      fields::read_scalars(r, partitions, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, partitions, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -74,12 +75,13 @@ struct ConsumerProtocolAssignment {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("AssignedPartitions");
     fields::read_structs(r, assigned_partitions, v, flex);
     r.field("UserData");
     user_data = r.nullable_byts(flex, true);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

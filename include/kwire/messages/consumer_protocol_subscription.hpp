@@ -24,16 +24,17 @@ struct ConsumerProtocolSubscription {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 1) {
         r.field("Topic");
         topic = r.str(flex);
       }
       if (v >= 1) {
         r.field("Partitions");
-        fields::read_scalars(r, partitions, flex, 4, [](Reader& in) { return in.i32(); });
+        fields::read_fixed(r, partitions, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -92,9 +93,10 @@ struct ConsumerProtocolSubscription {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Topics");
-    fields::read_scalars(r, topics, flex, 1, [&](Reader& in) { return in.str(flex); });
+    fields::read_scalars(r, topics, flex, 1, [&](auto& in) { return in.str(flex); });
     r.field("UserData");
     user_data = r.nullable_byts(flex, true);
     if (v >= 1) {
@@ -109,7 +111,7 @@ struct ConsumerProtocolSubscription {
       r.field("RackId");
       rack_id = r.nullable_str(flex, true);
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -25,14 +25,20 @@ struct ControlledShutdownRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("BrokerId");
-    broker_id = r.i32();
-    if (v >= 2) {
-      r.field("BrokerEpoch");
-      broker_epoch = r.i64();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(4 + (v >= 2 ? 8 : 0))) [[likely]] {
+      broker_id = unchecked::i32(p);
+      if (v >= 2) broker_epoch = unchecked::i64(p);
+    } else {
+      r.field("BrokerId");
+      broker_id = r.i32();
+      if (v >= 2) {
+        r.field("BrokerEpoch");
+        broker_epoch = r.i64();
+      }
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -30,16 +30,22 @@ struct ControllerRegistrationRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Host");
       host = r.str(flex);
-      r.field("Port");
-      port = r.u16();
-      r.field("SecurityProtocol");
-      security_protocol = r.i16();
-      if (flex) {
+      if (const std::uint8_t* p = r.take(4)) [[likely]] {
+        port = unchecked::u16(p);
+        security_protocol = unchecked::i16(p);
+      } else {
+        r.field("Port");
+        port = r.u16();
+        r.field("SecurityProtocol");
+        security_protocol = r.i16();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -93,14 +99,20 @@ struct ControllerRegistrationRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
-      r.field("MinSupportedVersion");
-      min_supported_version = r.i16();
-      r.field("MaxSupportedVersion");
-      max_supported_version = r.i16();
-      if (flex) {
+      if (const std::uint8_t* p = r.take(4)) [[likely]] {
+        min_supported_version = unchecked::i16(p);
+        max_supported_version = unchecked::i16(p);
+      } else {
+        r.field("MinSupportedVersion");
+        min_supported_version = r.i16();
+        r.field("MaxSupportedVersion");
+        max_supported_version = r.i16();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -154,18 +166,25 @@ struct ControllerRegistrationRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ControllerId");
-    controller_id = r.i32();
-    r.field("IncarnationId");
-    incarnation_id = r.uuid();
-    r.field("ZkMigrationReady");
-    zk_migration_ready = r.boolean();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(21)) [[likely]] {
+      controller_id = unchecked::i32(p);
+      incarnation_id = unchecked::uuid(p);
+      zk_migration_ready = unchecked::boolean(p);
+    } else {
+      r.field("ControllerId");
+      controller_id = r.i32();
+      r.field("IncarnationId");
+      incarnation_id = r.uuid();
+      r.field("ZkMigrationReady");
+      zk_migration_ready = r.boolean();
+    }
     r.field("Listeners");
     fields::read_structs(r, listeners, v, flex);
     r.field("Features");
     fields::read_structs(r, features, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -36,7 +36,8 @@ struct CreateAclsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ResourceType");
       resource_type = r.i8();
       r.field("ResourceName");
@@ -49,11 +50,16 @@ struct CreateAclsRequest {
       principal = r.str(flex);
       r.field("Host");
       host = r.str(flex);
-      r.field("Operation");
-      operation = r.i8();
-      r.field("PermissionType");
-      permission_type = r.i8();
-      if (flex) {
+      if (const std::uint8_t* p = r.take(2)) [[likely]] {
+        operation = unchecked::i8(p);
+        permission_type = unchecked::i8(p);
+      } else {
+        r.field("Operation");
+        operation = r.i8();
+        r.field("PermissionType");
+        permission_type = r.i8();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -115,10 +121,11 @@ struct CreateAclsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Creations");
     fields::read_structs(r, creations, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

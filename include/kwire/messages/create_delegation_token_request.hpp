@@ -26,12 +26,13 @@ struct CreateDelegationTokenRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("PrincipalType");
       principal_type = r.str(flex);
       r.field("PrincipalName");
       principal_name = r.str(flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -80,7 +81,8 @@ struct CreateDelegationTokenRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 3) {
       r.field("OwnerPrincipalType");
       owner_principal_type = r.nullable_str(flex, true);
@@ -93,7 +95,7 @@ struct CreateDelegationTokenRequest {
     fields::read_structs(r, renewers, v, flex);
     r.field("MaxLifetimeMs");
     max_lifetime_ms = r.i64();
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

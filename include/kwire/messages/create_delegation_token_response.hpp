@@ -44,7 +44,8 @@ struct CreateDelegationTokenResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
     error_code = static_cast<ErrorCode>(r.i16());
     r.field("PrincipalType");
@@ -59,19 +60,25 @@ struct CreateDelegationTokenResponse {
       r.field("TokenRequesterPrincipalName");
       token_requester_principal_name = r.str(flex);
     }
-    r.field("IssueTimestampMs");
-    issue_timestamp_ms = r.i64();
-    r.field("ExpiryTimestampMs");
-    expiry_timestamp_ms = r.i64();
-    r.field("MaxTimestampMs");
-    max_timestamp_ms = r.i64();
+    if (const std::uint8_t* p = r.take(24)) [[likely]] {
+      issue_timestamp_ms = unchecked::i64(p);
+      expiry_timestamp_ms = unchecked::i64(p);
+      max_timestamp_ms = unchecked::i64(p);
+    } else {
+      r.field("IssueTimestampMs");
+      issue_timestamp_ms = r.i64();
+      r.field("ExpiryTimestampMs");
+      expiry_timestamp_ms = r.i64();
+      r.field("MaxTimestampMs");
+      max_timestamp_ms = r.i64();
+    }
     r.field("TokenId");
     token_id = r.str(flex);
     r.field("Hmac");
     hmac = r.byts(flex);
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -24,10 +24,11 @@ struct CreatePartitionsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("BrokerIds");
-      fields::read_scalars(r, broker_ids, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, broker_ids, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -72,14 +73,15 @@ struct CreatePartitionsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Count");
       count = r.i32();
       r.field("Assignments");
       fields::read_structs(r, assignments, v, flex, true);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -129,14 +131,20 @@ struct CreatePartitionsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    r.field("TimeoutMs");
-    timeout_ms = r.i32();
-    r.field("ValidateOnly");
-    validate_only = r.boolean();
-    if (flex) {
+    if (const std::uint8_t* p = r.take(5)) [[likely]] {
+      timeout_ms = unchecked::i32(p);
+      validate_only = unchecked::boolean(p);
+    } else {
+      r.field("TimeoutMs");
+      timeout_ms = r.i32();
+      r.field("ValidateOnly");
+      validate_only = r.boolean();
+    }
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -26,12 +26,13 @@ struct CreateTopicsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("BrokerIds");
-      fields::read_scalars(r, broker_ids, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, broker_ids, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -77,12 +78,13 @@ struct CreateTopicsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Value");
       value = r.nullable_str(flex, true);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -134,18 +136,24 @@ struct CreateTopicsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
-      r.field("NumPartitions");
-      num_partitions = r.i32();
-      r.field("ReplicationFactor");
-      replication_factor = r.i16();
+      if (const std::uint8_t* p = r.take(6)) [[likely]] {
+        num_partitions = unchecked::i32(p);
+        replication_factor = unchecked::i16(p);
+      } else {
+        r.field("NumPartitions");
+        num_partitions = r.i32();
+        r.field("ReplicationFactor");
+        replication_factor = r.i16();
+      }
       r.field("Assignments");
       fields::read_structs(r, assignments, v, flex);
       r.field("Configs");
       fields::read_structs(r, configs, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -201,16 +209,22 @@ struct CreateTopicsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    r.field("timeoutMs");
-    timeout_ms = r.i32();
-    if (v >= 1) {
-      r.field("validateOnly");
-      validate_only = r.boolean();
+    if (const std::uint8_t* p = r.take(4 + (v >= 1 ? 1 : 0))) [[likely]] {
+      timeout_ms = unchecked::i32(p);
+      if (v >= 1) validate_only = unchecked::boolean(p);
+    } else {
+      r.field("timeoutMs");
+      timeout_ms = r.i32();
+      if (v >= 1) {
+        r.field("validateOnly");
+        validate_only = r.boolean();
+      }
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

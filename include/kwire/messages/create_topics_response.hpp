@@ -33,7 +33,8 @@ struct CreateTopicsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 5) {
         r.field("Name");
         name = r.str(flex);
@@ -42,19 +43,25 @@ struct CreateTopicsResponse {
         r.field("Value");
         value = r.nullable_str(flex, true);
       }
-      if (v >= 5) {
-        r.field("ReadOnly");
-        read_only = r.boolean();
+      if (const std::uint8_t* p = r.take(0 + (v >= 5 ? 1 : 0) + (v >= 5 ? 1 : 0) + (v >= 5 ? 1 : 0))) [[likely]] {
+        if (v >= 5) read_only = unchecked::boolean(p);
+        if (v >= 5) config_source = unchecked::i8(p);
+        if (v >= 5) is_sensitive = unchecked::boolean(p);
+      } else {
+        if (v >= 5) {
+          r.field("ReadOnly");
+          read_only = r.boolean();
+        }
+        if (v >= 5) {
+          r.field("ConfigSource");
+          config_source = r.i8();
+        }
+        if (v >= 5) {
+          r.field("IsSensitive");
+          is_sensitive = r.boolean();
+        }
       }
-      if (v >= 5) {
-        r.field("ConfigSource");
-        config_source = r.i8();
-      }
-      if (v >= 5) {
-        r.field("IsSensitive");
-        is_sensitive = r.boolean();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -138,32 +145,43 @@ struct CreateTopicsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
-      if (v >= 7) {
-        r.field("TopicId");
-        topic_id = r.uuid();
+      if (const std::uint8_t* p = r.take(2 + (v >= 7 ? 16 : 0))) [[likely]] {
+        if (v >= 7) topic_id = unchecked::uuid(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      } else {
+        if (v >= 7) {
+          r.field("TopicId");
+          topic_id = r.uuid();
+        }
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
       }
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
       if (v >= 1) {
         r.field("ErrorMessage");
         error_message = r.nullable_str(flex, true);
       }
-      if (v >= 5) {
-        r.field("NumPartitions");
-        num_partitions = r.i32();
-      }
-      if (v >= 5) {
-        r.field("ReplicationFactor");
-        replication_factor = r.i16();
+      if (const std::uint8_t* p = r.take(0 + (v >= 5 ? 4 : 0) + (v >= 5 ? 2 : 0))) [[likely]] {
+        if (v >= 5) num_partitions = unchecked::i32(p);
+        if (v >= 5) replication_factor = unchecked::i16(p);
+      } else {
+        if (v >= 5) {
+          r.field("NumPartitions");
+          num_partitions = r.i32();
+        }
+        if (v >= 5) {
+          r.field("ReplicationFactor");
+          replication_factor = r.i16();
+        }
       }
       if (v >= 5) {
         r.field("Configs");
         fields::read_structs(r, configs, v, flex, true);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
           switch (tag) {
@@ -200,6 +218,10 @@ struct CreateTopicsResponse {
       }
       if (flex) {
         const bool has_topic_config_error_code = (v >= 5) && topic_config_error_code != ErrorCode::None;
+        if (unknown_tags.empty() && !has_topic_config_error_code) {
+          w.u8(0);
+          return;
+        }
         w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_topic_config_error_code));
         fields::TagWriter tag_writer(unknown_tags);
         if (has_topic_config_error_code) {
@@ -253,14 +275,15 @@ struct CreateTopicsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 2) {
       r.field("ThrottleTimeMs");
       throttle_time_ms = r.i32();
     }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

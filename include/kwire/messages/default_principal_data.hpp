@@ -25,14 +25,15 @@ struct DefaultPrincipalData {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Type");
     type = r.str(flex);
     r.field("Name");
     name = r.str(flex);
     r.field("TokenAuthenticated");
     token_authenticated = r.boolean();
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

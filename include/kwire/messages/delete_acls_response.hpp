@@ -41,7 +41,8 @@ struct DeleteAclsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
       error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
@@ -58,11 +59,16 @@ struct DeleteAclsResponse {
       principal = r.str(flex);
       r.field("Host");
       host = r.str(flex);
-      r.field("Operation");
-      operation = r.i8();
-      r.field("PermissionType");
-      permission_type = r.i8();
-      if (flex) {
+      if (const std::uint8_t* p = r.take(2)) [[likely]] {
+        operation = unchecked::i8(p);
+        permission_type = unchecked::i8(p);
+      } else {
+        r.field("Operation");
+        operation = r.i8();
+        r.field("PermissionType");
+        permission_type = r.i8();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -135,14 +141,15 @@ struct DeleteAclsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
       error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
       r.field("MatchingAcls");
       fields::read_structs(r, matching_acls, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -190,12 +197,13 @@ struct DeleteAclsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("FilterResults");
     fields::read_structs(r, filter_results, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

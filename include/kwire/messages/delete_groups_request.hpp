@@ -23,10 +23,11 @@ struct DeleteGroupsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("GroupsNames");
-    fields::read_scalars(r, groups_names, flex, 1, [&](Reader& in) { return in.str(flex); });
-    if (flex) {
+    fields::read_scalars(r, groups_names, flex, 1, [&](auto& in) { return in.str(flex); });
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -26,7 +26,8 @@ struct DeleteTopicsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 6) {
         r.field("Name");
         name = r.nullable_str(flex, true);
@@ -35,7 +36,7 @@ struct DeleteTopicsRequest {
         r.field("TopicId");
         topic_id = r.uuid();
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -90,18 +91,19 @@ struct DeleteTopicsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 6) {
       r.field("Topics");
       fields::read_structs(r, topics, v, flex);
     }
     if (v <= 5) {
       r.field("TopicNames");
-      fields::read_scalars(r, topic_names, flex, 1, [&](Reader& in) { return in.str(flex); });
+      fields::read_scalars(r, topic_names, flex, 1, [&](auto& in) { return in.str(flex); });
     }
     r.field("TimeoutMs");
     timeout_ms = r.i32();
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -31,20 +31,26 @@ struct DeleteTopicsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.nullable_str(flex, v >= 6);
-      if (v >= 6) {
-        r.field("TopicId");
-        topic_id = r.uuid();
+      if (const std::uint8_t* p = r.take(2 + (v >= 6 ? 16 : 0))) [[likely]] {
+        if (v >= 6) topic_id = unchecked::uuid(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      } else {
+        if (v >= 6) {
+          r.field("TopicId");
+          topic_id = r.uuid();
+        }
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
       }
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
       if (v >= 5) {
         r.field("ErrorMessage");
         error_message = r.nullable_str(flex, true);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -99,14 +105,15 @@ struct DeleteTopicsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 1) {
       r.field("ThrottleTimeMs");
       throttle_time_ms = r.i32();
     }
     r.field("Responses");
     fields::read_structs(r, responses, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -35,7 +35,8 @@ struct DescribeAclsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ResourceTypeFilter");
     resource_type_filter = r.i8();
     r.field("ResourceNameFilter");
@@ -48,11 +49,16 @@ struct DescribeAclsRequest {
     principal_filter = r.nullable_str(flex, true);
     r.field("HostFilter");
     host_filter = r.nullable_str(flex, true);
-    r.field("Operation");
-    operation = r.i8();
-    r.field("PermissionType");
-    permission_type = r.i8();
-    if (flex) {
+    if (const std::uint8_t* p = r.take(2)) [[likely]] {
+      operation = unchecked::i8(p);
+      permission_type = unchecked::i8(p);
+    } else {
+      r.field("Operation");
+      operation = r.i8();
+      r.field("PermissionType");
+      permission_type = r.i8();
+    }
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

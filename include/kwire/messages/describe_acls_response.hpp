@@ -31,16 +31,22 @@ struct DescribeAclsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Principal");
       principal = r.str(flex);
       r.field("Host");
       host = r.str(flex);
-      r.field("Operation");
-      operation = r.i8();
-      r.field("PermissionType");
-      permission_type = r.i8();
-      if (flex) {
+      if (const std::uint8_t* p = r.take(2)) [[likely]] {
+        operation = unchecked::i8(p);
+        permission_type = unchecked::i8(p);
+      } else {
+        r.field("Operation");
+        operation = r.i8();
+        r.field("PermissionType");
+        permission_type = r.i8();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -96,7 +102,8 @@ struct DescribeAclsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ResourceType");
       resource_type = r.i8();
       r.field("ResourceName");
@@ -107,7 +114,7 @@ struct DescribeAclsResponse {
       }
       r.field("Acls");
       fields::read_structs(r, acls, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -166,16 +173,22 @@ struct DescribeAclsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ThrottleTimeMs");
-    throttle_time_ms = r.i32();
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(6)) [[likely]] {
+      throttle_time_ms = unchecked::i32(p);
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+    } else {
+      r.field("ThrottleTimeMs");
+      throttle_time_ms = r.i32();
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
+    }
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     r.field("Resources");
     fields::read_structs(r, resources, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -27,18 +27,25 @@ struct DescribeClusterRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("IncludeClusterAuthorizedOperations");
-    include_cluster_authorized_operations = r.boolean();
-    if (v >= 1) {
-      r.field("EndpointType");
-      endpoint_type = r.i8();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(1 + (v >= 1 ? 1 : 0) + (v >= 2 ? 1 : 0))) [[likely]] {
+      include_cluster_authorized_operations = unchecked::boolean(p);
+      if (v >= 1) endpoint_type = unchecked::i8(p);
+      if (v >= 2) include_fenced_brokers = unchecked::boolean(p);
+    } else {
+      r.field("IncludeClusterAuthorizedOperations");
+      include_cluster_authorized_operations = r.boolean();
+      if (v >= 1) {
+        r.field("EndpointType");
+        endpoint_type = r.i8();
+      }
+      if (v >= 2) {
+        r.field("IncludeFencedBrokers");
+        include_fenced_brokers = r.boolean();
+      }
     }
-    if (v >= 2) {
-      r.field("IncludeFencedBrokers");
-      include_fenced_brokers = r.boolean();
-    }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -28,14 +28,15 @@ struct DescribeConfigsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ResourceType");
       resource_type = r.i8();
       r.field("ResourceName");
       resource_name = r.str(flex);
       r.field("ConfigurationKeys");
-      fields::read_scalars(r, configuration_keys, flex, true, 1, [&](Reader& in) { return in.str(flex); });
-      if (flex) {
+      fields::read_scalars(r, configuration_keys, flex, true, 1, [&](auto& in) { return in.str(flex); });
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -85,18 +86,24 @@ struct DescribeConfigsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Resources");
     fields::read_structs(r, resources, v, flex);
-    if (v >= 1) {
-      r.field("IncludeSynonyms");
-      include_synonyms = r.boolean();
+    if (const std::uint8_t* p = r.take(0 + (v >= 1 ? 1 : 0) + (v >= 3 ? 1 : 0))) [[likely]] {
+      if (v >= 1) include_synonyms = unchecked::boolean(p);
+      if (v >= 3) include_documentation = unchecked::boolean(p);
+    } else {
+      if (v >= 1) {
+        r.field("IncludeSynonyms");
+        include_synonyms = r.boolean();
+      }
+      if (v >= 3) {
+        r.field("IncludeDocumentation");
+        include_documentation = r.boolean();
+      }
     }
-    if (v >= 3) {
-      r.field("IncludeDocumentation");
-      include_documentation = r.boolean();
-    }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

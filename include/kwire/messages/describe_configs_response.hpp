@@ -29,7 +29,8 @@ struct DescribeConfigsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 1) {
         r.field("Name");
         name = r.str(flex);
@@ -42,7 +43,7 @@ struct DescribeConfigsResponse {
         r.field("Source");
         source = r.i8();
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -117,23 +118,31 @@ struct DescribeConfigsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Value");
       value = r.nullable_str(flex, true);
-      r.field("ReadOnly");
-      read_only = r.boolean();
-      if (v <= 0) {
-        r.field("IsDefault");
-        is_default = r.boolean();
+      if (const std::uint8_t* p = r.take(2 + (v <= 0 ? 1 : 0) + (v >= 1 ? 1 : 0))) [[likely]] {
+        read_only = unchecked::boolean(p);
+        if (v <= 0) is_default = unchecked::boolean(p);
+        if (v >= 1) config_source = unchecked::i8(p);
+        is_sensitive = unchecked::boolean(p);
+      } else {
+        r.field("ReadOnly");
+        read_only = r.boolean();
+        if (v <= 0) {
+          r.field("IsDefault");
+          is_default = r.boolean();
+        }
+        if (v >= 1) {
+          r.field("ConfigSource");
+          config_source = r.i8();
+        }
+        r.field("IsSensitive");
+        is_sensitive = r.boolean();
       }
-      if (v >= 1) {
-        r.field("ConfigSource");
-        config_source = r.i8();
-      }
-      r.field("IsSensitive");
-      is_sensitive = r.boolean();
       if (v >= 1) {
         r.field("Synonyms");
         fields::read_structs(r, synonyms, v, flex);
@@ -146,7 +155,7 @@ struct DescribeConfigsResponse {
         r.field("Documentation");
         documentation = r.nullable_str(flex, true);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -231,7 +240,8 @@ struct DescribeConfigsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
       error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
@@ -242,7 +252,7 @@ struct DescribeConfigsResponse {
       resource_name = r.str(flex);
       r.field("Configs");
       fields::read_structs(r, configs, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -296,12 +306,13 @@ struct DescribeConfigsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("Results");
     fields::read_structs(r, results, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -26,12 +26,13 @@ struct DescribeDelegationTokenRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("PrincipalType");
       principal_type = r.str(flex);
       r.field("PrincipalName");
       principal_name = r.str(flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -74,10 +75,11 @@ struct DescribeDelegationTokenRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Owners");
     fields::read_structs(r, owners, v, flex, true);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

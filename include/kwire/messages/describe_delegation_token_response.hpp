@@ -27,12 +27,13 @@ struct DescribeDelegationTokenResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("PrincipalType");
       principal_type = r.str(flex);
       r.field("PrincipalName");
       principal_name = r.str(flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -94,7 +95,8 @@ struct DescribeDelegationTokenResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("PrincipalType");
       principal_type = r.str(flex);
       r.field("PrincipalName");
@@ -107,19 +109,25 @@ struct DescribeDelegationTokenResponse {
         r.field("TokenRequesterPrincipalName");
         token_requester_principal_name = r.str(flex);
       }
-      r.field("IssueTimestamp");
-      issue_timestamp = r.i64();
-      r.field("ExpiryTimestamp");
-      expiry_timestamp = r.i64();
-      r.field("MaxTimestamp");
-      max_timestamp = r.i64();
+      if (const std::uint8_t* p = r.take(24)) [[likely]] {
+        issue_timestamp = unchecked::i64(p);
+        expiry_timestamp = unchecked::i64(p);
+        max_timestamp = unchecked::i64(p);
+      } else {
+        r.field("IssueTimestamp");
+        issue_timestamp = r.i64();
+        r.field("ExpiryTimestamp");
+        expiry_timestamp = r.i64();
+        r.field("MaxTimestamp");
+        max_timestamp = r.i64();
+      }
       r.field("TokenId");
       token_id = r.str(flex);
       r.field("Hmac");
       hmac = r.byts(flex);
       r.field("Renewers");
       fields::read_structs(r, renewers, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -198,14 +206,15 @@ struct DescribeDelegationTokenResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
     error_code = static_cast<ErrorCode>(r.i16());
     r.field("Tokens");
     fields::read_structs(r, tokens, v, flex);
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -25,14 +25,15 @@ struct DescribeGroupsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Groups");
-    fields::read_scalars(r, groups, flex, 1, [&](Reader& in) { return in.str(flex); });
+    fields::read_scalars(r, groups, flex, 1, [&](auto& in) { return in.str(flex); });
     if (v >= 3) {
       r.field("IncludeAuthorizedOperations");
       include_authorized_operations = r.boolean();
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -35,7 +35,8 @@ struct DescribeGroupsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("MemberId");
       member_id = r.str(flex);
       if (v >= 4) {
@@ -50,7 +51,7 @@ struct DescribeGroupsResponse {
       member_metadata = r.byts(flex);
       r.field("MemberAssignment");
       member_assignment = r.byts(flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -122,7 +123,8 @@ struct DescribeGroupsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
       error_code = static_cast<ErrorCode>(r.i16());
       if (v >= 6) {
@@ -143,7 +145,7 @@ struct DescribeGroupsResponse {
         r.field("AuthorizedOperations");
         authorized_operations = r.i32();
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -214,14 +216,15 @@ struct DescribeGroupsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 1) {
       r.field("ThrottleTimeMs");
       throttle_time_ms = r.i32();
     }
     r.field("Groups");
     fields::read_structs(r, groups, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

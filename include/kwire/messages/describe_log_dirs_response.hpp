@@ -31,16 +31,24 @@ struct DescribeLogDirsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("PartitionSize");
-      partition_size = r.i64();
-      r.field("OffsetLag");
-      offset_lag = r.i64();
-      r.field("IsFutureKey");
-      is_future_key = r.boolean();
-      if (flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(21)) [[likely]] {
+        partition_index = unchecked::i32(p);
+        partition_size = unchecked::i64(p);
+        offset_lag = unchecked::i64(p);
+        is_future_key = unchecked::boolean(p);
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("PartitionSize");
+        partition_size = r.i64();
+        r.field("OffsetLag");
+        offset_lag = r.i64();
+        r.field("IsFutureKey");
+        is_future_key = r.boolean();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -92,12 +100,13 @@ struct DescribeLogDirsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -151,26 +160,33 @@ struct DescribeLogDirsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
       error_code = static_cast<ErrorCode>(r.i16());
       r.field("LogDir");
       log_dir = r.str(flex);
       r.field("Topics");
       fields::read_structs(r, topics, v, flex);
-      if (v >= 4) {
-        r.field("TotalBytes");
-        total_bytes = r.i64();
+      if (const std::uint8_t* p = r.take(0 + (v >= 4 ? 8 : 0) + (v >= 4 ? 8 : 0) + (v >= 5 ? 1 : 0))) [[likely]] {
+        if (v >= 4) total_bytes = unchecked::i64(p);
+        if (v >= 4) usable_bytes = unchecked::i64(p);
+        if (v >= 5) is_cordoned = unchecked::boolean(p);
+      } else {
+        if (v >= 4) {
+          r.field("TotalBytes");
+          total_bytes = r.i64();
+        }
+        if (v >= 4) {
+          r.field("UsableBytes");
+          usable_bytes = r.i64();
+        }
+        if (v >= 5) {
+          r.field("IsCordoned");
+          is_cordoned = r.boolean();
+        }
       }
-      if (v >= 4) {
-        r.field("UsableBytes");
-        usable_bytes = r.i64();
-      }
-      if (v >= 5) {
-        r.field("IsCordoned");
-        is_cordoned = r.boolean();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -235,16 +251,22 @@ struct DescribeLogDirsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ThrottleTimeMs");
-    throttle_time_ms = r.i32();
-    if (v >= 3) {
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(4 + (v >= 3 ? 2 : 0))) [[likely]] {
+      throttle_time_ms = unchecked::i32(p);
+      if (v >= 3) error_code = static_cast<ErrorCode>(unchecked::i16(p));
+    } else {
+      r.field("ThrottleTimeMs");
+      throttle_time_ms = r.i32();
+      if (v >= 3) {
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+      }
     }
     r.field("Results");
     fields::read_structs(r, results, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

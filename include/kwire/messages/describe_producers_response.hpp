@@ -35,20 +35,30 @@ struct DescribeProducersResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("ProducerId");
-      producer_id = r.i64();
-      r.field("ProducerEpoch");
-      producer_epoch = r.i32();
-      r.field("LastSequence");
-      last_sequence = r.i32();
-      r.field("LastTimestamp");
-      last_timestamp = r.i64();
-      r.field("CoordinatorEpoch");
-      coordinator_epoch = r.i32();
-      r.field("CurrentTxnStartOffset");
-      current_txn_start_offset = r.i64();
-      if (flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(36)) [[likely]] {
+        producer_id = unchecked::i64(p);
+        producer_epoch = unchecked::i32(p);
+        last_sequence = unchecked::i32(p);
+        last_timestamp = unchecked::i64(p);
+        coordinator_epoch = unchecked::i32(p);
+        current_txn_start_offset = unchecked::i64(p);
+      } else {
+        r.field("ProducerId");
+        producer_id = r.i64();
+        r.field("ProducerEpoch");
+        producer_epoch = r.i32();
+        r.field("LastSequence");
+        last_sequence = r.i32();
+        r.field("LastTimestamp");
+        last_timestamp = r.i64();
+        r.field("CoordinatorEpoch");
+        coordinator_epoch = r.i32();
+        r.field("CurrentTxnStartOffset");
+        current_txn_start_offset = r.i64();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -110,16 +120,22 @@ struct DescribeProducersResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(6)) [[likely]] {
+        partition_index = unchecked::i32(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+      }
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
       r.field("ActiveProducers");
       fields::read_structs(r, active_producers, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -171,12 +187,13 @@ struct DescribeProducersResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -221,12 +238,13 @@ struct DescribeProducersResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

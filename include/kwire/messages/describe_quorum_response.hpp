@@ -33,24 +33,33 @@ struct DescribeQuorumResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("ReplicaId");
-      replica_id = r.i32();
-      if (v >= 2) {
-        r.field("ReplicaDirectoryId");
-        replica_directory_id = r.uuid();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(12 + (v >= 2 ? 16 : 0) + (v >= 1 ? 8 : 0) + (v >= 1 ? 8 : 0))) [[likely]] {
+        replica_id = unchecked::i32(p);
+        if (v >= 2) replica_directory_id = unchecked::uuid(p);
+        log_end_offset = unchecked::i64(p);
+        if (v >= 1) last_fetch_timestamp = unchecked::i64(p);
+        if (v >= 1) last_caught_up_timestamp = unchecked::i64(p);
+      } else {
+        r.field("ReplicaId");
+        replica_id = r.i32();
+        if (v >= 2) {
+          r.field("ReplicaDirectoryId");
+          replica_directory_id = r.uuid();
+        }
+        r.field("LogEndOffset");
+        log_end_offset = r.i64();
+        if (v >= 1) {
+          r.field("LastFetchTimestamp");
+          last_fetch_timestamp = r.i64();
+        }
+        if (v >= 1) {
+          r.field("LastCaughtUpTimestamp");
+          last_caught_up_timestamp = r.i64();
+        }
       }
-      r.field("LogEndOffset");
-      log_end_offset = r.i64();
-      if (v >= 1) {
-        r.field("LastFetchTimestamp");
-        last_fetch_timestamp = r.i64();
-      }
-      if (v >= 1) {
-        r.field("LastCaughtUpTimestamp");
-        last_caught_up_timestamp = r.i64();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -125,26 +134,38 @@ struct DescribeQuorumResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(6)) [[likely]] {
+        partition_index = unchecked::i32(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+      }
       if (v >= 2) {
         r.field("ErrorMessage");
         error_message = r.nullable_str(flex, true);
       }
-      r.field("LeaderId");
-      leader_id = r.i32();
-      r.field("LeaderEpoch");
-      leader_epoch = r.i32();
-      r.field("HighWatermark");
-      high_watermark = r.i64();
+      if (const std::uint8_t* p = r.take(16)) [[likely]] {
+        leader_id = unchecked::i32(p);
+        leader_epoch = unchecked::i32(p);
+        high_watermark = unchecked::i64(p);
+      } else {
+        r.field("LeaderId");
+        leader_id = r.i32();
+        r.field("LeaderEpoch");
+        leader_epoch = r.i32();
+        r.field("HighWatermark");
+        high_watermark = r.i64();
+      }
       r.field("CurrentVoters");
       fields::read_structs(r, current_voters, v, flex);
       r.field("Observers");
       fields::read_structs(r, observers, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -210,12 +231,13 @@ struct DescribeQuorumResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicName");
       topic_name = r.str(flex);
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -263,7 +285,8 @@ struct DescribeQuorumResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 2) {
         r.field("Name");
         name = r.str(flex);
@@ -276,7 +299,7 @@ struct DescribeQuorumResponse {
         r.field("Port");
         port = r.u16();
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -337,7 +360,8 @@ struct DescribeQuorumResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 2) {
         r.field("NodeId");
         node_id = r.i32();
@@ -346,7 +370,7 @@ struct DescribeQuorumResponse {
         r.field("Listeners");
         fields::read_structs(r, listeners, v, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -403,7 +427,8 @@ struct DescribeQuorumResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
     error_code = static_cast<ErrorCode>(r.i16());
     if (v >= 2) {
@@ -416,7 +441,7 @@ struct DescribeQuorumResponse {
       r.field("Nodes");
       fields::read_structs(r, nodes, v, flex);
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

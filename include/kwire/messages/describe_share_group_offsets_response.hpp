@@ -35,22 +35,31 @@ struct DescribeShareGroupOffsetsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("StartOffset");
-      start_offset = r.i64();
-      r.field("LeaderEpoch");
-      leader_epoch = r.i32();
-      if (v >= 1) {
-        r.field("Lag");
-        lag = r.i64();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(18 + (v >= 1 ? 8 : 0))) [[likely]] {
+        partition_index = unchecked::i32(p);
+        start_offset = unchecked::i64(p);
+        leader_epoch = unchecked::i32(p);
+        if (v >= 1) lag = unchecked::i64(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("StartOffset");
+        start_offset = r.i64();
+        r.field("LeaderEpoch");
+        leader_epoch = r.i32();
+        if (v >= 1) {
+          r.field("Lag");
+          lag = r.i64();
+        }
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
       }
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -112,14 +121,15 @@ struct DescribeShareGroupOffsetsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicName");
       topic_name = r.str(flex);
       r.field("TopicId");
       topic_id = r.uuid();
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -172,7 +182,8 @@ struct DescribeShareGroupOffsetsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("GroupId");
       group_id = r.str(flex);
       r.field("Topics");
@@ -181,7 +192,7 @@ struct DescribeShareGroupOffsetsResponse {
       error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -232,12 +243,13 @@ struct DescribeShareGroupOffsetsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("Groups");
     fields::read_structs(r, groups, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -41,26 +41,34 @@ struct DescribeTopicPartitionsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("LeaderId");
-      leader_id = r.i32();
-      r.field("LeaderEpoch");
-      leader_epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(14)) [[likely]] {
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+        partition_index = unchecked::i32(p);
+        leader_id = unchecked::i32(p);
+        leader_epoch = unchecked::i32(p);
+      } else {
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("LeaderId");
+        leader_id = r.i32();
+        r.field("LeaderEpoch");
+        leader_epoch = r.i32();
+      }
       r.field("ReplicaNodes");
-      fields::read_scalars(r, replica_nodes, flex, 4, [](Reader& in) { return in.i32(); });
+      fields::read_fixed(r, replica_nodes, flex);
       r.field("IsrNodes");
-      fields::read_scalars(r, isr_nodes, flex, 4, [](Reader& in) { return in.i32(); });
+      fields::read_fixed(r, isr_nodes, flex);
       r.field("EligibleLeaderReplicas");
-      fields::read_scalars(r, eligible_leader_replicas, flex, true, 4, [](Reader& in) { return in.i32(); });
+      fields::read_fixed(r, eligible_leader_replicas, flex, true);
       r.field("LastKnownElr");
-      fields::read_scalars(r, last_known_elr, flex, true, 4, [](Reader& in) { return in.i32(); });
+      fields::read_fixed(r, last_known_elr, flex, true);
       r.field("OfflineReplicas");
-      fields::read_scalars(r, offline_replicas, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, offline_replicas, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -135,20 +143,26 @@ struct DescribeTopicPartitionsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
       error_code = static_cast<ErrorCode>(r.i16());
       r.field("Name");
       name = r.nullable_str(flex, true);
-      r.field("TopicId");
-      topic_id = r.uuid();
-      r.field("IsInternal");
-      is_internal = r.boolean();
+      if (const std::uint8_t* p = r.take(17)) [[likely]] {
+        topic_id = unchecked::uuid(p);
+        is_internal = unchecked::boolean(p);
+      } else {
+        r.field("TopicId");
+        topic_id = r.uuid();
+        r.field("IsInternal");
+        is_internal = r.boolean();
+      }
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
       r.field("TopicAuthorizedOperations");
       topic_authorized_operations = r.i32();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -206,12 +220,13 @@ struct DescribeTopicPartitionsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicName");
       topic_name = r.str(flex);
       r.field("PartitionIndex");
       partition_index = r.i32();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -258,14 +273,15 @@ struct DescribeTopicPartitionsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
     r.field("NextCursor");
     fields::read_struct(r, next_cursor, v, flex, true);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

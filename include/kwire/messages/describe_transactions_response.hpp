@@ -27,12 +27,13 @@ struct DescribeTransactionsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Topic");
       topic = r.str(flex);
       r.field("Partitions");
-      fields::read_scalars(r, partitions, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, partitions, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -90,24 +91,32 @@ struct DescribeTransactionsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
       error_code = static_cast<ErrorCode>(r.i16());
       r.field("TransactionalId");
       transactional_id = r.str(flex);
       r.field("TransactionState");
       transaction_state = r.str(flex);
-      r.field("TransactionTimeoutMs");
-      transaction_timeout_ms = r.i32();
-      r.field("TransactionStartTimeMs");
-      transaction_start_time_ms = r.i64();
-      r.field("ProducerId");
-      producer_id = r.i64();
-      r.field("ProducerEpoch");
-      producer_epoch = r.i16();
+      if (const std::uint8_t* p = r.take(22)) [[likely]] {
+        transaction_timeout_ms = unchecked::i32(p);
+        transaction_start_time_ms = unchecked::i64(p);
+        producer_id = unchecked::i64(p);
+        producer_epoch = unchecked::i16(p);
+      } else {
+        r.field("TransactionTimeoutMs");
+        transaction_timeout_ms = r.i32();
+        r.field("TransactionStartTimeMs");
+        transaction_start_time_ms = r.i64();
+        r.field("ProducerId");
+        producer_id = r.i64();
+        r.field("ProducerEpoch");
+        producer_epoch = r.i16();
+      }
       r.field("Topics");
       fields::read_structs(r, topics, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -170,12 +179,13 @@ struct DescribeTransactionsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("TransactionStates");
     fields::read_structs(r, transaction_states, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

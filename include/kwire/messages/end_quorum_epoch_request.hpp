@@ -26,16 +26,22 @@ struct EndQuorumEpochRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      if (v >= 1) {
-        r.field("CandidateId");
-        candidate_id = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(0 + (v >= 1 ? 4 : 0) + (v >= 1 ? 16 : 0))) [[likely]] {
+        if (v >= 1) candidate_id = unchecked::i32(p);
+        if (v >= 1) candidate_directory_id = unchecked::uuid(p);
+      } else {
+        if (v >= 1) {
+          r.field("CandidateId");
+          candidate_id = r.i32();
+        }
+        if (v >= 1) {
+          r.field("CandidateDirectoryId");
+          candidate_directory_id = r.uuid();
+        }
       }
-      if (v >= 1) {
-        r.field("CandidateDirectoryId");
-        candidate_directory_id = r.uuid();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -95,22 +101,29 @@ struct EndQuorumEpochRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("LeaderId");
-      leader_id = r.i32();
-      r.field("LeaderEpoch");
-      leader_epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(12)) [[likely]] {
+        partition_index = unchecked::i32(p);
+        leader_id = unchecked::i32(p);
+        leader_epoch = unchecked::i32(p);
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("LeaderId");
+        leader_id = r.i32();
+        r.field("LeaderEpoch");
+        leader_epoch = r.i32();
+      }
       if (v <= 0) {
         r.field("PreferredSuccessors");
-        fields::read_scalars(r, preferred_successors, flex, 4, [](Reader& in) { return in.i32(); });
+        fields::read_fixed(r, preferred_successors, flex);
       }
       if (v >= 1) {
         r.field("PreferredCandidates");
         fields::read_structs(r, preferred_candidates, v, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -169,12 +182,13 @@ struct EndQuorumEpochRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicName");
       topic_name = r.str(flex);
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -222,7 +236,8 @@ struct EndQuorumEpochRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 1) {
         r.field("Name");
         name = r.str(flex);
@@ -235,7 +250,7 @@ struct EndQuorumEpochRequest {
         r.field("Port");
         port = r.u16();
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -297,7 +312,8 @@ struct EndQuorumEpochRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ClusterId");
     cluster_id = r.nullable_str(flex, true);
     r.field("Topics");
@@ -306,7 +322,7 @@ struct EndQuorumEpochRequest {
       r.field("LeaderEndpoints");
       fields::read_structs(r, leader_endpoints, v, flex);
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -29,16 +29,23 @@ struct EndTxnRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("TransactionalId");
     transactional_id = r.str(flex);
-    r.field("ProducerId");
-    producer_id = r.i64();
-    r.field("ProducerEpoch");
-    producer_epoch = r.i16();
-    r.field("Committed");
-    committed = r.boolean();
-    if (flex) {
+    if (const std::uint8_t* p = r.take(11)) [[likely]] {
+      producer_id = unchecked::i64(p);
+      producer_epoch = unchecked::i16(p);
+      committed = unchecked::boolean(p);
+    } else {
+      r.field("ProducerId");
+      producer_id = r.i64();
+      r.field("ProducerEpoch");
+      producer_epoch = r.i16();
+      r.field("Committed");
+      committed = r.boolean();
+    }
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -27,14 +27,15 @@ struct EnvelopeRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("RequestData");
     request_data = r.byts(flex);
     r.field("RequestPrincipal");
     request_principal = r.nullable_byts(flex, true);
     r.field("ClientHostAddress");
     client_host_address = r.byts(flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

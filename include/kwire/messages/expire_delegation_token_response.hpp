@@ -28,14 +28,21 @@ struct ExpireDelegationTokenResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
-    r.field("ExpiryTimestampMs");
-    expiry_timestamp_ms = r.i64();
-    r.field("ThrottleTimeMs");
-    throttle_time_ms = r.i32();
-    if (flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(14)) [[likely]] {
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      expiry_timestamp_ms = unchecked::i64(p);
+      throttle_time_ms = unchecked::i32(p);
+    } else {
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
+      r.field("ExpiryTimestampMs");
+      expiry_timestamp_ms = r.i64();
+      r.field("ThrottleTimeMs");
+      throttle_time_ms = r.i32();
+    }
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -26,16 +26,22 @@ struct FetchRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      if (v >= 15) {
-        r.field("ReplicaId");
-        replica_id = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(0 + (v >= 15 ? 4 : 0) + (v >= 15 ? 8 : 0))) [[likely]] {
+        if (v >= 15) replica_id = unchecked::i32(p);
+        if (v >= 15) replica_epoch = unchecked::i64(p);
+      } else {
+        if (v >= 15) {
+          r.field("ReplicaId");
+          replica_id = r.i32();
+        }
+        if (v >= 15) {
+          r.field("ReplicaEpoch");
+          replica_epoch = r.i64();
+        }
       }
-      if (v >= 15) {
-        r.field("ReplicaEpoch");
-        replica_epoch = r.i64();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -99,26 +105,36 @@ struct FetchRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("Partition");
-      partition = r.i32();
-      if (v >= 9) {
-        r.field("CurrentLeaderEpoch");
-        current_leader_epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(16 + (v >= 9 ? 4 : 0) + (v >= 12 ? 4 : 0) + (v >= 5 ? 8 : 0))) [[likely]] {
+        partition = unchecked::i32(p);
+        if (v >= 9) current_leader_epoch = unchecked::i32(p);
+        fetch_offset = unchecked::i64(p);
+        if (v >= 12) last_fetched_epoch = unchecked::i32(p);
+        if (v >= 5) log_start_offset = unchecked::i64(p);
+        partition_max_bytes = unchecked::i32(p);
+      } else {
+        r.field("Partition");
+        partition = r.i32();
+        if (v >= 9) {
+          r.field("CurrentLeaderEpoch");
+          current_leader_epoch = r.i32();
+        }
+        r.field("FetchOffset");
+        fetch_offset = r.i64();
+        if (v >= 12) {
+          r.field("LastFetchedEpoch");
+          last_fetched_epoch = r.i32();
+        }
+        if (v >= 5) {
+          r.field("LogStartOffset");
+          log_start_offset = r.i64();
+        }
+        r.field("PartitionMaxBytes");
+        partition_max_bytes = r.i32();
       }
-      r.field("FetchOffset");
-      fetch_offset = r.i64();
-      if (v >= 12) {
-        r.field("LastFetchedEpoch");
-        last_fetched_epoch = r.i32();
-      }
-      if (v >= 5) {
-        r.field("LogStartOffset");
-        log_start_offset = r.i64();
-      }
-      r.field("PartitionMaxBytes");
-      partition_max_bytes = r.i32();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
           switch (tag) {
@@ -158,6 +174,10 @@ struct FetchRequest {
       if (flex) {
         const bool has_replica_directory_id = (v >= 17) && !replica_directory_id.is_zero();
         const bool has_high_watermark = (v >= 18) && high_watermark != 9223372036854775807;
+        if (unknown_tags.empty() && !has_replica_directory_id && !has_high_watermark) {
+          w.u8(0);
+          return;
+        }
         w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_replica_directory_id + has_high_watermark));
         fields::TagWriter tag_writer(unknown_tags);
         if (has_replica_directory_id) {
@@ -219,7 +239,8 @@ struct FetchRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v <= 12) {
         r.field("Topic");
         topic = r.str(flex);
@@ -230,7 +251,7 @@ struct FetchRequest {
       }
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -285,7 +306,8 @@ struct FetchRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 7 && v <= 12) {
         r.field("Topic");
         topic = r.str(flex);
@@ -296,9 +318,9 @@ struct FetchRequest {
       }
       if (v >= 7) {
         r.field("Partitions");
-        fields::read_scalars(r, partitions, flex, 4, [](Reader& in) { return in.i32(); });
+        fields::read_fixed(r, partitions, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -372,30 +394,41 @@ struct FetchRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    if (v <= 14) {
-      r.field("ReplicaId");
-      replica_id = r.i32();
-    }
-    r.field("MaxWaitMs");
-    max_wait_ms = r.i32();
-    r.field("MinBytes");
-    min_bytes = r.i32();
-    if (v >= 3) {
-      r.field("MaxBytes");
-      max_bytes = r.i32();
-    }
-    if (v >= 4) {
-      r.field("IsolationLevel");
-      isolation_level = r.i8();
-    }
-    if (v >= 7) {
-      r.field("SessionId");
-      session_id = r.i32();
-    }
-    if (v >= 7) {
-      r.field("SessionEpoch");
-      session_epoch = r.i32();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(8 + (v <= 14 ? 4 : 0) + (v >= 3 ? 4 : 0) + (v >= 4 ? 1 : 0) + (v >= 7 ? 4 : 0) + (v >= 7 ? 4 : 0))) [[likely]] {
+      if (v <= 14) replica_id = unchecked::i32(p);
+      max_wait_ms = unchecked::i32(p);
+      min_bytes = unchecked::i32(p);
+      if (v >= 3) max_bytes = unchecked::i32(p);
+      if (v >= 4) isolation_level = unchecked::i8(p);
+      if (v >= 7) session_id = unchecked::i32(p);
+      if (v >= 7) session_epoch = unchecked::i32(p);
+    } else {
+      if (v <= 14) {
+        r.field("ReplicaId");
+        replica_id = r.i32();
+      }
+      r.field("MaxWaitMs");
+      max_wait_ms = r.i32();
+      r.field("MinBytes");
+      min_bytes = r.i32();
+      if (v >= 3) {
+        r.field("MaxBytes");
+        max_bytes = r.i32();
+      }
+      if (v >= 4) {
+        r.field("IsolationLevel");
+        isolation_level = r.i8();
+      }
+      if (v >= 7) {
+        r.field("SessionId");
+        session_id = r.i32();
+      }
+      if (v >= 7) {
+        r.field("SessionEpoch");
+        session_epoch = r.i32();
+      }
     }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
@@ -407,7 +440,7 @@ struct FetchRequest {
       r.field("RackId");
       rack_id = r.str(flex);
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
         switch (tag) {
@@ -464,6 +497,10 @@ struct FetchRequest {
     if (flex) {
       const bool has_cluster_id = (v >= 12) && cluster_id.has_value();
       const bool has_replica_state = (v >= 15) && !(replica_state == ReplicaState{});
+      if (unknown_tags.empty() && !has_cluster_id && !has_replica_state) {
+        w.u8(0);
+        return;
+      }
       w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_cluster_id + has_replica_state));
       fields::TagWriter tag_writer(unknown_tags);
       if (has_cluster_id) {

@@ -27,16 +27,22 @@ struct FetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      if (v >= 12) {
-        r.field("Epoch");
-        epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(0 + (v >= 12 ? 4 : 0) + (v >= 12 ? 8 : 0))) [[likely]] {
+        if (v >= 12) epoch = unchecked::i32(p);
+        if (v >= 12) end_offset = unchecked::i64(p);
+      } else {
+        if (v >= 12) {
+          r.field("Epoch");
+          epoch = r.i32();
+        }
+        if (v >= 12) {
+          r.field("EndOffset");
+          end_offset = r.i64();
+        }
       }
-      if (v >= 12) {
-        r.field("EndOffset");
-        end_offset = r.i64();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -90,16 +96,22 @@ struct FetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      if (v >= 12) {
-        r.field("LeaderId");
-        leader_id = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(0 + (v >= 12 ? 4 : 0) + (v >= 12 ? 4 : 0))) [[likely]] {
+        if (v >= 12) leader_id = unchecked::i32(p);
+        if (v >= 12) leader_epoch = unchecked::i32(p);
+      } else {
+        if (v >= 12) {
+          r.field("LeaderId");
+          leader_id = r.i32();
+        }
+        if (v >= 12) {
+          r.field("LeaderEpoch");
+          leader_epoch = r.i32();
+        }
       }
-      if (v >= 12) {
-        r.field("LeaderEpoch");
-        leader_epoch = r.i32();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -153,12 +165,18 @@ struct FetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("EndOffset");
-      end_offset = r.i64();
-      r.field("Epoch");
-      epoch = r.i32();
-      if (flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(12)) [[likely]] {
+        end_offset = unchecked::i64(p);
+        epoch = unchecked::i32(p);
+      } else {
+        r.field("EndOffset");
+        end_offset = r.i64();
+        r.field("Epoch");
+        epoch = r.i32();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -204,16 +222,22 @@ struct FetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      if (v >= 4) {
-        r.field("ProducerId");
-        producer_id = r.i64();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(0 + (v >= 4 ? 8 : 0) + (v >= 4 ? 8 : 0))) [[likely]] {
+        if (v >= 4) producer_id = unchecked::i64(p);
+        if (v >= 4) first_offset = unchecked::i64(p);
+      } else {
+        if (v >= 4) {
+          r.field("ProducerId");
+          producer_id = r.i64();
+        }
+        if (v >= 4) {
+          r.field("FirstOffset");
+          first_offset = r.i64();
+        }
       }
-      if (v >= 4) {
-        r.field("FirstOffset");
-        first_offset = r.i64();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -282,20 +306,29 @@ struct FetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
-      r.field("HighWatermark");
-      high_watermark = r.i64();
-      if (v >= 4) {
-        r.field("LastStableOffset");
-        last_stable_offset = r.i64();
-      }
-      if (v >= 5) {
-        r.field("LogStartOffset");
-        log_start_offset = r.i64();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(14 + (v >= 4 ? 8 : 0) + (v >= 5 ? 8 : 0))) [[likely]] {
+        partition_index = unchecked::i32(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+        high_watermark = unchecked::i64(p);
+        if (v >= 4) last_stable_offset = unchecked::i64(p);
+        if (v >= 5) log_start_offset = unchecked::i64(p);
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+        r.field("HighWatermark");
+        high_watermark = r.i64();
+        if (v >= 4) {
+          r.field("LastStableOffset");
+          last_stable_offset = r.i64();
+        }
+        if (v >= 5) {
+          r.field("LogStartOffset");
+          log_start_offset = r.i64();
+        }
       }
       if (v >= 4) {
         r.field("AbortedTransactions");
@@ -307,7 +340,7 @@ struct FetchResponse {
       }
       r.field("Records");
       records = r.nullable_byts(flex, true);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
           switch (tag) {
@@ -366,6 +399,10 @@ struct FetchResponse {
         const bool has_diverging_epoch = (v >= 12) && !(diverging_epoch == EpochEndOffset{});
         const bool has_current_leader = (v >= 12) && !(current_leader == LeaderIdAndEpoch{});
         const bool has_snapshot_id = (v >= 12) && !(snapshot_id == SnapshotId{});
+        if (unknown_tags.empty() && !has_diverging_epoch && !has_current_leader && !has_snapshot_id) {
+          w.u8(0);
+          return;
+        }
         w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_diverging_epoch + has_current_leader + has_snapshot_id));
         fields::TagWriter tag_writer(unknown_tags);
         if (has_diverging_epoch) {
@@ -438,7 +475,8 @@ struct FetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v <= 12) {
         r.field("Topic");
         topic = r.str(flex);
@@ -449,7 +487,7 @@ struct FetchResponse {
       }
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -506,7 +544,8 @@ struct FetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 16) {
         r.field("NodeId");
         node_id = r.i32();
@@ -523,7 +562,7 @@ struct FetchResponse {
         r.field("Rack");
         rack = r.nullable_str(flex, true);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -595,22 +634,29 @@ struct FetchResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    if (v >= 1) {
-      r.field("ThrottleTimeMs");
-      throttle_time_ms = r.i32();
-    }
-    if (v >= 7) {
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
-    }
-    if (v >= 7) {
-      r.field("SessionId");
-      session_id = r.i32();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(0 + (v >= 1 ? 4 : 0) + (v >= 7 ? 2 : 0) + (v >= 7 ? 4 : 0))) [[likely]] {
+      if (v >= 1) throttle_time_ms = unchecked::i32(p);
+      if (v >= 7) error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      if (v >= 7) session_id = unchecked::i32(p);
+    } else {
+      if (v >= 1) {
+        r.field("ThrottleTimeMs");
+        throttle_time_ms = r.i32();
+      }
+      if (v >= 7) {
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+      }
+      if (v >= 7) {
+        r.field("SessionId");
+        session_id = r.i32();
+      }
     }
     r.field("Responses");
     fields::read_structs(r, responses, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
         switch (tag) {
@@ -645,6 +691,10 @@ struct FetchResponse {
     }
     if (flex) {
       const bool has_node_endpoints = (v >= 16) && !node_endpoints.empty();
+      if (unknown_tags.empty() && !has_node_endpoints) {
+        w.u8(0);
+        return;
+      }
       w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_node_endpoints));
       fields::TagWriter tag_writer(unknown_tags);
       if (has_node_endpoints) {

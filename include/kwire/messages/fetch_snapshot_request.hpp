@@ -26,12 +26,18 @@ struct FetchSnapshotRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("EndOffset");
-      end_offset = r.i64();
-      r.field("Epoch");
-      epoch = r.i32();
-      if (flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(12)) [[likely]] {
+        end_offset = unchecked::i64(p);
+        epoch = unchecked::i32(p);
+      } else {
+        r.field("EndOffset");
+        end_offset = r.i64();
+        r.field("Epoch");
+        epoch = r.i32();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -82,16 +88,22 @@ struct FetchSnapshotRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("Partition");
-      partition = r.i32();
-      r.field("CurrentLeaderEpoch");
-      current_leader_epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(8)) [[likely]] {
+        partition = unchecked::i32(p);
+        current_leader_epoch = unchecked::i32(p);
+      } else {
+        r.field("Partition");
+        partition = r.i32();
+        r.field("CurrentLeaderEpoch");
+        current_leader_epoch = r.i32();
+      }
       r.field("SnapshotId");
       fields::read_struct(r, snapshot_id, v, flex);
       r.field("Position");
       position = r.i64();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
           switch (tag) {
@@ -115,6 +127,10 @@ struct FetchSnapshotRequest {
       w.i64(position);
       if (flex) {
         const bool has_replica_directory_id = (v >= 1) && !replica_directory_id.is_zero();
+        if (unknown_tags.empty() && !has_replica_directory_id) {
+          w.u8(0);
+          return;
+        }
         w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_replica_directory_id));
         fields::TagWriter tag_writer(unknown_tags);
         if (has_replica_directory_id) {
@@ -163,12 +179,13 @@ struct FetchSnapshotRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -216,14 +233,20 @@ struct FetchSnapshotRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ReplicaId");
-    replica_id = r.i32();
-    r.field("MaxBytes");
-    max_bytes = r.i32();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(8)) [[likely]] {
+      replica_id = unchecked::i32(p);
+      max_bytes = unchecked::i32(p);
+    } else {
+      r.field("ReplicaId");
+      replica_id = r.i32();
+      r.field("MaxBytes");
+      max_bytes = r.i32();
+    }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
         switch (tag) {
@@ -248,6 +271,10 @@ struct FetchSnapshotRequest {
     }
     if (flex) {
       const bool has_cluster_id = cluster_id.has_value();
+      if (unknown_tags.empty() && !has_cluster_id) {
+        w.u8(0);
+        return;
+      }
       w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_cluster_id));
       fields::TagWriter tag_writer(unknown_tags);
       if (has_cluster_id) {

@@ -27,7 +27,8 @@ struct FindCoordinatorRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v <= 3) {
       r.field("Key");
       key = r.str(flex);
@@ -38,9 +39,9 @@ struct FindCoordinatorRequest {
     }
     if (v >= 4) {
       r.field("CoordinatorKeys");
-      fields::read_scalars(r, coordinator_keys, flex, 1, [&](Reader& in) { return in.str(flex); });
+      fields::read_scalars(r, coordinator_keys, flex, 1, [&](auto& in) { return in.str(flex); });
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -35,7 +35,8 @@ struct FindCoordinatorResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 4) {
         r.field("Key");
         key = r.str(flex);
@@ -48,19 +49,24 @@ struct FindCoordinatorResponse {
         r.field("Host");
         host = r.str(flex);
       }
-      if (v >= 4) {
-        r.field("Port");
-        port = r.i32();
-      }
-      if (v >= 4) {
-        r.field("ErrorCode");
-        error_code = static_cast<ErrorCode>(r.i16());
+      if (const std::uint8_t* p = r.take(0 + (v >= 4 ? 4 : 0) + (v >= 4 ? 2 : 0))) [[likely]] {
+        if (v >= 4) port = unchecked::i32(p);
+        if (v >= 4) error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      } else {
+        if (v >= 4) {
+          r.field("Port");
+          port = r.i32();
+        }
+        if (v >= 4) {
+          r.field("ErrorCode");
+          error_code = static_cast<ErrorCode>(r.i16());
+        }
       }
       if (v >= 4) {
         r.field("ErrorMessage");
         error_message = r.nullable_str(flex, true);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -149,14 +155,20 @@ struct FindCoordinatorResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    if (v >= 1) {
-      r.field("ThrottleTimeMs");
-      throttle_time_ms = r.i32();
-    }
-    if (v <= 3) {
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(0 + (v >= 1 ? 4 : 0) + (v <= 3 ? 2 : 0))) [[likely]] {
+      if (v >= 1) throttle_time_ms = unchecked::i32(p);
+      if (v <= 3) error_code = static_cast<ErrorCode>(unchecked::i16(p));
+    } else {
+      if (v >= 1) {
+        r.field("ThrottleTimeMs");
+        throttle_time_ms = r.i32();
+      }
+      if (v <= 3) {
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+      }
     }
     if (v >= 1 && v <= 3) {
       r.field("ErrorMessage");
@@ -178,7 +190,7 @@ struct FindCoordinatorResponse {
       r.field("Coordinators");
       fields::read_structs(r, coordinators, v, flex);
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

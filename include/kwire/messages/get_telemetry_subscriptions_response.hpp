@@ -40,26 +40,40 @@ struct GetTelemetrySubscriptionsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ThrottleTimeMs");
-    throttle_time_ms = r.i32();
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
-    r.field("ClientInstanceId");
-    client_instance_id = r.uuid();
-    r.field("SubscriptionId");
-    subscription_id = r.i32();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(26)) [[likely]] {
+      throttle_time_ms = unchecked::i32(p);
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      client_instance_id = unchecked::uuid(p);
+      subscription_id = unchecked::i32(p);
+    } else {
+      r.field("ThrottleTimeMs");
+      throttle_time_ms = r.i32();
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
+      r.field("ClientInstanceId");
+      client_instance_id = r.uuid();
+      r.field("SubscriptionId");
+      subscription_id = r.i32();
+    }
     r.field("AcceptedCompressionTypes");
-    fields::read_scalars(r, accepted_compression_types, flex, 1, [](Reader& in) { return in.i8(); });
-    r.field("PushIntervalMs");
-    push_interval_ms = r.i32();
-    r.field("TelemetryMaxBytes");
-    telemetry_max_bytes = r.i32();
-    r.field("DeltaTemporality");
-    delta_temporality = r.boolean();
+    fields::read_fixed(r, accepted_compression_types, flex);
+    if (const std::uint8_t* p = r.take(9)) [[likely]] {
+      push_interval_ms = unchecked::i32(p);
+      telemetry_max_bytes = unchecked::i32(p);
+      delta_temporality = unchecked::boolean(p);
+    } else {
+      r.field("PushIntervalMs");
+      push_interval_ms = r.i32();
+      r.field("TelemetryMaxBytes");
+      telemetry_max_bytes = r.i32();
+      r.field("DeltaTemporality");
+      delta_temporality = r.boolean();
+    }
     r.field("RequestedMetrics");
-    fields::read_scalars(r, requested_metrics, flex, 1, [&](Reader& in) { return in.str(flex); });
-    if (flex) {
+    fields::read_scalars(r, requested_metrics, flex, 1, [&](auto& in) { return in.str(flex); });
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

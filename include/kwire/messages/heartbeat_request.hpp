@@ -29,7 +29,8 @@ struct HeartbeatRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("GroupId");
     group_id = r.str(flex);
     r.field("GenerationId");
@@ -40,7 +41,7 @@ struct HeartbeatRequest {
       r.field("GroupInstanceId");
       group_instance_id = r.nullable_str(flex, true);
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -33,28 +33,37 @@ struct InitProducerIdRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("TransactionalId");
     transactional_id = r.nullable_str(flex, true);
-    r.field("TransactionTimeoutMs");
-    transaction_timeout_ms = r.i32();
-    if (v >= 3) {
-      r.field("ProducerId");
-      producer_id = r.i64();
+    if (const std::uint8_t* p = r.take(4 + (v >= 3 ? 8 : 0) + (v >= 3 ? 2 : 0) + (v >= 6 ? 1 : 0) + (v >= 6 ? 1 : 0))) [[likely]] {
+      transaction_timeout_ms = unchecked::i32(p);
+      if (v >= 3) producer_id = unchecked::i64(p);
+      if (v >= 3) producer_epoch = unchecked::i16(p);
+      if (v >= 6) enable2_pc = unchecked::boolean(p);
+      if (v >= 6) keep_prepared_txn = unchecked::boolean(p);
+    } else {
+      r.field("TransactionTimeoutMs");
+      transaction_timeout_ms = r.i32();
+      if (v >= 3) {
+        r.field("ProducerId");
+        producer_id = r.i64();
+      }
+      if (v >= 3) {
+        r.field("ProducerEpoch");
+        producer_epoch = r.i16();
+      }
+      if (v >= 6) {
+        r.field("Enable2Pc");
+        enable2_pc = r.boolean();
+      }
+      if (v >= 6) {
+        r.field("KeepPreparedTxn");
+        keep_prepared_txn = r.boolean();
+      }
     }
-    if (v >= 3) {
-      r.field("ProducerEpoch");
-      producer_epoch = r.i16();
-    }
-    if (v >= 6) {
-      r.field("Enable2Pc");
-      enable2_pc = r.boolean();
-    }
-    if (v >= 6) {
-      r.field("KeepPreparedTxn");
-      keep_prepared_txn = r.boolean();
-    }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -34,24 +34,34 @@ struct InitProducerIdResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ThrottleTimeMs");
-    throttle_time_ms = r.i32();
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
-    r.field("ProducerId");
-    producer_id = r.i64();
-    r.field("ProducerEpoch");
-    producer_epoch = r.i16();
-    if (v >= 6) {
-      r.field("OngoingTxnProducerId");
-      ongoing_txn_producer_id = r.i64();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(16 + (v >= 6 ? 8 : 0) + (v >= 6 ? 2 : 0))) [[likely]] {
+      throttle_time_ms = unchecked::i32(p);
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      producer_id = unchecked::i64(p);
+      producer_epoch = unchecked::i16(p);
+      if (v >= 6) ongoing_txn_producer_id = unchecked::i64(p);
+      if (v >= 6) ongoing_txn_producer_epoch = unchecked::i16(p);
+    } else {
+      r.field("ThrottleTimeMs");
+      throttle_time_ms = r.i32();
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
+      r.field("ProducerId");
+      producer_id = r.i64();
+      r.field("ProducerEpoch");
+      producer_epoch = r.i16();
+      if (v >= 6) {
+        r.field("OngoingTxnProducerId");
+        ongoing_txn_producer_id = r.i64();
+      }
+      if (v >= 6) {
+        r.field("OngoingTxnProducerEpoch");
+        ongoing_txn_producer_epoch = r.i16();
+      }
     }
-    if (v >= 6) {
-      r.field("OngoingTxnProducerEpoch");
-      ongoing_txn_producer_epoch = r.i16();
-    }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -26,12 +26,13 @@ struct JoinGroupRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Metadata");
       metadata = r.byts(flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -88,14 +89,20 @@ struct JoinGroupRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("GroupId");
     group_id = r.str(flex);
-    r.field("SessionTimeoutMs");
-    session_timeout_ms = r.i32();
-    if (v >= 1) {
-      r.field("RebalanceTimeoutMs");
-      rebalance_timeout_ms = r.i32();
+    if (const std::uint8_t* p = r.take(4 + (v >= 1 ? 4 : 0))) [[likely]] {
+      session_timeout_ms = unchecked::i32(p);
+      if (v >= 1) rebalance_timeout_ms = unchecked::i32(p);
+    } else {
+      r.field("SessionTimeoutMs");
+      session_timeout_ms = r.i32();
+      if (v >= 1) {
+        r.field("RebalanceTimeoutMs");
+        rebalance_timeout_ms = r.i32();
+      }
     }
     r.field("MemberId");
     member_id = r.str(flex);
@@ -111,7 +118,7 @@ struct JoinGroupRequest {
       r.field("Reason");
       reason = r.nullable_str(flex, true);
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -29,7 +29,8 @@ struct JoinGroupResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("MemberId");
       member_id = r.str(flex);
       if (v >= 5) {
@@ -38,7 +39,7 @@ struct JoinGroupResponse {
       }
       r.field("Metadata");
       metadata = r.byts(flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -102,15 +103,22 @@ struct JoinGroupResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    if (v >= 2) {
-      r.field("ThrottleTimeMs");
-      throttle_time_ms = r.i32();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(6 + (v >= 2 ? 4 : 0))) [[likely]] {
+      if (v >= 2) throttle_time_ms = unchecked::i32(p);
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      generation_id = unchecked::i32(p);
+    } else {
+      if (v >= 2) {
+        r.field("ThrottleTimeMs");
+        throttle_time_ms = r.i32();
+      }
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
+      r.field("GenerationId");
+      generation_id = r.i32();
     }
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
-    r.field("GenerationId");
-    generation_id = r.i32();
     if (v >= 7) {
       r.field("ProtocolType");
       protocol_type = r.nullable_str(flex, true);
@@ -127,7 +135,7 @@ struct JoinGroupResponse {
     member_id = r.str(flex);
     r.field("Members");
     fields::read_structs(r, members, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -23,12 +23,18 @@ struct KRaftVersionRecord {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("Version");
-    version = r.i16();
-    r.field("KRaftVersion");
-    k_raft_version = r.i16();
-    if (flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(4)) [[likely]] {
+      version = unchecked::i16(p);
+      k_raft_version = unchecked::i16(p);
+    } else {
+      r.field("Version");
+      version = r.i16();
+      r.field("KRaftVersion");
+      k_raft_version = r.i16();
+    }
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

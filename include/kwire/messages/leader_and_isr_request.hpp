@@ -46,42 +46,55 @@ struct LeaderAndIsrRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v <= 1) {
         r.field("TopicName");
         topic_name = r.str(flex);
       }
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("ControllerEpoch");
-      controller_epoch = r.i32();
-      r.field("Leader");
-      leader = r.i32();
-      r.field("LeaderEpoch");
-      leader_epoch = r.i32();
+      if (const std::uint8_t* p = r.take(16)) [[likely]] {
+        partition_index = unchecked::i32(p);
+        controller_epoch = unchecked::i32(p);
+        leader = unchecked::i32(p);
+        leader_epoch = unchecked::i32(p);
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("ControllerEpoch");
+        controller_epoch = r.i32();
+        r.field("Leader");
+        leader = r.i32();
+        r.field("LeaderEpoch");
+        leader_epoch = r.i32();
+      }
       r.field("Isr");
-      fields::read_scalars(r, isr, flex, 4, [](Reader& in) { return in.i32(); });
+      fields::read_fixed(r, isr, flex);
       r.field("PartitionEpoch");
       partition_epoch = r.i32();
       r.field("Replicas");
-      fields::read_scalars(r, replicas, flex, 4, [](Reader& in) { return in.i32(); });
+      fields::read_fixed(r, replicas, flex);
       if (v >= 3) {
         r.field("AddingReplicas");
-        fields::read_scalars(r, adding_replicas, flex, 4, [](Reader& in) { return in.i32(); });
+        fields::read_fixed(r, adding_replicas, flex);
       }
       if (v >= 3) {
         r.field("RemovingReplicas");
-        fields::read_scalars(r, removing_replicas, flex, 4, [](Reader& in) { return in.i32(); });
+        fields::read_fixed(r, removing_replicas, flex);
       }
-      if (v >= 1) {
-        r.field("IsNew");
-        is_new = r.boolean();
+      if (const std::uint8_t* p = r.take(0 + (v >= 1 ? 1 : 0) + (v >= 6 ? 1 : 0))) [[likely]] {
+        if (v >= 1) is_new = unchecked::boolean(p);
+        if (v >= 6) leader_recovery_state = unchecked::i8(p);
+      } else {
+        if (v >= 1) {
+          r.field("IsNew");
+          is_new = r.boolean();
+        }
+        if (v >= 6) {
+          r.field("LeaderRecoveryState");
+          leader_recovery_state = r.i8();
+        }
       }
-      if (v >= 6) {
-        r.field("LeaderRecoveryState");
-        leader_recovery_state = r.i8();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -171,7 +184,8 @@ struct LeaderAndIsrRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 2) {
         r.field("TopicName");
         topic_name = r.str(flex);
@@ -184,7 +198,7 @@ struct LeaderAndIsrRequest {
         r.field("PartitionStates");
         fields::read_structs(r, partition_states, v, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -245,14 +259,15 @@ struct LeaderAndIsrRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("BrokerId");
       broker_id = r.i32();
       r.field("HostName");
       host_name = r.str(flex);
       r.field("Port");
       port = r.i32();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -312,22 +327,31 @@ struct LeaderAndIsrRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ControllerId");
-    controller_id = r.i32();
-    if (v >= 7) {
-      r.field("isKRaftController");
-      is_k_raft_controller = r.boolean();
-    }
-    r.field("ControllerEpoch");
-    controller_epoch = r.i32();
-    if (v >= 2) {
-      r.field("BrokerEpoch");
-      broker_epoch = r.i64();
-    }
-    if (v >= 5) {
-      r.field("Type");
-      type = r.i8();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(8 + (v >= 7 ? 1 : 0) + (v >= 2 ? 8 : 0) + (v >= 5 ? 1 : 0))) [[likely]] {
+      controller_id = unchecked::i32(p);
+      if (v >= 7) is_k_raft_controller = unchecked::boolean(p);
+      controller_epoch = unchecked::i32(p);
+      if (v >= 2) broker_epoch = unchecked::i64(p);
+      if (v >= 5) type = unchecked::i8(p);
+    } else {
+      r.field("ControllerId");
+      controller_id = r.i32();
+      if (v >= 7) {
+        r.field("isKRaftController");
+        is_k_raft_controller = r.boolean();
+      }
+      r.field("ControllerEpoch");
+      controller_epoch = r.i32();
+      if (v >= 2) {
+        r.field("BrokerEpoch");
+        broker_epoch = r.i64();
+      }
+      if (v >= 5) {
+        r.field("Type");
+        type = r.i8();
+      }
     }
     if (v <= 1) {
       r.field("UngroupedPartitionStates");
@@ -339,7 +363,7 @@ struct LeaderAndIsrRequest {
     }
     r.field("LiveLeaders");
     fields::read_structs(r, live_leaders, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

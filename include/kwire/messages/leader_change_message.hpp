@@ -24,14 +24,20 @@ struct LeaderChangeMessage {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("VoterId");
-      voter_id = r.i32();
-      if (v >= 1) {
-        r.field("VoterDirectoryId");
-        voter_directory_id = r.uuid();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(4 + (v >= 1 ? 16 : 0))) [[likely]] {
+        voter_id = unchecked::i32(p);
+        if (v >= 1) voter_directory_id = unchecked::uuid(p);
+      } else {
+        r.field("VoterId");
+        voter_id = r.i32();
+        if (v >= 1) {
+          r.field("VoterDirectoryId");
+          voter_directory_id = r.uuid();
+        }
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -84,16 +90,22 @@ struct LeaderChangeMessage {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("Version");
-    version = r.i16();
-    r.field("LeaderId");
-    leader_id = r.i32();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(6)) [[likely]] {
+      version = unchecked::i16(p);
+      leader_id = unchecked::i32(p);
+    } else {
+      r.field("Version");
+      version = r.i16();
+      r.field("LeaderId");
+      leader_id = r.i32();
+    }
     r.field("Voters");
     fields::read_structs(r, voters, v, flex);
     r.field("GrantingVoters");
     fields::read_structs(r, granting_voters, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

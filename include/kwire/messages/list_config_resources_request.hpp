@@ -23,12 +23,13 @@ struct ListConfigResourcesRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 1) {
       r.field("ResourceTypes");
-      fields::read_scalars(r, resource_types, flex, 1, [](Reader& in) { return in.i8(); });
+      fields::read_fixed(r, resource_types, flex);
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -25,16 +25,17 @@ struct ListGroupsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 4) {
       r.field("StatesFilter");
-      fields::read_scalars(r, states_filter, flex, 1, [&](Reader& in) { return in.str(flex); });
+      fields::read_scalars(r, states_filter, flex, 1, [&](auto& in) { return in.str(flex); });
     }
     if (v >= 5) {
       r.field("TypesFilter");
-      fields::read_scalars(r, types_filter, flex, 1, [&](Reader& in) { return in.str(flex); });
+      fields::read_scalars(r, types_filter, flex, 1, [&](auto& in) { return in.str(flex); });
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -30,20 +30,28 @@ struct ListOffsetsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      if (v >= 4) {
-        r.field("CurrentLeaderEpoch");
-        current_leader_epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(12 + (v >= 4 ? 4 : 0) + (v <= 0 ? 4 : 0))) [[likely]] {
+        partition_index = unchecked::i32(p);
+        if (v >= 4) current_leader_epoch = unchecked::i32(p);
+        timestamp = unchecked::i64(p);
+        if (v <= 0) max_num_offsets = unchecked::i32(p);
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        if (v >= 4) {
+          r.field("CurrentLeaderEpoch");
+          current_leader_epoch = r.i32();
+        }
+        r.field("Timestamp");
+        timestamp = r.i64();
+        if (v <= 0) {
+          r.field("MaxNumOffsets");
+          max_num_offsets = r.i32();
+        }
       }
-      r.field("Timestamp");
-      timestamp = r.i64();
-      if (v <= 0) {
-        r.field("MaxNumOffsets");
-        max_num_offsets = r.i32();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -101,12 +109,13 @@ struct ListOffsetsRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -155,12 +164,18 @@ struct ListOffsetsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ReplicaId");
-    replica_id = r.i32();
-    if (v >= 2) {
-      r.field("IsolationLevel");
-      isolation_level = r.i8();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(4 + (v >= 2 ? 1 : 0))) [[likely]] {
+      replica_id = unchecked::i32(p);
+      if (v >= 2) isolation_level = unchecked::i8(p);
+    } else {
+      r.field("ReplicaId");
+      replica_id = r.i32();
+      if (v >= 2) {
+        r.field("IsolationLevel");
+        isolation_level = r.i8();
+      }
     }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
@@ -168,7 +183,7 @@ struct ListOffsetsRequest {
       r.field("TimeoutMs");
       timeout_ms = r.i32();
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -35,28 +35,40 @@ struct ListOffsetsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(6)) [[likely]] {
+        partition_index = unchecked::i32(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+      }
       if (v <= 0) {
         r.field("OldStyleOffsets");
-        fields::read_scalars(r, old_style_offsets, flex, 8, [](Reader& in) { return in.i64(); });
+        fields::read_fixed(r, old_style_offsets, flex);
       }
-      if (v >= 1) {
-        r.field("Timestamp");
-        timestamp = r.i64();
+      if (const std::uint8_t* p = r.take(0 + (v >= 1 ? 8 : 0) + (v >= 1 ? 8 : 0) + (v >= 4 ? 4 : 0))) [[likely]] {
+        if (v >= 1) timestamp = unchecked::i64(p);
+        if (v >= 1) offset = unchecked::i64(p);
+        if (v >= 4) leader_epoch = unchecked::i32(p);
+      } else {
+        if (v >= 1) {
+          r.field("Timestamp");
+          timestamp = r.i64();
+        }
+        if (v >= 1) {
+          r.field("Offset");
+          offset = r.i64();
+        }
+        if (v >= 4) {
+          r.field("LeaderEpoch");
+          leader_epoch = r.i32();
+        }
       }
-      if (v >= 1) {
-        r.field("Offset");
-        offset = r.i64();
-      }
-      if (v >= 4) {
-        r.field("LeaderEpoch");
-        leader_epoch = r.i32();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -130,12 +142,13 @@ struct ListOffsetsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -180,14 +193,15 @@ struct ListOffsetsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 2) {
       r.field("ThrottleTimeMs");
       throttle_time_ms = r.i32();
     }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -31,16 +31,17 @@ struct ListPartitionReassignmentsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("Replicas");
-      fields::read_scalars(r, replicas, flex, 4, [](Reader& in) { return in.i32(); });
+      fields::read_fixed(r, replicas, flex);
       r.field("AddingReplicas");
-      fields::read_scalars(r, adding_replicas, flex, 4, [](Reader& in) { return in.i32(); });
+      fields::read_fixed(r, adding_replicas, flex);
       r.field("RemovingReplicas");
-      fields::read_scalars(r, removing_replicas, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, removing_replicas, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -92,12 +93,13 @@ struct ListPartitionReassignmentsResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -146,16 +148,22 @@ struct ListPartitionReassignmentsResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ThrottleTimeMs");
-    throttle_time_ms = r.i32();
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(6)) [[likely]] {
+      throttle_time_ms = unchecked::i32(p);
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+    } else {
+      r.field("ThrottleTimeMs");
+      throttle_time_ms = r.i32();
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
+    }
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -29,11 +29,12 @@ struct ListTransactionsRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("StateFilters");
-    fields::read_scalars(r, state_filters, flex, 1, [&](Reader& in) { return in.str(flex); });
+    fields::read_scalars(r, state_filters, flex, 1, [&](auto& in) { return in.str(flex); });
     r.field("ProducerIdFilters");
-    fields::read_scalars(r, producer_id_filters, flex, 8, [](Reader& in) { return in.i64(); });
+    fields::read_fixed(r, producer_id_filters, flex);
     if (v >= 1) {
       r.field("DurationFilter");
       duration_filter = r.i64();
@@ -42,7 +43,7 @@ struct ListTransactionsRequest {
       r.field("TransactionalIdPattern");
       transactional_id_pattern = r.nullable_str(flex, true);
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -26,14 +26,15 @@ struct MetadataRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 10) {
         r.field("TopicId");
         topic_id = r.uuid();
       }
       r.field("Name");
       name = r.nullable_str(flex, v >= 10);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -84,22 +85,29 @@ struct MetadataRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Topics");
     fields::read_structs(r, topics, v, flex, v >= 1);
-    if (v >= 4) {
-      r.field("AllowAutoTopicCreation");
-      allow_auto_topic_creation = r.boolean();
+    if (const std::uint8_t* p = r.take(0 + (v >= 4 ? 1 : 0) + (v >= 8 && v <= 10 ? 1 : 0) + (v >= 8 ? 1 : 0))) [[likely]] {
+      if (v >= 4) allow_auto_topic_creation = unchecked::boolean(p);
+      if (v >= 8 && v <= 10) include_cluster_authorized_operations = unchecked::boolean(p);
+      if (v >= 8) include_topic_authorized_operations = unchecked::boolean(p);
+    } else {
+      if (v >= 4) {
+        r.field("AllowAutoTopicCreation");
+        allow_auto_topic_creation = r.boolean();
+      }
+      if (v >= 8 && v <= 10) {
+        r.field("IncludeClusterAuthorizedOperations");
+        include_cluster_authorized_operations = r.boolean();
+      }
+      if (v >= 8) {
+        r.field("IncludeTopicAuthorizedOperations");
+        include_topic_authorized_operations = r.boolean();
+      }
     }
-    if (v >= 8 && v <= 10) {
-      r.field("IncludeClusterAuthorizedOperations");
-      include_cluster_authorized_operations = r.boolean();
-    }
-    if (v >= 8) {
-      r.field("IncludeTopicAuthorizedOperations");
-      include_topic_authorized_operations = r.boolean();
-    }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

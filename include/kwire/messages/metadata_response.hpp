@@ -31,7 +31,8 @@ struct MetadataResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("NodeId");
       node_id = r.i32();
       r.field("Host");
@@ -42,7 +43,7 @@ struct MetadataResponse {
         r.field("Rack");
         rack = r.nullable_str(flex, true);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -106,26 +107,34 @@ struct MetadataResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("LeaderId");
-      leader_id = r.i32();
-      if (v >= 7) {
-        r.field("LeaderEpoch");
-        leader_epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(10 + (v >= 7 ? 4 : 0))) [[likely]] {
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+        partition_index = unchecked::i32(p);
+        leader_id = unchecked::i32(p);
+        if (v >= 7) leader_epoch = unchecked::i32(p);
+      } else {
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("LeaderId");
+        leader_id = r.i32();
+        if (v >= 7) {
+          r.field("LeaderEpoch");
+          leader_epoch = r.i32();
+        }
       }
       r.field("ReplicaNodes");
-      fields::read_scalars(r, replica_nodes, flex, 4, [](Reader& in) { return in.i32(); });
+      fields::read_fixed(r, replica_nodes, flex);
       r.field("IsrNodes");
-      fields::read_scalars(r, isr_nodes, flex, 4, [](Reader& in) { return in.i32(); });
+      fields::read_fixed(r, isr_nodes, flex);
       if (v >= 5) {
         r.field("OfflineReplicas");
-        fields::read_scalars(r, offline_replicas, flex, 4, [](Reader& in) { return in.i32(); });
+        fields::read_fixed(r, offline_replicas, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -198,18 +207,24 @@ struct MetadataResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
       error_code = static_cast<ErrorCode>(r.i16());
       r.field("Name");
       name = r.nullable_str(flex, v >= 12);
-      if (v >= 10) {
-        r.field("TopicId");
-        topic_id = r.uuid();
-      }
-      if (v >= 1) {
-        r.field("IsInternal");
-        is_internal = r.boolean();
+      if (const std::uint8_t* p = r.take(0 + (v >= 10 ? 16 : 0) + (v >= 1 ? 1 : 0))) [[likely]] {
+        if (v >= 10) topic_id = unchecked::uuid(p);
+        if (v >= 1) is_internal = unchecked::boolean(p);
+      } else {
+        if (v >= 10) {
+          r.field("TopicId");
+          topic_id = r.uuid();
+        }
+        if (v >= 1) {
+          r.field("IsInternal");
+          is_internal = r.boolean();
+        }
       }
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
@@ -217,7 +232,7 @@ struct MetadataResponse {
         r.field("TopicAuthorizedOperations");
         topic_authorized_operations = r.i32();
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -292,7 +307,8 @@ struct MetadataResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 3) {
       r.field("ThrottleTimeMs");
       throttle_time_ms = r.i32();
@@ -309,15 +325,20 @@ struct MetadataResponse {
     }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (v >= 8 && v <= 10) {
-      r.field("ClusterAuthorizedOperations");
-      cluster_authorized_operations = r.i32();
+    if (const std::uint8_t* p = r.take(0 + (v >= 8 && v <= 10 ? 4 : 0) + (v >= 13 ? 2 : 0))) [[likely]] {
+      if (v >= 8 && v <= 10) cluster_authorized_operations = unchecked::i32(p);
+      if (v >= 13) error_code = static_cast<ErrorCode>(unchecked::i16(p));
+    } else {
+      if (v >= 8 && v <= 10) {
+        r.field("ClusterAuthorizedOperations");
+        cluster_authorized_operations = r.i32();
+      }
+      if (v >= 13) {
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+      }
     }
-    if (v >= 13) {
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
-    }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -32,22 +32,30 @@ struct OffsetCommitRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("CommittedOffset");
-      committed_offset = r.i64();
-      if (v >= 6) {
-        r.field("CommittedLeaderEpoch");
-        committed_leader_epoch = r.i32();
-      }
-      if (v == 1) {
-        r.field("CommitTimestamp");
-        commit_timestamp = r.i64();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(12 + (v >= 6 ? 4 : 0) + (v == 1 ? 8 : 0))) [[likely]] {
+        partition_index = unchecked::i32(p);
+        committed_offset = unchecked::i64(p);
+        if (v >= 6) committed_leader_epoch = unchecked::i32(p);
+        if (v == 1) commit_timestamp = unchecked::i64(p);
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("CommittedOffset");
+        committed_offset = r.i64();
+        if (v >= 6) {
+          r.field("CommittedLeaderEpoch");
+          committed_leader_epoch = r.i32();
+        }
+        if (v == 1) {
+          r.field("CommitTimestamp");
+          commit_timestamp = r.i64();
+        }
       }
       r.field("CommittedMetadata");
       committed_metadata = r.nullable_str(flex, true);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -110,7 +118,8 @@ struct OffsetCommitRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v <= 9) {
         r.field("Name");
         name = r.str(flex);
@@ -121,7 +130,7 @@ struct OffsetCommitRequest {
       }
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -181,7 +190,8 @@ struct OffsetCommitRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("GroupId");
     group_id = r.str(flex);
     if (v >= 1) {
@@ -202,7 +212,7 @@ struct OffsetCommitRequest {
     }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -26,16 +26,17 @@ struct OffsetFetchRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v <= 7) {
         r.field("Name");
         name = r.str(flex);
       }
       if (v <= 7) {
         r.field("PartitionIndexes");
-        fields::read_scalars(r, partition_indexes, flex, 4, [](Reader& in) { return in.i32(); });
+        fields::read_fixed(r, partition_indexes, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -91,7 +92,8 @@ struct OffsetFetchRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 8 && v <= 9) {
         r.field("Name");
         name = r.str(flex);
@@ -102,9 +104,9 @@ struct OffsetFetchRequest {
       }
       if (v >= 8) {
         r.field("PartitionIndexes");
-        fields::read_scalars(r, partition_indexes, flex, 4, [](Reader& in) { return in.i32(); });
+        fields::read_fixed(r, partition_indexes, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -165,7 +167,8 @@ struct OffsetFetchRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 8) {
         r.field("GroupId");
         group_id = r.str(flex);
@@ -182,7 +185,7 @@ struct OffsetFetchRequest {
         r.field("Topics");
         fields::read_structs(r, topics, v, flex, true);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -249,7 +252,8 @@ struct OffsetFetchRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v <= 7) {
       r.field("GroupId");
       group_id = r.str(flex);
@@ -266,7 +270,7 @@ struct OffsetFetchRequest {
       r.field("RequireStable");
       require_stable = r.boolean();
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -33,18 +33,25 @@ struct OffsetFetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      if (v <= 7) {
-        r.field("PartitionIndex");
-        partition_index = r.i32();
-      }
-      if (v <= 7) {
-        r.field("CommittedOffset");
-        committed_offset = r.i64();
-      }
-      if (v >= 5 && v <= 7) {
-        r.field("CommittedLeaderEpoch");
-        committed_leader_epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(0 + (v <= 7 ? 4 : 0) + (v <= 7 ? 8 : 0) + (v >= 5 && v <= 7 ? 4 : 0))) [[likely]] {
+        if (v <= 7) partition_index = unchecked::i32(p);
+        if (v <= 7) committed_offset = unchecked::i64(p);
+        if (v >= 5 && v <= 7) committed_leader_epoch = unchecked::i32(p);
+      } else {
+        if (v <= 7) {
+          r.field("PartitionIndex");
+          partition_index = r.i32();
+        }
+        if (v <= 7) {
+          r.field("CommittedOffset");
+          committed_offset = r.i64();
+        }
+        if (v >= 5 && v <= 7) {
+          r.field("CommittedLeaderEpoch");
+          committed_leader_epoch = r.i32();
+        }
       }
       if (v <= 7) {
         r.field("Metadata");
@@ -54,7 +61,7 @@ struct OffsetFetchResponse {
         r.field("ErrorCode");
         error_code = static_cast<ErrorCode>(r.i16());
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -127,7 +134,8 @@ struct OffsetFetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v <= 7) {
         r.field("Name");
         name = r.str(flex);
@@ -136,7 +144,7 @@ struct OffsetFetchResponse {
         r.field("Partitions");
         fields::read_structs(r, partitions, v, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -196,18 +204,25 @@ struct OffsetFetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      if (v >= 8) {
-        r.field("PartitionIndex");
-        partition_index = r.i32();
-      }
-      if (v >= 8) {
-        r.field("CommittedOffset");
-        committed_offset = r.i64();
-      }
-      if (v >= 8) {
-        r.field("CommittedLeaderEpoch");
-        committed_leader_epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(0 + (v >= 8 ? 4 : 0) + (v >= 8 ? 8 : 0) + (v >= 8 ? 4 : 0))) [[likely]] {
+        if (v >= 8) partition_index = unchecked::i32(p);
+        if (v >= 8) committed_offset = unchecked::i64(p);
+        if (v >= 8) committed_leader_epoch = unchecked::i32(p);
+      } else {
+        if (v >= 8) {
+          r.field("PartitionIndex");
+          partition_index = r.i32();
+        }
+        if (v >= 8) {
+          r.field("CommittedOffset");
+          committed_offset = r.i64();
+        }
+        if (v >= 8) {
+          r.field("CommittedLeaderEpoch");
+          committed_leader_epoch = r.i32();
+        }
       }
       if (v >= 8) {
         r.field("Metadata");
@@ -217,7 +232,7 @@ struct OffsetFetchResponse {
         r.field("ErrorCode");
         error_code = static_cast<ErrorCode>(r.i16());
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -292,7 +307,8 @@ struct OffsetFetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 8 && v <= 9) {
         r.field("Name");
         name = r.str(flex);
@@ -305,7 +321,7 @@ struct OffsetFetchResponse {
         r.field("Partitions");
         fields::read_structs(r, partitions, v, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -364,7 +380,8 @@ struct OffsetFetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 8) {
         r.field("GroupId");
         group_id = r.str(flex);
@@ -377,7 +394,7 @@ struct OffsetFetchResponse {
         r.field("ErrorCode");
         error_code = static_cast<ErrorCode>(r.i16());
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -441,7 +458,8 @@ struct OffsetFetchResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 3) {
       r.field("ThrottleTimeMs");
       throttle_time_ms = r.i32();
@@ -458,7 +476,7 @@ struct OffsetFetchResponse {
       r.field("Groups");
       fields::read_structs(r, groups, v, flex);
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -28,16 +28,23 @@ struct OffsetForLeaderEpochRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("Partition");
-      partition = r.i32();
-      if (v >= 2) {
-        r.field("CurrentLeaderEpoch");
-        current_leader_epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(8 + (v >= 2 ? 4 : 0))) [[likely]] {
+        partition = unchecked::i32(p);
+        if (v >= 2) current_leader_epoch = unchecked::i32(p);
+        leader_epoch = unchecked::i32(p);
+      } else {
+        r.field("Partition");
+        partition = r.i32();
+        if (v >= 2) {
+          r.field("CurrentLeaderEpoch");
+          current_leader_epoch = r.i32();
+        }
+        r.field("LeaderEpoch");
+        leader_epoch = r.i32();
       }
-      r.field("LeaderEpoch");
-      leader_epoch = r.i32();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -88,12 +95,13 @@ struct OffsetForLeaderEpochRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Topic");
       topic = r.str(flex);
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -138,14 +146,15 @@ struct OffsetForLeaderEpochRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 3) {
       r.field("ReplicaId");
       replica_id = r.i32();
     }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -31,18 +31,26 @@ struct OffsetForLeaderEpochResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
-      r.field("Partition");
-      partition = r.i32();
-      if (v >= 1) {
-        r.field("LeaderEpoch");
-        leader_epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(14 + (v >= 1 ? 4 : 0))) [[likely]] {
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+        partition = unchecked::i32(p);
+        if (v >= 1) leader_epoch = unchecked::i32(p);
+        end_offset = unchecked::i64(p);
+      } else {
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+        r.field("Partition");
+        partition = r.i32();
+        if (v >= 1) {
+          r.field("LeaderEpoch");
+          leader_epoch = r.i32();
+        }
+        r.field("EndOffset");
+        end_offset = r.i64();
       }
-      r.field("EndOffset");
-      end_offset = r.i64();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -96,12 +104,13 @@ struct OffsetForLeaderEpochResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Topic");
       topic = r.str(flex);
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -146,14 +155,15 @@ struct OffsetForLeaderEpochResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 2) {
       r.field("ThrottleTimeMs");
       throttle_time_ms = r.i32();
     }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -26,12 +26,13 @@ struct ProduceRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Index");
       index = r.i32();
       r.field("Records");
       records = r.nullable_byts(flex, true);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -79,7 +80,8 @@ struct ProduceRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v <= 12) {
         r.field("Name");
         name = r.str(flex);
@@ -90,7 +92,7 @@ struct ProduceRequest {
       }
       r.field("PartitionData");
       fields::read_structs(r, partition_data, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -146,18 +148,24 @@ struct ProduceRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     if (v >= 3) {
       r.field("TransactionalId");
       transactional_id = r.nullable_str(flex, true);
     }
-    r.field("Acks");
-    acks = r.i16();
-    r.field("TimeoutMs");
-    timeout_ms = r.i32();
+    if (const std::uint8_t* p = r.take(6)) [[likely]] {
+      acks = unchecked::i16(p);
+      timeout_ms = unchecked::i32(p);
+    } else {
+      r.field("Acks");
+      acks = r.i16();
+      r.field("TimeoutMs");
+      timeout_ms = r.i32();
+    }
     r.field("TopicData");
     fields::read_structs(r, topic_data, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -27,7 +27,8 @@ struct ProduceResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 8) {
         r.field("BatchIndex");
         batch_index = r.i32();
@@ -36,7 +37,7 @@ struct ProduceResponse {
         r.field("BatchIndexErrorMessage");
         batch_index_error_message = r.nullable_str(flex, true);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -90,16 +91,22 @@ struct ProduceResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      if (v >= 10) {
-        r.field("LeaderId");
-        leader_id = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(0 + (v >= 10 ? 4 : 0) + (v >= 10 ? 4 : 0))) [[likely]] {
+        if (v >= 10) leader_id = unchecked::i32(p);
+        if (v >= 10) leader_epoch = unchecked::i32(p);
+      } else {
+        if (v >= 10) {
+          r.field("LeaderId");
+          leader_id = r.i32();
+        }
+        if (v >= 10) {
+          r.field("LeaderEpoch");
+          leader_epoch = r.i32();
+        }
       }
-      if (v >= 10) {
-        r.field("LeaderEpoch");
-        leader_epoch = r.i32();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -164,20 +171,29 @@ struct ProduceResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("Index");
-      index = r.i32();
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
-      r.field("BaseOffset");
-      base_offset = r.i64();
-      if (v >= 2) {
-        r.field("LogAppendTimeMs");
-        log_append_time_ms = r.i64();
-      }
-      if (v >= 5) {
-        r.field("LogStartOffset");
-        log_start_offset = r.i64();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(14 + (v >= 2 ? 8 : 0) + (v >= 5 ? 8 : 0))) [[likely]] {
+        index = unchecked::i32(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+        base_offset = unchecked::i64(p);
+        if (v >= 2) log_append_time_ms = unchecked::i64(p);
+        if (v >= 5) log_start_offset = unchecked::i64(p);
+      } else {
+        r.field("Index");
+        index = r.i32();
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+        r.field("BaseOffset");
+        base_offset = r.i64();
+        if (v >= 2) {
+          r.field("LogAppendTimeMs");
+          log_append_time_ms = r.i64();
+        }
+        if (v >= 5) {
+          r.field("LogStartOffset");
+          log_start_offset = r.i64();
+        }
       }
       if (v >= 8) {
         r.field("RecordErrors");
@@ -187,7 +203,7 @@ struct ProduceResponse {
         r.field("ErrorMessage");
         error_message = r.nullable_str(flex, true);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
           switch (tag) {
@@ -225,6 +241,10 @@ struct ProduceResponse {
       }
       if (flex) {
         const bool has_current_leader = (v >= 10) && !(current_leader == LeaderIdAndEpoch{});
+        if (unknown_tags.empty() && !has_current_leader) {
+          w.u8(0);
+          return;
+        }
         w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_current_leader));
         fields::TagWriter tag_writer(unknown_tags);
         if (has_current_leader) {
@@ -281,7 +301,8 @@ struct ProduceResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v <= 12) {
         r.field("Name");
         name = r.str(flex);
@@ -292,7 +313,7 @@ struct ProduceResponse {
       }
       r.field("PartitionResponses");
       fields::read_structs(r, partition_responses, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -349,7 +370,8 @@ struct ProduceResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 10) {
         r.field("NodeId");
         node_id = r.i32();
@@ -366,7 +388,7 @@ struct ProduceResponse {
         r.field("Rack");
         rack = r.nullable_str(flex, true);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -434,14 +456,15 @@ struct ProduceResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Responses");
     fields::read_structs(r, responses, v, flex);
     if (v >= 1) {
       r.field("ThrottleTimeMs");
       throttle_time_ms = r.i32();
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
         switch (tag) {
@@ -468,6 +491,10 @@ struct ProduceResponse {
     }
     if (flex) {
       const bool has_node_endpoints = (v >= 10) && !node_endpoints.empty();
+      if (unknown_tags.empty() && !has_node_endpoints) {
+        w.u8(0);
+        return;
+      }
       w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_node_endpoints));
       fields::TagWriter tag_writer(unknown_tags);
       if (has_node_endpoints) {

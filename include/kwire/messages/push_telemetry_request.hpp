@@ -31,18 +31,26 @@ struct PushTelemetryRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ClientInstanceId");
-    client_instance_id = r.uuid();
-    r.field("SubscriptionId");
-    subscription_id = r.i32();
-    r.field("Terminating");
-    terminating = r.boolean();
-    r.field("CompressionType");
-    compression_type = r.i8();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(22)) [[likely]] {
+      client_instance_id = unchecked::uuid(p);
+      subscription_id = unchecked::i32(p);
+      terminating = unchecked::boolean(p);
+      compression_type = unchecked::i8(p);
+    } else {
+      r.field("ClientInstanceId");
+      client_instance_id = r.uuid();
+      r.field("SubscriptionId");
+      subscription_id = r.i32();
+      r.field("Terminating");
+      terminating = r.boolean();
+      r.field("CompressionType");
+      compression_type = r.i8();
+    }
     r.field("Metrics");
     metrics = r.byts(flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

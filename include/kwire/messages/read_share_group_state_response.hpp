@@ -31,16 +31,24 @@ struct ReadShareGroupStateResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("FirstOffset");
-      first_offset = r.i64();
-      r.field("LastOffset");
-      last_offset = r.i64();
-      r.field("DeliveryState");
-      delivery_state = r.i8();
-      r.field("DeliveryCount");
-      delivery_count = r.i16();
-      if (flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(19)) [[likely]] {
+        first_offset = unchecked::i64(p);
+        last_offset = unchecked::i64(p);
+        delivery_state = unchecked::i8(p);
+        delivery_count = unchecked::i16(p);
+      } else {
+        r.field("FirstOffset");
+        first_offset = r.i64();
+        r.field("LastOffset");
+        last_offset = r.i64();
+        r.field("DeliveryState");
+        delivery_state = r.i8();
+        r.field("DeliveryCount");
+        delivery_count = r.i16();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -100,20 +108,31 @@ struct ReadShareGroupStateResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("Partition");
-      partition = r.i32();
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(6)) [[likely]] {
+        partition = unchecked::i32(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      } else {
+        r.field("Partition");
+        partition = r.i32();
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+      }
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
-      r.field("StateEpoch");
-      state_epoch = r.i32();
-      r.field("StartOffset");
-      start_offset = r.i64();
+      if (const std::uint8_t* p = r.take(12)) [[likely]] {
+        state_epoch = unchecked::i32(p);
+        start_offset = unchecked::i64(p);
+      } else {
+        r.field("StateEpoch");
+        state_epoch = r.i32();
+        r.field("StartOffset");
+        start_offset = r.i64();
+      }
       r.field("StateBatches");
       fields::read_structs(r, state_batches, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -171,12 +190,13 @@ struct ReadShareGroupStateResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicId");
       topic_id = r.uuid();
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -219,10 +239,11 @@ struct ReadShareGroupStateResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Results");
     fields::read_structs(r, results, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

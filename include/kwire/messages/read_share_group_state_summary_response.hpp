@@ -37,24 +37,37 @@ struct ReadShareGroupStateSummaryResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("Partition");
-      partition = r.i32();
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(6)) [[likely]] {
+        partition = unchecked::i32(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      } else {
+        r.field("Partition");
+        partition = r.i32();
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+      }
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
-      r.field("StateEpoch");
-      state_epoch = r.i32();
-      r.field("LeaderEpoch");
-      leader_epoch = r.i32();
-      r.field("StartOffset");
-      start_offset = r.i64();
-      if (v >= 1) {
-        r.field("DeliveryCompleteCount");
-        delivery_complete_count = r.i32();
+      if (const std::uint8_t* p = r.take(16 + (v >= 1 ? 4 : 0))) [[likely]] {
+        state_epoch = unchecked::i32(p);
+        leader_epoch = unchecked::i32(p);
+        start_offset = unchecked::i64(p);
+        if (v >= 1) delivery_complete_count = unchecked::i32(p);
+      } else {
+        r.field("StateEpoch");
+        state_epoch = r.i32();
+        r.field("LeaderEpoch");
+        leader_epoch = r.i32();
+        r.field("StartOffset");
+        start_offset = r.i64();
+        if (v >= 1) {
+          r.field("DeliveryCompleteCount");
+          delivery_complete_count = r.i32();
+        }
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -117,12 +130,13 @@ struct ReadShareGroupStateSummaryResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicId");
       topic_id = r.uuid();
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -165,10 +179,11 @@ struct ReadShareGroupStateSummaryResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Results");
     fields::read_structs(r, results, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

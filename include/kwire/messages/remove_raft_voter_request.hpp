@@ -27,14 +27,20 @@ struct RemoveRaftVoterRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ClusterId");
     cluster_id = r.nullable_str(flex, true);
-    r.field("VoterId");
-    voter_id = r.i32();
-    r.field("VoterDirectoryId");
-    voter_directory_id = r.uuid();
-    if (flex) {
+    if (const std::uint8_t* p = r.take(20)) [[likely]] {
+      voter_id = unchecked::i32(p);
+      voter_directory_id = unchecked::uuid(p);
+    } else {
+      r.field("VoterId");
+      voter_id = r.i32();
+      r.field("VoterDirectoryId");
+      voter_directory_id = r.uuid();
+    }
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -27,18 +27,25 @@ struct RequestHeader {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("RequestApiKey");
-    request_api_key = r.i16();
-    r.field("RequestApiVersion");
-    request_api_version = r.i16();
-    r.field("CorrelationId");
-    correlation_id = r.i32();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(8)) [[likely]] {
+      request_api_key = unchecked::i16(p);
+      request_api_version = unchecked::i16(p);
+      correlation_id = unchecked::i32(p);
+    } else {
+      r.field("RequestApiKey");
+      request_api_key = r.i16();
+      r.field("RequestApiVersion");
+      request_api_version = r.i16();
+      r.field("CorrelationId");
+      correlation_id = r.i32();
+    }
     if (v >= 1) {
       r.field("ClientId");
       client_id = r.nullable_str(false, true);
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -28,14 +28,20 @@ struct ShareAcknowledgeRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("FirstOffset");
-      first_offset = r.i64();
-      r.field("LastOffset");
-      last_offset = r.i64();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(16)) [[likely]] {
+        first_offset = unchecked::i64(p);
+        last_offset = unchecked::i64(p);
+      } else {
+        r.field("FirstOffset");
+        first_offset = r.i64();
+        r.field("LastOffset");
+        last_offset = r.i64();
+      }
       r.field("AcknowledgeTypes");
-      fields::read_scalars(r, acknowledge_types, flex, 1, [](Reader& in) { return in.i8(); });
-      if (flex) {
+      fields::read_fixed(r, acknowledge_types, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -84,12 +90,13 @@ struct ShareAcknowledgeRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("AcknowledgementBatches");
       fields::read_structs(r, acknowledgement_batches, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -135,12 +142,13 @@ struct ShareAcknowledgeRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicId");
       topic_id = r.uuid();
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -191,20 +199,26 @@ struct ShareAcknowledgeRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("GroupId");
     group_id = r.nullable_str(flex, true);
     r.field("MemberId");
     member_id = r.nullable_str(flex, true);
-    r.field("ShareSessionEpoch");
-    share_session_epoch = r.i32();
-    if (v >= 2) {
-      r.field("IsRenewAck");
-      is_renew_ack = r.boolean();
+    if (const std::uint8_t* p = r.take(4 + (v >= 2 ? 1 : 0))) [[likely]] {
+      share_session_epoch = unchecked::i32(p);
+      if (v >= 2) is_renew_ack = unchecked::boolean(p);
+    } else {
+      r.field("ShareSessionEpoch");
+      share_session_epoch = r.i32();
+      if (v >= 2) {
+        r.field("IsRenewAck");
+        is_renew_ack = r.boolean();
+      }
     }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -28,14 +28,20 @@ struct ShareFetchRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("FirstOffset");
-      first_offset = r.i64();
-      r.field("LastOffset");
-      last_offset = r.i64();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(16)) [[likely]] {
+        first_offset = unchecked::i64(p);
+        last_offset = unchecked::i64(p);
+      } else {
+        r.field("FirstOffset");
+        first_offset = r.i64();
+        r.field("LastOffset");
+        last_offset = r.i64();
+      }
       r.field("AcknowledgeTypes");
-      fields::read_scalars(r, acknowledge_types, flex, 1, [](Reader& in) { return in.i8(); });
-      if (flex) {
+      fields::read_fixed(r, acknowledge_types, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -85,12 +91,13 @@ struct ShareFetchRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("PartitionIndex");
       partition_index = r.i32();
       r.field("AcknowledgementBatches");
       fields::read_structs(r, acknowledgement_batches, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -141,12 +148,13 @@ struct ShareFetchRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicId");
       topic_id = r.uuid();
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -192,12 +200,13 @@ struct ShareFetchRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicId");
       topic_id = r.uuid();
       r.field("Partitions");
-      fields::read_scalars(r, partitions, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, partitions, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -262,36 +271,48 @@ struct ShareFetchRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("GroupId");
     group_id = r.nullable_str(flex, true);
     r.field("MemberId");
     member_id = r.nullable_str(flex, true);
-    r.field("ShareSessionEpoch");
-    share_session_epoch = r.i32();
-    r.field("MaxWaitMs");
-    max_wait_ms = r.i32();
-    r.field("MinBytes");
-    min_bytes = r.i32();
-    r.field("MaxBytes");
-    max_bytes = r.i32();
-    r.field("MaxRecords");
-    max_records = r.i32();
-    r.field("BatchSize");
-    batch_size = r.i32();
-    if (v >= 2) {
-      r.field("ShareAcquireMode");
-      share_acquire_mode = r.i8();
-    }
-    if (v >= 2) {
-      r.field("IsRenewAck");
-      is_renew_ack = r.boolean();
+    if (const std::uint8_t* p = r.take(24 + (v >= 2 ? 1 : 0) + (v >= 2 ? 1 : 0))) [[likely]] {
+      share_session_epoch = unchecked::i32(p);
+      max_wait_ms = unchecked::i32(p);
+      min_bytes = unchecked::i32(p);
+      max_bytes = unchecked::i32(p);
+      max_records = unchecked::i32(p);
+      batch_size = unchecked::i32(p);
+      if (v >= 2) share_acquire_mode = unchecked::i8(p);
+      if (v >= 2) is_renew_ack = unchecked::boolean(p);
+    } else {
+      r.field("ShareSessionEpoch");
+      share_session_epoch = r.i32();
+      r.field("MaxWaitMs");
+      max_wait_ms = r.i32();
+      r.field("MinBytes");
+      min_bytes = r.i32();
+      r.field("MaxBytes");
+      max_bytes = r.i32();
+      r.field("MaxRecords");
+      max_records = r.i32();
+      r.field("BatchSize");
+      batch_size = r.i32();
+      if (v >= 2) {
+        r.field("ShareAcquireMode");
+        share_acquire_mode = r.i8();
+      }
+      if (v >= 2) {
+        r.field("IsRenewAck");
+        is_renew_ack = r.boolean();
+      }
     }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
     r.field("ForgottenTopicsData");
     fields::read_structs(r, forgotten_topics_data, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -27,12 +27,18 @@ struct ShareFetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("LeaderId");
-      leader_id = r.i32();
-      r.field("LeaderEpoch");
-      leader_epoch = r.i32();
-      if (flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(8)) [[likely]] {
+        leader_id = unchecked::i32(p);
+        leader_epoch = unchecked::i32(p);
+      } else {
+        r.field("LeaderId");
+        leader_id = r.i32();
+        r.field("LeaderEpoch");
+        leader_epoch = r.i32();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -80,14 +86,21 @@ struct ShareFetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("FirstOffset");
-      first_offset = r.i64();
-      r.field("LastOffset");
-      last_offset = r.i64();
-      r.field("DeliveryCount");
-      delivery_count = r.i16();
-      if (flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(18)) [[likely]] {
+        first_offset = unchecked::i64(p);
+        last_offset = unchecked::i64(p);
+        delivery_count = unchecked::i16(p);
+      } else {
+        r.field("FirstOffset");
+        first_offset = r.i64();
+        r.field("LastOffset");
+        last_offset = r.i64();
+        r.field("DeliveryCount");
+        delivery_count = r.i16();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -148,11 +161,17 @@ struct ShareFetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(6)) [[likely]] {
+        partition_index = unchecked::i32(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+      }
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
       r.field("AcknowledgeErrorCode");
@@ -165,7 +184,7 @@ struct ShareFetchResponse {
       records = r.nullable_byts(flex, false);
       r.field("AcquiredRecords");
       fields::read_structs(r, acquired_records, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -229,12 +248,13 @@ struct ShareFetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicId");
       topic_id = r.uuid();
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -284,7 +304,8 @@ struct ShareFetchResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("NodeId");
       node_id = r.i32();
       r.field("Host");
@@ -293,7 +314,7 @@ struct ShareFetchResponse {
       port = r.i32();
       r.field("Rack");
       rack = r.nullable_str(flex, true);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -352,11 +373,17 @@ struct ShareFetchResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ThrottleTimeMs");
-    throttle_time_ms = r.i32();
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(6)) [[likely]] {
+      throttle_time_ms = unchecked::i32(p);
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+    } else {
+      r.field("ThrottleTimeMs");
+      throttle_time_ms = r.i32();
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
+    }
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     r.field("AcquisitionLockTimeoutMs");
@@ -365,7 +392,7 @@ struct ShareFetchResponse {
     fields::read_structs(r, responses, v, flex);
     r.field("NodeEndpoints");
     fields::read_structs(r, node_endpoints, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

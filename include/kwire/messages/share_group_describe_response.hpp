@@ -29,14 +29,15 @@ struct ShareGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicId");
       topic_id = r.uuid();
       r.field("TopicName");
       topic_name = r.str(flex);
       r.field("Partitions");
-      fields::read_scalars(r, partitions, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, partitions, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -83,10 +84,11 @@ struct ShareGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicPartitions");
       fields::read_structs(r, topic_partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -139,7 +141,8 @@ struct ShareGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("MemberId");
       member_id = r.str(flex);
       r.field("RackId");
@@ -151,10 +154,10 @@ struct ShareGroupDescribeResponse {
       r.field("ClientHost");
       client_host = r.str(flex);
       r.field("SubscribedTopicNames");
-      fields::read_scalars(r, subscribed_topic_names, flex, 1, [&](Reader& in) { return in.str(flex); });
+      fields::read_scalars(r, subscribed_topic_names, flex, 1, [&](auto& in) { return in.str(flex); });
       r.field("Assignment");
       fields::read_struct(r, assignment, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -229,7 +232,8 @@ struct ShareGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
       error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
@@ -238,17 +242,22 @@ struct ShareGroupDescribeResponse {
       group_id = r.str(flex);
       r.field("GroupState");
       group_state = r.str(flex);
-      r.field("GroupEpoch");
-      group_epoch = r.i32();
-      r.field("AssignmentEpoch");
-      assignment_epoch = r.i32();
+      if (const std::uint8_t* p = r.take(8)) [[likely]] {
+        group_epoch = unchecked::i32(p);
+        assignment_epoch = unchecked::i32(p);
+      } else {
+        r.field("GroupEpoch");
+        group_epoch = r.i32();
+        r.field("AssignmentEpoch");
+        assignment_epoch = r.i32();
+      }
       r.field("AssignorName");
       assignor_name = r.str(flex);
       r.field("Members");
       fields::read_structs(r, members, v, flex);
       r.field("AuthorizedOperations");
       authorized_operations = r.i32();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -314,12 +323,13 @@ struct ShareGroupDescribeResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("Groups");
     fields::read_structs(r, groups, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

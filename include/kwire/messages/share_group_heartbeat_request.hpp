@@ -31,7 +31,8 @@ struct ShareGroupHeartbeatRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("GroupId");
     group_id = r.str(flex);
     r.field("MemberId");
@@ -41,8 +42,8 @@ struct ShareGroupHeartbeatRequest {
     r.field("RackId");
     rack_id = r.nullable_str(flex, true);
     r.field("SubscribedTopicNames");
-    fields::read_scalars(r, subscribed_topic_names, flex, true, 1, [&](Reader& in) { return in.str(flex); });
-    if (flex) {
+    fields::read_scalars(r, subscribed_topic_names, flex, true, 1, [&](auto& in) { return in.str(flex); });
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -27,12 +27,13 @@ struct ShareGroupHeartbeatResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicId");
       topic_id = r.uuid();
       r.field("Partitions");
-      fields::read_scalars(r, partitions, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, partitions, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -76,10 +77,11 @@ struct ShareGroupHeartbeatResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicPartitions");
       fields::read_structs(r, topic_partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -131,22 +133,33 @@ struct ShareGroupHeartbeatResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ThrottleTimeMs");
-    throttle_time_ms = r.i32();
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(6)) [[likely]] {
+      throttle_time_ms = unchecked::i32(p);
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+    } else {
+      r.field("ThrottleTimeMs");
+      throttle_time_ms = r.i32();
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
+    }
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     r.field("MemberId");
     member_id = r.nullable_str(flex, true);
-    r.field("MemberEpoch");
-    member_epoch = r.i32();
-    r.field("HeartbeatIntervalMs");
-    heartbeat_interval_ms = r.i32();
+    if (const std::uint8_t* p = r.take(8)) [[likely]] {
+      member_epoch = unchecked::i32(p);
+      heartbeat_interval_ms = unchecked::i32(p);
+    } else {
+      r.field("MemberEpoch");
+      member_epoch = r.i32();
+      r.field("HeartbeatIntervalMs");
+      heartbeat_interval_ms = r.i32();
+    }
     r.field("Assignment");
     fields::read_struct(r, assignment, v, flex, true);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

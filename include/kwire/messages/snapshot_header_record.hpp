@@ -23,12 +23,18 @@ struct SnapshotHeaderRecord {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("Version");
-    version = r.i16();
-    r.field("LastContainedLogTimestamp");
-    last_contained_log_timestamp = r.i64();
-    if (flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(10)) [[likely]] {
+      version = unchecked::i16(p);
+      last_contained_log_timestamp = unchecked::i64(p);
+    } else {
+      r.field("Version");
+      version = r.i16();
+      r.field("LastContainedLogTimestamp");
+      last_contained_log_timestamp = r.i64();
+    }
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -26,7 +26,8 @@ struct StopReplicaRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v <= 0) {
         r.field("TopicName");
         topic_name = r.str(flex);
@@ -35,7 +36,7 @@ struct StopReplicaRequest {
         r.field("PartitionIndex");
         partition_index = r.i32();
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -89,16 +90,17 @@ struct StopReplicaRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 1 && v <= 2) {
         r.field("Name");
         name = r.str(flex);
       }
       if (v >= 1 && v <= 2) {
         r.field("PartitionIndexes");
-        fields::read_scalars(r, partition_indexes, flex, 4, [](Reader& in) { return in.i32(); });
+        fields::read_fixed(r, partition_indexes, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -154,20 +156,27 @@ struct StopReplicaRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      if (v >= 3) {
-        r.field("PartitionIndex");
-        partition_index = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(0 + (v >= 3 ? 4 : 0) + (v >= 3 ? 4 : 0) + (v >= 3 ? 1 : 0))) [[likely]] {
+        if (v >= 3) partition_index = unchecked::i32(p);
+        if (v >= 3) leader_epoch = unchecked::i32(p);
+        if (v >= 3) delete_partition = unchecked::boolean(p);
+      } else {
+        if (v >= 3) {
+          r.field("PartitionIndex");
+          partition_index = r.i32();
+        }
+        if (v >= 3) {
+          r.field("LeaderEpoch");
+          leader_epoch = r.i32();
+        }
+        if (v >= 3) {
+          r.field("DeletePartition");
+          delete_partition = r.boolean();
+        }
       }
-      if (v >= 3) {
-        r.field("LeaderEpoch");
-        leader_epoch = r.i32();
-      }
-      if (v >= 3) {
-        r.field("DeletePartition");
-        delete_partition = r.boolean();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -228,7 +237,8 @@ struct StopReplicaRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 3) {
         r.field("TopicName");
         topic_name = r.str(flex);
@@ -237,7 +247,7 @@ struct StopReplicaRequest {
         r.field("PartitionStates");
         fields::read_structs(r, partition_states, v, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -302,22 +312,31 @@ struct StopReplicaRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ControllerId");
-    controller_id = r.i32();
-    if (v >= 4) {
-      r.field("isKRaftController");
-      is_k_raft_controller = r.boolean();
-    }
-    r.field("ControllerEpoch");
-    controller_epoch = r.i32();
-    if (v >= 1) {
-      r.field("BrokerEpoch");
-      broker_epoch = r.i64();
-    }
-    if (v <= 2) {
-      r.field("DeletePartitions");
-      delete_partitions = r.boolean();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(8 + (v >= 4 ? 1 : 0) + (v >= 1 ? 8 : 0) + (v <= 2 ? 1 : 0))) [[likely]] {
+      controller_id = unchecked::i32(p);
+      if (v >= 4) is_k_raft_controller = unchecked::boolean(p);
+      controller_epoch = unchecked::i32(p);
+      if (v >= 1) broker_epoch = unchecked::i64(p);
+      if (v <= 2) delete_partitions = unchecked::boolean(p);
+    } else {
+      r.field("ControllerId");
+      controller_id = r.i32();
+      if (v >= 4) {
+        r.field("isKRaftController");
+        is_k_raft_controller = r.boolean();
+      }
+      r.field("ControllerEpoch");
+      controller_epoch = r.i32();
+      if (v >= 1) {
+        r.field("BrokerEpoch");
+        broker_epoch = r.i64();
+      }
+      if (v <= 2) {
+        r.field("DeletePartitions");
+        delete_partitions = r.boolean();
+      }
     }
     if (v <= 0) {
       r.field("UngroupedPartitions");
@@ -331,7 +350,7 @@ struct StopReplicaRequest {
       r.field("TopicStates");
       fields::read_structs(r, topic_states, v, flex);
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -29,14 +29,20 @@ struct StopReplicaResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicName");
       topic_name = r.str(flex);
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
-      if (flex) {
+      if (const std::uint8_t* p = r.take(6)) [[likely]] {
+        partition_index = unchecked::i32(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -84,12 +90,13 @@ struct StopReplicaResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ErrorCode");
     error_code = static_cast<ErrorCode>(r.i16());
     r.field("PartitionErrors");
     fields::read_structs(r, partition_errors, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -27,16 +27,22 @@ struct StreamsGroupDescribeRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("GroupIds");
-    fields::read_scalars(r, group_ids, flex, 1, [&](Reader& in) { return in.str(flex); });
-    r.field("IncludeAuthorizedOperations");
-    include_authorized_operations = r.boolean();
-    if (v >= 1) {
-      r.field("IncludeTopologyDescription");
-      include_topology_description = r.boolean();
+    fields::read_scalars(r, group_ids, flex, 1, [&](auto& in) { return in.str(flex); });
+    if (const std::uint8_t* p = r.take(1 + (v >= 1 ? 1 : 0))) [[likely]] {
+      include_authorized_operations = unchecked::boolean(p);
+      if (v >= 1) include_topology_description = unchecked::boolean(p);
+    } else {
+      r.field("IncludeAuthorizedOperations");
+      include_authorized_operations = r.boolean();
+      if (v >= 1) {
+        r.field("IncludeTopologyDescription");
+        include_topology_description = r.boolean();
+      }
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

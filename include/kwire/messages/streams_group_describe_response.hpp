@@ -27,12 +27,13 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Key");
       key = r.str(flex);
       r.field("Value");
       value = r.str(flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -82,16 +83,22 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
-      r.field("Partitions");
-      partitions = r.i32();
-      r.field("ReplicationFactor");
-      replication_factor = r.i16();
+      if (const std::uint8_t* p = r.take(6)) [[likely]] {
+        partitions = unchecked::i32(p);
+        replication_factor = unchecked::i16(p);
+      } else {
+        r.field("Partitions");
+        partitions = r.i32();
+        r.field("ReplicationFactor");
+        replication_factor = r.i16();
+      }
       r.field("TopicConfigs");
       fields::read_structs(r, topic_configs, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -149,18 +156,19 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("SubtopologyId");
       subtopology_id = r.str(flex);
       r.field("SourceTopics");
-      fields::read_scalars(r, source_topics, flex, 1, [&](Reader& in) { return in.str(flex); });
+      fields::read_scalars(r, source_topics, flex, 1, [&](auto& in) { return in.str(flex); });
       r.field("RepartitionSinkTopics");
-      fields::read_scalars(r, repartition_sink_topics, flex, 1, [&](Reader& in) { return in.str(flex); });
+      fields::read_scalars(r, repartition_sink_topics, flex, 1, [&](auto& in) { return in.str(flex); });
       r.field("StateChangelogTopics");
       fields::read_structs(r, state_changelog_topics, v, flex);
       r.field("RepartitionSourceTopics");
       fields::read_structs(r, repartition_source_topics, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -215,12 +223,13 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Epoch");
       epoch = r.i32();
       r.field("Subtopologies");
       fields::read_structs(r, subtopologies, v, flex, true);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -266,12 +275,13 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Host");
       host = r.str(flex);
       r.field("Port");
       port = r.u16();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -319,14 +329,20 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("SubtopologyId");
       subtopology_id = r.str(flex);
-      r.field("Partition");
-      partition = r.i32();
-      r.field("Offset");
-      offset = r.i64();
-      if (flex) {
+      if (const std::uint8_t* p = r.take(12)) [[likely]] {
+        partition = unchecked::i32(p);
+        offset = unchecked::i64(p);
+      } else {
+        r.field("Partition");
+        partition = r.i32();
+        r.field("Offset");
+        offset = r.i64();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -375,12 +391,13 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("SubtopologyId");
       subtopology_id = r.str(flex);
       r.field("Partitions");
-      fields::read_scalars(r, partitions, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, partitions, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -428,14 +445,15 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ActiveTasks");
       fields::read_structs(r, active_tasks, v, flex);
       r.field("StandbyTasks");
       fields::read_structs(r, standby_tasks, v, flex);
       r.field("WarmupTasks");
       fields::read_structs(r, warmup_tasks, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -510,7 +528,8 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("MemberId");
       member_id = r.str(flex);
       r.field("MemberEpoch");
@@ -541,7 +560,7 @@ struct StreamsGroupDescribeResponse {
       fields::read_struct(r, target_assignment, v, flex);
       r.field("IsClassic");
       is_classic = r.boolean();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -634,7 +653,8 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 1) {
         r.field("Name");
         name = r.str(flex);
@@ -645,7 +665,7 @@ struct StreamsGroupDescribeResponse {
       }
       if (v >= 1) {
         r.field("SourceTopics");
-        fields::read_scalars(r, source_topics, flex, 1, [&](Reader& in) { return in.str(flex); });
+        fields::read_scalars(r, source_topics, flex, 1, [&](auto& in) { return in.str(flex); });
       }
       if (v >= 1) {
         r.field("SinkTopic");
@@ -653,13 +673,13 @@ struct StreamsGroupDescribeResponse {
       }
       if (v >= 1) {
         r.field("Stores");
-        fields::read_scalars(r, stores, flex, 1, [&](Reader& in) { return in.str(flex); });
+        fields::read_scalars(r, stores, flex, 1, [&](auto& in) { return in.str(flex); });
       }
       if (v >= 1) {
         r.field("Successors");
-        fields::read_scalars(r, successors, flex, 1, [&](Reader& in) { return in.str(flex); });
+        fields::read_scalars(r, successors, flex, 1, [&](auto& in) { return in.str(flex); });
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -741,7 +761,8 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 1) {
         r.field("SubtopologyId");
         subtopology_id = r.str(flex);
@@ -750,7 +771,7 @@ struct StreamsGroupDescribeResponse {
         r.field("Nodes");
         fields::read_structs(r, nodes, v, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -804,7 +825,8 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 1) {
         r.field("Source");
         fields::read_struct(r, source, v, flex);
@@ -813,7 +835,7 @@ struct StreamsGroupDescribeResponse {
         r.field("Processor");
         fields::read_struct(r, processor, v, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -867,7 +889,8 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 1) {
         r.field("Subtopologies");
         fields::read_structs(r, subtopologies, v, flex);
@@ -876,7 +899,7 @@ struct StreamsGroupDescribeResponse {
         r.field("GlobalStores");
         fields::read_structs(r, global_stores, v, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -950,7 +973,8 @@ struct StreamsGroupDescribeResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("ErrorCode");
       error_code = static_cast<ErrorCode>(r.i16());
       r.field("ErrorMessage");
@@ -959,10 +983,15 @@ struct StreamsGroupDescribeResponse {
       group_id = r.str(flex);
       r.field("GroupState");
       group_state = r.str(flex);
-      r.field("GroupEpoch");
-      group_epoch = r.i32();
-      r.field("AssignmentEpoch");
-      assignment_epoch = r.i32();
+      if (const std::uint8_t* p = r.take(8)) [[likely]] {
+        group_epoch = unchecked::i32(p);
+        assignment_epoch = unchecked::i32(p);
+      } else {
+        r.field("GroupEpoch");
+        group_epoch = r.i32();
+        r.field("AssignmentEpoch");
+        assignment_epoch = r.i32();
+      }
       r.field("Topology");
       fields::read_struct(r, topology, v, flex, true);
       r.field("Members");
@@ -981,7 +1010,7 @@ struct StreamsGroupDescribeResponse {
         r.field("AssignorName");
         assignor_name = r.nullable_str(flex, true);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -1066,12 +1095,13 @@ struct StreamsGroupDescribeResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ThrottleTimeMs");
     throttle_time_ms = r.i32();
     r.field("Groups");
     fields::read_structs(r, groups, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

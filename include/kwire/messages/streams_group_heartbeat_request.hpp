@@ -26,12 +26,13 @@ struct StreamsGroupHeartbeatRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Key");
       key = r.str(flex);
       r.field("Value");
       value = r.str(flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -81,16 +82,22 @@ struct StreamsGroupHeartbeatRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
-      r.field("Partitions");
-      partitions = r.i32();
-      r.field("ReplicationFactor");
-      replication_factor = r.i16();
+      if (const std::uint8_t* p = r.take(6)) [[likely]] {
+        partitions = unchecked::i32(p);
+        replication_factor = unchecked::i16(p);
+      } else {
+        r.field("Partitions");
+        partitions = r.i32();
+        r.field("ReplicationFactor");
+        replication_factor = r.i16();
+      }
       r.field("TopicConfigs");
       fields::read_structs(r, topic_configs, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -144,14 +151,15 @@ struct StreamsGroupHeartbeatRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("SourceTopics");
-      fields::read_scalars(r, source_topics, flex, 2, [](Reader& in) { return in.i16(); });
+      fields::read_fixed(r, source_topics, flex);
       r.field("SourceTopicRegex");
-      fields::read_scalars(r, source_topic_regex, flex, 2, [](Reader& in) { return in.i16(); });
+      fields::read_fixed(r, source_topic_regex, flex);
       r.field("RepartitionSourceTopics");
-      fields::read_scalars(r, repartition_source_topics, flex, 2, [](Reader& in) { return in.i16(); });
-      if (flex) {
+      fields::read_fixed(r, repartition_source_topics, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -210,22 +218,23 @@ struct StreamsGroupHeartbeatRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("SubtopologyId");
       subtopology_id = r.str(flex);
       r.field("SourceTopics");
-      fields::read_scalars(r, source_topics, flex, 1, [&](Reader& in) { return in.str(flex); });
+      fields::read_scalars(r, source_topics, flex, 1, [&](auto& in) { return in.str(flex); });
       r.field("SourceTopicRegex");
-      fields::read_scalars(r, source_topic_regex, flex, 1, [&](Reader& in) { return in.str(flex); });
+      fields::read_scalars(r, source_topic_regex, flex, 1, [&](auto& in) { return in.str(flex); });
       r.field("StateChangelogTopics");
       fields::read_structs(r, state_changelog_topics, v, flex);
       r.field("RepartitionSinkTopics");
-      fields::read_scalars(r, repartition_sink_topics, flex, 1, [&](Reader& in) { return in.str(flex); });
+      fields::read_scalars(r, repartition_sink_topics, flex, 1, [&](auto& in) { return in.str(flex); });
       r.field("RepartitionSourceTopics");
       fields::read_structs(r, repartition_source_topics, v, flex);
       r.field("CopartitionGroups");
       fields::read_structs(r, copartition_groups, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -286,12 +295,13 @@ struct StreamsGroupHeartbeatRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Epoch");
       epoch = r.i32();
       r.field("Subtopologies");
       fields::read_structs(r, subtopologies, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -337,12 +347,13 @@ struct StreamsGroupHeartbeatRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("SubtopologyId");
       subtopology_id = r.str(flex);
       r.field("Partitions");
-      fields::read_scalars(r, partitions, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, partitions, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -388,12 +399,13 @@ struct StreamsGroupHeartbeatRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Host");
       host = r.str(flex);
       r.field("Port");
       port = r.u16();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -441,14 +453,20 @@ struct StreamsGroupHeartbeatRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("SubtopologyId");
       subtopology_id = r.str(flex);
-      r.field("Partition");
-      partition = r.i32();
-      r.field("Offset");
-      offset = r.i64();
-      if (flex) {
+      if (const std::uint8_t* p = r.take(12)) [[likely]] {
+        partition = unchecked::i32(p);
+        offset = unchecked::i64(p);
+      } else {
+        r.field("Partition");
+        partition = r.i32();
+        r.field("Offset");
+        offset = r.i64();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -526,15 +544,21 @@ struct StreamsGroupHeartbeatRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("GroupId");
     group_id = r.str(flex);
     r.field("MemberId");
     member_id = r.str(flex);
-    r.field("MemberEpoch");
-    member_epoch = r.i32();
-    r.field("EndpointInformationEpoch");
-    endpoint_information_epoch = r.i32();
+    if (const std::uint8_t* p = r.take(8)) [[likely]] {
+      member_epoch = unchecked::i32(p);
+      endpoint_information_epoch = unchecked::i32(p);
+    } else {
+      r.field("MemberEpoch");
+      member_epoch = r.i32();
+      r.field("EndpointInformationEpoch");
+      endpoint_information_epoch = r.i32();
+    }
     r.field("InstanceId");
     instance_id = r.nullable_str(flex, true);
     r.field("RackId");
@@ -561,7 +585,7 @@ struct StreamsGroupHeartbeatRequest {
     fields::read_structs(r, task_end_offsets, v, flex, true);
     r.field("ShutdownApplication");
     shutdown_application = r.boolean();
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

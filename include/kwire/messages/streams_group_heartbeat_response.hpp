@@ -27,12 +27,13 @@ struct StreamsGroupHeartbeatResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("StatusCode");
       status_code = r.i8();
       r.field("StatusDetail");
       status_detail = r.str(flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -78,12 +79,13 @@ struct StreamsGroupHeartbeatResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("SubtopologyId");
       subtopology_id = r.str(flex);
       r.field("Partitions");
-      fields::read_scalars(r, partitions, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, partitions, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -129,12 +131,13 @@ struct StreamsGroupHeartbeatResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Host");
       host = r.str(flex);
       r.field("Port");
       port = r.u16();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -180,12 +183,13 @@ struct StreamsGroupHeartbeatResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Topic");
       topic = r.str(flex);
       r.field("Partitions");
-      fields::read_scalars(r, partitions, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, partitions, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -233,14 +237,15 @@ struct StreamsGroupHeartbeatResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("UserEndpoint");
       fields::read_struct(r, user_endpoint, v, flex);
       r.field("ActivePartitions");
       fields::read_structs(r, active_partitions, v, flex);
       r.field("StandbyPartitions");
       fields::read_structs(r, standby_partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -316,28 +321,42 @@ struct StreamsGroupHeartbeatResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ThrottleTimeMs");
-    throttle_time_ms = r.i32();
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(6)) [[likely]] {
+      throttle_time_ms = unchecked::i32(p);
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+    } else {
+      r.field("ThrottleTimeMs");
+      throttle_time_ms = r.i32();
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
+    }
     r.field("ErrorMessage");
     error_message = r.nullable_str(flex, true);
     r.field("MemberId");
     member_id = r.str(flex);
-    r.field("MemberEpoch");
-    member_epoch = r.i32();
-    r.field("HeartbeatIntervalMs");
-    heartbeat_interval_ms = r.i32();
-    if (v <= 0) {
-      r.field("AcceptableRecoveryLagLegacy");
-      acceptable_recovery_lag_legacy = r.i32();
-    }
-    r.field("TaskOffsetIntervalMs");
-    task_offset_interval_ms = r.i32();
-    if (v >= 1) {
-      r.field("AcceptableRecoveryLag");
-      acceptable_recovery_lag = r.i64();
+    if (const std::uint8_t* p = r.take(12 + (v <= 0 ? 4 : 0) + (v >= 1 ? 8 : 0))) [[likely]] {
+      member_epoch = unchecked::i32(p);
+      heartbeat_interval_ms = unchecked::i32(p);
+      if (v <= 0) acceptable_recovery_lag_legacy = unchecked::i32(p);
+      task_offset_interval_ms = unchecked::i32(p);
+      if (v >= 1) acceptable_recovery_lag = unchecked::i64(p);
+    } else {
+      r.field("MemberEpoch");
+      member_epoch = r.i32();
+      r.field("HeartbeatIntervalMs");
+      heartbeat_interval_ms = r.i32();
+      if (v <= 0) {
+        r.field("AcceptableRecoveryLagLegacy");
+        acceptable_recovery_lag_legacy = r.i32();
+      }
+      r.field("TaskOffsetIntervalMs");
+      task_offset_interval_ms = r.i32();
+      if (v >= 1) {
+        r.field("AcceptableRecoveryLag");
+        acceptable_recovery_lag = r.i64();
+      }
     }
     r.field("Status");
     fields::read_structs(r, status, v, flex, true);
@@ -347,15 +366,20 @@ struct StreamsGroupHeartbeatResponse {
     fields::read_structs(r, standby_tasks, v, flex, true);
     r.field("WarmupTasks");
     fields::read_structs(r, warmup_tasks, v, flex, true);
-    if (v >= 1) {
-      r.field("TopologyDescriptionRequired");
-      topology_description_required = r.boolean();
+    if (const std::uint8_t* p = r.take(4 + (v >= 1 ? 1 : 0))) [[likely]] {
+      if (v >= 1) topology_description_required = unchecked::boolean(p);
+      endpoint_information_epoch = unchecked::i32(p);
+    } else {
+      if (v >= 1) {
+        r.field("TopologyDescriptionRequired");
+        topology_description_required = r.boolean();
+      }
+      r.field("EndpointInformationEpoch");
+      endpoint_information_epoch = r.i32();
     }
-    r.field("EndpointInformationEpoch");
-    endpoint_information_epoch = r.i32();
     r.field("PartitionsByUserEndpoint");
     fields::read_structs(r, partitions_by_user_endpoint, v, flex, true);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -34,20 +34,21 @@ struct StreamsGroupTopologyDescriptionUpdateRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("NodeType");
       node_type = r.i8();
       r.field("SourceTopics");
-      fields::read_scalars(r, source_topics, flex, 1, [&](Reader& in) { return in.str(flex); });
+      fields::read_scalars(r, source_topics, flex, 1, [&](auto& in) { return in.str(flex); });
       r.field("SinkTopic");
       sink_topic = r.nullable_str(flex, true);
       r.field("Stores");
-      fields::read_scalars(r, stores, flex, 1, [&](Reader& in) { return in.str(flex); });
+      fields::read_scalars(r, stores, flex, 1, [&](auto& in) { return in.str(flex); });
       r.field("Successors");
-      fields::read_scalars(r, successors, flex, 1, [&](Reader& in) { return in.str(flex); });
-      if (flex) {
+      fields::read_scalars(r, successors, flex, 1, [&](auto& in) { return in.str(flex); });
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -105,12 +106,13 @@ struct StreamsGroupTopologyDescriptionUpdateRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("SubtopologyId");
       subtopology_id = r.str(flex);
       r.field("Nodes");
       fields::read_structs(r, nodes, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -156,12 +158,13 @@ struct StreamsGroupTopologyDescriptionUpdateRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Source");
       fields::read_struct(r, source, v, flex);
       r.field("Processor");
       fields::read_struct(r, processor, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -207,12 +210,13 @@ struct StreamsGroupTopologyDescriptionUpdateRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Subtopologies");
       fields::read_structs(r, subtopologies, v, flex);
       r.field("GlobalStores");
       fields::read_structs(r, global_stores, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -261,7 +265,8 @@ struct StreamsGroupTopologyDescriptionUpdateRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("GroupId");
     group_id = r.str(flex);
     r.field("MemberId");
@@ -270,7 +275,7 @@ struct StreamsGroupTopologyDescriptionUpdateRequest {
     topology_epoch = r.i32();
     r.field("TopologyDescription");
     fields::read_struct(r, topology_description, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

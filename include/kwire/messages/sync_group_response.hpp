@@ -32,13 +32,19 @@ struct SyncGroupResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    if (v >= 1) {
-      r.field("ThrottleTimeMs");
-      throttle_time_ms = r.i32();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(2 + (v >= 1 ? 4 : 0))) [[likely]] {
+      if (v >= 1) throttle_time_ms = unchecked::i32(p);
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+    } else {
+      if (v >= 1) {
+        r.field("ThrottleTimeMs");
+        throttle_time_ms = r.i32();
+      }
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
     }
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
     if (v >= 5) {
       r.field("ProtocolType");
       protocol_type = r.nullable_str(flex, true);
@@ -49,7 +55,7 @@ struct SyncGroupResponse {
     }
     r.field("Assignment");
     assignment = r.byts(flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -30,18 +30,25 @@ struct TxnOffsetCommitRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("CommittedOffset");
-      committed_offset = r.i64();
-      if (v >= 2) {
-        r.field("CommittedLeaderEpoch");
-        committed_leader_epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(12 + (v >= 2 ? 4 : 0))) [[likely]] {
+        partition_index = unchecked::i32(p);
+        committed_offset = unchecked::i64(p);
+        if (v >= 2) committed_leader_epoch = unchecked::i32(p);
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("CommittedOffset");
+        committed_offset = r.i64();
+        if (v >= 2) {
+          r.field("CommittedLeaderEpoch");
+          committed_leader_epoch = r.i32();
+        }
       }
       r.field("CommittedMetadata");
       committed_metadata = r.nullable_str(flex, true);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -97,7 +104,8 @@ struct TxnOffsetCommitRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v <= 5) {
         r.field("Name");
         name = r.str(flex);
@@ -108,7 +116,7 @@ struct TxnOffsetCommitRequest {
       }
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -172,18 +180,25 @@ struct TxnOffsetCommitRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("TransactionalId");
     transactional_id = r.str(flex);
     r.field("GroupId");
     group_id = r.str(flex);
-    r.field("ProducerId");
-    producer_id = r.i64();
-    r.field("ProducerEpoch");
-    producer_epoch = r.i16();
-    if (v >= 3) {
-      r.field("GenerationIdOrMemberEpoch");
-      generation_id_or_member_epoch = r.i32();
+    if (const std::uint8_t* p = r.take(10 + (v >= 3 ? 4 : 0))) [[likely]] {
+      producer_id = unchecked::i64(p);
+      producer_epoch = unchecked::i16(p);
+      if (v >= 3) generation_id_or_member_epoch = unchecked::i32(p);
+    } else {
+      r.field("ProducerId");
+      producer_id = r.i64();
+      r.field("ProducerEpoch");
+      producer_epoch = r.i16();
+      if (v >= 3) {
+        r.field("GenerationIdOrMemberEpoch");
+        generation_id_or_member_epoch = r.i32();
+      }
     }
     if (v >= 3) {
       r.field("MemberId");
@@ -195,7 +210,7 @@ struct TxnOffsetCommitRequest {
     }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

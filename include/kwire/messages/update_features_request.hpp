@@ -30,20 +30,27 @@ struct UpdateFeaturesRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Feature");
       feature = r.str(flex);
-      r.field("MaxVersionLevel");
-      max_version_level = r.i16();
-      if (v <= 0) {
-        r.field("AllowDowngrade");
-        allow_downgrade = r.boolean();
+      if (const std::uint8_t* p = r.take(2 + (v <= 0 ? 1 : 0) + (v >= 1 ? 1 : 0))) [[likely]] {
+        max_version_level = unchecked::i16(p);
+        if (v <= 0) allow_downgrade = unchecked::boolean(p);
+        if (v >= 1) upgrade_type = unchecked::i8(p);
+      } else {
+        r.field("MaxVersionLevel");
+        max_version_level = r.i16();
+        if (v <= 0) {
+          r.field("AllowDowngrade");
+          allow_downgrade = r.boolean();
+        }
+        if (v >= 1) {
+          r.field("UpgradeType");
+          upgrade_type = r.i8();
+        }
       }
-      if (v >= 1) {
-        r.field("UpgradeType");
-        upgrade_type = r.i8();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -104,7 +111,8 @@ struct UpdateFeaturesRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("timeoutMs");
     timeout_ms = r.i32();
     r.field("FeatureUpdates");
@@ -113,7 +121,7 @@ struct UpdateFeaturesRequest {
       r.field("ValidateOnly");
       validate_only = r.boolean();
     }
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

@@ -40,30 +40,38 @@ struct UpdateMetadataRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v <= 4) {
         r.field("TopicName");
         topic_name = r.str(flex);
       }
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("ControllerEpoch");
-      controller_epoch = r.i32();
-      r.field("Leader");
-      leader = r.i32();
-      r.field("LeaderEpoch");
-      leader_epoch = r.i32();
+      if (const std::uint8_t* p = r.take(16)) [[likely]] {
+        partition_index = unchecked::i32(p);
+        controller_epoch = unchecked::i32(p);
+        leader = unchecked::i32(p);
+        leader_epoch = unchecked::i32(p);
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("ControllerEpoch");
+        controller_epoch = r.i32();
+        r.field("Leader");
+        leader = r.i32();
+        r.field("LeaderEpoch");
+        leader_epoch = r.i32();
+      }
       r.field("Isr");
-      fields::read_scalars(r, isr, flex, 4, [](Reader& in) { return in.i32(); });
+      fields::read_fixed(r, isr, flex);
       r.field("ZkVersion");
       zk_version = r.i32();
       r.field("Replicas");
-      fields::read_scalars(r, replicas, flex, 4, [](Reader& in) { return in.i32(); });
+      fields::read_fixed(r, replicas, flex);
       if (v >= 4) {
         r.field("OfflineReplicas");
-        fields::read_scalars(r, offline_replicas, flex, 4, [](Reader& in) { return in.i32(); });
+        fields::read_fixed(r, offline_replicas, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -136,7 +144,8 @@ struct UpdateMetadataRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 5) {
         r.field("TopicName");
         topic_name = r.str(flex);
@@ -149,7 +158,7 @@ struct UpdateMetadataRequest {
         r.field("PartitionStates");
         fields::read_structs(r, partition_states, v, flex);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -212,7 +221,8 @@ struct UpdateMetadataRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       if (v >= 1) {
         r.field("Port");
         port = r.i32();
@@ -229,7 +239,7 @@ struct UpdateMetadataRequest {
         r.field("SecurityProtocol");
         security_protocol = r.i16();
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -301,7 +311,8 @@ struct UpdateMetadataRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Id");
       id = r.i32();
       if (v <= 0) {
@@ -320,7 +331,7 @@ struct UpdateMetadataRequest {
         r.field("Rack");
         rack = r.nullable_str(flex, true);
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -393,18 +404,26 @@ struct UpdateMetadataRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ControllerId");
-    controller_id = r.i32();
-    if (v >= 8) {
-      r.field("isKRaftController");
-      is_k_raft_controller = r.boolean();
-    }
-    r.field("ControllerEpoch");
-    controller_epoch = r.i32();
-    if (v >= 5) {
-      r.field("BrokerEpoch");
-      broker_epoch = r.i64();
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(8 + (v >= 8 ? 1 : 0) + (v >= 5 ? 8 : 0))) [[likely]] {
+      controller_id = unchecked::i32(p);
+      if (v >= 8) is_k_raft_controller = unchecked::boolean(p);
+      controller_epoch = unchecked::i32(p);
+      if (v >= 5) broker_epoch = unchecked::i64(p);
+    } else {
+      r.field("ControllerId");
+      controller_id = r.i32();
+      if (v >= 8) {
+        r.field("isKRaftController");
+        is_k_raft_controller = r.boolean();
+      }
+      r.field("ControllerEpoch");
+      controller_epoch = r.i32();
+      if (v >= 5) {
+        r.field("BrokerEpoch");
+        broker_epoch = r.i64();
+      }
     }
     if (v <= 4) {
       r.field("UngroupedPartitionStates");
@@ -416,7 +435,7 @@ struct UpdateMetadataRequest {
     }
     r.field("LiveBrokers");
     fields::read_structs(r, live_brokers, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
         switch (tag) {
@@ -460,6 +479,10 @@ struct UpdateMetadataRequest {
     }
     if (flex) {
       const bool has_type = (v >= 8) && type != 0;
+      if (unknown_tags.empty() && !has_type) {
+        w.u8(0);
+        return;
+      }
       w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_type));
       fields::TagWriter tag_writer(unknown_tags);
       if (has_type) {

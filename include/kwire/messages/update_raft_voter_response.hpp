@@ -31,16 +31,22 @@ struct UpdateRaftVoterResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("LeaderId");
-      leader_id = r.i32();
-      r.field("LeaderEpoch");
-      leader_epoch = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(8)) [[likely]] {
+        leader_id = unchecked::i32(p);
+        leader_epoch = unchecked::i32(p);
+      } else {
+        r.field("LeaderId");
+        leader_id = r.i32();
+        r.field("LeaderEpoch");
+        leader_epoch = r.i32();
+      }
       r.field("Host");
       host = r.str(flex);
       r.field("Port");
       port = r.i32();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -92,12 +98,18 @@ struct UpdateRaftVoterResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-    r.field("ThrottleTimeMs");
-    throttle_time_ms = r.i32();
-    r.field("ErrorCode");
-    error_code = static_cast<ErrorCode>(r.i16());
-    if (flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    if (const std::uint8_t* p = r.take(6)) [[likely]] {
+      throttle_time_ms = unchecked::i32(p);
+      error_code = static_cast<ErrorCode>(unchecked::i16(p));
+    } else {
+      r.field("ThrottleTimeMs");
+      throttle_time_ms = r.i32();
+      r.field("ErrorCode");
+      error_code = static_cast<ErrorCode>(r.i16());
+    }
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [&](std::uint32_t tag) {
         switch (tag) {
@@ -121,6 +133,10 @@ struct UpdateRaftVoterResponse {
     }
     if (flex) {
       const bool has_current_leader = !(current_leader == CurrentLeader{});
+      if (unknown_tags.empty() && !has_current_leader) {
+        w.u8(0);
+        return;
+      }
       w.uvarint(static_cast<std::uint32_t>(unknown_tags.size() + has_current_leader));
       fields::TagWriter tag_writer(unknown_tags);
       if (has_current_leader) {

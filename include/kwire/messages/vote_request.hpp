@@ -38,30 +38,42 @@ struct VoteRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("PartitionIndex");
-      partition_index = r.i32();
-      r.field("ReplicaEpoch");
-      replica_epoch = r.i32();
-      r.field("ReplicaId");
-      replica_id = r.i32();
-      if (v >= 1) {
-        r.field("ReplicaDirectoryId");
-        replica_directory_id = r.uuid();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(24 + (v >= 1 ? 16 : 0) + (v >= 1 ? 16 : 0) + (v >= 2 ? 1 : 0))) [[likely]] {
+        partition_index = unchecked::i32(p);
+        replica_epoch = unchecked::i32(p);
+        replica_id = unchecked::i32(p);
+        if (v >= 1) replica_directory_id = unchecked::uuid(p);
+        if (v >= 1) voter_directory_id = unchecked::uuid(p);
+        last_offset_epoch = unchecked::i32(p);
+        last_offset = unchecked::i64(p);
+        if (v >= 2) pre_vote = unchecked::boolean(p);
+      } else {
+        r.field("PartitionIndex");
+        partition_index = r.i32();
+        r.field("ReplicaEpoch");
+        replica_epoch = r.i32();
+        r.field("ReplicaId");
+        replica_id = r.i32();
+        if (v >= 1) {
+          r.field("ReplicaDirectoryId");
+          replica_directory_id = r.uuid();
+        }
+        if (v >= 1) {
+          r.field("VoterDirectoryId");
+          voter_directory_id = r.uuid();
+        }
+        r.field("LastOffsetEpoch");
+        last_offset_epoch = r.i32();
+        r.field("LastOffset");
+        last_offset = r.i64();
+        if (v >= 2) {
+          r.field("PreVote");
+          pre_vote = r.boolean();
+        }
       }
-      if (v >= 1) {
-        r.field("VoterDirectoryId");
-        voter_directory_id = r.uuid();
-      }
-      r.field("LastOffsetEpoch");
-      last_offset_epoch = r.i32();
-      r.field("LastOffset");
-      last_offset = r.i64();
-      if (v >= 2) {
-        r.field("PreVote");
-        pre_vote = r.boolean();
-      }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -133,12 +145,13 @@ struct VoteRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicName");
       topic_name = r.str(flex);
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -185,7 +198,8 @@ struct VoteRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("ClusterId");
     cluster_id = r.nullable_str(flex, true);
     if (v >= 1) {
@@ -194,7 +208,7 @@ struct VoteRequest {
     }
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

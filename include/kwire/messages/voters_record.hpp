@@ -26,14 +26,15 @@ struct VotersRecord {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("Host");
       host = r.str(flex);
       r.field("Port");
       port = r.u16();
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -82,12 +83,18 @@ struct VotersRecord {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("MinSupportedVersion");
-      min_supported_version = r.i16();
-      r.field("MaxSupportedVersion");
-      max_supported_version = r.i16();
-      if (flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(4)) [[likely]] {
+        min_supported_version = unchecked::i16(p);
+        max_supported_version = unchecked::i16(p);
+      } else {
+        r.field("MinSupportedVersion");
+        min_supported_version = r.i16();
+        r.field("MaxSupportedVersion");
+        max_supported_version = r.i16();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -137,16 +144,22 @@ struct VotersRecord {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("VoterId");
-      voter_id = r.i32();
-      r.field("VoterDirectoryId");
-      voter_directory_id = r.uuid();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(20)) [[likely]] {
+        voter_id = unchecked::i32(p);
+        voter_directory_id = unchecked::uuid(p);
+      } else {
+        r.field("VoterId");
+        voter_id = r.i32();
+        r.field("VoterDirectoryId");
+        voter_directory_id = r.uuid();
+      }
       r.field("Endpoints");
       fields::read_structs(r, endpoints, v, flex);
       r.field("KRaftVersionFeature");
       fields::read_struct(r, k_raft_version_feature, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -197,12 +210,13 @@ struct VotersRecord {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Version");
     version = r.i16();
     r.field("Voters");
     fields::read_structs(r, voters, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

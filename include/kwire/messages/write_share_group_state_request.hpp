@@ -30,16 +30,24 @@ struct WriteShareGroupStateRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("FirstOffset");
-      first_offset = r.i64();
-      r.field("LastOffset");
-      last_offset = r.i64();
-      r.field("DeliveryState");
-      delivery_state = r.i8();
-      r.field("DeliveryCount");
-      delivery_count = r.i16();
-      if (flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(19)) [[likely]] {
+        first_offset = unchecked::i64(p);
+        last_offset = unchecked::i64(p);
+        delivery_state = unchecked::i8(p);
+        delivery_count = unchecked::i16(p);
+      } else {
+        r.field("FirstOffset");
+        first_offset = r.i64();
+        r.field("LastOffset");
+        last_offset = r.i64();
+        r.field("DeliveryState");
+        delivery_state = r.i8();
+        r.field("DeliveryCount");
+        delivery_count = r.i16();
+      }
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -99,22 +107,31 @@ struct WriteShareGroupStateRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("Partition");
-      partition = r.i32();
-      r.field("StateEpoch");
-      state_epoch = r.i32();
-      r.field("LeaderEpoch");
-      leader_epoch = r.i32();
-      r.field("StartOffset");
-      start_offset = r.i64();
-      if (v >= 1) {
-        r.field("DeliveryCompleteCount");
-        delivery_complete_count = r.i32();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(20 + (v >= 1 ? 4 : 0))) [[likely]] {
+        partition = unchecked::i32(p);
+        state_epoch = unchecked::i32(p);
+        leader_epoch = unchecked::i32(p);
+        start_offset = unchecked::i64(p);
+        if (v >= 1) delivery_complete_count = unchecked::i32(p);
+      } else {
+        r.field("Partition");
+        partition = r.i32();
+        r.field("StateEpoch");
+        state_epoch = r.i32();
+        r.field("LeaderEpoch");
+        leader_epoch = r.i32();
+        r.field("StartOffset");
+        start_offset = r.i64();
+        if (v >= 1) {
+          r.field("DeliveryCompleteCount");
+          delivery_complete_count = r.i32();
+        }
       }
       r.field("StateBatches");
       fields::read_structs(r, state_batches, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -174,12 +191,13 @@ struct WriteShareGroupStateRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicId");
       topic_id = r.uuid();
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -224,12 +242,13 @@ struct WriteShareGroupStateRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("GroupId");
     group_id = r.str(flex);
     r.field("Topics");
     fields::read_structs(r, topics, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

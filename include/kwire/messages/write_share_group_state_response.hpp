@@ -29,14 +29,20 @@ struct WriteShareGroupStateResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("Partition");
-      partition = r.i32();
-      r.field("ErrorCode");
-      error_code = static_cast<ErrorCode>(r.i16());
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(6)) [[likely]] {
+        partition = unchecked::i32(p);
+        error_code = static_cast<ErrorCode>(unchecked::i16(p));
+      } else {
+        r.field("Partition");
+        partition = r.i32();
+        r.field("ErrorCode");
+        error_code = static_cast<ErrorCode>(r.i16());
+      }
       r.field("ErrorMessage");
       error_message = r.nullable_str(flex, true);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -85,12 +91,13 @@ struct WriteShareGroupStateResponse {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("TopicId");
       topic_id = r.uuid();
       r.field("Partitions");
       fields::read_structs(r, partitions, v, flex);
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -133,10 +140,11 @@ struct WriteShareGroupStateResponse {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Results");
     fields::read_structs(r, results, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

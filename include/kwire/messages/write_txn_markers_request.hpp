@@ -26,12 +26,13 @@ struct WriteTxnMarkersRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
       r.field("Name");
       name = r.str(flex);
       r.field("PartitionIndexes");
-      fields::read_scalars(r, partition_indexes, flex, 4, [](Reader& in) { return in.i32(); });
-      if (flex) {
+      fields::read_fixed(r, partition_indexes, flex);
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -85,22 +86,34 @@ struct WriteTxnMarkersRequest {
       return n;
     }
 
-    void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
-      r.field("ProducerId");
-      producer_id = r.i64();
-      r.field("ProducerEpoch");
-      producer_epoch = r.i16();
-      r.field("TransactionResult");
-      transaction_result = r.boolean();
+    template <class R>
+    void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+      if (const std::uint8_t* p = r.take(11)) [[likely]] {
+        producer_id = unchecked::i64(p);
+        producer_epoch = unchecked::i16(p);
+        transaction_result = unchecked::boolean(p);
+      } else {
+        r.field("ProducerId");
+        producer_id = r.i64();
+        r.field("ProducerEpoch");
+        producer_epoch = r.i16();
+        r.field("TransactionResult");
+        transaction_result = r.boolean();
+      }
       r.field("Topics");
       fields::read_structs(r, topics, v, flex);
-      r.field("CoordinatorEpoch");
-      coordinator_epoch = r.i32();
-      if (v >= 2) {
-        r.field("TransactionVersion");
-        transaction_version = r.i8();
+      if (const std::uint8_t* p = r.take(4 + (v >= 2 ? 1 : 0))) [[likely]] {
+        coordinator_epoch = unchecked::i32(p);
+        if (v >= 2) transaction_version = unchecked::i8(p);
+      } else {
+        r.field("CoordinatorEpoch");
+        coordinator_epoch = r.i32();
+        if (v >= 2) {
+          r.field("TransactionVersion");
+          transaction_version = r.i8();
+        }
       }
-      if (flex) {
+      if (flex && !r.empty_tags()) {
         r.field(nullptr);
         fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
       }
@@ -157,10 +170,11 @@ struct WriteTxnMarkersRequest {
     return n;
   }
 
-  void decode_from(Reader& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
+  template <class R>
+  void decode_from(R& r, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) {
     r.field("Markers");
     fields::read_structs(r, markers, v, flex);
-    if (flex) {
+    if (flex && !r.empty_tags()) {
       r.field(nullptr);
       fields::read_tags(r, unknown_tags, [](std::uint32_t) { return false; });
     }

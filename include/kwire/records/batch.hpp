@@ -26,6 +26,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kwire/records/crc32c.hpp"
@@ -124,19 +125,41 @@ inline void store_be(std::uint8_t* p, T v) noexcept {
   std::memcpy(p, &v, sizeof(T));
 }
 
-// Most varints in records are one byte (small deltas, short lengths); this
-// path skips the general loop for them.
-inline varint::Parse get_i32(const std::uint8_t*& p, const std::uint8_t* end, std::int32_t& out) noexcept {
-  if (p != end && *p < 0x80) {
-    out = varint::unzigzag32(*p++);
-    return varint::Parse::ok;
+// Most varints in records take one or two bytes (small deltas, lengths below
+// 8 KiB); these paths skip the general loop for them, inline in the record
+// parser (which calls them six times per record).
+[[gnu::always_inline]] inline varint::Parse get_i32(const std::uint8_t*& p, const std::uint8_t* end, std::int32_t& out) noexcept {
+  if (end - p >= 2) {
+    const std::uint32_t b0 = p[0];
+    if (b0 < 0x80) {
+      out = varint::unzigzag32(b0);
+      p += 1;
+      return varint::Parse::ok;
+    }
+    const std::uint32_t b1 = p[1];
+    if (b1 < 0x80) {
+      out = varint::unzigzag32((b0 & 0x7F) | b1 << 7);
+      p += 2;
+      return varint::Parse::ok;
+    }
   }
   return varint::get_i32(p, end, out);
 }
-inline varint::Parse get_i64(const std::uint8_t*& p, const std::uint8_t* end, std::int64_t& out) noexcept {
-  if (p != end && *p < 0x80) {
-    out = varint::unzigzag64(*p++);
-    return varint::Parse::ok;
+[[gnu::always_inline]] inline varint::Parse get_i64(const std::uint8_t*& p, const std::uint8_t* end,
+                                                   std::int64_t& out) noexcept {
+  if (end - p >= 2) {
+    const std::uint64_t b0 = p[0];
+    if (b0 < 0x80) {
+      out = varint::unzigzag64(b0);
+      p += 1;
+      return varint::Parse::ok;
+    }
+    const std::uint64_t b1 = p[1];
+    if (b1 < 0x80) {
+      out = varint::unzigzag64((b0 & 0x7F) | b1 << 7);
+      p += 2;
+      return varint::Parse::ok;
+    }
   }
   return varint::get_i64(p, end, out);
 }
@@ -235,103 +258,114 @@ struct RecordView {
   }
 };
 
+namespace records_detail {
+
+/// Why and where a record failed to parse. The DecodeError, with its field
+/// path as a string, is built from it only when a record is bad.
+struct RecordFault {
+  DecodeErrc code = DecodeErrc::invalid_record;
+  const std::uint8_t* at = nullptr;
+  const char* field = "";
+  std::int32_t header = -1;  // the header the fault is in, if any
+};
+
+/// Parses one record at `p` (not past `end`) and advances `p` past it; on
+/// failure fills `fault` and returns false.
+inline bool scan_record(const std::uint8_t*& p, const std::uint8_t* end, RecordView& out,
+                        RecordFault& fault) noexcept {
+  auto bad = [&](DecodeErrc code, const std::uint8_t* at, const char* field, std::int32_t header = -1) {
+    fault = RecordFault{code, at, field, header};
+    return false;
+  };
+  auto bad_varint = [&](varint::Parse r, const std::uint8_t* at, const char* field, std::int32_t header = -1) {
+    return bad(r == varint::Parse::truncated ? DecodeErrc::truncated : DecodeErrc::varint_overflow, at, field,
+               header);
+  };
+  const std::uint8_t* start = p;
+  std::int32_t length = 0;
+  if (auto r = get_i32(p, end, length); r != varint::Parse::ok) return bad_varint(r, start, "length");
+  if (length < static_cast<std::int32_t>(min_record_size - 1)) return bad(DecodeErrc::invalid_record, start, "length");
+  if (static_cast<std::size_t>(length) > static_cast<std::size_t>(end - p))
+    return bad(DecodeErrc::length_exceeds_input, start, "length");
+  const std::uint8_t* body_end = p + length;
+
+  out.attributes = static_cast<std::int8_t>(*p++);
+  const std::uint8_t* at = p;
+  if (auto r = get_i64(p, body_end, out.timestamp_delta); r != varint::Parse::ok)
+    return bad_varint(r, at, "timestampDelta");
+  at = p;
+  if (auto r = get_i32(p, body_end, out.offset_delta); r != varint::Parse::ok) return bad_varint(r, at, "offsetDelta");
+
+  for (auto [field, name] : {std::pair{&out.key, "key"}, std::pair{&out.value, "value"}}) {
+    at = p;
+    std::int32_t n = 0;
+    if (auto r = get_i32(p, body_end, n); r != varint::Parse::ok) return bad_varint(r, at, name);
+    if (n < -1) return bad(DecodeErrc::invalid_length, at, name);
+    if (n == -1) {
+      *field = std::nullopt;
+      continue;
+    }
+    if (static_cast<std::size_t>(n) > static_cast<std::size_t>(body_end - p))
+      return bad(DecodeErrc::length_exceeds_input, at, name);
+    *field = bytes_view(p, static_cast<std::size_t>(n));
+    p += n;
+  }
+
+  at = p;
+  std::int32_t count = 0;
+  if (auto r = get_i32(p, body_end, count); r != varint::Parse::ok) return bad_varint(r, at, "headers");
+  if (count < 0) return bad(DecodeErrc::invalid_length, at, "headers");
+  // Each header needs at least its two length bytes.
+  if (static_cast<std::uint64_t>(count) * 2 > static_cast<std::uint64_t>(body_end - p))
+    return bad(DecodeErrc::length_exceeds_input, at, "headers");
+  const std::uint8_t* headers_begin = p;
+  for (std::int32_t i = 0; i < count; ++i) {
+    at = p;
+    std::int32_t klen = 0;
+    if (auto r = get_i32(p, body_end, klen); r != varint::Parse::ok) return bad_varint(r, at, "key", i);
+    if (klen < 0) return bad(DecodeErrc::invalid_length, at, "key", i);
+    if (static_cast<std::size_t>(klen) > static_cast<std::size_t>(body_end - p))
+      return bad(DecodeErrc::length_exceeds_input, at, "key", i);
+    p += klen;
+    at = p;
+    std::int32_t vlen = 0;
+    if (auto r = get_i32(p, body_end, vlen); r != varint::Parse::ok) return bad_varint(r, at, "value", i);
+    if (vlen < -1) return bad(DecodeErrc::invalid_length, at, "value", i);
+    if (vlen > 0) {
+      if (static_cast<std::size_t>(vlen) > static_cast<std::size_t>(body_end - p))
+        return bad(DecodeErrc::length_exceeds_input, at, "value", i);
+      p += vlen;
+    }
+  }
+  if (p != body_end) return bad(DecodeErrc::invalid_record, p, "length");
+  out.header_count = static_cast<std::uint32_t>(count);
+  out.header_bytes = bytes_view(headers_begin, static_cast<std::size_t>(body_end - headers_begin));
+  out.raw = bytes_view(start, static_cast<std::size_t>(body_end - start));
+  return true;
+}
+
+/// The DecodeError of a fault in record `index` of the field `records_field`:
+/// offset relative to `origin`, path such as "records[3].headers[0].key".
+[[gnu::cold]] inline DecodeError record_error(const RecordFault& f, const std::uint8_t* origin,
+                                              std::string_view records_field, std::size_t index) {
+  std::string path = indexed("", records_field, index);
+  if (f.header >= 0) path += indexed("", ".headers", static_cast<std::size_t>(f.header));
+  path += '.';
+  path += f.field;
+  return error_at(f.code, static_cast<std::size_t>(f.at - origin), std::move(path));
+}
+
+}  // namespace records_detail
+
 /// Parses one record at `p` (not past `end`) and advances `p` past it. On
 /// failure returns the error with its offset relative to `origin`.
 inline std::optional<DecodeError> parse_record(const std::uint8_t* origin, const std::uint8_t*& p,
                                                const std::uint8_t* end, RecordView& out,
                                                std::string_view records_field = "records", std::size_t index = 0) {
-  // The field path is only spelled out when there is an error to report.
-  struct LazyPath {
-    std::string_view field;
-    std::size_t index;
-    std::string operator+(std::string_view suffix) const {
-      return records_detail::indexed("", field, index) + std::string(suffix);
-    }
-    std::string operator+(const char* suffix) const { return *this + std::string_view(suffix); }
-  } path{records_field, index};
-  using records_detail::error_at;
-  auto off = [&](const std::uint8_t* at) { return static_cast<std::size_t>(at - origin); };
-  const std::uint8_t* start = p;
-  auto varint_error = [&](varint::Parse r, const std::uint8_t* at, const char* field) {
-    return error_at(r == varint::Parse::truncated ? DecodeErrc::truncated : DecodeErrc::varint_overflow, off(at),
-                    path + "." + field);
-  };
-
-  std::int32_t length = 0;
-  if (auto r = records_detail::get_i32(p, end, length); r != varint::Parse::ok) return varint_error(r, start, "length");
-  if (length < static_cast<std::int32_t>(min_record_size - 1))
-    return error_at(DecodeErrc::invalid_record, off(start), path + ".length");
-  if (static_cast<std::size_t>(length) > static_cast<std::size_t>(end - p))
-    return error_at(DecodeErrc::length_exceeds_input, off(start), path + ".length");
-  const std::uint8_t* body_end = p + length;
-
-  out.attributes = static_cast<std::int8_t>(*p++);
-  const std::uint8_t* at = p;
-  if (auto r = records_detail::get_i64(p, body_end, out.timestamp_delta); r != varint::Parse::ok)
-    return varint_error(r, at, "timestampDelta");
-  at = p;
-  if (auto r = records_detail::get_i32(p, body_end, out.offset_delta); r != varint::Parse::ok)
-    return varint_error(r, at, "offsetDelta");
-
-  auto read_bytes = [&](nullable_bytes& field, const char* name) -> std::optional<DecodeError> {
-    const std::uint8_t* lp = p;
-    std::int32_t n = 0;
-    if (auto r = records_detail::get_i32(p, body_end, n); r != varint::Parse::ok) return varint_error(r, lp, name);
-    if (n < -1) return error_at(DecodeErrc::invalid_length, off(lp), path + "." + name);
-    if (n == -1) {
-      field = std::nullopt;
-      return std::nullopt;
-    }
-    if (static_cast<std::size_t>(n) > static_cast<std::size_t>(body_end - p))
-      return error_at(DecodeErrc::length_exceeds_input, off(lp), path + "." + name);
-    field = bytes_view(p, static_cast<std::size_t>(n));
-    p += n;
+  records_detail::RecordFault fault;
+  if (records_detail::scan_record(p, end, out, fault)) [[likely]]
     return std::nullopt;
-  };
-  if (auto e = read_bytes(out.key, "key")) return e;
-  if (auto e = read_bytes(out.value, "value")) return e;
-
-  at = p;
-  std::int32_t count = 0;
-  if (auto r = records_detail::get_i32(p, body_end, count); r != varint::Parse::ok) return varint_error(r, at, "headers");
-  if (count < 0) return error_at(DecodeErrc::invalid_length, off(at), path + ".headers");
-  // Each header needs at least its two length bytes.
-  if (static_cast<std::uint64_t>(count) * 2 > static_cast<std::uint64_t>(body_end - p))
-    return error_at(DecodeErrc::length_exceeds_input, off(at), path + ".headers");
-  const std::uint8_t* headers_begin = p;
-  for (std::int32_t i = 0; i < count; ++i) {
-    const std::uint8_t* hp = p;
-    std::int32_t klen = 0;
-    if (auto r = records_detail::get_i32(p, body_end, klen); r != varint::Parse::ok)
-      return error_at(r == varint::Parse::truncated ? DecodeErrc::truncated : DecodeErrc::varint_overflow, off(hp),
-                      path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".key");
-    if (klen < 0)
-      return error_at(DecodeErrc::invalid_length, off(hp),
-                      path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".key");
-    if (static_cast<std::size_t>(klen) > static_cast<std::size_t>(body_end - p))
-      return error_at(DecodeErrc::length_exceeds_input, off(hp),
-                      path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".key");
-    p += klen;
-    hp = p;
-    std::int32_t vlen = 0;
-    if (auto r = records_detail::get_i32(p, body_end, vlen); r != varint::Parse::ok)
-      return error_at(r == varint::Parse::truncated ? DecodeErrc::truncated : DecodeErrc::varint_overflow, off(hp),
-                      path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".value");
-    if (vlen < -1)
-      return error_at(DecodeErrc::invalid_length, off(hp),
-                      path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".value");
-    if (vlen > 0) {
-      if (static_cast<std::size_t>(vlen) > static_cast<std::size_t>(body_end - p))
-        return error_at(DecodeErrc::length_exceeds_input, off(hp),
-                        path + records_detail::indexed("", ".headers", static_cast<std::size_t>(i)) + ".value");
-      p += vlen;
-    }
-  }
-  if (p != body_end) return error_at(DecodeErrc::invalid_record, off(p), path + ".length");
-  out.header_count = static_cast<std::uint32_t>(count);
-  out.header_bytes = bytes_view(headers_begin, static_cast<std::size_t>(body_end - headers_begin));
-  out.raw = bytes_view(start, static_cast<std::size_t>(body_end - start));
-  return std::nullopt;
+  return records_detail::record_error(fault, origin, records_field, index);
 }
 
 /// Reads the records of one batch in order. next() validates each record; the
@@ -362,9 +396,14 @@ class RecordReader {
       p_ = end_;
       return false;
     }
-    if (auto e = parse_record(origin_, p_, end_, r, path_, index_)) {
-      e->offset += data_offset_;
-      fail(std::move(*e));
+    records_detail::RecordFault fault;
+    const std::uint8_t* p = p_;  // a local the parser can keep in a register
+    const bool parsed = records_detail::scan_record(p, end_, r, fault);
+    p_ = p;
+    if (!parsed) [[unlikely]] {
+      DecodeError e = records_detail::record_error(fault, origin_, path_, index_);
+      e.offset += data_offset_;
+      fail(std::move(e));
       return false;
     }
     --left_;

@@ -5,8 +5,10 @@
 // compressor; see kwire/records/compression.hpp for the settings used).
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -60,8 +62,9 @@ class RecordBatchBuilder {
       throw std::invalid_argument("record offset outside the batch's offset range");
     if (timestamp < 0 && timestamp != no_timestamp) throw std::invalid_argument("negative record timestamp");
     if (count_ == INT32_MAX) throw std::length_error("too many records for one batch");
-    if (!first_timestamp_) first_timestamp_ = timestamp;
-    std::int64_t base_ts = opt_.delete_horizon_ms ? *opt_.delete_horizon_ms : *first_timestamp_;
+    const std::int64_t first = first_timestamp_ ? *first_timestamp_ : timestamp;
+    first_timestamp_ = first;
+    const std::int64_t base_ts = opt_.delete_horizon_ms ? *opt_.delete_horizon_ms : first;
     write_record(static_cast<std::int32_t>(offset - opt_.base_offset), timestamp - base_ts, key, value, headers);
     ++count_;
     last_offset_ = offset;
@@ -144,23 +147,14 @@ class RecordBatchBuilder {
     return varint::size_i32(static_cast<std::int32_t>(b->size())) + b->size();
   }
 
-  void put_varint(std::int32_t v) {
-    std::uint8_t tmp[5];
-    auto e = varint::put_u32(tmp, varint::zigzag32(v));
-    records_.insert(records_.end(), tmp, e);
+  static std::uint8_t* put_varint(std::uint8_t* p, std::int32_t v) noexcept {
+    return varint::put_u32(p, varint::zigzag32(v));
   }
-  void put_varlong(std::int64_t v) {
-    std::uint8_t tmp[10];
-    auto e = varint::put_u64(tmp, varint::zigzag64(v));
-    records_.insert(records_.end(), tmp, e);
-  }
-  void put_bytes(const nullable_bytes& b) {
-    if (!b) {
-      put_varint(-1);
-      return;
-    }
-    put_varint(static_cast<std::int32_t>(b->size()));
-    records_.insert(records_.end(), b->begin(), b->end());
+  static std::uint8_t* put_bytes(std::uint8_t* p, const nullable_bytes& b) noexcept {
+    if (!b) return put_varint(p, -1);
+    p = put_varint(p, static_cast<std::int32_t>(b->size()));
+    if (!b->empty()) std::memcpy(p, b->data(), b->size());
+    return p + b->size();
   }
 
   void write_record(std::int32_t offset_delta, std::int64_t timestamp_delta, const nullable_bytes& key,
@@ -172,17 +166,24 @@ class RecordBatchBuilder {
       body += varint::size_i32(static_cast<std::int32_t>(h.key.size())) + h.key.size() + bytes_field_size(h.value);
     }
     if (body > INT32_MAX) throw std::length_error("record too large");
-    put_varint(static_cast<std::int32_t>(body));
-    records_.push_back(0);  // record attributes: none defined
-    put_varlong(timestamp_delta);
-    put_varint(offset_delta);
-    put_bytes(key);
-    put_bytes(value);
-    put_varint(static_cast<std::int32_t>(headers.size()));
+    // The record's size is known: the buffer grows once, and the fields are
+    // written straight into it.
+    const std::size_t at = records_.size();
+    const std::size_t size = varint::size_i32(static_cast<std::int32_t>(body)) + body;
+    records_.resize(at + size);
+    std::uint8_t* p = records_.data() + at;
+    p = put_varint(p, static_cast<std::int32_t>(body));
+    *p++ = 0;  // record attributes: none defined
+    p = varint::put_u64(p, varint::zigzag64(timestamp_delta));
+    p = put_varint(p, offset_delta);
+    p = put_bytes(p, key);
+    p = put_bytes(p, value);
+    p = put_varint(p, static_cast<std::int32_t>(headers.size()));
     for (const auto& h : headers) {
-      put_bytes(as_bytes(h.key));
-      put_bytes(h.value);
+      p = put_bytes(p, as_bytes(h.key));
+      p = put_bytes(p, h.value);
     }
+    assert(p == records_.data() + records_.size());
   }
 
   void write_header(std::uint8_t* b, std::size_t size) const {

@@ -3,8 +3,12 @@
 // both encoding passes (Sizer, Writer).
 #pragma once
 
+#include <compare>
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
+#include <type_traits>
 #include <string_view>
 #include <utility>
 
@@ -34,25 +38,28 @@ struct FieldInfo {
 namespace fields {
 
 // ---------------------------------------------------------------- reading --
+//
+// Each takes the reader as a template parameter: Reader on the fast path,
+// TracingReader when an error is decoded again to name its field.
 
 /// Reads an array of structs: count checked against the remaining input using
 /// the element's minimum encoded size before anything is allocated.
-template <class T>
-void read_structs(Reader& r, array<T>& out, std::int16_t v, bool flex) {
+template <class R, class T>
+void read_structs(R& r, array<T>& out, std::int16_t v, bool flex) {
   std::int64_t n = r.array_length(flex, false, T::min_size(v, flex));
   if (n < 0 || !r.charge(static_cast<std::size_t>(n), sizeof(T))) return;
   out = array<T>(allocator<T>(r.memory()));
   out.reserve(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
     if (!r.enter(static_cast<std::int32_t>(i))) return;
-    out.emplace_back().decode_from(r, v, flex);
+    out.emplace_back(default_init).decode_from(r, v, flex);
     r.leave();
     if (!r.ok()) return;
   }
 }
 
-template <class T>
-void read_structs(Reader& r, std::optional<array<T>>& out, std::int16_t v, bool flex, bool nullable) {
+template <class R, class T>
+void read_structs(R& r, std::optional<array<T>>& out, std::int16_t v, bool flex, bool nullable) {
   std::int64_t n = r.array_length(flex, nullable, T::min_size(v, flex));
   if (n < 0) {
     out.reset();
@@ -63,7 +70,7 @@ void read_structs(Reader& r, std::optional<array<T>>& out, std::int16_t v, bool 
   out->reserve(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
     if (!r.enter(static_cast<std::int32_t>(i))) return;
-    out->emplace_back().decode_from(r, v, flex);
+    out->emplace_back(default_init).decode_from(r, v, flex);
     r.leave();
     if (!r.ok()) return;
   }
@@ -71,8 +78,8 @@ void read_structs(Reader& r, std::optional<array<T>>& out, std::int16_t v, bool 
 
 /// Reads an array of scalars; `min_elem` is the element's encoded size (1 for
 /// strings, whose length prefix takes at least one byte).
-template <class T, class ReadOne>
-void read_scalars(Reader& r, array<T>& out, bool flex, std::size_t min_elem, ReadOne&& one) {
+template <class R, class T, class ReadOne>
+void read_scalars(R& r, array<T>& out, bool flex, std::size_t min_elem, ReadOne&& one) {
   std::int64_t n = r.array_length(flex, false, min_elem);
   if (n < 0 || !r.charge(static_cast<std::size_t>(n), sizeof(T))) return;
   out = array<T>(allocator<T>(r.memory()));
@@ -80,8 +87,8 @@ void read_scalars(Reader& r, array<T>& out, bool flex, std::size_t min_elem, Rea
   for (std::int64_t i = 0; i < n && r.ok(); ++i) out.push_back(one(r));
 }
 
-template <class T, class ReadOne>
-void read_scalars(Reader& r, std::optional<array<T>>& out, bool flex, bool nullable, std::size_t min_elem,
+template <class R, class T, class ReadOne>
+void read_scalars(R& r, std::optional<array<T>>& out, bool flex, bool nullable, std::size_t min_elem,
                   ReadOne&& one) {
   std::int64_t n = r.array_length(flex, nullable, min_elem);
   if (n < 0) {
@@ -94,16 +101,93 @@ void read_scalars(Reader& r, std::optional<array<T>>& out, bool flex, bool nulla
   for (std::int64_t i = 0; i < n && r.ok(); ++i) out->push_back(one(r));
 }
 
+/// Big-endian integers of type T at consecutive positions, as a random-access
+/// range that converts as it is read: an array of fixed-width integers is
+/// copied out of the input in one pass, with no per-element bounds check.
+template <class T>
+class be_iterator {
+ public:
+  using iterator_category = std::random_access_iterator_tag;
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const T*;
+  using reference = T;
+
+  be_iterator() = default;
+  explicit be_iterator(const std::uint8_t* p) noexcept : p_(p) {}
+  T operator*() const noexcept {
+    const std::uint8_t* p = p_;
+    if constexpr (std::is_same_v<T, double>)
+      return unchecked::f64(p);
+    else
+      return static_cast<T>(unchecked::load<std::make_unsigned_t<T>>(p));
+  }
+  T operator[](difference_type i) const noexcept { return *(*this + i); }
+  be_iterator& operator++() noexcept { return *this += 1; }
+  be_iterator operator++(int) noexcept {
+    be_iterator old = *this;
+    ++*this;
+    return old;
+  }
+  be_iterator& operator--() noexcept { return *this -= 1; }
+  be_iterator operator--(int) noexcept {
+    be_iterator old = *this;
+    --*this;
+    return old;
+  }
+  be_iterator& operator+=(difference_type n) noexcept {
+    p_ += n * static_cast<difference_type>(sizeof(T));
+    return *this;
+  }
+  be_iterator& operator-=(difference_type n) noexcept { return *this += -n; }
+  friend be_iterator operator+(be_iterator a, difference_type n) noexcept { return a += n; }
+  friend be_iterator operator+(difference_type n, be_iterator a) noexcept { return a += n; }
+  friend be_iterator operator-(be_iterator a, difference_type n) noexcept { return a -= n; }
+  friend difference_type operator-(be_iterator a, be_iterator b) noexcept {
+    return (a.p_ - b.p_) / static_cast<difference_type>(sizeof(T));
+  }
+  friend bool operator==(be_iterator a, be_iterator b) noexcept { return a.p_ == b.p_; }
+  friend auto operator<=>(be_iterator a, be_iterator b) noexcept { return a.p_ <=> b.p_; }
+
+ private:
+  const std::uint8_t* p_ = nullptr;
+};
+
+/// Reads an array of fixed-width numbers (int8..int64, uint16, uint32,
+/// float64): array_length() has checked that all of them are in the input, so
+/// they are converted in one pass.
+template <class R, class T>
+void read_fixed(R& r, array<T>& out, bool flex) {
+  std::int64_t n = r.array_length(flex, false, sizeof(T));
+  if (n < 0 || !r.charge(static_cast<std::size_t>(n), sizeof(T))) return;
+  const std::uint8_t* p = r.take(static_cast<std::size_t>(n) * sizeof(T));
+  out = array<T>(allocator<T>(r.memory()));
+  out.assign(be_iterator<T>(p), be_iterator<T>(p + static_cast<std::size_t>(n) * sizeof(T)));
+}
+
+template <class R, class T>
+void read_fixed(R& r, std::optional<array<T>>& out, bool flex, bool nullable) {
+  std::int64_t n = r.array_length(flex, nullable, sizeof(T));
+  if (n < 0) {
+    out.reset();
+    return;
+  }
+  if (!r.charge(static_cast<std::size_t>(n), sizeof(T))) return;
+  const std::uint8_t* p = r.take(static_cast<std::size_t>(n) * sizeof(T));
+  out.emplace(allocator<T>(r.memory()));
+  out->assign(be_iterator<T>(p), be_iterator<T>(p + static_cast<std::size_t>(n) * sizeof(T)));
+}
+
 /// A struct field: decoded in place. Nullable struct fields carry a leading
 /// int8 marker (-1 null, 1 present).
-template <class T>
-void read_struct(Reader& r, T& out, std::int16_t v, bool flex) {
+template <class R, class T>
+void read_struct(R& r, T& out, std::int16_t v, bool flex) {
   if (!r.enter()) return;
   out.decode_from(r, v, flex);
   r.leave();
 }
-template <class T>
-void read_struct(Reader& r, std::optional<T>& out, std::int16_t v, bool flex, bool nullable) {
+template <class R, class T>
+void read_struct(R& r, std::optional<T>& out, std::int16_t v, bool flex, bool nullable) {
   if (nullable) {
     if (r.i8() < 0) {
       out.reset();
@@ -116,8 +200,10 @@ void read_struct(Reader& r, std::optional<T>& out, std::int16_t v, bool flex, bo
 
 /// Reads the tagged-field section. `known(tag, size)` decodes a tag it knows for
 /// this version and returns true; every other tag is kept as a RawTaggedField.
-template <class Known>
-void read_tags(Reader& r, unknown_tagged_fields& unknown, Known&& known) {
+/// The generated code consumes an empty section (R::empty_tags()) before
+/// calling this.
+template <class R, class Known>
+void read_tags(R& r, unknown_tagged_fields& unknown, Known&& known) {
   std::uint32_t count = r.tag_count();
   for (std::uint32_t i = 0; i < count && r.ok(); ++i) {
     std::uint32_t tag = 0;
@@ -279,16 +365,22 @@ class TagWriter {
   std::size_t next_ = 0;
 };
 
-/// The tagged-field section of a struct without known tagged fields: usually
-/// the single byte 0.
+/// A tagged-field section of kept unknown fields only, written out of line.
+template <class Out>
+[[gnu::noinline]] void put_kept_tags(Out& w, const unknown_tagged_fields& unknown) {
+  w.uvarint(static_cast<std::uint32_t>(unknown.size()));
+  TagWriter(unknown).finish(w);
+}
+
+/// The tagged-field section of a struct without known tagged fields: nearly
+/// always the single byte 0, written inline.
 template <class Out>
 void put_unknown_tags(Out& w, const unknown_tagged_fields& unknown) {
-  if (unknown.empty()) {
+  if (unknown.empty()) [[likely]] {
     w.u8(0);
     return;
   }
-  w.uvarint(static_cast<std::uint32_t>(unknown.size()));
-  TagWriter(unknown).finish(w);
+  put_kept_tags(w, unknown);
 }
 
 // ------------------------------------------------------------- equality --

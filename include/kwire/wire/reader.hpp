@@ -6,13 +6,21 @@
 // only while that buffer is alive and unchanged. Arrays are allocated from the
 // std::pmr::memory_resource given to the Reader, which must outlive them too.
 //
-// Errors are sticky: the first failure is recorded with its byte offset and the
-// field path, the cursor jumps to the end, and every later read returns a zero
-// value. Callers check ok() once per element or message instead of per read.
+// Errors are sticky: the first failure is recorded with its byte offset, the
+// cursor jumps to the end, and every later read returns a zero value. Callers
+// check ok() once per element or message instead of per read.
+//
+// Two readers share this code. Reader keeps no field path: naming the field of
+// every read costs stores on every field and element of a message that is
+// almost always valid. TracingReader keeps the path (field names and array
+// indices) and puts it in the error. kwire::decode() and kwire::decode_from()
+// decode with a Reader and, only when that fails, decode the same bytes again
+// with a TracingReader to name the field (see codec.hpp).
 #pragma once
 
 #include <boost/endian/conversion.hpp>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -21,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "kwire/wire/error.hpp"
 #include "kwire/wire/types.hpp"
@@ -43,25 +52,87 @@ inline constexpr std::size_t default_memory_limit(std::size_t input_size) noexce
              : input_size * default_memory_ratio + default_memory_floor;
 }
 
-class Reader {
- public:
-  static constexpr std::size_t max_depth = 32;
+/// Loads for a run of fixed-width fields whose bytes BasicReader::take()
+/// already checked: each reads at `p` and advances it.
+namespace unchecked {
+template <class T>
+inline T load(const std::uint8_t*& p) noexcept {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  p += sizeof(T);
+  return boost::endian::big_to_native(v);
+}
+inline std::int8_t i8(const std::uint8_t*& p) noexcept { return static_cast<std::int8_t>(*p++); }
+inline bool boolean(const std::uint8_t*& p) noexcept { return *p++ != 0; }
+inline std::int16_t i16(const std::uint8_t*& p) noexcept { return static_cast<std::int16_t>(load<std::uint16_t>(p)); }
+inline std::uint16_t u16(const std::uint8_t*& p) noexcept { return load<std::uint16_t>(p); }
+inline std::int32_t i32(const std::uint8_t*& p) noexcept { return static_cast<std::int32_t>(load<std::uint32_t>(p)); }
+inline std::uint32_t u32(const std::uint8_t*& p) noexcept { return load<std::uint32_t>(p); }
+inline std::int64_t i64(const std::uint8_t*& p) noexcept { return static_cast<std::int64_t>(load<std::uint64_t>(p)); }
+inline double f64(const std::uint8_t*& p) noexcept { return std::bit_cast<double>(load<std::uint64_t>(p)); }
+inline Uuid uuid(const std::uint8_t*& p) noexcept {
+  Uuid u;
+  std::memcpy(u.bytes.data(), p, 16);
+  p += 16;
+  return u;
+}
+}  // namespace unchecked
 
-  explicit Reader(bytes_view buf, std::pmr::memory_resource* mem = std::pmr::get_default_resource()) noexcept
+namespace reader_detail {
+inline constexpr std::size_t max_depth = 32;
+
+/// The field path of a TracingReader: the current field and a stack of the
+/// arrays and structs entered to reach it.
+struct PathStack {
+  struct Frame {
+    const char* field;
+    std::int32_t index;
+  };
+  const char* field = nullptr;
+  std::array<Frame, max_depth> frames;  // written before read; not zeroed per decode
+  std::size_t depth = 0;
+};
+/// A Reader keeps no path.
+struct NoPath {};
+}  // namespace reader_detail
+
+template <bool TracksPath>
+class BasicReader {
+ public:
+  /// True for TracingReader: field(), enter() and leave() record the path.
+  static constexpr bool tracks_path = TracksPath;
+  /// Nesting a TracingReader accepts. Generated messages nest a few levels at
+  /// most (their schemas are not recursive), so only hand-written callers of
+  /// enter() can reach it.
+  static constexpr std::size_t max_depth = reader_detail::max_depth;
+
+  explicit BasicReader(bytes_view buf, std::pmr::memory_resource* mem = std::pmr::get_default_resource()) noexcept
       : begin_(buf.data()),
         cur_(buf.data()),
         end_(buf.data() + buf.size()),
+        buf_end_(end_),
         mem_(mem),
         memory_left_(default_memory_limit(buf.size())) {}
 
   bool ok() const noexcept { return !error_.has_value(); }
   const std::optional<DecodeError>& error() const noexcept { return error_; }
   std::optional<DecodeError> take_error() noexcept { return std::move(error_); }
+  /// Names the field of the recorded error (kwire::decode_from() sets the path
+  /// that a TracingReader found for it).
+  void set_error_path(std::string path) {
+    if (error_) error_->path = std::move(path);
+  }
 
   std::size_t offset() const noexcept { return static_cast<std::size_t>(cur_ - begin_); }
   std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - cur_); }
   const std::uint8_t* position() const noexcept { return cur_; }
   std::pmr::memory_resource* memory() const noexcept { return mem_; }
+  /// The bytes read so far and those that remain (offsets count from its start).
+  /// (The whole buffer, also while begin_limit() confines reading to part of it.)
+  bytes_view buffer() const noexcept { return {begin_, static_cast<std::size_t>(buf_end_ - begin_)}; }
+  /// Moves the cursor to `offset` (at most the buffer's size); for a reader
+  /// that must start where another one started.
+  void seek(std::size_t offset) noexcept { cur_ = begin_ + std::min(offset, buffer().size()); }
 
   // ---- the allocation budget ----
   /// Replaces the budget: at most `bytes` more may be allocated.
@@ -79,41 +150,60 @@ class Reader {
     return true;
   }
 
-  // ---- field path bookkeeping (pointer stores only; the path string is built
-  // ---- when an error happens) ----
-  void field(const char* name) noexcept { field_ = name; }
+  // ---- field path bookkeeping: a TracingReader stores pointers (the path
+  // ---- string is built when an error happens); a Reader does nothing ----
+  void field(const char* name) noexcept {
+    if constexpr (TracksPath) path_.field = name;
+  }
   /// Marks entry into element `index` of the current array field (or -1 for a
   /// single nested struct). Returns false, with an error, if nesting is too deep.
   bool enter(std::int32_t index = -1) noexcept {
-    if (depth_ == max_depth) {
-      fail(DecodeErrc::too_deep);
-      return false;
+    if constexpr (TracksPath) {
+      if (path_.depth == max_depth) {
+        fail(DecodeErrc::too_deep);
+        return false;
+      }
+      path_.frames[path_.depth++] = {path_.field, index};
     }
-    frames_[depth_++] = {field_, index};
     return true;
   }
   void leave() noexcept {
-    field_ = frames_[--depth_].field;
+    if constexpr (TracksPath) path_.field = path_.frames[--path_.depth].field;
   }
 
   /// Records an error at the current offset (the first one wins).
   void fail(DecodeErrc code) { fail_at(code, offset()); }
-  void fail_at(DecodeErrc code, std::size_t at) {
+  // Out of line: it builds strings, and inlined at every check it would crowd
+  // the reading code it is almost never called from.
+  [[gnu::cold]] [[gnu::noinline]] void fail_at(DecodeErrc code, std::size_t at) {
     if (error_) return;
     DecodeError e;
     e.code = code;
     e.offset = at;
-    for (std::size_t i = 0; i < depth_; ++i) {
-      append_segment(e.path, frames_[i].field);
-      if (frames_[i].index >= 0) {
-        e.path += '[';
-        e.path += std::to_string(frames_[i].index);
-        e.path += ']';
+    if constexpr (TracksPath) {
+      for (std::size_t i = 0; i < path_.depth; ++i) {
+        append_segment(e.path, path_.frames[i].field);
+        if (path_.frames[i].index >= 0) {
+          e.path += '[';
+          e.path += std::to_string(path_.frames[i].index);
+          e.path += ']';
+        }
       }
+      append_segment(e.path, path_.field);
     }
-    append_segment(e.path, field_);
     error_ = std::move(e);
     cur_ = end_;
+  }
+
+  /// Takes the next `n` bytes when they are all there: their start, for the
+  /// unchecked loads in kwire::unchecked (one bounds check for a run of
+  /// fixed-width fields). Otherwise nullptr, reading nothing and recording no
+  /// error: the caller reads the fields one by one to report which one is cut.
+  const std::uint8_t* take(std::size_t n) noexcept {
+    if (static_cast<std::size_t>(end_ - cur_) < n) return nullptr;
+    const std::uint8_t* p = cur_;
+    cur_ += n;
+    return p;
   }
 
   // ---- fixed-width integers (big-endian) ----
@@ -163,35 +253,45 @@ class Reader {
   /// flexible, or a compact unsigned varint N meaning N-1 when flexible. Returns
   /// -1 for null. Rejects anything below -1 and anything that cannot fit in the
   /// remaining input given `min_unit` bytes per unit, before any allocation.
-  std::int64_t length(bool compact, bool wide, std::size_t min_unit = 1) noexcept {
-    auto start = offset();
-    std::int64_t n;
+  // Always inline: it is on every string, bytes and array field, and its
+  // common paths take fewer instructions than a call does.
+  [[gnu::always_inline]] std::int64_t length(bool compact, bool wide, std::size_t min_unit = 1) noexcept {
+    // Inline for what nearly every length is: not null, fitting, and a compact
+    // one in one or two bytes. Everything else, errors included, takes the
+    // general path, out of line.
     if (compact) {
-      n = static_cast<std::int64_t>(uvarint()) - 1;
-    } else if (wide) {
-      n = i32();
-    } else {
-      n = i16();
+      if (cur_ != end_ && *cur_ < 0x80) {
+        const std::size_t n = *cur_;  // the length plus one
+        if (n != 0 && (n - 1) * min_unit < remaining()) {
+          ++cur_;
+          return static_cast<std::int64_t>(n - 1);
+        }
+      } else if (remaining() >= 2 && cur_[1] != 0 && cur_[1] < 0x80) {
+        const std::size_t n = (cur_[0] & 0x7Fu) | std::size_t{cur_[1]} << 7;  // at least 128
+        if ((n - 1) * min_unit <= remaining() - 2) {
+          cur_ += 2;
+          return static_cast<std::int64_t>(n - 1);
+        }
+      }
+    } else if (remaining() >= (wide ? 4u : 2u)) {
+      const std::uint8_t* p = cur_;
+      const std::int64_t n = wide ? unchecked::i32(p) : unchecked::i16(p);
+      if (n >= 0 && static_cast<std::uint64_t>(n) * min_unit <= remaining() - (wide ? 4u : 2u)) {
+        cur_ = p;
+        return n;
+      }
     }
-    if (!ok()) return -1;
-    if (n < -1) {
-      fail_at(DecodeErrc::invalid_length, start);
-      return -1;
-    }
-    if (n > 0 && static_cast<std::uint64_t>(n) * min_unit > remaining()) {
-      fail_at(DecodeErrc::length_exceeds_input, start);
-      return -1;
-    }
-    return n;
+    return checked_length(compact, wide, min_unit);
   }
 
   // ---- strings and bytes ----
+  // Errors are reported at the length prefix (`start`).
   nullable_string nullable_str(bool compact) noexcept {
-    auto start = offset();
+    const std::uint8_t* start = cur_;
     std::int64_t n = length(compact, false);
     if (n < 0) return std::nullopt;
-    if (n > 0x7fff) {
-      fail_at(DecodeErrc::string_too_long, start);
+    if (n > 0x7fff) [[unlikely]] {
+      fail_at(DecodeErrc::string_too_long, static_cast<std::size_t>(start - begin_));
       return std::nullopt;
     }
     auto p = reinterpret_cast<const char*>(cur_);
@@ -200,16 +300,16 @@ class Reader {
   }
   /// A nullable string in a version where null may not be allowed.
   nullable_string nullable_str(bool compact, bool null_allowed) noexcept {
-    auto start = offset();
+    const std::uint8_t* start = cur_;
     auto s = nullable_str(compact);
-    if (!s && !null_allowed && ok()) fail_at(DecodeErrc::invalid_length, start);
+    if (!s && !null_allowed) null_where_not_allowed(start);
     return s;
   }
   std::string_view str(bool compact) noexcept {
-    auto start = offset();
+    const std::uint8_t* start = cur_;
     auto s = nullable_str(compact);
-    if (!s) {
-      if (ok()) fail_at(DecodeErrc::invalid_length, start);
+    if (!s) [[unlikely]] {
+      null_where_not_allowed(start);
       return {};
     }
     return *s;
@@ -222,16 +322,16 @@ class Reader {
     return v;
   }
   nullable_bytes nullable_byts(bool compact, bool null_allowed) noexcept {
-    auto start = offset();
+    const std::uint8_t* start = cur_;
     auto b = nullable_byts(compact);
-    if (!b && !null_allowed && ok()) fail_at(DecodeErrc::invalid_length, start);
+    if (!b && !null_allowed) null_where_not_allowed(start);
     return b;
   }
   bytes_view byts(bool compact) noexcept {
-    auto start = offset();
+    const std::uint8_t* start = cur_;
     auto b = nullable_byts(compact);
-    if (!b) {
-      if (ok()) fail_at(DecodeErrc::invalid_length, start);
+    if (!b) [[unlikely]] {
+      null_where_not_allowed(start);
       return {};
     }
     return *b;
@@ -255,6 +355,16 @@ class Reader {
   }
 
   // ---- tagged fields ----
+  /// Consumes an empty tagged-field section (the single byte 0, which almost
+  /// every struct of a flexible version ends with); false, consuming nothing,
+  /// for any other section.
+  bool empty_tags() noexcept {
+    if (cur_ != end_ && *cur_ == 0) {
+      ++cur_;
+      return true;
+    }
+    return false;
+  }
   /// Number of tagged fields that follow, checked against the remaining bytes
   /// (each takes at least two).
   std::uint32_t tag_count() noexcept {
@@ -295,10 +405,35 @@ class Reader {
   }
 
  private:
-  struct Frame {
-    const char* field;
-    std::int32_t index;
-  };
+  /// length() when its inline paths do not apply: longer compact lengths,
+  /// null, and every error.
+  [[gnu::noinline]] std::int64_t checked_length(bool compact, bool wide, std::size_t min_unit) noexcept {
+    auto start = offset();
+    std::int64_t n;
+    if (compact) {
+      n = static_cast<std::int64_t>(uvarint()) - 1;
+    } else if (wide) {
+      n = i32();
+    } else {
+      n = i16();
+    }
+    if (!ok()) return -1;
+    if (n < -1) {
+      fail_at(DecodeErrc::invalid_length, start);
+      return -1;
+    }
+    if (n > 0 && static_cast<std::uint64_t>(n) * min_unit > remaining()) {
+      fail_at(DecodeErrc::length_exceeds_input, start);
+      return -1;
+    }
+    return n;
+  }
+
+  /// A null length (at `start`) where the version does not allow null: an
+  /// error, unless reading had already failed.
+  [[gnu::noinline]] void null_where_not_allowed(const std::uint8_t* start) {
+    if (ok()) fail_at(DecodeErrc::invalid_length, static_cast<std::size_t>(start - begin_));
+  }
 
   static void append_segment(std::string& path, const char* name) {
     if (!name) return;
@@ -331,13 +466,17 @@ class Reader {
 
   const std::uint8_t* begin_;
   const std::uint8_t* cur_;
-  const std::uint8_t* end_;
+  const std::uint8_t* end_;      // of the readable part: begin_limit() moves it
+  const std::uint8_t* buf_end_;  // of the buffer
   std::pmr::memory_resource* mem_;
   std::size_t memory_left_;
-  const char* field_ = nullptr;
-  std::array<Frame, max_depth> frames_;  // written before read; not zeroed per decode
-  std::size_t depth_ = 0;
+  [[no_unique_address]] std::conditional_t<TracksPath, reader_detail::PathStack, reader_detail::NoPath> path_;
   std::optional<DecodeError> error_;
 };
+
+/// The reader of the decoding fast path: no field path in its errors.
+using Reader = BasicReader<false>;
+/// A reader whose errors name the field (e.g. "Topics[2].Partitions[0].Records").
+using TracingReader = BasicReader<true>;
 
 }  // namespace kwire

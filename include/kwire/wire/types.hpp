@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>
+#include <new>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -28,6 +29,12 @@ using nullable_bytes = std::optional<bytes_view>;
 /// A record set (the `records` schema type): the raw bytes of zero or more
 /// record batches or legacy message sets. kwire/records reads them lazily.
 using records_view = std::optional<bytes_view>;
+
+/// Tag for kwire::allocator's construct(): default-initialise the element.
+struct default_init_t {
+  explicit default_init_t() = default;
+};
+inline constexpr default_init_t default_init{};
 
 /// The allocator of message arrays: a std::pmr::memory_resource chosen by the
 /// caller (an arena such as std::pmr::monotonic_buffer_resource, or the default
@@ -51,6 +58,15 @@ class allocator {
   allocator(const allocator<U>& o) noexcept : mem_(o.raw_resource()) {}
 
   T* allocate(std::size_t n) { return static_cast<T*>(resource()->allocate(n * sizeof(T), alignof(T))); }
+  /// emplace_back(default_init): the element is default-initialised, `new (p)
+  /// U`, not value-initialised, `new (p) U()`, which zero-fills the whole
+  /// object before its member initialisers run again. Decoding uses it for
+  /// elements it is about to overwrite; a message struct's members all have
+  /// initialisers, so nothing is left indeterminate.
+  template <class U>
+  void construct(U* p, default_init_t) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
   void deallocate(T* p, std::size_t n) noexcept { resource()->deallocate(p, n * sizeof(T), alignof(T)); }
   std::pmr::memory_resource* resource() const noexcept { return mem_ ? mem_ : std::pmr::get_default_resource(); }
   std::pmr::memory_resource* raw_resource() const noexcept { return mem_; }

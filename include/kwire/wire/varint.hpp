@@ -67,6 +67,36 @@ enum class Parse : std::uint8_t { ok, truncated, overflow };
 /// Reads an unsigned 32-bit varint from [p, end). At most 5 bytes; the fifth may
 /// carry only the top 4 bits, so every accepted encoding fits in 32 bits.
 inline Parse get_u32(const std::uint8_t*& p, const std::uint8_t* end, std::uint32_t& out) noexcept {
+  // With 5 bytes left no byte of the varint can be past the end: one check
+  // for the whole varint instead of one per byte.
+  if (end - p >= 5) {
+    const std::uint8_t* q = p;
+    std::uint32_t b = *q++;
+    std::uint32_t v = b & 0x7F;
+    if (b & 0x80) {
+      b = *q++;
+      v |= (b & 0x7F) << 7;
+      if (b & 0x80) {
+        b = *q++;
+        v |= (b & 0x7F) << 14;
+        if (b & 0x80) {
+          b = *q++;
+          v |= (b & 0x7F) << 21;
+          if (b & 0x80) {
+            b = *q++;
+            if (b > 0x0F) {
+              p = q;
+              return Parse::overflow;
+            }
+            v |= b << 28;
+          }
+        }
+      }
+    }
+    p = q;
+    out = v;
+    return Parse::ok;
+  }
   std::uint32_t v = 0;
   for (int shift = 0; shift < 35; shift += 7) {
     if (p == end) return Parse::truncated;
@@ -84,6 +114,24 @@ inline Parse get_u32(const std::uint8_t*& p, const std::uint8_t* end, std::uint3
 /// Reads an unsigned 64-bit varlong: at most 10 bytes, the tenth at most 0x01.
 inline Parse get_u64(const std::uint8_t*& p, const std::uint8_t* end, std::uint64_t& out) noexcept {
   std::uint64_t v = 0;
+  // With 10 bytes left the varlong cannot run past the end: no check per byte.
+  if (end - p >= 10) {
+    const std::uint8_t* q = p;
+    for (int shift = 0; shift < 63; shift += 7) {
+      std::uint64_t b = *q++;
+      v |= (b & 0x7F) << shift;
+      if (!(b & 0x80)) {
+        p = q;
+        out = v;
+        return Parse::ok;
+      }
+    }
+    std::uint64_t b = *q++;
+    p = q;
+    if (b > 0x01) return Parse::overflow;
+    out = v | b << 63;
+    return Parse::ok;
+  }
   for (int shift = 0; shift < 70; shift += 7) {
     if (p == end) return Parse::truncated;
     std::uint8_t b = *p++;

@@ -29,7 +29,7 @@ class Sizer {
   bool ok() const noexcept { return !error_.has_value(); }
   const std::optional<EncodeError>& error() const noexcept { return error_; }
 
-  void fail(EncodeErrc code, std::string_view field) {
+  [[gnu::cold]] [[gnu::noinline]] void fail(EncodeErrc code, std::string_view field) {
     if (!error_) error_ = EncodeError{code, std::string(field)};
   }
 
