@@ -170,14 +170,21 @@ awaitable<void> Connection::write_loop() {
       co_await write_signal_.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;
     }
-    // Gather what is queued into one write.
-    std::string buf;
-    while (!write_queue_.empty() && buf.size() < (1u << 20)) {
-      buf += write_queue_.front();
+    // What is queued goes out in one gathered write, each frame from where
+    // it lies: an entry's frame is as large as the entry, and copying it
+    // into one buffer would cost a pass over every payload byte.
+    std::vector<std::string> batch;
+    std::vector<asio::const_buffer> bufs;
+    std::size_t bytes = 0;
+    while (!write_queue_.empty() && bytes < (1u << 20) && batch.size() < 64) {
+      bytes += write_queue_.front().size();
+      batch.push_back(std::move(write_queue_.front()));
       write_queue_.pop_front();
     }
+    bufs.reserve(batch.size());
+    for (const auto& frame : batch) bufs.push_back(asio::buffer(frame));
     boost::system::error_code ec;
-    co_await asio::async_write(socket_, asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+    co_await asio::async_write(socket_, bufs, asio::redirect_error(use_awaitable, ec));
     if (ec) {
       close();
       co_return;
