@@ -78,6 +78,8 @@ struct Ctx {
     attached.clear();
     stand_ins_used = 0;
   }
+  /// Of the stand-in address range (reply.hpp), what this response's
+  /// attached regions took.
   std::uint64_t stand_ins_used = 0;
 
   kwire::ErrorCode note(kwire::ErrorCode code) {
