@@ -31,6 +31,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/storage/embedded/catalog.cpp
     ${s}/storage/embedded/file_cache.cpp
     ${s}/storage/embedded/files.cpp
+    ${s}/storage/embedded/flusher.cpp
     ${s}/storage/embedded/group_store.cpp
     ${s}/storage/embedded/log.cpp
     ${s}/storage/embedded/log_read.cpp
