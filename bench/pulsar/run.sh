@@ -10,6 +10,8 @@
 #   ROUNDS (3)                             rounds; the report gives medians
 #   OUT (bench/results/pulsar.md)          the report
 #   KEEP=1                                 keep the work directory (logs)
+#   LATENCY_BATCH (131072), LATENCY_SENDS (2000)   the latency rows' batch
+#                                          bytes and sends (below)
 #
 # Rows, each writing RECORDS records into a new 1-partition topic and then
 # reading them all back, run in turn in every round:
@@ -21,6 +23,8 @@
 #   both kwire rows again with the producer's batch.size at 128 KiB, the
 #   Pulsar client's default batch byte limit (kwire stores one Kafka batch as
 #   one Pulsar entry, so the batch size sets how much each entry carries)
+# and two latency rows (the gateway's own cost, see "the gateway's own
+# latency" below): Pulsar's client and a franz-go producer through kwire.
 # The standalone listens on 26650/28080/23181, away from the tests' ports.
 # bench/pulsar/notes.md (hand-written remarks) is appended to the report.
 set -euo pipefail
@@ -120,27 +124,34 @@ PY
 }
 
 # --- kwire-broker, once per entry format -----------------------------------
+# start_kwire KEY FORMAT NAMESPACE: a kwire-broker on Pulsar; sets bs and
+# broker_pid, logs to broker-KEY.log; fails (and marks the run failed) if it
+# does not listen.
+start_kwire() {
+  local port
+  port="$(free_port)"
+  bs="127.0.0.1:$port"
+  log "kwire-broker --entryFormat=$2 on $bs, namespace public/$3"
+  "$broker_bin" --listeners="PLAINTEXT://$bs" --log.dirs="$work/data-$1" \
+    --kwire.storage=pulsar --pulsarServiceUrl="$url" --pulsarWebServiceUrl="$web" \
+    --kwire.namespace="$3" --entryFormat="$2" --group.initial.rebalance.delay.ms=0 \
+    >"$work/broker-$1.log" 2>&1 &
+  broker_pid=$!
+  pids+=("$broker_pid")
+  wait_listening "$port" "$broker_pid" || { failed=1; return 1; }
+}
+
 # run_kwire ROUND KEY FORMAT NAME [PRODUCER-PROPERTY...]
 run_kwire() {
   local round="$1" key="$2" format="$3" name="$4"
   shift 4
-  local port ns bs topic="perf" broker_pid status=ok
-  port="$(free_port)"
+  local ns bs topic="perf" broker_pid status=ok
   ns="bench-$key-$run_id-$round"
   key="$key-$round"  # file names
-  bs="127.0.0.1:$port"
-  log "round $round: kwire-broker --entryFormat=$format on $bs, namespace public/$ns"
-  "$broker_bin" --listeners="PLAINTEXT://$bs" --log.dirs="$work/data-$key" \
-    --kwire.storage=pulsar --pulsarServiceUrl="$url" --pulsarWebServiceUrl="$web" \
-    --kwire.namespace="$ns" --entryFormat="$format" --group.initial.rebalance.delay.ms=0 \
-    >"$work/broker-$key.log" 2>&1 &
-  broker_pid=$!
-  pids+=("$broker_pid")
-  if ! wait_listening "$port" "$broker_pid"; then
-    failed=1
+  start_kwire "$key" "$format" "$ns" || {
     row row="${key%-"$round"}" round="$round" name="$name" status="broker did not start: $(tail -3 "$work/broker-$key.log" | tr '\n' ' ')"
     return 0
-  fi
+  }
 
   kafka kafka-topics --bootstrap-server "$bs" --create --topic "$topic" --partitions 1 --replication-factor 1 \
     >"$work/topics-$key.log" 2>&1 || { status="topic creation failed"; failed=1; }
@@ -208,8 +219,67 @@ PY
   wait "$broker_pid" 2>/dev/null || true
 }
 
+# --- the gateway's own latency -----------------------------------------------
+# A Kafka producer (franz-go, acks=all, 5 requests in flight) sending 128 KiB
+# batches through kwire-broker, next to Pulsar's client sending messages of
+# that size with 5 sends pending. Each Kafka batch becomes one Pulsar entry,
+# so the two wait for the same bookie writes; the difference of their p50
+# latencies is what the gateway adds. Results go to latency.jsonl.
+lat_bytes="${LATENCY_BATCH:-131072}" lat_sends="${LATENCY_SENDS:-2000}"
+loadgen_bin="$work/loadgen"
+(cd "$root/bench/broker/loadgen" && GOFLAGS=-mod=mod go build -o "$loadgen_bin" .)
+
+run_direct_latency() {
+  local round="$1" status=ok topic="persistent://public/bench-direct/latency-$run_id-$1"
+  log "round $round: Pulsar client, $lat_sends messages of $lat_bytes B, 5 pending"
+  java -cp "$pulsar_cp" "$here/PulsarPerf.java" "$url" "$topic" "$lat_sends" "$lat_bytes" latency \
+    >"$work/direct-latency-$round.json" 2>"$work/direct-latency-$round.err" || { status="failed"; failed=1; }
+  python3 - "$work/direct-latency-$round.json" "$status" "$round" >>"$work/latency.jsonl" <<'PY'
+import json, sys
+path, status, rnd = sys.argv[1:]
+try:
+    d = json.loads([l for l in open(path) if l.startswith('{"records"')][-1])
+except Exception:
+    d, status = {}, status if status != "ok" else "no result"
+print(json.dumps({"row": "pulsar-client", "round": int(rnd), "status": status, "sends": d.get("records"),
+                  "mbps": d.get("produce_mbps"), "p50_ms": d.get("p50_ms"), "p99_ms": d.get("p99_ms")}))
+PY
+  log "$(tail -1 "$work/latency.jsonl")"
+}
+
+run_kwire_latency() {
+  local round="$1" key="kwire-latency-$1" status=ok
+  if ! start_kwire "$key" kafka "bench-latency-$run_id-$round"; then
+    echo "{\"row\": \"kwire\", \"round\": $round, \"status\": \"broker did not start\"}" >>"$work/latency.jsonl"
+    return 0
+  fi
+  # About lat_sends requests: a batch of lat_bytes holds that many bytes of
+  # 1 KiB records less their framing.
+  "$loadgen_bin" create -brokers "$bs" -topic lat -partitions 1 >"$work/loadgen-$key.log" 2>&1 &&
+    "$loadgen_bin" produce -brokers "$bs" -topic lat -records $((lat_sends * lat_bytes / 1040)) -size 1024 \
+      -acks all -batch-bytes "$lat_bytes" >"$work/loadgen-$key.json" 2>>"$work/loadgen-$key.log" ||
+    { status="loadgen failed: $(tail -2 "$work/loadgen-$key.log" | tr '\n' ' ')"; failed=1; }
+  python3 - "$work/loadgen-$key.json" "$status" "$round" >>"$work/latency.jsonl" <<'PY'
+import json, sys
+path, status, rnd = sys.argv[1:]
+try:
+    d = json.loads(open(path).read().strip().splitlines()[-1])
+except Exception:
+    d, status = {}, status if status != "ok" else "no result"
+if status == "ok" and d.get("errors"):
+    status = f"{d['errors']} produce errors: {d.get('first_error')}"
+print(json.dumps({"row": "kwire", "round": int(rnd), "status": status, "sends": d.get("requests"),
+                  "mbps": d.get("mb_per_s"), "p50_ms": d.get("request_p50_ms"), "p99_ms": d.get("request_p99_ms")}))
+PY
+  log "$(tail -1 "$work/latency.jsonl")"
+  kill -TERM "$broker_pid" 2>/dev/null || true
+  wait "$broker_pid" 2>/dev/null || true
+}
+
 for round in $(seq 1 "$rounds"); do
   run_direct "$round"
+  run_direct_latency "$round"
+  run_kwire_latency "$round"
   run_kwire "$round" kwire-pulsar pulsar "kwire-broker, entry format pulsar"
   run_kwire "$round" kwire-kafka kafka "kwire-broker, entry format kafka"
   run_kwire "$round" kwire-pulsar-128k pulsar "kwire-broker, entry format pulsar, batch.size 128 KiB" batch.size=131072
@@ -233,7 +303,7 @@ export BENCH_NPROC="$(nproc)" BENCH_MEM="$(free -g | awk '/^Mem:/{print $2}')"
 export BENCH_LOAD_BEFORE="$load_before" BENCH_LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 export BENCH_PULSAR="$pulsar_version" BENCH_KAFKA="$kafka_version"
 export BENCH_JAVA="$(java -version 2>&1 | head -1 | tr -d '"')"
-export BENCH_NOTES="$here/notes.md"
+export BENCH_NOTES="$here/notes.md" BENCH_LAT_BYTES="$lat_bytes" BENCH_LAT_SENDS="$lat_sends"
 mkdir -p "$(dirname "$out")"
 python3 - <<'PY'
 import json, os, statistics
@@ -308,6 +378,33 @@ if os.path.exists(p) and os.path.getsize(p):
     L += ["ERROR lines in the Pulsar standalone's log over the whole run (count, message):", "", "```"]
     L += [l.rstrip() for l in open(p)]
     L += ["```", ""]
+lat_path = os.path.join(work, "latency.jsonl")
+lat = [json.loads(l) for l in open(lat_path)] if os.path.exists(lat_path) else []
+if lat:
+    def lmed(k, m):
+        v = [r[m] for r in lat if r["row"] == k and r.get("status") == "ok" and isinstance(r.get(m), (int, float))]
+        return statistics.median(v) if v else None
+    names = {"pulsar-client": "Pulsar Java client, one message per send, 5 pending",
+             "kwire": "kwire-broker (entry format kafka), franz-go, acks=all, 5 requests in flight"}
+    L += ["## The gateway's own latency", "",
+          f"A Kafka producer (bench/broker/loadgen on franz-go, 1 KiB records, acks=all, batches of at most "
+          f"{E['BENCH_LAT_BYTES']} bytes, linger 5 ms, 5 requests in flight) through kwire-broker, next to Pulsar's "
+          f"Java client sending {E['BENCH_LAT_SENDS']} messages of {E['BENCH_LAT_BYTES']} bytes without batching, "
+          "at most 5 pending. Both write one entry per send to the same standalone. Latency: for Pulsar, sendAsync "
+          "to acknowledgement; for kwire, a produce request's round trip (franz-go's BrokerE2E, write start to "
+          "response read). Goal: kwire's p50 at most 0.5 ms above Pulsar's.", "",
+          "| row | sends (median) | MB/s | p50 ms | p99 ms | rounds ok |", "| --- | --- | --- | --- | --- | --- |"]
+    for k in ["pulsar-client", "kwire"]:
+        rs = [r for r in lat if r["row"] == k]
+        ok = sum(r.get("status") == "ok" for r in rs)
+        L.append(f"| {names[k]} | {num(lmed(k, 'sends'), '{:,.0f}')} | {num(lmed(k, 'mbps'), '{:.1f}')} | "
+                 f"{num(lmed(k, 'p50_ms'), '{:.2f}')} | {num(lmed(k, 'p99_ms'), '{:.2f}')} | {ok} of {len(rs)} |")
+    a, b = lmed("kwire", "p50_ms"), lmed("pulsar-client", "p50_ms")
+    if a is not None and b is not None:
+        L += ["", f"kwire's p50 minus Pulsar's: **{a - b:+.2f} ms** (goal ≤ 0.5 ms: {'met' if a - b <= 0.5 else 'short'})."]
+    L += ["", "Every round: " + "; ".join(
+        f"{r['row']} round {r['round']}: p50 {num(r.get('p50_ms'), '{:.2f}')} ms, p99 {num(r.get('p99_ms'), '{:.2f}')} ms"
+        + ("" if r.get("status") == "ok" else f" ({r.get('status')})") for r in lat) + ".", ""]
 notes = E.get("BENCH_NOTES")
 if notes and os.path.exists(notes):
     L += [open(notes).read().strip(), ""]
