@@ -419,3 +419,30 @@ TEST_CASE("compact lengths read the same on the inline paths and the general one
   CHECK(rs.error()->code == DecodeErrc::invalid_length);
   CHECK(rs.error()->offset == 0);
 }
+
+TEST_CASE("arrays of numbers and runs of fixed-width fields: written with one cursor") {
+  kwire::array<std::int32_t> a{1, -2, INT32_MAX};
+  CHECK(write([&](auto& w) { kwire::fields::put_fixed(w, a, false); }) ==
+        bytes{0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xfe, 0x7f, 0xff, 0xff, 0xff});
+  kwire::array<std::int64_t> l{-1};
+  CHECK(write([&](auto& w) { kwire::fields::put_fixed(w, l, true); }) ==
+        bytes{0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
+  kwire::array<double> d{1.0};
+  CHECK(write([&](auto& w) { kwire::fields::put_fixed(w, d, true); }) ==
+        bytes{0x02, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0});
+  std::optional<kwire::array<std::int16_t>> none;
+  CHECK(write([&](auto& w) { kwire::fields::put_fixed(w, none, true, true, "A"); }) == bytes{0x00});
+  CHECK(write([&](auto& w) { kwire::fields::put_fixed(w, none, false, true, "A"); }) == bytes{0xff, 0xff, 0xff, 0xff});
+  kwire::Sizer s;
+  kwire::fields::put_fixed(s, none, true, false, "A");
+  CHECK(s.error()->code == kwire::EncodeErrc::null_not_allowed);
+
+  bytes out(7);
+  kwire::Writer w(out.data(), out.data() + out.size());
+  std::uint8_t* p = w.take(6);
+  kwire::unchecked::put_i16(p, -2);
+  kwire::unchecked::put_i32(p, 256);
+  w.u8(9);
+  CHECK(w.position() == out.data() + out.size());
+  CHECK(out == bytes{0xff, 0xfe, 0x00, 0x00, 0x01, 0x00, 0x09});
+}

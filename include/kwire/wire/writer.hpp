@@ -13,12 +13,36 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "kwire/wire/error.hpp"
 #include "kwire/wire/types.hpp"
 #include "kwire/wire/varint.hpp"
 
 namespace kwire {
+
+/// Stores for a run of fixed-width fields whose bytes Writer::take() reserved:
+/// each writes big-endian at `p` and advances it.
+namespace unchecked {
+template <class T>
+inline void store(std::uint8_t*& p, T v) noexcept {
+  v = boost::endian::native_to_big(v);
+  std::memcpy(p, &v, sizeof(T));
+  p += sizeof(T);
+}
+inline void put_i8(std::uint8_t*& p, std::int8_t v) noexcept { *p++ = static_cast<std::uint8_t>(v); }
+inline void put_boolean(std::uint8_t*& p, bool v) noexcept { *p++ = v ? 1 : 0; }
+inline void put_i16(std::uint8_t*& p, std::int16_t v) noexcept { store(p, static_cast<std::uint16_t>(v)); }
+inline void put_u16(std::uint8_t*& p, std::uint16_t v) noexcept { store(p, v); }
+inline void put_i32(std::uint8_t*& p, std::int32_t v) noexcept { store(p, static_cast<std::uint32_t>(v)); }
+inline void put_u32(std::uint8_t*& p, std::uint32_t v) noexcept { store(p, v); }
+inline void put_i64(std::uint8_t*& p, std::int64_t v) noexcept { store(p, static_cast<std::uint64_t>(v)); }
+inline void put_f64(std::uint8_t*& p, double v) noexcept { store(p, std::bit_cast<std::uint64_t>(v)); }
+inline void put_uuid(std::uint8_t*& p, const Uuid& u) noexcept {
+  std::memcpy(p, u.bytes.data(), 16);
+  p += 16;
+}
+}  // namespace unchecked
 
 /// Size pass: counts bytes and records the first encode error.
 class Sizer {
@@ -56,6 +80,11 @@ class Sizer {
   }
   void raw(bytes_view b) noexcept { n_ += b.size(); }
   void raw(std::string_view s) noexcept { n_ += s.size(); }
+  /// An array of fixed-width numbers, without its length prefix.
+  template <class T>
+  void fixed_array(const T*, std::size_t count) noexcept {
+    n_ += count * sizeof(T);
+  }
 
  private:
   std::size_t n_ = 0;
@@ -109,6 +138,33 @@ class Writer {
     p_ += b.size();
   }
   void raw(std::string_view s) noexcept { raw(as_bytes(s)); }
+
+  /// Reserves the next `n` bytes, a run of fixed-width fields, for the stores
+  /// in kwire::unchecked. Every store through a byte pointer may alias the
+  /// writer's own cursor, so field-by-field writes reload and store it after
+  /// each field; a run written from a local pointer moves it once.
+  std::uint8_t* take(std::size_t n) noexcept {
+    assert(p_ + n <= end_);
+    std::uint8_t* p = p_;
+    p_ += n;
+    return p;
+  }
+  /// An array of fixed-width numbers, without its length prefix: converted to
+  /// big-endian in one loop.
+  template <class T>
+  void fixed_array(const T* values, std::size_t count) noexcept {
+    using U = std::conditional_t<sizeof(T) == 1, std::uint8_t,
+                                 std::conditional_t<sizeof(T) == 2, std::uint16_t,
+                                                    std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
+    static_assert(sizeof(U) == sizeof(T));
+    std::uint8_t* p = take(count * sizeof(T));
+    for (std::size_t i = 0; i < count; ++i) {
+      U u;
+      std::memcpy(&u, values + i, sizeof(U));
+      u = boost::endian::native_to_big(u);
+      std::memcpy(p + i * sizeof(U), &u, sizeof(U));
+    }
+  }
 
  private:
   template <class T>
