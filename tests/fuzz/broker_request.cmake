@@ -35,6 +35,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/storage/embedded/group_store.cpp
     ${s}/storage/embedded/log.cpp
     ${s}/storage/embedded/log_read.cpp
+    ${s}/storage/embedded/log_txn.cpp
     ${s}/storage/embedded/segment.cpp
     ${s}/storage/embedded/store.cpp)
   target_include_directories(fuzz_kwire_broker PUBLIC ${s} ${broker_dir}/tests)

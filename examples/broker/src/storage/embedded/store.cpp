@@ -32,6 +32,7 @@ class Store final : public Storage {
   const Namespace& ns() const noexcept override { return opts_.ns; }
   TopicCatalog& topics() override { return *catalog_; }
   GroupStore& groups() override { return *groups_; }
+  bool supports_transactions() const noexcept override { return true; }
 
   Task<std::shared_ptr<PartitionLog>> open_log(TopicPartition tp) override {
     using R = Result<std::shared_ptr<PartitionLog>>;
