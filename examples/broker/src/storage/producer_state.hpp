@@ -33,6 +33,7 @@ class ProducerStateTable {
     std::deque<BatchMeta> batches;  // oldest first
     std::int64_t txn_first_offset = -1;  // of the open transaction; -1 if none
     std::int32_t coordinator_epoch = -1;  // of the last marker
+    std::int64_t last_timestamp = -1;     // max timestamp of its last batch
   };
 
   /// A transaction a marker ended: from its first batch to the marker.
@@ -91,6 +92,7 @@ class ProducerStateTable {
     }
     e.batches.push_back({h.base_sequence, h.last_sequence(), h.base_offset, h.last_offset(), append_time});
     while (e.batches.size() > cached_batches) e.batches.pop_front();
+    e.last_timestamp = h.max_timestamp;
     if (h.transactional && e.txn_first_offset < 0) {
       e.txn_first_offset = h.base_offset;
       open_.insert({h.base_offset, h.producer_id});
@@ -141,6 +143,15 @@ class ProducerStateTable {
     return it == producers_.end() ? nullptr : &it->second;
   }
   const std::unordered_map<std::int64_t, Entry>& entries() const noexcept { return producers_; }
+
+  std::vector<ProducerSnapshot> snapshot() const {
+    std::vector<ProducerSnapshot> out;
+    for (const auto& [pid, e] : producers_) {
+      out.push_back({pid, e.epoch, e.batches.empty() ? -1 : e.batches.back().last_seq, e.last_timestamp,
+                     e.coordinator_epoch, e.txn_first_offset});
+    }
+    return out;
+  }
 
   /// Forgets everything (before a rebuild).
   void clear() {

@@ -169,6 +169,16 @@ inline std::vector<std::uint8_t> read_bytes(const ReadResult& r) {
   return out;
 }
 
+/// One producer's state in a partition (DescribeProducers).
+struct ProducerSnapshot {
+  std::int64_t producer_id = -1;
+  std::int16_t producer_epoch = -1;
+  std::int32_t last_sequence = -1;
+  std::int64_t last_timestamp = -1;
+  std::int32_t coordinator_epoch = -1;
+  std::int64_t txn_start_offset = -1;  // of its open transaction; -1 if none
+};
+
 struct TimestampLookup {
   /// The first batch whose max timestamp is >= the asked timestamp: its base
   /// offset and max timestamp; offset -1 when there is none. Storage only
@@ -224,6 +234,9 @@ class PartitionLog {
 
   /// Current offsets, from memory.
   virtual LogOffsets offsets() const = 0;
+
+  /// The producers the partition keeps state for, from memory.
+  virtual std::vector<ProducerSnapshot> producers() const { return {}; }
 
   /// The first batch with max timestamp >= `timestamp`.
   virtual Task<TimestampLookup> offset_for_timestamp(std::int64_t timestamp) = 0;
@@ -316,6 +329,26 @@ class GroupStore {
 };
 
 // ---------------------------------------------------------------------------
+// Transaction state
+
+struct TxnBlob {
+  std::string transactional_id;
+  std::vector<std::uint8_t> data;  // the broker's encoding; storage never reads it
+};
+
+/// The transaction coordinator's record of each transactional id, durable.
+class TxnStore {
+ public:
+  virtual ~TxnStore() = default;
+  /// Replaces the id's record; completes once it is durable. Changes reach
+  /// the store in the order the calls started.
+  virtual Task<Done> store_txn(std::string transactional_id, std::vector<std::uint8_t> blob) = 0;
+  virtual Task<Done> delete_txn(std::string transactional_id) = 0;
+  /// Every stored record (at startup, to rebuild the coordinator's state).
+  virtual Task<std::vector<TxnBlob>> load_txns() = 0;
+};
+
+// ---------------------------------------------------------------------------
 // Gateways: kwire-broker processes in front of the same storage
 
 struct Endpoint {
@@ -368,6 +401,8 @@ class Storage {
   /// aborted-transactions index) and the store keeps transaction state: the
   /// broker offers the transaction APIs only then.
   virtual bool supports_transactions() const noexcept { return false; }
+  /// The transaction coordinator's records; nullptr without transactions.
+  virtual TxnStore* transactions() { return nullptr; }
 
   /// `on_data(tp)` is called (on any thread) when records this gateway did
   /// not append reach a partition it reads (native Pulsar producers, another

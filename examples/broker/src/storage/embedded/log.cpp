@@ -54,7 +54,9 @@ Task<AppendResult> Log::append(AppendBatch batch) {
     r = append_locked(batch);
     if (r.ok() && flush_every_) seq = written_;
   }
-  co_return co_await acknowledge(std::move(r), seq);
+  // Bound first: g++ 12 destroys a by-value argument inside a co_await twice.
+  auto ack = acknowledge(std::move(r), seq);
+  co_return co_await std::move(ack);
 }
 
 // log.flush.interval.messages=1: an append numbered `seq` (0: none to wait

@@ -28,6 +28,7 @@ class Log final : public PartitionLog, public Flushable, public std::enable_shar
   Task<std::vector<AbortedTxn>> aborted_transactions(std::int64_t from, std::int64_t to) override;
   Task<ReadResult> read(ReadOptions options) override;
   LogOffsets offsets() const override;
+  std::vector<ProducerSnapshot> producers() const override;
   Task<TimestampLookup> offset_for_timestamp(std::int64_t timestamp) override;
   Task<TimestampLookup> max_timestamp() override;
   Task<std::int64_t> delete_records(std::int64_t offset) override;

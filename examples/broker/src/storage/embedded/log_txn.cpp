@@ -91,7 +91,9 @@ Task<AppendResult> Log::append_marker(TxnMarker marker) {
     r = append_marker_locked(marker);
     if (r.ok() && flush_every_) seq = written_;
   }
-  co_return co_await acknowledge(std::move(r), seq);
+  // Bound first: g++ 12 destroys a by-value argument inside a co_await twice.
+  auto ack = acknowledge(std::move(r), seq);
+  co_return co_await std::move(ack);
 }
 
 Result<AppendResult> Log::append_marker_locked(const TxnMarker& m) {
@@ -156,6 +158,11 @@ Task<std::vector<AbortedTxn>> Log::aborted_transactions(std::int64_t from, std::
   std::lock_guard lk(mu_);
   if (auto e = gone(); e != Errc::ok) co_return R::failure(e);
   co_return R::success(aborted_between_locked(std::max(from, log_start_), to));
+}
+
+std::vector<ProducerSnapshot> Log::producers() const {
+  std::lock_guard lk(mu_);
+  return producers_.snapshot();
 }
 
 void Log::save_txn_scan_start_locked() {
