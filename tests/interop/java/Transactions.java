@@ -221,6 +221,26 @@ public class Transactions {
       expected.add("open-0");
       checkExactly(read("txn", true), expected, "read_committed after the last commit");
     }
+    // A hanging transaction ended by a tool: Admin.abortTransaction has the
+    // partition write the abort marker itself (WriteTxnMarkers).
+    try (var hanging = producer("tx-hang", Map.of()); Admin admin = admin()) {
+      hanging.initTransactions();
+      hanging.beginTransaction();
+      hanging.send(new ProducerRecord<>("txn", 1, "k", "hang-0"));
+      hanging.flush();
+      var tp = new TopicPartition("txn", 1);
+      check(!endOffsets("txn", true).equals(endOffsets("txn", false)), "the hanging transaction holds nothing back");
+      var open = admin.describeProducers(List.of(tp)).partitionResult(tp).get().activeProducers().stream()
+          .filter(s -> s.currentTransactionStartOffset().isPresent()).findFirst().orElseThrow();
+      admin.abortTransaction(new AbortTransactionSpec(tp, open.producerId(), (short) open.producerEpoch(),
+          open.coordinatorEpoch().orElse(0))).all().get();
+      check(endOffsets("txn", true).equals(endOffsets("txn", false)), "last stable offsets after abortTransaction");
+      List<String> expected = new ArrayList<>(values("c1", 30));
+      expected.addAll(values("c2", 20));
+      expected.addAll(values("c3", 10));
+      expected.add("open-0");
+      checkExactly(read("txn", true), expected, "read_committed after abortTransaction");
+    }
   }
 
   /** Records moved from one topic to another with the offsets committed in the same transactions. */

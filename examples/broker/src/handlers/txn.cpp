@@ -1,6 +1,6 @@
-// The transaction APIs: AddPartitionsToTxn (client versions), AddOffsetsToTxn,
-// TxnOffsetCommit, EndTxn, DescribeTransactions, ListTransactions and
-// DescribeProducers. InitProducerId is in handlers/core.cpp; the state
+// The transaction APIs: AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit,
+// EndTxn, DescribeTransactions, ListTransactions, DescribeProducers and
+// WriteTxnMarkers (which tools use to end a hanging transaction). InitProducerId is in handlers/core.cpp; the state
 // machine is coordinator/txn_coordinator.hpp, whose operations run on its
 // strand. Offered only where the store keeps transactions.
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <regex>
 
 #include "coordinator/group_coordinator.hpp"
 #include "coordinator/txn_coordinator.hpp"
@@ -28,6 +29,8 @@
 #include "kwire/messages/list_transactions_response.hpp"
 #include "kwire/messages/txn_offset_commit_request.hpp"
 #include "kwire/messages/txn_offset_commit_response.hpp"
+#include "kwire/messages/write_txn_markers_request.hpp"
+#include "kwire/messages/write_txn_markers_response.hpp"
 #include "protocol/registry.hpp"
 
 namespace kwire_broker {
@@ -152,8 +155,12 @@ asio::awaitable<void> txn_offset_commit(Broker&, Ctx& ctx, TxnOffsetCommitReques
   }
   storage::GroupStore::Offsets offsets;
   const auto now = wall_ms();
+  // v6 names topics by id.
+  auto topic_of = [&](const TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic& t) {
+    return ctx.version >= 6 ? catalog.find_topic(t.topic_id.bytes) : catalog.find_topic(std::string(t.name));
+  };
   for (const auto& t : req.topics) {
-    auto info = catalog.find_topic(std::string(t.name));
+    auto info = topic_of(t);
     for (const auto& p : t.partitions) {
       if (!info || p.partition_index < 0 || p.partition_index >= info->partitions) continue;
       storage::CommittedOffset o;
@@ -172,13 +179,14 @@ asio::awaitable<void> txn_offset_commit(Broker&, Ctx& ctx, TxnOffsetCommitReques
   for (const auto& t : req.topics) {
     auto& tr = resp.topics.emplace_back();
     tr.name = t.name;
-    auto info = catalog.find_topic(std::string(t.name));
+    tr.topic_id = t.topic_id;
+    auto info = topic_of(t);
+    const ErrorCode unknown = ctx.version >= 6 && !info ? ErrorCode::UnknownTopicId : ErrorCode::UnknownTopicOrPartition;
     for (const auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
       const bool known = info && p.partition_index >= 0 && p.partition_index < info->partitions;
-      pr.error_code = ctx.note(error != ErrorCode::None ? error : known ? ErrorCode::None
-                                                                        : ErrorCode::UnknownTopicOrPartition);
+      pr.error_code = ctx.note(error != ErrorCode::None ? error : known ? ErrorCode::None : unknown);
     }
   }
 }
@@ -238,6 +246,16 @@ asio::awaitable<void> list_transactions(Broker&, Ctx& ctx, ListTransactionsReque
     else resp.unknown_state_filters.push_back(name);
   }
   if (!c) co_return;
+  // v2: ids matching a regular expression (whole id).
+  std::optional<std::regex> pattern;
+  if (req.transactional_id_pattern && !req.transactional_id_pattern->empty()) {
+    try {
+      pattern.emplace(std::string(*req.transactional_id_pattern));
+    } catch (const std::regex_error&) {
+      resp.error_code = ctx.note(ErrorCode::InvalidRegularExpression);
+      co_return;
+    }
+  }
   const auto now = wall_ms();
   for (auto& t : c->list()) {
     if (!states.empty() && std::find(states.begin(), states.end(), t.state) == states.end()) continue;
@@ -247,6 +265,7 @@ asio::awaitable<void> list_transactions(Broker&, Ctx& ctx, ListTransactionsReque
       continue;
     // v1: transactions running for longer than the duration.
     if (req.duration_filter >= 0 && (t.start_ms < 0 || now - t.start_ms < req.duration_filter)) continue;
+    if (pattern && !std::regex_match(t.id, *pattern)) continue;
     auto& ts = resp.transaction_states.emplace_back();
     ts.transactional_id = ctx.keep(t.id);
     ts.producer_id = t.producer_id;
@@ -287,6 +306,45 @@ asio::awaitable<void> describe_producers(Broker&, Ctx& ctx, DescribeProducersReq
   }
 }
 
+// Markers written straight into partitions, as a transaction coordinator
+// (or a tool aborting a hanging transaction) asks a partition leader to.
+asio::awaitable<void> write_txn_markers(Broker& b, Ctx& ctx, WriteTxnMarkersRequest& req,
+                                        WriteTxnMarkersResponse& resp) {
+  auto& catalog = ctx.realm().store().topics();
+  for (const auto& m : req.markers) {
+    auto& mr = resp.markers.emplace_back();
+    mr.producer_id = m.producer_id;
+    storage::TxnMarker marker;
+    marker.producer_id = m.producer_id;
+    marker.producer_epoch = m.producer_epoch;
+    marker.coordinator_epoch = m.coordinator_epoch;
+    marker.commit = m.transaction_result;
+    for (const auto& t : m.topics) {
+      auto& tr = mr.topics.emplace_back();
+      tr.name = t.name;
+      auto info = catalog.find_topic(std::string(t.name));
+      for (const auto p : t.partition_indexes) {
+        auto& pr = tr.partitions.emplace_back();
+        pr.partition_index = p;
+        if (!info || p < 0 || p >= info->partitions) {
+          pr.error_code = ctx.note(ErrorCode::UnknownTopicOrPartition);
+          continue;
+        }
+        TopicPartition tp{info->name, p};  // named: g++ 12 mishandles temporaries in co_await
+        auto lr = co_await ctx.realm().log(tp);
+        if (!lr.ok()) {
+          pr.error_code = ctx.note(to_kafka(lr.error));
+          continue;
+        }
+        auto append = lr.value->append_marker(marker);
+        auto r = co_await std::move(append);
+        pr.error_code = ctx.note(to_kafka(r.error));
+        if (r.ok()) b.notifier().notify(tp);
+      }
+    }
+  }
+}
+
 template <class Req, asio::awaitable<void> (*Fn)(Broker&, Ctx&, Req&, kwire::response_of_t<Req>&)>
 HandlerEntry txn_api(std::int16_t min, std::int16_t max) {
   auto e = handler<Req, Fn>(min, max);
@@ -300,14 +358,15 @@ std::vector<HandlerEntry> txn_handlers() {
   return {
       txn_api<AddPartitionsToTxnRequest, add_partitions_to_txn>(0, 5),
       txn_api<AddOffsetsToTxnRequest, add_offsets_to_txn>(0, 4),
-      txn_api<TxnOffsetCommitRequest, txn_offset_commit>(0, 4),
+      txn_api<TxnOffsetCommitRequest, txn_offset_commit>(0, 6),
       // v5 belongs to Transactions V2, which clients use only when the
       // transaction.version feature says so (it is not finalized here): it
       // is answered as v4, with the producer id and epoch unchanged.
       txn_api<EndTxnRequest, end_txn>(0, 5),
       txn_api<DescribeTransactionsRequest, describe_transactions>(0, 0),
-      txn_api<ListTransactionsRequest, list_transactions>(0, 1),
+      txn_api<ListTransactionsRequest, list_transactions>(0, 2),
       txn_api<DescribeProducersRequest, describe_producers>(0, 0),
+      txn_api<WriteTxnMarkersRequest, write_txn_markers>(0, 2),
   };
 }
 
