@@ -247,6 +247,8 @@ TEST_CASE("txn coordinator: a new producer for the id aborts its predecessor's t
   CHECK(n.end("app", zombie, true) == ErrorCode::ProducerFenced);
   CHECK(n.coordinator->may_write(zombie.producer_id, zombie.producer_epoch, tp) == ErrorCode::InvalidProducerEpoch);
   CHECK(n.produce(tp, zombie, 1).error == storage::Errc::invalid_producer_epoch);
+  // Unlike a producer whose transaction timed out, it cannot claim the new epoch.
+  CHECK(n.init("app", zombie.producer_id, zombie.producer_epoch).error == ErrorCode::ProducerFenced);
   // The new producer works.
   REQUIRE(n.add("app", fresh, {tp}).error == ErrorCode::None);
   REQUIRE(n.produce(tp, fresh, 0).ok());
@@ -276,6 +278,13 @@ TEST_CASE("txn coordinator: a transaction past its timeout is aborted under a bu
   CHECK(n.log(tp)->offsets().last_stable == n.log(tp)->offsets().high_watermark);
   // The timed-out producer learns it when it tries to commit.
   CHECK(n.end("app", p, true) == ErrorCode::ProducerFenced);
+  // KIP-588: it may take the bumped epoch (InitProducerId naming its own)
+  // and go on.
+  auto resumed = n.init("app", p.producer_id, p.producer_epoch, 5000);
+  REQUIRE(resumed.error == ErrorCode::None);
+  CHECK(resumed.producer_id == p.producer_id);
+  CHECK(resumed.producer_epoch == p.producer_epoch + 1);
+  CHECK(n.add("app", resumed, {tp}).error == ErrorCode::None);
 }
 
 TEST_CASE("txn coordinator: transactional offsets reach the group only when the transaction commits") {

@@ -155,7 +155,7 @@ asio::awaitable<TxnCoordinator::ProducerIdAndEpoch> TxnCoordinator::init_produce
     // A new producer for the id: its predecessor's transaction is aborted
     // under a bumped epoch, which fences the predecessor in every partition.
     // Bound first: g++ 12 destroys a by-value argument of a co_await twice.
-    auto abort = finish(id, false, true);
+    auto abort = finish(id, false, Bump::new_producer);
     const ErrorCode aborted = co_await std::move(abort);
     if (aborted != ErrorCode::None) {
       out.error = aborted;
@@ -285,19 +285,23 @@ asio::awaitable<ErrorCode> TxnCoordinator::end_txn(std::string id, std::int64_t 
     default: co_return ErrorCode::InvalidTxnState;
   }
   // Bound first: g++ 12 destroys a by-value argument of a co_await twice.
-  auto end = finish(id, commit, false);
+  auto end = finish(id, commit, Bump::none);
   co_return co_await std::move(end);
 }
 
-asio::awaitable<ErrorCode> TxnCoordinator::finish(std::string id, bool commit, bool fence) {
+asio::awaitable<ErrorCode> TxnCoordinator::finish(std::string id, bool commit, Bump bump) {
   TxnMetadata* t = find(id);
   if (!t) co_return ErrorCode::InvalidProducerIdMapping;
   finishing_.insert(id);
   {
     std::lock_guard lk(mu_);
-    if (fence && t->producer_epoch < last_usable_epoch) {
-      t->last_producer_id = -1;
-      t->last_producer_epoch = -1;
+    if (bump != Bump::none && t->producer_epoch < last_usable_epoch) {
+      // After a timeout the producer may take the bumped epoch with an
+      // InitProducerId naming its own (KIP-588); a predecessor of a new
+      // producer may not.
+      const bool claimable = bump == Bump::timeout;
+      t->last_producer_id = claimable ? t->producer_id : -1;
+      t->last_producer_epoch = claimable ? t->producer_epoch : std::int16_t{-1};
       t->producer_epoch = static_cast<std::int16_t>(t->producer_epoch + 1);
     }
     t->state = commit ? TxnState::prepare_commit : TxnState::prepare_abort;
@@ -377,7 +381,7 @@ asio::awaitable<void> TxnCoordinator::expire() {
     // Ops between the suspensions may have moved it on: check again.
     TxnMetadata* t = find(id);
     if (!t || t->state != TxnState::ongoing || finishing_.count(id)) continue;
-    auto abort = finish(id, false, true);
+    auto abort = finish(id, false, Bump::timeout);
     (void)co_await std::move(abort);
   }
   for (const auto& id : unfinished) {

@@ -157,9 +157,12 @@ class TxnCoordinator {
   asio::awaitable<bool> persist(const TxnMetadata& t);
   /// Validates a request's producer id and epoch against the record.
   static kwire::ErrorCode check_producer(const TxnMetadata* t, std::int64_t producer_id, std::int16_t epoch);
-  /// Prepares and completes the transaction (see the top of the file);
-  /// `fence` bumps the epoch first (timeouts, a new producer's init).
-  asio::awaitable<kwire::ErrorCode> finish(std::string id, bool commit, bool fence);
+  /// How a transaction's end bumps the epoch first: not at all (EndTxn),
+  /// for a new producer with the id (its predecessor is fenced), or on a
+  /// timeout, where the producer may claim the bumped epoch (KIP-588).
+  enum class Bump : std::uint8_t { none, new_producer, timeout };
+  /// Prepares and completes the transaction (see the top of the file).
+  asio::awaitable<kwire::ErrorCode> finish(std::string id, bool commit, Bump bump);
   /// Writes the markers and offsets of a prepared transaction and stores it
   /// complete; false if something must be retried.
   asio::awaitable<bool> complete(std::string id);
