@@ -156,15 +156,39 @@ SizeResult encoded_size(const M& msg, std::int16_t version) {
   return {s.size(), s.error()};
 }
 
+namespace detail {
+/// Appends what `write(out_type)` writes, `size` bytes as a Sizer counted them
+/// (`large` of them in large byte fields), to `out` with one allocation at
+/// most. Mostly small fields: the vector is grown to the whole size and a
+/// Writer fills it without checks. Mostly large byte fields (record sets):
+/// an AppendWriter copies them in without zero-filling their bytes first.
+template <class Write>
+void append_encoded(std::vector<std::uint8_t>& out, std::size_t size, std::size_t large, Write&& write) {
+  const std::size_t at = out.size();
+  if (large > size / 2) {
+    out.reserve(at + size);
+    AppendWriter w(out);
+    write(w);
+    w.finish();
+    return;
+  }
+  out.resize(at + size);
+  Writer w(out.data() + at, out.data() + out.size());
+  write(w);
+}
+}  // namespace detail
+
 /// Appends the encoding of msg to `out`: one size pass, one allocation, one write.
 template <Message M>
 std::optional<EncodeError> encode_into(const M& msg, std::int16_t version, std::vector<std::uint8_t>& out) {
-  SizeResult sz = encoded_size(msg, version);
-  if (sz.error) return sz.error;
-  std::size_t at = out.size();
-  out.resize(at + sz.size);
-  Writer w(out.data() + at, out.data() + out.size());
-  msg.encode_to(w, version, is_flexible<M>(version));
+  if (version < M::min_version || version > M::max_version) {
+    return EncodeError{EncodeErrc::unsupported_version, {}};
+  }
+  const bool flex = is_flexible<M>(version);
+  Sizer s;
+  msg.encode_to(s, version, flex);
+  if (s.error()) return s.error();
+  detail::append_encoded(out, s.size(), s.large_bytes(), [&](auto& w) { msg.encode_to(w, version, flex); });
   return std::nullopt;
 }
 

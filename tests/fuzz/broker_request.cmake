@@ -8,6 +8,8 @@ if(NOT TARGET fuzz_kwire_broker)
   set(s ${broker_dir}/src)
   add_library(fuzz_kwire_broker STATIC
     ${s}/coordinator/group_coordinator.cpp
+    ${s}/coordinator/txn_coordinator.cpp
+    ${s}/coordinator/txn_record.cpp
     ${s}/core/broker.cpp
     ${s}/core/cluster.cpp
     ${s}/core/config.cpp
@@ -21,6 +23,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/handlers/fetch.cpp
     ${s}/handlers/groups.cpp
     ${s}/handlers/sasl.cpp
+    ${s}/handlers/txn.cpp
     ${s}/protocol/batch_validator.cpp
     ${s}/protocol/context.cpp
     ${s}/protocol/dispatch.cpp
@@ -35,6 +38,8 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/storage/embedded/group_store.cpp
     ${s}/storage/embedded/log.cpp
     ${s}/storage/embedded/log_read.cpp
+    ${s}/storage/embedded/log_txn.cpp
+    ${s}/storage/embedded/txn_store.cpp
     ${s}/storage/embedded/segment.cpp
     ${s}/storage/embedded/store.cpp)
   target_include_directories(fuzz_kwire_broker PUBLIC ${s} ${broker_dir}/tests)

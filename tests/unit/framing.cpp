@@ -9,6 +9,8 @@
 #include <kwire/messages/metadata_request.hpp>
 #include <kwire/messages/metadata_response.hpp>
 
+#include <algorithm>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -197,4 +199,57 @@ TEST_CASE("nesting deeper than the reader allows is an error, not a stack overfl
   while (r.enter(0)) ++entered;
   CHECK(entered == kwire::TracingReader::max_depth);
   CHECK(r.error()->code == kwire::DecodeErrc::too_deep);
+}
+
+TEST_CASE("messages made mostly of record sets: the same bytes, appended without a zero fill") {
+  // encode_into() and the frame encoders append large byte fields with a
+  // growing writer when they make up most of the message; the bytes must be
+  // those of a plain write into a buffer of the exact size, after whatever the
+  // vector already held.
+  std::vector<std::vector<std::uint8_t>> sets;
+  for (std::size_t n : std::initializer_list<std::size_t>{0, 1, 100, 511, 512, 513, 4096, 70000}) {
+    std::vector<std::uint8_t> b(n);
+    for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>(i * 7 + n);
+    sets.push_back(std::move(b));
+  }
+  for (std::int16_t v : {std::int16_t{4}, std::int16_t{11}, std::int16_t{12}, std::int16_t{16}}) {
+    for (std::size_t first = 0; first < sets.size(); ++first) {
+      kwire::FetchResponse resp;
+      auto& topic = resp.responses.emplace_back();
+      if (v <= 12)
+        topic.topic = "t";
+      else
+        topic.topic_id.bytes[0] = 1;
+      // From `first` on, every set, each in a partition with small fields
+      // around it (and the empty partitions between the large ones).
+      for (std::size_t i = first; i < sets.size(); ++i) {
+        auto& part = topic.partitions.emplace_back();
+        part.partition_index = static_cast<std::int32_t>(i);
+        part.high_watermark = 1000 + static_cast<std::int64_t>(i);
+        part.records = kwire::bytes_view(sets[i]);
+        topic.partitions.emplace_back().partition_index = -static_cast<std::int32_t>(i);
+      }
+      auto size = kwire::encoded_size(resp, v);
+      REQUIRE(size);
+      std::vector<std::uint8_t> plain(size.size);
+      kwire::encode_to_buffer(resp, v, plain.data(), plain.size());
+
+      std::vector<std::uint8_t> appended{1, 2, 3};
+      REQUIRE_FALSE(kwire::encode_into(resp, v, appended));
+      REQUIRE(appended.size() == 3 + plain.size());
+      CHECK(std::equal(plain.begin(), plain.end(), appended.begin() + 3));
+      CHECK(appended[0] == 1);
+      CHECK(appended[2] == 3);
+
+      std::vector<std::uint8_t> frame{9};
+      REQUIRE_FALSE(kwire::encode_response_frame(resp, v, 77, frame));
+      kwire::FetchResponse back;
+      kwire::ResponseFrame rf;
+      REQUIRE(kwire::read_response_header(kwire::bytes_view(frame).subspan(5), kwire::ApiKey::Fetch, v, rf));
+      CHECK(rf.header.correlation_id == 77);
+      CHECK(std::equal(plain.begin(), plain.end(), rf.body.begin(), rf.body.end()));
+      REQUIRE(kwire::decode(back, rf.body, v));
+      CHECK(back == resp);
+    }
+  }
 }

@@ -353,3 +353,96 @@ TEST_CASE("empty_tags consumes only the empty section") {
   CHECK_FALSE(r2.empty_tags());
   CHECK(r2.ok());
 }
+
+TEST_CASE("compact lengths read the same on the inline paths and the general one") {
+  // Random prefixes (canonical, overlong, null, cut short) at every distance
+  // from the end, against the rule: a varint N, the length N-1, which must
+  // fit in what follows at `unit` bytes each.
+  std::uint64_t seed = 0x2545f4914f6cdd1dull;
+  auto next = [&] {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    return seed;
+  };
+  for (int round = 0; round < 50000; ++round) {
+    bytes b(1 + next() % 8);
+    for (auto& x : b) {
+      std::uint64_t r = next();
+      x = static_cast<std::uint8_t>((r % 3 != 0 ? 0x80 : 0) | ((r >> 8) & (r % 5 == 0 ? 0x01 : 0x7f)));
+    }
+    // Sometimes enough bytes after the prefix for the length to fit.
+    if (next() % 2 == 0) b.resize(b.size() + next() % 300, 0);
+    for (std::size_t unit : {std::size_t{1}, std::size_t{4}}) {
+      const std::uint8_t* q = b.data();
+      std::uint32_t n = 0;
+      auto parse = kwire::varint::get_u32(q, b.data() + b.size(), n);
+      const std::size_t after = static_cast<std::size_t>(b.data() + b.size() - q);
+      Reader r(b);
+      const std::int64_t got = r.length(true, true, unit);
+      if (parse != kwire::varint::Parse::ok) {
+        CHECK_FALSE(r.ok());
+        continue;
+      }
+      const std::int64_t want = static_cast<std::int64_t>(n) - 1;
+      if (want > 0 && static_cast<std::uint64_t>(want) * unit > after) {
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error()->code == DecodeErrc::length_exceeds_input);
+        CHECK(r.error()->offset == 0);
+        continue;
+      }
+      REQUIRE(r.ok());
+      CHECK(got == want);
+      CHECK(r.position() == q);
+    }
+  }
+  // Three-byte lengths, the size of a record set up to 2 MiB, exactly fitting.
+  for (std::size_t n : {std::size_t{16383}, std::size_t{16384}, std::size_t{70000}}) {
+    bytes b = write([&](auto& w) { w.length(true, true, static_cast<std::int64_t>(n)); });
+    const std::size_t prefix = b.size();
+    b.resize(prefix + n, 0x5a);
+    Reader r(b);
+    CHECK(r.length(true, true) == static_cast<std::int64_t>(n));
+    CHECK(r.offset() == prefix);
+    b.pop_back();
+    Reader cut(b);
+    cut.length(true, true);
+    CHECK(cut.error()->code == DecodeErrc::length_exceeds_input);
+  }
+  // The compact null, where allowed and where not.
+  bytes null{0x00};
+  Reader rn(null);
+  CHECK_FALSE(rn.nullable_byts(true).has_value());
+  CHECK(rn.ok());
+  Reader rs(null);
+  rs.str(true);
+  CHECK(rs.error()->code == DecodeErrc::invalid_length);
+  CHECK(rs.error()->offset == 0);
+}
+
+TEST_CASE("arrays of numbers and runs of fixed-width fields: written with one cursor") {
+  kwire::array<std::int32_t> a{1, -2, INT32_MAX};
+  CHECK(write([&](auto& w) { kwire::fields::put_fixed(w, a, false); }) ==
+        bytes{0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xfe, 0x7f, 0xff, 0xff, 0xff});
+  kwire::array<std::int64_t> l{-1};
+  CHECK(write([&](auto& w) { kwire::fields::put_fixed(w, l, true); }) ==
+        bytes{0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
+  kwire::array<double> d{1.0};
+  CHECK(write([&](auto& w) { kwire::fields::put_fixed(w, d, true); }) ==
+        bytes{0x02, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0});
+  std::optional<kwire::array<std::int16_t>> none;
+  CHECK(write([&](auto& w) { kwire::fields::put_fixed(w, none, true, true, "A"); }) == bytes{0x00});
+  CHECK(write([&](auto& w) { kwire::fields::put_fixed(w, none, false, true, "A"); }) == bytes{0xff, 0xff, 0xff, 0xff});
+  kwire::Sizer s;
+  kwire::fields::put_fixed(s, none, true, false, "A");
+  CHECK(s.error()->code == kwire::EncodeErrc::null_not_allowed);
+
+  bytes out(7);
+  kwire::Writer w(out.data(), out.data() + out.size());
+  std::uint8_t* p = w.take(6);
+  kwire::unchecked::put_i16(p, -2);
+  kwire::unchecked::put_i32(p, 256);
+  w.u8(9);
+  CHECK(w.position() == out.data() + out.size());
+  CHECK(out == bytes{0xff, 0xfe, 0x00, 0x00, 0x01, 0x00, 0x09});
+}

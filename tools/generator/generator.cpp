@@ -666,6 +666,14 @@ class Emitter {
           line("fields::put_structs({}, {}, v, flex);", w, m);
         return;
       }
+      // Numbers: sized as count × width and written in one loop.
+      if (f.type != "uuid" && f.type != "bool" && fixed_size(f.type) > 0) {
+        if (any_nullable(f))
+          line("fields::put_fixed({}, {}, {}, {}, \"{}\");", w, m, fc, nc, f.name);
+        else
+          line("fields::put_fixed({}, {}, {});", w, m, fc);
+        return;
+      }
       std::string one;
       if (f.type == "string")
         one = fmt::format("[&](auto& out, std::string_view e) {{ fields::put_str(out, e, {}, \"{}\"); }}", fc, f.name);
@@ -709,36 +717,93 @@ class Emitter {
     return op.at(t);
   }
 
+  /// The unchecked store of a fixed-width field at `p` (see Writer::take).
+  static std::string unchecked_write(const Field& f) {
+    std::string value = f.error_code ? fmt::format("static_cast<std::int16_t>({})", f.member) : f.member;
+    return fmt::format("unchecked::put_{}(p, {});", writer_op(f.type), value);
+  }
+
+  /// A run of consecutive fixed-width fields: the size pass checks and counts
+  /// them field by field; the write pass reserves the run's bytes in this
+  /// version at once and stores them through a local pointer.
+  void emit_fixed_run_write(const std::vector<const Field*>& run) {
+    line("if constexpr (Out::checks) {{");
+    indent_ += 2;
+    for (auto* f : run) emit_encode_field(*f);
+    indent_ -= 2;
+    line("}} else {{");
+    indent_ += 2;
+    int constant = 0;
+    std::string size;
+    for (auto* f : run) {
+      std::string cc = c(f->versions);
+      if (cc == "true")
+        constant += fixed_size(f->type);
+      else
+        size += fmt::format(" + ({} ? {} : 0)", cc, fixed_size(f->type));
+    }
+    line("std::uint8_t* p = w.take({}{});", constant, size);
+    for (auto* f : run) {
+      std::string cc = c(f->versions);
+      if (cc == "true")
+        line("{}", unchecked_write(*f));
+      else
+        line("if ({}) {}", cc, unchecked_write(*f));
+    }
+    indent_ -= 2;
+    line("}}");
+  }
+
+  /// One field of the struct's body, with the size pass's check that a field
+  /// absent from this version holds its default.
+  void emit_encode_field(const Field& f) {
+    std::string cc = c(f.versions);
+    if (cc == "true") {
+      emit_write(f, compact(f), "w", f.member);
+      return;
+    }
+    if (cc != "false") {
+      line("if ({}) {{", cc);
+      indent_ += 2;
+      emit_write(f, compact(f), "w", f.member);
+      indent_ -= 2;
+      if (f.ignorable) {
+        line("}}");
+        return;
+      }
+      line("}} else if constexpr (Out::checks) {{");
+    } else {
+      if (f.ignorable) return;
+      line("if constexpr (Out::checks) {{");
+    }
+    indent_ += 2;
+    line("if ({}) w.fail(EncodeErrc::field_not_in_version, \"{}\");", non_default(f, f.member), f.name);
+    indent_ -= 2;
+    line("}}");
+  }
+
   void emit_encode(const Struct& st) {
     line("template <class Out>");
     line("void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {{");
     indent_ += 2;
+    // Runs of fixed-width fields present in some version; a field in no
+    // version ends a run (only the size pass has anything to do for it).
+    std::vector<const Field*> run;
+    auto flush = [&] {
+      if (run.size() == 1) emit_encode_field(*run[0]);
+      if (run.size() > 1) emit_fixed_run_write(run);
+      run.clear();
+    };
     for (auto& f : st.fields) {
       if (f.tag >= 0) continue;
-      std::string cc = c(f.versions);
-      if (cc == "true") {
-        emit_write(f, compact(f), "w", f.member);
+      if (fixed_width(f) && c(f.versions) != "false") {
+        run.push_back(&f);
         continue;
       }
-      if (cc != "false") {
-        line("if ({}) {{", cc);
-        indent_ += 2;
-        emit_write(f, compact(f), "w", f.member);
-        indent_ -= 2;
-        if (f.ignorable) {
-          line("}}");
-          continue;
-        }
-        line("}} else if constexpr (Out::checks) {{");
-      } else {
-        if (f.ignorable) continue;
-        line("if constexpr (Out::checks) {{");
-      }
-      indent_ += 2;
-      line("if ({}) w.fail(EncodeErrc::field_not_in_version, \"{}\");", non_default(f, f.member), f.name);
-      indent_ -= 2;
-      line("}}");
+      flush();
+      emit_encode_field(f);
     }
+    flush();
     std::vector<const Field*> tagged;
     for (auto& f : st.fields)
       if (f.tag >= 0) tagged.push_back(&f);

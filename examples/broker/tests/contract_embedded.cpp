@@ -333,4 +333,87 @@ TEST_CASE("embedded: data, producer state and groups survive a restart") {
   CHECK(run(store->groups().load_groups()).value.size() == 1);
 }
 
+TEST_CASE("embedded: open transactions, the last stable offset and the aborted index survive restarts") {
+  TempDir dir{"kwire-contract"};
+  const auto partition_dir = dir.path / "public" / "default" / "topics" / "t" / "0";
+  const TopicPartition tp{"t", 0};
+  {
+    auto store = open_at(dir.path);
+    // Small ledgers: the open transaction's first batch is several ledgers
+    // behind the log's end when the store restarts.
+    NewTopic nt{"t", 1, {{"segment.bytes", "300"}}};
+    REQUIRE(run(store->topics().create_topic(nt)).ok());
+    auto log = run(store->open_log(tp)).value;
+    REQUIRE(run(log->append(txn_batch(7, 0, 0, 2, "aborted"))).ok());  // 0-1
+    REQUIRE(run(log->append_marker(marker(7, 0, false))).ok());         // 2
+    REQUIRE(run(log->append(txn_batch(8, 0, 0, 1, "open"))).ok());      // 3
+    for (int i = 0; i < 20; ++i) REQUIRE(run(log->append(make_batch(2))).ok());  // 4-43
+    CHECK(log->offsets().last_stable == 3);
+    REQUIRE(run(store->close()).ok());
+  }
+  std::size_t ledgers = 0;
+  for (auto& e : fs::directory_iterator(partition_dir)) ledgers += e.path().extension() == ".log";
+  REQUIRE(ledgers > 3);
+  {
+    auto store = open_at(dir.path);
+    auto log = run(store->open_log(tp)).value;
+    CHECK(log->offsets().high_watermark == 44);
+    CHECK(log->offsets().last_stable == 3);
+    CHECK(run(log->aborted_transactions(0, 44)).value == std::vector<AbortedTxn>{{7, 0, 2}});
+    auto r = read_committed(*log, 0);
+    REQUIRE(r.ok());
+    CHECK(r.value.next_offset == 3);
+    CHECK(r.value.aborted == std::vector<AbortedTxn>{{7, 0, 2}});
+    // The open transaction's sequences came back too.
+    CHECK(run(log->append(txn_batch(8, 0, 0, 1, "open"))).error == Errc::duplicate_sequence);
+    REQUIRE(run(log->append(txn_batch(8, 0, 1, 1, "open"))).ok());  // 44
+    REQUIRE(run(log->append_marker(marker(8, 0, false))).ok());      // 45
+    CHECK(log->offsets().last_stable == 46);
+    REQUIRE(run(store->close()).ok());
+  }
+  {
+    auto store = open_at(dir.path);
+    auto log = run(store->open_log(tp)).value;
+    CHECK(log->offsets().last_stable == 46);
+    CHECK(run(log->aborted_transactions(0, 46)).value == std::vector<AbortedTxn>{{7, 0, 2}, {8, 3, 45}});
+    REQUIRE(run(store->close()).ok());
+  }
+  // An index that lost its newest entry (a crash before it was synced) gets
+  // it back from the marker in the ledger.
+  const auto index = partition_dir / "aborted.txnindex";
+  REQUIRE(fs::file_size(index) == 48);
+  fs::resize_file(index, 24);
+  auto store = open_at(dir.path);
+  auto log = run(store->open_log(tp)).value;
+  CHECK(run(log->aborted_transactions(0, 46)).value == std::vector<AbortedTxn>{{7, 0, 2}, {8, 3, 45}});
+  CHECK(fs::file_size(index) == 48);
+}
+
+TEST_CASE("embedded: an aborted-index entry past a torn ledger tail is dropped") {
+  TempDir dir{"kwire-contract"};
+  const auto partition_dir = dir.path / "public" / "default" / "topics" / "t" / "0";
+  const TopicPartition tp{"t", 0};
+  fs::path ledger;
+  std::uintmax_t before_marker = 0;
+  {
+    auto store = open_at(dir.path);
+    NewTopic nt{"t", 1, {}};
+    REQUIRE(run(store->topics().create_topic(nt)).ok());
+    auto log = run(store->open_log(tp)).value;
+    REQUIRE(run(log->append(txn_batch(7, 0, 0, 2))).ok());
+    ledger = only_ledger(partition_dir);
+    before_marker = fs::file_size(ledger);
+    REQUIRE(run(log->append_marker(marker(7, 0, false))).ok());
+    REQUIRE(run(store->close()).ok());
+  }
+  // The marker is cut off, as if the process died before it reached the disk.
+  fs::resize_file(ledger, before_marker + 10);
+  auto store = open_at(dir.path);
+  auto log = run(store->open_log(tp)).value;
+  CHECK(log->offsets().high_watermark == 2);
+  CHECK(log->offsets().last_stable == 0);  // the transaction is open again
+  CHECK(run(log->aborted_transactions(0, 2)).value.empty());
+  CHECK(fs::file_size(partition_dir / "aborted.txnindex") == 0);
+}
+
 }  // namespace kwire_broker::storage::contract

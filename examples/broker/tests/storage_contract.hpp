@@ -254,6 +254,156 @@ TEST_CASE("storage contract: idempotent producers") {
   CHECK(log->offsets().high_watermark == 6);
 }
 
+// Transactions: only on backends that keep them (supports_transactions()).
+
+/// Reads with isolation_level=1 (read_committed), batches in memory.
+inline Result<ReadResult> read_committed(PartitionLog& l, std::int64_t offset) {
+  ReadOptions o;
+  o.offset = offset;
+  o.read_committed = true;
+  auto r = run(l.read(o));
+  if (!r.value.regions.empty()) {
+    r.value.bytes = read_bytes(r.value);
+    r.value.regions.clear();
+  }
+  return r;
+}
+
+TEST_CASE("storage contract: an open transaction holds the last stable offset until its marker") {
+  Fixture f;
+  if (!f.store->supports_transactions()) return;
+  auto log = f.log();
+  REQUIRE(f.append(*log, make_batch(2)).ok());  // 0-1
+  CHECK(log->offsets().last_stable == 2);
+  auto t = f.append(*log, txn_batch(7, 0, 0, 3));  // 2-4
+  REQUIRE(t.ok());
+  CHECK(t.value.base_offset == 2);
+  REQUIRE(f.append(*log, make_batch(1)).ok());  // 5
+  CHECK(log->offsets().high_watermark == 6);
+  CHECK(log->offsets().last_stable == 2);
+
+  auto committed = read_committed(*log, 0);
+  REQUIRE(committed.ok());
+  CHECK(committed.value.next_offset == 2);
+  CHECK(batches_of(committed.value.bytes).size() == 1);
+  CHECK(committed.value.offsets.last_stable == 2);
+  // read_uncommitted sees everything.
+  CHECK(batches_of(f.read(*log, 0).value.bytes).size() == 3);
+
+  REQUIRE(f.append(*log, txn_batch(7, 0, 3, 1)).ok());  // 6: the same transaction
+  auto m = run(log->append_marker(marker(7, 0, true, 5)));
+  REQUIRE(m.ok());
+  CHECK(m.value.base_offset == 7);
+  CHECK(log->offsets().high_watermark == 8);
+  CHECK(log->offsets().last_stable == 8);
+
+  auto all = read_committed(*log, 0);
+  REQUIRE(all.ok());
+  CHECK(all.value.next_offset == 8);
+  CHECK(all.value.aborted.empty());
+  // The marker: a transactional control batch of one control record in
+  // Kafka's format.
+  kwire::RecordSetReader rs{kwire::bytes_view(all.value.bytes)};
+  kwire::RecordBatchView b, last;
+  while (rs.next(b)) last = b;
+  CHECK(last.base_offset() == 7);
+  CHECK(last.is_control());
+  CHECK(last.is_transactional());
+  CHECK(last.producer_id() == 7);
+  CHECK(last.producer_epoch() == 0);
+  CHECK(last.crc_valid());
+  auto records = last.records();
+  kwire::RecordView r;
+  REQUIRE(records.next(r));
+  auto key = kwire::parse_control_key(r.key);
+  REQUIRE(key);
+  CHECK(key->version == 0);
+  CHECK(key->control_type() == kwire::ControlType::commit);
+  auto value = kwire::parse_end_txn_marker(r.value);
+  REQUIRE(value);
+  CHECK(value->version == 0);
+  CHECK(value->coordinator_epoch == 5);
+  CHECK_FALSE(records.next(r));
+}
+
+TEST_CASE("storage contract: aborted transactions are indexed and returned with read_committed reads") {
+  Fixture f;
+  if (!f.store->supports_transactions()) return;
+  auto log = f.log();
+  REQUIRE(f.append(*log, txn_batch(7, 0, 0, 2, "a")).ok());  // 0-1
+  REQUIRE(f.append(*log, txn_batch(8, 0, 0, 2, "b")).ok());  // 2-3
+  REQUIRE(f.append(*log, txn_batch(7, 0, 2, 1, "a")).ok());  // 4
+  auto abort = run(log->append_marker(marker(7, 0, false)));  // 5
+  REQUIRE(abort.ok());
+  CHECK(abort.value.base_offset == 5);
+  CHECK(log->offsets().last_stable == 2);  // producer 8 is still open
+
+  auto r = read_committed(*log, 0);
+  REQUIRE(r.ok());
+  CHECK(r.value.next_offset == 2);
+  REQUIRE(r.value.aborted.size() == 1);
+  CHECK(r.value.aborted[0] == AbortedTxn{7, 0, 5});
+
+  REQUIRE(run(log->append_marker(marker(8, 0, true))).ok());  // 6
+  CHECK(log->offsets().last_stable == 7);
+  r = read_committed(*log, 0);
+  REQUIRE(r.ok());
+  CHECK(r.value.next_offset == 7);
+  REQUIRE(r.value.aborted.size() == 1);
+  CHECK(r.value.aborted[0] == AbortedTxn{7, 0, 5});
+  // Past the abort marker nothing is aborted.
+  r = read_committed(*log, 6);
+  REQUIRE(r.ok());
+  CHECK(r.value.aborted.empty());
+
+  auto q = run(log->aborted_transactions(0, 7));
+  REQUIRE(q.ok());
+  CHECK(q.value == std::vector<AbortedTxn>{{7, 0, 5}});
+  CHECK(run(log->aborted_transactions(6, 7)).value.empty());
+  CHECK(run(log->aborted_transactions(3, 4)).value == std::vector<AbortedTxn>{{7, 0, 5}});
+
+  // A producer's next transaction in the partition starts after the marker.
+  REQUIRE(f.append(*log, txn_batch(7, 0, 3, 1, "c")).ok());  // 7
+  CHECK(log->offsets().last_stable == 7);
+  REQUIRE(run(log->append_marker(marker(7, 0, false))).ok());  // 8
+  CHECK(run(log->aborted_transactions(0, 9)).value == std::vector<AbortedTxn>{{7, 0, 5}, {7, 7, 8}});
+}
+
+TEST_CASE("storage contract: transactional batches keep sequences; markers are fenced by epoch") {
+  Fixture f;
+  if (!f.store->supports_transactions()) return;
+  auto log = f.log();
+  REQUIRE(f.append(*log, txn_batch(7, 1, 0, 2)).ok());
+  auto dup = f.append(*log, txn_batch(7, 1, 0, 2));
+  CHECK(dup.error == Errc::duplicate_sequence);
+  CHECK(dup.value.base_offset == 0);
+  CHECK(f.append(*log, txn_batch(7, 1, 5, 1)).error == Errc::out_of_order_sequence);
+  CHECK(f.append(*log, txn_batch(7, 0, 2, 1)).error == Errc::invalid_producer_epoch);
+
+  // A plain write from a producer whose transaction is open here.
+  BatchSpec plain;
+  plain.producer_id = 7;
+  plain.producer_epoch = 1;
+  plain.base_sequence = 2;
+  CHECK(f.append(*log, make_batch(plain)).error == Errc::invalid_txn_state);
+
+  // A marker from an older producer epoch (a zombie's) is refused.
+  CHECK(run(log->append_marker(marker(7, 0, false))).error == Errc::invalid_producer_epoch);
+  CHECK(log->offsets().last_stable == 0);
+  // The coordinator fencing the producer aborts with the epoch bumped.
+  REQUIRE(run(log->append_marker(marker(7, 2, false, 3))).ok());
+  CHECK(log->offsets().last_stable == log->offsets().high_watermark);
+  // From then on the old epoch cannot write, and an older coordinator's
+  // marker is refused.
+  CHECK(f.append(*log, txn_batch(7, 1, 2, 1)).error == Errc::invalid_producer_epoch);
+  CHECK(run(log->append_marker(marker(7, 2, true, 2))).error == Errc::coordinator_fenced);
+  // The new epoch starts its sequences at 0.
+  CHECK_FALSE(f.append(*log, txn_batch(7, 2, 1, 1)).ok());
+  REQUIRE(f.append(*log, txn_batch(7, 2, 0, 1)).ok());
+  REQUIRE(run(log->append_marker(marker(7, 2, true, 3))).ok());
+  CHECK(log->offsets().last_stable == log->offsets().high_watermark);
+}
+
 TEST_CASE("storage contract: topics") {
   auto store = open_fresh_store();
   auto& topics = store->topics();

@@ -49,6 +49,7 @@ struct BatchSpec {
   std::int64_t producer_id = -1;
   std::int16_t producer_epoch = -1;
   std::int32_t base_sequence = -1;
+  bool transactional = false;
 };
 
 /// A batch as the broker hands it to storage: bytes and the facts read from them.
@@ -57,6 +58,7 @@ inline AppendBatch make_batch(const BatchSpec& spec) {
   o.producer_id = spec.producer_id;
   o.producer_epoch = spec.producer_epoch;
   o.base_sequence = spec.base_sequence;
+  o.transactional = spec.transactional;
   kwire::RecordBatchBuilder b(o);
   for (int i = 0; i < spec.records; ++i) {
     std::string value = spec.tag + "-" + std::to_string(i);
@@ -83,6 +85,28 @@ struct ReadBatch {
   std::int32_t records;
   std::string first_value;
 };
+
+/// A transactional batch of `records` records from producer `pid`.
+inline AppendBatch txn_batch(std::int64_t pid, std::int16_t epoch, std::int32_t seq, int records,
+                             std::string tag = "t") {
+  BatchSpec s;
+  s.records = records;
+  s.producer_id = pid;
+  s.producer_epoch = epoch;
+  s.base_sequence = seq;
+  s.transactional = true;
+  s.tag = std::move(tag);
+  return make_batch(s);
+}
+
+inline TxnMarker marker(std::int64_t pid, std::int16_t epoch, bool commit, std::int32_t coordinator_epoch = 0) {
+  TxnMarker m;
+  m.producer_id = pid;
+  m.producer_epoch = epoch;
+  m.commit = commit;
+  m.coordinator_epoch = coordinator_epoch;
+  return m;
+}
 
 inline std::vector<ReadBatch> batches_of(const std::vector<std::uint8_t>& bytes) {
   std::vector<ReadBatch> out;

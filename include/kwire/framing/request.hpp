@@ -76,17 +76,21 @@ std::optional<EncodeError> encode_frame(const Header& header, std::int16_t heade
   Sizer hs;
   header.encode_to(hs, header_version, header_flex);
   if (hs.error()) return hs.error();
-  SizeResult bs = encoded_size(body, api_version);
-  if (bs.error) return bs.error;
-  const std::size_t total = hs.size() + bs.size;
+  if (api_version < M::min_version || api_version > M::max_version) {
+    return EncodeError{EncodeErrc::unsupported_version, {}};
+  }
+  const bool flex = is_flexible<M>(api_version);
+  Sizer bs;
+  body.encode_to(bs, api_version, flex);
+  if (bs.error()) return bs.error();
+  const std::size_t total = hs.size() + bs.size();
   // The size prefix is an int32; record sets are views, so a body can be larger.
   if (total > static_cast<std::size_t>(INT32_MAX)) return EncodeError{EncodeErrc::too_long, "frame size"};
-  const std::size_t at = out.size();
-  out.resize(at + 4 + total);
-  Writer w(out.data() + at, out.data() + out.size());
-  w.i32(static_cast<std::int32_t>(total));
-  header.encode_to(w, header_version, header_flex);
-  body.encode_to(w, api_version, is_flexible<M>(api_version));
+  detail::append_encoded(out, 4 + total, hs.large_bytes() + bs.large_bytes(), [&](auto& w) {
+    w.i32(static_cast<std::int32_t>(total));
+    header.encode_to(w, header_version, header_flex);
+    body.encode_to(w, api_version, flex);
+  });
   return std::nullopt;
 }
 }  // namespace detail

@@ -52,10 +52,18 @@ struct AbortedTxn {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i64(producer_id);
-    w.i64(first_offset);
-    w.i64(last_offset);
-    w.i64(last_stable_offset);
+    if constexpr (Out::checks) {
+      w.i64(producer_id);
+      w.i64(first_offset);
+      w.i64(last_offset);
+      w.i64(last_stable_offset);
+    } else {
+      std::uint8_t* p = w.take(32);
+      unchecked::put_i64(p, producer_id);
+      unchecked::put_i64(p, first_offset);
+      unchecked::put_i64(p, last_offset);
+      unchecked::put_i64(p, last_stable_offset);
+    }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);
     }

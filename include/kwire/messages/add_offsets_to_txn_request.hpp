@@ -53,8 +53,14 @@ struct AddOffsetsToTxnRequest {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_str(w, transactional_id, flex, "TransactionalId");
-    w.i64(producer_id);
-    w.i16(producer_epoch);
+    if constexpr (Out::checks) {
+      w.i64(producer_id);
+      w.i16(producer_epoch);
+    } else {
+      std::uint8_t* p = w.take(10);
+      unchecked::put_i64(p, producer_id);
+      unchecked::put_i16(p, producer_epoch);
+    }
     fields::put_str(w, group_id, flex, "GroupId");
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

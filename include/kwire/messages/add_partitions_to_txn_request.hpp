@@ -41,7 +41,7 @@ struct AddPartitionsToTxnRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, name, flex, "Name");
-      fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, partitions, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -125,20 +125,27 @@ struct AddPartitionsToTxnRequest {
       } else if constexpr (Out::checks) {
         if (!transactional_id.empty()) w.fail(EncodeErrc::field_not_in_version, "TransactionalId");
       }
-      if (v >= 4) {
-        w.i64(producer_id);
-      } else if constexpr (Out::checks) {
-        if (producer_id != 0) w.fail(EncodeErrc::field_not_in_version, "ProducerId");
-      }
-      if (v >= 4) {
-        w.i16(producer_epoch);
-      } else if constexpr (Out::checks) {
-        if (producer_epoch != 0) w.fail(EncodeErrc::field_not_in_version, "ProducerEpoch");
-      }
-      if (v >= 4) {
-        w.boolean(verify_only);
-      } else if constexpr (Out::checks) {
-        if (verify_only) w.fail(EncodeErrc::field_not_in_version, "VerifyOnly");
+      if constexpr (Out::checks) {
+        if (v >= 4) {
+          w.i64(producer_id);
+        } else if constexpr (Out::checks) {
+          if (producer_id != 0) w.fail(EncodeErrc::field_not_in_version, "ProducerId");
+        }
+        if (v >= 4) {
+          w.i16(producer_epoch);
+        } else if constexpr (Out::checks) {
+          if (producer_epoch != 0) w.fail(EncodeErrc::field_not_in_version, "ProducerEpoch");
+        }
+        if (v >= 4) {
+          w.boolean(verify_only);
+        } else if constexpr (Out::checks) {
+          if (verify_only) w.fail(EncodeErrc::field_not_in_version, "VerifyOnly");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 4 ? 8 : 0) + (v >= 4 ? 2 : 0) + (v >= 4 ? 1 : 0));
+        if (v >= 4) unchecked::put_i64(p, producer_id);
+        if (v >= 4) unchecked::put_i16(p, producer_epoch);
+        if (v >= 4) unchecked::put_boolean(p, verify_only);
       }
       if (v >= 4) {
         fields::put_structs(w, topics, v, flex);
@@ -237,15 +244,21 @@ struct AddPartitionsToTxnRequest {
     } else if constexpr (Out::checks) {
       if (!v3_and_below_transactional_id.empty()) w.fail(EncodeErrc::field_not_in_version, "V3AndBelowTransactionalId");
     }
-    if (v <= 3) {
-      w.i64(v3_and_below_producer_id);
-    } else if constexpr (Out::checks) {
-      if (v3_and_below_producer_id != 0) w.fail(EncodeErrc::field_not_in_version, "V3AndBelowProducerId");
-    }
-    if (v <= 3) {
-      w.i16(v3_and_below_producer_epoch);
-    } else if constexpr (Out::checks) {
-      if (v3_and_below_producer_epoch != 0) w.fail(EncodeErrc::field_not_in_version, "V3AndBelowProducerEpoch");
+    if constexpr (Out::checks) {
+      if (v <= 3) {
+        w.i64(v3_and_below_producer_id);
+      } else if constexpr (Out::checks) {
+        if (v3_and_below_producer_id != 0) w.fail(EncodeErrc::field_not_in_version, "V3AndBelowProducerId");
+      }
+      if (v <= 3) {
+        w.i16(v3_and_below_producer_epoch);
+      } else if constexpr (Out::checks) {
+        if (v3_and_below_producer_epoch != 0) w.fail(EncodeErrc::field_not_in_version, "V3AndBelowProducerEpoch");
+      }
+    } else {
+      std::uint8_t* p = w.take(0 + (v <= 3 ? 8 : 0) + (v <= 3 ? 2 : 0));
+      if (v <= 3) unchecked::put_i64(p, v3_and_below_producer_id);
+      if (v <= 3) unchecked::put_i16(p, v3_and_below_producer_epoch);
     }
     if (v <= 3) {
       fields::put_structs(w, v3_and_below_topics, v, flex);

@@ -44,8 +44,14 @@ struct AllocateProducerIdsRequest {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(broker_id);
-    w.i64(broker_epoch);
+    if constexpr (Out::checks) {
+      w.i32(broker_id);
+      w.i64(broker_epoch);
+    } else {
+      std::uint8_t* p = w.take(12);
+      unchecked::put_i32(p, broker_id);
+      unchecked::put_i64(p, broker_epoch);
+    }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);
     }

@@ -55,10 +55,18 @@ struct AllocateProducerIdsResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
-    w.i64(producer_id_start);
-    w.i32(producer_id_len);
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+      w.i64(producer_id_start);
+      w.i32(producer_id_len);
+    } else {
+      std::uint8_t* p = w.take(18);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      unchecked::put_i64(p, producer_id_start);
+      unchecked::put_i32(p, producer_id_len);
+    }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);
     }

@@ -102,8 +102,14 @@ struct AlterClientQuotasRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, key, flex, "Key");
-      w.f64(value);
-      w.boolean(remove);
+      if constexpr (Out::checks) {
+        w.f64(value);
+        w.boolean(remove);
+      } else {
+        std::uint8_t* p = w.take(9);
+        unchecked::put_f64(p, value);
+        unchecked::put_boolean(p, remove);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

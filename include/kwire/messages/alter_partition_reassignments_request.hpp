@@ -41,7 +41,7 @@ struct AlterPartitionReassignmentsRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      fields::put_scalars(w, replicas, flex, true, "Replicas", [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, replicas, flex, true, "Replicas");
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -154,11 +154,17 @@ struct AlterPartitionReassignmentsRequest {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(timeout_ms);
-    if (v >= 1) {
-      w.boolean(allow_replication_factor_change);
-    } else if constexpr (Out::checks) {
-      if (!allow_replication_factor_change) w.fail(EncodeErrc::field_not_in_version, "AllowReplicationFactorChange");
+    if constexpr (Out::checks) {
+      w.i32(timeout_ms);
+      if (v >= 1) {
+        w.boolean(allow_replication_factor_change);
+      } else if constexpr (Out::checks) {
+        if (!allow_replication_factor_change) w.fail(EncodeErrc::field_not_in_version, "AllowReplicationFactorChange");
+      }
+    } else {
+      std::uint8_t* p = w.take(4 + (v >= 1 ? 1 : 0));
+      unchecked::put_i32(p, timeout_ms);
+      if (v >= 1) unchecked::put_boolean(p, allow_replication_factor_change);
     }
     fields::put_structs(w, topics, v, flex);
     if (flex) {

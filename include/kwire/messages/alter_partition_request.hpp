@@ -49,15 +49,21 @@ struct AlterPartitionRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      if (v >= 3) {
-        w.i32(broker_id);
-      } else if constexpr (Out::checks) {
-        if (broker_id != 0) w.fail(EncodeErrc::field_not_in_version, "BrokerId");
-      }
-      if (v >= 3) {
-        w.i64(broker_epoch);
-      } else if constexpr (Out::checks) {
-        if (broker_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "BrokerEpoch");
+      if constexpr (Out::checks) {
+        if (v >= 3) {
+          w.i32(broker_id);
+        } else if constexpr (Out::checks) {
+          if (broker_id != 0) w.fail(EncodeErrc::field_not_in_version, "BrokerId");
+        }
+        if (v >= 3) {
+          w.i64(broker_epoch);
+        } else if constexpr (Out::checks) {
+          if (broker_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "BrokerEpoch");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 3 ? 4 : 0) + (v >= 3 ? 8 : 0));
+        if (v >= 3) unchecked::put_i32(p, broker_id);
+        if (v >= 3) unchecked::put_i64(p, broker_epoch);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -141,10 +147,16 @@ struct AlterPartitionRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i32(leader_epoch);
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(8);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i32(p, leader_epoch);
+      }
       if (v <= 2) {
-        fields::put_scalars(w, new_isr, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+        fields::put_fixed(w, new_isr, flex);
       } else if constexpr (Out::checks) {
         if (!new_isr.empty()) w.fail(EncodeErrc::field_not_in_version, "NewIsr");
       }
@@ -153,12 +165,18 @@ struct AlterPartitionRequest {
       } else if constexpr (Out::checks) {
         if (!new_isr_with_epochs.empty()) w.fail(EncodeErrc::field_not_in_version, "NewIsrWithEpochs");
       }
-      if (v >= 1) {
-        w.i8(leader_recovery_state);
-      } else if constexpr (Out::checks) {
-        if (leader_recovery_state != 0) w.fail(EncodeErrc::field_not_in_version, "LeaderRecoveryState");
+      if constexpr (Out::checks) {
+        if (v >= 1) {
+          w.i8(leader_recovery_state);
+        } else if constexpr (Out::checks) {
+          if (leader_recovery_state != 0) w.fail(EncodeErrc::field_not_in_version, "LeaderRecoveryState");
+        }
+        w.i32(partition_epoch);
+      } else {
+        std::uint8_t* p = w.take(4 + (v >= 1 ? 1 : 0));
+        if (v >= 1) unchecked::put_i8(p, leader_recovery_state);
+        unchecked::put_i32(p, partition_epoch);
       }
-      w.i32(partition_epoch);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -292,8 +310,14 @@ struct AlterPartitionRequest {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(broker_id);
-    w.i64(broker_epoch);
+    if constexpr (Out::checks) {
+      w.i32(broker_id);
+      w.i64(broker_epoch);
+    } else {
+      std::uint8_t* p = w.take(12);
+      unchecked::put_i32(p, broker_id);
+      unchecked::put_i64(p, broker_epoch);
+    }
     fields::put_structs(w, topics, v, flex);
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

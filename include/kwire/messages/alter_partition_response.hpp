@@ -75,15 +75,29 @@ struct AlterPartitionResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i16(static_cast<std::int16_t>(error_code));
-      w.i32(leader_id);
-      w.i32(leader_epoch);
-      fields::put_scalars(w, isr, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
-      if (v >= 1) {
-        w.i8(leader_recovery_state);
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i16(static_cast<std::int16_t>(error_code));
+        w.i32(leader_id);
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(14);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+        unchecked::put_i32(p, leader_id);
+        unchecked::put_i32(p, leader_epoch);
       }
-      w.i32(partition_epoch);
+      fields::put_fixed(w, isr, flex);
+      if constexpr (Out::checks) {
+        if (v >= 1) {
+          w.i8(leader_recovery_state);
+        }
+        w.i32(partition_epoch);
+      } else {
+        std::uint8_t* p = w.take(4 + (v >= 1 ? 1 : 0));
+        if (v >= 1) unchecked::put_i8(p, leader_recovery_state);
+        unchecked::put_i32(p, partition_epoch);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -219,8 +233,14 @@ struct AlterPartitionResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+    }
     fields::put_structs(w, topics, v, flex);
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -41,7 +41,7 @@ struct AlterReplicaLogDirsRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, name, flex, "Name");
-      fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, partitions, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

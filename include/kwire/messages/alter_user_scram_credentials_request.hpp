@@ -110,8 +110,14 @@ struct AlterUserScramCredentialsRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, name, flex, "Name");
-      w.i8(mechanism);
-      w.i32(iterations);
+      if constexpr (Out::checks) {
+        w.i8(mechanism);
+        w.i32(iterations);
+      } else {
+        std::uint8_t* p = w.take(5);
+        unchecked::put_i8(p, mechanism);
+        unchecked::put_i32(p, iterations);
+      }
       fields::put_bytes(w, salt, flex, "Salt");
       fields::put_bytes(w, salted_password, flex, "SaltedPassword");
       if (flex) {

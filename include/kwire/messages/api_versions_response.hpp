@@ -51,9 +51,16 @@ struct ApiVersionsResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(api_key);
-      w.i16(min_version);
-      w.i16(max_version);
+      if constexpr (Out::checks) {
+        w.i16(api_key);
+        w.i16(min_version);
+        w.i16(max_version);
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i16(p, api_key);
+        unchecked::put_i16(p, min_version);
+        unchecked::put_i16(p, max_version);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -126,15 +133,21 @@ struct ApiVersionsResponse {
       } else if constexpr (Out::checks) {
         if (!name.empty()) w.fail(EncodeErrc::field_not_in_version, "Name");
       }
-      if (v >= 3) {
-        w.i16(min_version);
-      } else if constexpr (Out::checks) {
-        if (min_version != 0) w.fail(EncodeErrc::field_not_in_version, "MinVersion");
-      }
-      if (v >= 3) {
-        w.i16(max_version);
-      } else if constexpr (Out::checks) {
-        if (max_version != 0) w.fail(EncodeErrc::field_not_in_version, "MaxVersion");
+      if constexpr (Out::checks) {
+        if (v >= 3) {
+          w.i16(min_version);
+        } else if constexpr (Out::checks) {
+          if (min_version != 0) w.fail(EncodeErrc::field_not_in_version, "MinVersion");
+        }
+        if (v >= 3) {
+          w.i16(max_version);
+        } else if constexpr (Out::checks) {
+          if (max_version != 0) w.fail(EncodeErrc::field_not_in_version, "MaxVersion");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 3 ? 2 : 0) + (v >= 3 ? 2 : 0));
+        if (v >= 3) unchecked::put_i16(p, min_version);
+        if (v >= 3) unchecked::put_i16(p, max_version);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -208,15 +221,21 @@ struct ApiVersionsResponse {
       } else if constexpr (Out::checks) {
         if (!name.empty()) w.fail(EncodeErrc::field_not_in_version, "Name");
       }
-      if (v >= 3) {
-        w.i16(max_version_level);
-      } else if constexpr (Out::checks) {
-        if (max_version_level != 0) w.fail(EncodeErrc::field_not_in_version, "MaxVersionLevel");
-      }
-      if (v >= 3) {
-        w.i16(min_version_level);
-      } else if constexpr (Out::checks) {
-        if (min_version_level != 0) w.fail(EncodeErrc::field_not_in_version, "MinVersionLevel");
+      if constexpr (Out::checks) {
+        if (v >= 3) {
+          w.i16(max_version_level);
+        } else if constexpr (Out::checks) {
+          if (max_version_level != 0) w.fail(EncodeErrc::field_not_in_version, "MaxVersionLevel");
+        }
+        if (v >= 3) {
+          w.i16(min_version_level);
+        } else if constexpr (Out::checks) {
+          if (min_version_level != 0) w.fail(EncodeErrc::field_not_in_version, "MinVersionLevel");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 3 ? 2 : 0) + (v >= 3 ? 2 : 0));
+        if (v >= 3) unchecked::put_i16(p, max_version_level);
+        if (v >= 3) unchecked::put_i16(p, min_version_level);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);

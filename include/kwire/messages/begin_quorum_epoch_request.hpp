@@ -57,12 +57,20 @@ struct BeginQuorumEpochRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      if (v >= 1) {
-        w.uuid(voter_directory_id);
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        if (v >= 1) {
+          w.uuid(voter_directory_id);
+        }
+        w.i32(leader_id);
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(12 + (v >= 1 ? 16 : 0));
+        unchecked::put_i32(p, partition_index);
+        if (v >= 1) unchecked::put_uuid(p, voter_directory_id);
+        unchecked::put_i32(p, leader_id);
+        unchecked::put_i32(p, leader_epoch);
       }
-      w.i32(leader_id);
-      w.i32(leader_epoch);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

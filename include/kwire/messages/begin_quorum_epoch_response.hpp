@@ -56,10 +56,18 @@ struct BeginQuorumEpochResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i16(static_cast<std::int16_t>(error_code));
-      w.i32(leader_id);
-      w.i32(leader_epoch);
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i16(static_cast<std::int16_t>(error_code));
+        w.i32(leader_id);
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(14);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+        unchecked::put_i32(p, leader_id);
+        unchecked::put_i32(p, leader_epoch);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

@@ -76,11 +76,20 @@ struct BrokerHeartbeatRequest {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(broker_id);
-    w.i64(broker_epoch);
-    w.i64(current_metadata_offset);
-    w.boolean(want_fence);
-    w.boolean(want_shut_down);
+    if constexpr (Out::checks) {
+      w.i32(broker_id);
+      w.i64(broker_epoch);
+      w.i64(current_metadata_offset);
+      w.boolean(want_fence);
+      w.boolean(want_shut_down);
+    } else {
+      std::uint8_t* p = w.take(22);
+      unchecked::put_i32(p, broker_id);
+      unchecked::put_i64(p, broker_epoch);
+      unchecked::put_i64(p, current_metadata_offset);
+      unchecked::put_boolean(p, want_fence);
+      unchecked::put_boolean(p, want_shut_down);
+    }
     if constexpr (Out::checks) {
       if (!(flex && v >= 1) && !offline_log_dirs.empty()) w.fail(EncodeErrc::field_not_in_version, "OfflineLogDirs");
     }

@@ -60,11 +60,20 @@ struct BrokerHeartbeatResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
-    w.boolean(is_caught_up);
-    w.boolean(is_fenced);
-    w.boolean(should_shut_down);
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+      w.boolean(is_caught_up);
+      w.boolean(is_fenced);
+      w.boolean(should_shut_down);
+    } else {
+      std::uint8_t* p = w.take(9);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      unchecked::put_boolean(p, is_caught_up);
+      unchecked::put_boolean(p, is_fenced);
+      unchecked::put_boolean(p, should_shut_down);
+    }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);
     }

@@ -55,8 +55,14 @@ struct BrokerRegistrationRequest {
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, name, flex, "Name");
       fields::put_str(w, host, flex, "Host");
-      w.u16(port);
-      w.i16(security_protocol);
+      if constexpr (Out::checks) {
+        w.u16(port);
+        w.i16(security_protocol);
+      } else {
+        std::uint8_t* p = w.take(4);
+        unchecked::put_u16(p, port);
+        unchecked::put_i16(p, security_protocol);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -121,8 +127,14 @@ struct BrokerRegistrationRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, name, flex, "Name");
-      w.i16(min_supported_version);
-      w.i16(max_supported_version);
+      if constexpr (Out::checks) {
+        w.i16(min_supported_version);
+        w.i16(max_supported_version);
+      } else {
+        std::uint8_t* p = w.take(4);
+        unchecked::put_i16(p, min_supported_version);
+        unchecked::put_i16(p, max_supported_version);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

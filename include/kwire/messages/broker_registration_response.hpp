@@ -50,9 +50,16 @@ struct BrokerRegistrationResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
-    w.i64(broker_epoch);
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+      w.i64(broker_epoch);
+    } else {
+      std::uint8_t* p = w.take(14);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      unchecked::put_i64(p, broker_epoch);
+    }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);
     }

@@ -42,7 +42,7 @@ struct ConsumerGroupHeartbeatResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.uuid(topic_id);
-      fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, partitions, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -167,12 +167,24 @@ struct ConsumerGroupHeartbeatResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+    }
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_str(w, member_id, flex, true, "MemberId");
-    w.i32(member_epoch);
-    w.i32(heartbeat_interval_ms);
+    if constexpr (Out::checks) {
+      w.i32(member_epoch);
+      w.i32(heartbeat_interval_ms);
+    } else {
+      std::uint8_t* p = w.take(8);
+      unchecked::put_i32(p, member_epoch);
+      unchecked::put_i32(p, heartbeat_interval_ms);
+    }
     fields::put_struct(w, assignment, v, flex, true, "Assignment");
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -48,7 +48,7 @@ struct ConsumerProtocolSubscription {
         if (!topic.empty()) w.fail(EncodeErrc::field_not_in_version, "Topic");
       }
       if (v >= 1) {
-        fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+        fields::put_fixed(w, partitions, flex);
       } else if constexpr (Out::checks) {
         if (!partitions.empty()) w.fail(EncodeErrc::field_not_in_version, "Partitions");
       }

@@ -99,9 +99,16 @@ struct CreateDelegationTokenResponse {
     } else if constexpr (Out::checks) {
       if (!token_requester_principal_name.empty()) w.fail(EncodeErrc::field_not_in_version, "TokenRequesterPrincipalName");
     }
-    w.i64(issue_timestamp_ms);
-    w.i64(expiry_timestamp_ms);
-    w.i64(max_timestamp_ms);
+    if constexpr (Out::checks) {
+      w.i64(issue_timestamp_ms);
+      w.i64(expiry_timestamp_ms);
+      w.i64(max_timestamp_ms);
+    } else {
+      std::uint8_t* p = w.take(24);
+      unchecked::put_i64(p, issue_timestamp_ms);
+      unchecked::put_i64(p, expiry_timestamp_ms);
+      unchecked::put_i64(p, max_timestamp_ms);
+    }
     fields::put_str(w, token_id, flex, "TokenId");
     fields::put_bytes(w, hmac, flex, "Hmac");
     w.i32(throttle_time_ms);

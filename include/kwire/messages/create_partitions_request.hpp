@@ -36,7 +36,7 @@ struct CreatePartitionsRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      fields::put_scalars(w, broker_ids, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, broker_ids, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -153,8 +153,14 @@ struct CreatePartitionsRequest {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_structs(w, topics, v, flex);
-    w.i32(timeout_ms);
-    w.boolean(validate_only);
+    if constexpr (Out::checks) {
+      w.i32(timeout_ms);
+      w.boolean(validate_only);
+    } else {
+      std::uint8_t* p = w.take(5);
+      unchecked::put_i32(p, timeout_ms);
+      unchecked::put_boolean(p, validate_only);
+    }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);
     }

@@ -41,7 +41,7 @@ struct CreateTopicsRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      fields::put_scalars(w, broker_ids, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, broker_ids, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -162,8 +162,14 @@ struct CreateTopicsRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, name, flex, "Name");
-      w.i32(num_partitions);
-      w.i16(replication_factor);
+      if constexpr (Out::checks) {
+        w.i32(num_partitions);
+        w.i16(replication_factor);
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, num_partitions);
+        unchecked::put_i16(p, replication_factor);
+      }
       fields::put_structs(w, assignments, v, flex);
       fields::put_structs(w, configs, v, flex);
       if (flex) {
@@ -233,11 +239,17 @@ struct CreateTopicsRequest {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_structs(w, topics, v, flex);
-    w.i32(timeout_ms);
-    if (v >= 1) {
-      w.boolean(validate_only);
-    } else if constexpr (Out::checks) {
-      if (validate_only) w.fail(EncodeErrc::field_not_in_version, "validateOnly");
+    if constexpr (Out::checks) {
+      w.i32(timeout_ms);
+      if (v >= 1) {
+        w.boolean(validate_only);
+      } else if constexpr (Out::checks) {
+        if (validate_only) w.fail(EncodeErrc::field_not_in_version, "validateOnly");
+      }
+    } else {
+      std::uint8_t* p = w.take(4 + (v >= 1 ? 1 : 0));
+      unchecked::put_i32(p, timeout_ms);
+      if (v >= 1) unchecked::put_boolean(p, validate_only);
     }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -79,18 +79,25 @@ struct CreateTopicsResponse {
       } else if constexpr (Out::checks) {
         if ((!value || *value != "")) w.fail(EncodeErrc::field_not_in_version, "Value");
       }
-      if (v >= 5) {
-        w.boolean(read_only);
-      } else if constexpr (Out::checks) {
-        if (read_only) w.fail(EncodeErrc::field_not_in_version, "ReadOnly");
-      }
-      if (v >= 5) {
-        w.i8(config_source);
-      }
-      if (v >= 5) {
-        w.boolean(is_sensitive);
-      } else if constexpr (Out::checks) {
-        if (is_sensitive) w.fail(EncodeErrc::field_not_in_version, "IsSensitive");
+      if constexpr (Out::checks) {
+        if (v >= 5) {
+          w.boolean(read_only);
+        } else if constexpr (Out::checks) {
+          if (read_only) w.fail(EncodeErrc::field_not_in_version, "ReadOnly");
+        }
+        if (v >= 5) {
+          w.i8(config_source);
+        }
+        if (v >= 5) {
+          w.boolean(is_sensitive);
+        } else if constexpr (Out::checks) {
+          if (is_sensitive) w.fail(EncodeErrc::field_not_in_version, "IsSensitive");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 5 ? 1 : 0) + (v >= 5 ? 1 : 0) + (v >= 5 ? 1 : 0));
+        if (v >= 5) unchecked::put_boolean(p, read_only);
+        if (v >= 5) unchecked::put_i8(p, config_source);
+        if (v >= 5) unchecked::put_boolean(p, is_sensitive);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -200,18 +207,30 @@ struct CreateTopicsResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, name, flex, "Name");
-      if (v >= 7) {
-        w.uuid(topic_id);
+      if constexpr (Out::checks) {
+        if (v >= 7) {
+          w.uuid(topic_id);
+        }
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(2 + (v >= 7 ? 16 : 0));
+        if (v >= 7) unchecked::put_uuid(p, topic_id);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
       }
-      w.i16(static_cast<std::int16_t>(error_code));
       if (v >= 1) {
         fields::put_str(w, error_message, flex, true, "ErrorMessage");
       }
-      if (v >= 5) {
-        w.i32(num_partitions);
-      }
-      if (v >= 5) {
-        w.i16(replication_factor);
+      if constexpr (Out::checks) {
+        if (v >= 5) {
+          w.i32(num_partitions);
+        }
+        if (v >= 5) {
+          w.i16(replication_factor);
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 5 ? 4 : 0) + (v >= 5 ? 2 : 0));
+        if (v >= 5) unchecked::put_i32(p, num_partitions);
+        if (v >= 5) unchecked::put_i16(p, replication_factor);
       }
       if (v >= 5) {
         fields::put_structs(w, configs, v, flex, true, "Configs");

@@ -76,8 +76,14 @@ struct DeleteAclsRequest {
       }
       fields::put_str(w, principal_filter, flex, true, "PrincipalFilter");
       fields::put_str(w, host_filter, flex, true, "HostFilter");
-      w.i8(operation);
-      w.i8(permission_type);
+      if constexpr (Out::checks) {
+        w.i8(operation);
+        w.i8(permission_type);
+      } else {
+        std::uint8_t* p = w.take(2);
+        unchecked::put_i8(p, operation);
+        unchecked::put_i8(p, permission_type);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

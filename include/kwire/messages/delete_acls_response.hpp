@@ -87,8 +87,14 @@ struct DeleteAclsResponse {
       }
       fields::put_str(w, principal, flex, "Principal");
       fields::put_str(w, host, flex, "Host");
-      w.i8(operation);
-      w.i8(permission_type);
+      if constexpr (Out::checks) {
+        w.i8(operation);
+        w.i8(permission_type);
+      } else {
+        std::uint8_t* p = w.take(2);
+        unchecked::put_i8(p, operation);
+        unchecked::put_i8(p, permission_type);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

@@ -45,8 +45,14 @@ struct DeleteRecordsRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i64(offset);
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i64(offset);
+      } else {
+        std::uint8_t* p = w.take(12);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i64(p, offset);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

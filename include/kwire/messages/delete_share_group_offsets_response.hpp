@@ -55,8 +55,14 @@ struct DeleteShareGroupOffsetsResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, topic_name, flex, "TopicName");
-      w.uuid(topic_id);
-      w.i16(static_cast<std::int16_t>(error_code));
+      if constexpr (Out::checks) {
+        w.uuid(topic_id);
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(18);
+        unchecked::put_uuid(p, topic_id);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      }
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -124,8 +130,14 @@ struct DeleteShareGroupOffsetsResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+    }
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_structs(w, responses, v, flex);
     if (flex) {

@@ -59,10 +59,16 @@ struct DeleteTopicsResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, name, flex, v >= 6, "Name");
-      if (v >= 6) {
-        w.uuid(topic_id);
+      if constexpr (Out::checks) {
+        if (v >= 6) {
+          w.uuid(topic_id);
+        }
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(2 + (v >= 6 ? 16 : 0));
+        if (v >= 6) unchecked::put_uuid(p, topic_id);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
       }
-      w.i16(static_cast<std::int16_t>(error_code));
       if (v >= 5) {
         fields::put_str(w, error_message, flex, true, "ErrorMessage");
       }

@@ -56,8 +56,14 @@ struct DescribeAclsResponse {
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, principal, flex, "Principal");
       fields::put_str(w, host, flex, "Host");
-      w.i8(operation);
-      w.i8(permission_type);
+      if constexpr (Out::checks) {
+        w.i8(operation);
+        w.i8(permission_type);
+      } else {
+        std::uint8_t* p = w.take(2);
+        unchecked::put_i8(p, operation);
+        unchecked::put_i8(p, permission_type);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -196,8 +202,14 @@ struct DescribeAclsResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+    }
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_structs(w, resources, v, flex);
     if (flex) {

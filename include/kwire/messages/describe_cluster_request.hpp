@@ -53,16 +53,23 @@ struct DescribeClusterRequest {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.boolean(include_cluster_authorized_operations);
-    if (v >= 1) {
-      w.i8(endpoint_type);
-    } else if constexpr (Out::checks) {
-      if (endpoint_type != 1) w.fail(EncodeErrc::field_not_in_version, "EndpointType");
-    }
-    if (v >= 2) {
-      w.boolean(include_fenced_brokers);
-    } else if constexpr (Out::checks) {
-      if (include_fenced_brokers) w.fail(EncodeErrc::field_not_in_version, "IncludeFencedBrokers");
+    if constexpr (Out::checks) {
+      w.boolean(include_cluster_authorized_operations);
+      if (v >= 1) {
+        w.i8(endpoint_type);
+      } else if constexpr (Out::checks) {
+        if (endpoint_type != 1) w.fail(EncodeErrc::field_not_in_version, "EndpointType");
+      }
+      if (v >= 2) {
+        w.boolean(include_fenced_brokers);
+      } else if constexpr (Out::checks) {
+        if (include_fenced_brokers) w.fail(EncodeErrc::field_not_in_version, "IncludeFencedBrokers");
+      }
+    } else {
+      std::uint8_t* p = w.take(1 + (v >= 1 ? 1 : 0) + (v >= 2 ? 1 : 0));
+      unchecked::put_boolean(p, include_cluster_authorized_operations);
+      if (v >= 1) unchecked::put_i8(p, endpoint_type);
+      if (v >= 2) unchecked::put_boolean(p, include_fenced_brokers);
     }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

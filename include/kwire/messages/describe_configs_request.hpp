@@ -112,15 +112,21 @@ struct DescribeConfigsRequest {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_structs(w, resources, v, flex);
-    if (v >= 1) {
-      w.boolean(include_synonyms);
-    } else if constexpr (Out::checks) {
-      if (include_synonyms) w.fail(EncodeErrc::field_not_in_version, "IncludeSynonyms");
-    }
-    if (v >= 3) {
-      w.boolean(include_documentation);
-    } else if constexpr (Out::checks) {
-      if (include_documentation) w.fail(EncodeErrc::field_not_in_version, "IncludeDocumentation");
+    if constexpr (Out::checks) {
+      if (v >= 1) {
+        w.boolean(include_synonyms);
+      } else if constexpr (Out::checks) {
+        if (include_synonyms) w.fail(EncodeErrc::field_not_in_version, "IncludeSynonyms");
+      }
+      if (v >= 3) {
+        w.boolean(include_documentation);
+      } else if constexpr (Out::checks) {
+        if (include_documentation) w.fail(EncodeErrc::field_not_in_version, "IncludeDocumentation");
+      }
+    } else {
+      std::uint8_t* p = w.take(0 + (v >= 1 ? 1 : 0) + (v >= 3 ? 1 : 0));
+      if (v >= 1) unchecked::put_boolean(p, include_synonyms);
+      if (v >= 3) unchecked::put_boolean(p, include_documentation);
     }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -165,16 +165,24 @@ struct DescribeConfigsResponse {
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, name, flex, "Name");
       fields::put_str(w, value, flex, true, "Value");
-      w.boolean(read_only);
-      if (v <= 0) {
-        w.boolean(is_default);
-      } else if constexpr (Out::checks) {
-        if (is_default) w.fail(EncodeErrc::field_not_in_version, "IsDefault");
+      if constexpr (Out::checks) {
+        w.boolean(read_only);
+        if (v <= 0) {
+          w.boolean(is_default);
+        } else if constexpr (Out::checks) {
+          if (is_default) w.fail(EncodeErrc::field_not_in_version, "IsDefault");
+        }
+        if (v >= 1) {
+          w.i8(config_source);
+        }
+        w.boolean(is_sensitive);
+      } else {
+        std::uint8_t* p = w.take(2 + (v <= 0 ? 1 : 0) + (v >= 1 ? 1 : 0));
+        unchecked::put_boolean(p, read_only);
+        if (v <= 0) unchecked::put_boolean(p, is_default);
+        if (v >= 1) unchecked::put_i8(p, config_source);
+        unchecked::put_boolean(p, is_sensitive);
       }
-      if (v >= 1) {
-        w.i8(config_source);
-      }
-      w.boolean(is_sensitive);
       if (v >= 1) {
         fields::put_structs(w, synonyms, v, flex);
       }

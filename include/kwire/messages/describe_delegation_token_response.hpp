@@ -147,9 +147,16 @@ struct DescribeDelegationTokenResponse {
       } else if constexpr (Out::checks) {
         if (!token_requester_principal_name.empty()) w.fail(EncodeErrc::field_not_in_version, "TokenRequesterPrincipalName");
       }
-      w.i64(issue_timestamp);
-      w.i64(expiry_timestamp);
-      w.i64(max_timestamp);
+      if constexpr (Out::checks) {
+        w.i64(issue_timestamp);
+        w.i64(expiry_timestamp);
+        w.i64(max_timestamp);
+      } else {
+        std::uint8_t* p = w.take(24);
+        unchecked::put_i64(p, issue_timestamp);
+        unchecked::put_i64(p, expiry_timestamp);
+        unchecked::put_i64(p, max_timestamp);
+      }
       fields::put_str(w, token_id, flex, "TokenId");
       fields::put_bytes(w, hmac, flex, "Hmac");
       fields::put_structs(w, renewers, v, flex);

@@ -56,10 +56,18 @@ struct DescribeLogDirsResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i64(partition_size);
-      w.i64(offset_lag);
-      w.boolean(is_future_key);
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i64(partition_size);
+        w.i64(offset_lag);
+        w.boolean(is_future_key);
+      } else {
+        std::uint8_t* p = w.take(21);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i64(p, partition_size);
+        unchecked::put_i64(p, offset_lag);
+        unchecked::put_boolean(p, is_future_key);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -197,14 +205,21 @@ struct DescribeLogDirsResponse {
       w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, log_dir, flex, "LogDir");
       fields::put_structs(w, topics, v, flex);
-      if (v >= 4) {
-        w.i64(total_bytes);
-      }
-      if (v >= 4) {
-        w.i64(usable_bytes);
-      }
-      if (v >= 5) {
-        w.boolean(is_cordoned);
+      if constexpr (Out::checks) {
+        if (v >= 4) {
+          w.i64(total_bytes);
+        }
+        if (v >= 4) {
+          w.i64(usable_bytes);
+        }
+        if (v >= 5) {
+          w.boolean(is_cordoned);
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 4 ? 8 : 0) + (v >= 4 ? 8 : 0) + (v >= 5 ? 1 : 0));
+        if (v >= 4) unchecked::put_i64(p, total_bytes);
+        if (v >= 4) unchecked::put_i64(p, usable_bytes);
+        if (v >= 5) unchecked::put_boolean(p, is_cordoned);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -274,9 +289,15 @@ struct DescribeLogDirsResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    if (v >= 3) {
-      w.i16(static_cast<std::int16_t>(error_code));
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      if (v >= 3) {
+        w.i16(static_cast<std::int16_t>(error_code));
+      }
+    } else {
+      std::uint8_t* p = w.take(4 + (v >= 3 ? 2 : 0));
+      unchecked::put_i32(p, throttle_time_ms);
+      if (v >= 3) unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
     }
     fields::put_structs(w, results, v, flex);
     if (flex) {

@@ -66,12 +66,22 @@ struct DescribeProducersResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i64(producer_id);
-      w.i32(producer_epoch);
-      w.i32(last_sequence);
-      w.i64(last_timestamp);
-      w.i32(coordinator_epoch);
-      w.i64(current_txn_start_offset);
+      if constexpr (Out::checks) {
+        w.i64(producer_id);
+        w.i32(producer_epoch);
+        w.i32(last_sequence);
+        w.i64(last_timestamp);
+        w.i32(coordinator_epoch);
+        w.i64(current_txn_start_offset);
+      } else {
+        std::uint8_t* p = w.take(36);
+        unchecked::put_i64(p, producer_id);
+        unchecked::put_i32(p, producer_epoch);
+        unchecked::put_i32(p, last_sequence);
+        unchecked::put_i64(p, last_timestamp);
+        unchecked::put_i32(p, coordinator_epoch);
+        unchecked::put_i64(p, current_txn_start_offset);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -143,8 +153,14 @@ struct DescribeProducersResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i16(static_cast<std::int16_t>(error_code));
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      }
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       fields::put_structs(w, active_producers, v, flex);
       if (flex) {

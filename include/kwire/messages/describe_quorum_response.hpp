@@ -67,18 +67,27 @@ struct DescribeQuorumResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(replica_id);
-      if (v >= 2) {
-        w.uuid(replica_directory_id);
-      } else if constexpr (Out::checks) {
-        if (!replica_directory_id.is_zero()) w.fail(EncodeErrc::field_not_in_version, "ReplicaDirectoryId");
-      }
-      w.i64(log_end_offset);
-      if (v >= 1) {
-        w.i64(last_fetch_timestamp);
-      }
-      if (v >= 1) {
-        w.i64(last_caught_up_timestamp);
+      if constexpr (Out::checks) {
+        w.i32(replica_id);
+        if (v >= 2) {
+          w.uuid(replica_directory_id);
+        } else if constexpr (Out::checks) {
+          if (!replica_directory_id.is_zero()) w.fail(EncodeErrc::field_not_in_version, "ReplicaDirectoryId");
+        }
+        w.i64(log_end_offset);
+        if (v >= 1) {
+          w.i64(last_fetch_timestamp);
+        }
+        if (v >= 1) {
+          w.i64(last_caught_up_timestamp);
+        }
+      } else {
+        std::uint8_t* p = w.take(12 + (v >= 2 ? 16 : 0) + (v >= 1 ? 8 : 0) + (v >= 1 ? 8 : 0));
+        unchecked::put_i32(p, replica_id);
+        if (v >= 2) unchecked::put_uuid(p, replica_directory_id);
+        unchecked::put_i64(p, log_end_offset);
+        if (v >= 1) unchecked::put_i64(p, last_fetch_timestamp);
+        if (v >= 1) unchecked::put_i64(p, last_caught_up_timestamp);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -173,14 +182,27 @@ struct DescribeQuorumResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i16(static_cast<std::int16_t>(error_code));
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      }
       if (v >= 2) {
         fields::put_str(w, error_message, flex, true, "ErrorMessage");
       }
-      w.i32(leader_id);
-      w.i32(leader_epoch);
-      w.i64(high_watermark);
+      if constexpr (Out::checks) {
+        w.i32(leader_id);
+        w.i32(leader_epoch);
+        w.i64(high_watermark);
+      } else {
+        std::uint8_t* p = w.take(16);
+        unchecked::put_i32(p, leader_id);
+        unchecked::put_i32(p, leader_epoch);
+        unchecked::put_i64(p, high_watermark);
+      }
       fields::put_structs(w, current_voters, v, flex);
       fields::put_structs(w, observers, v, flex);
       if (flex) {

@@ -67,13 +67,22 @@ struct DescribeShareGroupOffsetsResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i64(start_offset);
-      w.i32(leader_epoch);
-      if (v >= 1) {
-        w.i64(lag);
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i64(start_offset);
+        w.i32(leader_epoch);
+        if (v >= 1) {
+          w.i64(lag);
+        }
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(18 + (v >= 1 ? 8 : 0));
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i64(p, start_offset);
+        unchecked::put_i32(p, leader_epoch);
+        if (v >= 1) unchecked::put_i64(p, lag);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
       }
-      w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);

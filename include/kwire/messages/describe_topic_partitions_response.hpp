@@ -76,15 +76,23 @@ struct DescribeTopicPartitionsResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(static_cast<std::int16_t>(error_code));
-      w.i32(partition_index);
-      w.i32(leader_id);
-      w.i32(leader_epoch);
-      fields::put_scalars(w, replica_nodes, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
-      fields::put_scalars(w, isr_nodes, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
-      fields::put_scalars(w, eligible_leader_replicas, flex, true, "EligibleLeaderReplicas", [](auto& out, const std::int32_t& e) { out.i32(e); });
-      fields::put_scalars(w, last_known_elr, flex, true, "LastKnownElr", [](auto& out, const std::int32_t& e) { out.i32(e); });
-      fields::put_scalars(w, offline_replicas, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      if constexpr (Out::checks) {
+        w.i16(static_cast<std::int16_t>(error_code));
+        w.i32(partition_index);
+        w.i32(leader_id);
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(14);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i32(p, leader_id);
+        unchecked::put_i32(p, leader_epoch);
+      }
+      fields::put_fixed(w, replica_nodes, flex);
+      fields::put_fixed(w, isr_nodes, flex);
+      fields::put_fixed(w, eligible_leader_replicas, flex, true, "EligibleLeaderReplicas");
+      fields::put_fixed(w, last_known_elr, flex, true, "LastKnownElr");
+      fields::put_fixed(w, offline_replicas, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -172,8 +180,14 @@ struct DescribeTopicPartitionsResponse {
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, name, flex, true, "Name");
-      w.uuid(topic_id);
-      w.boolean(is_internal);
+      if constexpr (Out::checks) {
+        w.uuid(topic_id);
+        w.boolean(is_internal);
+      } else {
+        std::uint8_t* p = w.take(17);
+        unchecked::put_uuid(p, topic_id);
+        unchecked::put_boolean(p, is_internal);
+      }
       fields::put_structs(w, partitions, v, flex);
       w.i32(topic_authorized_operations);
       if (flex) {

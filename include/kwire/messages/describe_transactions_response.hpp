@@ -42,7 +42,7 @@ struct DescribeTransactionsResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, topic, flex, "Topic");
-      fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, partitions, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -127,10 +127,18 @@ struct DescribeTransactionsResponse {
       w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, transactional_id, flex, "TransactionalId");
       fields::put_str(w, transaction_state, flex, "TransactionState");
-      w.i32(transaction_timeout_ms);
-      w.i64(transaction_start_time_ms);
-      w.i64(producer_id);
-      w.i16(producer_epoch);
+      if constexpr (Out::checks) {
+        w.i32(transaction_timeout_ms);
+        w.i64(transaction_start_time_ms);
+        w.i64(producer_id);
+        w.i16(producer_epoch);
+      } else {
+        std::uint8_t* p = w.take(22);
+        unchecked::put_i32(p, transaction_timeout_ms);
+        unchecked::put_i64(p, transaction_start_time_ms);
+        unchecked::put_i64(p, producer_id);
+        unchecked::put_i16(p, producer_epoch);
+      }
       fields::put_structs(w, topics, v, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);

@@ -50,8 +50,14 @@ struct ElectLeadersResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_id);
-      w.i16(static_cast<std::int16_t>(error_code));
+      if constexpr (Out::checks) {
+        w.i32(partition_id);
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, partition_id);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      }
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -167,11 +173,17 @@ struct ElectLeadersResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    if (v >= 1) {
-      w.i16(static_cast<std::int16_t>(error_code));
-    } else if constexpr (Out::checks) {
-      if (error_code != ErrorCode::None) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      if (v >= 1) {
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else if constexpr (Out::checks) {
+        if (error_code != ErrorCode::None) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
+      }
+    } else {
+      std::uint8_t* p = w.take(4 + (v >= 1 ? 2 : 0));
+      unchecked::put_i32(p, throttle_time_ms);
+      if (v >= 1) unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
     }
     fields::put_structs(w, replica_election_results, v, flex);
     if (flex) {

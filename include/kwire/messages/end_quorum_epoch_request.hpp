@@ -49,15 +49,21 @@ struct EndQuorumEpochRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      if (v >= 1) {
-        w.i32(candidate_id);
-      } else if constexpr (Out::checks) {
-        if (candidate_id != 0) w.fail(EncodeErrc::field_not_in_version, "CandidateId");
-      }
-      if (v >= 1) {
-        w.uuid(candidate_directory_id);
-      } else if constexpr (Out::checks) {
-        if (!candidate_directory_id.is_zero()) w.fail(EncodeErrc::field_not_in_version, "CandidateDirectoryId");
+      if constexpr (Out::checks) {
+        if (v >= 1) {
+          w.i32(candidate_id);
+        } else if constexpr (Out::checks) {
+          if (candidate_id != 0) w.fail(EncodeErrc::field_not_in_version, "CandidateId");
+        }
+        if (v >= 1) {
+          w.uuid(candidate_directory_id);
+        } else if constexpr (Out::checks) {
+          if (!candidate_directory_id.is_zero()) w.fail(EncodeErrc::field_not_in_version, "CandidateDirectoryId");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 1 ? 4 : 0) + (v >= 1 ? 16 : 0));
+        if (v >= 1) unchecked::put_i32(p, candidate_id);
+        if (v >= 1) unchecked::put_uuid(p, candidate_directory_id);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -131,11 +137,18 @@ struct EndQuorumEpochRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i32(leader_id);
-      w.i32(leader_epoch);
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i32(leader_id);
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(12);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i32(p, leader_id);
+        unchecked::put_i32(p, leader_epoch);
+      }
       if (v <= 0) {
-        fields::put_scalars(w, preferred_successors, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+        fields::put_fixed(w, preferred_successors, flex);
       }
       if (v >= 1) {
         fields::put_structs(w, preferred_candidates, v, flex);

@@ -54,9 +54,16 @@ struct EndTxnRequest {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_str(w, transactional_id, flex, "TransactionalId");
-    w.i64(producer_id);
-    w.i16(producer_epoch);
-    w.boolean(committed);
+    if constexpr (Out::checks) {
+      w.i64(producer_id);
+      w.i16(producer_epoch);
+      w.boolean(committed);
+    } else {
+      std::uint8_t* p = w.take(11);
+      unchecked::put_i64(p, producer_id);
+      unchecked::put_i16(p, producer_epoch);
+      unchecked::put_boolean(p, committed);
+    }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);
     }

@@ -59,13 +59,21 @@ struct EndTxnResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
-    if (v >= 5) {
-      w.i64(producer_id);
-    }
-    if (v >= 5) {
-      w.i16(producer_epoch);
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+      if (v >= 5) {
+        w.i64(producer_id);
+      }
+      if (v >= 5) {
+        w.i16(producer_epoch);
+      }
+    } else {
+      std::uint8_t* p = w.take(6 + (v >= 5 ? 8 : 0) + (v >= 5 ? 2 : 0));
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      if (v >= 5) unchecked::put_i64(p, producer_id);
+      if (v >= 5) unchecked::put_i16(p, producer_epoch);
     }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

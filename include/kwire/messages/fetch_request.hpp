@@ -49,15 +49,21 @@ struct FetchRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      if (v >= 15) {
-        w.i32(replica_id);
-      } else if constexpr (Out::checks) {
-        if (replica_id != -1) w.fail(EncodeErrc::field_not_in_version, "ReplicaId");
-      }
-      if (v >= 15) {
-        w.i64(replica_epoch);
-      } else if constexpr (Out::checks) {
-        if (replica_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "ReplicaEpoch");
+      if constexpr (Out::checks) {
+        if (v >= 15) {
+          w.i32(replica_id);
+        } else if constexpr (Out::checks) {
+          if (replica_id != -1) w.fail(EncodeErrc::field_not_in_version, "ReplicaId");
+        }
+        if (v >= 15) {
+          w.i64(replica_epoch);
+        } else if constexpr (Out::checks) {
+          if (replica_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "ReplicaEpoch");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 15 ? 4 : 0) + (v >= 15 ? 8 : 0));
+        if (v >= 15) unchecked::put_i32(p, replica_id);
+        if (v >= 15) unchecked::put_i64(p, replica_epoch);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -157,20 +163,30 @@ struct FetchRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition);
-      if (v >= 9) {
-        w.i32(current_leader_epoch);
+      if constexpr (Out::checks) {
+        w.i32(partition);
+        if (v >= 9) {
+          w.i32(current_leader_epoch);
+        }
+        w.i64(fetch_offset);
+        if (v >= 12) {
+          w.i32(last_fetched_epoch);
+        } else if constexpr (Out::checks) {
+          if (last_fetched_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "LastFetchedEpoch");
+        }
+        if (v >= 5) {
+          w.i64(log_start_offset);
+        }
+        w.i32(partition_max_bytes);
+      } else {
+        std::uint8_t* p = w.take(16 + (v >= 9 ? 4 : 0) + (v >= 12 ? 4 : 0) + (v >= 5 ? 8 : 0));
+        unchecked::put_i32(p, partition);
+        if (v >= 9) unchecked::put_i32(p, current_leader_epoch);
+        unchecked::put_i64(p, fetch_offset);
+        if (v >= 12) unchecked::put_i32(p, last_fetched_epoch);
+        if (v >= 5) unchecked::put_i64(p, log_start_offset);
+        unchecked::put_i32(p, partition_max_bytes);
       }
-      w.i64(fetch_offset);
-      if (v >= 12) {
-        w.i32(last_fetched_epoch);
-      } else if constexpr (Out::checks) {
-        if (last_fetched_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "LastFetchedEpoch");
-      }
-      if (v >= 5) {
-        w.i64(log_start_offset);
-      }
-      w.i32(partition_max_bytes);
       if (flex) {
         const bool has_replica_directory_id = (v >= 17) && !replica_directory_id.is_zero();
         const bool has_high_watermark = (v >= 18) && high_watermark != 9223372036854775807;
@@ -335,7 +351,7 @@ struct FetchRequest {
         w.uuid(topic_id);
       }
       if (v >= 7) {
-        fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+        fields::put_fixed(w, partitions, flex);
       } else if constexpr (Out::checks) {
         if (!partitions.empty()) w.fail(EncodeErrc::field_not_in_version, "Partitions");
       }
@@ -463,24 +479,35 @@ struct FetchRequest {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    if (v <= 14) {
-      w.i32(replica_id);
-    } else if constexpr (Out::checks) {
-      if (replica_id != -1) w.fail(EncodeErrc::field_not_in_version, "ReplicaId");
-    }
-    w.i32(max_wait_ms);
-    w.i32(min_bytes);
-    if (v >= 3) {
-      w.i32(max_bytes);
-    }
-    if (v >= 4) {
-      w.i8(isolation_level);
-    }
-    if (v >= 7) {
-      w.i32(session_id);
-    }
-    if (v >= 7) {
-      w.i32(session_epoch);
+    if constexpr (Out::checks) {
+      if (v <= 14) {
+        w.i32(replica_id);
+      } else if constexpr (Out::checks) {
+        if (replica_id != -1) w.fail(EncodeErrc::field_not_in_version, "ReplicaId");
+      }
+      w.i32(max_wait_ms);
+      w.i32(min_bytes);
+      if (v >= 3) {
+        w.i32(max_bytes);
+      }
+      if (v >= 4) {
+        w.i8(isolation_level);
+      }
+      if (v >= 7) {
+        w.i32(session_id);
+      }
+      if (v >= 7) {
+        w.i32(session_epoch);
+      }
+    } else {
+      std::uint8_t* p = w.take(8 + (v <= 14 ? 4 : 0) + (v >= 3 ? 4 : 0) + (v >= 4 ? 1 : 0) + (v >= 7 ? 4 : 0) + (v >= 7 ? 4 : 0));
+      if (v <= 14) unchecked::put_i32(p, replica_id);
+      unchecked::put_i32(p, max_wait_ms);
+      unchecked::put_i32(p, min_bytes);
+      if (v >= 3) unchecked::put_i32(p, max_bytes);
+      if (v >= 4) unchecked::put_i8(p, isolation_level);
+      if (v >= 7) unchecked::put_i32(p, session_id);
+      if (v >= 7) unchecked::put_i32(p, session_epoch);
     }
     fields::put_structs(w, topics, v, flex);
     if (v >= 7) {

@@ -50,15 +50,21 @@ struct FetchResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      if (v >= 12) {
-        w.i32(epoch);
-      } else if constexpr (Out::checks) {
-        if (epoch != -1) w.fail(EncodeErrc::field_not_in_version, "Epoch");
-      }
-      if (v >= 12) {
-        w.i64(end_offset);
-      } else if constexpr (Out::checks) {
-        if (end_offset != -1) w.fail(EncodeErrc::field_not_in_version, "EndOffset");
+      if constexpr (Out::checks) {
+        if (v >= 12) {
+          w.i32(epoch);
+        } else if constexpr (Out::checks) {
+          if (epoch != -1) w.fail(EncodeErrc::field_not_in_version, "Epoch");
+        }
+        if (v >= 12) {
+          w.i64(end_offset);
+        } else if constexpr (Out::checks) {
+          if (end_offset != -1) w.fail(EncodeErrc::field_not_in_version, "EndOffset");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 12 ? 4 : 0) + (v >= 12 ? 8 : 0));
+        if (v >= 12) unchecked::put_i32(p, epoch);
+        if (v >= 12) unchecked::put_i64(p, end_offset);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -119,15 +125,21 @@ struct FetchResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      if (v >= 12) {
-        w.i32(leader_id);
-      } else if constexpr (Out::checks) {
-        if (leader_id != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderId");
-      }
-      if (v >= 12) {
-        w.i32(leader_epoch);
-      } else if constexpr (Out::checks) {
-        if (leader_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderEpoch");
+      if constexpr (Out::checks) {
+        if (v >= 12) {
+          w.i32(leader_id);
+        } else if constexpr (Out::checks) {
+          if (leader_id != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderId");
+        }
+        if (v >= 12) {
+          w.i32(leader_epoch);
+        } else if constexpr (Out::checks) {
+          if (leader_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderEpoch");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 12 ? 4 : 0) + (v >= 12 ? 4 : 0));
+        if (v >= 12) unchecked::put_i32(p, leader_id);
+        if (v >= 12) unchecked::put_i32(p, leader_epoch);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -184,8 +196,14 @@ struct FetchResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i64(end_offset);
-      w.i32(epoch);
+      if constexpr (Out::checks) {
+        w.i64(end_offset);
+        w.i32(epoch);
+      } else {
+        std::uint8_t* p = w.take(12);
+        unchecked::put_i64(p, end_offset);
+        unchecked::put_i32(p, epoch);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -245,15 +263,21 @@ struct FetchResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      if (v >= 4) {
-        w.i64(producer_id);
-      } else if constexpr (Out::checks) {
-        if (producer_id != 0) w.fail(EncodeErrc::field_not_in_version, "ProducerId");
-      }
-      if (v >= 4) {
-        w.i64(first_offset);
-      } else if constexpr (Out::checks) {
-        if (first_offset != 0) w.fail(EncodeErrc::field_not_in_version, "FirstOffset");
+      if constexpr (Out::checks) {
+        if (v >= 4) {
+          w.i64(producer_id);
+        } else if constexpr (Out::checks) {
+          if (producer_id != 0) w.fail(EncodeErrc::field_not_in_version, "ProducerId");
+        }
+        if (v >= 4) {
+          w.i64(first_offset);
+        } else if constexpr (Out::checks) {
+          if (first_offset != 0) w.fail(EncodeErrc::field_not_in_version, "FirstOffset");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 4 ? 8 : 0) + (v >= 4 ? 8 : 0));
+        if (v >= 4) unchecked::put_i64(p, producer_id);
+        if (v >= 4) unchecked::put_i64(p, first_offset);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -368,14 +392,23 @@ struct FetchResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i16(static_cast<std::int16_t>(error_code));
-      w.i64(high_watermark);
-      if (v >= 4) {
-        w.i64(last_stable_offset);
-      }
-      if (v >= 5) {
-        w.i64(log_start_offset);
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i16(static_cast<std::int16_t>(error_code));
+        w.i64(high_watermark);
+        if (v >= 4) {
+          w.i64(last_stable_offset);
+        }
+        if (v >= 5) {
+          w.i64(log_start_offset);
+        }
+      } else {
+        std::uint8_t* p = w.take(14 + (v >= 4 ? 8 : 0) + (v >= 5 ? 8 : 0));
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+        unchecked::put_i64(p, high_watermark);
+        if (v >= 4) unchecked::put_i64(p, last_stable_offset);
+        if (v >= 5) unchecked::put_i64(p, log_start_offset);
       }
       if (v >= 4) {
         fields::put_structs(w, aborted_transactions, v, flex, true, "AbortedTransactions");
@@ -674,16 +707,23 @@ struct FetchResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    if (v >= 1) {
-      w.i32(throttle_time_ms);
-    }
-    if (v >= 7) {
-      w.i16(static_cast<std::int16_t>(error_code));
-    }
-    if (v >= 7) {
-      w.i32(session_id);
-    } else if constexpr (Out::checks) {
-      if (session_id != 0) w.fail(EncodeErrc::field_not_in_version, "SessionId");
+    if constexpr (Out::checks) {
+      if (v >= 1) {
+        w.i32(throttle_time_ms);
+      }
+      if (v >= 7) {
+        w.i16(static_cast<std::int16_t>(error_code));
+      }
+      if (v >= 7) {
+        w.i32(session_id);
+      } else if constexpr (Out::checks) {
+        if (session_id != 0) w.fail(EncodeErrc::field_not_in_version, "SessionId");
+      }
+    } else {
+      std::uint8_t* p = w.take(0 + (v >= 1 ? 4 : 0) + (v >= 7 ? 2 : 0) + (v >= 7 ? 4 : 0));
+      if (v >= 1) unchecked::put_i32(p, throttle_time_ms);
+      if (v >= 7) unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      if (v >= 7) unchecked::put_i32(p, session_id);
     }
     fields::put_structs(w, responses, v, flex);
     if constexpr (Out::checks) {

@@ -45,8 +45,14 @@ struct FetchSnapshotRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i64(end_offset);
-      w.i32(epoch);
+      if constexpr (Out::checks) {
+        w.i64(end_offset);
+        w.i32(epoch);
+      } else {
+        std::uint8_t* p = w.take(12);
+        unchecked::put_i64(p, end_offset);
+        unchecked::put_i32(p, epoch);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -121,8 +127,14 @@ struct FetchSnapshotRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition);
-      w.i32(current_leader_epoch);
+      if constexpr (Out::checks) {
+        w.i32(partition);
+        w.i32(current_leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(8);
+        unchecked::put_i32(p, partition);
+        unchecked::put_i32(p, current_leader_epoch);
+      }
       fields::put_struct(w, snapshot_id, v, flex);
       w.i64(position);
       if (flex) {
@@ -263,8 +275,14 @@ struct FetchSnapshotRequest {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(replica_id);
-    w.i32(max_bytes);
+    if constexpr (Out::checks) {
+      w.i32(replica_id);
+      w.i32(max_bytes);
+    } else {
+      std::uint8_t* p = w.take(8);
+      unchecked::put_i32(p, replica_id);
+      unchecked::put_i32(p, max_bytes);
+    }
     fields::put_structs(w, topics, v, flex);
     if constexpr (Out::checks) {
       if (!flex && cluster_id.has_value()) w.fail(EncodeErrc::field_not_in_version, "ClusterId");

@@ -46,8 +46,14 @@ struct FetchSnapshotResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i64(end_offset);
-      w.i32(epoch);
+      if constexpr (Out::checks) {
+        w.i64(end_offset);
+        w.i32(epoch);
+      } else {
+        std::uint8_t* p = w.take(12);
+        unchecked::put_i64(p, end_offset);
+        unchecked::put_i32(p, epoch);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -103,8 +109,14 @@ struct FetchSnapshotResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(leader_id);
-      w.i32(leader_epoch);
+      if constexpr (Out::checks) {
+        w.i32(leader_id);
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(8);
+        unchecked::put_i32(p, leader_id);
+        unchecked::put_i32(p, leader_epoch);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -191,11 +203,23 @@ struct FetchSnapshotResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(index);
-      w.i16(static_cast<std::int16_t>(error_code));
+      if constexpr (Out::checks) {
+        w.i32(index);
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, index);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      }
       fields::put_struct(w, snapshot_id, v, flex);
-      w.i64(size);
-      w.i64(position);
+      if constexpr (Out::checks) {
+        w.i64(size);
+        w.i64(position);
+      } else {
+        std::uint8_t* p = w.take(16);
+        unchecked::put_i64(p, size);
+        unchecked::put_i64(p, position);
+      }
       fields::put_bytes(w, unaligned_records, flex, false, "UnalignedRecords");
       if constexpr (Out::checks) {
         if (!flex && !(current_leader == LeaderIdAndEpoch{})) w.fail(EncodeErrc::field_not_in_version, "CurrentLeader");
@@ -420,8 +444,14 @@ struct FetchSnapshotResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+    }
     fields::put_structs(w, topics, v, flex);
     if constexpr (Out::checks) {
       if (!(flex && v >= 1) && !node_endpoints.empty()) w.fail(EncodeErrc::field_not_in_version, "NodeEndpoints");

@@ -89,15 +89,21 @@ struct FindCoordinatorResponse {
       } else if constexpr (Out::checks) {
         if (!host.empty()) w.fail(EncodeErrc::field_not_in_version, "Host");
       }
-      if (v >= 4) {
-        w.i32(port);
-      } else if constexpr (Out::checks) {
-        if (port != 0) w.fail(EncodeErrc::field_not_in_version, "Port");
-      }
-      if (v >= 4) {
-        w.i16(static_cast<std::int16_t>(error_code));
-      } else if constexpr (Out::checks) {
-        if (error_code != ErrorCode::None) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
+      if constexpr (Out::checks) {
+        if (v >= 4) {
+          w.i32(port);
+        } else if constexpr (Out::checks) {
+          if (port != 0) w.fail(EncodeErrc::field_not_in_version, "Port");
+        }
+        if (v >= 4) {
+          w.i16(static_cast<std::int16_t>(error_code));
+        } else if constexpr (Out::checks) {
+          if (error_code != ErrorCode::None) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 4 ? 4 : 0) + (v >= 4 ? 2 : 0));
+        if (v >= 4) unchecked::put_i32(p, port);
+        if (v >= 4) unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
       }
       if (v >= 4) {
         fields::put_str(w, error_message, flex, true, "ErrorMessage");
@@ -198,13 +204,19 @@ struct FindCoordinatorResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    if (v >= 1) {
-      w.i32(throttle_time_ms);
-    }
-    if (v <= 3) {
-      w.i16(static_cast<std::int16_t>(error_code));
-    } else if constexpr (Out::checks) {
-      if (error_code != ErrorCode::None) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
+    if constexpr (Out::checks) {
+      if (v >= 1) {
+        w.i32(throttle_time_ms);
+      }
+      if (v <= 3) {
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else if constexpr (Out::checks) {
+        if (error_code != ErrorCode::None) w.fail(EncodeErrc::field_not_in_version, "ErrorCode");
+      }
+    } else {
+      std::uint8_t* p = w.take(0 + (v >= 1 ? 4 : 0) + (v <= 3 ? 2 : 0));
+      if (v >= 1) unchecked::put_i32(p, throttle_time_ms);
+      if (v <= 3) unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
     }
     if (v >= 1 && v <= 3) {
       fields::put_str(w, error_message, flex, true, "ErrorMessage");

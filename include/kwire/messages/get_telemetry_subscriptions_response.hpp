@@ -81,14 +81,29 @@ struct GetTelemetrySubscriptionsResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
-    w.uuid(client_instance_id);
-    w.i32(subscription_id);
-    fields::put_scalars(w, accepted_compression_types, flex, [](auto& out, const std::int8_t& e) { out.i8(e); });
-    w.i32(push_interval_ms);
-    w.i32(telemetry_max_bytes);
-    w.boolean(delta_temporality);
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+      w.uuid(client_instance_id);
+      w.i32(subscription_id);
+    } else {
+      std::uint8_t* p = w.take(26);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      unchecked::put_uuid(p, client_instance_id);
+      unchecked::put_i32(p, subscription_id);
+    }
+    fields::put_fixed(w, accepted_compression_types, flex);
+    if constexpr (Out::checks) {
+      w.i32(push_interval_ms);
+      w.i32(telemetry_max_bytes);
+      w.boolean(delta_temporality);
+    } else {
+      std::uint8_t* p = w.take(9);
+      unchecked::put_i32(p, push_interval_ms);
+      unchecked::put_i32(p, telemetry_max_bytes);
+      unchecked::put_boolean(p, delta_temporality);
+    }
     fields::put_scalars(w, requested_metrics, flex, [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "RequestedMetrics"); });
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -72,26 +72,35 @@ struct InitProducerIdRequest {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_str(w, transactional_id, flex, true, "TransactionalId");
-    w.i32(transaction_timeout_ms);
-    if (v >= 3) {
-      w.i64(producer_id);
-    } else if constexpr (Out::checks) {
-      if (producer_id != -1) w.fail(EncodeErrc::field_not_in_version, "ProducerId");
-    }
-    if (v >= 3) {
-      w.i16(producer_epoch);
-    } else if constexpr (Out::checks) {
-      if (producer_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "ProducerEpoch");
-    }
-    if (v >= 6) {
-      w.boolean(enable2_pc);
-    } else if constexpr (Out::checks) {
-      if (enable2_pc) w.fail(EncodeErrc::field_not_in_version, "Enable2Pc");
-    }
-    if (v >= 6) {
-      w.boolean(keep_prepared_txn);
-    } else if constexpr (Out::checks) {
-      if (keep_prepared_txn) w.fail(EncodeErrc::field_not_in_version, "KeepPreparedTxn");
+    if constexpr (Out::checks) {
+      w.i32(transaction_timeout_ms);
+      if (v >= 3) {
+        w.i64(producer_id);
+      } else if constexpr (Out::checks) {
+        if (producer_id != -1) w.fail(EncodeErrc::field_not_in_version, "ProducerId");
+      }
+      if (v >= 3) {
+        w.i16(producer_epoch);
+      } else if constexpr (Out::checks) {
+        if (producer_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "ProducerEpoch");
+      }
+      if (v >= 6) {
+        w.boolean(enable2_pc);
+      } else if constexpr (Out::checks) {
+        if (enable2_pc) w.fail(EncodeErrc::field_not_in_version, "Enable2Pc");
+      }
+      if (v >= 6) {
+        w.boolean(keep_prepared_txn);
+      } else if constexpr (Out::checks) {
+        if (keep_prepared_txn) w.fail(EncodeErrc::field_not_in_version, "KeepPreparedTxn");
+      }
+    } else {
+      std::uint8_t* p = w.take(4 + (v >= 3 ? 8 : 0) + (v >= 3 ? 2 : 0) + (v >= 6 ? 1 : 0) + (v >= 6 ? 1 : 0));
+      unchecked::put_i32(p, transaction_timeout_ms);
+      if (v >= 3) unchecked::put_i64(p, producer_id);
+      if (v >= 3) unchecked::put_i16(p, producer_epoch);
+      if (v >= 6) unchecked::put_boolean(p, enable2_pc);
+      if (v >= 6) unchecked::put_boolean(p, keep_prepared_txn);
     }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

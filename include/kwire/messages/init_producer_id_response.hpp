@@ -69,19 +69,29 @@ struct InitProducerIdResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
-    w.i64(producer_id);
-    w.i16(producer_epoch);
-    if (v >= 6) {
-      w.i64(ongoing_txn_producer_id);
-    } else if constexpr (Out::checks) {
-      if (ongoing_txn_producer_id != -1) w.fail(EncodeErrc::field_not_in_version, "OngoingTxnProducerId");
-    }
-    if (v >= 6) {
-      w.i16(ongoing_txn_producer_epoch);
-    } else if constexpr (Out::checks) {
-      if (ongoing_txn_producer_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "OngoingTxnProducerEpoch");
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+      w.i64(producer_id);
+      w.i16(producer_epoch);
+      if (v >= 6) {
+        w.i64(ongoing_txn_producer_id);
+      } else if constexpr (Out::checks) {
+        if (ongoing_txn_producer_id != -1) w.fail(EncodeErrc::field_not_in_version, "OngoingTxnProducerId");
+      }
+      if (v >= 6) {
+        w.i16(ongoing_txn_producer_epoch);
+      } else if constexpr (Out::checks) {
+        if (ongoing_txn_producer_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "OngoingTxnProducerEpoch");
+      }
+    } else {
+      std::uint8_t* p = w.take(16 + (v >= 6 ? 8 : 0) + (v >= 6 ? 2 : 0));
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      unchecked::put_i64(p, producer_id);
+      unchecked::put_i16(p, producer_epoch);
+      if (v >= 6) unchecked::put_i64(p, ongoing_txn_producer_id);
+      if (v >= 6) unchecked::put_i16(p, ongoing_txn_producer_epoch);
     }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -50,9 +50,16 @@ struct InitializeShareGroupStateRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition);
-      w.i32(state_epoch);
-      w.i64(start_offset);
+      if constexpr (Out::checks) {
+        w.i32(partition);
+        w.i32(state_epoch);
+        w.i64(start_offset);
+      } else {
+        std::uint8_t* p = w.take(16);
+        unchecked::put_i32(p, partition);
+        unchecked::put_i32(p, state_epoch);
+        unchecked::put_i64(p, start_offset);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

@@ -127,9 +127,15 @@ struct JoinGroupRequest {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_str(w, group_id, flex, "GroupId");
-    w.i32(session_timeout_ms);
-    if (v >= 1) {
-      w.i32(rebalance_timeout_ms);
+    if constexpr (Out::checks) {
+      w.i32(session_timeout_ms);
+      if (v >= 1) {
+        w.i32(rebalance_timeout_ms);
+      }
+    } else {
+      std::uint8_t* p = w.take(4 + (v >= 1 ? 4 : 0));
+      unchecked::put_i32(p, session_timeout_ms);
+      if (v >= 1) unchecked::put_i32(p, rebalance_timeout_ms);
     }
     fields::put_str(w, member_id, flex, "MemberId");
     if (v >= 5) {

@@ -143,11 +143,18 @@ struct JoinGroupResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    if (v >= 2) {
-      w.i32(throttle_time_ms);
+    if constexpr (Out::checks) {
+      if (v >= 2) {
+        w.i32(throttle_time_ms);
+      }
+      w.i16(static_cast<std::int16_t>(error_code));
+      w.i32(generation_id);
+    } else {
+      std::uint8_t* p = w.take(6 + (v >= 2 ? 4 : 0));
+      if (v >= 2) unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      unchecked::put_i32(p, generation_id);
     }
-    w.i16(static_cast<std::int16_t>(error_code));
-    w.i32(generation_id);
     if (v >= 7) {
       fields::put_str(w, protocol_type, flex, true, "ProtocolType");
     }

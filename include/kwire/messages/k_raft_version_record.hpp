@@ -42,8 +42,14 @@ struct KRaftVersionRecord {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(version);
-    w.i16(k_raft_version);
+    if constexpr (Out::checks) {
+      w.i16(version);
+      w.i16(k_raft_version);
+    } else {
+      std::uint8_t* p = w.take(4);
+      unchecked::put_i16(p, version);
+      unchecked::put_i16(p, k_raft_version);
+    }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);
     }

@@ -105,26 +105,40 @@ struct LeaderAndIsrRequest {
       if (v <= 1) {
         fields::put_str(w, topic_name, flex, "TopicName");
       }
-      w.i32(partition_index);
-      w.i32(controller_epoch);
-      w.i32(leader);
-      w.i32(leader_epoch);
-      fields::put_scalars(w, isr, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i32(controller_epoch);
+        w.i32(leader);
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(16);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i32(p, controller_epoch);
+        unchecked::put_i32(p, leader);
+        unchecked::put_i32(p, leader_epoch);
+      }
+      fields::put_fixed(w, isr, flex);
       w.i32(partition_epoch);
-      fields::put_scalars(w, replicas, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, replicas, flex);
       if (v >= 3) {
-        fields::put_scalars(w, adding_replicas, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+        fields::put_fixed(w, adding_replicas, flex);
       }
       if (v >= 3) {
-        fields::put_scalars(w, removing_replicas, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+        fields::put_fixed(w, removing_replicas, flex);
       }
-      if (v >= 1) {
-        w.boolean(is_new);
-      }
-      if (v >= 6) {
-        w.i8(leader_recovery_state);
-      } else if constexpr (Out::checks) {
-        if (leader_recovery_state != 0) w.fail(EncodeErrc::field_not_in_version, "LeaderRecoveryState");
+      if constexpr (Out::checks) {
+        if (v >= 1) {
+          w.boolean(is_new);
+        }
+        if (v >= 6) {
+          w.i8(leader_recovery_state);
+        } else if constexpr (Out::checks) {
+          if (leader_recovery_state != 0) w.fail(EncodeErrc::field_not_in_version, "LeaderRecoveryState");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 1 ? 1 : 0) + (v >= 6 ? 1 : 0));
+        if (v >= 1) unchecked::put_boolean(p, is_new);
+        if (v >= 6) unchecked::put_i8(p, leader_recovery_state);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -371,20 +385,29 @@ struct LeaderAndIsrRequest {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(controller_id);
-    if (v >= 7) {
-      w.boolean(is_k_raft_controller);
-    } else if constexpr (Out::checks) {
-      if (is_k_raft_controller) w.fail(EncodeErrc::field_not_in_version, "isKRaftController");
-    }
-    w.i32(controller_epoch);
-    if (v >= 2) {
-      w.i64(broker_epoch);
-    }
-    if (v >= 5) {
-      w.i8(type);
-    } else if constexpr (Out::checks) {
-      if (type != 0) w.fail(EncodeErrc::field_not_in_version, "Type");
+    if constexpr (Out::checks) {
+      w.i32(controller_id);
+      if (v >= 7) {
+        w.boolean(is_k_raft_controller);
+      } else if constexpr (Out::checks) {
+        if (is_k_raft_controller) w.fail(EncodeErrc::field_not_in_version, "isKRaftController");
+      }
+      w.i32(controller_epoch);
+      if (v >= 2) {
+        w.i64(broker_epoch);
+      }
+      if (v >= 5) {
+        w.i8(type);
+      } else if constexpr (Out::checks) {
+        if (type != 0) w.fail(EncodeErrc::field_not_in_version, "Type");
+      }
+    } else {
+      std::uint8_t* p = w.take(8 + (v >= 7 ? 1 : 0) + (v >= 2 ? 8 : 0) + (v >= 5 ? 1 : 0));
+      unchecked::put_i32(p, controller_id);
+      if (v >= 7) unchecked::put_boolean(p, is_k_raft_controller);
+      unchecked::put_i32(p, controller_epoch);
+      if (v >= 2) unchecked::put_i64(p, broker_epoch);
+      if (v >= 5) unchecked::put_i8(p, type);
     }
     if (v <= 1) {
       fields::put_structs(w, ungrouped_partition_states, v, flex);

@@ -55,8 +55,14 @@ struct LeaderAndIsrResponse {
       if (v <= 4) {
         fields::put_str(w, topic_name, flex, "TopicName");
       }
-      w.i32(partition_index);
-      w.i16(static_cast<std::int16_t>(error_code));
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

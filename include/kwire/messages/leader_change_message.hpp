@@ -45,11 +45,17 @@ struct LeaderChangeMessage {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(voter_id);
-      if (v >= 1) {
-        w.uuid(voter_directory_id);
-      } else if constexpr (Out::checks) {
-        if (!voter_directory_id.is_zero()) w.fail(EncodeErrc::field_not_in_version, "VoterDirectoryId");
+      if constexpr (Out::checks) {
+        w.i32(voter_id);
+        if (v >= 1) {
+          w.uuid(voter_directory_id);
+        } else if constexpr (Out::checks) {
+          if (!voter_directory_id.is_zero()) w.fail(EncodeErrc::field_not_in_version, "VoterDirectoryId");
+        }
+      } else {
+        std::uint8_t* p = w.take(4 + (v >= 1 ? 16 : 0));
+        unchecked::put_i32(p, voter_id);
+        if (v >= 1) unchecked::put_uuid(p, voter_directory_id);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -113,8 +119,14 @@ struct LeaderChangeMessage {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(version);
-    w.i32(leader_id);
+    if constexpr (Out::checks) {
+      w.i16(version);
+      w.i32(leader_id);
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i16(p, version);
+      unchecked::put_i32(p, leader_id);
+    }
     fields::put_structs(w, voters, v, flex);
     fields::put_structs(w, granting_voters, v, flex);
     if (flex) {

@@ -130,10 +130,16 @@ struct LeaveGroupResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    if (v >= 1) {
-      w.i32(throttle_time_ms);
+    if constexpr (Out::checks) {
+      if (v >= 1) {
+        w.i32(throttle_time_ms);
+      }
+      w.i16(static_cast<std::int16_t>(error_code));
+    } else {
+      std::uint8_t* p = w.take(2 + (v >= 1 ? 4 : 0));
+      if (v >= 1) unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
     }
-    w.i16(static_cast<std::int16_t>(error_code));
     if (v >= 3) {
       fields::put_structs(w, members, v, flex);
     } else if constexpr (Out::checks) {

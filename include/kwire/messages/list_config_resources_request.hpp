@@ -38,7 +38,7 @@ struct ListConfigResourcesRequest {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     if (v >= 1) {
-      fields::put_scalars(w, resource_types, flex, [](auto& out, const std::int8_t& e) { out.i8(e); });
+      fields::put_fixed(w, resource_types, flex);
     } else if constexpr (Out::checks) {
       if (!resource_types.empty()) w.fail(EncodeErrc::field_not_in_version, "ResourceTypes");
     }

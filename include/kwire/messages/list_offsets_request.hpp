@@ -59,15 +59,23 @@ struct ListOffsetsRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      if (v >= 4) {
-        w.i32(current_leader_epoch);
-      }
-      w.i64(timestamp);
-      if (v <= 0) {
-        w.i32(max_num_offsets);
-      } else if constexpr (Out::checks) {
-        if (max_num_offsets != 1) w.fail(EncodeErrc::field_not_in_version, "MaxNumOffsets");
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        if (v >= 4) {
+          w.i32(current_leader_epoch);
+        }
+        w.i64(timestamp);
+        if (v <= 0) {
+          w.i32(max_num_offsets);
+        } else if constexpr (Out::checks) {
+          if (max_num_offsets != 1) w.fail(EncodeErrc::field_not_in_version, "MaxNumOffsets");
+        }
+      } else {
+        std::uint8_t* p = w.take(12 + (v >= 4 ? 4 : 0) + (v <= 0 ? 4 : 0));
+        unchecked::put_i32(p, partition_index);
+        if (v >= 4) unchecked::put_i32(p, current_leader_epoch);
+        unchecked::put_i64(p, timestamp);
+        if (v <= 0) unchecked::put_i32(p, max_num_offsets);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -191,11 +199,17 @@ struct ListOffsetsRequest {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(replica_id);
-    if (v >= 2) {
-      w.i8(isolation_level);
-    } else if constexpr (Out::checks) {
-      if (isolation_level != 0) w.fail(EncodeErrc::field_not_in_version, "IsolationLevel");
+    if constexpr (Out::checks) {
+      w.i32(replica_id);
+      if (v >= 2) {
+        w.i8(isolation_level);
+      } else if constexpr (Out::checks) {
+        if (isolation_level != 0) w.fail(EncodeErrc::field_not_in_version, "IsolationLevel");
+      }
+    } else {
+      std::uint8_t* p = w.take(4 + (v >= 2 ? 1 : 0));
+      unchecked::put_i32(p, replica_id);
+      if (v >= 2) unchecked::put_i8(p, isolation_level);
     }
     fields::put_structs(w, topics, v, flex);
     if (v >= 10) {

@@ -76,27 +76,40 @@ struct ListOffsetsResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i16(static_cast<std::int16_t>(error_code));
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      }
       if (v <= 0) {
-        fields::put_scalars(w, old_style_offsets, flex, [](auto& out, const std::int64_t& e) { out.i64(e); });
+        fields::put_fixed(w, old_style_offsets, flex);
       } else if constexpr (Out::checks) {
         if (!old_style_offsets.empty()) w.fail(EncodeErrc::field_not_in_version, "OldStyleOffsets");
       }
-      if (v >= 1) {
-        w.i64(timestamp);
-      } else if constexpr (Out::checks) {
-        if (timestamp != -1) w.fail(EncodeErrc::field_not_in_version, "Timestamp");
-      }
-      if (v >= 1) {
-        w.i64(offset);
-      } else if constexpr (Out::checks) {
-        if (offset != -1) w.fail(EncodeErrc::field_not_in_version, "Offset");
-      }
-      if (v >= 4) {
-        w.i32(leader_epoch);
-      } else if constexpr (Out::checks) {
-        if (leader_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderEpoch");
+      if constexpr (Out::checks) {
+        if (v >= 1) {
+          w.i64(timestamp);
+        } else if constexpr (Out::checks) {
+          if (timestamp != -1) w.fail(EncodeErrc::field_not_in_version, "Timestamp");
+        }
+        if (v >= 1) {
+          w.i64(offset);
+        } else if constexpr (Out::checks) {
+          if (offset != -1) w.fail(EncodeErrc::field_not_in_version, "Offset");
+        }
+        if (v >= 4) {
+          w.i32(leader_epoch);
+        } else if constexpr (Out::checks) {
+          if (leader_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderEpoch");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 1 ? 8 : 0) + (v >= 1 ? 8 : 0) + (v >= 4 ? 4 : 0));
+        if (v >= 1) unchecked::put_i64(p, timestamp);
+        if (v >= 1) unchecked::put_i64(p, offset);
+        if (v >= 4) unchecked::put_i32(p, leader_epoch);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);

@@ -50,9 +50,9 @@ struct ListPartitionReassignmentsResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i32(partition_index);
-      fields::put_scalars(w, replicas, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
-      fields::put_scalars(w, adding_replicas, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
-      fields::put_scalars(w, removing_replicas, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, replicas, flex);
+      fields::put_fixed(w, adding_replicas, flex);
+      fields::put_fixed(w, removing_replicas, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -171,8 +171,14 @@ struct ListPartitionReassignmentsResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+    }
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_structs(w, topics, v, flex);
     if (flex) {

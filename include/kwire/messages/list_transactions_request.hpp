@@ -52,7 +52,7 @@ struct ListTransactionsRequest {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_scalars(w, state_filters, flex, [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "StateFilters"); });
-    fields::put_scalars(w, producer_id_filters, flex, [](auto& out, const std::int64_t& e) { out.i64(e); });
+    fields::put_fixed(w, producer_id_filters, flex);
     if (v >= 1) {
       w.i64(duration_filter);
     } else if constexpr (Out::checks) {

@@ -112,8 +112,14 @@ struct ListTransactionsResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+    }
     fields::put_scalars(w, unknown_state_filters, flex, [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "UnknownStateFilters"); });
     fields::put_structs(w, transaction_states, v, flex);
     if (flex) {

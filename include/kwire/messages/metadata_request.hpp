@@ -116,20 +116,27 @@ struct MetadataRequest {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_structs(w, topics, v, flex, v >= 1, "Topics");
-    if (v >= 4) {
-      w.boolean(allow_auto_topic_creation);
-    } else if constexpr (Out::checks) {
-      if (!allow_auto_topic_creation) w.fail(EncodeErrc::field_not_in_version, "AllowAutoTopicCreation");
-    }
-    if (v >= 8 && v <= 10) {
-      w.boolean(include_cluster_authorized_operations);
-    } else if constexpr (Out::checks) {
-      if (include_cluster_authorized_operations) w.fail(EncodeErrc::field_not_in_version, "IncludeClusterAuthorizedOperations");
-    }
-    if (v >= 8) {
-      w.boolean(include_topic_authorized_operations);
-    } else if constexpr (Out::checks) {
-      if (include_topic_authorized_operations) w.fail(EncodeErrc::field_not_in_version, "IncludeTopicAuthorizedOperations");
+    if constexpr (Out::checks) {
+      if (v >= 4) {
+        w.boolean(allow_auto_topic_creation);
+      } else if constexpr (Out::checks) {
+        if (!allow_auto_topic_creation) w.fail(EncodeErrc::field_not_in_version, "AllowAutoTopicCreation");
+      }
+      if (v >= 8 && v <= 10) {
+        w.boolean(include_cluster_authorized_operations);
+      } else if constexpr (Out::checks) {
+        if (include_cluster_authorized_operations) w.fail(EncodeErrc::field_not_in_version, "IncludeClusterAuthorizedOperations");
+      }
+      if (v >= 8) {
+        w.boolean(include_topic_authorized_operations);
+      } else if constexpr (Out::checks) {
+        if (include_topic_authorized_operations) w.fail(EncodeErrc::field_not_in_version, "IncludeTopicAuthorizedOperations");
+      }
+    } else {
+      std::uint8_t* p = w.take(0 + (v >= 4 ? 1 : 0) + (v >= 8 && v <= 10 ? 1 : 0) + (v >= 8 ? 1 : 0));
+      if (v >= 4) unchecked::put_boolean(p, allow_auto_topic_creation);
+      if (v >= 8 && v <= 10) unchecked::put_boolean(p, include_cluster_authorized_operations);
+      if (v >= 8) unchecked::put_boolean(p, include_topic_authorized_operations);
     }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

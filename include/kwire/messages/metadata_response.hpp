@@ -142,16 +142,24 @@ struct MetadataResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(static_cast<std::int16_t>(error_code));
-      w.i32(partition_index);
-      w.i32(leader_id);
-      if (v >= 7) {
-        w.i32(leader_epoch);
+      if constexpr (Out::checks) {
+        w.i16(static_cast<std::int16_t>(error_code));
+        w.i32(partition_index);
+        w.i32(leader_id);
+        if (v >= 7) {
+          w.i32(leader_epoch);
+        }
+      } else {
+        std::uint8_t* p = w.take(10 + (v >= 7 ? 4 : 0));
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i32(p, leader_id);
+        if (v >= 7) unchecked::put_i32(p, leader_epoch);
       }
-      fields::put_scalars(w, replica_nodes, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
-      fields::put_scalars(w, isr_nodes, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, replica_nodes, flex);
+      fields::put_fixed(w, isr_nodes, flex);
       if (v >= 5) {
-        fields::put_scalars(w, offline_replicas, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+        fields::put_fixed(w, offline_replicas, flex);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -242,11 +250,17 @@ struct MetadataResponse {
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.i16(static_cast<std::int16_t>(error_code));
       fields::put_str(w, name, flex, v >= 12, "Name");
-      if (v >= 10) {
-        w.uuid(topic_id);
-      }
-      if (v >= 1) {
-        w.boolean(is_internal);
+      if constexpr (Out::checks) {
+        if (v >= 10) {
+          w.uuid(topic_id);
+        }
+        if (v >= 1) {
+          w.boolean(is_internal);
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 10 ? 16 : 0) + (v >= 1 ? 1 : 0));
+        if (v >= 10) unchecked::put_uuid(p, topic_id);
+        if (v >= 1) unchecked::put_boolean(p, is_internal);
       }
       fields::put_structs(w, partitions, v, flex);
       if (v >= 8) {
@@ -357,13 +371,19 @@ struct MetadataResponse {
       w.i32(controller_id);
     }
     fields::put_structs(w, topics, v, flex);
-    if (v >= 8 && v <= 10) {
-      w.i32(cluster_authorized_operations);
-    } else if constexpr (Out::checks) {
-      if (cluster_authorized_operations != INT32_MIN) w.fail(EncodeErrc::field_not_in_version, "ClusterAuthorizedOperations");
-    }
-    if (v >= 13) {
-      w.i16(static_cast<std::int16_t>(error_code));
+    if constexpr (Out::checks) {
+      if (v >= 8 && v <= 10) {
+        w.i32(cluster_authorized_operations);
+      } else if constexpr (Out::checks) {
+        if (cluster_authorized_operations != INT32_MIN) w.fail(EncodeErrc::field_not_in_version, "ClusterAuthorizedOperations");
+      }
+      if (v >= 13) {
+        w.i16(static_cast<std::int16_t>(error_code));
+      }
+    } else {
+      std::uint8_t* p = w.take(0 + (v >= 8 && v <= 10 ? 4 : 0) + (v >= 13 ? 2 : 0));
+      if (v >= 8 && v <= 10) unchecked::put_i32(p, cluster_authorized_operations);
+      if (v >= 13) unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
     }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

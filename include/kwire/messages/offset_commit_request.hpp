@@ -63,15 +63,23 @@ struct OffsetCommitRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i64(committed_offset);
-      if (v >= 6) {
-        w.i32(committed_leader_epoch);
-      }
-      if (v == 1) {
-        w.i64(commit_timestamp);
-      } else if constexpr (Out::checks) {
-        if (commit_timestamp != -1) w.fail(EncodeErrc::field_not_in_version, "CommitTimestamp");
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i64(committed_offset);
+        if (v >= 6) {
+          w.i32(committed_leader_epoch);
+        }
+        if (v == 1) {
+          w.i64(commit_timestamp);
+        } else if constexpr (Out::checks) {
+          if (commit_timestamp != -1) w.fail(EncodeErrc::field_not_in_version, "CommitTimestamp");
+        }
+      } else {
+        std::uint8_t* p = w.take(12 + (v >= 6 ? 4 : 0) + (v == 1 ? 8 : 0));
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i64(p, committed_offset);
+        if (v >= 6) unchecked::put_i32(p, committed_leader_epoch);
+        if (v == 1) unchecked::put_i64(p, commit_timestamp);
       }
       fields::put_str(w, committed_metadata, flex, true, "CommittedMetadata");
       if (flex) {

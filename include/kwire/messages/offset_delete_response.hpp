@@ -46,8 +46,14 @@ struct OffsetDeleteResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i16(static_cast<std::int16_t>(error_code));
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -158,8 +164,14 @@ struct OffsetDeleteResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(static_cast<std::int16_t>(error_code));
-    w.i32(throttle_time_ms);
+    if constexpr (Out::checks) {
+      w.i16(static_cast<std::int16_t>(error_code));
+      w.i32(throttle_time_ms);
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      unchecked::put_i32(p, throttle_time_ms);
+    }
     fields::put_structs(w, topics, v, flex);
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -50,7 +50,7 @@ struct OffsetFetchRequest {
         if (!name.empty()) w.fail(EncodeErrc::field_not_in_version, "Name");
       }
       if (v <= 7) {
-        fields::put_scalars(w, partition_indexes, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+        fields::put_fixed(w, partition_indexes, flex);
       } else if constexpr (Out::checks) {
         if (!partition_indexes.empty()) w.fail(EncodeErrc::field_not_in_version, "PartitionIndexes");
       }
@@ -121,7 +121,7 @@ struct OffsetFetchRequest {
         w.uuid(topic_id);
       }
       if (v >= 8) {
-        fields::put_scalars(w, partition_indexes, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+        fields::put_fixed(w, partition_indexes, flex);
       } else if constexpr (Out::checks) {
         if (!partition_indexes.empty()) w.fail(EncodeErrc::field_not_in_version, "PartitionIndexes");
       }

@@ -69,18 +69,25 @@ struct OffsetFetchResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      if (v <= 7) {
-        w.i32(partition_index);
-      } else if constexpr (Out::checks) {
-        if (partition_index != 0) w.fail(EncodeErrc::field_not_in_version, "PartitionIndex");
-      }
-      if (v <= 7) {
-        w.i64(committed_offset);
-      } else if constexpr (Out::checks) {
-        if (committed_offset != 0) w.fail(EncodeErrc::field_not_in_version, "CommittedOffset");
-      }
-      if (v >= 5 && v <= 7) {
-        w.i32(committed_leader_epoch);
+      if constexpr (Out::checks) {
+        if (v <= 7) {
+          w.i32(partition_index);
+        } else if constexpr (Out::checks) {
+          if (partition_index != 0) w.fail(EncodeErrc::field_not_in_version, "PartitionIndex");
+        }
+        if (v <= 7) {
+          w.i64(committed_offset);
+        } else if constexpr (Out::checks) {
+          if (committed_offset != 0) w.fail(EncodeErrc::field_not_in_version, "CommittedOffset");
+        }
+        if (v >= 5 && v <= 7) {
+          w.i32(committed_leader_epoch);
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v <= 7 ? 4 : 0) + (v <= 7 ? 8 : 0) + (v >= 5 && v <= 7 ? 4 : 0));
+        if (v <= 7) unchecked::put_i32(p, partition_index);
+        if (v <= 7) unchecked::put_i64(p, committed_offset);
+        if (v >= 5 && v <= 7) unchecked::put_i32(p, committed_leader_epoch);
       }
       if (v <= 7) {
         fields::put_str(w, metadata, flex, true, "Metadata");
@@ -240,18 +247,25 @@ struct OffsetFetchResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      if (v >= 8) {
-        w.i32(partition_index);
-      } else if constexpr (Out::checks) {
-        if (partition_index != 0) w.fail(EncodeErrc::field_not_in_version, "PartitionIndex");
-      }
-      if (v >= 8) {
-        w.i64(committed_offset);
-      } else if constexpr (Out::checks) {
-        if (committed_offset != 0) w.fail(EncodeErrc::field_not_in_version, "CommittedOffset");
-      }
-      if (v >= 8) {
-        w.i32(committed_leader_epoch);
+      if constexpr (Out::checks) {
+        if (v >= 8) {
+          w.i32(partition_index);
+        } else if constexpr (Out::checks) {
+          if (partition_index != 0) w.fail(EncodeErrc::field_not_in_version, "PartitionIndex");
+        }
+        if (v >= 8) {
+          w.i64(committed_offset);
+        } else if constexpr (Out::checks) {
+          if (committed_offset != 0) w.fail(EncodeErrc::field_not_in_version, "CommittedOffset");
+        }
+        if (v >= 8) {
+          w.i32(committed_leader_epoch);
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 8 ? 4 : 0) + (v >= 8 ? 8 : 0) + (v >= 8 ? 4 : 0));
+        if (v >= 8) unchecked::put_i32(p, partition_index);
+        if (v >= 8) unchecked::put_i64(p, committed_offset);
+        if (v >= 8) unchecked::put_i32(p, committed_leader_epoch);
       }
       if (v >= 8) {
         fields::put_str(w, metadata, flex, true, "Metadata");

@@ -52,11 +52,18 @@ struct OffsetForLeaderEpochRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition);
-      if (v >= 2) {
-        w.i32(current_leader_epoch);
+      if constexpr (Out::checks) {
+        w.i32(partition);
+        if (v >= 2) {
+          w.i32(current_leader_epoch);
+        }
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(8 + (v >= 2 ? 4 : 0));
+        unchecked::put_i32(p, partition);
+        if (v >= 2) unchecked::put_i32(p, current_leader_epoch);
+        unchecked::put_i32(p, leader_epoch);
       }
-      w.i32(leader_epoch);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

@@ -58,12 +58,20 @@ struct OffsetForLeaderEpochResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(static_cast<std::int16_t>(error_code));
-      w.i32(partition);
-      if (v >= 1) {
-        w.i32(leader_epoch);
+      if constexpr (Out::checks) {
+        w.i16(static_cast<std::int16_t>(error_code));
+        w.i32(partition);
+        if (v >= 1) {
+          w.i32(leader_epoch);
+        }
+        w.i64(end_offset);
+      } else {
+        std::uint8_t* p = w.take(14 + (v >= 1 ? 4 : 0));
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+        unchecked::put_i32(p, partition);
+        if (v >= 1) unchecked::put_i32(p, leader_epoch);
+        unchecked::put_i64(p, end_offset);
       }
-      w.i64(end_offset);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

@@ -178,8 +178,14 @@ struct ProduceRequest {
     } else if constexpr (Out::checks) {
       if (transactional_id.has_value()) w.fail(EncodeErrc::field_not_in_version, "TransactionalId");
     }
-    w.i16(acks);
-    w.i32(timeout_ms);
+    if constexpr (Out::checks) {
+      w.i16(acks);
+      w.i32(timeout_ms);
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i16(p, acks);
+      unchecked::put_i32(p, timeout_ms);
+    }
     fields::put_structs(w, topic_data, v, flex);
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -114,15 +114,21 @@ struct ProduceResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      if (v >= 10) {
-        w.i32(leader_id);
-      } else if constexpr (Out::checks) {
-        if (leader_id != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderId");
-      }
-      if (v >= 10) {
-        w.i32(leader_epoch);
-      } else if constexpr (Out::checks) {
-        if (leader_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderEpoch");
+      if constexpr (Out::checks) {
+        if (v >= 10) {
+          w.i32(leader_id);
+        } else if constexpr (Out::checks) {
+          if (leader_id != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderId");
+        }
+        if (v >= 10) {
+          w.i32(leader_epoch);
+        } else if constexpr (Out::checks) {
+          if (leader_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderEpoch");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 10 ? 4 : 0) + (v >= 10 ? 4 : 0));
+        if (v >= 10) unchecked::put_i32(p, leader_id);
+        if (v >= 10) unchecked::put_i32(p, leader_epoch);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -221,14 +227,23 @@ struct ProduceResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(index);
-      w.i16(static_cast<std::int16_t>(error_code));
-      w.i64(base_offset);
-      if (v >= 2) {
-        w.i64(log_append_time_ms);
-      }
-      if (v >= 5) {
-        w.i64(log_start_offset);
+      if constexpr (Out::checks) {
+        w.i32(index);
+        w.i16(static_cast<std::int16_t>(error_code));
+        w.i64(base_offset);
+        if (v >= 2) {
+          w.i64(log_append_time_ms);
+        }
+        if (v >= 5) {
+          w.i64(log_start_offset);
+        }
+      } else {
+        std::uint8_t* p = w.take(14 + (v >= 2 ? 8 : 0) + (v >= 5 ? 8 : 0));
+        unchecked::put_i32(p, index);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+        unchecked::put_i64(p, base_offset);
+        if (v >= 2) unchecked::put_i64(p, log_append_time_ms);
+        if (v >= 5) unchecked::put_i64(p, log_start_offset);
       }
       if (v >= 8) {
         fields::put_structs(w, record_errors, v, flex);

@@ -58,10 +58,18 @@ struct PushTelemetryRequest {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.uuid(client_instance_id);
-    w.i32(subscription_id);
-    w.boolean(terminating);
-    w.i8(compression_type);
+    if constexpr (Out::checks) {
+      w.uuid(client_instance_id);
+      w.i32(subscription_id);
+      w.boolean(terminating);
+      w.i8(compression_type);
+    } else {
+      std::uint8_t* p = w.take(22);
+      unchecked::put_uuid(p, client_instance_id);
+      unchecked::put_i32(p, subscription_id);
+      unchecked::put_boolean(p, terminating);
+      unchecked::put_i8(p, compression_type);
+    }
     fields::put_bytes(w, metrics, flex, "Metrics");
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

@@ -45,8 +45,14 @@ struct ReadShareGroupStateRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition);
-      w.i32(leader_epoch);
+      if constexpr (Out::checks) {
+        w.i32(partition);
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(8);
+        unchecked::put_i32(p, partition);
+        unchecked::put_i32(p, leader_epoch);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }

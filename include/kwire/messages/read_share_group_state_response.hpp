@@ -56,10 +56,18 @@ struct ReadShareGroupStateResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i64(first_offset);
-      w.i64(last_offset);
-      w.i8(delivery_state);
-      w.i16(delivery_count);
+      if constexpr (Out::checks) {
+        w.i64(first_offset);
+        w.i64(last_offset);
+        w.i8(delivery_state);
+        w.i16(delivery_count);
+      } else {
+        std::uint8_t* p = w.take(19);
+        unchecked::put_i64(p, first_offset);
+        unchecked::put_i64(p, last_offset);
+        unchecked::put_i8(p, delivery_state);
+        unchecked::put_i16(p, delivery_count);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -140,11 +148,23 @@ struct ReadShareGroupStateResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition);
-      w.i16(static_cast<std::int16_t>(error_code));
+      if constexpr (Out::checks) {
+        w.i32(partition);
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, partition);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      }
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
-      w.i32(state_epoch);
-      w.i64(start_offset);
+      if constexpr (Out::checks) {
+        w.i32(state_epoch);
+        w.i64(start_offset);
+      } else {
+        std::uint8_t* p = w.take(12);
+        unchecked::put_i32(p, state_epoch);
+        unchecked::put_i64(p, start_offset);
+      }
       fields::put_structs(w, state_batches, v, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);

@@ -75,14 +75,28 @@ struct ReadShareGroupStateSummaryResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition);
-      w.i16(static_cast<std::int16_t>(error_code));
+      if constexpr (Out::checks) {
+        w.i32(partition);
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, partition);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      }
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
-      w.i32(state_epoch);
-      w.i32(leader_epoch);
-      w.i64(start_offset);
-      if (v >= 1) {
-        w.i32(delivery_complete_count);
+      if constexpr (Out::checks) {
+        w.i32(state_epoch);
+        w.i32(leader_epoch);
+        w.i64(start_offset);
+        if (v >= 1) {
+          w.i32(delivery_complete_count);
+        }
+      } else {
+        std::uint8_t* p = w.take(16 + (v >= 1 ? 4 : 0));
+        unchecked::put_i32(p, state_epoch);
+        unchecked::put_i32(p, leader_epoch);
+        unchecked::put_i64(p, start_offset);
+        if (v >= 1) unchecked::put_i32(p, delivery_complete_count);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);

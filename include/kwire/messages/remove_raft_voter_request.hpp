@@ -49,8 +49,14 @@ struct RemoveRaftVoterRequest {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_str(w, cluster_id, flex, true, "ClusterId");
-    w.i32(voter_id);
-    w.uuid(voter_directory_id);
+    if constexpr (Out::checks) {
+      w.i32(voter_id);
+      w.uuid(voter_directory_id);
+    } else {
+      std::uint8_t* p = w.take(20);
+      unchecked::put_i32(p, voter_id);
+      unchecked::put_uuid(p, voter_directory_id);
+    }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);
     }

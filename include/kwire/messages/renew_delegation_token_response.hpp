@@ -50,9 +50,16 @@ struct RenewDelegationTokenResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(static_cast<std::int16_t>(error_code));
-    w.i64(expiry_timestamp_ms);
-    w.i32(throttle_time_ms);
+    if constexpr (Out::checks) {
+      w.i16(static_cast<std::int16_t>(error_code));
+      w.i64(expiry_timestamp_ms);
+      w.i32(throttle_time_ms);
+    } else {
+      std::uint8_t* p = w.take(14);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      unchecked::put_i64(p, expiry_timestamp_ms);
+      unchecked::put_i32(p, throttle_time_ms);
+    }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);
     }

@@ -53,9 +53,16 @@ struct RequestHeader {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(request_api_key);
-    w.i16(request_api_version);
-    w.i32(correlation_id);
+    if constexpr (Out::checks) {
+      w.i16(request_api_key);
+      w.i16(request_api_version);
+      w.i32(correlation_id);
+    } else {
+      std::uint8_t* p = w.take(8);
+      unchecked::put_i16(p, request_api_key);
+      unchecked::put_i16(p, request_api_version);
+      unchecked::put_i32(p, correlation_id);
+    }
     if (v >= 1) {
       fields::put_str(w, client_id, false, true, "ClientId");
     } else if constexpr (Out::checks) {

@@ -49,9 +49,15 @@ struct ShareAcknowledgeRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i64(first_offset);
-      w.i64(last_offset);
-      fields::put_scalars(w, acknowledge_types, flex, [](auto& out, const std::int8_t& e) { out.i8(e); });
+      if constexpr (Out::checks) {
+        w.i64(first_offset);
+        w.i64(last_offset);
+      } else {
+        std::uint8_t* p = w.take(16);
+        unchecked::put_i64(p, first_offset);
+        unchecked::put_i64(p, last_offset);
+      }
+      fields::put_fixed(w, acknowledge_types, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -228,11 +234,17 @@ struct ShareAcknowledgeRequest {
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_str(w, group_id, flex, true, "GroupId");
     fields::put_str(w, member_id, flex, true, "MemberId");
-    w.i32(share_session_epoch);
-    if (v >= 2) {
-      w.boolean(is_renew_ack);
-    } else if constexpr (Out::checks) {
-      if (is_renew_ack) w.fail(EncodeErrc::field_not_in_version, "IsRenewAck");
+    if constexpr (Out::checks) {
+      w.i32(share_session_epoch);
+      if (v >= 2) {
+        w.boolean(is_renew_ack);
+      } else if constexpr (Out::checks) {
+        if (is_renew_ack) w.fail(EncodeErrc::field_not_in_version, "IsRenewAck");
+      }
+    } else {
+      std::uint8_t* p = w.take(4 + (v >= 2 ? 1 : 0));
+      unchecked::put_i32(p, share_session_epoch);
+      if (v >= 2) unchecked::put_boolean(p, is_renew_ack);
     }
     fields::put_structs(w, topics, v, flex);
     if (flex) {

@@ -46,8 +46,14 @@ struct ShareAcknowledgeResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(leader_id);
-      w.i32(leader_epoch);
+      if constexpr (Out::checks) {
+        w.i32(leader_id);
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(8);
+        unchecked::put_i32(p, leader_id);
+        unchecked::put_i32(p, leader_epoch);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -111,8 +117,14 @@ struct ShareAcknowledgeResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i16(static_cast<std::int16_t>(error_code));
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      }
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       fields::put_struct(w, current_leader, v, flex);
       if (flex) {
@@ -309,8 +321,14 @@ struct ShareAcknowledgeResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+    }
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     if (v >= 2) {
       w.i32(acquisition_lock_timeout_ms);

@@ -49,9 +49,15 @@ struct ShareFetchRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i64(first_offset);
-      w.i64(last_offset);
-      fields::put_scalars(w, acknowledge_types, flex, [](auto& out, const std::int8_t& e) { out.i8(e); });
+      if constexpr (Out::checks) {
+        w.i64(first_offset);
+        w.i64(last_offset);
+      } else {
+        std::uint8_t* p = w.take(16);
+        unchecked::put_i64(p, first_offset);
+        unchecked::put_i64(p, last_offset);
+      }
+      fields::put_fixed(w, acknowledge_types, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -215,7 +221,7 @@ struct ShareFetchRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.uuid(topic_id);
-      fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, partitions, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -322,19 +328,31 @@ struct ShareFetchRequest {
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_str(w, group_id, flex, true, "GroupId");
     fields::put_str(w, member_id, flex, true, "MemberId");
-    w.i32(share_session_epoch);
-    w.i32(max_wait_ms);
-    w.i32(min_bytes);
-    w.i32(max_bytes);
-    w.i32(max_records);
-    w.i32(batch_size);
-    if (v >= 2) {
-      w.i8(share_acquire_mode);
-    }
-    if (v >= 2) {
-      w.boolean(is_renew_ack);
-    } else if constexpr (Out::checks) {
-      if (is_renew_ack) w.fail(EncodeErrc::field_not_in_version, "IsRenewAck");
+    if constexpr (Out::checks) {
+      w.i32(share_session_epoch);
+      w.i32(max_wait_ms);
+      w.i32(min_bytes);
+      w.i32(max_bytes);
+      w.i32(max_records);
+      w.i32(batch_size);
+      if (v >= 2) {
+        w.i8(share_acquire_mode);
+      }
+      if (v >= 2) {
+        w.boolean(is_renew_ack);
+      } else if constexpr (Out::checks) {
+        if (is_renew_ack) w.fail(EncodeErrc::field_not_in_version, "IsRenewAck");
+      }
+    } else {
+      std::uint8_t* p = w.take(24 + (v >= 2 ? 1 : 0) + (v >= 2 ? 1 : 0));
+      unchecked::put_i32(p, share_session_epoch);
+      unchecked::put_i32(p, max_wait_ms);
+      unchecked::put_i32(p, min_bytes);
+      unchecked::put_i32(p, max_bytes);
+      unchecked::put_i32(p, max_records);
+      unchecked::put_i32(p, batch_size);
+      if (v >= 2) unchecked::put_i8(p, share_acquire_mode);
+      if (v >= 2) unchecked::put_boolean(p, is_renew_ack);
     }
     fields::put_structs(w, topics, v, flex);
     fields::put_structs(w, forgotten_topics_data, v, flex);

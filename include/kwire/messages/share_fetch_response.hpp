@@ -46,8 +46,14 @@ struct ShareFetchResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(leader_id);
-      w.i32(leader_epoch);
+      if constexpr (Out::checks) {
+        w.i32(leader_id);
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(8);
+        unchecked::put_i32(p, leader_id);
+        unchecked::put_i32(p, leader_epoch);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -108,9 +114,16 @@ struct ShareFetchResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i64(first_offset);
-      w.i64(last_offset);
-      w.i16(delivery_count);
+      if constexpr (Out::checks) {
+        w.i64(first_offset);
+        w.i64(last_offset);
+        w.i16(delivery_count);
+      } else {
+        std::uint8_t* p = w.take(18);
+        unchecked::put_i64(p, first_offset);
+        unchecked::put_i64(p, last_offset);
+        unchecked::put_i16(p, delivery_count);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -192,8 +205,14 @@ struct ShareFetchResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i16(static_cast<std::int16_t>(error_code));
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i16(static_cast<std::int16_t>(error_code));
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+      }
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       w.i16(static_cast<std::int16_t>(acknowledge_error_code));
       fields::put_str(w, acknowledge_error_message, flex, true, "AcknowledgeErrorMessage");
@@ -400,8 +419,14 @@ struct ShareFetchResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+    }
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     w.i32(acquisition_lock_timeout_ms);
     fields::put_structs(w, responses, v, flex);

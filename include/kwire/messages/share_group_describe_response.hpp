@@ -47,7 +47,7 @@ struct ShareGroupDescribeResponse {
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       w.uuid(topic_id);
       fields::put_str(w, topic_name, flex, "TopicName");
-      fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, partitions, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -269,8 +269,14 @@ struct ShareGroupDescribeResponse {
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       fields::put_str(w, group_id, flex, "GroupId");
       fields::put_str(w, group_state, flex, "GroupState");
-      w.i32(group_epoch);
-      w.i32(assignment_epoch);
+      if constexpr (Out::checks) {
+        w.i32(group_epoch);
+        w.i32(assignment_epoch);
+      } else {
+        std::uint8_t* p = w.take(8);
+        unchecked::put_i32(p, group_epoch);
+        unchecked::put_i32(p, assignment_epoch);
+      }
       fields::put_str(w, assignor_name, flex, "AssignorName");
       fields::put_structs(w, members, v, flex);
       w.i32(authorized_operations);

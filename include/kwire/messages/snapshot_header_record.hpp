@@ -42,8 +42,14 @@ struct SnapshotHeaderRecord {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i16(version);
-    w.i64(last_contained_log_timestamp);
+    if constexpr (Out::checks) {
+      w.i16(version);
+      w.i64(last_contained_log_timestamp);
+    } else {
+      std::uint8_t* p = w.take(10);
+      unchecked::put_i16(p, version);
+      unchecked::put_i64(p, last_contained_log_timestamp);
+    }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);
     }

@@ -114,7 +114,7 @@ struct StopReplicaRequest {
         if (!name.empty()) w.fail(EncodeErrc::field_not_in_version, "Name");
       }
       if (v >= 1 && v <= 2) {
-        fields::put_scalars(w, partition_indexes, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+        fields::put_fixed(w, partition_indexes, flex);
       } else if constexpr (Out::checks) {
         if (!partition_indexes.empty()) w.fail(EncodeErrc::field_not_in_version, "PartitionIndexes");
       }
@@ -184,20 +184,27 @@ struct StopReplicaRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      if (v >= 3) {
-        w.i32(partition_index);
-      } else if constexpr (Out::checks) {
-        if (partition_index != 0) w.fail(EncodeErrc::field_not_in_version, "PartitionIndex");
-      }
-      if (v >= 3) {
-        w.i32(leader_epoch);
-      } else if constexpr (Out::checks) {
-        if (leader_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderEpoch");
-      }
-      if (v >= 3) {
-        w.boolean(delete_partition);
-      } else if constexpr (Out::checks) {
-        if (delete_partition) w.fail(EncodeErrc::field_not_in_version, "DeletePartition");
+      if constexpr (Out::checks) {
+        if (v >= 3) {
+          w.i32(partition_index);
+        } else if constexpr (Out::checks) {
+          if (partition_index != 0) w.fail(EncodeErrc::field_not_in_version, "PartitionIndex");
+        }
+        if (v >= 3) {
+          w.i32(leader_epoch);
+        } else if constexpr (Out::checks) {
+          if (leader_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "LeaderEpoch");
+        }
+        if (v >= 3) {
+          w.boolean(delete_partition);
+        } else if constexpr (Out::checks) {
+          if (delete_partition) w.fail(EncodeErrc::field_not_in_version, "DeletePartition");
+        }
+      } else {
+        std::uint8_t* p = w.take(0 + (v >= 3 ? 4 : 0) + (v >= 3 ? 4 : 0) + (v >= 3 ? 1 : 0));
+        if (v >= 3) unchecked::put_i32(p, partition_index);
+        if (v >= 3) unchecked::put_i32(p, leader_epoch);
+        if (v >= 3) unchecked::put_boolean(p, delete_partition);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -358,20 +365,29 @@ struct StopReplicaRequest {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(controller_id);
-    if (v >= 4) {
-      w.boolean(is_k_raft_controller);
-    } else if constexpr (Out::checks) {
-      if (is_k_raft_controller) w.fail(EncodeErrc::field_not_in_version, "isKRaftController");
-    }
-    w.i32(controller_epoch);
-    if (v >= 1) {
-      w.i64(broker_epoch);
-    }
-    if (v <= 2) {
-      w.boolean(delete_partitions);
-    } else if constexpr (Out::checks) {
-      if (delete_partitions) w.fail(EncodeErrc::field_not_in_version, "DeletePartitions");
+    if constexpr (Out::checks) {
+      w.i32(controller_id);
+      if (v >= 4) {
+        w.boolean(is_k_raft_controller);
+      } else if constexpr (Out::checks) {
+        if (is_k_raft_controller) w.fail(EncodeErrc::field_not_in_version, "isKRaftController");
+      }
+      w.i32(controller_epoch);
+      if (v >= 1) {
+        w.i64(broker_epoch);
+      }
+      if (v <= 2) {
+        w.boolean(delete_partitions);
+      } else if constexpr (Out::checks) {
+        if (delete_partitions) w.fail(EncodeErrc::field_not_in_version, "DeletePartitions");
+      }
+    } else {
+      std::uint8_t* p = w.take(8 + (v >= 4 ? 1 : 0) + (v >= 1 ? 8 : 0) + (v <= 2 ? 1 : 0));
+      unchecked::put_i32(p, controller_id);
+      if (v >= 4) unchecked::put_boolean(p, is_k_raft_controller);
+      unchecked::put_i32(p, controller_epoch);
+      if (v >= 1) unchecked::put_i64(p, broker_epoch);
+      if (v <= 2) unchecked::put_boolean(p, delete_partitions);
     }
     if (v <= 0) {
       fields::put_structs(w, ungrouped_partitions, v, flex);

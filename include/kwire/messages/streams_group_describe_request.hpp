@@ -51,11 +51,17 @@ struct StreamsGroupDescribeRequest {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_scalars(w, group_ids, flex, [&](auto& out, std::string_view e) { fields::put_str(out, e, flex, "GroupIds"); });
-    w.boolean(include_authorized_operations);
-    if (v >= 1) {
-      w.boolean(include_topology_description);
-    } else if constexpr (Out::checks) {
-      if (include_topology_description) w.fail(EncodeErrc::field_not_in_version, "IncludeTopologyDescription");
+    if constexpr (Out::checks) {
+      w.boolean(include_authorized_operations);
+      if (v >= 1) {
+        w.boolean(include_topology_description);
+      } else if constexpr (Out::checks) {
+        if (include_topology_description) w.fail(EncodeErrc::field_not_in_version, "IncludeTopologyDescription");
+      }
+    } else {
+      std::uint8_t* p = w.take(1 + (v >= 1 ? 1 : 0));
+      unchecked::put_boolean(p, include_authorized_operations);
+      if (v >= 1) unchecked::put_boolean(p, include_topology_description);
     }
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

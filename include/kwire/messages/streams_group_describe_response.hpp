@@ -107,8 +107,14 @@ struct StreamsGroupDescribeResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, name, flex, "Name");
-      w.i32(partitions);
-      w.i16(replication_factor);
+      if constexpr (Out::checks) {
+        w.i32(partitions);
+        w.i16(replication_factor);
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, partitions);
+        unchecked::put_i16(p, replication_factor);
+      }
       fields::put_structs(w, topic_configs, v, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -351,8 +357,14 @@ struct StreamsGroupDescribeResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, subtopology_id, flex, "SubtopologyId");
-      w.i32(partition);
-      w.i64(offset);
+      if constexpr (Out::checks) {
+        w.i32(partition);
+        w.i64(offset);
+      } else {
+        std::uint8_t* p = w.take(12);
+        unchecked::put_i32(p, partition);
+        unchecked::put_i64(p, offset);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -406,7 +418,7 @@ struct StreamsGroupDescribeResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, subtopology_id, flex, "SubtopologyId");
-      fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, partitions, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -1022,8 +1034,14 @@ struct StreamsGroupDescribeResponse {
       fields::put_str(w, error_message, flex, true, "ErrorMessage");
       fields::put_str(w, group_id, flex, "GroupId");
       fields::put_str(w, group_state, flex, "GroupState");
-      w.i32(group_epoch);
-      w.i32(assignment_epoch);
+      if constexpr (Out::checks) {
+        w.i32(group_epoch);
+        w.i32(assignment_epoch);
+      } else {
+        std::uint8_t* p = w.take(8);
+        unchecked::put_i32(p, group_epoch);
+        unchecked::put_i32(p, assignment_epoch);
+      }
       fields::put_struct(w, topology, v, flex, true, "Topology");
       fields::put_structs(w, members, v, flex);
       w.i32(authorized_operations);

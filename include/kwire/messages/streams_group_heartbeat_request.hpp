@@ -106,8 +106,14 @@ struct StreamsGroupHeartbeatRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, name, flex, "Name");
-      w.i32(partitions);
-      w.i16(replication_factor);
+      if constexpr (Out::checks) {
+        w.i32(partitions);
+        w.i16(replication_factor);
+      } else {
+        std::uint8_t* p = w.take(6);
+        unchecked::put_i32(p, partitions);
+        unchecked::put_i16(p, replication_factor);
+      }
       fields::put_structs(w, topic_configs, v, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -167,9 +173,9 @@ struct StreamsGroupHeartbeatRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      fields::put_scalars(w, source_topics, flex, [](auto& out, const std::int16_t& e) { out.i16(e); });
-      fields::put_scalars(w, source_topic_regex, flex, [](auto& out, const std::int16_t& e) { out.i16(e); });
-      fields::put_scalars(w, repartition_source_topics, flex, [](auto& out, const std::int16_t& e) { out.i16(e); });
+      fields::put_fixed(w, source_topics, flex);
+      fields::put_fixed(w, source_topic_regex, flex);
+      fields::put_fixed(w, repartition_source_topics, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -362,7 +368,7 @@ struct StreamsGroupHeartbeatRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, subtopology_id, flex, "SubtopologyId");
-      fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, partitions, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -475,8 +481,14 @@ struct StreamsGroupHeartbeatRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, subtopology_id, flex, "SubtopologyId");
-      w.i32(partition);
-      w.i64(offset);
+      if constexpr (Out::checks) {
+        w.i32(partition);
+        w.i64(offset);
+      } else {
+        std::uint8_t* p = w.take(12);
+        unchecked::put_i32(p, partition);
+        unchecked::put_i64(p, offset);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -595,8 +607,14 @@ struct StreamsGroupHeartbeatRequest {
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_str(w, group_id, flex, "GroupId");
     fields::put_str(w, member_id, flex, "MemberId");
-    w.i32(member_epoch);
-    w.i32(endpoint_information_epoch);
+    if constexpr (Out::checks) {
+      w.i32(member_epoch);
+      w.i32(endpoint_information_epoch);
+    } else {
+      std::uint8_t* p = w.take(8);
+      unchecked::put_i32(p, member_epoch);
+      unchecked::put_i32(p, endpoint_information_epoch);
+    }
     fields::put_str(w, instance_id, flex, true, "InstanceId");
     fields::put_str(w, rack_id, flex, true, "RackId");
     w.i32(rebalance_timeout_ms);

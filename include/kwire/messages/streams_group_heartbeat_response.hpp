@@ -94,7 +94,7 @@ struct StreamsGroupHeartbeatResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, subtopology_id, flex, "SubtopologyId");
-      fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, partitions, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -198,7 +198,7 @@ struct StreamsGroupHeartbeatResponse {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, topic, flex, "Topic");
-      fields::put_scalars(w, partitions, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, partitions, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -387,31 +387,52 @@ struct StreamsGroupHeartbeatResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+    }
     fields::put_str(w, error_message, flex, true, "ErrorMessage");
     fields::put_str(w, member_id, flex, "MemberId");
-    w.i32(member_epoch);
-    w.i32(heartbeat_interval_ms);
-    if (v <= 0) {
-      w.i32(acceptable_recovery_lag_legacy);
-    } else if constexpr (Out::checks) {
-      if (acceptable_recovery_lag_legacy != 0) w.fail(EncodeErrc::field_not_in_version, "AcceptableRecoveryLagLegacy");
-    }
-    w.i32(task_offset_interval_ms);
-    if (v >= 1) {
-      w.i64(acceptable_recovery_lag);
+    if constexpr (Out::checks) {
+      w.i32(member_epoch);
+      w.i32(heartbeat_interval_ms);
+      if (v <= 0) {
+        w.i32(acceptable_recovery_lag_legacy);
+      } else if constexpr (Out::checks) {
+        if (acceptable_recovery_lag_legacy != 0) w.fail(EncodeErrc::field_not_in_version, "AcceptableRecoveryLagLegacy");
+      }
+      w.i32(task_offset_interval_ms);
+      if (v >= 1) {
+        w.i64(acceptable_recovery_lag);
+      }
+    } else {
+      std::uint8_t* p = w.take(12 + (v <= 0 ? 4 : 0) + (v >= 1 ? 8 : 0));
+      unchecked::put_i32(p, member_epoch);
+      unchecked::put_i32(p, heartbeat_interval_ms);
+      if (v <= 0) unchecked::put_i32(p, acceptable_recovery_lag_legacy);
+      unchecked::put_i32(p, task_offset_interval_ms);
+      if (v >= 1) unchecked::put_i64(p, acceptable_recovery_lag);
     }
     fields::put_structs(w, status, v, flex, true, "Status");
     fields::put_structs(w, active_tasks, v, flex, true, "ActiveTasks");
     fields::put_structs(w, standby_tasks, v, flex, true, "StandbyTasks");
     fields::put_structs(w, warmup_tasks, v, flex, true, "WarmupTasks");
-    if (v >= 1) {
-      w.boolean(topology_description_required);
-    } else if constexpr (Out::checks) {
-      if (topology_description_required) w.fail(EncodeErrc::field_not_in_version, "TopologyDescriptionRequired");
+    if constexpr (Out::checks) {
+      if (v >= 1) {
+        w.boolean(topology_description_required);
+      } else if constexpr (Out::checks) {
+        if (topology_description_required) w.fail(EncodeErrc::field_not_in_version, "TopologyDescriptionRequired");
+      }
+      w.i32(endpoint_information_epoch);
+    } else {
+      std::uint8_t* p = w.take(4 + (v >= 1 ? 1 : 0));
+      if (v >= 1) unchecked::put_boolean(p, topology_description_required);
+      unchecked::put_i32(p, endpoint_information_epoch);
     }
-    w.i32(endpoint_information_epoch);
     fields::put_structs(w, partitions_by_user_endpoint, v, flex, true, "PartitionsByUserEndpoint");
     if (flex) {
       fields::put_unknown_tags(w, unknown_tags);

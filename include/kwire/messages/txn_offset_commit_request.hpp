@@ -56,10 +56,17 @@ struct TxnOffsetCommitRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i64(committed_offset);
-      if (v >= 2) {
-        w.i32(committed_leader_epoch);
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i64(committed_offset);
+        if (v >= 2) {
+          w.i32(committed_leader_epoch);
+        }
+      } else {
+        std::uint8_t* p = w.take(12 + (v >= 2 ? 4 : 0));
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i64(p, committed_offset);
+        if (v >= 2) unchecked::put_i32(p, committed_leader_epoch);
       }
       fields::put_str(w, committed_metadata, flex, true, "CommittedMetadata");
       if (flex) {
@@ -220,12 +227,19 @@ struct TxnOffsetCommitRequest {
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_str(w, transactional_id, flex, "TransactionalId");
     fields::put_str(w, group_id, flex, "GroupId");
-    w.i64(producer_id);
-    w.i16(producer_epoch);
-    if (v >= 3) {
-      w.i32(generation_id_or_member_epoch);
-    } else if constexpr (Out::checks) {
-      if (generation_id_or_member_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "GenerationIdOrMemberEpoch");
+    if constexpr (Out::checks) {
+      w.i64(producer_id);
+      w.i16(producer_epoch);
+      if (v >= 3) {
+        w.i32(generation_id_or_member_epoch);
+      } else if constexpr (Out::checks) {
+        if (generation_id_or_member_epoch != -1) w.fail(EncodeErrc::field_not_in_version, "GenerationIdOrMemberEpoch");
+      }
+    } else {
+      std::uint8_t* p = w.take(10 + (v >= 3 ? 4 : 0));
+      unchecked::put_i64(p, producer_id);
+      unchecked::put_i16(p, producer_epoch);
+      if (v >= 3) unchecked::put_i32(p, generation_id_or_member_epoch);
     }
     if (v >= 3) {
       fields::put_str(w, member_id, flex, "MemberId");

@@ -59,16 +59,23 @@ struct UpdateFeaturesRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, feature, flex, "Feature");
-      w.i16(max_version_level);
-      if (v <= 0) {
-        w.boolean(allow_downgrade);
-      } else if constexpr (Out::checks) {
-        if (allow_downgrade) w.fail(EncodeErrc::field_not_in_version, "AllowDowngrade");
-      }
-      if (v >= 1) {
-        w.i8(upgrade_type);
-      } else if constexpr (Out::checks) {
-        if (upgrade_type != 1) w.fail(EncodeErrc::field_not_in_version, "UpgradeType");
+      if constexpr (Out::checks) {
+        w.i16(max_version_level);
+        if (v <= 0) {
+          w.boolean(allow_downgrade);
+        } else if constexpr (Out::checks) {
+          if (allow_downgrade) w.fail(EncodeErrc::field_not_in_version, "AllowDowngrade");
+        }
+        if (v >= 1) {
+          w.i8(upgrade_type);
+        } else if constexpr (Out::checks) {
+          if (upgrade_type != 1) w.fail(EncodeErrc::field_not_in_version, "UpgradeType");
+        }
+      } else {
+        std::uint8_t* p = w.take(2 + (v <= 0 ? 1 : 0) + (v >= 1 ? 1 : 0));
+        unchecked::put_i16(p, max_version_level);
+        if (v <= 0) unchecked::put_boolean(p, allow_downgrade);
+        if (v >= 1) unchecked::put_i8(p, upgrade_type);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);

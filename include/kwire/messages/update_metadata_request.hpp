@@ -82,15 +82,23 @@ struct UpdateMetadataRequest {
       if (v <= 4) {
         fields::put_str(w, topic_name, flex, "TopicName");
       }
-      w.i32(partition_index);
-      w.i32(controller_epoch);
-      w.i32(leader);
-      w.i32(leader_epoch);
-      fields::put_scalars(w, isr, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i32(controller_epoch);
+        w.i32(leader);
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(16);
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i32(p, controller_epoch);
+        unchecked::put_i32(p, leader);
+        unchecked::put_i32(p, leader_epoch);
+      }
+      fields::put_fixed(w, isr, flex);
       w.i32(zk_version);
-      fields::put_scalars(w, replicas, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, replicas, flex);
       if (v >= 4) {
-        fields::put_scalars(w, offline_replicas, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+        fields::put_fixed(w, offline_replicas, flex);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
@@ -453,15 +461,23 @@ struct UpdateMetadataRequest {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(controller_id);
-    if (v >= 8) {
-      w.boolean(is_k_raft_controller);
-    } else if constexpr (Out::checks) {
-      if (is_k_raft_controller) w.fail(EncodeErrc::field_not_in_version, "isKRaftController");
-    }
-    w.i32(controller_epoch);
-    if (v >= 5) {
-      w.i64(broker_epoch);
+    if constexpr (Out::checks) {
+      w.i32(controller_id);
+      if (v >= 8) {
+        w.boolean(is_k_raft_controller);
+      } else if constexpr (Out::checks) {
+        if (is_k_raft_controller) w.fail(EncodeErrc::field_not_in_version, "isKRaftController");
+      }
+      w.i32(controller_epoch);
+      if (v >= 5) {
+        w.i64(broker_epoch);
+      }
+    } else {
+      std::uint8_t* p = w.take(8 + (v >= 8 ? 1 : 0) + (v >= 5 ? 8 : 0));
+      unchecked::put_i32(p, controller_id);
+      if (v >= 8) unchecked::put_boolean(p, is_k_raft_controller);
+      unchecked::put_i32(p, controller_epoch);
+      if (v >= 5) unchecked::put_i64(p, broker_epoch);
     }
     if (v <= 4) {
       fields::put_structs(w, ungrouped_partition_states, v, flex);

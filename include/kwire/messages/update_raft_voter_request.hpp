@@ -104,8 +104,14 @@ struct UpdateRaftVoterRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(min_supported_version);
-      w.i16(max_supported_version);
+      if constexpr (Out::checks) {
+        w.i16(min_supported_version);
+        w.i16(max_supported_version);
+      } else {
+        std::uint8_t* p = w.take(4);
+        unchecked::put_i16(p, min_supported_version);
+        unchecked::put_i16(p, max_supported_version);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -178,9 +184,16 @@ struct UpdateRaftVoterRequest {
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
     fields::put_str(w, cluster_id, flex, true, "ClusterId");
-    w.i32(current_leader_epoch);
-    w.i32(voter_id);
-    w.uuid(voter_directory_id);
+    if constexpr (Out::checks) {
+      w.i32(current_leader_epoch);
+      w.i32(voter_id);
+      w.uuid(voter_directory_id);
+    } else {
+      std::uint8_t* p = w.take(24);
+      unchecked::put_i32(p, current_leader_epoch);
+      unchecked::put_i32(p, voter_id);
+      unchecked::put_uuid(p, voter_directory_id);
+    }
     fields::put_structs(w, listeners, v, flex);
     fields::put_struct(w, k_raft_version_feature, v, flex);
     if (flex) {

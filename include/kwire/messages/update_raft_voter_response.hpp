@@ -54,8 +54,14 @@ struct UpdateRaftVoterResponse {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(leader_id);
-      w.i32(leader_epoch);
+      if constexpr (Out::checks) {
+        w.i32(leader_id);
+        w.i32(leader_epoch);
+      } else {
+        std::uint8_t* p = w.take(8);
+        unchecked::put_i32(p, leader_id);
+        unchecked::put_i32(p, leader_epoch);
+      }
       fields::put_str(w, host, flex, "Host");
       w.i32(port);
       if (flex) {
@@ -126,8 +132,14 @@ struct UpdateRaftVoterResponse {
 
   template <class Out>
   void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-    w.i32(throttle_time_ms);
-    w.i16(static_cast<std::int16_t>(error_code));
+    if constexpr (Out::checks) {
+      w.i32(throttle_time_ms);
+      w.i16(static_cast<std::int16_t>(error_code));
+    } else {
+      std::uint8_t* p = w.take(6);
+      unchecked::put_i32(p, throttle_time_ms);
+      unchecked::put_i16(p, static_cast<std::int16_t>(error_code));
+    }
     if constexpr (Out::checks) {
       if (!flex && !(current_leader == CurrentLeader{})) w.fail(EncodeErrc::field_not_in_version, "CurrentLeader");
     }

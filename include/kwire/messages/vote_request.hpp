@@ -81,21 +81,33 @@ struct VoteRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition_index);
-      w.i32(replica_epoch);
-      w.i32(replica_id);
-      if (v >= 1) {
-        w.uuid(replica_directory_id);
-      }
-      if (v >= 1) {
-        w.uuid(voter_directory_id);
-      }
-      w.i32(last_offset_epoch);
-      w.i64(last_offset);
-      if (v >= 2) {
-        w.boolean(pre_vote);
-      } else if constexpr (Out::checks) {
-        if (pre_vote) w.fail(EncodeErrc::field_not_in_version, "PreVote");
+      if constexpr (Out::checks) {
+        w.i32(partition_index);
+        w.i32(replica_epoch);
+        w.i32(replica_id);
+        if (v >= 1) {
+          w.uuid(replica_directory_id);
+        }
+        if (v >= 1) {
+          w.uuid(voter_directory_id);
+        }
+        w.i32(last_offset_epoch);
+        w.i64(last_offset);
+        if (v >= 2) {
+          w.boolean(pre_vote);
+        } else if constexpr (Out::checks) {
+          if (pre_vote) w.fail(EncodeErrc::field_not_in_version, "PreVote");
+        }
+      } else {
+        std::uint8_t* p = w.take(24 + (v >= 1 ? 16 : 0) + (v >= 1 ? 16 : 0) + (v >= 2 ? 1 : 0));
+        unchecked::put_i32(p, partition_index);
+        unchecked::put_i32(p, replica_epoch);
+        unchecked::put_i32(p, replica_id);
+        if (v >= 1) unchecked::put_uuid(p, replica_directory_id);
+        if (v >= 1) unchecked::put_uuid(p, voter_directory_id);
+        unchecked::put_i32(p, last_offset_epoch);
+        unchecked::put_i64(p, last_offset);
+        if (v >= 2) unchecked::put_boolean(p, pre_vote);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);

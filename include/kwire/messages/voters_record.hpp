@@ -102,8 +102,14 @@ struct VotersRecord {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i16(min_supported_version);
-      w.i16(max_supported_version);
+      if constexpr (Out::checks) {
+        w.i16(min_supported_version);
+        w.i16(max_supported_version);
+      } else {
+        std::uint8_t* p = w.take(4);
+        unchecked::put_i16(p, min_supported_version);
+        unchecked::put_i16(p, max_supported_version);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -167,8 +173,14 @@ struct VotersRecord {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(voter_id);
-      w.uuid(voter_directory_id);
+      if constexpr (Out::checks) {
+        w.i32(voter_id);
+        w.uuid(voter_directory_id);
+      } else {
+        std::uint8_t* p = w.take(20);
+        unchecked::put_i32(p, voter_id);
+        unchecked::put_uuid(p, voter_directory_id);
+      }
       fields::put_structs(w, endpoints, v, flex);
       fields::put_struct(w, k_raft_version_feature, v, flex);
       if (flex) {

@@ -55,10 +55,18 @@ struct WriteShareGroupStateRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i64(first_offset);
-      w.i64(last_offset);
-      w.i8(delivery_state);
-      w.i16(delivery_count);
+      if constexpr (Out::checks) {
+        w.i64(first_offset);
+        w.i64(last_offset);
+        w.i8(delivery_state);
+        w.i16(delivery_count);
+      } else {
+        std::uint8_t* p = w.take(19);
+        unchecked::put_i64(p, first_offset);
+        unchecked::put_i64(p, last_offset);
+        unchecked::put_i8(p, delivery_state);
+        unchecked::put_i16(p, delivery_count);
+      }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -139,12 +147,21 @@ struct WriteShareGroupStateRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i32(partition);
-      w.i32(state_epoch);
-      w.i32(leader_epoch);
-      w.i64(start_offset);
-      if (v >= 1) {
-        w.i32(delivery_complete_count);
+      if constexpr (Out::checks) {
+        w.i32(partition);
+        w.i32(state_epoch);
+        w.i32(leader_epoch);
+        w.i64(start_offset);
+        if (v >= 1) {
+          w.i32(delivery_complete_count);
+        }
+      } else {
+        std::uint8_t* p = w.take(20 + (v >= 1 ? 4 : 0));
+        unchecked::put_i32(p, partition);
+        unchecked::put_i32(p, state_epoch);
+        unchecked::put_i32(p, leader_epoch);
+        unchecked::put_i64(p, start_offset);
+        if (v >= 1) unchecked::put_i32(p, delivery_complete_count);
       }
       fields::put_structs(w, state_batches, v, flex);
       if (flex) {

@@ -41,7 +41,7 @@ struct WriteTxnMarkersRequest {
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
       fields::put_str(w, name, flex, "Name");
-      fields::put_scalars(w, partition_indexes, flex, [](auto& out, const std::int32_t& e) { out.i32(e); });
+      fields::put_fixed(w, partition_indexes, flex);
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);
       }
@@ -121,13 +121,26 @@ struct WriteTxnMarkersRequest {
 
     template <class Out>
     void encode_to(Out& w, [[maybe_unused]] std::int16_t v, [[maybe_unused]] bool flex) const {
-      w.i64(producer_id);
-      w.i16(producer_epoch);
-      w.boolean(transaction_result);
+      if constexpr (Out::checks) {
+        w.i64(producer_id);
+        w.i16(producer_epoch);
+        w.boolean(transaction_result);
+      } else {
+        std::uint8_t* p = w.take(11);
+        unchecked::put_i64(p, producer_id);
+        unchecked::put_i16(p, producer_epoch);
+        unchecked::put_boolean(p, transaction_result);
+      }
       fields::put_structs(w, topics, v, flex);
-      w.i32(coordinator_epoch);
-      if (v >= 2) {
-        w.i8(transaction_version);
+      if constexpr (Out::checks) {
+        w.i32(coordinator_epoch);
+        if (v >= 2) {
+          w.i8(transaction_version);
+        }
+      } else {
+        std::uint8_t* p = w.take(4 + (v >= 2 ? 1 : 0));
+        unchecked::put_i32(p, coordinator_epoch);
+        if (v >= 2) unchecked::put_i8(p, transaction_version);
       }
       if (flex) {
         fields::put_unknown_tags(w, unknown_tags);

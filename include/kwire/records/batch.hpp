@@ -127,39 +127,32 @@ inline void store_be(std::uint8_t* p, T v) noexcept {
 
 // Most varints in records take one or two bytes (small deltas, lengths below
 // 8 KiB); these paths skip the general loop for them, inline in the record
-// parser (which calls them six times per record).
+// parser (which calls them six times per record). The one-byte path needs
+// only that byte: a record's last varint, its header count, ends the record.
 [[gnu::always_inline]] inline varint::Parse get_i32(const std::uint8_t*& p, const std::uint8_t* end, std::int32_t& out) noexcept {
-  if (end - p >= 2) {
-    const std::uint32_t b0 = p[0];
-    if (b0 < 0x80) {
-      out = varint::unzigzag32(b0);
-      p += 1;
-      return varint::Parse::ok;
-    }
-    const std::uint32_t b1 = p[1];
-    if (b1 < 0x80) {
-      out = varint::unzigzag32((b0 & 0x7F) | b1 << 7);
-      p += 2;
-      return varint::Parse::ok;
-    }
+  if (p != end && p[0] < 0x80) {
+    out = varint::unzigzag32(p[0]);
+    p += 1;
+    return varint::Parse::ok;
+  }
+  if (end - p >= 2 && p[1] < 0x80) {
+    out = varint::unzigzag32((std::uint32_t{p[0]} & 0x7F) | std::uint32_t{p[1]} << 7);
+    p += 2;
+    return varint::Parse::ok;
   }
   return varint::get_i32(p, end, out);
 }
 [[gnu::always_inline]] inline varint::Parse get_i64(const std::uint8_t*& p, const std::uint8_t* end,
                                                    std::int64_t& out) noexcept {
-  if (end - p >= 2) {
-    const std::uint64_t b0 = p[0];
-    if (b0 < 0x80) {
-      out = varint::unzigzag64(b0);
-      p += 1;
-      return varint::Parse::ok;
-    }
-    const std::uint64_t b1 = p[1];
-    if (b1 < 0x80) {
-      out = varint::unzigzag64((b0 & 0x7F) | b1 << 7);
-      p += 2;
-      return varint::Parse::ok;
-    }
+  if (p != end && p[0] < 0x80) {
+    out = varint::unzigzag64(p[0]);
+    p += 1;
+    return varint::Parse::ok;
+  }
+  if (end - p >= 2 && p[1] < 0x80) {
+    out = varint::unzigzag64((std::uint64_t{p[0]} & 0x7F) | std::uint64_t{p[1]} << 7);
+    p += 2;
+    return varint::Parse::ok;
   }
   return varint::get_i64(p, end, out);
 }

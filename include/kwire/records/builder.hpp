@@ -9,10 +9,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "kwire/records/batch.hpp"
@@ -43,6 +46,28 @@ struct RecordBatchOptions {
   /// rewritten by log compaction); record timestamps stay relative to it.
   std::optional<std::int64_t> delete_horizon_ms;
 };
+
+namespace records_detail {
+/// The allocator of the builder's record buffer: resize() default-initialises
+/// the bytes it adds, which leaves them as they are, where std::allocator
+/// would zero them first; every one of them is written right after.
+template <class T>
+struct uninitialized_allocator : std::allocator<T> {
+  using std::allocator<T>::allocator;
+  template <class U>
+  struct rebind {
+    using other = uninitialized_allocator<U>;
+  };
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+}  // namespace records_detail
 
 class RecordBatchBuilder {
  public:
@@ -213,7 +238,7 @@ class RecordBatchBuilder {
   }
 
   RecordBatchOptions opt_;
-  std::vector<std::uint8_t> records_;
+  std::vector<std::uint8_t, records_detail::uninitialized_allocator<std::uint8_t>> records_;
   std::int32_t count_ = 0;
   std::int64_t last_offset_ = 0;
   std::int64_t max_timestamp_ = no_timestamp;

@@ -256,20 +256,32 @@ class BasicReader {
   // Always inline: it is on every string, bytes and array field, and its
   // common paths take fewer instructions than a call does.
   [[gnu::always_inline]] std::int64_t length(bool compact, bool wide, std::size_t min_unit = 1) noexcept {
-    // Inline for what nearly every length is: not null, fitting, and a compact
-    // one in one or two bytes. Everything else, errors included, takes the
-    // general path, out of line.
+    // Inline for what nearly every length is: fitting, and either a compact
+    // one of up to three bytes (a record set of up to 2 MiB takes three) or
+    // the compact null (the byte 0). Everything else, errors included, takes
+    // the general path, out of line.
     if (compact) {
-      if (cur_ != end_ && *cur_ < 0x80) {
-        const std::size_t n = *cur_;  // the length plus one
-        if (n != 0 && (n - 1) * min_unit < remaining()) {
+      const std::size_t left = remaining();
+      if (left != 0 && cur_[0] < 0x80) {
+        const std::size_t n = cur_[0];  // the length plus one
+        if (n == 0) {
+          ++cur_;
+          return -1;
+        }
+        if ((n - 1) * min_unit < left) {
           ++cur_;
           return static_cast<std::int64_t>(n - 1);
         }
-      } else if (remaining() >= 2 && cur_[1] != 0 && cur_[1] < 0x80) {
-        const std::size_t n = (cur_[0] & 0x7Fu) | std::size_t{cur_[1]} << 7;  // at least 128
-        if ((n - 1) * min_unit <= remaining() - 2) {
+      } else if (left >= 2 && cur_[1] - 1u < 0x7Fu) {  // a last byte of 1..0x7F: no leading zero
+        const std::size_t n = (cur_[0] & 0x7Fu) | std::size_t{cur_[1]} << 7;
+        if ((n - 1) * min_unit <= left - 2) {
           cur_ += 2;
+          return static_cast<std::int64_t>(n - 1);
+        }
+      } else if (left >= 3 && cur_[1] >= 0x80 && cur_[2] - 1u < 0x7Fu) {
+        const std::size_t n = (cur_[0] & 0x7Fu) | std::size_t{cur_[1] & 0x7Fu} << 7 | std::size_t{cur_[2]} << 14;
+        if ((n - 1) * min_unit <= left - 3) {
+          cur_ += 3;
           return static_cast<std::int64_t>(n - 1);
         }
       }
@@ -345,7 +357,8 @@ class BasicReader {
   }
 
   /// Array length: -1 for null; `nullable` false turns null into an error.
-  std::int64_t array_length(bool compact, bool nullable, std::size_t min_elem = 1) noexcept {
+  // Always inline, as length() is: it is on every array field.
+  [[gnu::always_inline]] std::int64_t array_length(bool compact, bool nullable, std::size_t min_elem = 1) noexcept {
     auto start = offset();
     std::int64_t n = length(compact, true, min_elem);
     if (n < 0 && ok() && !nullable) {

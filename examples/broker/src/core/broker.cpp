@@ -1,6 +1,7 @@
 #include "core/broker.hpp"
 
 #include "coordinator/group_coordinator.hpp"
+#include "coordinator/txn_coordinator.hpp"
 #include "core/log.hpp"
 #include "core/startup.hpp"
 
@@ -72,8 +73,12 @@ void Broker::begin_shutdown() {
   stopping_ = true;
   notifier_.wake_all();
   default_realm_->groups().shutdown();
+  if (auto* t = default_realm_->transactions()) t->shutdown();
   std::lock_guard lk(realms_mu_);
-  for (auto& [_, r] : realms_) r->groups().shutdown();
+  for (auto& [_, r] : realms_) {
+    r->groups().shutdown();
+    if (auto* t = r->transactions()) t->shutdown();
+  }
 }
 
 asio::awaitable<void> Broker::close_storage() {

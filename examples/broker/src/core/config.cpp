@@ -163,6 +163,10 @@ Settings make_settings(const Properties& p) {
   s.group_max_session_ms = static_cast<std::int32_t>(p.get_int("group.max.session.timeout.ms", s.group_max_session_ms));
   s.group_initial_rebalance_delay_ms =
       static_cast<std::int32_t>(p.get_int("group.initial.rebalance.delay.ms", s.group_initial_rebalance_delay_ms));
+  s.transaction_max_timeout_ms =
+      static_cast<std::int32_t>(p.get_int("transaction.max.timeout.ms", s.transaction_max_timeout_ms));
+  s.transaction_abort_interval_ms = static_cast<std::int32_t>(p.get_int(
+      "transaction.abort.timed.out.transaction.cleanup.interval.ms", s.transaction_abort_interval_ms));
   s.metrics_listener = p.get("kwire.metrics.listener", "");
   s.storage = p.get("kwire.storage", "embedded");
   s.tenant = p.get("kafkaTenant", p.get("kwire.tenant", "public"));

@@ -1,6 +1,9 @@
 #include "core/realm.hpp"
 
+#include <algorithm>
+
 #include "coordinator/group_coordinator.hpp"
+#include "coordinator/txn_coordinator.hpp"
 #include "core/broker.hpp"
 #include "core/cluster.hpp"
 #include "core/log.hpp"
@@ -13,6 +16,15 @@ Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Sto
   GroupCoordinator::Config gc;
   gc.initial_rebalance_delay_ms = broker_.settings().group_initial_rebalance_delay_ms;
   groups_ = std::make_unique<GroupCoordinator>(std::move(gc), *store_, broker_.io());
+  if (store_->supports_transactions() && store_->transactions()) {
+    TxnCoordinator::Config tc;
+    tc.max_timeout_ms = broker_.settings().transaction_max_timeout_ms;
+    tc.sweep_interval = std::chrono::milliseconds(std::max(1, broker_.settings().transaction_abort_interval_ms));
+    // A marker moves the partition's last stable offset: read_committed
+    // fetches waiting on it wake.
+    tc.on_marker = [&n = broker_.notifier()](const storage::TopicPartition& tp) { n.notify(tp); };
+    txns_ = std::make_unique<TxnCoordinator>(std::move(tc), *store_, broker_.io());
+  }
   cluster_ = std::make_unique<Cluster>(broker_.settings(), *store_);
 }
 
@@ -22,6 +34,7 @@ void Realm::start() {
   // Records written around this gateway wake the fetches waiting for them.
   store_->watch([&n = broker_.notifier()](const storage::TopicPartition& tp) { n.notify(tp); });
   wait_at_startup(groups_->load());
+  if (txns_) wait_at_startup(txns_->load());
   if (groups_->count() > 0) show_group_offsets_topic();
   cluster_->join();
 }

@@ -21,6 +21,7 @@ namespace asio = boost::asio;
 class Broker;
 class Cluster;
 class GroupCoordinator;
+class TxnCoordinator;
 
 /// One namespace as its clients see it: its storage, its consumer groups, the
 /// gateways sharing it and the partition logs open in it. Realms never see
@@ -33,6 +34,9 @@ class Realm {
   const storage::Namespace& ns() const noexcept { return ns_; }
   storage::Storage& store() noexcept { return *store_; }
   GroupCoordinator& groups() noexcept { return *groups_; }
+  /// The transaction coordinator; nullptr when the store keeps no
+  /// transactions (the transaction APIs are then not offered).
+  TxnCoordinator* transactions() noexcept { return txns_.get(); }
   Cluster& cluster() noexcept { return *cluster_; }
 
   /// Loads groups and joins the other gateways; before serving the realm
@@ -59,6 +63,7 @@ class Realm {
   storage::Namespace ns_;
   std::unique_ptr<storage::Storage> store_;
   std::unique_ptr<GroupCoordinator> groups_;
+  std::unique_ptr<TxnCoordinator> txns_;
   std::unique_ptr<Cluster> cluster_;
   std::mutex logs_mu_;
   std::map<storage::TopicPartition, std::shared_ptr<storage::PartitionLog>> logs_;

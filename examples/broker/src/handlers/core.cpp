@@ -1,4 +1,9 @@
 // ApiVersions, Metadata, DescribeCluster, FindCoordinator and InitProducerId.
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <cstring>
 
 #include "protocol/registry.hpp"
@@ -12,6 +17,7 @@
 #include "kwire/messages/init_producer_id_response.hpp"
 #include "kwire/messages/metadata_request.hpp"
 #include "kwire/messages/metadata_response.hpp"
+#include "coordinator/txn_coordinator.hpp"
 #include "protocol/internal_topics.hpp"
 #include "core/log.hpp"
 
@@ -37,7 +43,11 @@ asio::awaitable<void> api_versions(Broker& b, Ctx& ctx, ApiVersionsRequest& req,
       co_return;
     }
   }
+  // The transaction APIs only where the store keeps transactions. No
+  // transaction.version feature is finalized: clients use Transactions V1.
+  const bool transactions = ctx.realm().transactions() != nullptr;
   for (auto& e : handler_table()) {
+    if (e.transactional && !transactions) continue;
     ApiVersionsResponse::ApiVersion v;
     v.api_key = e.api_key;
     v.min_version = e.advertised_from();
@@ -187,16 +197,22 @@ asio::awaitable<void> find_coordinator(Broker&, Ctx& ctx, FindCoordinatorRequest
   const auto view = ctx.realm().cluster().view();
   auto answer = [&](std::string_view key, std::int8_t key_type, kwire::ErrorCode& error, nullable_string& message,
                     std::int32_t& node, std::string_view& host, std::int32_t& port) {
-    if (key_type != 0) {
+    const bool transaction = key_type == 1 && ctx.realm().transactions();
+    if (key_type != 0 && !transaction) {
       error = ctx.note(kwire::ErrorCode::CoordinatorNotAvailable);
-      message = "only consumer groups are supported";
+      message = key_type == 1 ? "this store keeps no transactions" : "unknown coordinator type";
       node = -1;
       host = "";
       port = -1;
       return;
     }
-    ctx.realm().show_group_offsets_topic();  // Kafka creates the offsets topic now
-    node = view.coordinator_of_shard(ctx.realm().store().groups().shard_of(std::string(key)));
+    if (transaction) {
+      // Stores with transactions have one gateway: it coordinates them all.
+      node = view.self();
+    } else {
+      ctx.realm().show_group_offsets_topic();  // Kafka creates the offsets topic now
+      node = view.coordinator_of_shard(ctx.realm().store().groups().shard_of(std::string(key)));
+    }
     if (node == view.self()) {
       host = adv.host;
       port = adv.port;
@@ -227,8 +243,23 @@ asio::awaitable<void> init_producer_id(Broker&, Ctx& ctx, InitProducerIdRequest&
   resp.producer_id = -1;
   resp.producer_epoch = -1;
   if (req.transactional_id && !req.transactional_id->empty()) {
-    // Transactions are not implemented (and their APIs are not advertised).
-    resp.error_code = ctx.note(kwire::ErrorCode::TransactionalIdAuthorizationFailed);
+    auto* c = ctx.realm().transactions();
+    if (!c) {
+      // The store keeps no transactions (and their APIs are not advertised).
+      resp.error_code = ctx.note(kwire::ErrorCode::TransactionalIdAuthorizationFailed);
+      co_return;
+    }
+    auto op = c->init_producer_id(std::string(*req.transactional_id), req.transaction_timeout_ms,
+                                  ctx.version >= 3 ? req.producer_id : -1,
+                                  ctx.version >= 3 ? req.producer_epoch : std::int16_t{-1});
+    auto r = co_await asio::co_spawn(c->strand(), std::move(op), asio::use_awaitable);
+    // Clients before v4 know no PRODUCER_FENCED.
+    if (r.error == kwire::ErrorCode::ProducerFenced && ctx.version < 4) r.error = kwire::ErrorCode::InvalidProducerEpoch;
+    resp.error_code = ctx.note(r.error);
+    if (r.error == kwire::ErrorCode::None) {
+      resp.producer_id = r.producer_id;
+      resp.producer_epoch = r.producer_epoch;
+    }
     co_return;
   }
   if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_epoch < 32766) {

@@ -17,6 +17,7 @@
 #include "kwire/records/batch.hpp"
 #include "kwire/records/compression.hpp"
 #include "protocol/internal_topics.hpp"
+#include "coordinator/txn_coordinator.hpp"
 #include "core/log.hpp"
 #include "handlers/fetch.hpp"
 #include "handlers/pending_append.hpp"
@@ -69,6 +70,18 @@ asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicI
       re.batch_index_error_message = ctx.keep(std::move(e.message));
     }
     co_return;
+  }
+  // Transactions V1: a transactional batch goes only to a partition its
+  // producer's open transaction added (AddPartitionsToTxn).
+  if (auto* txns = ctx.realm().transactions()) {
+    for (const auto& batch : checked.batches) {
+      if (!batch.info.transactional) continue;
+      const auto e = txns->may_write(batch.info.producer_id, batch.info.producer_epoch, tp);
+      if (e != kwire::ErrorCode::None) {
+        pr.error_code = ctx.note(e);
+        co_return;
+      }
+    }
   }
   auto ex = co_await asio::this_coro::executor;
   q.pr = &pr;
@@ -205,8 +218,8 @@ asio::awaitable<void> list_offsets(Broker&, Ctx& ctx, ListOffsetsRequest& req, L
       auto log = lr.value;
       auto offs = log->offsets();
       switch (p.timestamp) {
-        case -1:  // latest
-          pr.offset = offs.high_watermark;
+        case -1:  // latest: for read_committed, the last stable offset
+          pr.offset = req.isolation_level == 1 ? offs.last_stable : offs.high_watermark;
           break;
         case -2:  // earliest
         case -4:  // earliest local
@@ -234,6 +247,9 @@ asio::awaitable<void> list_offsets(Broker&, Ctx& ctx, ListOffsetsRequest& req, L
           } else {
             pr.offset = found.value.offset;
             pr.timestamp = found.value.timestamp;
+            // Kafka's rule: read_committed finds nothing past the last
+            // stable offset.
+            if (req.isolation_level == 1 && pr.offset >= offs.last_stable) pr.offset = pr.timestamp = -1;
             if (pr.offset < 0) pr.leader_epoch = -1;
           }
         }

@@ -160,6 +160,7 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
       auto& pd = s.data;
       pd.error_code = ErrorCode::None;
       pd.records = kwire::bytes_view{};
+      pd.aborted_transactions.emplace();
       TopicPartition tp{s.topic, pd.partition_index};  // named: g++ 12 mishandles temporaries in co_await
       auto lr = co_await ctx.realm().log(tp);
       if (!lr.ok()) {
@@ -172,6 +173,7 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
       std::int64_t budget = std::min<std::int64_t>(s.want.max_bytes, response_limit - total);
       ro.max_bytes = static_cast<std::int32_t>(std::max<std::int64_t>(0, budget));
       ro.at_least_one = total == 0;
+      ro.read_committed = req.isolation_level == 1;
       auto log = lr.value;
       auto rr = co_await log->read(ro);
       pd.high_watermark = rr.value.offsets.high_watermark;
@@ -181,6 +183,14 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
         pd.error_code = to_kafka(rr.error);
         errors = true;
         continue;
+      }
+      // read_committed: the aborted transactions among the returned
+      // batches, which the consumer drops (its producer's batches from the
+      // first offset up to the abort marker).
+      for (const auto& a : rr.value.aborted) {
+        auto& at = pd.aborted_transactions->emplace_back();
+        at.producer_id = a.producer_id;
+        at.first_offset = a.first_offset;
       }
       total += static_cast<std::int64_t>(rr.value.size());
       if (!rr.value.regions.empty()) pd.records = ctx.attach(std::move(rr.value.regions));
@@ -212,7 +222,8 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
   sent.reserve(slots.size());
   for (auto& s : slots) {
     const auto& pd = s.data;
-    sent.push_back({pd.records && !pd.records->empty(), pd.error_code, pd.high_watermark, pd.log_start_offset});
+    sent.push_back({pd.records && !pd.records->empty(), pd.error_code, pd.high_watermark, pd.log_start_offset,
+                    pd.last_stable_offset});
   }
   std::vector<bool> carry(slots.size(), true);
   switch (plan.kind) {

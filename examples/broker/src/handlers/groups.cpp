@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "coordinator/group_coordinator.hpp"
+#include "coordinator/txn_coordinator.hpp"
 #include "core/log.hpp"
 #include "kwire/messages/delete_groups_request.hpp"
 #include "kwire/messages/delete_groups_response.hpp"
@@ -252,6 +253,12 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
       if (tp.topic == topic && tp.partition == p) return &o;
     return nullptr;
   };
+  // require_stable (KIP-447): offsets a transaction holds for the partition
+  // are not answered until it ends; the consumer asks again.
+  auto* txns = ctx.realm().transactions();
+  auto unstable = [&](bool require_stable, const std::string& group, const storage::TopicPartition& tp) {
+    return require_stable && txns && txns->has_pending_offsets(group, tp);
+  };
   if (ctx.version < 8) {
     std::string gid(req.group_id);
     Committed all;
@@ -284,6 +291,10 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
           auto& pr = tr.partitions.emplace_back();
           pr.partition_index = p;
           fill(pr, lookup(all, std::string(t.name), p));
+          if (unstable(req.require_stable, gid, {std::string(t.name), p})) {
+            pr.error_code = ctx.note(kwire::ErrorCode::UnstableOffsetCommit);
+            pr.committed_offset = -1;
+          }
         }
       }
     }
@@ -336,6 +347,10 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
             continue;
           }
           fill(pr, lookup(all, name, p));
+          if (unstable(req.require_stable, gid, {name, p})) {
+            pr.error_code = ctx.note(kwire::ErrorCode::UnstableOffsetCommit);
+            pr.committed_offset = -1;
+          }
         }
       }
     }

@@ -16,9 +16,9 @@
 //     the producer's codec (Kafka's default, compression.type=producer).
 //     Kafka recompresses when the topic names another codec; that needs a
 //     rebuild of the batch and is left out.
-//   - transactional batches are accepted as today (no transaction check
-//     here: the broker has no transaction coordinator); their producer fields
-//     must still be consistent.
+//   - transactional batches are only checked for consistent producer fields
+//     here; whether their transaction added the partition is the produce
+//     handler's check with the transaction coordinator.
 //   - inflated records are bounded (RecordBatchView::default_inflate_limit);
 //     a batch inflating past it is refused as corrupt.
 #pragma once

@@ -23,6 +23,9 @@ constexpr kwire::ErrorCode to_kafka(storage::Errc e) noexcept {
     case Errc::out_of_order_sequence: return ErrorCode::OutOfOrderSequenceNumber;
     case Errc::invalid_producer_epoch: return ErrorCode::InvalidProducerEpoch;
     case Errc::unknown_producer_id: return ErrorCode::UnknownProducerId;
+    case Errc::invalid_txn_state: return ErrorCode::InvalidTxnState;
+    case Errc::coordinator_fenced: return ErrorCode::TransactionCoordinatorFenced;
+    case Errc::unsupported: return ErrorCode::UnsupportedVersion;
     case Errc::group_not_found: return ErrorCode::GroupIdNotFound;
     case Errc::unavailable: return ErrorCode::LeaderNotAvailable;
     case Errc::timeout: return ErrorCode::RequestTimedOut;

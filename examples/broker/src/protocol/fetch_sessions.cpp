@@ -113,10 +113,12 @@ std::int32_t FetchSessionCache::create(const void* owner, bool by_id, const std:
     const bool ok = i < sent.size() && sent[i].error == ErrorCode::None;
     w.sent_high_watermark = ok ? sent[i].high_watermark : -1;
     w.sent_log_start = i < sent.size() ? sent[i].log_start : -1;
+    w.sent_last_stable = i < sent.size() ? sent[i].last_stable : -1;
     if (!s->put(w)) {  // the same partition twice: the last one asks
       auto& kept = *s->index.at(w.key);
       kept.sent_high_watermark = w.sent_high_watermark;
       kept.sent_log_start = w.sent_log_start;
+      kept.sent_last_stable = w.sent_last_stable;
     }
   }
   std::lock_guard lk(mu_);
@@ -140,7 +142,7 @@ std::vector<bool> FetchSessionCache::respond(const Plan& plan, const std::vector
     const auto& w = plan.partitions[i];
     const auto& r = sent[i];
     carry[i] = r.records || r.error != ErrorCode::None || r.high_watermark != w.sent_high_watermark ||
-               r.log_start != w.sent_log_start;
+               r.log_start != w.sent_log_start || r.last_stable != w.sent_last_stable;
   }
   std::lock_guard lk(mu_);
   auto it = sessions_.find(plan.session_id);
@@ -154,6 +156,7 @@ std::vector<bool> FetchSessionCache::respond(const Plan& plan, const std::vector
     // After an error the partition is sent again once it clears.
     w.sent_high_watermark = r.error == ErrorCode::None ? r.high_watermark : -1;
     w.sent_log_start = r.log_start;
+    w.sent_last_stable = r.last_stable;
     if (r.records) s.order.splice(s.order.end(), s.order, at->second);
   }
   return carry;

@@ -67,6 +67,7 @@ struct FetchWant {
   std::int32_t max_bytes = 0;
   std::int64_t sent_high_watermark = -1;  // -1: never sent, or sent with an error
   std::int64_t sent_log_start = -1;
+  std::int64_t sent_last_stable = -1;  // a read_committed consumer waits on it
 };
 
 /// What a response says of one partition.
@@ -75,6 +76,7 @@ struct FetchSent {
   kwire::ErrorCode error = kwire::ErrorCode::None;
   std::int64_t high_watermark = -1;
   std::int64_t log_start = -1;
+  std::int64_t last_stable = -1;
 };
 
 class FetchSessionCache {

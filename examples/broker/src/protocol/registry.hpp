@@ -103,6 +103,8 @@ struct HandlerEntry {
   /// older librdkafka releases turn compression off unless Produce v0 is
   /// advertised (KAFKA-18659).
   std::int16_t advertised_min = -1;
+  /// A transaction API: offered only where the store keeps transactions.
+  bool transactional = false;
   std::int16_t advertised_from() const noexcept { return advertised_min >= 0 ? advertised_min : min_version; }
 };
 /// The registry entry of the handler `Fn` for requests `Req`, served from
@@ -118,6 +120,7 @@ std::vector<HandlerEntry> core_handlers();
 std::vector<HandlerEntry> sasl_handlers();
 std::vector<HandlerEntry> data_handlers();
 std::vector<HandlerEntry> admin_handlers();
+std::vector<HandlerEntry> txn_handlers();
 std::vector<HandlerEntry> group_handlers();
 
 }  // namespace kwire_broker

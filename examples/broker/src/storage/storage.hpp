@@ -63,11 +63,36 @@ using Task = boost::asio::awaitable<Result<T>>;
 // Partition logs
 
 /// Offsets of one partition. With a single replica the high watermark is the
-/// log end offset; the last stable offset equals it (no transactions).
+/// log end offset. The last stable offset is the first offset of the oldest
+/// transaction still open in the partition, or the high watermark when none
+/// is: read_committed consumers read no further.
 struct LogOffsets {
   std::int64_t log_start = 0;       // first offset still readable
   std::int64_t high_watermark = 0;  // offset the next appended record gets
   std::int64_t last_stable = 0;
+};
+
+/// A transaction marker the transaction coordinator writes into a partition
+/// to end a producer's transaction there: a control batch of one control
+/// record (key: version 0 and the type, commit or abort; value: version 0
+/// and the coordinator epoch), with the control and transactional
+/// attributes and the producer's id and epoch.
+struct TxnMarker {
+  std::int64_t producer_id = -1;
+  std::int16_t producer_epoch = -1;
+  std::int32_t coordinator_epoch = 0;
+  bool commit = false;
+  std::int64_t timestamp = -1;  // ms since the epoch; -1: now
+};
+
+/// A transaction that was aborted in a partition: its first and last offsets
+/// (the last is its abort marker's). read_committed consumers drop the
+/// producer's batches in that range (Fetch's AbortedTransactions).
+struct AbortedTxn {
+  std::int64_t producer_id = -1;
+  std::int64_t first_offset = -1;
+  std::int64_t last_offset = -1;
+  friend bool operator==(const AbortedTxn&, const AbortedTxn&) = default;
 };
 
 /// One record batch the broker has validated (protocol/batch_validator.hpp):
@@ -95,6 +120,9 @@ struct ReadOptions {
   bool at_least_one = true;
   /// Stop before this offset (exclusive); -1 for the high watermark.
   std::int64_t end_offset = -1;
+  /// isolation_level=1: stop at the last stable offset as well, and return
+  /// the aborted transactions of the range read.
+  bool read_committed = false;
 };
 
 struct ReadResult {
@@ -108,6 +136,10 @@ struct ReadResult {
   LogOffsets offsets;
   /// Offset after the last returned batch (== requested offset if none).
   std::int64_t next_offset = 0;
+  /// With read_committed: the aborted transactions that overlap the
+  /// returned batches (last offset >= the requested offset, first offset
+  /// below next_offset), by last offset.
+  std::vector<AbortedTxn> aborted;
 
   /// Bytes of the batches, either way.
   std::size_t size() const noexcept {
@@ -137,6 +169,16 @@ inline std::vector<std::uint8_t> read_bytes(const ReadResult& r) {
   return out;
 }
 
+/// One producer's state in a partition (DescribeProducers).
+struct ProducerSnapshot {
+  std::int64_t producer_id = -1;
+  std::int16_t producer_epoch = -1;
+  std::int32_t last_sequence = -1;
+  std::int64_t last_timestamp = -1;
+  std::int32_t coordinator_epoch = -1;
+  std::int64_t txn_start_offset = -1;  // of its open transaction; -1 if none
+};
+
 struct TimestampLookup {
   /// The first batch whose max timestamp is >= the asked timestamp: its base
   /// offset and max timestamp; offset -1 when there is none. Storage only
@@ -157,9 +199,32 @@ class PartitionLog {
   /// producers (producer id >= 0) are checked against ProducerStateTable
   /// (producer_state.hpp) atomically with the offset assignment: a retried
   /// batch fails with duplicate_sequence and the original AppendResult in
-  /// value; a gap with out_of_order_sequence. A batch above
-  /// Storage::max_batch_bytes() fails with batch_too_large.
+  /// value; a gap with out_of_order_sequence. Transactional batches are
+  /// checked the same way, and open the producer's transaction here (which
+  /// holds back the last stable offset) until a marker ends it; a
+  /// non-transactional batch from a producer with an open transaction fails
+  /// with invalid_txn_state. A batch above Storage::max_batch_bytes() fails
+  /// with batch_too_large.
   virtual Task<AppendResult> append(AppendBatch batch) = 0;
+
+  /// Ends the producer's transaction in this partition with a commit or
+  /// abort marker (appended like a batch, ordered with appends). A marker
+  /// with an older producer epoch than the partition has seen fails with
+  /// invalid_producer_epoch, one from an older coordinator epoch with
+  /// coordinator_fenced. An abort enters the aborted-transactions index.
+  /// Backends without transactions fail with unsupported.
+  virtual Task<AppendResult> append_marker(TxnMarker marker) {
+    (void)marker;
+    co_return Result<AppendResult>::failure(Errc::unsupported);
+  }
+
+  /// The aborted transactions with last offset >= `from` and first offset
+  /// < `to`, by last offset (what read() returns with read_committed).
+  virtual Task<std::vector<AbortedTxn>> aborted_transactions(std::int64_t from, std::int64_t to) {
+    (void)from;
+    (void)to;
+    co_return Result<std::vector<AbortedTxn>>::success({});
+  }
 
   /// Reads whole batches from `offset`. Reading at the high watermark returns
   /// nothing (not an error); outside [log_start, high_watermark] fails with
@@ -169,6 +234,9 @@ class PartitionLog {
 
   /// Current offsets, from memory.
   virtual LogOffsets offsets() const = 0;
+
+  /// The producers the partition keeps state for, from memory.
+  virtual std::vector<ProducerSnapshot> producers() const { return {}; }
 
   /// The first batch with max timestamp >= `timestamp`.
   virtual Task<TimestampLookup> offset_for_timestamp(std::int64_t timestamp) = 0;
@@ -261,6 +329,26 @@ class GroupStore {
 };
 
 // ---------------------------------------------------------------------------
+// Transaction state
+
+struct TxnBlob {
+  std::string transactional_id;
+  std::vector<std::uint8_t> data;  // the broker's encoding; storage never reads it
+};
+
+/// The transaction coordinator's record of each transactional id, durable.
+class TxnStore {
+ public:
+  virtual ~TxnStore() = default;
+  /// Replaces the id's record; completes once it is durable. Changes reach
+  /// the store in the order the calls started.
+  virtual Task<Done> store_txn(std::string transactional_id, std::vector<std::uint8_t> blob) = 0;
+  virtual Task<Done> delete_txn(std::string transactional_id) = 0;
+  /// Every stored record (at startup, to rebuild the coordinator's state).
+  virtual Task<std::vector<TxnBlob>> load_txns() = 0;
+};
+
+// ---------------------------------------------------------------------------
 // Gateways: kwire-broker processes in front of the same storage
 
 struct Endpoint {
@@ -308,6 +396,13 @@ class Storage {
   /// no higher than this. An append of a larger batch fails with
   /// batch_too_large and stores nothing.
   virtual std::int64_t max_batch_bytes() const noexcept { return std::numeric_limits<std::int64_t>::max(); }
+
+  /// Whether partition logs keep transactions (markers, last stable offset,
+  /// aborted-transactions index) and the store keeps transaction state: the
+  /// broker offers the transaction APIs only then.
+  virtual bool supports_transactions() const noexcept { return false; }
+  /// The transaction coordinator's records; nullptr without transactions.
+  virtual TxnStore* transactions() { return nullptr; }
 
   /// `on_data(tp)` is called (on any thread) when records this gateway did
   /// not append reach a partition it reads (native Pulsar producers, another

@@ -38,6 +38,9 @@ enum class Errc : std::uint8_t {
   out_of_order_sequence,     // OUT_OF_ORDER_SEQUENCE_NUMBER
   invalid_producer_epoch,    // INVALID_PRODUCER_EPOCH (an older epoch writes)
   unknown_producer_id,       // UNKNOWN_PRODUCER_ID
+  invalid_txn_state,         // INVALID_TXN_STATE (a plain write inside a producer's open transaction)
+  coordinator_fenced,        // TRANSACTION_COORDINATOR_FENCED (a marker from an older coordinator)
+  unsupported,               // the backend does not do this (transactions on Pulsar, for now)
   group_not_found,           // GROUP_ID_NOT_FOUND
   unavailable,               // the backend cannot be reached now: retriable
   timeout,                   // the backend did not answer in time: retriable
@@ -197,6 +200,9 @@ inline const char* to_string(Errc e) noexcept {
     case Errc::out_of_order_sequence: return "out of order sequence";
     case Errc::invalid_producer_epoch: return "invalid producer epoch";
     case Errc::unknown_producer_id: return "unknown producer id";
+    case Errc::invalid_txn_state: return "invalid transaction state";
+    case Errc::coordinator_fenced: return "transaction coordinator fenced";
+    case Errc::unsupported: return "not supported by this storage";
     case Errc::group_not_found: return "group not found";
     case Errc::unavailable: return "storage unavailable";
     case Errc::timeout: return "storage timeout";

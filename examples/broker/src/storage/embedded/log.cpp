@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 
 #include "kwire/records/batch.hpp"
@@ -53,8 +54,15 @@ Task<AppendResult> Log::append(AppendBatch batch) {
     r = append_locked(batch);
     if (r.ok() && flush_every_) seq = written_;
   }
-  // log.flush.interval.messages=1: acknowledged once on disk. The wait is
-  // outside the mutex, so appends behind this one join the same sync.
+  // Bound first: g++ 12 destroys a by-value argument inside a co_await twice.
+  auto ack = acknowledge(std::move(r), seq);
+  co_return co_await std::move(ack);
+}
+
+// log.flush.interval.messages=1: an append numbered `seq` (0: none to wait
+// for) is acknowledged once on disk. The wait is outside the mutex, so
+// appends behind this one join the same sync.
+Task<AppendResult> Log::acknowledge(Result<AppendResult> r, std::uint64_t seq) {
   if (seq == 0) co_return r;
   // Not in the if's condition: g++ 12 miscompiles a co_await there that is
   // followed by a co_return.
@@ -90,6 +98,7 @@ void Log::request_sync_locked() {
 void Log::sync() {
   int fd = -1;
   std::uint64_t upto = 0;
+  bool index_dirty = false;
   {
     std::lock_guard lk(mu_);
     sync_queued_ = false;
@@ -99,7 +108,9 @@ void Log::sync() {
     // evicted from the cache) while the sync runs without the log's mutex.
     // Appends before a roll are synced by the roll itself.
     if (auto lease = segments_.back()->log.use()) fd = ::dup(lease.fd());
+    index_dirty = std::exchange(txn_index_dirty_, false);
   }
+  if (index_dirty) sync_txn_index();  // before the ledger: an abort marker on disk has its entry there too
   const bool ok = fd >= 0 && ::fdatasync(fd) == 0;
   if (fd >= 0) ::close(fd);
   std::lock_guard lk(mu_);
@@ -175,20 +186,6 @@ void Log::open() {
   if (segments_.empty()) segments_.push_back(open_segment(std::max<std::int64_t>(0, log_start_), true));
   log_start_ = std::max(log_start_, segments_.front()->base);
   rebuild_producers();
-}
-
-/// Producer state from the last two ledgers' batch headers.
-void Log::rebuild_producers() {
-  producers_.clear();
-  for (std::size_t i = segments_.size() >= 2 ? segments_.size() - 2 : 0; i < segments_.size(); ++i) {
-    auto& s = *segments_[i];
-    std::uint64_t pos = 0;
-    while (auto h = s.header_at(pos)) {
-      if (pos + h->size > s.size) break;
-      producers_.record(h->info, h->info.log_append_time ? h->info.max_timestamp : -1);
-      pos += h->size;
-    }
-  }
 }
 
 void Log::maintain(std::int64_t now) {
@@ -295,6 +292,7 @@ LogOffsets Log::offsets_locked() const {
   o.log_start = log_start_;
   o.high_watermark = segments_.back()->next_offset;
   o.last_stable = o.high_watermark;
+  if (auto first = producers_.first_unstable_offset()) o.last_stable = std::min(o.last_stable, *first);
   return o;
 }
 
@@ -315,7 +313,13 @@ Result<AppendResult> Log::append_locked(AppendBatch& batch) {
     return R{pe, "duplicate batch", dup};
   }
   if (pe != Errc::ok) return R::failure(pe);
+  auto r = write_locked(bytes, info);
+  if (r.ok()) producers_.record(info, r.value.log_append_time);
+  return r;
+}
 
+Result<AppendResult> Log::write_locked(std::vector<std::uint8_t>& bytes, BatchInfo& info) {
+  using R = Result<AppendResult>;
   Segment* s = segments_.back().get();
   if (s->size > 0 && (s->size + bytes.size() > static_cast<std::uint64_t>(segment_bytes_) ||
                       now_ms() - s->created_ms > segment_ms_)) {
@@ -347,7 +351,6 @@ Result<AppendResult> Log::append_locked(AppendBatch& batch) {
   s->next_offset = info.last_offset() + 1;
   ar.position = {static_cast<std::uint64_t>(s->base), s->entries};
   s->entries++;
-  producers_.record(info, ar.log_append_time);
   ++written_;
   ar.base_offset = base;
   ar.last_offset = info.last_offset();
@@ -358,6 +361,7 @@ Result<AppendResult> Log::append_locked(AppendBatch& batch) {
 void Log::roll() {
   auto& old = *segments_.back();
   flush_locked();
+  save_txn_scan_start_locked();
   // Sealed: its indexes go to disk before the next ledger exists, so a
   // restart finds them whole or (missing) scans the ledger instead.
   if (!old.write_indexes() && opts_.report) {
@@ -372,6 +376,7 @@ void Log::flush_locked() {
   if (segments_.empty()) return;
   auto& s = *segments_.back();
   bool ok = true;
+  if (std::exchange(txn_index_dirty_, false)) sync_txn_index();
   auto lease = s.log.use();
   if (!lease || ::fdatasync(lease.fd()) != 0) ok = false;
   durable_locked(written_, ok);
@@ -386,6 +391,7 @@ void Log::drop_front() {
   segments_.front()->remove_files();
   segments_.erase(segments_.begin());
   log_start_ = std::max(log_start_, segments_.front()->base);
+  std::erase_if(aborted_, [&](const AbortedTxn& t) { return t.last_offset < log_start_; });
 }
 
 void Log::drop_segments_below(std::int64_t offset) {

@@ -24,8 +24,11 @@ class Log final : public PartitionLog, public Flushable, public std::enable_shar
   const TopicPartition& id() const noexcept override { return tp_; }
 
   Task<AppendResult> append(AppendBatch batch) override;
+  Task<AppendResult> append_marker(TxnMarker marker) override;
+  Task<std::vector<AbortedTxn>> aborted_transactions(std::int64_t from, std::int64_t to) override;
   Task<ReadResult> read(ReadOptions options) override;
   LogOffsets offsets() const override;
+  std::vector<ProducerSnapshot> producers() const override;
   Task<TimestampLookup> offset_for_timestamp(std::int64_t timestamp) override;
   Task<TimestampLookup> max_timestamp() override;
   Task<std::int64_t> delete_records(std::int64_t offset) override;
@@ -49,11 +52,21 @@ class Log final : public PartitionLog, public Flushable, public std::enable_shar
 
   std::unique_ptr<Segment> open_segment(std::int64_t base, bool active);
   void scan(Segment& s, bool recover);
+  // Transactions (log_txn.cpp).
   void rebuild_producers();
+  Result<AppendResult> append_marker_locked(const TxnMarker& m);
+  void note_aborted_locked(const AbortedTxn& t);
+  std::vector<AbortedTxn> aborted_between_locked(std::int64_t from, std::int64_t to) const;
+  /// Syncs aborted.txnindex; called with txn_index_dirty_ taken under the mutex.
+  void sync_txn_index();
+  void save_txn_scan_start_locked();
+  Task<AppendResult> acknowledge(Result<AppendResult> r, std::uint64_t seq);
   /// The error for a call on a log that is not open (ok while it is).
   Errc gone() const noexcept;
   LogOffsets offsets_locked() const;
   Result<AppendResult> append_locked(AppendBatch& batch);
+  /// Writes a batch that passed its checks at the log end: offsets, indexes.
+  Result<AppendResult> write_locked(std::vector<std::uint8_t>& bytes, BatchInfo& info);
   /// Completes once the append numbered `seq` is on disk: true, or false if
   /// fdatasync failed or the log closed first.
   boost::asio::awaitable<bool> until_durable(std::uint64_t seq);
@@ -75,6 +88,10 @@ class Log final : public PartitionLog, public Flushable, public std::enable_shar
   std::vector<std::unique_ptr<Segment>> segments_;
   std::int64_t log_start_ = 0;
   ProducerStateTable producers_;
+  // The aborted-transactions index, by last offset, as `aborted.txnindex`
+  // holds it; entries below the log start are dropped with their ledgers.
+  std::vector<AbortedTxn> aborted_;
+  bool txn_index_dirty_ = false;  // appended to since its last sync
   State state_ = State::open;
   // Appends are numbered as they are written; synced_ is the last one known
   // durable. Waiters are appends acknowledged only once durable.

@@ -67,8 +67,10 @@ Result<ReadResult> Log::read_locked(const ReadOptions& o) const {
   ReadResult rr;
   rr.offsets = offsets_locked();
   rr.next_offset = o.offset;
-  const std::int64_t end =
-      o.end_offset < 0 ? rr.offsets.high_watermark : std::min(o.end_offset, rr.offsets.high_watermark);
+  // read_committed stops at the last stable offset, which is a batch
+  // boundary (the first batch of an open transaction).
+  const std::int64_t limit = o.read_committed ? rr.offsets.last_stable : rr.offsets.high_watermark;
+  const std::int64_t end = o.end_offset < 0 ? limit : std::min(o.end_offset, limit);
   if (o.offset < rr.offsets.log_start || o.offset > rr.offsets.high_watermark) {
     R r = R::failure(Errc::offset_out_of_range);
     r.value.offsets = rr.offsets;
@@ -129,6 +131,7 @@ Result<ReadResult> Log::read_locked(const ReadOptions& o) const {
     if (!file) return R::failure(Errc::io_error, "cannot open " + run.seg->log_path.string());
     rr.regions.push_back({std::move(file), run.from, run.to - run.from});
   }
+  if (o.read_committed && rr.next_offset > o.offset) rr.aborted = aborted_between_locked(o.offset, rr.next_offset);
   return R::success(std::move(rr));
 }
 

@@ -10,6 +10,7 @@
 #include "storage/embedded/files.hpp"
 #include "storage/embedded/flusher.hpp"
 #include "storage/embedded/group_store.hpp"
+#include "storage/embedded/txn_store.hpp"
 
 namespace kwire_broker::storage::embedded {
 namespace {
@@ -19,6 +20,7 @@ class Store final : public Storage {
   explicit Store(const Options& o) : opts_(with_defaults(o, flusher_.get())), root_(opts_.dir / opts_.ns.tenant / opts_.ns.ns) {
     fs::create_directories(root_ / "topics");
     groups_ = std::make_unique<Groups>(root_ / "groups", *flusher_);
+    txns_ = std::make_unique<Transactions>(root_ / "transactions", *flusher_);
     catalog_ = std::make_unique<Catalog>(opts_, root_ / "topics", *groups_);
     if (auto s = read_file(opts_.dir / "producer-ids")) {
       try {
@@ -32,6 +34,8 @@ class Store final : public Storage {
   const Namespace& ns() const noexcept override { return opts_.ns; }
   TopicCatalog& topics() override { return *catalog_; }
   GroupStore& groups() override { return *groups_; }
+  bool supports_transactions() const noexcept override { return true; }
+  TxnStore* transactions() override { return txns_.get(); }
 
   Task<std::shared_ptr<PartitionLog>> open_log(TopicPartition tp) override {
     using R = Result<std::shared_ptr<PartitionLog>>;
@@ -64,6 +68,7 @@ class Store final : public Storage {
     if (!closed_.exchange(true)) {
       catalog_->close();
       groups_->close();
+      txns_->close();
     }
     co_return Result<Done>::success({});
   }
@@ -80,6 +85,7 @@ class Store final : public Storage {
   Options opts_;
   fs::path root_;
   std::unique_ptr<Groups> groups_;  // before the catalog, which tells it of deleted topics
+  std::unique_ptr<Transactions> txns_;
   std::unique_ptr<Catalog> catalog_;
   std::atomic<bool> closed_{false};
   std::mutex pid_mu_;

@@ -13,10 +13,14 @@
 //   <dir>/<tenant>/<ns>/topics/<topic>/<p>/log-start     log start offset after DeleteRecords
 //   <dir>/<tenant>/<ns>/groups/<hex id>.group            group metadata blob
 //   <dir>/<tenant>/<ns>/groups/<hex id>.offsets          committed offsets
+//   <dir>/<tenant>/<ns>/transactions/<hex id>.txn        transaction coordinator's record
+//   <dir>/<tenant>/<ns>/topics/<topic>/<p>/aborted.txnindex  aborted transactions
+//   <dir>/<tenant>/<ns>/topics/<topic>/<p>/txn-scan-from where producer state is rebuilt from
 //   <dir>/producer-ids                                   next producer id block
 //
 // The parts, one per seam interface: log.hpp (PartitionLog), catalog.hpp
-// (TopicCatalog), group_store.hpp (GroupStore); this file is the root.
+// (TopicCatalog), group_store.hpp (GroupStore), txn_store.hpp (TxnStore;
+// log_txn.cpp keeps a partition's transactions); this file is the root.
 //
 // Calls do their work within their coroutine's first run, under mutexes, so
 // any thread may call. Each partition log has its own mutex; appends write to

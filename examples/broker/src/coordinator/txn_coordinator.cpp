@@ -1,0 +1,442 @@
+#include "coordinator/txn_coordinator.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <stdexcept>
+
+#include "core/log.hpp"
+
+namespace kwire_broker {
+
+using kwire::ErrorCode;
+
+namespace {
+
+// Kafka bumps an epoch up to Short.MaxValue - 1, then takes a new producer id.
+constexpr std::int16_t last_usable_epoch = 32766;
+
+bool preparing(TxnState s) { return s == TxnState::prepare_commit || s == TxnState::prepare_abort; }
+
+std::int64_t system_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+TxnCoordinator::TxnCoordinator(Config config, storage::Storage& store, asio::io_context& io)
+    : config_(std::move(config)), store_(store), strand_(asio::make_strand(io)) {
+  if (!config_.clock) config_.clock = system_ms;
+}
+
+TxnCoordinator::~TxnCoordinator() = default;
+
+asio::awaitable<void> TxnCoordinator::load() {
+  auto* ts = store_.transactions();
+  if (!ts) co_return;
+  auto blobs = co_await ts->load_txns();
+  if (!blobs.ok()) throw std::runtime_error("cannot load the stored transactions: " + blobs.message);
+  {
+    std::lock_guard lk(mu_);
+    for (auto& b : blobs.value) {
+      auto t = decode_txn(b.transactional_id, b.data);
+      if (!t) {
+        KB_WARN("transaction coordinator: cannot read the record of transactional id {}", b.transactional_id);
+        continue;
+      }
+      by_producer_[t->producer_id] = t->id;
+      txns_[t->id] = std::move(*t);
+    }
+  }
+  KB_INFO("transaction coordinator loaded {} transactional id(s)", txns_.size());
+  sweep_timer_ = std::make_shared<asio::steady_timer>(strand_);
+  asio::co_spawn(strand_, sweep(), asio::detached);
+}
+
+void TxnCoordinator::shutdown() {
+  asio::post(strand_, [this] {
+    stopped_ = true;
+    if (sweep_timer_) sweep_timer_->cancel();
+  });
+}
+
+TxnMetadata* TxnCoordinator::find(const std::string& id) {
+  auto it = txns_.find(id);
+  return it == txns_.end() ? nullptr : &it->second;
+}
+
+asio::awaitable<bool> TxnCoordinator::persist(const TxnMetadata& t) {
+  auto* ts = store_.transactions();
+  if (!ts) co_return false;
+  std::vector<std::uint8_t> blob;
+  std::string id;
+  {
+    std::lock_guard lk(mu_);
+    blob = encode_txn(t);
+    id = t.id;
+  }
+  auto task = ts->store_txn(std::move(id), std::move(blob));
+  auto r = co_await std::move(task);
+  co_return r.ok();
+}
+
+ErrorCode TxnCoordinator::check_producer(const TxnMetadata* t, std::int64_t producer_id, std::int16_t epoch) {
+  if (!t || t->producer_id != producer_id) return ErrorCode::InvalidProducerIdMapping;
+  // Clients never bump their epoch without the coordinator: any other one
+  // belongs to a fenced producer.
+  if (epoch != t->producer_epoch) return ErrorCode::ProducerFenced;
+  return ErrorCode::None;
+}
+
+asio::awaitable<TxnCoordinator::ProducerIdAndEpoch> TxnCoordinator::init_producer_id(std::string id,
+                                                                                    std::int32_t timeout_ms,
+                                                                                    std::int64_t producer_id,
+                                                                                    std::int16_t producer_epoch) {
+  ProducerIdAndEpoch out;
+  if (timeout_ms <= 0 || timeout_ms > config_.max_timeout_ms) {
+    out.error = ErrorCode::InvalidTransactionTimeout;
+    co_return out;
+  }
+  TxnMetadata* t = find(id);
+  if (!t) {
+    if (producer_id >= 0) {
+      out.error = ErrorCode::InvalidProducerIdMapping;
+      co_return out;
+    }
+    auto alloc = co_await store_.allocate_producer_ids(1);
+    if (!alloc.ok()) {
+      out.error = ErrorCode::CoordinatorNotAvailable;
+      co_return out;
+    }
+    if (find(id)) {  // another InitProducerId for the id got in meanwhile
+      out.error = ErrorCode::ConcurrentTransactions;
+      co_return out;
+    }
+    {
+      std::lock_guard lk(mu_);
+      t = &txns_[id];
+      t->id = id;
+      t->producer_id = alloc.value;
+      t->producer_epoch = 0;
+      t->timeout_ms = timeout_ms;
+      t->update_ms = now();
+      by_producer_[t->producer_id] = id;
+    }
+    const bool stored = co_await persist(*t);
+    if (!stored) {
+      out.error = ErrorCode::CoordinatorNotAvailable;
+      co_return out;
+    }
+    out.producer_id = t->producer_id;
+    out.producer_epoch = t->producer_epoch;
+    co_return out;
+  }
+
+  const bool bump_by_client = producer_id >= 0;  // KIP-360
+  if (bump_by_client && !(producer_id == t->producer_id && producer_epoch == t->producer_epoch)) {
+    if (producer_id == t->last_producer_id && producer_epoch == t->last_producer_epoch && !preparing(t->state)) {
+      // A retry of the bump that produced the current epoch.
+      out.producer_id = t->producer_id;
+      out.producer_epoch = t->producer_epoch;
+    } else {
+      out.error = producer_id != t->producer_id ? ErrorCode::InvalidProducerIdMapping : ErrorCode::ProducerFenced;
+    }
+    co_return out;
+  }
+  if (preparing(t->state) || finishing_.count(id)) {
+    out.error = ErrorCode::ConcurrentTransactions;
+    co_return out;
+  }
+  if (t->state == TxnState::ongoing) {
+    // A new producer for the id: its predecessor's transaction is aborted
+    // under a bumped epoch, which fences the predecessor in every partition.
+    // Bound first: g++ 12 destroys a by-value argument of a co_await twice.
+    auto abort = finish(id, false, Bump::new_producer);
+    const ErrorCode aborted = co_await std::move(abort);
+    if (aborted != ErrorCode::None) {
+      out.error = aborted;
+      co_return out;
+    }
+    t = find(id);
+  }
+  if (t->producer_epoch >= last_usable_epoch) {
+    auto alloc = co_await store_.allocate_producer_ids(1);
+    if (!alloc.ok()) {
+      out.error = ErrorCode::CoordinatorNotAvailable;
+      co_return out;
+    }
+    std::lock_guard lk(mu_);
+    t->last_producer_id = t->producer_id;
+    t->last_producer_epoch = t->producer_epoch;
+    t->producer_id = alloc.value;
+    t->producer_epoch = 0;
+    by_producer_[t->producer_id] = id;
+  } else {
+    std::lock_guard lk(mu_);
+    t->last_producer_id = bump_by_client ? t->producer_id : -1;
+    t->last_producer_epoch = bump_by_client ? t->producer_epoch : -1;
+    t->producer_epoch = static_cast<std::int16_t>(t->producer_epoch + 1);
+  }
+  {
+    std::lock_guard lk(mu_);
+    t->state = TxnState::empty;
+    t->timeout_ms = timeout_ms;
+    t->partitions.clear();
+    t->groups.clear();
+    t->offsets.clear();
+    t->start_ms = -1;
+    t->update_ms = now();
+  }
+  const bool stored = co_await persist(*t);
+  if (!stored) {
+    out.error = ErrorCode::CoordinatorNotAvailable;
+    co_return out;
+  }
+  out.producer_id = t->producer_id;
+  out.producer_epoch = t->producer_epoch;
+  co_return out;
+}
+
+asio::awaitable<TxnCoordinator::AddResult> TxnCoordinator::add_partitions(
+    std::string id, std::int64_t producer_id, std::int16_t epoch, std::vector<storage::TopicPartition> partitions) {
+  AddResult out;
+  TxnMetadata* t = find(id);
+  out.error = check_producer(t, producer_id, epoch);
+  if (out.error != ErrorCode::None) co_return out;
+  if (preparing(t->state) || finishing_.count(id)) {
+    out.error = ErrorCode::ConcurrentTransactions;
+    co_return out;
+  }
+  for (const auto& tp : partitions) {
+    auto info = store_.topics().find_topic(tp.topic);
+    if (!info || tp.partition < 0 || tp.partition >= info->partitions) out.unknown.insert(tp);
+  }
+  if (!out.unknown.empty()) co_return out;
+  bool changed = t->state != TxnState::ongoing;
+  {
+    std::lock_guard lk(mu_);
+    if (t->state != TxnState::ongoing) {
+      t->state = TxnState::ongoing;
+      t->start_ms = now();
+    }
+    for (const auto& tp : partitions) changed |= t->partitions.insert(tp).second;
+    t->update_ms = now();
+  }
+  if (!changed) co_return out;
+  const bool stored = co_await persist(*t);
+  if (!stored) out.error = ErrorCode::CoordinatorNotAvailable;
+  co_return out;
+}
+
+asio::awaitable<ErrorCode> TxnCoordinator::add_offsets(std::string id, std::int64_t producer_id, std::int16_t epoch,
+                                                       std::string group) {
+  TxnMetadata* t = find(id);
+  const ErrorCode e = check_producer(t, producer_id, epoch);
+  if (e != ErrorCode::None) co_return e;
+  if (preparing(t->state) || finishing_.count(id)) co_return ErrorCode::ConcurrentTransactions;
+  {
+    std::lock_guard lk(mu_);
+    if (t->state != TxnState::ongoing) {
+      t->state = TxnState::ongoing;
+      t->start_ms = now();
+    }
+    t->groups.insert(group);
+    t->update_ms = now();
+  }
+  const bool stored = co_await persist(*t);
+  co_return stored ? ErrorCode::None : ErrorCode::CoordinatorNotAvailable;
+}
+
+asio::awaitable<ErrorCode> TxnCoordinator::commit_offsets(std::string id, std::int64_t producer_id,
+                                                          std::int16_t epoch, std::string group,
+                                                          storage::GroupStore::Offsets offsets) {
+  TxnMetadata* t = find(id);
+  if (!t || t->producer_id != producer_id) co_return ErrorCode::InvalidProducerIdMapping;
+  if (epoch != t->producer_epoch) co_return ErrorCode::InvalidProducerEpoch;
+  // The group must have been added (AddOffsetsToTxn) to the open transaction.
+  if (t->state != TxnState::ongoing || !t->groups.count(group)) co_return ErrorCode::InvalidTxnState;
+  {
+    std::lock_guard lk(mu_);
+    auto& held = t->offsets[group];
+    for (auto& [tp, o] : offsets) held[tp] = std::move(o);
+    t->update_ms = now();
+  }
+  const bool stored = co_await persist(*t);
+  co_return stored ? ErrorCode::None : ErrorCode::CoordinatorNotAvailable;
+}
+
+asio::awaitable<ErrorCode> TxnCoordinator::end_txn(std::string id, std::int64_t producer_id, std::int16_t epoch,
+                                                   bool commit) {
+  TxnMetadata* t = find(id);
+  const ErrorCode e = check_producer(t, producer_id, epoch);
+  if (e != ErrorCode::None) co_return e;
+  if (finishing_.count(id)) co_return ErrorCode::ConcurrentTransactions;
+  switch (t->state) {
+    case TxnState::ongoing: break;
+    // A retry of an EndTxn that got through: the same answer again.
+    case TxnState::complete_commit: co_return commit ? ErrorCode::None : ErrorCode::InvalidTxnState;
+    case TxnState::complete_abort: co_return commit ? ErrorCode::InvalidTxnState : ErrorCode::None;
+    case TxnState::prepare_commit: co_return commit ? ErrorCode::ConcurrentTransactions : ErrorCode::InvalidTxnState;
+    case TxnState::prepare_abort: co_return commit ? ErrorCode::InvalidTxnState : ErrorCode::ConcurrentTransactions;
+    default: co_return ErrorCode::InvalidTxnState;
+  }
+  // Bound first: g++ 12 destroys a by-value argument of a co_await twice.
+  auto end = finish(id, commit, Bump::none);
+  co_return co_await std::move(end);
+}
+
+asio::awaitable<ErrorCode> TxnCoordinator::finish(std::string id, bool commit, Bump bump) {
+  TxnMetadata* t = find(id);
+  if (!t) co_return ErrorCode::InvalidProducerIdMapping;
+  finishing_.insert(id);
+  {
+    std::lock_guard lk(mu_);
+    if (bump != Bump::none && t->producer_epoch < last_usable_epoch) {
+      // After a timeout the producer may take the bumped epoch with an
+      // InitProducerId naming its own (KIP-588); a predecessor of a new
+      // producer may not.
+      const bool claimable = bump == Bump::timeout;
+      t->last_producer_id = claimable ? t->producer_id : -1;
+      t->last_producer_epoch = claimable ? t->producer_epoch : std::int16_t{-1};
+      t->producer_epoch = static_cast<std::int16_t>(t->producer_epoch + 1);
+    }
+    t->state = commit ? TxnState::prepare_commit : TxnState::prepare_abort;
+    t->update_ms = now();
+  }
+  const bool prepared = co_await persist(*t);
+  if (!prepared) {
+    // Memory says prepared: the sweep writes the markers and stores it.
+    finishing_.erase(id);
+    co_return ErrorCode::CoordinatorNotAvailable;
+  }
+  auto markers = complete(id);
+  const bool completed = co_await std::move(markers);
+  finishing_.erase(id);
+  if (!completed) KB_WARN("transaction {}: markers not all written; the next sweep retries", id);
+  co_return ErrorCode::None;
+}
+
+asio::awaitable<bool> TxnCoordinator::complete(std::string id) {
+  TxnMetadata* t = find(id);
+  if (!t || !preparing(t->state)) co_return true;
+  const bool commit = t->state == TxnState::prepare_commit;
+  storage::TxnMarker marker;
+  marker.producer_id = t->producer_id;
+  marker.producer_epoch = t->producer_epoch;
+  marker.commit = commit;
+  bool all = true;
+  const std::vector<storage::TopicPartition> partitions(t->partitions.begin(), t->partitions.end());
+  for (const auto& tp : partitions) {
+    auto open = store_.open_log(tp);
+    auto lr = co_await std::move(open);
+    bool written = lr.error == storage::Errc::unknown_topic;  // deleted meanwhile: nothing to end
+    if (lr.ok()) {
+      auto append = lr.value->append_marker(marker);
+      auto r = co_await std::move(append);
+      written = r.ok() || r.error == storage::Errc::unknown_topic;
+      if (r.ok() && config_.on_marker) config_.on_marker(tp);
+      if (!r.ok()) KB_WARN("transaction {}: marker for {}-{}: {}", id, tp.topic, tp.partition, r.message);
+    }
+    if (!written) {
+      all = false;
+      continue;
+    }
+    std::lock_guard lk(mu_);
+    t->partitions.erase(tp);
+  }
+  if (commit) {
+    for (const auto& [group, held] : t->offsets) {
+      auto store = store_.groups().commit_offsets(group, storage::GroupStore::Offsets(held.begin(), held.end()));
+      auto r = co_await std::move(store);
+      all = all && r.ok();
+    }
+  }
+  if (!all) co_return false;
+  {
+    std::lock_guard lk(mu_);
+    t->state = commit ? TxnState::complete_commit : TxnState::complete_abort;
+    t->partitions.clear();
+    t->groups.clear();
+    t->offsets.clear();
+    t->start_ms = -1;
+    t->update_ms = now();
+  }
+  co_return co_await persist(*t);
+}
+
+asio::awaitable<void> TxnCoordinator::expire() {
+  const std::int64_t at = now();
+  std::vector<std::string> timed_out, unfinished;
+  for (const auto& [id, t] : txns_) {
+    if (finishing_.count(id)) continue;
+    if (t.state == TxnState::ongoing && t.start_ms >= 0 && at - t.start_ms > t.timeout_ms) timed_out.push_back(id);
+    if (preparing(t.state)) unfinished.push_back(id);
+  }
+  for (const auto& id : timed_out) {
+    KB_INFO("transaction {} timed out: aborting it", id);
+    // Ops between the suspensions may have moved it on: check again.
+    TxnMetadata* t = find(id);
+    if (!t || t->state != TxnState::ongoing || finishing_.count(id)) continue;
+    auto abort = finish(id, false, Bump::timeout);
+    (void)co_await std::move(abort);
+  }
+  for (const auto& id : unfinished) {
+    if (finishing_.count(id)) continue;
+    finishing_.insert(id);
+    auto markers = complete(id);
+    (void)co_await std::move(markers);
+    finishing_.erase(id);
+  }
+}
+
+asio::awaitable<void> TxnCoordinator::sweep() {
+  while (!stopped_) {
+    sweep_timer_->expires_after(config_.sweep_interval);
+    boost::system::error_code ec;
+    co_await sweep_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopped_) break;
+    co_await expire();
+  }
+}
+
+ErrorCode TxnCoordinator::may_write(std::int64_t producer_id, std::int16_t epoch,
+                                    const storage::TopicPartition& tp) const {
+  std::lock_guard lk(mu_);
+  auto p = by_producer_.find(producer_id);
+  if (p == by_producer_.end()) return ErrorCode::InvalidTxnState;
+  const TxnMetadata& t = txns_.at(p->second);
+  if (t.producer_id != producer_id) return ErrorCode::InvalidProducerEpoch;  // an id the record moved past
+  if (epoch < t.producer_epoch) return ErrorCode::InvalidProducerEpoch;
+  if (t.state != TxnState::ongoing || epoch != t.producer_epoch || !t.partitions.count(tp))
+    return ErrorCode::InvalidTxnState;
+  return ErrorCode::None;
+}
+
+bool TxnCoordinator::has_pending_offsets(const std::string& group, const storage::TopicPartition& tp) const {
+  std::lock_guard lk(mu_);
+  for (const auto& [id, t] : txns_) {
+    auto g = t.offsets.find(group);
+    if (g != t.offsets.end() && g->second.count(tp)) return true;
+  }
+  return false;
+}
+
+std::optional<TxnMetadata> TxnCoordinator::describe(const std::string& id) const {
+  std::lock_guard lk(mu_);
+  auto it = txns_.find(id);
+  if (it == txns_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<TxnMetadata> TxnCoordinator::list() const {
+  std::lock_guard lk(mu_);
+  std::vector<TxnMetadata> out;
+  for (const auto& [id, t] : txns_) out.push_back(t);
+  return out;
+}
+
+}  // namespace kwire_broker

@@ -1,0 +1,182 @@
+// The transaction coordinator (KIP-98), Transactions V1: one record per
+// transactional id with its producer id and epoch, its state and the
+// partitions and groups its open transaction writes, kept in the storage
+// seam's TxnStore. A single gateway coordinates every transactional id, so
+// markers are written by the coordinator itself into the partition logs
+// (no WriteTxnMarkers round trip).
+//
+// Every operation runs on the coordinator's strand, and changes memory and
+// queues its record's write before it first suspends, so records reach the
+// store in the order of the changes. The produce path reads the state from
+// any thread (may_write) under a mutex that every change holds briefly.
+//
+// A transaction ends in two steps, as Kafka's: Prepare{Commit,Abort} is
+// stored, then the markers go to every partition (and, on commit, the
+// transaction's offsets to their groups), then Complete{Commit,Abort} is
+// stored. A prepared transaction whose markers could not all be written is
+// finished by the next sweep, and after a restart; meanwhile the producer
+// gets CONCURRENT_TRANSACTIONS.
+#pragma once
+
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kwire/messages/error_code.hpp"
+#include "storage/storage.hpp"
+
+namespace kwire_broker {
+
+namespace asio = boost::asio;
+
+enum class TxnState : std::int8_t {
+  empty,
+  ongoing,
+  prepare_commit,
+  prepare_abort,
+  complete_commit,
+  complete_abort,
+  dead,
+  prepare_epoch_fence,
+};
+
+/// Kafka's name of a state ("Ongoing", ...), as DescribeTransactions and
+/// ListTransactions report it.
+std::string_view txn_state_name(TxnState s);
+std::optional<TxnState> txn_state_of(std::string_view name);
+
+/// What the coordinator keeps of one transactional id.
+struct TxnMetadata {
+  std::string id;
+  std::int64_t producer_id = -1;
+  std::int16_t producer_epoch = -1;
+  // The producer id and epoch before the last bump: a producer retrying its
+  // InitProducerId (KIP-360) is recognised by them.
+  std::int64_t last_producer_id = -1;
+  std::int16_t last_producer_epoch = -1;
+  std::int32_t timeout_ms = 60000;
+  TxnState state = TxnState::empty;
+  std::set<storage::TopicPartition> partitions;
+  // TxnOffsetCommit: offsets per group, committed to the group with the
+  // transaction and dropped when it aborts.
+  std::map<std::string, std::map<storage::TopicPartition, storage::CommittedOffset>> offsets;
+  std::set<std::string> groups;  // AddOffsetsToTxn
+  std::int64_t start_ms = -1;    // when the open transaction began
+  std::int64_t update_ms = -1;
+};
+
+/// The record's encoding in the TxnStore (versioned).
+std::vector<std::uint8_t> encode_txn(const TxnMetadata& t);
+std::optional<TxnMetadata> decode_txn(const std::string& id, const std::vector<std::uint8_t>& data);
+
+class TxnCoordinator {
+ public:
+  struct Config {
+    std::int32_t max_timeout_ms = 900000;  // transaction.max.timeout.ms
+    /// How often timed-out transactions are aborted and unfinished ones
+    /// retried (transaction.abort.timed.out.transaction.cleanup.interval.ms).
+    std::chrono::milliseconds sweep_interval{10000};
+    /// Wall-clock ms (system_clock by default): tests set it and call
+    /// expire() instead of waiting.
+    std::function<std::int64_t()> clock;
+    /// Called after a marker is written to a partition (wakes fetches
+    /// waiting on its last stable offset).
+    std::function<void(const storage::TopicPartition&)> on_marker;
+  };
+
+  TxnCoordinator(Config config, storage::Storage& store, asio::io_context& io);
+  ~TxnCoordinator();
+
+  /// Loads the stored transactions (before serving) and starts the sweeps.
+  /// Throws when they cannot be read.
+  asio::awaitable<void> load();
+  void shutdown();
+
+  asio::strand<asio::io_context::executor_type>& strand() { return strand_; }
+
+  // ---- operations: each on the strand ----
+  struct ProducerIdAndEpoch {
+    kwire::ErrorCode error = kwire::ErrorCode::None;
+    std::int64_t producer_id = -1;
+    std::int16_t producer_epoch = -1;
+  };
+  /// InitProducerId with a transactional id; `producer_id`/`epoch` -1
+  /// unless the producer bumps its own epoch (KIP-360).
+  asio::awaitable<ProducerIdAndEpoch> init_producer_id(std::string id, std::int32_t timeout_ms,
+                                                       std::int64_t producer_id, std::int16_t producer_epoch);
+  /// AddPartitionsToTxn (client versions): one error for all, or the
+  /// partitions that do not exist (UNKNOWN_TOPIC_OR_PARTITION, the rest
+  /// OPERATION_NOT_ATTEMPTED).
+  struct AddResult {
+    kwire::ErrorCode error = kwire::ErrorCode::None;
+    std::set<storage::TopicPartition> unknown;
+  };
+  asio::awaitable<AddResult> add_partitions(std::string id, std::int64_t producer_id, std::int16_t epoch,
+                                            std::vector<storage::TopicPartition> partitions);
+  asio::awaitable<kwire::ErrorCode> add_offsets(std::string id, std::int64_t producer_id, std::int16_t epoch,
+                                                std::string group);
+  /// TxnOffsetCommit: holds the offsets in the transaction.
+  asio::awaitable<kwire::ErrorCode> commit_offsets(std::string id, std::int64_t producer_id, std::int16_t epoch,
+                                                   std::string group, storage::GroupStore::Offsets offsets);
+  asio::awaitable<kwire::ErrorCode> end_txn(std::string id, std::int64_t producer_id, std::int16_t epoch,
+                                            bool commit);
+
+  /// Aborts transactions past their timeout (bumping the epoch, which
+  /// fences their producer) and finishes prepared ones; the sweeps call it.
+  asio::awaitable<void> expire();
+
+  // ---- reads, from any thread ----
+  /// Produce's check of a transactional batch: its producer's transaction
+  /// is open and added the partition (INVALID_TXN_STATE otherwise), with
+  /// this epoch (INVALID_PRODUCER_EPOCH for an older one).
+  kwire::ErrorCode may_write(std::int64_t producer_id, std::int16_t epoch, const storage::TopicPartition& tp) const;
+  /// Whether a transaction holds offsets of the group for `tp` not yet
+  /// committed (OffsetFetch's require_stable).
+  bool has_pending_offsets(const std::string& group, const storage::TopicPartition& tp) const;
+  std::optional<TxnMetadata> describe(const std::string& id) const;
+  std::vector<TxnMetadata> list() const;
+
+ private:
+  TxnMetadata* find(const std::string& id);
+  std::int64_t now() const { return config_.clock(); }
+  /// Stores the record as it is now (queued before the first suspension).
+  asio::awaitable<bool> persist(const TxnMetadata& t);
+  /// Validates a request's producer id and epoch against the record.
+  static kwire::ErrorCode check_producer(const TxnMetadata* t, std::int64_t producer_id, std::int16_t epoch);
+  /// How a transaction's end bumps the epoch first: not at all (EndTxn),
+  /// for a new producer with the id (its predecessor is fenced), or on a
+  /// timeout, where the producer may claim the bumped epoch (KIP-588).
+  enum class Bump : std::uint8_t { none, new_producer, timeout };
+  /// Prepares and completes the transaction (see the top of the file).
+  asio::awaitable<kwire::ErrorCode> finish(std::string id, bool commit, Bump bump);
+  /// Writes the markers and offsets of a prepared transaction and stores it
+  /// complete; false if something must be retried.
+  asio::awaitable<bool> complete(std::string id);
+  asio::awaitable<void> sweep();
+
+  Config config_;
+  storage::Storage& store_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  mutable std::mutex mu_;  // txns_ and by_producer_: changed on the strand, read anywhere
+  std::map<std::string, TxnMetadata> txns_;
+  std::map<std::int64_t, std::string> by_producer_;
+  std::set<std::string> finishing_;  // ids whose markers are being written (strand only)
+  std::shared_ptr<asio::steady_timer> sweep_timer_;
+  bool stopped_ = false;
+};
+
+}  // namespace kwire_broker

@@ -1,0 +1,209 @@
+// The transaction APIs through the broker's dispatch (Broker::handle) on an
+// embedded store, no sockets: what Produce, Fetch with isolation_level=1 and
+// ListOffsets for read_committed answer before and after a transaction ends,
+// and the transaction errors on the wire.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "kwire/messages/add_partitions_to_txn_request.hpp"
+#include "kwire/messages/add_partitions_to_txn_response.hpp"
+#include "kwire/messages/api_versions_request.hpp"
+#include "kwire/messages/api_versions_response.hpp"
+#include "kwire/messages/create_topics_request.hpp"
+#include "kwire/messages/create_topics_response.hpp"
+#include "kwire/messages/end_txn_request.hpp"
+#include "kwire/messages/end_txn_response.hpp"
+#include "kwire/messages/fetch_request.hpp"
+#include "kwire/messages/fetch_response.hpp"
+#include "kwire/messages/find_coordinator_request.hpp"
+#include "kwire/messages/find_coordinator_response.hpp"
+#include "kwire/messages/init_producer_id_request.hpp"
+#include "kwire/messages/init_producer_id_response.hpp"
+#include "kwire/messages/list_offsets_request.hpp"
+#include "kwire/messages/list_offsets_response.hpp"
+#include "kwire/messages/produce_request.hpp"
+#include "kwire/messages/produce_response.hpp"
+#include "kwire/records/records.hpp"
+#include "support/in_process_broker.hpp"
+#include "support/temp_dir.hpp"
+
+using kwire::ErrorCode;
+using kwire_broker::testing::InProcessBroker;
+
+namespace {
+
+template <class E>
+ErrorCode code(E e) {
+  return static_cast<ErrorCode>(e);
+}
+
+struct Fixture {
+  kwire_broker::testing::TempDir dir{"kwire-txn-handlers"};
+  InProcessBroker broker{dir.path};
+  std::int64_t pid = -1;
+  std::int16_t epoch = -1;
+
+  Fixture() {
+    kwire::CreateTopicsRequest req;
+    auto& t = req.topics.emplace_back();
+    t.name = "t";
+    t.num_partitions = 1;
+    t.replication_factor = 1;
+    REQUIRE(code(broker.call<kwire::CreateTopicsResponse>(req, 7).topics.at(0).error_code) == ErrorCode::None);
+    kwire::InitProducerIdRequest init;
+    init.transactional_id = "app";
+    init.transaction_timeout_ms = 60000;
+    auto r = broker.call<kwire::InitProducerIdResponse>(init, 4);
+    REQUIRE(code(r.error_code) == ErrorCode::None);
+    pid = r.producer_id;
+    epoch = r.producer_epoch;
+  }
+
+  ErrorCode add_partition(std::int16_t with_epoch) {
+    kwire::AddPartitionsToTxnRequest req;
+    req.v3_and_below_transactional_id = "app";
+    req.v3_and_below_producer_id = pid;
+    req.v3_and_below_producer_epoch = with_epoch;
+    auto& t = req.v3_and_below_topics.emplace_back();
+    t.name = "t";
+    t.partitions.push_back(0);
+    auto r = broker.call<kwire::AddPartitionsToTxnResponse>(req, 3);
+    return code(r.results_by_topic_v3_and_below.at(0).results_by_partition.at(0).partition_error_code);
+  }
+
+  kwire::ProduceResponse::PartitionProduceResponse produce(std::int32_t seq) {
+    kwire::RecordBatchOptions o;
+    o.producer_id = pid;
+    o.producer_epoch = epoch;
+    o.base_sequence = seq;
+    o.transactional = true;
+    kwire::RecordBatchBuilder b(o);
+    b.append(1000, std::nullopt, kwire::as_bytes(std::string_view("in-a-transaction")));
+    b.append(1001, std::nullopt, kwire::as_bytes(std::string_view("in-a-transaction")));
+    batch = b.build();
+    kwire::ProduceRequest req;
+    req.transactional_id = "app";
+    req.acks = -1;
+    req.timeout_ms = 30000;
+    auto& td = req.topic_data.emplace_back();
+    td.name = "t";
+    auto& pd = td.partition_data.emplace_back();
+    pd.index = 0;
+    pd.records = kwire::bytes_view(batch);
+    return broker.call<kwire::ProduceResponse>(req, 11).responses.at(0).partition_responses.at(0);
+  }
+
+  ErrorCode end(bool commit, std::int16_t with_epoch, std::int16_t version = 3) {
+    kwire::EndTxnRequest req;
+    req.transactional_id = "app";
+    req.producer_id = pid;
+    req.producer_epoch = with_epoch;
+    req.committed = commit;
+    return code(broker.call<kwire::EndTxnResponse>(req, version).error_code);
+  }
+
+  kwire::FetchResponse::PartitionData fetch(std::int8_t isolation) {
+    kwire::FetchRequest req;
+    req.max_wait_ms = 0;
+    req.min_bytes = 1;
+    req.max_bytes = 1 << 20;
+    req.isolation_level = isolation;
+    auto& t = req.topics.emplace_back();
+    t.topic = "t";
+    auto& p = t.partitions.emplace_back();
+    p.partition = 0;
+    p.fetch_offset = 0;
+    p.partition_max_bytes = 1 << 20;
+    return broker.call<kwire::FetchResponse>(req, 12).responses.at(0).partitions.at(0);
+  }
+
+  std::int64_t latest(std::int8_t isolation) {
+    kwire::ListOffsetsRequest req;
+    req.replica_id = -1;
+    req.isolation_level = isolation;
+    auto& t = req.topics.emplace_back();
+    t.name = "t";
+    t.partitions.emplace_back().timestamp = -1;
+    return broker.call<kwire::ListOffsetsResponse>(req, 7).topics.at(0).partitions.at(0).offset;
+  }
+
+  std::vector<std::uint8_t> batch;
+};
+
+/// Record batches in a fetched record set: (base offset, is control).
+std::vector<std::pair<std::int64_t, bool>> batches_in(const kwire::FetchResponse::PartitionData& p) {
+  std::vector<std::pair<std::int64_t, bool>> out;
+  if (!p.records) return out;
+  kwire::RecordSetReader rs{*p.records};
+  kwire::RecordBatchView b;
+  while (rs.next(b)) out.emplace_back(b.base_offset(), b.is_control());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("transactions on the wire: ApiVersions and FindCoordinator offer them") {
+  Fixture f;
+  auto versions = f.broker.call<kwire::ApiVersionsResponse>(kwire::ApiVersionsRequest{}, 3);
+  auto has = [&](kwire::ApiKey key) {
+    return std::any_of(versions.api_keys.begin(), versions.api_keys.end(),
+                       [&](const auto& k) { return k.api_key == static_cast<std::int16_t>(key); });
+  };
+  CHECK(has(kwire::ApiKey::EndTxn));
+  CHECK(has(kwire::ApiKey::AddPartitionsToTxn));
+  CHECK(has(kwire::ApiKey::DescribeTransactions));
+  kwire::FindCoordinatorRequest find;
+  find.key_type = 1;
+  find.coordinator_keys.push_back("app");
+  auto found = f.broker.call<kwire::FindCoordinatorResponse>(find, 4);
+  REQUIRE(found.coordinators.size() == 1);
+  CHECK(code(found.coordinators[0].error_code) == ErrorCode::None);
+  CHECK(found.coordinators[0].node_id == 1);
+}
+
+TEST_CASE("transactions on the wire: read_committed before and after an abort") {
+  Fixture f;
+  // Not added to the transaction: refused, nothing stored.
+  CHECK(code(f.produce(0).error_code) == ErrorCode::InvalidTxnState);
+  CHECK(f.latest(0) == 0);
+  REQUIRE(f.add_partition(f.epoch) == ErrorCode::None);
+  auto p = f.produce(0);
+  REQUIRE(code(p.error_code) == ErrorCode::None);
+  CHECK(p.base_offset == 0);
+
+  // Open: read_committed sees nothing yet.
+  auto open = f.fetch(1);
+  CHECK(code(open.error_code) == ErrorCode::None);
+  CHECK(open.high_watermark == 2);
+  CHECK(open.last_stable_offset == 0);
+  CHECK(batches_in(open).empty());
+  CHECK(batches_in(f.fetch(0)).size() == 1);
+  CHECK(f.latest(1) == 0);
+  CHECK(f.latest(0) == 2);
+
+  // A fenced epoch cannot end it (older clients hear INVALID_PRODUCER_EPOCH).
+  CHECK(f.end(false, static_cast<std::int16_t>(f.epoch + 1)) == ErrorCode::ProducerFenced);
+  CHECK(f.end(false, static_cast<std::int16_t>(f.epoch + 1), 1) == ErrorCode::InvalidProducerEpoch);
+  REQUIRE(f.end(false, f.epoch) == ErrorCode::None);
+
+  auto done = f.fetch(1);
+  CHECK(done.high_watermark == 3);
+  CHECK(done.last_stable_offset == 3);
+  CHECK(batches_in(done) == std::vector<std::pair<std::int64_t, bool>>{{0, false}, {2, true}});
+  REQUIRE(done.aborted_transactions);
+  REQUIRE(done.aborted_transactions->size() == 1);
+  CHECK((*done.aborted_transactions)[0].producer_id == f.pid);
+  CHECK((*done.aborted_transactions)[0].first_offset == 0);
+  CHECK(f.latest(1) == 3);
+  // read_uncommitted gets no aborted transactions.
+  auto plain = f.fetch(0);
+  CHECK((!plain.aborted_transactions || plain.aborted_transactions->empty()));
+
+  // The transaction is over: another write needs the partition added again.
+  CHECK(code(f.produce(1).error_code) == ErrorCode::InvalidTxnState);
+  CHECK(f.add_partition(static_cast<std::int16_t>(f.epoch + 1)) == ErrorCode::ProducerFenced);
+}
