@@ -82,7 +82,8 @@ void Properties::load_file(const std::string& path) {
 }
 
 std::vector<Listener> parse_listeners(const std::string& spec, const std::string& protocol_map) {
-  std::map<std::string, std::string> map{{"PLAINTEXT", "PLAINTEXT"}, {"SASL_PLAINTEXT", "SASL_PLAINTEXT"}};
+  std::map<std::string, std::string> map{{"PLAINTEXT", "PLAINTEXT"}, {"SASL_PLAINTEXT", "SASL_PLAINTEXT"},
+                                         {"SSL", "SSL"}, {"SASL_SSL", "SASL_SSL"}};
   std::stringstream pm(protocol_map);
   for (std::string item; std::getline(pm, item, ',');) {
     auto c = item.find(':');
@@ -110,7 +111,7 @@ std::vector<Listener> parse_listeners(const std::string& spec, const std::string
     auto it = map.find(l.name);
     if (it == map.end()) throw std::runtime_error("listener " + l.name + " has no security protocol");
     l.protocol = it->second;
-    if (l.protocol != "PLAINTEXT" && l.protocol != "SASL_PLAINTEXT")
+    if (l.protocol != "PLAINTEXT" && l.protocol != "SASL_PLAINTEXT" && l.protocol != "SSL" && l.protocol != "SASL_SSL")
       throw std::runtime_error("security protocol " + l.protocol + " is not supported");
     out.push_back(l);
   }
@@ -133,6 +134,16 @@ Settings make_settings(const Properties& p) {
   } else {
     s.advertised = s.listeners;
   }
+  // A TLS listener's ssl.* settings: the broker-wide ones, then those
+  // prefixed with its name (Kafka's listener.name.<name>.ssl.*).
+  for (auto& l : s.listeners) {
+    if (!l.tls()) continue;
+    const std::string prefix = "listener.name." + lower(l.name) + ".";
+    for (auto& [k, v] : p.all())
+      if (k.rfind("ssl.", 0) == 0) l.ssl[k] = v;
+    for (auto& [k, v] : p.all())
+      if (k.rfind(prefix + "ssl.", 0) == 0) l.ssl[k.substr(prefix.size())] = v;
+  }
   for (auto& a : s.advertised)
     if (a.host.empty() || a.host == "0.0.0.0" || a.host == "::") a.host = "localhost";
   auto dirs = p.get("log.dirs", p.get("log.dir", "./data"));
@@ -149,6 +160,8 @@ Settings make_settings(const Properties& p) {
     throw std::runtime_error("queued.max.request.bytes must be positive or -1 (no limit)");
   s.sasl_max_receive_bytes = p.get_int("sasl.server.max.receive.size", s.sasl_max_receive_bytes);
   if (s.sasl_max_receive_bytes < 1) throw std::runtime_error("sasl.server.max.receive.size must be positive");
+  s.ssl_handshake_timeout_ms = p.get_int("kwire.ssl.handshake.timeout.ms", s.ssl_handshake_timeout_ms);
+  if (s.ssl_handshake_timeout_ms < 1) throw std::runtime_error("kwire.ssl.handshake.timeout.ms must be positive");
   s.max_open_log_files = p.get_int("kwire.log.max.open.files", s.max_open_log_files);
   if (s.max_open_log_files < 0) throw std::runtime_error("kwire.log.max.open.files must not be negative");
   s.message_max_bytes = static_cast<std::int32_t>(p.get_int("message.max.bytes", s.message_max_bytes));
