@@ -1,6 +1,7 @@
 """Kafka clients over TLS listeners (tests/interop/tls.sh, scram.sh).
 
     python tls_clients.py mtls BOOTSTRAP CERT_DIR
+    python tls_clients.py scram BOOTSTRAP CERT_DIR
 """
 import sys
 import time
@@ -68,9 +69,41 @@ def run_mtls(bootstrap, certs):
     print(f"OK mtls: {N} records through TLS with a client certificate; a stranger's and none refused")
 
 
+def run_scram(bootstrap, certs):
+    """librdkafka with SCRAM-SHA-256 over SASL_SSL: bob (made by
+    kafka-configs) produces and consumes; t1/ns1 works in its own namespace;
+    a wrong password is refused as an authentication failure."""
+    from confluent_kafka import KafkaError, Producer
+    from confluent_kafka.admin import AdminClient
+
+    def auth(user, password):
+        return {"bootstrap.servers": bootstrap, "security.protocol": "SASL_SSL", "ssl.ca.location": f"{certs}/ca.pem",
+                "sasl.mechanisms": "SCRAM-SHA-256", "sasl.username": user, "sasl.password": password}
+
+    topic = f"scram-{uuid.uuid4().hex[:8]}"
+    produce_and_consume(auth("bob", "bob-secret"), topic, f"grp-{topic}")
+    tenant_topic = f"tenant-{uuid.uuid4().hex[:8]}"
+    produce_and_consume(auth("t1/ns1", "t1-secret"), tenant_topic, f"grp-{tenant_topic}")
+    seen_by_bob = set(AdminClient(auth("bob", "bob-secret")).list_topics(timeout=30).topics)
+    if tenant_topic in seen_by_bob or topic not in seen_by_bob:
+        fail(f"namespaces mixed: bob sees {sorted(seen_by_bob)}")
+
+    errors = []
+    bad = Producer({**auth("bob", "wrong"), "error_cb": lambda e: errors.append(e), "log_level": 0})
+    bad.produce(topic, value=b"x")
+    deadline = time.time() + 20
+    while not any(e.code() == KafkaError._AUTHENTICATION for e in errors) and time.time() < deadline:
+        bad.poll(0.2)
+    if not any(e.code() == KafkaError._AUTHENTICATION for e in errors):
+        fail(f"a wrong SCRAM password was not refused: {errors}")
+    bad.purge()
+    bad.flush(1)
+    print("OK scram: librdkafka logged in with SCRAM-SHA-256, as a tenant too; a wrong password refused")
+
+
 def main():
     mode, bootstrap = sys.argv[1], sys.argv[2]
-    {"mtls": lambda: run_mtls(bootstrap, sys.argv[3])}[mode]()
+    {"mtls": lambda: run_mtls(bootstrap, sys.argv[3]), "scram": lambda: run_scram(bootstrap, sys.argv[3])}[mode]()
 
 
 if __name__ == "__main__":

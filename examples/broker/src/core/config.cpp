@@ -29,6 +29,42 @@ std::string upper(std::string s) {
   return s;
 }
 
+/// 'SCRAM-SHA-256=[name=alice,password=alice-secret]' entries, separated by
+/// ';' or whitespace, with an optional iterations=N inside the brackets.
+std::vector<Settings::ScramUser> parse_scram_users(const std::string& spec) {
+  std::vector<Settings::ScramUser> out;
+  std::size_t at = 0;
+  for (;;) {
+    at = spec.find_first_not_of(" \t\r\n;", at);
+    if (at == std::string::npos) break;
+    const auto open = spec.find("=[", at);
+    const auto close = open == std::string::npos ? open : spec.find(']', open);
+    if (close == std::string::npos)
+      throw std::runtime_error("kwire.sasl.scram.users: expected MECHANISM=[name=...,password=...] at '" + spec.substr(at) + "'");
+    Settings::ScramUser u;
+    u.mechanism = upper(trim(spec.substr(at, open - at)));
+    if (u.mechanism != "SCRAM-SHA-256" && u.mechanism != "SCRAM-SHA-512")
+      throw std::runtime_error("kwire.sasl.scram.users: unknown mechanism " + u.mechanism);
+    std::stringstream fields(spec.substr(open + 2, close - open - 2));
+    for (std::string f; std::getline(fields, f, ',');) {
+      const auto eq = f.find('=');
+      const auto key = trim(f.substr(0, eq));
+      const auto value = eq == std::string::npos ? std::string() : f.substr(eq + 1);
+      if (key == "name") u.name = trim(value);
+      else if (key == "password") u.password = value;
+      else if (key == "iterations") u.iterations = static_cast<std::int32_t>(std::stol(value));
+      else throw std::runtime_error("kwire.sasl.scram.users: unknown field " + key);
+    }
+    if (u.name.empty() || u.password.empty())
+      throw std::runtime_error("kwire.sasl.scram.users: an entry lacks its name or password");
+    if (u.iterations < 4096 || u.iterations > 16384)
+      throw std::runtime_error("kwire.sasl.scram.users: iterations must be from 4096 to 16384");
+    out.push_back(std::move(u));
+    at = close + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string Properties::get(const std::string& key, const std::string& fallback) const {
@@ -205,6 +241,18 @@ Settings make_settings(const Properties& p) {
         s.sasl_users[(*it)[1].str()] = (*it)[2].str();
     }
   }
+  if (p.has("sasl.enabled.mechanisms")) {
+    s.sasl_mechanisms.clear();
+    std::stringstream mechs(p.get("sasl.enabled.mechanisms"));
+    for (std::string m; std::getline(mechs, m, ',');) {
+      m = upper(trim(m));
+      if (m.empty()) continue;
+      if (m != "PLAIN" && m != "SCRAM-SHA-256" && m != "SCRAM-SHA-512")
+        throw std::runtime_error("sasl.enabled.mechanisms: " + m + " is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)");
+      s.sasl_mechanisms.push_back(m);
+    }
+  }
+  s.scram_users = parse_scram_users(p.get("kwire.sasl.scram.users"));
   std::stringstream users(p.get("kwire.sasl.plain.users"));
   for (std::string item; std::getline(users, item, ',');) {
     auto c = item.find(':');
@@ -231,7 +279,10 @@ std::optional<Properties> parse_command_line(int argc, char** argv) {
           "log.segment.bytes, log.retention.ms|minutes|hours,\n"
           "log.retention.bytes, log.flush.interval.messages, log.flush.interval.ms,\n"
           "group.initial.rebalance.delay.ms, ...; and kwire.metrics.listener=host:port,\n"
-          "kwire.storage=embedded, kwire.log.max.open.files, kwire.sasl.plain.users=user:password,...\n");
+          "kwire.storage=embedded, kwire.log.max.open.files, kwire.sasl.plain.users=user:password,...\n"
+          "TLS: ssl.keystore.location, ssl.truststore.location, ssl.client.auth, ... (SSL and SASL_SSL listeners);\n"
+          "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512 and\n"
+          "kwire.sasl.scram.users='SCRAM-SHA-512=[name=admin,password=...]' (created at startup if absent)\n");
       return std::nullopt;
     }
     std::string kv;

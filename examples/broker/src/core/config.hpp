@@ -71,6 +71,14 @@ struct Settings {
   std::int32_t group_initial_rebalance_delay_ms = 3000;
   std::int32_t offsets_topic_partitions = 1;
   std::map<std::string, std::string> sasl_users;  // PLAIN users from the JAAS config
+  std::vector<std::string> sasl_mechanisms{"PLAIN"};  // sasl.enabled.mechanisms
+  /// SCRAM users created at startup when they have no credential yet
+  /// (kwire.sasl.scram.users, as kafka-storage format --add-scram takes them).
+  struct ScramUser {
+    std::string mechanism, name, password;
+    std::int32_t iterations = 4096;
+  };
+  std::vector<ScramUser> scram_users;
   std::string metrics_listener;                   // host:port for /metrics, empty: off
   std::string storage = "embedded";
   std::string tenant = "public";

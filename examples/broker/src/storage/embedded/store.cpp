@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "storage/embedded/catalog.hpp"
+#include "storage/embedded/credential_store.hpp"
 #include "storage/embedded/files.hpp"
 #include "storage/embedded/flusher.hpp"
 #include "storage/embedded/group_store.hpp"
@@ -19,6 +20,7 @@ class Store final : public Storage {
   explicit Store(const Options& o) : opts_(with_defaults(o, flusher_.get())), root_(opts_.dir / opts_.ns.tenant / opts_.ns.ns) {
     fs::create_directories(root_ / "topics");
     groups_ = std::make_unique<Groups>(root_ / "groups", *flusher_);
+    credentials_ = std::make_unique<Credentials>(root_ / "credentials", *flusher_);
     catalog_ = std::make_unique<Catalog>(opts_, root_ / "topics", *groups_);
     if (auto s = read_file(opts_.dir / "producer-ids")) {
       try {
@@ -32,6 +34,7 @@ class Store final : public Storage {
   const Namespace& ns() const noexcept override { return opts_.ns; }
   TopicCatalog& topics() override { return *catalog_; }
   GroupStore& groups() override { return *groups_; }
+  CredentialStore* credentials() override { return credentials_.get(); }
 
   Task<std::shared_ptr<PartitionLog>> open_log(TopicPartition tp) override {
     using R = Result<std::shared_ptr<PartitionLog>>;
@@ -64,6 +67,7 @@ class Store final : public Storage {
     if (!closed_.exchange(true)) {
       catalog_->close();
       groups_->close();
+      credentials_->close();
     }
     co_return Result<Done>::success({});
   }
@@ -79,6 +83,7 @@ class Store final : public Storage {
   std::unique_ptr<Flusher> flusher_ = std::make_unique<Flusher>();
   Options opts_;
   fs::path root_;
+  std::unique_ptr<Credentials> credentials_;
   std::unique_ptr<Groups> groups_;  // before the catalog, which tells it of deleted topics
   std::unique_ptr<Catalog> catalog_;
   std::atomic<bool> closed_{false};

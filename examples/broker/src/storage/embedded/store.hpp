@@ -13,10 +13,12 @@
 //   <dir>/<tenant>/<ns>/topics/<topic>/<p>/log-start     log start offset after DeleteRecords
 //   <dir>/<tenant>/<ns>/groups/<hex id>.group            group metadata blob
 //   <dir>/<tenant>/<ns>/groups/<hex id>.offsets          committed offsets
+//   <dir>/<tenant>/<ns>/credentials/scram                SCRAM credentials (credential_store.hpp)
 //   <dir>/producer-ids                                   next producer id block
 //
 // The parts, one per seam interface: log.hpp (PartitionLog), catalog.hpp
-// (TopicCatalog), group_store.hpp (GroupStore); this file is the root.
+// (TopicCatalog), group_store.hpp (GroupStore), credential_store.hpp
+// (CredentialStore); this file is the root.
 //
 // Calls do their work within their coroutine's first run, under mutexes, so
 // any thread may call. Each partition log has its own mutex; appends write to
