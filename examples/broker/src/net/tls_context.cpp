@@ -92,8 +92,8 @@ TlsListener make_tls_listener(const std::string& listener, const std::map<std::s
   out.context = std::make_unique<ssl::context>(ssl::context::tls_server);
   auto& ctx = *out.context;
   SSL_CTX* native = ctx.native_handle();
-  // No renegotiation (a client could make the server work for each) and no
-  // session tickets kept beyond what the handshake needs.
+  // No renegotiation (a client could make the server redo the costly part
+  // of a handshake at will) and no TLS compression (CRIME).
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   try {
     const auto type = get("ssl.keystore.type", "PEM");
