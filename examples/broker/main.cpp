@@ -18,6 +18,7 @@
 #include "core/allocator.hpp"
 #include "core/broker.hpp"
 #include "core/log.hpp"
+#include "handlers/sasl.hpp"
 #include "net/server.hpp"
 #include "storage/open.hpp"
 
@@ -84,6 +85,7 @@ int main(int argc, char** argv) {
       KB_INFO("embedded store keeps at most {} log files open", files->max_open());
     }
     broker.start();
+    kb::seed_scram_users(broker);
     kb::Server server(broker, raw);
     server.start();
     if (!st.metrics_listener.empty()) kb::serve_metrics(*ios[0], st.metrics_listener, broker.metrics());

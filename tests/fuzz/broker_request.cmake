@@ -5,6 +5,7 @@ set(broker_dir ${PROJECT_SOURCE_DIR}/examples/broker)
 if(NOT TARGET fuzz_kwire_broker)
   find_package(fmt REQUIRED)
   find_package(Threads REQUIRED)
+  find_package(OpenSSL REQUIRED)
   set(s ${broker_dir}/src)
   add_library(fuzz_kwire_broker STATIC
     ${s}/coordinator/group_coordinator.cpp
@@ -16,6 +17,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/core/metrics.cpp
     ${s}/core/notifier.cpp
     ${s}/core/realm.cpp
+    ${s}/core/scram.cpp
     ${s}/core/topic_configs.cpp
     ${s}/handlers/admin.cpp
     ${s}/handlers/core.cpp
@@ -24,6 +26,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/handlers/groups.cpp
     ${s}/handlers/sasl.cpp
     ${s}/handlers/txn.cpp
+    ${s}/handlers/scram_credentials.cpp
     ${s}/protocol/batch_validator.cpp
     ${s}/protocol/context.cpp
     ${s}/protocol/dispatch.cpp
@@ -32,6 +35,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/protocol/reply.cpp
     ${s}/storage/open.cpp
     ${s}/storage/embedded/catalog.cpp
+    ${s}/storage/embedded/credential_store.cpp
     ${s}/storage/embedded/file_cache.cpp
     ${s}/storage/embedded/files.cpp
     ${s}/storage/embedded/flusher.cpp
@@ -53,7 +57,7 @@ if(NOT TARGET fuzz_kwire_broker)
   # (__cpp_coroutines, <experimental/coroutine>); clang's C++20 coroutines
   # are what the standard <coroutine> it does detect needs.
   target_compile_definitions(fuzz_kwire_broker PUBLIC BOOST_ASIO_HAS_CO_AWAIT=1)
-  target_link_libraries(fuzz_kwire_broker PUBLIC kwire::kwire kwire::compression fmt::fmt Threads::Threads
+  target_link_libraries(fuzz_kwire_broker PUBLIC kwire::kwire kwire::compression fmt::fmt Threads::Threads OpenSSL::SSL
                         PRIVATE kwire_warnings)
 endif()
 set(extra_libs fuzz_kwire_broker)

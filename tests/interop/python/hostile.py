@@ -11,6 +11,7 @@ Bounds asserted (MiB above the broker's resident size before the attack):
     fields, a 10 MiB Produce request of empty topics included): under 64
   - 100 connections at once:                    under 256
   - 16 connections filling a 4 MiB request budget with 3 MiB each: under 32
+  - 200 TLS handshakes stalled at once on a SASL_SSL listener: under 64
 """
 import os
 import re
@@ -389,8 +390,78 @@ def sasl_before_login(work):
         b.stop()
 
 
-def login(addr, user, password):
-    s = connect(addr)
+def make_server_cert(work):
+    """A self-signed certificate for localhost, made for this run; returns
+    (PEM with key and certificate, the certificate alone)."""
+    key, cert = os.path.join(work, "tls.key"), os.path.join(work, "tls.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    pem = os.path.join(work, "tls.pem")
+    with open(pem, "w") as out:
+        for part in (key, cert):
+            with open(part) as f:
+                out.write(f.read())
+    return pem, cert
+
+
+def tls_before_login(work):
+    """On a SASL_SSL listener: TLS handshakes that stall (nothing sent, or a
+    record header promising bytes that never come) are cut off by the
+    handshake deadline with memory bounded, while other clients log in
+    over TLS; a frame over sasl.server.max.receive.size sent through TLS
+    before login closes the connection from its size alone."""
+    import ssl
+
+    pem, cert = make_server_cert(work)
+    b = Broker(work, "tls", ["--kwire.sasl.plain.users=alice:secret", f"--ssl.keystore.location={pem}",
+                             "--kwire.ssl.handshake.timeout.ms=3000"], listener="SASL_SSL").wait_ready()
+    ctx = ssl.create_default_context(cafile=cert)
+
+    def tls_connect():
+        return ctx.wrap_socket(connect(b.addr), server_hostname="localhost")
+
+    try:
+        idle = b.reset_peak()
+        failed = b.metric("kwire_tls_handshakes_failed_total")
+        stalled = flood(b.addr, 200)
+        if len(stalled) < 200:
+            fail(f"only {len(stalled)} of 200 connections opened")
+        for i, s in enumerate(stalled):
+            if i % 2:
+                s.sendall(b"\x16\x03\x01\x40\x00" + b"\x01" * 100)  # a 16 KiB handshake record, barely begun
+        # Meanwhile another client completes its handshake and logs in.
+        s = login(b.addr, "alice", "secret", wrap=lambda raw: ctx.wrap_socket(raw, server_hostname="localhost"))
+        if metadata(s, 3, ["tls-topic"]).get("tls-topic") != 0:
+            fail("Metadata over TLS after login failed")
+        s.close()
+        for i, st in enumerate(stalled):
+            expect_closed(st, f"stalled TLS handshake {i}")
+        wait_until(lambda: b.metric("kwire_tls_handshakes_failed_total") >= failed + 200,
+                   "the stalled handshakes to be counted")
+        peak = b.status("VmHWM") - idle
+        print(f"200 stalled TLS handshakes: cut off; VmHWM {peak / MiB:.1f} MiB above idle")
+        if peak > 64 * MiB:
+            fail(f"VmHWM rose by {peak / MiB:.1f} MiB")
+        if "TLS handshake timed out" not in b.log():
+            fail("the broker did not log the handshake deadline")
+
+        refused = b.metric("kwire_frames_refused_total")
+        s = tls_connect()
+        s.sendall(struct.pack(">i", REQUEST_MAX))  # the size alone, through TLS
+        expect_closed(s, "a 100 MiB frame before login over TLS")
+        if b.metric("kwire_frames_refused_total") != refused + 1:
+            fail("the oversized frame over TLS was not counted as refused")
+        if b.status("VmHWM") - idle > 64 * MiB:
+            fail("an oversized frame over TLS raised the broker's memory")
+        normal = login(b.addr, "alice", "secret", wrap=lambda raw: ctx.wrap_socket(raw, server_hostname="localhost"))
+        normal.close()
+    finally:
+        b.stop()
+
+
+def login(addr, user, password, wrap=lambda s: s):
+    s = wrap(connect(addr))
     mech = b"PLAIN"
     s.sendall(request(17, 1, 1, struct.pack(">h", len(mech)) + mech))
     frame = read_frame(s)
@@ -520,7 +591,8 @@ def main():
     work = tempfile.mkdtemp(prefix="kwire-hostile.")
     ok = False
     try:
-        checks = [size_prefixes, decode_amplification, budget_back_pressure, sasl_before_login, descriptors_run_out,
+        checks = [size_prefixes, decode_amplification, budget_back_pressure, sasl_before_login, tls_before_login,
+                  descriptors_run_out,
                   many_topics_few_fds, port_taken]
         if len(sys.argv) > 1:
             checks = [c for c in checks if c.__name__ in sys.argv[1:]]

@@ -29,6 +29,42 @@ std::string upper(std::string s) {
   return s;
 }
 
+/// 'SCRAM-SHA-256=[name=alice,password=alice-secret]' entries, separated by
+/// ';' or whitespace, with an optional iterations=N inside the brackets.
+std::vector<Settings::ScramUser> parse_scram_users(const std::string& spec) {
+  std::vector<Settings::ScramUser> out;
+  std::size_t at = 0;
+  for (;;) {
+    at = spec.find_first_not_of(" \t\r\n;", at);
+    if (at == std::string::npos) break;
+    const auto open = spec.find("=[", at);
+    const auto close = open == std::string::npos ? open : spec.find(']', open);
+    if (close == std::string::npos)
+      throw std::runtime_error("kwire.sasl.scram.users: expected MECHANISM=[name=...,password=...] at '" + spec.substr(at) + "'");
+    Settings::ScramUser u;
+    u.mechanism = upper(trim(spec.substr(at, open - at)));
+    if (u.mechanism != "SCRAM-SHA-256" && u.mechanism != "SCRAM-SHA-512")
+      throw std::runtime_error("kwire.sasl.scram.users: unknown mechanism " + u.mechanism);
+    std::stringstream fields(spec.substr(open + 2, close - open - 2));
+    for (std::string f; std::getline(fields, f, ',');) {
+      const auto eq = f.find('=');
+      const auto key = trim(f.substr(0, eq));
+      const auto value = eq == std::string::npos ? std::string() : f.substr(eq + 1);
+      if (key == "name") u.name = trim(value);
+      else if (key == "password") u.password = value;
+      else if (key == "iterations") u.iterations = static_cast<std::int32_t>(std::stol(value));
+      else throw std::runtime_error("kwire.sasl.scram.users: unknown field " + key);
+    }
+    if (u.name.empty() || u.password.empty())
+      throw std::runtime_error("kwire.sasl.scram.users: an entry lacks its name or password");
+    if (u.iterations < 4096 || u.iterations > 16384)
+      throw std::runtime_error("kwire.sasl.scram.users: iterations must be from 4096 to 16384");
+    out.push_back(std::move(u));
+    at = close + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string Properties::get(const std::string& key, const std::string& fallback) const {
@@ -82,7 +118,8 @@ void Properties::load_file(const std::string& path) {
 }
 
 std::vector<Listener> parse_listeners(const std::string& spec, const std::string& protocol_map) {
-  std::map<std::string, std::string> map{{"PLAINTEXT", "PLAINTEXT"}, {"SASL_PLAINTEXT", "SASL_PLAINTEXT"}};
+  std::map<std::string, std::string> map{{"PLAINTEXT", "PLAINTEXT"}, {"SASL_PLAINTEXT", "SASL_PLAINTEXT"},
+                                         {"SSL", "SSL"}, {"SASL_SSL", "SASL_SSL"}};
   std::stringstream pm(protocol_map);
   for (std::string item; std::getline(pm, item, ',');) {
     auto c = item.find(':');
@@ -110,7 +147,7 @@ std::vector<Listener> parse_listeners(const std::string& spec, const std::string
     auto it = map.find(l.name);
     if (it == map.end()) throw std::runtime_error("listener " + l.name + " has no security protocol");
     l.protocol = it->second;
-    if (l.protocol != "PLAINTEXT" && l.protocol != "SASL_PLAINTEXT")
+    if (l.protocol != "PLAINTEXT" && l.protocol != "SASL_PLAINTEXT" && l.protocol != "SSL" && l.protocol != "SASL_SSL")
       throw std::runtime_error("security protocol " + l.protocol + " is not supported");
     out.push_back(l);
   }
@@ -133,6 +170,16 @@ Settings make_settings(const Properties& p) {
   } else {
     s.advertised = s.listeners;
   }
+  // A TLS listener's ssl.* settings: the broker-wide ones, then those
+  // prefixed with its name (Kafka's listener.name.<name>.ssl.*).
+  for (auto& l : s.listeners) {
+    if (!l.tls()) continue;
+    const std::string prefix = "listener.name." + lower(l.name) + ".";
+    for (auto& [k, v] : p.all())
+      if (k.rfind("ssl.", 0) == 0) l.ssl[k] = v;
+    for (auto& [k, v] : p.all())
+      if (k.rfind(prefix + "ssl.", 0) == 0) l.ssl[k.substr(prefix.size())] = v;
+  }
   for (auto& a : s.advertised)
     if (a.host.empty() || a.host == "0.0.0.0" || a.host == "::") a.host = "localhost";
   auto dirs = p.get("log.dirs", p.get("log.dir", "./data"));
@@ -149,6 +196,8 @@ Settings make_settings(const Properties& p) {
     throw std::runtime_error("queued.max.request.bytes must be positive or -1 (no limit)");
   s.sasl_max_receive_bytes = p.get_int("sasl.server.max.receive.size", s.sasl_max_receive_bytes);
   if (s.sasl_max_receive_bytes < 1) throw std::runtime_error("sasl.server.max.receive.size must be positive");
+  s.ssl_handshake_timeout_ms = p.get_int("kwire.ssl.handshake.timeout.ms", s.ssl_handshake_timeout_ms);
+  if (s.ssl_handshake_timeout_ms < 1) throw std::runtime_error("kwire.ssl.handshake.timeout.ms must be positive");
   s.max_open_log_files = p.get_int("kwire.log.max.open.files", s.max_open_log_files);
   if (s.max_open_log_files < 0) throw std::runtime_error("kwire.log.max.open.files must not be negative");
   s.message_max_bytes = static_cast<std::int32_t>(p.get_int("message.max.bytes", s.message_max_bytes));
@@ -196,6 +245,18 @@ Settings make_settings(const Properties& p) {
         s.sasl_users[(*it)[1].str()] = (*it)[2].str();
     }
   }
+  if (p.has("sasl.enabled.mechanisms")) {
+    s.sasl_mechanisms.clear();
+    std::stringstream mechs(p.get("sasl.enabled.mechanisms"));
+    for (std::string m; std::getline(mechs, m, ',');) {
+      m = upper(trim(m));
+      if (m.empty()) continue;
+      if (m != "PLAIN" && m != "SCRAM-SHA-256" && m != "SCRAM-SHA-512")
+        throw std::runtime_error("sasl.enabled.mechanisms: " + m + " is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)");
+      s.sasl_mechanisms.push_back(m);
+    }
+  }
+  s.scram_users = parse_scram_users(p.get("kwire.sasl.scram.users"));
   std::stringstream users(p.get("kwire.sasl.plain.users"));
   for (std::string item; std::getline(users, item, ',');) {
     auto c = item.find(':');
@@ -222,7 +283,10 @@ std::optional<Properties> parse_command_line(int argc, char** argv) {
           "log.segment.bytes, log.retention.ms|minutes|hours,\n"
           "log.retention.bytes, log.flush.interval.messages, log.flush.interval.ms,\n"
           "group.initial.rebalance.delay.ms, ...; and kwire.metrics.listener=host:port,\n"
-          "kwire.storage=embedded, kwire.log.max.open.files, kwire.sasl.plain.users=user:password,...\n");
+          "kwire.storage=embedded, kwire.log.max.open.files, kwire.sasl.plain.users=user:password,...\n"
+          "TLS: ssl.keystore.location, ssl.truststore.location, ssl.client.auth, ... (SSL and SASL_SSL listeners);\n"
+          "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512 and\n"
+          "kwire.sasl.scram.users='SCRAM-SHA-512=[name=admin,password=...]' (created at startup if absent)\n");
       return std::nullopt;
     }
     std::string kv;

@@ -30,11 +30,15 @@ class Properties {
 };
 
 struct Listener {
-  std::string name;      // PLAINTEXT, SASL_PLAINTEXT, or a custom name
+  std::string name;      // PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL, or a custom name
   std::string protocol;  // the security protocol it maps to
   std::string host;      // bind address ("" or 0.0.0.0: any)
   std::uint16_t port = 9092;
-  bool sasl() const { return protocol == "SASL_PLAINTEXT"; }
+  /// TLS listeners: every ssl.* property in force for this listener (Kafka's
+  /// names, listener.name.<name>.ssl.* overriding ssl.*).
+  std::map<std::string, std::string> ssl;
+  bool sasl() const { return protocol == "SASL_PLAINTEXT" || protocol == "SASL_SSL"; }
+  bool tls() const { return protocol == "SSL" || protocol == "SASL_SSL"; }
 };
 
 /// Parses "NAME://host:port,..." with listener.security.protocol.map.
@@ -53,6 +57,7 @@ struct Settings {
   std::int64_t idle_ms = 600000;                // connections.max.idle.ms
   std::int64_t queued_max_request_bytes = 104857600;  // queued.max.request.bytes (-1: no limit)
   std::int64_t sasl_max_receive_bytes = 524288;  // sasl.server.max.receive.size (before login)
+  std::int64_t ssl_handshake_timeout_ms = 10000;  // kwire.ssl.handshake.timeout.ms
   std::int64_t max_open_log_files = 0;           // kwire.log.max.open.files (0: from the fd limit)
   std::int32_t message_max_bytes = 1048588;     // message.max.bytes
   std::int64_t fetch_session_slots = 1000;      // max.incremental.fetch.session.cache.slots
@@ -69,6 +74,14 @@ struct Settings {
   std::int32_t transaction_abort_interval_ms = 10000;
   std::int32_t offsets_topic_partitions = 1;
   std::map<std::string, std::string> sasl_users;  // PLAIN users from the JAAS config
+  std::vector<std::string> sasl_mechanisms{"PLAIN"};  // sasl.enabled.mechanisms
+  /// SCRAM users created at startup when they have no credential yet
+  /// (kwire.sasl.scram.users, as kafka-storage format --add-scram takes them).
+  struct ScramUser {
+    std::string mechanism, name, password;
+    std::int32_t iterations = 4096;
+  };
+  std::vector<ScramUser> scram_users;
   std::string metrics_listener;                   // host:port for /metrics, empty: off
   std::string storage = "embedded";
   std::string tenant = "public";

@@ -73,6 +73,9 @@ std::string Metrics::render() const {
   out += fmt::format("# HELP kwire_connections_total Client connections accepted.\n# TYPE kwire_connections_total "
                      "counter\nkwire_connections_total {}\n",
                      connections_total.load());
+  out += fmt::format("# HELP kwire_tls_handshakes_failed_total TLS handshakes that failed or timed out.\n"
+                     "# TYPE kwire_tls_handshakes_failed_total counter\nkwire_tls_handshakes_failed_total {}\n",
+                     tls_handshakes_failed.load());
   out += fmt::format("# HELP kwire_accept_errors_total Connections the listeners failed to accept (out of file "
                      "descriptors or memory).\n# TYPE kwire_accept_errors_total counter\nkwire_accept_errors_total {}\n",
                      accept_errors.load());

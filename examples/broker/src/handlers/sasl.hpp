@@ -1,11 +1,15 @@
-// SASL/PLAIN, shared by the SaslAuthenticate handler and the bare-token
-// exchange that follows SaslHandshake v0 (protocol/dispatch.cpp).
+// SASL: PLAIN, shared by the SaslAuthenticate handler and the bare-token
+// exchange that follows SaslHandshake v0 (protocol/dispatch.cpp); SCRAM
+// (core/scram.hpp) through SaslAuthenticate, with its credentials managed by
+// AlterUserScramCredentials and DescribeUserScramCredentials
+// (handlers/scram_credentials.cpp).
 #pragma once
 
 #include <optional>
 #include <string>
 
 #include "core/broker.hpp"
+#include "protocol/registry.hpp"
 
 namespace kwire_broker {
 
@@ -17,5 +21,17 @@ bool check_plain(const Settings& settings, bytes_view token, std::string& user);
 /// other; every other user works in the broker's own. Returns why the
 /// namespace cannot be used, or nothing.
 std::optional<std::string> enter_namespace(Broker& b, SessionState& s, const std::string& user);
+
+/// Where SCRAM credentials live: the store of the broker's own namespace
+/// (users of every namespace log in there); nullptr when that store keeps
+/// none (Pulsar, for now).
+storage::CredentialStore* credential_store(Broker& b);
+
+/// Creates the users of kwire.sasl.scram.users that have no credential for
+/// their mechanism yet; before serving (blocks). Throws when one cannot be
+/// stored.
+void seed_scram_users(Broker& b);
+
+std::vector<HandlerEntry> scram_credential_handlers();
 
 }  // namespace kwire_broker

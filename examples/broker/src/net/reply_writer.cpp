@@ -6,10 +6,13 @@
 #include <boost/asio/write.hpp>
 
 #include <sys/sendfile.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -44,7 +47,81 @@ asio::awaitable<void> send_memory(tcp::socket& socket, std::vector<asio::const_b
   }
 }
 
+/// Staging buffers for TLS replies, kept per thread for reuse: a busy
+/// broker writes replies all the time and should not fault in fresh pages
+/// for each. At most a few are kept idle per thread.
+class StagingBuffer {
+ public:
+  StagingBuffer() {
+    if (!pool().empty()) {
+      data_ = std::move(pool().back());
+      pool().pop_back();
+    } else {
+      data_ = std::make_unique<std::uint8_t[]>(staging_buffer_bytes);
+    }
+  }
+  ~StagingBuffer() {
+    if (pool().size() < kept_per_thread) pool().push_back(std::move(data_));
+  }
+  StagingBuffer(const StagingBuffer&) = delete;
+  StagingBuffer& operator=(const StagingBuffer&) = delete;
+  std::uint8_t* data() { return data_.get(); }
+
+ private:
+  static constexpr std::size_t kept_per_thread = 4;
+  static std::vector<std::unique_ptr<std::uint8_t[]>>& pool() {
+    thread_local std::vector<std::unique_ptr<std::uint8_t[]>> buffers;
+    return buffers;
+  }
+  std::unique_ptr<std::uint8_t[]> data_;
+};
+
+/// Reads `size` bytes of `file` at `offset` into `out`; throws when the file
+/// ends first (never send a frame with bytes missing).
+void read_region(const storage::OpenFile& file, std::uint64_t offset, std::uint8_t* out, std::size_t size) {
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(file.fd(), out + done, size - done, static_cast<off_t>(offset + done));
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0)
+      throw boost::system::system_error(boost::system::errc::make_error_code(boost::system::errc::io_error),
+                                        "a log file ended inside a region being sent");
+    throw boost::system::system_error(errno, boost::system::system_category(), "pread");
+  }
+}
+
 }  // namespace
+
+asio::awaitable<void> write_reply(asio::ssl::stream<tcp::socket&>& tls, const Reply& reply) {
+  if (reply.pieces.empty()) {
+    co_await asio::async_write(tls, asio::buffer(reply.frame), asio::use_awaitable);
+    co_return;
+  }
+  StagingBuffer staging;
+  std::size_t used = 0;
+  for (const auto& p : reply.pieces) {
+    std::size_t done = 0;
+    while (done < p.size) {
+      const std::size_t n = std::min(p.size - done, staging_buffer_bytes - used);
+      switch (p.kind) {
+        case ReplyPiece::Kind::frame: std::memcpy(staging.data() + used, reply.frame.data() + p.offset + done, n); break;
+        case ReplyPiece::Kind::memory: std::memcpy(staging.data() + used, p.data + done, n); break;
+        case ReplyPiece::Kind::file: read_region(*p.file, p.offset + done, staging.data() + used, n); break;
+      }
+      used += n;
+      done += n;
+      if (used == staging_buffer_bytes) {
+        co_await asio::async_write(tls, asio::buffer(staging.data(), used), asio::use_awaitable);
+        used = 0;
+      }
+    }
+  }
+  if (used > 0) co_await asio::async_write(tls, asio::buffer(staging.data(), used), asio::use_awaitable);
+}
 
 asio::awaitable<void> send_file_region(tcp::socket& socket, const storage::OpenFile& file, std::uint64_t offset,
                                        std::size_t size) {

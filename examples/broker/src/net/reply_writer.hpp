@@ -3,17 +3,18 @@
 // fetch go from the store's files to the socket without passing through the
 // broker's memory.
 //
-// TLS (not built) is where this changes: an encrypting connection cannot
-// hand a file to the kernel, so it reads each region into a pooled buffer
-// (one pread) and writes that through the stream as memory. Only
-// send_file_region below is plaintext-specific; the rest of a reply goes as
-// buffers either way.
+// TLS changes this: an encrypting connection cannot hand a file to the
+// kernel, so a reply is staged through a pooled buffer of fixed size: memory
+// pieces are copied into it and file regions read into it (pread), and each
+// full buffer is written through the TLS stream. A TLS connection being
+// written to thus holds one staging buffer however large its reply.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 
 #include "protocol/reply.hpp"
 
@@ -23,6 +24,12 @@ namespace kwire_broker {
 /// (the connection is then closed), also when a file ends before one of its
 /// regions does: the peer must never get a frame with bytes missing.
 boost::asio::awaitable<void> write_reply(boost::asio::ip::tcp::socket& socket, const Reply& reply);
+
+/// The same through TLS: the reply's bytes go through a pooled staging
+/// buffer of staging_buffer_bytes.
+boost::asio::awaitable<void> write_reply(boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>& tls,
+                                         const Reply& reply);
+inline constexpr std::size_t staging_buffer_bytes = 64 * 1024;
 
 /// Sends `size` bytes of `file` from `offset` with sendfile, waiting for the
 /// socket to drain as needed (plaintext connections only).

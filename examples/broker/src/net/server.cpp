@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -25,6 +26,9 @@ using tcp = asio::ip::tcp;
 struct Server::Conn {
   explicit Conn(tcp::socket s) : socket(std::move(s)), idle(socket.get_executor()) {}
   tcp::socket socket;
+  /// On TLS listeners, the encrypted stream over `socket`; every read and
+  /// write goes through it.
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;
   asio::steady_timer idle;
   SessionState state;
   std::chrono::steady_clock::time_point deadline;
@@ -48,6 +52,10 @@ Server::Server(Broker& broker, std::vector<asio::io_context*> ios)
 
 void Server::start() {
   const auto& st = broker_.settings();
+  // Every TLS context first: a bad certificate stops the broker before it
+  // listens anywhere.
+  for (const auto& l : st.listeners)
+    tls_.push_back(l.tls() ? std::make_unique<TlsListener>(make_tls_listener(l.name, l.ssl)) : nullptr);
   for (std::size_t li = 0; li < st.listeners.size(); ++li) {
     const auto& l = st.listeners[li];
     auto host = l.host.empty() ? std::string("0.0.0.0") : l.host;
@@ -119,6 +127,7 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t l
     }
     s.set_option(tcp::no_delay(true), ec);
     auto conn = std::make_shared<Conn>(std::move(s));
+    if (tls_[li]) conn->tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(conn->socket, *tls_[li]->context);
     conn->state.listener = &broker_.settings().listeners[li];
     conn->state.advertised = &broker_.settings().advertised[li];
     conn->state.authenticated = !conn->state.listener->sasl();
@@ -139,7 +148,50 @@ namespace {
 
 asio::awaitable<void> watch_idle(std::shared_ptr<Server::Conn> c);
 
+/// Reads exactly the buffer's bytes, through TLS on TLS listeners.
+asio::awaitable<void> read_exact(Server::Conn& c, asio::mutable_buffer b) {
+  if (c.tls) {
+    co_await asio::async_read(*c.tls, b, asio::use_awaitable);
+  } else {
+    co_await asio::async_read(c.socket, b, asio::use_awaitable);
+  }
+}
+
 }  // namespace
+
+asio::awaitable<std::string> Server::tls_handshake(std::shared_ptr<Conn> c, const TlsListener& tls) {
+  // A peer that stalls the handshake is cut off when the deadline passes:
+  // until then it holds one TLS session's buffers and nothing more.
+  auto finished = std::make_shared<bool>(false);
+  asio::steady_timer deadline(c->socket.get_executor());
+  deadline.expires_after(std::chrono::milliseconds(broker_.settings().ssl_handshake_timeout_ms));
+  deadline.async_wait([c, finished](boost::system::error_code ec) {
+    if (!ec && !*finished) c->close();
+  });
+  boost::system::error_code ec;
+  co_await c->tls->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+  *finished = true;
+  deadline.cancel();
+  if (c->closed) {
+    broker_.metrics().tls_handshakes_failed++;
+    co_return "TLS handshake timed out";
+  }
+  if (ec) {
+    broker_.metrics().tls_handshakes_failed++;
+    co_return "TLS handshake failed: " + ec.message();
+  }
+  if (c->state.listener->sasl()) co_return std::string();  // the principal comes from SASL
+  const std::string subject = peer_subject(c->tls->native_handle());
+  if (subject.empty()) {
+    c->state.principal = "User:ANONYMOUS";
+    co_return std::string();
+  }
+  const auto name = tls.rules.map(subject);
+  if (!name) co_return "no ssl.principal.mapping.rules rule matches the certificate subject " + subject;
+  c->state.principal = "User:" + *name;
+  KB_INFO("{} authenticated by its certificate as {}", c->state.peer, c->state.principal);
+  co_return std::string();
+}
 
 namespace {
 
@@ -228,7 +280,11 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
           break;
         }
         if (f->reply.kind == Reply::Kind::respond) {
-          co_await write_reply(c->socket, f->reply);
+          if (c->tls) {
+            co_await write_reply(*c->tls, f->reply);
+          } else {
+            co_await write_reply(c->socket, f->reply);
+          }
           broker_.metrics().bytes_out += f->reply.size();
         }
         queue.pop_front();
@@ -248,8 +304,12 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
     changed.notify();
   });
 
+  if (c->tls) {
+    const TlsListener& tls = *tls_[static_cast<std::size_t>(c->state.listener - broker_.settings().listeners.data())];
+    why = co_await tls_handshake(c, tls);
+  }
   try {
-    for (;;) {
+    for (; why.empty();) {
       co_await Signal::wait_until(changed.reader, [&] { return queue.size() < max_in_flight || c->closed; });
       if (c->closed) break;
       // The frame's size decides everything before a body byte is read: the
@@ -259,7 +319,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
       const kwire::FrameSplitter frames(static_cast<std::size_t>(before_login ? st.sasl_max_receive_bytes
                                                                               : st.max_request_bytes));
       std::uint8_t size_buf[4];
-      co_await asio::async_read(c->socket, asio::buffer(size_buf), asio::use_awaitable);
+      co_await read_exact(*c, asio::buffer(size_buf));
       const std::int32_t size = kwire::FrameSplitter::read_size(size_buf);
       if (auto bad = frames.check_size(size)) {
         if (bad->code == kwire::DecodeErrc::invalid_frame_size) {
@@ -308,7 +368,8 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
     }
   } catch (const boost::system::system_error& e) {
     if (e.code() != asio::error::eof && e.code() != asio::error::operation_aborted &&
-        e.code() != asio::error::connection_reset && e.code() != asio::error::bad_descriptor)
+        e.code() != asio::error::connection_reset && e.code() != asio::error::bad_descriptor &&
+        e.code() != asio::ssl::error::stream_truncated)  // a TLS peer that closed without close_notify
       why = e.what();
   }
   budget_.frame_read(c.get());  // an overdraft held by a frame cut short ends here
@@ -332,7 +393,7 @@ asio::awaitable<bool> Server::read_body(Conn& c, std::size_t size, FrameBuffer& 
     if (!co_await budget_.take(want, &c, [&c] { return c.closed; })) co_return false;
     charge.add(want);
     frame.resize(have + want);
-    co_await asio::async_read(c.socket, asio::buffer(frame.data() + have, want), asio::use_awaitable);
+    co_await read_exact(c, asio::buffer(frame.data() + have, want));
     have += want;
   }
   budget_.frame_read(&c);

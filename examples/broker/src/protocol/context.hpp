@@ -36,6 +36,10 @@ struct Attached {
 };
 
 /// Per-connection state that handlers may read or change.
+namespace scram {
+class Server;
+}
+
 struct SessionState {
   const Listener* listener = nullptr;
   const Listener* advertised = nullptr;
@@ -43,6 +47,8 @@ struct SessionState {
   bool authenticated = false;     // always true on PLAINTEXT listeners
   bool sasl_mechanism_chosen = false;
   bool raw_sasl_next = false;     // after SaslHandshake v0 the next frame is a bare token
+  std::string sasl_mechanism;     // the one SaslHandshake chose
+  std::shared_ptr<scram::Server> scram;  // a SCRAM exchange under way
   std::string principal = "ANONYMOUS";
   /// The namespace this client works in: the broker's own, or for a SASL
   /// user named tenant/namespace, that one.

@@ -379,6 +379,34 @@ class Membership {
 };
 
 // ---------------------------------------------------------------------------
+// Credentials: SASL/SCRAM users (AlterUserScramCredentials)
+
+/// One user's SCRAM credential for one mechanism (RFC 5802): the salt and
+/// iterations a client needs, and the keys the server checks proofs with.
+/// The password is never stored.
+struct ScramCredential {
+  std::string user;
+  std::int8_t mechanism = 0;  // 1 SCRAM-SHA-256, 2 SCRAM-SHA-512 (KIP-554)
+  std::int32_t iterations = 0;
+  std::vector<std::uint8_t> salt;
+  std::vector<std::uint8_t> stored_key;
+  std::vector<std::uint8_t> server_key;
+};
+
+class CredentialStore {
+ public:
+  virtual ~CredentialStore() = default;
+  /// Adds or replaces the user's credential for its mechanism, durably.
+  virtual Task<Done> put_scram(ScramCredential credential) = 0;
+  /// Removes the user's credential for `mechanism`, durably (nothing to do
+  /// when there is none).
+  virtual Task<Done> delete_scram(std::string user, std::int8_t mechanism) = 0;
+  /// From memory.
+  virtual std::optional<ScramCredential> find_scram(const std::string& user, std::int8_t mechanism) const = 0;
+  virtual std::vector<ScramCredential> scram_credentials() const = 0;
+};
+
+// ---------------------------------------------------------------------------
 // The root
 
 class Storage {
@@ -388,6 +416,8 @@ class Storage {
   virtual const Namespace& ns() const noexcept = 0;
   virtual TopicCatalog& topics() = 0;
   virtual GroupStore& groups() = 0;
+  /// SCRAM credentials; nullptr when the backend does not store them.
+  virtual CredentialStore* credentials() { return nullptr; }
   /// The gateways sharing this storage; nullptr when the backend serves one
   /// gateway only (the embedded store).
   virtual Membership* membership() { return nullptr; }

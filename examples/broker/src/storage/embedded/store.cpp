@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "storage/embedded/catalog.hpp"
+#include "storage/embedded/credential_store.hpp"
 #include "storage/embedded/files.hpp"
 #include "storage/embedded/flusher.hpp"
 #include "storage/embedded/group_store.hpp"
@@ -21,6 +22,7 @@ class Store final : public Storage {
     fs::create_directories(root_ / "topics");
     groups_ = std::make_unique<Groups>(root_ / "groups", *flusher_);
     txns_ = std::make_unique<Transactions>(root_ / "transactions", *flusher_);
+    credentials_ = std::make_unique<Credentials>(root_ / "credentials", *flusher_);
     catalog_ = std::make_unique<Catalog>(opts_, root_ / "topics", *groups_);
     if (auto s = read_file(opts_.dir / "producer-ids")) {
       try {
@@ -36,6 +38,7 @@ class Store final : public Storage {
   GroupStore& groups() override { return *groups_; }
   bool supports_transactions() const noexcept override { return true; }
   TxnStore* transactions() override { return txns_.get(); }
+  CredentialStore* credentials() override { return credentials_.get(); }
 
   Task<std::shared_ptr<PartitionLog>> open_log(TopicPartition tp) override {
     using R = Result<std::shared_ptr<PartitionLog>>;
@@ -69,6 +72,7 @@ class Store final : public Storage {
       catalog_->close();
       groups_->close();
       txns_->close();
+      credentials_->close();
     }
     co_return Result<Done>::success({});
   }
@@ -84,6 +88,7 @@ class Store final : public Storage {
   std::unique_ptr<Flusher> flusher_ = std::make_unique<Flusher>();
   Options opts_;
   fs::path root_;
+  std::unique_ptr<Credentials> credentials_;
   std::unique_ptr<Groups> groups_;  // before the catalog, which tells it of deleted topics
   std::unique_ptr<Transactions> txns_;
   std::unique_ptr<Catalog> catalog_;

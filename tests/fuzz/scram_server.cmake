@@ -1,0 +1,11 @@
+# The SCRAM exchange's parsing (core/scram.cpp), compiled with the fuzz flags.
+find_package(OpenSSL REQUIRED)
+set(broker_src ${PROJECT_SOURCE_DIR}/examples/broker/src)
+if(NOT TARGET fuzz_kwire_scram)
+  add_library(fuzz_kwire_scram STATIC ${broker_src}/core/scram.cpp)
+  target_include_directories(fuzz_kwire_scram PUBLIC ${broker_src})
+  target_compile_options(fuzz_kwire_scram PRIVATE -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined)
+  target_compile_definitions(fuzz_kwire_scram PUBLIC BOOST_ASIO_HAS_CO_AWAIT=1)
+  target_link_libraries(fuzz_kwire_scram PUBLIC kwire::kwire OpenSSL::Crypto PRIVATE kwire_warnings)
+endif()
+set(extra_libs fuzz_kwire_scram)
