@@ -64,6 +64,11 @@ struct Settings {
   std::int32_t group_min_session_ms = 6000;
   std::int32_t group_max_session_ms = 1800000;
   std::int32_t group_initial_rebalance_delay_ms = 3000;
+  // Consumer groups of the KIP-848 protocol.
+  std::int32_t consumer_session_ms = 45000;            // group.consumer.session.timeout.ms
+  std::int32_t consumer_heartbeat_interval_ms = 5000;  // group.consumer.heartbeat.interval.ms
+  std::int32_t consumer_max_size = 2147483647;         // group.consumer.max.size
+  std::vector<std::string> consumer_assignors{"uniform", "range"};  // group.consumer.assignors
   std::int32_t offsets_topic_partitions = 1;
   std::map<std::string, std::string> sasl_users;  // PLAIN users from the JAAS config
   std::string metrics_listener;                   // host:port for /metrics, empty: off

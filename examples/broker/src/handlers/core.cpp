@@ -44,6 +44,21 @@ asio::awaitable<void> api_versions(Broker& b, Ctx& ctx, ApiVersionsRequest& req,
     v.max_version = e.max_version;
     resp.api_keys.push_back(v);
   }
+  // group.version 1 is what enables the consumer group protocol (KIP-848) in
+  // Kafka 4; clients and tools read it here.
+  if (ctx.version >= 3) {
+    ApiVersionsResponse::SupportedFeatureKey supported;
+    supported.name = "group.version";
+    supported.min_version = 0;
+    supported.max_version = 1;
+    resp.supported_features.push_back(supported);
+    ApiVersionsResponse::FinalizedFeatureKey finalized;
+    finalized.name = "group.version";
+    finalized.min_version_level = 1;
+    finalized.max_version_level = 1;
+    resp.finalized_features.push_back(finalized);
+    resp.finalized_features_epoch = 1;
+  }
   co_return;
 }
 
