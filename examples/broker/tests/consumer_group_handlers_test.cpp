@@ -24,6 +24,8 @@
 #include "kwire/messages/join_group_response.hpp"
 #include "kwire/messages/list_groups_request.hpp"
 #include "kwire/messages/list_groups_response.hpp"
+#include "kwire/messages/metadata_request.hpp"
+#include "kwire/messages/metadata_response.hpp"
 #include "kwire/messages/offset_commit_request.hpp"
 #include "kwire/messages/offset_commit_response.hpp"
 
@@ -192,4 +194,19 @@ TEST_CASE("a consumer group survives a restart with its members, epochs and assi
   REQUIRE(r.assignment);
   REQUIRE(r.assignment->topic_partitions.size() == 1);
   CHECK(r.assignment->topic_partitions[0].partitions.size() == 2);
+}
+
+TEST_CASE("Metadata finds a topic by id when the name is empty, as members learn their assigned topics") {
+  kwire_broker::testing::TempDir dir{"kwire-consumer-groups"};
+  InProcessBroker b{dir.path};
+  const auto orders = create_topic(b, "orders", 2);
+  kwire::MetadataRequest req;
+  auto& t = req.topics.emplace().emplace_back();
+  t.name = std::string_view("");
+  t.topic_id = orders;
+  auto resp = b.call<kwire::MetadataResponse>(req, 13);
+  REQUIRE(resp.topics.size() == 1);
+  CHECK(code(resp.topics[0].error_code) == ErrorCode::None);
+  CHECK(resp.topics[0].name == std::string_view("orders"));
+  CHECK(resp.topics[0].partitions.size() == 2);
 }

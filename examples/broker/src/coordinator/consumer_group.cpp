@@ -7,6 +7,8 @@
 #include <random>
 #include <tuple>
 
+#include "core/log.hpp"
+
 namespace kwire_broker::consumer {
 
 using kwire::ErrorCode;
@@ -261,6 +263,7 @@ HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicVie
       it->second.left_static = true;
       it->second.last_seen = now;
     } else {
+      KB_INFO("consumer group {}: member {} left", g.id, id);
       remove_member(g, id);
       refresh_subscriptions(g, topics);
       g.group_epoch++;
@@ -306,6 +309,7 @@ HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicVie
         it = g.members.emplace(hb.member_id, Member{}).first;
         it->second.id = hb.member_id;
         created = true;
+        KB_INFO("consumer group {}: member {} joined", g.id, hb.member_id);
       }
       m = &it->second;
       m->left_static = false;
@@ -399,7 +403,13 @@ std::vector<std::string> ConsumerGroups::expire(Clock::time_point now) {
       if (session_over || revocation_over) gone.push_back(mid);
     }
     if (gone.empty()) continue;
-    for (auto& mid : gone) remove_member(g, mid);
+    for (auto& mid : gone) {
+      KB_INFO("consumer group {}: member {} fenced ({})", id, mid,
+              g.members.at(mid).state == MemberState::unrevoked_partitions && now > g.members.at(mid).revoke_deadline
+                  ? "rebalance timeout"
+                  : "session timeout");
+      remove_member(g, mid);
+    }
     g.group_epoch++;
     // The topics are as they were at the last heartbeat: only members changed.
     update_target(g);

@@ -142,9 +142,11 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
       const bool may_create = ctx.version < 4 || req.allow_auto_topic_creation;
       if (rt.name && *rt.name == internal_topics::group_offsets) {
         t = internal_topics::group_offsets_topic(ctx.realm(), may_create);
-      } else if (rt.name) {
+      } else if (rt.name && (!rt.name->empty() || rt.topic_id.is_zero())) {
         t = catalog.find_topic(std::string(*rt.name));
       } else if (!rt.topic_id.is_zero()) {
+        // By id: the consumer group protocol's members learn their topics'
+        // names this way (with an empty name, from Kafka's Java client).
         t = catalog.find_topic(rt.topic_id.bytes);
         if (!t) t = internal_topics::find_by_id(ctx.realm(), rt.topic_id.bytes);
         if (!t) {
