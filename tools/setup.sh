@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   clang libclang-rt-14-dev lld
-  libboost-dev libfmt-dev doctest-dev libbenchmark-dev nlohmann-json3-dev
+  libboost-dev libfmt-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libre2-dev
   zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev
   libprotobuf-dev protobuf-compiler
   maven openjdk-17-jdk-headless

@@ -6,8 +6,14 @@ if(NOT TARGET fuzz_kwire_broker)
   find_package(fmt REQUIRED)
   find_package(Threads REQUIRED)
   find_package(OpenSSL REQUIRED)
+  find_package(nlohmann_json 3 REQUIRED)
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
   set(s ${broker_dir}/src)
   add_library(fuzz_kwire_broker STATIC
+    ${s}/coordinator/consumer_assignors.cpp
+    ${s}/coordinator/consumer_group.cpp
+    ${s}/coordinator/consumer_group_record.cpp
     ${s}/coordinator/group_coordinator.cpp
     ${s}/coordinator/txn_coordinator.cpp
     ${s}/coordinator/txn_record.cpp
@@ -20,6 +26,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/core/scram.cpp
     ${s}/core/topic_configs.cpp
     ${s}/handlers/admin.cpp
+    ${s}/handlers/consumer_groups.cpp
     ${s}/handlers/core.cpp
     ${s}/handlers/data.cpp
     ${s}/handlers/fetch.cpp
@@ -58,6 +65,6 @@ if(NOT TARGET fuzz_kwire_broker)
   # are what the standard <coroutine> it does detect needs.
   target_compile_definitions(fuzz_kwire_broker PUBLIC BOOST_ASIO_HAS_CO_AWAIT=1)
   target_link_libraries(fuzz_kwire_broker PUBLIC kwire::kwire kwire::compression fmt::fmt Threads::Threads OpenSSL::SSL
-                        PRIVATE kwire_warnings)
+                        PkgConfig::RE2 PRIVATE kwire_warnings nlohmann_json::nlohmann_json)
 endif()
 set(extra_libs fuzz_kwire_broker)

@@ -47,7 +47,7 @@ std::string_view GroupCoordinator::state_name(State s) {
 }
 
 GroupCoordinator::GroupCoordinator(Config config, storage::Storage& store, asio::io_context& io)
-    : config_(std::move(config)), store_(store), strand_(asio::make_strand(io)) {
+    : config_(std::move(config)), store_(store), strand_(asio::make_strand(io)), consumers_(config_.consumer) {
   if (!config_.clock) config_.clock = [] { return Clock::now(); };
 }
 
@@ -59,8 +59,13 @@ asio::awaitable<void> GroupCoordinator::load() {
   if (!blobs.ok()) throw std::runtime_error("cannot load the stored groups: " + blobs.message);
   auto ids = co_await store.list_groups();
   if (!ids.ok()) throw std::runtime_error("cannot list the stored groups: " + ids.message);
-  for (auto& id : ids.value) get_or_create(id);
+  std::set<std::string> consumer_groups;
+  for (auto& b : blobs.value)
+    if (consumers_.load(b.group_id, b.data, now())) consumer_groups.insert(b.group_id);
+  for (auto& id : ids.value)
+    if (!consumer_groups.count(id)) get_or_create(id);
   for (auto& b : blobs.value) {
+    if (consumer_groups.count(b.group_id) || consumer::ConsumerGroups::is_record(b.data)) continue;
     auto& g = get_or_create(b.group_id);
     std::string text(b.data.begin(), b.data.end());
     auto a = text.find('\n'), c = text.find('\n', a + 1), d = text.find('\n', c + 1);
@@ -71,7 +76,7 @@ asio::awaitable<void> GroupCoordinator::load() {
     } catch (...) {
     }
   }
-  KB_INFO("group coordinator loaded {} group(s)", groups_.size());
+  KB_INFO("group coordinator loaded {} classic and {} consumer group(s)", groups_.size(), consumer_groups.size());
   sweep_timer_ = std::make_shared<asio::steady_timer>(strand_);
   asio::co_spawn(strand_, sweep(), asio::detached);
 }
@@ -481,6 +486,8 @@ asio::awaitable<void> GroupCoordinator::sweep() {
 }
 
 void GroupCoordinator::expire(Clock::time_point now) {
+  for (auto& id : consumers_.expire(now))
+    if (auto* g = consumers_.find(id)) asio::co_spawn(strand_, persist(id, consumer::ConsumerGroups::record_of(*g)), asio::detached);
   for (auto& [_, gp] : groups_) {
     auto& g = *gp;
     std::vector<std::string> expired;

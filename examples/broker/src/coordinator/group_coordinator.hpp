@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/consumer_group.hpp"
 #include "core/broker.hpp"
 #include "protocol/errors.hpp"
 #include "storage/storage.hpp"
@@ -41,6 +42,8 @@ class GroupCoordinator {
     /// The coordinator's time (steady_clock by default): tests move it by
     /// hand and call expire() instead of waiting.
     std::function<Clock::time_point()> clock;
+    /// The consumer groups of the KIP-848 protocol (consumer_group.hpp).
+    consumer::Config consumer;
   };
 
   GroupCoordinator(Config config, storage::Storage& store, asio::io_context& io);
@@ -54,6 +57,9 @@ class GroupCoordinator {
   std::int64_t count() const { return count_.load(); }
 
   asio::strand<asio::io_context::executor_type>& strand() { return strand_; }
+  /// The groups of the consumer protocol, beside the classic ones: a group
+  /// id is one kind or the other (strand only).
+  consumer::ConsumerGroups& consumers() { return consumers_; }
 
   // ---- state, touched only on the strand ----
   enum class State : std::uint8_t { empty, preparing_rebalance, completing_rebalance, stable, dead };
@@ -166,6 +172,7 @@ class GroupCoordinator {
   storage::Storage& store_;
   asio::strand<asio::io_context::executor_type> strand_;
   std::map<std::string, std::unique_ptr<Group>> groups_;
+  consumer::ConsumerGroups consumers_;
   std::atomic<std::int64_t> count_{0};
   std::shared_ptr<asio::steady_timer> sweep_timer_;
   bool stopped_ = false;

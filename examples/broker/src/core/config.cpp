@@ -216,6 +216,32 @@ Settings make_settings(const Properties& p) {
       static_cast<std::int32_t>(p.get_int("transaction.max.timeout.ms", s.transaction_max_timeout_ms));
   s.transaction_abort_interval_ms = static_cast<std::int32_t>(p.get_int(
       "transaction.abort.timed.out.transaction.cleanup.interval.ms", s.transaction_abort_interval_ms));
+  s.consumer_session_ms = static_cast<std::int32_t>(p.get_int("group.consumer.session.timeout.ms", s.consumer_session_ms));
+  s.consumer_heartbeat_interval_ms =
+      static_cast<std::int32_t>(p.get_int("group.consumer.heartbeat.interval.ms", s.consumer_heartbeat_interval_ms));
+  if (s.consumer_session_ms < 1 || s.consumer_heartbeat_interval_ms < 1 ||
+      s.consumer_heartbeat_interval_ms >= s.consumer_session_ms)
+    throw std::runtime_error("group.consumer.heartbeat.interval.ms must be positive and below group.consumer.session.timeout.ms");
+  s.consumer_max_size = static_cast<std::int32_t>(p.get_int("group.consumer.max.size", s.consumer_max_size));
+  if (s.consumer_max_size < 1) throw std::runtime_error("group.consumer.max.size must be positive");
+  if (auto assignors = p.get("group.consumer.assignors", ""); !assignors.empty()) {
+    // Kafka's names, or its class names (the last dotted part, less "Assignor").
+    s.consumer_assignors.clear();
+    std::size_t at = 0;
+    while (at <= assignors.size()) {
+      auto comma = assignors.find(',', at);
+      if (comma == std::string::npos) comma = assignors.size();
+      auto name = assignors.substr(at, comma - at);
+      name.erase(0, name.find_first_not_of(" \t"));
+      name.erase(name.find_last_not_of(" \t") + 1);
+      if (name.find("UniformAssignor") != std::string::npos) name = "uniform";
+      if (name.find("RangeAssignor") != std::string::npos) name = "range";
+      if (name != "uniform" && name != "range")
+        throw std::runtime_error("group.consumer.assignors: unknown assignor '" + name + "' (uniform, range)");
+      s.consumer_assignors.push_back(name);
+      at = comma + 1;
+    }
+  }
   s.metrics_listener = p.get("kwire.metrics.listener", "");
   s.storage = p.get("kwire.storage", "embedded");
   s.tenant = p.get("kafkaTenant", p.get("kwire.tenant", "public"));

@@ -72,6 +72,11 @@ struct Settings {
   std::int32_t transaction_max_timeout_ms = 900000;  // transaction.max.timeout.ms
   // transaction.abort.timed.out.transaction.cleanup.interval.ms
   std::int32_t transaction_abort_interval_ms = 10000;
+  // Consumer groups of the KIP-848 protocol.
+  std::int32_t consumer_session_ms = 45000;            // group.consumer.session.timeout.ms
+  std::int32_t consumer_heartbeat_interval_ms = 5000;  // group.consumer.heartbeat.interval.ms
+  std::int32_t consumer_max_size = 2147483647;         // group.consumer.max.size
+  std::vector<std::string> consumer_assignors{"uniform", "range"};  // group.consumer.assignors
   std::int32_t offsets_topic_partitions = 1;
   std::map<std::string, std::string> sasl_users;  // PLAIN users from the JAAS config
   std::vector<std::string> sasl_mechanisms{"PLAIN"};  // sasl.enabled.mechanisms

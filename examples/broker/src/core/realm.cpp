@@ -15,6 +15,10 @@ Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Sto
     : broker_(broker), ns_(std::move(ns)), store_(std::move(store)) {
   GroupCoordinator::Config gc;
   gc.initial_rebalance_delay_ms = broker_.settings().group_initial_rebalance_delay_ms;
+  gc.consumer.session_timeout_ms = broker_.settings().consumer_session_ms;
+  gc.consumer.heartbeat_interval_ms = broker_.settings().consumer_heartbeat_interval_ms;
+  gc.consumer.max_size = broker_.settings().consumer_max_size;
+  gc.consumer.assignors = broker_.settings().consumer_assignors;
   groups_ = std::make_unique<GroupCoordinator>(std::move(gc), *store_, broker_.io());
   if (store_->supports_transactions() && store_->transactions()) {
     TxnCoordinator::Config tc;

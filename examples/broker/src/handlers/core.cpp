@@ -54,6 +54,21 @@ asio::awaitable<void> api_versions(Broker& b, Ctx& ctx, ApiVersionsRequest& req,
     v.max_version = e.max_version;
     resp.api_keys.push_back(v);
   }
+  // group.version 1 is what enables the consumer group protocol (KIP-848) in
+  // Kafka 4; clients and tools read it here.
+  if (ctx.version >= 3) {
+    ApiVersionsResponse::SupportedFeatureKey supported;
+    supported.name = "group.version";
+    supported.min_version = 0;
+    supported.max_version = 1;
+    resp.supported_features.push_back(supported);
+    ApiVersionsResponse::FinalizedFeatureKey finalized;
+    finalized.name = "group.version";
+    finalized.min_version_level = 1;
+    finalized.max_version_level = 1;
+    resp.finalized_features.push_back(finalized);
+    resp.finalized_features_epoch = 1;
+  }
   co_return;
 }
 
@@ -137,9 +152,11 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
       const bool may_create = ctx.version < 4 || req.allow_auto_topic_creation;
       if (rt.name && *rt.name == internal_topics::group_offsets) {
         t = internal_topics::group_offsets_topic(ctx.realm(), may_create);
-      } else if (rt.name) {
+      } else if (rt.name && (!rt.name->empty() || rt.topic_id.is_zero())) {
         t = catalog.find_topic(std::string(*rt.name));
       } else if (!rt.topic_id.is_zero()) {
+        // By id: the consumer group protocol's members learn their topics'
+        // names this way (with an empty name, from Kafka's Java client).
         t = catalog.find_topic(rt.topic_id.bytes);
         if (!t) t = internal_topics::find_by_id(ctx.realm(), rt.topic_id.bytes);
         if (!t) {

@@ -9,6 +9,7 @@
 #include "coordinator/group_coordinator.hpp"
 #include "coordinator/txn_coordinator.hpp"
 #include "core/log.hpp"
+#include "handlers/consumer_groups.hpp"
 #include "kwire/messages/delete_groups_request.hpp"
 #include "kwire/messages/delete_groups_response.hpp"
 #include "kwire/messages/describe_groups_request.hpp"
@@ -89,6 +90,10 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
   for (auto& p : req.protocols) m.protocols.emplace_back(std::string(p.name), to_bytes(p.metadata));
   GroupCoordinator::JoinResult r;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    if (auto e = classic_join_allowed(c, std::string(req.group_id)); e != kwire::ErrorCode::None) {
+      r.error = e;
+      co_return;
+    }
     auto& g = c.get_or_create(std::string(req.group_id));
     r = co_await c.join(g, std::move(m), ctx.version >= 4, ctx.version);
   });
@@ -191,6 +196,10 @@ asio::awaitable<void> offset_commit(Broker&, Ctx& ctx, OffsetCommitRequest& req,
   else if (!ctx.realm().cluster().coordinates(group)) group_error = kwire::ErrorCode::NotCoordinator;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     if (group_error != kwire::ErrorCode::None) co_return;
+    if (auto e = check_consumer_offsets(c, group, std::string(req.member_id), req.generation_id_or_member_epoch)) {
+      group_error = *e;
+      co_return;
+    }
     auto* g = c.find(group);
     group_error = c.check_commit(g, std::string(req.member_id), req.generation_id_or_member_epoch,
                                  opt(req.group_instance_id));
@@ -304,6 +313,19 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
     auto& gr = resp.groups.emplace_back();
     gr.group_id = rg.group_id;
     std::string gid(rg.group_id);
+    if (ctx.version >= 9 && (rg.member_epoch >= 0 || (rg.member_id && !rg.member_id->empty()))) {
+      std::optional<kwire::ErrorCode> member_error;
+      std::string member(rg.member_id ? *rg.member_id : std::string_view{});
+      const auto epoch = rg.member_epoch;
+      co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+        member_error = check_consumer_offsets(ctx.realm().groups(), gid, member, epoch);
+        co_return;
+      });
+      if (member_error && *member_error != kwire::ErrorCode::None) {
+        gr.error_code = ctx.note(*member_error);
+        continue;
+      }
+    }
     Committed all;
     if (auto e = co_await load(gid, all); e != kwire::ErrorCode::None) {
       gr.error_code = ctx.note(e);
@@ -363,6 +385,11 @@ asio::awaitable<void> offset_delete(Broker&, Ctx& ctx, OffsetDeleteRequest& req,
   bool exists = false;
   std::set<std::string> subscribed;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    if (auto topics = consumer_group_topics(c, group)) {
+      exists = true;
+      subscribed = std::move(*topics);
+      co_return;
+    }
     auto* g = c.find(group);
     exists = g != nullptr;
     if (g && g->state != State::empty && g->state != State::dead) {
@@ -405,6 +432,7 @@ asio::awaitable<void> describe_groups(Broker&, Ctx& ctx, DescribeGroupsRequest& 
     for (auto id : req.groups) {
       auto& dg = resp.groups.emplace_back();
       dg.group_id = id;
+      if (describe_as_classic(c, ctx, std::string(id), dg)) continue;
       auto* g = c.find(std::string(id));
       if (!g) {
         dg.group_state = "Dead";
@@ -439,7 +467,9 @@ asio::awaitable<void> describe_groups(Broker&, Ctx& ctx, DescribeGroupsRequest& 
 asio::awaitable<void> list_groups(Broker&, Ctx& ctx, ListGroupsRequest& req, ListGroupsResponse& resp) {
   auto& c = ctx.realm().groups();
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    list_consumer_groups(c, ctx, req, resp);
     for (auto* g : c.all()) {
+      if (!lists_classic_groups(req)) break;
       auto state = GroupCoordinator::state_name(g->state);
       if (!req.states_filter.empty()) {
         bool match = false;
@@ -448,12 +478,6 @@ asio::awaitable<void> list_groups(Broker&, Ctx& ctx, ListGroupsRequest& req, Lis
                 return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(bb));
               }))
             match = true;
-        if (!match) continue;
-      }
-      if (!req.types_filter.empty()) {
-        bool match = false;
-        for (auto t : req.types_filter)
-          if (t == "classic" || t == "Classic" || t == "CLASSIC") match = true;
         if (!match) continue;
       }
       ListGroupsResponse::ListedGroup lg;
@@ -474,6 +498,13 @@ asio::awaitable<void> delete_groups(Broker&, Ctx& ctx, DeleteGroupsRequest& req,
     r.group_id = id;
     std::string gid(id);
     co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+      if (auto e = forget_consumer_group(c, gid)) {
+        r.error_code = *e;
+        if (*e != kwire::ErrorCode::None) co_return;
+        auto d = co_await ctx.realm().store().groups().delete_group(gid);
+        if (!d.ok()) KB_WARN("deleting group {}: {}", gid, d.message);
+        co_return;
+      }
       auto* g = c.find(gid);
       if (!g) {
         r.error_code = kwire::ErrorCode::GroupIdNotFound;

@@ -122,5 +122,6 @@ std::vector<HandlerEntry> data_handlers();
 std::vector<HandlerEntry> admin_handlers();
 std::vector<HandlerEntry> txn_handlers();
 std::vector<HandlerEntry> group_handlers();
+std::vector<HandlerEntry> consumer_group_handlers();
 
 }  // namespace kwire_broker
