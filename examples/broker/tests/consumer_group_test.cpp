@@ -344,6 +344,15 @@ TEST_CASE("offset commits check the member and its epoch") {
   CHECK(f.groups.check_offsets(f.group(), "a", 0) == ErrorCode::StaleMemberEpoch);
   CHECK(f.groups.check_offsets(f.group(), "zz", 1) == ErrorCode::UnknownMemberId);
   CHECK(f.groups.check_offsets(f.group(), "", -1) == ErrorCode::UnknownMemberId);
+  // A commit at the epoch a member just left (its answer was in flight) is fine.
+  f.join("b");
+  auto a = f.beat("a", 1, all_of(topic_id(1), 6));
+  REQUIRE(f.beat("a", 1, *a.assignment).member_epoch == 2);
+  CHECK(f.groups.check_offsets(f.group(), "a", 1) == ErrorCode::None);
+  CHECK(f.groups.check_offsets(f.group(), "a", 2) == ErrorCode::None);
+  CHECK(f.groups.check_offsets(f.group(), "a", 0) == ErrorCode::StaleMemberEpoch);
+  CHECK(f.groups.check_offsets(f.group(), "a", 3) == ErrorCode::StaleMemberEpoch);
+  f.leave("b");
   f.leave("a");
   CHECK(f.groups.check_offsets(f.group(), "", -1) == ErrorCode::None);
 }

@@ -388,7 +388,12 @@ kwire::ErrorCode ConsumerGroups::check_offsets(const Group& g, const std::string
     return g.members.empty() ? ErrorCode::None : ErrorCode::UnknownMemberId;
   auto it = g.members.find(member_id);
   if (it == g.members.end()) return ErrorCode::UnknownMemberId;
-  if (epoch != it->second.epoch) return ErrorCode::StaleMemberEpoch;
+  // The epoch the member just left is still fine: a commit sent before the
+  // heartbeat answer that moved it on arrives after it (clients commit
+  // before they revoke, so nothing it names has moved yet). Kafka 4.3 allows
+  // this too, partition by partition.
+  const auto& m = it->second;
+  if (epoch != m.epoch && (epoch != m.previous_epoch || m.previous_epoch <= 0)) return ErrorCode::StaleMemberEpoch;
   return ErrorCode::None;
 }
 
