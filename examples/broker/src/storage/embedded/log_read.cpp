@@ -69,8 +69,8 @@ Result<ReadResult> Log::read_locked(const ReadOptions& o) const {
   rr.next_offset = o.offset;
   // read_committed stops at the last stable offset, which is a batch
   // boundary (the first batch of an open transaction).
-  const std::int64_t limit = o.read_committed ? rr.offsets.last_stable : rr.offsets.high_watermark;
-  const std::int64_t end = o.end_offset < 0 ? limit : std::min(o.end_offset, limit);
+  const std::int64_t readable_end = o.read_committed ? rr.offsets.last_stable : rr.offsets.high_watermark;
+  const std::int64_t end = o.end_offset < 0 ? readable_end : std::min(o.end_offset, readable_end);
   if (o.offset < rr.offsets.log_start || o.offset > rr.offsets.high_watermark) {
     R r = R::failure(Errc::offset_out_of_range);
     r.value.offsets = rr.offsets;
