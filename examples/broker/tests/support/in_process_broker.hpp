@@ -40,7 +40,7 @@ class InProcessBroker {
     props_.set("log.dirs", dir.string());
     props_.set("listeners", "PLAINTEXT://127.0.0.1:9092");
     props_.set("auto.create.topics.enable", "false");
-    props_.set("log.level", "warn");
+    props_.set("kwire.log.level", "warn");
     for (const auto& [k, v] : overrides) props_.set(k, v);
     settings_ = make_settings(props_);
     files_ = std::make_shared<storage::embedded::FileCache>(storage::max_open_log_files(settings_));

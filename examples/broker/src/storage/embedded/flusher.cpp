@@ -35,8 +35,8 @@ asio::awaitable<bool> Completion::wait() {
     // behind would destroy it when released.
     std::function<void(bool)> resume = [ex, h](bool ok) {
       asio::post(ex, [h, ok] {
-        auto handler = std::move(*h);
-        std::move(handler)(ok);
+        auto resumed = std::move(*h);
+        std::move(resumed)(ok);
       });
     };
     std::lock_guard lk(mu_);
@@ -59,7 +59,7 @@ Flusher::~Flusher() {
 
 void Flusher::request(std::weak_ptr<Flushable> log) {
   post([weak = std::move(log)] {
-    if (auto log = weak.lock()) log->sync();
+    if (auto alive = weak.lock()) alive->sync();
   });
 }
 
