@@ -23,6 +23,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/core/metrics.cpp
     ${s}/core/notifier.cpp
     ${s}/core/realm.cpp
+    ${s}/core/jwt.cpp
     ${s}/core/scram.cpp
     ${s}/core/topic_configs.cpp
     ${s}/handlers/admin.cpp

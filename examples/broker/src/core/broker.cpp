@@ -24,6 +24,7 @@ Broker::Broker(Settings settings, StorageOpener open, std::vector<asio::io_conte
   metrics_.fetch_session_partitions = [this] { return static_cast<std::int64_t>(fetch_sessions_.partitions()); };
   metrics_.fetch_session_evictions = [this] { return static_cast<std::int64_t>(fetch_sessions_.evictions()); };
   metrics_.groups = [this] { return default_realm_->groups().count(); };
+  if (!settings_.oauth_jwks_file.empty()) oauth_keys_ = std::make_unique<oauth::KeySetFile>(settings_.oauth_jwks_file);
 }
 
 Broker::~Broker() = default;

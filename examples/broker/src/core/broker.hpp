@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/jwt.hpp"
 #include "core/metrics.hpp"
 #include "core/notifier.hpp"
 #include "core/realm.hpp"
@@ -57,6 +58,9 @@ class Broker {
   /// to its own).
   FetchSessionCache& fetch_sessions() noexcept { return fetch_sessions_; }
   asio::io_context& io() noexcept { return *ios_.front(); }
+  /// The keys OAUTHBEARER tokens are checked with; nullptr when OAUTHBEARER
+  /// is not enabled.
+  oauth::KeySetFile* oauth_keys() noexcept { return oauth_keys_.get(); }
 
   /// The broker's configured namespace.
   Realm& default_realm() noexcept { return *default_realm_; }
@@ -82,6 +86,7 @@ class Broker {
   Metrics metrics_;
   DataNotifier notifier_;
   FetchSessionCache fetch_sessions_;
+  std::unique_ptr<oauth::KeySetFile> oauth_keys_;
   std::atomic<bool> stopping_{false};
   /// The default realm's partition count, for the gauge: counted where
   /// storage may be awaited, read where it may not.

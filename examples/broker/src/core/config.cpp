@@ -31,6 +31,42 @@ std::string upper(std::string s) {
 
 /// 'SCRAM-SHA-256=[name=alice,password=alice-secret]' entries, separated by
 /// ';' or whitespace, with an optional iterations=N inside the brackets.
+/// A sasl.oauthbearer.* setting, under its own name or, as Kafka's broker
+/// takes it, prefixed per listener and mechanism
+/// (listener.name.NAME.oauthbearer.sasl.oauthbearer.*).
+std::optional<std::string> oauth_setting(const Properties& p, const std::string& name) {
+  if (p.has(name)) return p.get(name);
+  for (auto& [k, v] : p.all())
+    if (k.size() > name.size() && k.compare(k.size() - name.size(), name.size(), name) == 0 &&
+        k[k.size() - name.size() - 1] == '.')
+      return v;
+  return std::nullopt;
+}
+
+void read_oauth_settings(const Properties& p, Settings& s) {
+  if (auto url = oauth_setting(p, "sasl.oauthbearer.jwks.endpoint.url")) {
+    // A key set from an identity provider's HTTPS endpoint is fetched by
+    // whatever keeps this file current; the broker reads files only.
+    if (url->rfind("file://", 0) == 0) s.oauth_jwks_file = url->substr(7);
+    else if (url->rfind("file:", 0) == 0) s.oauth_jwks_file = url->substr(5);
+    else if (url->find("://") == std::string::npos) s.oauth_jwks_file = *url;
+    else throw std::runtime_error("sasl.oauthbearer.jwks.endpoint.url: only file: URLs are read (" + *url + ")");
+  }
+  if (auto aud = oauth_setting(p, "sasl.oauthbearer.expected.audience")) {
+    std::stringstream list(*aud);
+    for (std::string a; std::getline(list, a, ',');)
+      if (!trim(a).empty()) s.oauth_audience.push_back(trim(a));
+  }
+  if (auto iss = oauth_setting(p, "sasl.oauthbearer.expected.issuer")) s.oauth_issuer = trim(*iss);
+  if (auto sub = oauth_setting(p, "sasl.oauthbearer.sub.claim.name")) s.oauth_sub_claim = trim(*sub);
+  if (auto skew = oauth_setting(p, "sasl.oauthbearer.clock.skew.seconds")) s.oauth_clock_skew_s = std::stoll(*skew);
+  if (s.oauth_sub_claim.empty() || s.oauth_clock_skew_s < 0)
+    throw std::runtime_error("sasl.oauthbearer.sub.claim.name must be set and clock.skew.seconds not negative");
+  const bool enabled = std::find(s.sasl_mechanisms.begin(), s.sasl_mechanisms.end(), "OAUTHBEARER") != s.sasl_mechanisms.end();
+  if (enabled && s.oauth_jwks_file.empty())
+    throw std::runtime_error("OAUTHBEARER needs sasl.oauthbearer.jwks.endpoint.url (a file: URL of a JSON Web Key Set)");
+}
+
 std::vector<Settings::ScramUser> parse_scram_users(const std::string& spec) {
   std::vector<Settings::ScramUser> out;
   std::size_t at = 0;
@@ -277,12 +313,16 @@ Settings make_settings(const Properties& p) {
     for (std::string m; std::getline(mechs, m, ',');) {
       m = upper(trim(m));
       if (m.empty()) continue;
-      if (m != "PLAIN" && m != "SCRAM-SHA-256" && m != "SCRAM-SHA-512")
-        throw std::runtime_error("sasl.enabled.mechanisms: " + m + " is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)");
+      if (m != "PLAIN" && m != "SCRAM-SHA-256" && m != "SCRAM-SHA-512" && m != "OAUTHBEARER")
+        throw std::runtime_error("sasl.enabled.mechanisms: " + m +
+                                 " is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)");
       s.sasl_mechanisms.push_back(m);
     }
   }
   s.scram_users = parse_scram_users(p.get("kwire.sasl.scram.users"));
+  read_oauth_settings(p, s);
+  s.reauth_ms = p.get_int("connections.max.reauth.ms", 0);
+  if (s.reauth_ms < 0) throw std::runtime_error("connections.max.reauth.ms must not be negative");
   std::stringstream users(p.get("kwire.sasl.plain.users"));
   for (std::string item; std::getline(users, item, ',');) {
     auto c = item.find(':');
@@ -311,7 +351,8 @@ std::optional<Properties> parse_command_line(int argc, char** argv) {
           "group.initial.rebalance.delay.ms, ...; and kwire.metrics.listener=host:port,\n"
           "kwire.storage=embedded, kwire.log.max.open.files, kwire.sasl.plain.users=user:password,...\n"
           "TLS: ssl.keystore.location, ssl.truststore.location, ssl.client.auth, ... (SSL and SASL_SSL listeners);\n"
-          "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512 and\n"
+          "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER (with\n"
+          "sasl.oauthbearer.jwks.endpoint.url=file:..., expected.audience, expected.issuer), connections.max.reauth.ms,\n"
           "kwire.sasl.scram.users='SCRAM-SHA-512=[name=admin,password=...]' (created at startup if absent)\n");
       return std::nullopt;
     }

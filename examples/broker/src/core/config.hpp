@@ -87,6 +87,18 @@ struct Settings {
     std::int32_t iterations = 4096;
   };
   std::vector<ScramUser> scram_users;
+  /// SASL/OAUTHBEARER: the JSON Web Key Set's file (from
+  /// sasl.oauthbearer.jwks.endpoint.url, a file: URL) and what a token must
+  /// say (sasl.oauthbearer.expected.audience, .expected.issuer,
+  /// .sub.claim.name, .clock.skew.seconds).
+  std::string oauth_jwks_file;
+  std::vector<std::string> oauth_audience;
+  std::string oauth_issuer;
+  std::string oauth_sub_claim = "sub";
+  std::int64_t oauth_clock_skew_s = 30;
+  /// connections.max.reauth.ms (KIP-368): a SASL session's longest life
+  /// before the client must log in again on its connection; 0: for ever.
+  std::int64_t reauth_ms = 0;
   std::string metrics_listener;                   // host:port for /metrics, empty: off
   std::string storage = "embedded";
   std::string tenant = "public";

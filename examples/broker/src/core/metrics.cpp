@@ -76,6 +76,9 @@ std::string Metrics::render() const {
   out += fmt::format("# HELP kwire_tls_handshakes_failed_total TLS handshakes that failed or timed out.\n"
                      "# TYPE kwire_tls_handshakes_failed_total counter\nkwire_tls_handshakes_failed_total {}\n",
                      tls_handshakes_failed.load());
+  out += fmt::format("# HELP kwire_sasl_reauthentications_total SASL logins again on an authenticated connection (KIP-368).\n"
+                     "# TYPE kwire_sasl_reauthentications_total counter\nkwire_sasl_reauthentications_total {}\n",
+                     sasl_reauthentications.load());
   out += fmt::format("# HELP kwire_accept_errors_total Connections the listeners failed to accept (out of file "
                      "descriptors or memory).\n# TYPE kwire_accept_errors_total counter\nkwire_accept_errors_total {}\n",
                      accept_errors.load());

@@ -1,5 +1,6 @@
-// SaslHandshake and SaslAuthenticate (SASL/PLAIN and SCRAM), and the
-// namespace a user works in once authenticated.
+// SaslHandshake and SaslAuthenticate (SASL/PLAIN, SCRAM and OAUTHBEARER),
+// re-authentication on a live connection (KIP-368), and the namespace a
+// user works in once authenticated.
 #include "handlers/sasl.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 
+#include "core/jwt.hpp"
 #include "core/log.hpp"
 #include "core/scram.hpp"
 #include "kwire/messages/sasl_authenticate_request.hpp"
@@ -26,7 +28,8 @@ using namespace kwire;
 std::vector<std::string> offered_mechanisms(Broker& b) {
   std::vector<std::string> out;
   for (const auto& m : b.settings().sasl_mechanisms)
-    if (m == "PLAIN" || credential_store(b)) out.push_back(m);
+    if (m == "PLAIN" || (m == "OAUTHBEARER" && b.oauth_keys()) || (m.rfind("SCRAM-", 0) == 0 && credential_store(b)))
+      out.push_back(m);
   return out;
 }
 
@@ -35,27 +38,55 @@ asio::awaitable<void> sasl_handshake(Broker& b, Ctx& ctx, SaslHandshakeRequest& 
   for (const auto& m : offered) resp.mechanisms.push_back(ctx.keep(m));
   const std::string wanted(req.mechanism);
   const bool is_offered = std::find(offered.begin(), offered.end(), wanted) != offered.end();
-  if (!ctx.session.listener->sasl() || ctx.session.authenticated) {
+  auto& s = ctx.session;
+  // A handshake on an authenticated connection begins a re-authentication,
+  // where connections.max.reauth.ms asks for them; the mechanism stays.
+  const bool reauth = s.authenticated && ctx.version >= 1 && b.settings().reauth_ms > 0;
+  if (!s.listener->sasl() || (s.authenticated && !reauth)) {
     resp.error_code = ctx.note(kwire::ErrorCode::IllegalSaslState);
   } else if (!is_offered || (ctx.version == 0 && wanted != "PLAIN")) {
-    // SCRAM runs through SaslAuthenticate only (handshake v1, every client
-    // since Kafka 1.0): v0's bare tokens carry PLAIN alone here.
+    // SCRAM and OAUTHBEARER run through SaslAuthenticate only (handshake v1,
+    // every client since Kafka 1.0): v0's bare tokens carry PLAIN alone here.
     resp.error_code = ctx.note(kwire::ErrorCode::UnsupportedSaslMechanism);
+  } else if (reauth && wanted != s.sasl_mechanism) {
+    resp.error_code = ctx.note(kwire::ErrorCode::IllegalSaslState);
   } else {
-    ctx.session.sasl_mechanism_chosen = true;
-    ctx.session.sasl_mechanism = wanted;
-    ctx.session.scram.reset();
-    if (ctx.version == 0) ctx.session.raw_sasl_next = true;
+    s.sasl_mechanism_chosen = true;
+    s.sasl_mechanism = wanted;
+    s.scram.reset();
+    s.oauth_refusal.clear();
+    s.reauthenticating = reauth;
+    if (ctx.version == 0) s.raw_sasl_next = true;
   }
   co_return;
 }
 
-/// Logs the user in: its namespace, then the session's principal. Returns
-/// why it cannot, or nothing.
-std::optional<std::string> log_in(Broker& b, SessionState& s, const std::string& user) {
-  if (auto why = enter_namespace(b, s, user)) return why;
+/// Logs the user in: its namespace, then the session's principal and how
+/// long the session lasts (the response says so from v1). A re-login must
+/// be the same principal. Returns why the user cannot log in, or nothing.
+std::optional<std::string> log_in(Broker& b, Ctx& ctx, SaslAuthenticateResponse& resp, const std::string& user,
+                                  std::int64_t credential_expires_ms = 0) {
+  auto& s = ctx.session;
+  if (s.reauthenticating) {
+    if ("User:" + user != s.principal)
+      return "re-authentication may not change the principal (" + s.principal + " to User:" + user + ")";
+    b.metrics().sasl_reauthentications++;
+  } else {
+    if (auto why = enter_namespace(b, s, user)) return why;
+    s.principal = "User:" + user;
+  }
   s.authenticated = true;
-  s.principal = "User:" + user;
+  s.reauthenticating = false;
+  s.session_expires_ms = 0;
+  if (const auto reauth_ms = b.settings().reauth_ms; reauth_ms > 0) {
+    // KIP-368: the session ends with connections.max.reauth.ms or with its
+    // credential (a token's expiry), whichever comes first.
+    const std::int64_t now = now_ms();
+    std::int64_t life = reauth_ms;
+    if (credential_expires_ms > 0) life = std::clamp<std::int64_t>(credential_expires_ms - now, 1, life);
+    s.session_expires_ms = now + life;
+    if (ctx.version >= 1) resp.session_lifetime_ms = life;
+  }
   KB_DEBUG("{} authenticated as {} ({})", s.peer, user, s.sasl_mechanism);
   return std::nullopt;
 }
@@ -64,8 +95,47 @@ void refuse(Ctx& ctx, SaslAuthenticateResponse& resp, std::string why) {
   resp.error_code = ctx.note(kwire::ErrorCode::SaslAuthenticationFailed);
   resp.error_message = ctx.keep(std::move(why));
   // A failed exchange is over: another attempt starts with a new handshake.
-  ctx.session.sasl_mechanism_chosen = false;
-  ctx.session.scram.reset();
+  // A failed re-authentication ends the session it would have renewed.
+  auto& s = ctx.session;
+  s.sasl_mechanism_chosen = false;
+  s.scram.reset();
+  s.oauth_refusal.clear();
+  if (s.reauthenticating) {
+    s.reauthenticating = false;
+    s.authenticated = false;
+  }
+}
+
+/// OAUTHBEARER: one message with the token. A refused token gets RFC 7628's
+/// error challenge first, as Kafka answers; the client's reply to it ends
+/// the exchange with the reason.
+void oauth_step(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthenticateResponse& resp) {
+  auto& s = ctx.session;
+  if (!s.oauth_refusal.empty()) {
+    refuse(ctx, resp, s.oauth_refusal);
+    return;
+  }
+  const std::string_view message(reinterpret_cast<const char*>(req.auth_bytes.data()), req.auth_bytes.size());
+  auto parsed = oauth::parse_client_response(message);
+  if (!parsed.response) {
+    KB_WARN("SASL/OAUTHBEARER authentication failed from {}: {}", s.peer, parsed.error);
+    refuse(ctx, resp, "Authentication failed: " + parsed.error);
+    return;
+  }
+  const auto& st = b.settings();
+  const oauth::Expectations expect{st.oauth_audience, st.oauth_issuer, st.oauth_sub_claim, st.oauth_clock_skew_s};
+  auto keys = b.oauth_keys()->current();
+  auto checked = keys->validate(parsed.response->token, expect, now_ms());
+  if (checked.token && !parsed.response->authzid.empty() && parsed.response->authzid != checked.token->principal)
+    checked = {std::nullopt, "the authorization id is not the token's principal"};
+  if (!checked.token) {
+    KB_WARN("SASL/OAUTHBEARER authentication failed from {}: {}", s.peer, checked.error);
+    s.oauth_refusal = "Authentication failed: " + checked.error;
+    const auto challenge = oauth::error_challenge();
+    resp.auth_bytes = ctx.keep(std::vector<std::uint8_t>(challenge.begin(), challenge.end()));
+    return;
+  }
+  if (auto why = log_in(b, ctx, resp, checked.token->principal, checked.token->expires_ms)) refuse(ctx, resp, *why);
 }
 
 void scram_step(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthenticateResponse& resp) {
@@ -86,7 +156,7 @@ void scram_step(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthentic
   }
   if (step.done) {
     const std::string user = s.scram->user();
-    if (auto why = log_in(b, s, user)) {
+    if (auto why = log_in(b, ctx, resp, user)) {
       refuse(ctx, resp, *why);
       return;
     }
@@ -96,9 +166,13 @@ void scram_step(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthentic
 }
 
 asio::awaitable<void> sasl_authenticate(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthenticateResponse& resp) {
-  if (!ctx.session.sasl_mechanism_chosen || ctx.session.authenticated) {
+  if (!ctx.session.sasl_mechanism_chosen || (ctx.session.authenticated && !ctx.session.reauthenticating)) {
     resp.error_code = ctx.note(kwire::ErrorCode::IllegalSaslState);
     resp.error_message = "SaslAuthenticate before SaslHandshake";
+    co_return;
+  }
+  if (ctx.session.sasl_mechanism == "OAUTHBEARER") {
+    oauth_step(b, ctx, req, resp);
     co_return;
   }
   if (ctx.session.sasl_mechanism != "PLAIN") {
@@ -111,7 +185,7 @@ asio::awaitable<void> sasl_authenticate(Broker& b, Ctx& ctx, SaslAuthenticateReq
     refuse(ctx, resp, "Authentication failed: Invalid username or password");
     co_return;
   }
-  if (auto why = log_in(b, ctx.session, user)) refuse(ctx, resp, *why);
+  if (auto why = log_in(b, ctx, resp, user)) refuse(ctx, resp, *why);
   co_return;
 }
 

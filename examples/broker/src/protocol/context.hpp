@@ -49,6 +49,14 @@ struct SessionState {
   bool raw_sasl_next = false;     // after SaslHandshake v0 the next frame is a bare token
   std::string sasl_mechanism;     // the one SaslHandshake chose
   std::shared_ptr<scram::Server> scram;  // a SCRAM exchange under way
+  /// An OAUTHBEARER token refused: the error challenge was sent, the
+  /// exchange fails with this once the client answers it.
+  std::string oauth_refusal;
+  /// Re-authentication (KIP-368): the wall-clock time (ms) after which the
+  /// session must log in again on this connection (0: never), and whether
+  /// a new login is under way on an authenticated connection.
+  std::int64_t session_expires_ms = 0;
+  bool reauthenticating = false;
   std::string principal = "ANONYMOUS";
   /// The namespace this client works in: the broker's own, or for a SASL
   /// user named tenant/namespace, that one.

@@ -73,6 +73,7 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::fu
     if (auto why = enter_namespace(*this, s, user)) co_return close_reply(*why);
     s.authenticated = true;
     s.principal = "User:" + user;
+    if (settings_.reauth_ms > 0) s.session_expires_ms = now_ms() + settings_.reauth_ms;  // v0 cannot re-authenticate
     Reply r;
     r.frame.assign(4, 0);
     co_return r;
@@ -106,6 +107,13 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::fu
       api != kwire::ApiKey::SaslAuthenticate) {
     metrics_.request(key, kwire::ErrorCode::IllegalSaslState);
     co_return close_reply(fmt::format("{} before SASL authentication", info->name));
+  }
+  if (s.session_expires_ms > 0 && api != kwire::ApiKey::SaslHandshake && api != kwire::ApiKey::SaslAuthenticate &&
+      now_ms() > s.session_expires_ms) {
+    // KIP-368: a session past its lifetime is closed at its next request
+    // that is not a re-authentication.
+    metrics_.request(key, kwire::ErrorCode::SaslAuthenticationFailed);
+    co_return close_reply(fmt::format("{} after the SASL session expired (connections.max.reauth.ms)", info->name));
   }
   auto range = advertised(key);
   if (api == kwire::ApiKey::ApiVersions && (!range || version > range->max)) {

@@ -1,0 +1,11 @@
+# OAUTHBEARER's message and token checks (core/jwt.cpp), compiled with the fuzz flags.
+find_package(OpenSSL REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+set(broker_src ${PROJECT_SOURCE_DIR}/examples/broker/src)
+if(NOT TARGET fuzz_kwire_jwt)
+  add_library(fuzz_kwire_jwt STATIC ${broker_src}/core/jwt.cpp)
+  target_include_directories(fuzz_kwire_jwt PUBLIC ${broker_src})
+  target_compile_options(fuzz_kwire_jwt PRIVATE -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined)
+  target_link_libraries(fuzz_kwire_jwt PUBLIC OpenSSL::Crypto PRIVATE kwire_warnings nlohmann_json::nlohmann_json)
+endif()
+set(extra_libs fuzz_kwire_jwt)
