@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Prints the runtime classpath of Apache Kafka 4.4.0 (clients, CLI tools and the
-# KRaft server) resolved from Maven Central through tools/peers/kafka/pom.xml.
+# KRaft server) resolved from Maven Central through tools/peers/kafka/pom.xml;
+# `kafka-classpath.sh kafka-streams` prints Kafka Streams' instead
+# (tools/peers/kafka-streams/pom.xml).
 # The jars stay in the local Maven repository; the classpath is cached in
 # $KWIRE_PEERS_DIR/kafka/classpath.txt and recomputed when the pom changes or a
 # jar has gone missing. Works offline once resolved.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-pom="$KWIRE_PEERS_TOOLS/kafka/pom.xml"
-out_dir="$KWIRE_PEERS_DIR/kafka"
+peer="${1:-kafka}"
+case "$peer" in
+  kafka|kafka-streams) ;;
+  *) peers_die "unknown Java peer: $peer (kafka or kafka-streams)" ;;
+esac
+pom="$KWIRE_PEERS_TOOLS/$peer/pom.xml"
+out_dir="$KWIRE_PEERS_DIR/$peer"
 cp_file="$out_dir/classpath.txt"
 
 cached_ok() {
@@ -25,7 +32,7 @@ resolve() {
   local tmp="$cp_file.tmp.$$" log="$out_dir/resolve.log"
   # Offline first (everything may already be in ~/.m2), then from the registry.
   if ! mvn -B -q -o -f "$pom" dependency:build-classpath -Dmdep.outputFile="$tmp" >"$log" 2>&1; then
-    peers_log "resolving Kafka jars from Maven Central"
+    peers_log "resolving $peer jars from Maven Central"
     if ! mvn -B -q -f "$pom" dependency:build-classpath -Dmdep.outputFile="$tmp" >"$log" 2>&1; then
       cat "$log" >&2
       rm -f "$tmp"

@@ -100,7 +100,16 @@ struct Node {
     return run(coordinator->add_partitions(id, p.producer_id, p.producer_epoch, std::move(tps)));
   }
   ErrorCode end(const std::string& id, const TxnCoordinator::ProducerIdAndEpoch& p, bool commit) {
-    return run(coordinator->end_txn(id, p.producer_id, p.producer_epoch, commit));
+    return run(coordinator->end_txn(id, p.producer_id, p.producer_epoch, commit)).error;
+  }
+  /// EndTxn v5+ (Transactions V2): the answer names the next id and epoch.
+  TxnCoordinator::ProducerIdAndEpoch end_v2(const std::string& id, const TxnCoordinator::ProducerIdAndEpoch& p,
+                                            bool commit) {
+    return run(coordinator->end_txn(id, p.producer_id, p.producer_epoch, commit, true));
+  }
+  /// The add a V2 client's first transactional produce to `tp` makes.
+  ErrorCode add_v2(const std::string& id, const TxnCoordinator::ProducerIdAndEpoch& p, const TopicPartition& tp) {
+    return run(coordinator->add_partitions(id, p.producer_id, p.producer_epoch, {tp}, true)).error;
   }
   /// A transactional batch of the producer appended to the partition, as
   /// Produce does once may_write() allows it.
@@ -132,6 +141,20 @@ struct Node {
 };
 
 /// The control record of the last batch of the partition: (is commit, producer epoch).
+std::optional<std::pair<bool, std::int16_t>> last_marker(Node& n, const TopicPartition& tp);
+
+/// The last batch's producer id.
+std::int64_t last_producer_id(Node& n, const TopicPartition& tp) {
+  auto r = n.run(n.log(tp)->read(storage::ReadOptions{}));
+  REQUIRE(r.ok());
+  auto bytes = storage::read_bytes(r.value);
+  kwire::RecordSetReader rs{kwire::bytes_view(bytes)};
+  kwire::RecordBatchView b;
+  std::int64_t pid = -1;
+  while (rs.next(b)) pid = b.producer_id();
+  return pid;
+}
+
 std::optional<std::pair<bool, std::int16_t>> last_marker(Node& n, const TopicPartition& tp) {
   storage::ReadOptions o;
   auto r = n.run(n.log(tp)->read(o));
@@ -380,4 +403,159 @@ TEST_CASE("txn coordinator: records encode and decode") {
   CHECK_FALSE(kwire_broker::decode_txn("app", bytes));
   CHECK(kwire_broker::txn_state_name(TxnState::prepare_epoch_fence) == "PrepareEpochFence");
   CHECK(kwire_broker::txn_state_of("CompleteAbort") == TxnState::complete_abort);
+}
+
+TEST_CASE("txn coordinator V2: every EndTxn bumps the epoch, markers carry it, late writes are refused") {
+  TempDir dir{"kwire-txn"};
+  Node n(dir.path);
+  n.create_topic("t", 1);
+  const TopicPartition tp{"t", 0};
+  auto p = n.init("app");
+  REQUIRE(p.error == ErrorCode::None);
+  // The first produce adds the partition (no AddPartitionsToTxn).
+  CHECK(n.coordinator->may_write(p.producer_id, p.producer_epoch, tp) == ErrorCode::InvalidTxnState);
+  REQUIRE(n.add_v2("app", p, tp) == ErrorCode::None);
+  CHECK(n.state("app") == TxnState::ongoing);
+  CHECK(n.coordinator->may_write(p.producer_id, p.producer_epoch, tp) == ErrorCode::None);
+  REQUIRE(n.produce(tp, p, 0).ok());
+
+  auto next = n.end_v2("app", p, true);
+  REQUIRE(next.error == ErrorCode::None);
+  CHECK(next.producer_id == p.producer_id);
+  CHECK(next.producer_epoch == p.producer_epoch + 1);
+  auto m = last_marker(n, tp);
+  REQUIRE(m);
+  CHECK(m->first);
+  CHECK(m->second == next.producer_epoch);  // the marker is written with the bumped epoch
+  // A retry (the epoch before the bump) gets the same answer; the other
+  // outcome is refused.
+  auto retry = n.end_v2("app", p, true);
+  CHECK(retry.error == ErrorCode::None);
+  CHECK(retry.producer_epoch == next.producer_epoch);
+  CHECK(n.end_v2("app", p, false).error == ErrorCode::InvalidTxnState);
+  // A write of the ended transaction arriving late: refused by the
+  // coordinator's check and by the partition (older than the marker).
+  CHECK(n.coordinator->may_write(p.producer_id, p.producer_epoch, tp) == ErrorCode::InvalidProducerEpoch);
+  CHECK(n.produce(tp, p, 1).error == storage::Errc::invalid_producer_epoch);
+  CHECK(n.add_v2("app", p, tp) == ErrorCode::ProducerFenced);
+
+  // The next transaction goes on with the new epoch, sequences from 0.
+  REQUIRE(n.add_v2("app", next, tp) == ErrorCode::None);
+  REQUIRE(n.produce(tp, next, 0).ok());
+  auto third = n.end_v2("app", next, false);
+  REQUIRE(third.error == ErrorCode::None);
+  CHECK(third.producer_epoch == next.producer_epoch + 1);
+  CHECK(n.state("app") == TxnState::complete_abort);
+  CHECK(n.run(n.log(tp)->aborted_transactions(0, 100)).value.size() == 1);
+  // Two bumps back is no retry.
+  CHECK(n.end_v2("app", p, false).error == ErrorCode::ProducerFenced);
+  // Aborting a transaction that added nothing (its produce failed first)
+  // ends it all the same, with a bump.
+  auto empty = n.end_v2("app", third, false);
+  REQUIRE(empty.error == ErrorCode::None);
+  CHECK(empty.producer_epoch == third.producer_epoch + 1);
+}
+
+TEST_CASE("txn coordinator V2: an exhausted epoch rolls over to a new producer id") {
+  TempDir dir{"kwire-txn"};
+  const TopicPartition tp{"t", 0};
+  TxnCoordinator::ProducerIdAndEpoch p;
+  {
+    // A record two bumps from the last epoch, as if stored long ago.
+    Node n(dir.path);
+    n.create_topic("t", 1);
+    p = n.init("app");
+    auto t = *n.coordinator->describe("app");
+    t.producer_epoch = 32765;
+    REQUIRE(n.run(n.store->transactions()->store_txn("app", kwire_broker::encode_txn(t))).ok());
+  }
+  Node n(dir.path);
+  p.producer_epoch = 32765;
+  REQUIRE(n.add_v2("app", p, tp) == ErrorCode::None);
+  REQUIRE(n.produce(tp, p, 0).ok());
+  auto last = n.end_v2("app", p, true);
+  REQUIRE(last.error == ErrorCode::None);
+  CHECK(last.producer_id == p.producer_id);
+  CHECK(last.producer_epoch == 32766);
+  REQUIRE(n.add_v2("app", last, tp) == ErrorCode::None);
+  REQUIRE(n.produce(tp, last, 0).ok());
+  auto rolled = n.end_v2("app", last, true);
+  REQUIRE(rolled.error == ErrorCode::None);
+  CHECK(rolled.producer_id != p.producer_id);
+  CHECK(rolled.producer_epoch == 0);
+  // The markers went out under the old id's very last epoch.
+  auto m = last_marker(n, tp);
+  REQUIRE(m);
+  CHECK(m->second == 32767);
+  CHECK(last_producer_id(n, tp) == p.producer_id);
+  // A retry of that EndTxn is recognised by the old id.
+  auto retry = n.end_v2("app", last, true);
+  CHECK(retry.error == ErrorCode::None);
+  CHECK(retry.producer_id == rolled.producer_id);
+  CHECK(retry.producer_epoch == 0);
+  // The new id works; the old one is fenced.
+  REQUIRE(n.add_v2("app", rolled, tp) == ErrorCode::None);
+  REQUIRE(n.produce(tp, rolled, 0).ok());
+  CHECK(n.coordinator->may_write(last.producer_id, last.producer_epoch, tp) == ErrorCode::InvalidProducerEpoch);
+  CHECK(n.end_v2("app", rolled, true).error == ErrorCode::None);
+}
+
+TEST_CASE("txn coordinator V2: TxnOffsetCommit adds its group; verification errors") {
+  TempDir dir{"kwire-txn"};
+  Node n(dir.path);
+  n.create_topic("in", 1);
+  const TopicPartition in{"in", 0};
+  // Produce's verification: an unknown producer id, a partition outside
+  // the transaction.
+  CHECK(n.coordinator->may_write(123456, 0, in) == ErrorCode::InvalidProducerIdMapping);
+  auto p = n.init("app");
+  CHECK(n.coordinator->may_write(p.producer_id, p.producer_epoch, in) == ErrorCode::InvalidTxnState);
+  CHECK(n.coordinator->may_write(p.producer_id, static_cast<std::int16_t>(p.producer_epoch + 1), in) ==
+        ErrorCode::InvalidProducerEpoch);
+  storage::CommittedOffset o;
+  o.offset = 9;
+  // V1 needs AddOffsetsToTxn first; V2's commit adds the group itself.
+  CHECK(n.run(n.coordinator->commit_offsets("app", p.producer_id, p.producer_epoch, "g", {{in, o}})) ==
+        ErrorCode::InvalidTxnState);
+  REQUIRE(n.run(n.coordinator->commit_offsets("app", p.producer_id, p.producer_epoch, "g", {{in, o}}, true)) ==
+          ErrorCode::None);
+  CHECK(n.state("app") == TxnState::ongoing);
+  CHECK(n.coordinator->has_pending_offsets("g", in));
+  REQUIRE(n.end_v2("app", p, true).error == ErrorCode::None);
+  auto offsets = n.run(n.store->groups().fetch_offsets("g")).value;
+  REQUIRE(offsets.size() == 1);
+  CHECK(offsets[0].second.offset == 9);
+}
+
+TEST_CASE("txn coordinator: idle transactional ids expire from the durable state") {
+  TempDir dir{"kwire-txn"};
+  constexpr std::int64_t week = 7LL * 24 * 3600 * 1000;  // Kafka's default
+  std::int64_t first_pid = -1;
+  {
+    Node n(dir.path);
+    n.create_topic("t", 1);
+    const TopicPartition tp{"t", 0};
+    first_pid = n.init("idle").producer_id;
+    auto busy = n.init("busy");
+    REQUIRE(n.add("busy", busy, {tp}).error == ErrorCode::None);
+    n.now += week - 1;
+    n.run(n.coordinator->expire_ids());
+    CHECK(n.coordinator->describe("idle"));
+    n.now += 1;
+    n.run(n.coordinator->expire_ids());
+    CHECK_FALSE(n.coordinator->describe("idle"));
+    // An open transaction keeps its id (its timeout aborts it first).
+    CHECK(n.coordinator->describe("busy"));
+    CHECK(n.coordinator->may_write(first_pid, 0, tp) == ErrorCode::InvalidProducerIdMapping);
+  }
+  // Gone from the store too.
+  Node n(dir.path);
+  CHECK_FALSE(n.coordinator->describe("idle"));
+  CHECK(n.coordinator->describe("busy"));
+  // The id starts over with a new producer id, even for a producer that
+  // names its old one.
+  auto again = n.init("idle", first_pid, 0);
+  REQUIRE(again.error == ErrorCode::None);
+  CHECK(again.producer_id != first_pid);
+  CHECK(again.producer_epoch == 0);
 }

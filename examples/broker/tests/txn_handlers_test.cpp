@@ -75,7 +75,9 @@ struct Fixture {
     return code(r.results_by_topic_v3_and_below.at(0).results_by_partition.at(0).partition_error_code);
   }
 
-  kwire::ProduceResponse::PartitionProduceResponse produce(std::int32_t seq) {
+  /// A transactional batch from the producer; version 12 is a
+  /// Transactions V2 client's.
+  kwire::ProduceResponse::PartitionProduceResponse produce(std::int32_t seq, std::int16_t version = 11) {
     kwire::RecordBatchOptions o;
     o.producer_id = pid;
     o.producer_epoch = epoch;
@@ -94,16 +96,19 @@ struct Fixture {
     auto& pd = td.partition_data.emplace_back();
     pd.index = 0;
     pd.records = kwire::bytes_view(batch);
-    return broker.call<kwire::ProduceResponse>(req, 11).responses.at(0).partition_responses.at(0);
+    return broker.call<kwire::ProduceResponse>(req, version).responses.at(0).partition_responses.at(0);
   }
 
   ErrorCode end(bool commit, std::int16_t with_epoch, std::int16_t version = 3) {
+    return code(end_response(commit, with_epoch, version).error_code);
+  }
+  kwire::EndTxnResponse end_response(bool commit, std::int16_t with_epoch, std::int16_t version) {
     kwire::EndTxnRequest req;
     req.transactional_id = "app";
     req.producer_id = pid;
     req.producer_epoch = with_epoch;
     req.committed = commit;
-    return code(broker.call<kwire::EndTxnResponse>(req, version).error_code);
+    return broker.call<kwire::EndTxnResponse>(req, version);
   }
 
   kwire::FetchResponse::PartitionData fetch(std::int8_t isolation) {
@@ -156,6 +161,17 @@ TEST_CASE("transactions on the wire: ApiVersions and FindCoordinator offer them"
   CHECK(has(kwire::ApiKey::EndTxn));
   CHECK(has(kwire::ApiKey::AddPartitionsToTxn));
   CHECK(has(kwire::ApiKey::DescribeTransactions));
+  // Transactions V2, as Kafka 4 finalizes it.
+  auto feature = std::find_if(versions.finalized_features.begin(), versions.finalized_features.end(),
+                              [](const auto& k) { return k.name == "transaction.version"; });
+  REQUIRE(feature != versions.finalized_features.end());
+  CHECK(feature->max_version_level == 2);
+  CHECK(feature->min_version_level == 2);
+  auto supported = std::find_if(versions.supported_features.begin(), versions.supported_features.end(),
+                                [](const auto& k) { return k.name == "transaction.version"; });
+  REQUIRE(supported != versions.supported_features.end());
+  CHECK(supported->min_version == 0);
+  CHECK(supported->max_version == 2);
   kwire::FindCoordinatorRequest find;
   find.key_type = 1;
   find.coordinator_keys.push_back("app");
@@ -167,8 +183,10 @@ TEST_CASE("transactions on the wire: ApiVersions and FindCoordinator offer them"
 
 TEST_CASE("transactions on the wire: read_committed before and after an abort") {
   Fixture f;
-  // Not added to the transaction: refused, nothing stored.
-  CHECK(code(f.produce(0).error_code) == ErrorCode::InvalidTxnState);
+  // Not added to the transaction: refused, nothing stored (KIP-890 part 1:
+  // TRANSACTION_ABORTABLE for clients that know it, from Produce v11).
+  CHECK(code(f.produce(0, 10).error_code) == ErrorCode::InvalidTxnState);
+  CHECK(code(f.produce(0, 11).error_code) == ErrorCode::TransactionAbortable);
   CHECK(f.latest(0) == 0);
   REQUIRE(f.add_partition(f.epoch) == ErrorCode::None);
   auto p = f.produce(0);
@@ -204,6 +222,38 @@ TEST_CASE("transactions on the wire: read_committed before and after an abort") 
   CHECK((!plain.aborted_transactions || plain.aborted_transactions->empty()));
 
   // The transaction is over: another write needs the partition added again.
-  CHECK(code(f.produce(1).error_code) == ErrorCode::InvalidTxnState);
+  CHECK(code(f.produce(1).error_code) == ErrorCode::TransactionAbortable);
   CHECK(f.add_partition(static_cast<std::int16_t>(f.epoch + 1)) == ErrorCode::ProducerFenced);
+}
+
+TEST_CASE("transactions on the wire: V2 adds the partition on produce and bumps the epoch on EndTxn") {
+  Fixture f;
+  // Produce v12 from a V2 client: the partition joins the transaction.
+  auto p = f.produce(0, 12);
+  REQUIRE(code(p.error_code) == ErrorCode::None);
+  CHECK(f.fetch(1).last_stable_offset == 0);
+  auto ended = f.end_response(true, f.epoch, 5);
+  REQUIRE(code(ended.error_code) == ErrorCode::None);
+  CHECK(ended.producer_id == f.pid);
+  CHECK(ended.producer_epoch == f.epoch + 1);
+  auto done = f.fetch(1);
+  CHECK(done.last_stable_offset == done.high_watermark);
+  CHECK(batches_in(done) == std::vector<std::pair<std::int64_t, bool>>{{0, false}, {2, true}});
+  // A retry of that EndTxn gets the same answer.
+  auto retry = f.end_response(true, f.epoch, 5);
+  CHECK(code(retry.error_code) == ErrorCode::None);
+  CHECK(retry.producer_epoch == f.epoch + 1);
+  // A late write of the ended transaction (its old epoch) is refused.
+  CHECK(code(f.produce(1, 12).error_code) == ErrorCode::InvalidProducerEpoch);
+  // The next transaction, with the new epoch.
+  const auto old_epoch = f.epoch;
+  f.epoch = ended.producer_epoch;
+  REQUIRE(code(f.produce(0, 12).error_code) == ErrorCode::None);
+  auto aborted = f.end_response(false, f.epoch, 5);
+  REQUIRE(code(aborted.error_code) == ErrorCode::None);
+  CHECK(aborted.producer_epoch == f.epoch + 1);
+  CHECK(f.end(false, old_epoch, 5) == ErrorCode::ProducerFenced);
+  auto after = f.fetch(1);
+  REQUIRE(after.aborted_transactions);
+  CHECK(after.aborted_transactions->size() == 1);
 }

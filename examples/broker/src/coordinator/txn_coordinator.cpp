@@ -6,6 +6,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "core/log.hpp"
@@ -103,10 +104,9 @@ asio::awaitable<TxnCoordinator::ProducerIdAndEpoch> TxnCoordinator::init_produce
   }
   TxnMetadata* t = find(id);
   if (!t) {
-    if (producer_id >= 0) {
-      out.error = ErrorCode::InvalidProducerIdMapping;
-      co_return out;
-    }
+    // An id the coordinator does not know (never seen, or expired) gets a
+    // new producer id, even from a producer that names its old one: Kafka
+    // treats that as a producer recovering (KIP-360).
     auto alloc = co_await store_.allocate_producer_ids(1);
     if (!alloc.ok()) {
       out.error = ErrorCode::CoordinatorNotAvailable;
@@ -202,7 +202,8 @@ asio::awaitable<TxnCoordinator::ProducerIdAndEpoch> TxnCoordinator::init_produce
 }
 
 asio::awaitable<TxnCoordinator::AddResult> TxnCoordinator::add_partitions(
-    std::string id, std::int64_t producer_id, std::int16_t epoch, std::vector<storage::TopicPartition> partitions) {
+    std::string id, std::int64_t producer_id, std::int16_t epoch, std::vector<storage::TopicPartition> partitions,
+    bool v2) {
   AddResult out;
   TxnMetadata* t = find(id);
   out.error = check_producer(t, producer_id, epoch);
@@ -216,13 +217,14 @@ asio::awaitable<TxnCoordinator::AddResult> TxnCoordinator::add_partitions(
     if (!info || tp.partition < 0 || tp.partition >= info->partitions) out.unknown.insert(tp);
   }
   if (!out.unknown.empty()) co_return out;
-  bool changed = t->state != TxnState::ongoing;
+  bool changed = t->state != TxnState::ongoing || t->v2 != v2;
   {
     std::lock_guard lk(mu_);
     if (t->state != TxnState::ongoing) {
       t->state = TxnState::ongoing;
       t->start_ms = now();
     }
+    t->v2 = v2;
     for (const auto& tp : partitions) changed |= t->partitions.insert(tp).second;
     t->update_ms = now();
   }
@@ -253,10 +255,22 @@ asio::awaitable<ErrorCode> TxnCoordinator::add_offsets(std::string id, std::int6
 
 asio::awaitable<ErrorCode> TxnCoordinator::commit_offsets(std::string id, std::int64_t producer_id,
                                                           std::int16_t epoch, std::string group,
-                                                          storage::GroupStore::Offsets offsets) {
+                                                          storage::GroupStore::Offsets offsets, bool v2) {
   TxnMetadata* t = find(id);
   if (!t || t->producer_id != producer_id) co_return ErrorCode::InvalidProducerIdMapping;
   if (epoch != t->producer_epoch) co_return ErrorCode::InvalidProducerEpoch;
+  if (v2) {
+    // Transactions V2: the commit adds its group to the transaction (and
+    // may be the transaction's first write).
+    if (preparing(t->state) || finishing_.count(id)) co_return ErrorCode::ConcurrentTransactions;
+    std::lock_guard lk(mu_);
+    if (t->state != TxnState::ongoing) {
+      t->state = TxnState::ongoing;
+      t->start_ms = now();
+    }
+    t->v2 = true;
+    t->groups.insert(group);
+  }
   // The group must have been added (AddOffsetsToTxn) to the open transaction.
   if (t->state != TxnState::ongoing || !t->groups.count(group)) co_return ErrorCode::InvalidTxnState;
   {
@@ -269,33 +283,113 @@ asio::awaitable<ErrorCode> TxnCoordinator::commit_offsets(std::string id, std::i
   co_return stored ? ErrorCode::None : ErrorCode::CoordinatorNotAvailable;
 }
 
-asio::awaitable<ErrorCode> TxnCoordinator::end_txn(std::string id, std::int64_t producer_id, std::int16_t epoch,
-                                                   bool commit) {
+asio::awaitable<TxnCoordinator::ProducerIdAndEpoch> TxnCoordinator::end_txn(std::string id,
+                                                                           std::int64_t producer_id,
+                                                                           std::int16_t epoch, bool commit, bool v2) {
+  ProducerIdAndEpoch out;
   TxnMetadata* t = find(id);
-  const ErrorCode e = check_producer(t, producer_id, epoch);
-  if (e != ErrorCode::None) co_return e;
-  if (finishing_.count(id)) co_return ErrorCode::ConcurrentTransactions;
-  switch (t->state) {
-    case TxnState::ongoing: break;
-    // A retry of an EndTxn that got through: the same answer again.
-    case TxnState::complete_commit: co_return commit ? ErrorCode::None : ErrorCode::InvalidTxnState;
-    case TxnState::complete_abort: co_return commit ? ErrorCode::InvalidTxnState : ErrorCode::None;
-    case TxnState::prepare_commit: co_return commit ? ErrorCode::ConcurrentTransactions : ErrorCode::InvalidTxnState;
-    case TxnState::prepare_abort: co_return commit ? ErrorCode::InvalidTxnState : ErrorCode::ConcurrentTransactions;
-    default: co_return ErrorCode::InvalidTxnState;
+  // What the producer goes on with: the record's id and epoch, or, while a
+  // rolled-over id waits for its markers, the new id.
+  auto current = [&] {
+    out.producer_id = t->next_producer_id >= 0 ? t->next_producer_id : t->producer_id;
+    out.producer_epoch = t->next_producer_id >= 0 ? std::int16_t{0} : t->producer_epoch;
+    return out;
+  };
+  auto fail = [&](ErrorCode e) {
+    out.error = e;
+    return out;
+  };
+  if (!t) co_return fail(ErrorCode::InvalidProducerIdMapping);
+  if (finishing_.count(id)) co_return fail(ErrorCode::ConcurrentTransactions);
+  const bool empty_or_complete = t->state == TxnState::empty || t->state == TxnState::complete_commit ||
+                                 t->state == TxnState::complete_abort;
+  if (t->v2) {
+    // Kafka's checks for a transaction under V2 rules: the same epoch
+    // names the next transaction, a retry carries the epoch before the
+    // bump (or, after a roll-over, the old id's last usable epoch).
+    const bool retry_on_bump = t->producer_id == producer_id && t->producer_epoch == epoch + 1;
+    const bool retry_on_overflow = t->last_producer_id == producer_id && epoch == last_usable_epoch &&
+                                   t->producer_epoch == 0 && t->producer_id != producer_id;
+    bool valid_epoch = false;
+    switch (t->state) {
+      case TxnState::prepare_commit:
+      case TxnState::prepare_abort: valid_epoch = retry_on_bump; break;
+      case TxnState::complete_commit:
+      case TxnState::complete_abort: valid_epoch = retry_on_bump || retry_on_overflow; break;
+      default: valid_epoch = epoch == t->producer_epoch;
+    }
+    if (t->producer_id != producer_id && !retry_on_overflow) co_return fail(ErrorCode::InvalidProducerIdMapping);
+    if (!valid_epoch) {
+      // V2 aborting a transaction that added nothing (its first produce
+      // may have failed before the add): ended all the same, with a bump.
+      const bool empty_abort = v2 && !commit && empty_or_complete && epoch == t->producer_epoch &&
+                               t->producer_id == producer_id;
+      if (!empty_abort) co_return fail(ErrorCode::ProducerFenced);
+    } else if (t->state != TxnState::ongoing && !(v2 && !commit && t->state == TxnState::empty)) {
+      switch (t->state) {
+        case TxnState::complete_commit: co_return commit ? current() : fail(ErrorCode::InvalidTxnState);
+        case TxnState::complete_abort: co_return commit ? fail(ErrorCode::InvalidTxnState) : current();
+        case TxnState::prepare_commit:
+          co_return fail(commit ? ErrorCode::ConcurrentTransactions : ErrorCode::InvalidTxnState);
+        case TxnState::prepare_abort:
+          co_return fail(commit ? ErrorCode::InvalidTxnState : ErrorCode::ConcurrentTransactions);
+        default: co_return fail(ErrorCode::InvalidTxnState);
+      }
+    }
+  } else {
+    const ErrorCode e = check_producer(t, producer_id, epoch);
+    if (e != ErrorCode::None) co_return fail(e);
+    const bool empty_abort = v2 && !commit && empty_or_complete;
+    if (!empty_abort) {
+      switch (t->state) {
+        case TxnState::ongoing: break;
+        // A retry of an EndTxn that got through: the same answer again.
+        case TxnState::complete_commit: co_return commit ? current() : fail(ErrorCode::InvalidTxnState);
+        case TxnState::complete_abort: co_return commit ? fail(ErrorCode::InvalidTxnState) : current();
+        case TxnState::prepare_commit:
+          co_return fail(commit ? ErrorCode::ConcurrentTransactions : ErrorCode::InvalidTxnState);
+        case TxnState::prepare_abort:
+          co_return fail(commit ? ErrorCode::InvalidTxnState : ErrorCode::ConcurrentTransactions);
+        default: co_return fail(ErrorCode::InvalidTxnState);
+      }
+    }
+  }
+  std::int64_t next_producer_id = -1;
+  if (v2 && t->producer_epoch >= last_usable_epoch) {
+    // The bump takes the last epoch there is: the id rolls over.
+    auto alloc = co_await store_.allocate_producer_ids(1);
+    if (!alloc.ok()) co_return fail(ErrorCode::CoordinatorNotAvailable);
+    t = find(id);  // ops between the suspensions may have moved it on
+    if (!t || t->producer_id != producer_id || t->producer_epoch != epoch || finishing_.count(id) ||
+        preparing(t->state))
+      co_return fail(ErrorCode::ConcurrentTransactions);
+    next_producer_id = alloc.value;
   }
   // Bound first: g++ 12 destroys a by-value argument of a co_await twice.
-  auto end = finish(id, commit, Bump::none);
-  co_return co_await std::move(end);
+  auto end = finish(id, commit, v2 ? Bump::end_v2 : Bump::none, next_producer_id);
+  const ErrorCode e = co_await std::move(end);
+  if (e != ErrorCode::None) co_return fail(e);
+  t = find(id);
+  co_return current();
 }
 
-asio::awaitable<ErrorCode> TxnCoordinator::finish(std::string id, bool commit, Bump bump) {
+asio::awaitable<ErrorCode> TxnCoordinator::finish(std::string id, bool commit, Bump bump,
+                                                  std::int64_t next_producer_id) {
   TxnMetadata* t = find(id);
   if (!t) co_return ErrorCode::InvalidProducerIdMapping;
   finishing_.insert(id);
   {
     std::lock_guard lk(mu_);
-    if (bump != Bump::none && t->producer_epoch < last_usable_epoch) {
+    if (bump == Bump::end_v2) {
+      // The markers go out under the bumped epoch (the last one there is
+      // when the id rolls over); the epoch before it names EndTxn retries.
+      t->last_producer_id = t->producer_id;
+      t->last_producer_epoch = t->producer_epoch;
+      t->producer_epoch = static_cast<std::int16_t>(std::min<int>(t->producer_epoch + 1, 32767));
+      t->next_producer_id = next_producer_id;
+      t->v2 = true;
+      if (t->state != TxnState::ongoing) t->start_ms = now();  // an abort of nothing
+    } else if (bump != Bump::none && t->producer_epoch < last_usable_epoch) {
       // After a timeout the producer may take the bumped epoch with an
       // InitProducerId naming its own (KIP-588); a predecessor of a new
       // producer may not.
@@ -359,6 +453,15 @@ asio::awaitable<bool> TxnCoordinator::complete(std::string id) {
   {
     std::lock_guard lk(mu_);
     t->state = commit ? TxnState::complete_commit : TxnState::complete_abort;
+    if (t->next_producer_id >= 0) {
+      // The old id's epochs are spent: the producer goes on with the new id.
+      t->last_producer_id = t->producer_id;
+      t->last_producer_epoch = t->producer_epoch;
+      t->producer_id = t->next_producer_id;
+      t->producer_epoch = 0;
+      t->next_producer_id = -1;
+      by_producer_[t->producer_id] = t->id;
+    }
     t->partitions.clear();
     t->groups.clear();
     t->offsets.clear();
@@ -393,13 +496,49 @@ asio::awaitable<void> TxnCoordinator::expire() {
   }
 }
 
+asio::awaitable<void> TxnCoordinator::expire_ids() {
+  const std::int64_t at = now();
+  std::vector<std::string> idle;
+  for (const auto& [id, t] : txns_) {
+    // Kafka expires ids whose state allows it: no transaction open or ending.
+    const bool at_rest = t.state == TxnState::empty || t.state == TxnState::complete_commit ||
+                         t.state == TxnState::complete_abort;
+    if (at_rest && !finishing_.count(id) && at - t.update_ms >= config_.id_expiration_ms) idle.push_back(id);
+  }
+  auto* ts = store_.transactions();
+  if (!ts) co_return;
+  for (const auto& id : idle) {
+    {
+      std::lock_guard lk(mu_);
+      auto it = txns_.find(id);
+      if (it == txns_.end()) continue;
+      for (auto p = by_producer_.begin(); p != by_producer_.end();) {
+        if (p->second == id) p = by_producer_.erase(p);
+        else ++p;
+      }
+      txns_.erase(it);
+    }
+    // Memory forgets it first: a new InitProducerId for the id meanwhile
+    // stores a new record after this removal (the store keeps the order).
+    auto removal = ts->delete_txn(id);
+    auto r = co_await std::move(removal);
+    if (!r.ok()) KB_WARN("transactional id {} expired but its record could not be removed: {}", id, r.message);
+    else KB_INFO("transactional id {} expired", id);
+  }
+}
+
 asio::awaitable<void> TxnCoordinator::sweep() {
+  next_id_expiration_ = std::chrono::steady_clock::now() + config_.id_expiration_interval;
   while (!stopped_) {
     sweep_timer_->expires_after(config_.sweep_interval);
     boost::system::error_code ec;
     co_await sweep_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopped_) break;
     co_await expire();
+    if (std::chrono::steady_clock::now() >= next_id_expiration_) {
+      next_id_expiration_ = std::chrono::steady_clock::now() + config_.id_expiration_interval;
+      co_await expire_ids();
+    }
   }
 }
 
@@ -407,12 +546,14 @@ ErrorCode TxnCoordinator::may_write(std::int64_t producer_id, std::int16_t epoch
                                     const storage::TopicPartition& tp) const {
   std::lock_guard lk(mu_);
   auto p = by_producer_.find(producer_id);
-  if (p == by_producer_.end()) return ErrorCode::InvalidTxnState;
+  if (p == by_producer_.end()) return ErrorCode::InvalidProducerIdMapping;
   const TxnMetadata& t = txns_.at(p->second);
+  // Kafka's verification answers PRODUCER_FENCED, which Produce reports as
+  // INVALID_PRODUCER_EPOCH.
   if (t.producer_id != producer_id) return ErrorCode::InvalidProducerEpoch;  // an id the record moved past
-  if (epoch < t.producer_epoch) return ErrorCode::InvalidProducerEpoch;
-  if (t.state != TxnState::ongoing || epoch != t.producer_epoch || !t.partitions.count(tp))
-    return ErrorCode::InvalidTxnState;
+  if (epoch != t.producer_epoch) return ErrorCode::InvalidProducerEpoch;
+  if (preparing(t.state)) return ErrorCode::ConcurrentTransactions;
+  if (t.state != TxnState::ongoing || !t.partitions.count(tp)) return ErrorCode::InvalidTxnState;
   return ErrorCode::None;
 }
 

@@ -1,7 +1,7 @@
-// The transaction coordinator (KIP-98), Transactions V1: one record per
-// transactional id with its producer id and epoch, its state and the
-// partitions and groups its open transaction writes, kept in the storage
-// seam's TxnStore. A single gateway coordinates every transactional id, so
+// The transaction coordinator (KIP-98), Transactions V1 and V2 (KIP-890):
+// one record per transactional id with its producer id and epoch, its state
+// and the partitions and groups its open transaction writes, kept in the
+// storage seam's TxnStore. A single gateway coordinates every transactional id, so
 // markers are written by the coordinator itself into the partition logs
 // (no WriteTxnMarkers round trip).
 //
@@ -16,6 +16,19 @@
 // stored. A prepared transaction whose markers could not all be written is
 // finished by the next sweep, and after a restart; meanwhile the producer
 // gets CONCURRENT_TRANSACTIONS.
+//
+// Transactions V2 (a client that uses EndTxn v5, Produce v12 and
+// TxnOffsetCommit v5, once ApiVersions finalizes transaction.version 2):
+// the first transactional produce to a partition adds it to the transaction
+// (no AddPartitionsToTxn), the first TxnOffsetCommit adds its group (no
+// AddOffsetsToTxn), and every EndTxn bumps the producer epoch: the markers
+// carry the bumped epoch, so a write of the ended transaction that arrives
+// late is refused as from an older epoch. An epoch that can no longer be
+// bumped rolls over to a new producer id (epoch 0) once the markers are
+// written. EndTxn answers with the producer id and epoch to go on with.
+//
+// Transactional ids idle longer than transactional.id.expiration.ms, with
+// no transaction open, are removed from the store (Kafka's expiration).
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
@@ -77,6 +90,12 @@ struct TxnMetadata {
   std::set<std::string> groups;  // AddOffsetsToTxn
   std::int64_t start_ms = -1;    // when the open transaction began
   std::int64_t update_ms = -1;
+  /// The transaction was begun or ended by a Transactions V2 client: its
+  /// EndTxn retries are recognised by the bumped epoch (KIP-890).
+  bool v2 = false;
+  /// Set while a V2 transaction whose epoch is exhausted ends: the producer
+  /// id the transactional id takes (epoch 0) once the markers are written.
+  std::int64_t next_producer_id = -1;
 };
 
 /// The record's encoding in the TxnStore (versioned).
@@ -96,6 +115,12 @@ class TxnCoordinator {
     /// Called after a marker is written to a partition (wakes fetches
     /// waiting on its last stable offset).
     std::function<void(const storage::TopicPartition&)> on_marker;
+    /// transactional.id.expiration.ms: an id with no open transaction and
+    /// no change for this long is removed.
+    std::int64_t id_expiration_ms = 7LL * 24 * 3600 * 1000;
+    /// How often ids are looked at for expiration (Kafka's
+    /// transactions.remove.expired.transaction.cleanup.interval.ms).
+    std::chrono::milliseconds id_expiration_interval{3600000};
   };
 
   TxnCoordinator(Config config, storage::Storage& store, asio::io_context& io);
@@ -125,24 +150,35 @@ class TxnCoordinator {
     kwire::ErrorCode error = kwire::ErrorCode::None;
     std::set<storage::TopicPartition> unknown;
   };
+  /// `v2`: the add a Transactions V2 produce makes implicitly.
   asio::awaitable<AddResult> add_partitions(std::string id, std::int64_t producer_id, std::int16_t epoch,
-                                            std::vector<storage::TopicPartition> partitions);
+                                            std::vector<storage::TopicPartition> partitions, bool v2 = false);
   asio::awaitable<kwire::ErrorCode> add_offsets(std::string id, std::int64_t producer_id, std::int16_t epoch,
                                                 std::string group);
-  /// TxnOffsetCommit: holds the offsets in the transaction.
+  /// TxnOffsetCommit: holds the offsets in the transaction. `v2`: the
+  /// group is added to the transaction here (TxnOffsetCommit v5+) instead
+  /// of by AddOffsetsToTxn.
   asio::awaitable<kwire::ErrorCode> commit_offsets(std::string id, std::int64_t producer_id, std::int16_t epoch,
-                                                   std::string group, storage::GroupStore::Offsets offsets);
-  asio::awaitable<kwire::ErrorCode> end_txn(std::string id, std::int64_t producer_id, std::int16_t epoch,
-                                            bool commit);
+                                                   std::string group, storage::GroupStore::Offsets offsets,
+                                                   bool v2 = false);
+  /// EndTxn; `v2` (EndTxn v5+) bumps the epoch. The answer carries the
+  /// producer id and epoch the producer goes on with.
+  asio::awaitable<ProducerIdAndEpoch> end_txn(std::string id, std::int64_t producer_id, std::int16_t epoch,
+                                              bool commit, bool v2 = false);
 
   /// Aborts transactions past their timeout (bumping the epoch, which
   /// fences their producer) and finishes prepared ones; the sweeps call it.
   asio::awaitable<void> expire();
+  /// Removes transactional ids idle past transactional.id.expiration.ms
+  /// (the sweeps call it every id_expiration_interval).
+  asio::awaitable<void> expire_ids();
 
   // ---- reads, from any thread ----
-  /// Produce's check of a transactional batch: its producer's transaction
-  /// is open and added the partition (INVALID_TXN_STATE otherwise), with
-  /// this epoch (INVALID_PRODUCER_EPOCH for an older one).
+  /// Produce's check of a transactional batch (KIP-890's verification):
+  /// its producer's transaction is open and added the partition
+  /// (INVALID_TXN_STATE otherwise), with this epoch (INVALID_PRODUCER_EPOCH
+  /// for any other), and is not ending (CONCURRENT_TRANSACTIONS); an
+  /// unknown producer id gives INVALID_PRODUCER_ID_MAPPING.
   kwire::ErrorCode may_write(std::int64_t producer_id, std::int16_t epoch, const storage::TopicPartition& tp) const;
   /// Whether a transaction holds offsets of the group for `tp` not yet
   /// committed (OffsetFetch's require_stable).
@@ -160,9 +196,12 @@ class TxnCoordinator {
   /// How a transaction's end bumps the epoch first: not at all (EndTxn),
   /// for a new producer with the id (its predecessor is fenced), or on a
   /// timeout, where the producer may claim the bumped epoch (KIP-588).
-  enum class Bump : std::uint8_t { none, new_producer, timeout };
+  /// `end_v2`: a V2 EndTxn, which always bumps (and may roll the producer
+  /// id over to `next_producer_id`).
+  enum class Bump : std::uint8_t { none, new_producer, timeout, end_v2 };
   /// Prepares and completes the transaction (see the top of the file).
-  asio::awaitable<kwire::ErrorCode> finish(std::string id, bool commit, Bump bump);
+  asio::awaitable<kwire::ErrorCode> finish(std::string id, bool commit, Bump bump,
+                                           std::int64_t next_producer_id = -1);
   /// Writes the markers and offsets of a prepared transaction and stores it
   /// complete; false if something must be retried.
   asio::awaitable<bool> complete(std::string id);
@@ -176,6 +215,7 @@ class TxnCoordinator {
   std::map<std::int64_t, std::string> by_producer_;
   std::set<std::string> finishing_;  // ids whose markers are being written (strand only)
   std::shared_ptr<asio::steady_timer> sweep_timer_;
+  std::chrono::steady_clock::time_point next_id_expiration_{};
   bool stopped_ = false;
 };
 

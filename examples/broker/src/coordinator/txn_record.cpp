@@ -9,7 +9,9 @@
 //   int32 n, n x string                                      groups
 //   int32 n, n x (string group, int32 m, m x (string topic, int32 partition,
 //     int64 offset, int32 leader epoch, string metadata, int64 timestamp))
-// where a string is int32 length and bytes.
+// where a string is int32 length and bytes. Version 1 adds, at the end:
+//   int8 v2 (Transactions V2 rules), int64 next producer id
+// Version 0 records are still read.
 #include <array>
 #include <cstring>
 
@@ -18,7 +20,7 @@
 namespace kwire_broker {
 namespace {
 
-constexpr std::int8_t record_version = 0;
+constexpr std::int8_t record_version = 1;
 
 constexpr std::array<std::string_view, 8> state_names = {
     "Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort", "Dead", "PrepareEpochFence",
@@ -108,6 +110,8 @@ std::vector<std::uint8_t> encode_txn(const TxnMetadata& t) {
       w.num(o.commit_timestamp);
     }
   }
+  w.num<std::int8_t>(t.v2 ? 1 : 0);
+  w.num(t.next_producer_id);
   return std::move(w.out);
 }
 
@@ -116,7 +120,7 @@ std::optional<TxnMetadata> decode_txn(const std::string& id, const std::vector<s
   TxnMetadata t;
   t.id = id;
   std::int8_t version = -1, state = 0;
-  if (!r.num(version) || version != record_version) return std::nullopt;
+  if (!r.num(version) || version < 0 || version > record_version) return std::nullopt;
   if (!r.num(t.producer_id) || !r.num(t.producer_epoch) || !r.num(t.last_producer_id) ||
       !r.num(t.last_producer_epoch) || !r.num(t.timeout_ms) || !r.num(state) || !r.num(t.start_ms) ||
       !r.num(t.update_ms))
@@ -150,6 +154,11 @@ std::optional<TxnMetadata> decode_txn(const std::string& id, const std::vector<s
         return std::nullopt;
       offsets[tp] = std::move(o);
     }
+  }
+  if (version >= 1) {
+    std::int8_t v2 = 0;
+    if (!r.num(v2) || !r.num(t.next_producer_id)) return std::nullopt;
+    t.v2 = v2 != 0;
   }
   return t;
 }

@@ -252,6 +252,9 @@ Settings make_settings(const Properties& p) {
       static_cast<std::int32_t>(p.get_int("transaction.max.timeout.ms", s.transaction_max_timeout_ms));
   s.transaction_abort_interval_ms = static_cast<std::int32_t>(p.get_int(
       "transaction.abort.timed.out.transaction.cleanup.interval.ms", s.transaction_abort_interval_ms));
+  s.transactional_id_expiration_ms = p.get_int("transactional.id.expiration.ms", s.transactional_id_expiration_ms);
+  s.transaction_id_removal_interval_ms = p.get_int("transactions.remove.expired.transaction.cleanup.interval.ms",
+                                                   s.transaction_id_removal_interval_ms);
   s.consumer_session_ms = static_cast<std::int32_t>(p.get_int("group.consumer.session.timeout.ms", s.consumer_session_ms));
   s.consumer_heartbeat_interval_ms =
       static_cast<std::int32_t>(p.get_int("group.consumer.heartbeat.interval.ms", s.consumer_heartbeat_interval_ms));

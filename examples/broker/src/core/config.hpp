@@ -72,6 +72,9 @@ struct Settings {
   std::int32_t transaction_max_timeout_ms = 900000;  // transaction.max.timeout.ms
   // transaction.abort.timed.out.transaction.cleanup.interval.ms
   std::int32_t transaction_abort_interval_ms = 10000;
+  std::int64_t transactional_id_expiration_ms = 604800000;  // transactional.id.expiration.ms (7 days)
+  // transactions.remove.expired.transaction.cleanup.interval.ms
+  std::int64_t transaction_id_removal_interval_ms = 3600000;
   // Consumer groups of the KIP-848 protocol.
   std::int32_t consumer_session_ms = 45000;            // group.consumer.session.timeout.ms
   std::int32_t consumer_heartbeat_interval_ms = 5000;  // group.consumer.heartbeat.interval.ms

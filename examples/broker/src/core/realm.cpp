@@ -24,6 +24,9 @@ Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Sto
     TxnCoordinator::Config tc;
     tc.max_timeout_ms = broker_.settings().transaction_max_timeout_ms;
     tc.sweep_interval = std::chrono::milliseconds(std::max(1, broker_.settings().transaction_abort_interval_ms));
+    tc.id_expiration_ms = broker_.settings().transactional_id_expiration_ms;
+    tc.id_expiration_interval =
+        std::chrono::milliseconds(std::max<std::int64_t>(1, broker_.settings().transaction_id_removal_interval_ms));
     // A marker moves the partition's last stable offset: read_committed
     // fetches waiting on it wake.
     tc.on_marker = [&n = broker_.notifier()](const storage::TopicPartition& tp) { n.notify(tp); };

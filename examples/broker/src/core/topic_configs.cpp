@@ -8,7 +8,10 @@ const std::vector<TopicConfigDef>& topic_config_defs(const Settings& s) {
   static const std::vector<TopicConfigDef> defs = [&s] {
     auto n = [](std::int64_t v) { return std::to_string(v); };
     std::vector<TopicConfigDef> d = {
-        {"cleanup.policy", "delete", 7, {"delete"}},
+        // compact: accepted for what needs it (Kafka Streams' changelogs):
+        // records must have keys, and the log is kept whole (nothing is
+        // compacted yet, nothing expires by time or size).
+        {"cleanup.policy", "delete", 7, {"delete", "compact", "compact,delete", "delete,compact"}},
         {"compression.type", "producer", 2, {"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}},
         {"delete.retention.ms", "86400000", 5, {}},
         {"file.delete.delay.ms", "60000", 5, {}},

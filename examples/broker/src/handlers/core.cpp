@@ -43,8 +43,7 @@ asio::awaitable<void> api_versions(Broker& b, Ctx& ctx, ApiVersionsRequest& req,
       co_return;
     }
   }
-  // The transaction APIs only where the store keeps transactions. No
-  // transaction.version feature is finalized: clients use Transactions V1.
+  // The transaction APIs only where the store keeps transactions.
   const bool transactions = ctx.realm().transactions() != nullptr;
   for (auto& e : handler_table()) {
     if (e.transactional && !transactions) continue;
@@ -68,6 +67,22 @@ asio::awaitable<void> api_versions(Broker& b, Ctx& ctx, ApiVersionsRequest& req,
     finalized.max_version_level = 1;
     resp.finalized_features.push_back(finalized);
     resp.finalized_features_epoch = 1;
+    // transaction.version 2 is Transactions V2 (KIP-890 part 2): clients
+    // that see it finalized end every transaction with an epoch bump and
+    // let Produce add partitions. Only where the store keeps transactions,
+    // as Kafka 4 finalizes it by default.
+    if (transactions) {
+      ApiVersionsResponse::SupportedFeatureKey txn_supported;
+      txn_supported.name = "transaction.version";
+      txn_supported.min_version = 0;
+      txn_supported.max_version = 2;
+      resp.supported_features.push_back(txn_supported);
+      ApiVersionsResponse::FinalizedFeatureKey txn_finalized;
+      txn_finalized.name = "transaction.version";
+      txn_finalized.min_version_level = 2;
+      txn_finalized.max_version_level = 2;
+      resp.finalized_features.push_back(txn_finalized);
+    }
   }
   co_return;
 }

@@ -1,6 +1,7 @@
 // Produce, Fetch, ListOffsets, OffsetForLeaderEpoch and DeleteRecords.
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -39,11 +40,43 @@ struct QueuedAppends {
   std::vector<std::shared_ptr<PendingAppend>> appends;
 };
 
+/// A transactional batch may go to a partition its producer's open
+/// transaction holds (KIP-890 part 1: a late write of an ended transaction
+/// must not land after its marker). Produce v12+ comes from a Transactions
+/// V2 client: the partition is added to the transaction here, as Kafka's
+/// leader asks its coordinator to. The coordinator's errors become the ones
+/// Kafka's Produce answers with: PRODUCER_FENCED as INVALID_PRODUCER_EPOCH,
+/// a partition outside the transaction as TRANSACTION_ABORTABLE from v11
+/// (INVALID_TXN_STATE before), a transaction still ending (or a coordinator
+/// that cannot answer) as NOT_ENOUGH_REPLICAS, which clients retry.
+asio::awaitable<kwire::ErrorCode> admit_transactional(Ctx& ctx, TxnCoordinator& txns, const storage::BatchInfo& info,
+                                                      const TopicPartition& tp, const std::string& txn_id) {
+  using kwire::ErrorCode;
+  ErrorCode e = txns.may_write(info.producer_id, info.producer_epoch, tp);
+  if (e == ErrorCode::InvalidTxnState && ctx.version >= 12 && !txn_id.empty()) {
+    std::vector<TopicPartition> partitions{tp};  // named: g++ 12 mishandles temporaries in coroutine calls
+    auto op = txns.add_partitions(txn_id, info.producer_id, info.producer_epoch, std::move(partitions), true);
+    auto added = co_await asio::co_spawn(txns.strand(), std::move(op), asio::use_awaitable);
+    e = added.error;
+  }
+  switch (e) {
+    case ErrorCode::None: co_return e;
+    case ErrorCode::ProducerFenced: co_return ErrorCode::InvalidProducerEpoch;
+    case ErrorCode::InvalidTxnState:
+      co_return ctx.version >= 11 ? ErrorCode::TransactionAbortable : ErrorCode::InvalidTxnState;
+    case ErrorCode::ConcurrentTransactions:
+    case ErrorCode::CoordinatorNotAvailable:
+    case ErrorCode::CoordinatorLoadInProgress:
+    case ErrorCode::NotCoordinator: co_return ErrorCode::NotEnoughReplicas;
+    default: co_return e;
+  }
+}
+
 /// Checks every batch of one partition's record set and queues the appends
 /// (in order); errors go to `pr`.
 asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicInfo& topic, std::int16_t acks,
-                                      ProduceResponse::PartitionProduceResponse& pr, records_view records,
-                                      QueuedAppends& q) {
+                                      const std::string& txn_id, ProduceResponse::PartitionProduceResponse& pr,
+                                      records_view records, QueuedAppends& q) {
   TopicPartition tp{topic.name, pr.index};
   auto lr = co_await ctx.realm().log(tp);
   if (!lr.ok()) {
@@ -71,14 +104,15 @@ asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicI
     }
     co_return;
   }
-  // Transactions V1: a transactional batch goes only to a partition its
-  // producer's open transaction added (AddPartitionsToTxn).
   if (auto* txns = ctx.realm().transactions()) {
     for (const auto& batch : checked.batches) {
       if (!batch.info.transactional) continue;
-      const auto e = txns->may_write(batch.info.producer_id, batch.info.producer_epoch, tp);
+      const auto e = co_await admit_transactional(ctx, *txns, batch.info, tp, txn_id);
       if (e != kwire::ErrorCode::None) {
         pr.error_code = ctx.note(e);
+        if (e == kwire::ErrorCode::InvalidTxnState) pr.error_message = "Partition was not added to the transaction";
+        if (e == kwire::ErrorCode::NotEnoughReplicas)
+          pr.error_message = "Unable to verify the partition has been added to the transaction";
         co_return;
       }
     }
@@ -131,6 +165,7 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
   ctx.no_response = req.acks == 0;
   bool acks_ok = req.acks == 0 || req.acks == 1 || req.acks == -1;
   auto& catalog = ctx.realm().store().topics();
+  const std::string txn_id(req.transactional_id ? *req.transactional_id : std::string_view{});
   // The response first, so that partitions can be filled in place later.
   resp.responses.resize(req.topic_data.size());
   std::vector<QueuedAppends> queued;
@@ -166,7 +201,7 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
         pr.error_code = ctx.note(kwire::ErrorCode::NotLeaderOrFollower);
       } else {
         QueuedAppends q;
-        co_await queue_partition(b, ctx, *info, req.acks, pr, pd.records, q);
+        co_await queue_partition(b, ctx, *info, req.acks, txn_id, pr, pd.records, q);
         if (q.pr) queued.push_back(std::move(q));
       }
     }

@@ -62,10 +62,19 @@ asio::awaitable<std::map<TopicPartition, ErrorCode>> add_or_verify(Ctx& ctx, std
     co_return out;
   }
   if (verify_only) {
-    for (const auto& tp : partitions) out[tp] = c->may_write(producer_id, epoch, tp);
+    // As Kafka's coordinator answers a leader's verification: a partition
+    // outside the transaction TRANSACTION_ABORTABLE, another epoch
+    // PRODUCER_FENCED.
+    for (const auto& tp : partitions) {
+      auto e = c->may_write(producer_id, epoch, tp);
+      if (e == ErrorCode::InvalidTxnState) e = ErrorCode::TransactionAbortable;
+      if (e == ErrorCode::InvalidProducerEpoch) e = ErrorCode::ProducerFenced;
+      out[tp] = e;
+    }
     co_return out;
   }
-  auto op = c->add_partitions(std::move(id), producer_id, epoch, partitions);
+  // Version 5 is what a broker sends for a Transactions V2 produce.
+  auto op = c->add_partitions(std::move(id), producer_id, epoch, partitions, ctx.version >= 5);
   const auto r = co_await asio::co_spawn(c->strand(), std::move(op), asio::use_awaitable);
   for (const auto& tp : partitions) {
     ErrorCode e = r.error;
@@ -172,9 +181,16 @@ asio::awaitable<void> txn_offset_commit(Broker&, Ctx& ctx, TxnOffsetCommitReques
     }
   }
   if (error == ErrorCode::None && !offsets.empty()) {
+    // v5+ comes from a Transactions V2 client: the commit adds the group to
+    // the transaction (no AddOffsetsToTxn before it).
     auto op = c->commit_offsets(std::string(req.transactional_id), req.producer_id, req.producer_epoch, group,
-                                std::move(offsets));
+                                std::move(offsets), ctx.version >= 5);
     error = co_await asio::co_spawn(c->strand(), std::move(op), asio::use_awaitable);
+    // A group outside the transaction: TRANSACTION_ABORTABLE for clients
+    // that know it (v4+), as Kafka's verification answers; a transaction
+    // still ending: retriable for the client.
+    if (error == ErrorCode::InvalidTxnState && ctx.version >= 4) error = ErrorCode::TransactionAbortable;
+    if (error == ErrorCode::ConcurrentTransactions) error = ErrorCode::CoordinatorNotAvailable;
   }
   for (const auto& t : req.topics) {
     auto& tr = resp.topics.emplace_back();
@@ -197,12 +213,15 @@ asio::awaitable<void> end_txn(Broker&, Ctx& ctx, EndTxnRequest& req, EndTxnRespo
     resp.error_code = ctx.note(ErrorCode::UnsupportedVersion);
     co_return;
   }
-  auto op = c->end_txn(std::string(req.transactional_id), req.producer_id, req.producer_epoch, req.committed);
-  const ErrorCode e = co_await asio::co_spawn(c->strand(), std::move(op), asio::use_awaitable);
-  resp.error_code = ctx.note(for_version(e, ctx.version, 2));
-  if (e == ErrorCode::None && ctx.version >= 5) {
-    resp.producer_id = req.producer_id;
-    resp.producer_epoch = req.producer_epoch;
+  // v5+ is Transactions V2: every end bumps the epoch, and the answer
+  // names the producer id and epoch of the next transaction.
+  auto op = c->end_txn(std::string(req.transactional_id), req.producer_id, req.producer_epoch, req.committed,
+                       ctx.version >= 5);
+  const auto r = co_await asio::co_spawn(c->strand(), std::move(op), asio::use_awaitable);
+  resp.error_code = ctx.note(for_version(r.error, ctx.version, 2));
+  if (ctx.version >= 5) {
+    resp.producer_id = r.error == ErrorCode::None ? r.producer_id : -1;
+    resp.producer_epoch = r.error == ErrorCode::None ? r.producer_epoch : std::int16_t{-1};
   }
 }
 
@@ -359,9 +378,7 @@ std::vector<HandlerEntry> txn_handlers() {
       txn_api<AddPartitionsToTxnRequest, add_partitions_to_txn>(0, 5),
       txn_api<AddOffsetsToTxnRequest, add_offsets_to_txn>(0, 4),
       txn_api<TxnOffsetCommitRequest, txn_offset_commit>(0, 6),
-      // v5 belongs to Transactions V2, which clients use only when the
-      // transaction.version feature says so (it is not finalized here): it
-      // is answered as v4, with the producer id and epoch unchanged.
+      // v5 is Transactions V2 (ApiVersions finalizes transaction.version 2).
       txn_api<EndTxnRequest, end_txn>(0, 5),
       txn_api<DescribeTransactionsRequest, describe_transactions>(0, 0),
       txn_api<ListTransactionsRequest, list_transactions>(0, 2),

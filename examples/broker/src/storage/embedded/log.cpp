@@ -31,6 +31,12 @@ void Log::set_configs(const Configs& c) {
   segment_ms_ = config_int(c, "segment.ms", opts_.segment_ms);
   retention_ms_ = config_int(c, "retention.ms", opts_.retention_ms);
   retention_bytes_ = config_int(c, "retention.bytes", opts_.retention_bytes);
+  // A compacted topic without "delete" in its policy is never cut by time
+  // or size (Kafka compacts it instead; this store keeps it whole).
+  if (auto it = c.find("cleanup.policy"); it != c.end() && it->second.find("delete") == std::string::npos) {
+    retention_ms_ = -1;
+    retention_bytes_ = -1;
+  }
   flush_every_ = config_int(c, "flush.messages", opts_.flush == FlushPolicy::every_append ? 1 : 0) == 1;
 }
 

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Kafka Streams exactly_once_v2 (java/StreamsEos.java): a word count with a
+# state store keeps exact counts while the application and then the broker
+# are killed with SIGKILL and restarted mid-stream.
+source "$(dirname "$0")/lib.sh"
+STREAMS_CP="$("$ROOT/tools/peers/kafka-classpath.sh" kafka-streams)"
+eos() { java -cp "$STREAMS_CP" "$ROOT/tests/interop/java/StreamsEos.java" "$BOOTSTRAP" "$@"; }
+STATE_DIR="$WORK/streams-state"
+APP_LOG="$WORK/app.log"
+APP_PID=""
+start_app() {
+  # java itself in the background (not a function's subshell): its pid is
+  # what kill -9 must hit.
+  java -cp "$STREAMS_CP" "$ROOT/tests/interop/java/StreamsEos.java" "$BOOTSTRAP" app "$STATE_DIR" >>"$APP_LOG" 2>&1 &
+  APP_PID=$!
+}
+stop_all() {
+  local rc=$?
+  set +e
+  if [[ -n "$APP_PID" ]]; then
+    kill -9 "$APP_PID" 2>/dev/null
+    wait "$APP_PID" 2>/dev/null
+  fi
+  if [[ $rc -ne 0 ]]; then
+    echo "---- application log (last 60 lines) ----" >&2
+    tail -n 60 "$APP_LOG" >&2
+  fi
+  # lib.sh's cleanup stops the broker and reads the exit status from $?.
+  (exit $rc)
+  cleanup
+}
+trap stop_all EXIT
+
+start_broker
+eos setup
+eos produce 0 400
+start_app
+# Part of the first lines counted: the application dies without warning.
+eos wait-consumed 100
+kill -9 "$APP_PID"
+wait "$APP_PID" 2>/dev/null || true
+eos produce 400 800
+start_app
+# The broker dies under the running application, and comes back.
+eos wait-consumed 500
+kill -9 "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+restart_broker
+eos produce 800 1200
+eos wait-consumed 1200
+# Still running (it would have died on a fatal error): stop it cleanly.
+kill -TERM "$APP_PID"
+wait "$APP_PID" 2>/dev/null || true
+APP_PID=""
+eos verify 1200
