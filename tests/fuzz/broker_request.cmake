@@ -41,6 +41,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/protocol/internal_topics.cpp
     ${s}/protocol/reply.cpp
     ${s}/storage/open.cpp
+    ${s}/storage/embedded/acl_store.cpp
     ${s}/storage/embedded/catalog.cpp
     ${s}/storage/embedded/credential_store.cpp
     ${s}/storage/embedded/file_cache.cpp
