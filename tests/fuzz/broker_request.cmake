@@ -17,6 +17,8 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/coordinator/group_coordinator.cpp
     ${s}/coordinator/txn_coordinator.cpp
     ${s}/coordinator/txn_record.cpp
+    ${s}/core/acl.cpp
+    ${s}/core/authorizer.cpp
     ${s}/core/broker.cpp
     ${s}/core/cluster.cpp
     ${s}/core/config.cpp
@@ -25,6 +27,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/core/realm.cpp
     ${s}/core/scram.cpp
     ${s}/core/topic_configs.cpp
+    ${s}/handlers/acls.cpp
     ${s}/handlers/admin.cpp
     ${s}/handlers/consumer_groups.cpp
     ${s}/handlers/core.cpp
@@ -34,6 +37,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/handlers/sasl.cpp
     ${s}/handlers/txn.cpp
     ${s}/handlers/scram_credentials.cpp
+    ${s}/protocol/authorize.cpp
     ${s}/protocol/batch_validator.cpp
     ${s}/protocol/context.cpp
     ${s}/protocol/dispatch.cpp

@@ -87,6 +87,15 @@ struct Settings {
     std::int32_t iterations = 4096;
   };
   std::vector<ScramUser> scram_users;
+  /// ACLs (core/authorizer.hpp): authorizer.class.name, any non-empty value
+  /// turns kwire's built-in authorizer on; super.users (semicolon-separated
+  /// principals); allow.everyone.if.no.acl.found.
+  std::string authorizer;
+  std::vector<std::string> super_users;
+  bool allow_everyone_if_no_acl = false;
+  /// connection.failed.authentication.delay.ms: a failed login is answered
+  /// this much later, so that guessing passwords is slow.
+  std::int64_t failed_auth_delay_ms = 100;
   std::string metrics_listener;                   // host:port for /metrics, empty: off
   std::string storage = "embedded";
   std::string tenant = "public";

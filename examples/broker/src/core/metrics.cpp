@@ -76,6 +76,9 @@ std::string Metrics::render() const {
   out += fmt::format("# HELP kwire_tls_handshakes_failed_total TLS handshakes that failed or timed out.\n"
                      "# TYPE kwire_tls_handshakes_failed_total counter\nkwire_tls_handshakes_failed_total {}\n",
                      tls_handshakes_failed.load());
+  out += fmt::format("# HELP kwire_authentication_failures_total SASL logins refused (wrong password, unknown user, bad exchange).\n"
+                     "# TYPE kwire_authentication_failures_total counter\nkwire_authentication_failures_total {}\n",
+                     authentication_failures.load());
   out += fmt::format("# HELP kwire_accept_errors_total Connections the listeners failed to accept (out of file "
                      "descriptors or memory).\n# TYPE kwire_accept_errors_total counter\nkwire_accept_errors_total {}\n",
                      accept_errors.load());

@@ -49,7 +49,10 @@ struct SessionState {
   bool raw_sasl_next = false;     // after SaslHandshake v0 the next frame is a bare token
   std::string sasl_mechanism;     // the one SaslHandshake chose
   std::shared_ptr<scram::Server> scram;  // a SCRAM exchange under way
-  std::string principal = "ANONYMOUS";
+  /// Who the client is, as ACLs name it: User:<SASL user>, User:<mapped
+  /// certificate subject>, or User:ANONYMOUS (PLAINTEXT, and TLS without a
+  /// client certificate), as in Kafka.
+  std::string principal = "User:ANONYMOUS";
   /// The namespace this client works in: the broker's own, or for a SASL
   /// user named tenant/namespace, that one.
   Realm* realm = nullptr;
