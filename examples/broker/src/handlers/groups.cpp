@@ -353,6 +353,10 @@ asio::awaitable<void> offset_fetch(Broker& b, Ctx& ctx, OffsetFetchRequest& req,
     auto& gr = resp.groups.emplace_back();
     gr.group_id = rg.group_id;
     std::string gid(rg.group_id);
+    if (group_denied(b, ctx, acl::Operation::describe, gid)) {  // before anything about its members
+      gr.error_code = ctx.note(kwire::ErrorCode::GroupAuthorizationFailed);
+      continue;
+    }
     if (ctx.version >= 9 && (rg.member_epoch >= 0 || (rg.member_id && !rg.member_id->empty()))) {
       std::optional<kwire::ErrorCode> member_error;
       std::string member(rg.member_id ? *rg.member_id : std::string_view{});
