@@ -17,6 +17,8 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/coordinator/group_coordinator.cpp
     ${s}/coordinator/txn_coordinator.cpp
     ${s}/coordinator/txn_record.cpp
+    ${s}/core/acl.cpp
+    ${s}/core/authorizer.cpp
     ${s}/core/broker.cpp
     ${s}/core/cluster.cpp
     ${s}/core/config.cpp
@@ -26,6 +28,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/core/jwt.cpp
     ${s}/core/scram.cpp
     ${s}/core/topic_configs.cpp
+    ${s}/handlers/acls.cpp
     ${s}/handlers/admin.cpp
     ${s}/handlers/consumer_groups.cpp
     ${s}/handlers/core.cpp
@@ -35,6 +38,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/handlers/sasl.cpp
     ${s}/handlers/txn.cpp
     ${s}/handlers/scram_credentials.cpp
+    ${s}/protocol/authorize.cpp
     ${s}/protocol/batch_validator.cpp
     ${s}/protocol/context.cpp
     ${s}/protocol/dispatch.cpp
@@ -42,6 +46,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/protocol/internal_topics.cpp
     ${s}/protocol/reply.cpp
     ${s}/storage/open.cpp
+    ${s}/storage/embedded/acl_store.cpp
     ${s}/storage/embedded/catalog.cpp
     ${s}/storage/embedded/credential_store.cpp
     ${s}/storage/embedded/file_cache.cpp

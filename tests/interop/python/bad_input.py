@@ -181,9 +181,9 @@ def main():
     s.sendall(request(999, 0, 7))
     expect_closed(s, "unknown API key")
 
-    # An API kwire-broker does not implement (DescribeAcls).
+    # An API kwire-broker does not implement (CreateDelegationToken).
     s = connect(addr)
-    s.sendall(request(29, 0, 8, b"\x00" * 16))
+    s.sendall(request(38, 1, 8, b"\x00" * 16))
     expect_closed(s, "unimplemented API")
 
     # Unsupported version of a known API (Metadata v99).
@@ -202,7 +202,7 @@ def main():
     if corr != 10 or error != 35 or count < 10:
         fail(f"ApiVersions v99 answer: correlation {corr}, error {error}, {count} APIs")
     keys = {struct.unpack(">hhh", frame[10 + 6 * i:16 + 6 * i])[0] for i in range(count)}
-    if 18 not in keys or 0 not in keys or 29 in keys:
+    if 18 not in keys or 0 not in keys or 38 in keys:
         fail(f"advertised APIs: {sorted(keys)}")
     s.close()
 

@@ -18,7 +18,14 @@ Broker::Broker(Settings settings, StorageOpener open, std::vector<asio::io_conte
       open_(std::move(open)),
       ios_(std::move(ios)),
       fetch_sessions_({.slots = static_cast<std::size_t>(settings_.fetch_session_slots),
-                       .max_partitions = static_cast<std::size_t>(settings_.fetch_session_max_partitions)}) {
+                       .max_partitions = static_cast<std::size_t>(settings_.fetch_session_max_partitions)}),
+      authorizer_(AuthorizerConfig{.enabled = !settings_.authorizer.empty(),
+                                   .super_users = {settings_.super_users.begin(), settings_.super_users.end()},
+                                   .allow_if_no_acl = settings_.allow_everyone_if_no_acl},
+                  [this] {
+                    storage::AclStore* store = default_realm_ ? default_realm_->store().acls() : nullptr;
+                    return store ? store->acls() : std::make_shared<const std::vector<storage::AclBinding>>();
+                  }) {
   metrics_.partitions = [this] { return partitions_.load(std::memory_order_relaxed); };
   metrics_.fetch_sessions = [this] { return static_cast<std::int64_t>(fetch_sessions_.sessions()); };
   metrics_.fetch_session_partitions = [this] { return static_cast<std::int64_t>(fetch_sessions_.partitions()); };
@@ -33,6 +40,13 @@ void Broker::start() {
   storage::Namespace ns{settings_.tenant, settings_.ns};
   default_realm_ = std::make_unique<Realm>(*this, ns, open_(ns));
   default_realm_->start();
+  if (authorizer_.enabled()) {
+    if (auto* acls = default_realm_->store().acls())
+      KB_INFO("ACLs enforced: {} binding(s), {} super user(s)", acls->acls()->size(), settings_.super_users.size());
+    else
+      KB_WARN("authorizer.class.name is set but this storage keeps no ACLs: only super users are let through{}",
+              settings_.allow_everyone_if_no_acl ? " (and everyone, by allow.everyone.if.no.acl.found)" : "");
+  }
   wait_at_startup(count_partitions());
 }
 

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/authorizer.hpp"
 #include "core/config.hpp"
 #include "core/jwt.hpp"
 #include "core/metrics.hpp"
@@ -57,6 +58,9 @@ class Broker {
   /// Incremental fetch sessions, for every namespace (each session is tied
   /// to its own).
   FetchSessionCache& fetch_sessions() noexcept { return fetch_sessions_; }
+  /// ACLs: the bindings of the default namespace's store decide for every
+  /// namespace (as SCRAM credentials live there).
+  const Authorizer& authorizer() const noexcept { return authorizer_; }
   asio::io_context& io() noexcept { return *ios_.front(); }
   /// The keys OAUTHBEARER tokens are checked with; nullptr when OAUTHBEARER
   /// is not enabled.
@@ -87,6 +91,7 @@ class Broker {
   DataNotifier notifier_;
   FetchSessionCache fetch_sessions_;
   std::unique_ptr<oauth::KeySetFile> oauth_keys_;
+  Authorizer authorizer_;
   std::atomic<bool> stopping_{false};
   /// The default realm's partition count, for the gauge: counted where
   /// storage may be awaited, read where it may not.

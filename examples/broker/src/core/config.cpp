@@ -281,6 +281,15 @@ Settings make_settings(const Properties& p) {
       at = comma + 1;
     }
   }
+  s.authorizer = trim(p.get("authorizer.class.name", ""));
+  {
+    std::stringstream users(p.get("super.users", ""));
+    for (std::string u; std::getline(users, u, ';');)
+      if (!trim(u).empty()) s.super_users.push_back(trim(u));
+  }
+  s.allow_everyone_if_no_acl = p.get_bool("allow.everyone.if.no.acl.found", false);
+  s.failed_auth_delay_ms = p.get_int("connection.failed.authentication.delay.ms", s.failed_auth_delay_ms);
+  if (s.failed_auth_delay_ms < 0) throw std::runtime_error("connection.failed.authentication.delay.ms must not be negative");
   s.metrics_listener = p.get("kwire.metrics.listener", "");
   s.storage = p.get("kwire.storage", "embedded");
   s.tenant = p.get("kafkaTenant", p.get("kwire.tenant", "public"));

@@ -102,6 +102,15 @@ struct Settings {
   /// connections.max.reauth.ms (KIP-368): a SASL session's longest life
   /// before the client must log in again on its connection; 0: for ever.
   std::int64_t reauth_ms = 0;
+  /// ACLs (core/authorizer.hpp): authorizer.class.name, any non-empty value
+  /// turns kwire's built-in authorizer on; super.users (semicolon-separated
+  /// principals); allow.everyone.if.no.acl.found.
+  std::string authorizer;
+  std::vector<std::string> super_users;
+  bool allow_everyone_if_no_acl = false;
+  /// connection.failed.authentication.delay.ms: a failed login is answered
+  /// this much later, so that guessing passwords is slow.
+  std::int64_t failed_auth_delay_ms = 100;
   std::string metrics_listener;                   // host:port for /metrics, empty: off
   std::string storage = "embedded";
   std::string tenant = "public";

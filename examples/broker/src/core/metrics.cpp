@@ -79,6 +79,9 @@ std::string Metrics::render() const {
   out += fmt::format("# HELP kwire_sasl_reauthentications_total SASL logins again on an authenticated connection (KIP-368).\n"
                      "# TYPE kwire_sasl_reauthentications_total counter\nkwire_sasl_reauthentications_total {}\n",
                      sasl_reauthentications.load());
+  out += fmt::format("# HELP kwire_authentication_failures_total SASL logins refused (wrong password, unknown user, bad exchange).\n"
+                     "# TYPE kwire_authentication_failures_total counter\nkwire_authentication_failures_total {}\n",
+                     authentication_failures.load());
   out += fmt::format("# HELP kwire_accept_errors_total Connections the listeners failed to accept (out of file "
                      "descriptors or memory).\n# TYPE kwire_accept_errors_total counter\nkwire_accept_errors_total {}\n",
                      accept_errors.load());

@@ -42,6 +42,7 @@ class Metrics {
   std::atomic<std::uint64_t> records_in{0};
   std::atomic<std::uint64_t> tls_handshakes_failed{0};  // failed or timed out TLS handshakes
   std::atomic<std::uint64_t> sasl_reauthentications{0};  // logins again on an authenticated connection
+  std::atomic<std::uint64_t> authentication_failures{0};  // failed SASL logins
   std::atomic<std::uint64_t> accept_errors{0};     // failed accepts (e.g. out of descriptors)
   std::atomic<std::uint64_t> frames_refused{0};    // frames closed from their size prefix alone
   std::atomic<std::uint64_t> incremental_fetches{0};  // Fetch requests answered in a session

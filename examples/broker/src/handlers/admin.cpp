@@ -1,5 +1,6 @@
 // CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs
 // and IncrementalAlterConfigs.
+#include "protocol/authorize.hpp"
 #include "protocol/registry.hpp"
 #include "kwire/messages/alter_configs_request.hpp"
 #include "kwire/messages/alter_configs_response.hpp"
@@ -50,7 +51,20 @@ bool valid_topic_name(std::string_view n) {
   return true;
 }
 
+/// The ACL check of a config resource: a topic's configs by the topic, the
+/// broker's by the cluster. Returns the error to answer, or None.
+kwire::ErrorCode config_access(Broker& b, const Ctx& ctx, std::int8_t resource_type, std::string_view name,
+                               acl::Operation op) {
+  if (resource_type == resource_topic)
+    return allowed_on_topic(b, ctx, op, name) ? kwire::ErrorCode::None : kwire::ErrorCode::TopicAuthorizationFailed;
+  if (resource_type == resource_broker)
+    return allowed_on_cluster(b, ctx, op) ? kwire::ErrorCode::None : kwire::ErrorCode::ClusterAuthorizationFailed;
+  return kwire::ErrorCode::None;
+}
+
 asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& req, CreateTopicsResponse& resp) {
+  // CREATE on the cluster allows every topic; otherwise on each topic.
+  const bool cluster_create = allowed_on_cluster(b, ctx, acl::Operation::create);
   const auto& st = b.settings();
   auto& catalog = ctx.realm().store().topics();
   for (auto& t : req.topics) {
@@ -64,6 +78,10 @@ asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& re
       if (ctx.version >= 5) r.configs = std::nullopt;
     };
     std::string name(t.name);
+    if (!cluster_create && !allowed_on_topic(b, ctx, acl::Operation::create, name)) {
+      fail(kwire::ErrorCode::TopicAuthorizationFailed, "Authorization failed.");
+      continue;
+    }
     if (!valid_topic_name(name)) {
       fail(kwire::ErrorCode::InvalidTopicException, "Topic name '" + name + "' is illegal");
       continue;
@@ -146,7 +164,7 @@ asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& re
   }
 }
 
-asio::awaitable<void> delete_topics(Broker&, Ctx& ctx, DeleteTopicsRequest& req, DeleteTopicsResponse& resp) {
+asio::awaitable<void> delete_topics(Broker& b, Ctx& ctx, DeleteTopicsRequest& req, DeleteTopicsResponse& resp) {
   auto& catalog = ctx.realm().store().topics();
   std::vector<std::pair<std::optional<std::string>, kwire::Uuid>> wanted;
   if (ctx.version >= 6) {
@@ -165,6 +183,12 @@ asio::awaitable<void> delete_topics(Broker&, Ctx& ctx, DeleteTopicsRequest& req,
       info = catalog.find_topic(id.bytes);
     }
     r.topic_id = id;
+    // DELETE on the topic; by id, an unknown id has no name to check.
+    const std::optional<std::string> checked = name ? name : info ? std::optional<std::string>(info->name) : std::nullopt;
+    if (checked && !allowed_on_topic(b, ctx, acl::Operation::del, *checked)) {
+      r.error_code = ctx.note(kwire::ErrorCode::TopicAuthorizationFailed);
+      continue;
+    }
     const auto internal = name ? internal_topics::find(ctx.realm(), *name) : internal_topics::find_by_id(ctx.realm(), id.bytes);
     if (internal) {
       r.name = ctx.keep(internal->name);
@@ -190,13 +214,17 @@ asio::awaitable<void> delete_topics(Broker&, Ctx& ctx, DeleteTopicsRequest& req,
   }
 }
 
-asio::awaitable<void> create_partitions(Broker&, Ctx& ctx, CreatePartitionsRequest& req,
+asio::awaitable<void> create_partitions(Broker& b, Ctx& ctx, CreatePartitionsRequest& req,
                                         CreatePartitionsResponse& resp) {
   auto& catalog = ctx.realm().store().topics();
   for (auto& t : req.topics) {
     auto& r = resp.results.emplace_back();
     r.name = t.name;
     auto info = catalog.find_topic(std::string(t.name));
+    if (!allowed_on_topic(b, ctx, acl::Operation::alter, t.name)) {
+      r.error_code = ctx.note(kwire::ErrorCode::TopicAuthorizationFailed);
+      continue;
+    }
     if (internal_topics::find(ctx.realm(), t.name)) {
       // Its partitions are the group shards: their number is the storage's.
       r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
@@ -238,6 +266,11 @@ asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsReque
         if (k == name) return true;
       return false;
     };
+    if (auto denied = config_access(b, ctx, res.resource_type, res.resource_name, acl::Operation::describe_configs);
+        denied != kwire::ErrorCode::None) {
+      r.error_code = ctx.note(denied);
+      continue;
+    }
     if (res.resource_type == resource_topic) {
       auto info = catalog.find_topic(std::string(res.resource_name));
       if (!info) info = internal_topics::find(ctx.realm(), res.resource_name);
@@ -339,6 +372,11 @@ asio::awaitable<void> incremental_alter_configs(Broker& b, Ctx& ctx, Incremental
     auto& r = resp.responses.emplace_back();
     r.resource_type = res.resource_type;
     r.resource_name = res.resource_name;
+    if (auto denied = config_access(b, ctx, res.resource_type, res.resource_name, acl::Operation::alter_configs);
+        denied != kwire::ErrorCode::None) {
+      r.error_code = ctx.note(denied);
+      continue;
+    }
     if (res.resource_type != resource_topic) {
       r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
       r.error_message = "Only topic configs can be altered";
@@ -392,6 +430,11 @@ asio::awaitable<void> alter_configs(Broker& b, Ctx& ctx, AlterConfigsRequest& re
     auto& r = resp.responses.emplace_back();
     r.resource_type = res.resource_type;
     r.resource_name = res.resource_name;
+    if (auto denied = config_access(b, ctx, res.resource_type, res.resource_name, acl::Operation::alter_configs);
+        denied != kwire::ErrorCode::None) {
+      r.error_code = ctx.note(denied);
+      continue;
+    }
     if (res.resource_type != resource_topic) {
       r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
       r.error_message = "Only topic configs can be altered";

@@ -18,6 +18,7 @@
 #include "kwire/messages/metadata_request.hpp"
 #include "kwire/messages/metadata_response.hpp"
 #include "coordinator/txn_coordinator.hpp"
+#include "protocol/authorize.hpp"
 #include "protocol/internal_topics.hpp"
 #include "core/log.hpp"
 
@@ -146,11 +147,15 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
   auto& catalog = ctx.realm().store().topics();
   bool all = !req.topics || (ctx.version == 0 && req.topics->empty());
   bool auto_create = st.auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
+  // Every topic the principal may not DESCRIBE is left out of the list of
+  // all topics, and answered TOPIC_AUTHORIZATION_FAILED when named.
+  auto describable = [&](std::string_view name) { return allowed_on_topic(b, ctx, acl::Operation::describe, name); };
   if (all) {
     auto r = co_await catalog.list_topics();
     for (auto& t : r.value)
-      if (!internal_topics::is_internal(t.name)) resp.topics.push_back(describe_topic(view, ctx, t));
-    if (auto t = internal_topics::group_offsets_topic(ctx.realm())) resp.topics.push_back(describe_topic(view, ctx, *t));
+      if (!internal_topics::is_internal(t.name) && describable(t.name)) resp.topics.push_back(describe_topic(view, ctx, t));
+    if (auto t = internal_topics::group_offsets_topic(ctx.realm()); t && describable(t->name))
+      resp.topics.push_back(describe_topic(view, ctx, *t));
   } else {
     // A topic another gateway created is not in this one's memory yet: one
     // refresh of the catalog per request that names an unknown topic.
@@ -161,6 +166,13 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
       }
     }
     for (auto& rt : *req.topics) {
+      if (rt.name && !rt.name->empty() && !describable(*rt.name)) {
+        MetadataResponse::MetadataResponseTopic m;
+        m.name = *rt.name;
+        m.error_code = ctx.note(kwire::ErrorCode::TopicAuthorizationFailed);
+        resp.topics.push_back(std::move(m));
+        continue;
+      }
       std::optional<storage::TopicInfo> t;
       // Asked by name, Kafka creates its internal topic whatever
       // auto.create.topics.enable says, if the request allows creation.
@@ -174,10 +186,10 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
         // names this way (with an empty name, from Kafka's Java client).
         t = catalog.find_topic(rt.topic_id.bytes);
         if (!t) t = internal_topics::find_by_id(ctx.realm(), rt.topic_id.bytes);
-        if (!t) {
+        if (!t || !describable(t->name)) {
           MetadataResponse::MetadataResponseTopic m;
           m.topic_id = rt.topic_id;
-          m.error_code = ctx.note(kwire::ErrorCode::UnknownTopicId);
+          m.error_code = ctx.note(t ? kwire::ErrorCode::TopicAuthorizationFailed : kwire::ErrorCode::UnknownTopicId);
           resp.topics.push_back(std::move(m));
           continue;
         }
@@ -185,6 +197,15 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
       std::string name(rt.name ? *rt.name : std::string_view{});
       kwire::ErrorCode create_error = kwire::ErrorCode::None;
       if (!t && auto_create && valid_topic_name(name) && !internal_topics::is_internal(name)) {
+        // Creating needs CREATE on the cluster or on the topic.
+        if (!allowed_on_cluster(b, ctx, acl::Operation::create) &&
+            !allowed_on_topic(b, ctx, acl::Operation::create, name)) {
+          MetadataResponse::MetadataResponseTopic m;
+          m.name = ctx.keep(name);
+          m.error_code = ctx.note(kwire::ErrorCode::TopicAuthorizationFailed);
+          resp.topics.push_back(std::move(m));
+          continue;
+        }
         auto c = co_await ctx.realm().auto_create(name);
         if (c.ok())
           t = c.value;
@@ -204,8 +225,13 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
     }
   }
   if (req.include_topic_authorized_operations)
-    for (auto& t : resp.topics) t.topic_authorized_operations = 0b0000'1111'1111'1000;
-  if (req.include_cluster_authorized_operations) resp.cluster_authorized_operations = 0b0001'1111'1000;
+    for (auto& t : resp.topics)
+      if (t.error_code == kwire::ErrorCode::None && t.name)
+        t.topic_authorized_operations =
+            authorized_operations(b, ctx, acl::ResourceType::topic, *t.name, 0b0000'1111'1111'1000);
+  if (req.include_cluster_authorized_operations)
+    resp.cluster_authorized_operations =
+        authorized_operations(b, ctx, acl::ResourceType::cluster, acl::cluster_name, 0b0001'1111'1000);
 }
 
 asio::awaitable<void> describe_cluster(Broker& b, Ctx& ctx, DescribeClusterRequest& req, DescribeClusterResponse& resp) {
@@ -220,11 +246,13 @@ asio::awaitable<void> describe_cluster(Broker& b, Ctx& ctx, DescribeClusterReque
     br.port = port;
     resp.brokers.push_back(br);
   });
-  if (req.include_cluster_authorized_operations) resp.cluster_authorized_operations = 0b0001'1111'1000;
+  if (req.include_cluster_authorized_operations)
+    resp.cluster_authorized_operations =
+        authorized_operations(b, ctx, acl::ResourceType::cluster, acl::cluster_name, 0b0001'1111'1000);
   co_return;
 }
 
-asio::awaitable<void> find_coordinator(Broker&, Ctx& ctx, FindCoordinatorRequest& req, FindCoordinatorResponse& resp) {
+asio::awaitable<void> find_coordinator(Broker& b, Ctx& ctx, FindCoordinatorRequest& req, FindCoordinatorResponse& resp) {
   const auto& adv = *ctx.session.advertised;
   const auto view = ctx.realm().cluster().view();
   auto answer = [&](std::string_view key, std::int8_t key_type, kwire::ErrorCode& error, nullable_string& message,
@@ -233,6 +261,16 @@ asio::awaitable<void> find_coordinator(Broker&, Ctx& ctx, FindCoordinatorRequest
     if (key_type != 0 && !transaction) {
       error = ctx.note(kwire::ErrorCode::CoordinatorNotAvailable);
       message = key_type == 1 ? "this store keeps no transactions" : "unknown coordinator type";
+      node = -1;
+      host = "";
+      port = -1;
+      return;
+    }
+    // DESCRIBE on the group or the transactional id (Kafka's check).
+    if (!(transaction ? allowed_on_txn(b, ctx, acl::Operation::describe, key)
+                      : allowed_on_group(b, ctx, acl::Operation::describe, key))) {
+      error = ctx.note(transaction ? kwire::ErrorCode::TransactionalIdAuthorizationFailed
+                                   : kwire::ErrorCode::GroupAuthorizationFailed);
       node = -1;
       host = "";
       port = -1;
@@ -271,10 +309,21 @@ asio::awaitable<void> find_coordinator(Broker&, Ctx& ctx, FindCoordinatorRequest
   co_return;
 }
 
-asio::awaitable<void> init_producer_id(Broker&, Ctx& ctx, InitProducerIdRequest& req, InitProducerIdResponse& resp) {
+asio::awaitable<void> init_producer_id(Broker& b, Ctx& ctx, InitProducerIdRequest& req, InitProducerIdResponse& resp) {
   resp.producer_id = -1;
   resp.producer_epoch = -1;
-  if (req.transactional_id && !req.transactional_id->empty()) {
+  const bool transactional = req.transactional_id && !req.transactional_id->empty();
+  // A transactional producer needs WRITE on its id; an idempotent one
+  // IDEMPOTENT_WRITE on the cluster or WRITE on some topic.
+  if (transactional ? !allowed_on_txn(b, ctx, acl::Operation::write, *req.transactional_id)
+                    : !allowed_on_cluster(b, ctx, acl::Operation::idempotent_write) &&
+                          !b.authorizer().authorize_any(ctx.session.principal, client_host(ctx.session),
+                                                        acl::Operation::write, acl::ResourceType::topic)) {
+    resp.error_code = ctx.note(transactional ? kwire::ErrorCode::TransactionalIdAuthorizationFailed
+                                             : kwire::ErrorCode::ClusterAuthorizationFailed);
+    co_return;
+  }
+  if (transactional) {
     auto* c = ctx.realm().transactions();
     if (!c) {
       // The store keeps no transactions (and their APIs are not advertised).

@@ -6,6 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "protocol/authorize.hpp"
 #include "protocol/registry.hpp"
 #include "kwire/messages/delete_records_request.hpp"
 #include "kwire/messages/delete_records_response.hpp"
@@ -166,6 +167,10 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
   bool acks_ok = req.acks == 0 || req.acks == 1 || req.acks == -1;
   auto& catalog = ctx.realm().store().topics();
   const std::string txn_id(req.transactional_id ? *req.transactional_id : std::string_view{});
+  // A transactional producer needs WRITE on its transactional id, every
+  // producer WRITE on the topic (Kafka's checks, before anything else).
+  const bool txn_denied =
+      req.transactional_id && !allowed_on_txn(b, ctx, acl::Operation::write, *req.transactional_id);
   // The response first, so that partitions can be filled in place later.
   resp.responses.resize(req.topic_data.size());
   std::vector<QueuedAppends> queued;
@@ -180,6 +185,9 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
     // Kafka refuses clients' appends to its internal topics.
     const bool internal = ctx.version >= 13 ? internal_topics::find_by_id(ctx.realm(), td.topic_id.bytes).has_value()
                                             : internal_topics::is_internal(td.name);
+    // By id, an unknown id stays UNKNOWN_TOPIC_ID: there is no name to check.
+    const bool topic_denied = (ctx.version < 13 || info) &&
+                              !allowed_on_topic(b, ctx, acl::Operation::write, info ? std::string_view(info->name) : td.name);
     for (std::size_t pi = 0; pi < td.partition_data.size(); ++pi) {
       auto& pd = td.partition_data[pi];
       auto& pr = tr.partition_responses[pi];
@@ -189,6 +197,10 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
       pr.log_start_offset = -1;
       if (!acks_ok) {
         pr.error_code = ctx.note(kwire::ErrorCode::InvalidRequiredAcks);
+      } else if (txn_denied) {
+        pr.error_code = ctx.note(kwire::ErrorCode::TransactionalIdAuthorizationFailed);
+      } else if (topic_denied) {
+        pr.error_code = ctx.note(kwire::ErrorCode::TopicAuthorizationFailed);
       } else if (internal) {
         pr.error_code = ctx.note(kwire::ErrorCode::InvalidTopicException);
         pr.error_message = ctx.keep("Cannot append to internal topic " + std::string(td.name));
@@ -219,19 +231,24 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
 // ---------------------------------------------------------------------------
 // ListOffsets
 
-asio::awaitable<void> list_offsets(Broker&, Ctx& ctx, ListOffsetsRequest& req, ListOffsetsResponse& resp) {
+asio::awaitable<void> list_offsets(Broker& b, Ctx& ctx, ListOffsetsRequest& req, ListOffsetsResponse& resp) {
   auto& catalog = ctx.realm().store().topics();
   for (auto& t : req.topics) {
     auto& tr = resp.topics.emplace_back();
     tr.name = t.name;
     auto info = catalog.find_topic(std::string(t.name));
     auto internal = internal_topics::find(ctx.realm(), t.name);
+    const bool denied = !allowed_on_topic(b, ctx, acl::Operation::describe, t.name);
     for (auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
       pr.timestamp = -1;
       pr.offset = -1;
       pr.leader_epoch = -1;
+      if (denied) {
+        pr.error_code = ctx.note(kwire::ErrorCode::TopicAuthorizationFailed);
+        continue;
+      }
       if (ctx.version >= 4) pr.leader_epoch = 0;
       if (internal && p.partition_index >= 0 && p.partition_index < internal->partitions) {
         // An empty log: earliest and latest are 0, no record has a timestamp.
@@ -298,7 +315,7 @@ asio::awaitable<void> list_offsets(Broker&, Ctx& ctx, ListOffsetsRequest& req, L
 // OffsetForLeaderEpoch: there is one leader epoch, 0, and it ends at the
 // high watermark.
 
-asio::awaitable<void> offset_for_leader_epoch(Broker&, Ctx& ctx, OffsetForLeaderEpochRequest& req,
+asio::awaitable<void> offset_for_leader_epoch(Broker& b, Ctx& ctx, OffsetForLeaderEpochRequest& req,
                                               OffsetForLeaderEpochResponse& resp) {
   auto& catalog = ctx.realm().store().topics();
   for (auto& t : req.topics) {
@@ -306,11 +323,16 @@ asio::awaitable<void> offset_for_leader_epoch(Broker&, Ctx& ctx, OffsetForLeader
     tr.topic = t.topic;
     auto info = catalog.find_topic(std::string(t.topic));
     auto internal = internal_topics::find(ctx.realm(), t.topic);
+    const bool denied = !allowed_on_topic(b, ctx, acl::Operation::describe, t.topic);
     for (auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition = p.partition;
       pr.leader_epoch = -1;
       pr.end_offset = -1;
+      if (denied) {
+        pr.error_code = ctx.note(kwire::ErrorCode::TopicAuthorizationFailed);
+        continue;
+      }
       if (internal && p.partition >= 0 && p.partition < internal->partitions) {
         pr.leader_epoch = 0;
         pr.end_offset = 0;
@@ -337,17 +359,22 @@ asio::awaitable<void> offset_for_leader_epoch(Broker&, Ctx& ctx, OffsetForLeader
 // ---------------------------------------------------------------------------
 // DeleteRecords
 
-asio::awaitable<void> delete_records(Broker&, Ctx& ctx, DeleteRecordsRequest& req, DeleteRecordsResponse& resp) {
+asio::awaitable<void> delete_records(Broker& b, Ctx& ctx, DeleteRecordsRequest& req, DeleteRecordsResponse& resp) {
   auto& catalog = ctx.realm().store().topics();
   for (auto& t : req.topics) {
     auto& tr = resp.topics.emplace_back();
     tr.name = t.name;
     auto info = catalog.find_topic(std::string(t.name));
     const bool internal = internal_topics::is_internal(t.name);
+    const bool denied = !allowed_on_topic(b, ctx, acl::Operation::del, t.name);
     for (auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
       pr.low_watermark = -1;
+      if (denied) {
+        pr.error_code = ctx.note(kwire::ErrorCode::TopicAuthorizationFailed);
+        continue;
+      }
       if (internal) {  // as Kafka refuses to delete records of its internal topics
         pr.error_code = ctx.note(kwire::ErrorCode::InvalidTopicException);
         continue;

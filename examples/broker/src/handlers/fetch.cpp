@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "handlers/fetch.hpp"
+#include "protocol/authorize.hpp"
 #include "protocol/internal_topics.hpp"
 
 namespace kwire_broker {
@@ -45,7 +46,7 @@ std::int64_t steady_ms() {
 }
 
 /// Finds the slot's topic and partition; the others get their answer now.
-void resolve(Ctx& ctx, FetchSlot& s) {
+void resolve(Broker& b, Ctx& ctx, FetchSlot& s) {
   auto& catalog = ctx.realm().store().topics();
   const bool by_id = ctx.version >= 13;
   std::optional<storage::TopicInfo> info =
@@ -59,7 +60,13 @@ void resolve(Ctx& ctx, FetchSlot& s) {
   pd.log_start_offset = -1;
   pd.records = kwire::bytes_view{};
   const std::int32_t p = s.want.key.partition;
-  if (internal && p >= 0 && p < internal->partitions) {
+  // READ on the topic (Kafka's check); an unknown id has no name to check.
+  const std::string_view name = info ? std::string_view(info->name)
+                                : internal ? std::string_view(internal->name)
+                                           : std::string_view(s.want.key.topic);
+  if ((!by_id || info || internal) && !allowed_on_topic(b, ctx, acl::Operation::read, name)) {
+    pd.error_code = ErrorCode::TopicAuthorizationFailed;
+  } else if (internal && p >= 0 && p < internal->partitions) {
     pd.high_watermark = pd.last_stable_offset = pd.log_start_offset = 0;  // an empty log
   } else if (!info || p < 0 || p >= info->partitions) {
     pd.error_code = by_id && !info ? ErrorCode::UnknownTopicId : ErrorCode::UnknownTopicOrPartition;
@@ -71,7 +78,7 @@ void resolve(Ctx& ctx, FetchSlot& s) {
 
 /// The slots of a full fetch (the request's partitions, in its order) or
 /// of an incremental one (the session's).
-std::vector<FetchSlot> slots_of(Ctx& ctx, const FetchRequest& req, const FetchSessionCache::Plan& plan) {
+std::vector<FetchSlot> slots_of(Broker& b, Ctx& ctx, const FetchRequest& req, const FetchSessionCache::Plan& plan) {
   std::vector<FetchSlot> slots;
   slots.reserve(plan.partitions.size());
   if (plan.kind != FetchSessionCache::Plan::Kind::incremental) {
@@ -97,7 +104,7 @@ std::vector<FetchSlot> slots_of(Ctx& ctx, const FetchRequest& req, const FetchSe
       s.group = group;
     }
   }
-  for (auto& s : slots) resolve(ctx, s);
+  for (auto& s : slots) resolve(b, ctx, s);
   return slots;
 }
 
@@ -144,7 +151,7 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
     resp.error_code = ctx.note(plan.error);
     co_return;
   }
-  auto slots = slots_of(ctx, req, plan);
+  auto slots = slots_of(b, ctx, req, plan);
   std::set<TopicPartition> wanted;
   for (auto& s : slots)
     if (s.known) wanted.insert({s.topic, s.want.key.partition});

@@ -30,6 +30,7 @@
 #include "kwire/messages/offset_fetch_response.hpp"
 #include "kwire/messages/sync_group_request.hpp"
 #include "kwire/messages/sync_group_response.hpp"
+#include "protocol/authorize.hpp"
 #include "protocol/registry.hpp"
 
 namespace kwire_broker {
@@ -56,6 +57,12 @@ std::optional<std::string> opt(const nullable_string& s) {
   return std::string(*s);
 }
 
+/// The group APIs' check: READ on the group to take part in it or commit
+/// for it, DESCRIBE to describe it, DELETE to delete it.
+bool group_denied(Broker& b, const Ctx& ctx, acl::Operation op, std::string_view group) {
+  return !allowed_on_group(b, ctx, op, group);
+}
+
 asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, JoinGroupResponse& resp) {
   auto& c = ctx.realm().groups();
   resp.generation_id = -1;
@@ -67,6 +74,10 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
     resp.protocol_name = "";
   }
   const auto& st = b.settings();
+  if (group_denied(b, ctx, acl::Operation::read, req.group_id)) {
+    resp.error_code = ctx.note(kwire::ErrorCode::GroupAuthorizationFailed);
+    co_return;
+  }
   if (req.group_id.empty()) {
     resp.error_code = ctx.note(kwire::ErrorCode::InvalidGroupId);
     co_return;
@@ -114,8 +125,12 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
   }
 }
 
-asio::awaitable<void> sync_group(Broker&, Ctx& ctx, SyncGroupRequest& req, SyncGroupResponse& resp) {
+asio::awaitable<void> sync_group(Broker& b, Ctx& ctx, SyncGroupRequest& req, SyncGroupResponse& resp) {
   auto& c = ctx.realm().groups();
+  if (group_denied(b, ctx, acl::Operation::read, req.group_id)) {
+    resp.error_code = ctx.note(kwire::ErrorCode::GroupAuthorizationFailed);
+    co_return;
+  }
   if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
     resp.error_code = ctx.note(kwire::ErrorCode::NotCoordinator);
     co_return;
@@ -146,8 +161,12 @@ asio::awaitable<void> sync_group(Broker&, Ctx& ctx, SyncGroupRequest& req, SyncG
   }
 }
 
-asio::awaitable<void> heartbeat(Broker&, Ctx& ctx, HeartbeatRequest& req, HeartbeatResponse& resp) {
+asio::awaitable<void> heartbeat(Broker& b, Ctx& ctx, HeartbeatRequest& req, HeartbeatResponse& resp) {
   auto& c = ctx.realm().groups();
+  if (group_denied(b, ctx, acl::Operation::read, req.group_id)) {
+    resp.error_code = ctx.note(kwire::ErrorCode::GroupAuthorizationFailed);
+    co_return;
+  }
   if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
     resp.error_code = ctx.note(kwire::ErrorCode::NotCoordinator);
     co_return;
@@ -162,8 +181,12 @@ asio::awaitable<void> heartbeat(Broker&, Ctx& ctx, HeartbeatRequest& req, Heartb
   resp.error_code = ctx.note(e);
 }
 
-asio::awaitable<void> leave_group(Broker&, Ctx& ctx, LeaveGroupRequest& req, LeaveGroupResponse& resp) {
+asio::awaitable<void> leave_group(Broker& b, Ctx& ctx, LeaveGroupRequest& req, LeaveGroupResponse& resp) {
   auto& c = ctx.realm().groups();
+  if (group_denied(b, ctx, acl::Operation::read, req.group_id)) {
+    resp.error_code = ctx.note(kwire::ErrorCode::GroupAuthorizationFailed);
+    co_return;
+  }
   if (!ctx.realm().cluster().coordinates(std::string(req.group_id))) {
     resp.error_code = ctx.note(kwire::ErrorCode::NotCoordinator);
     co_return;
@@ -187,12 +210,13 @@ asio::awaitable<void> leave_group(Broker&, Ctx& ctx, LeaveGroupRequest& req, Lea
   ctx.note(resp.error_code);
 }
 
-asio::awaitable<void> offset_commit(Broker&, Ctx& ctx, OffsetCommitRequest& req, OffsetCommitResponse& resp) {
+asio::awaitable<void> offset_commit(Broker& b, Ctx& ctx, OffsetCommitRequest& req, OffsetCommitResponse& resp) {
   auto& c = ctx.realm().groups();
   auto& catalog = ctx.realm().store().topics();
   std::string group(req.group_id);
   kwire::ErrorCode group_error = kwire::ErrorCode::None;
-  if (group.empty()) group_error = kwire::ErrorCode::InvalidGroupId;
+  if (group_denied(b, ctx, acl::Operation::read, group)) group_error = kwire::ErrorCode::GroupAuthorizationFailed;
+  else if (group.empty()) group_error = kwire::ErrorCode::InvalidGroupId;
   else if (!ctx.realm().cluster().coordinates(group)) group_error = kwire::ErrorCode::NotCoordinator;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     if (group_error != kwire::ErrorCode::None) co_return;
@@ -213,11 +237,16 @@ asio::awaitable<void> offset_commit(Broker&, Ctx& ctx, OffsetCommitRequest& req,
     tr.name = t.name;
     tr.topic_id = t.topic_id;
     auto info = ctx.version >= 10 ? catalog.find_topic(t.topic_id.bytes) : catalog.find_topic(std::string(t.name));
+    // READ on each topic committed for (an unknown id has no name to check).
+    const bool topic_denied = (ctx.version < 10 || info) &&
+                              !allowed_on_topic(b, ctx, acl::Operation::read, info ? std::string_view(info->name) : t.name);
     for (auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
       if (group_error != kwire::ErrorCode::None) {
         pr.error_code = group_error;
+      } else if (topic_denied) {
+        pr.error_code = kwire::ErrorCode::TopicAuthorizationFailed;
       } else if (!info || p.partition_index < 0 || p.partition_index >= info->partitions) {
         pr.error_code = ctx.version >= 10 && !info ? kwire::ErrorCode::UnknownTopicId : kwire::ErrorCode::UnknownTopicOrPartition;
       } else {
@@ -241,13 +270,18 @@ asio::awaitable<void> offset_commit(Broker&, Ctx& ctx, OffsetCommitRequest& req,
   }
 }
 
-asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, OffsetFetchResponse& resp) {
+asio::awaitable<void> offset_fetch(Broker& b, Ctx& ctx, OffsetFetchRequest& req, OffsetFetchResponse& resp) {
   auto& catalog = ctx.realm().store().topics();
+  // DESCRIBE on a topic to see its committed offsets: the others are left
+  // out of a group's whole list, and answered TOPIC_AUTHORIZATION_FAILED
+  // when named (Kafka's rules).
+  auto topic_visible = [&](std::string_view topic) { return allowed_on_topic(b, ctx, acl::Operation::describe, topic); };
   using Committed = std::vector<std::pair<storage::TopicPartition, storage::CommittedOffset>>;
   // The group's error when its offsets cannot be answered here: another
   // gateway coordinates it, or the storage failed (an empty answer would send
   // the consumer to its reset policy).
   auto load = [&](const std::string& group, Committed& out) -> asio::awaitable<kwire::ErrorCode> {
+    if (group_denied(b, ctx, acl::Operation::describe, group)) co_return kwire::ErrorCode::GroupAuthorizationFailed;
     if (!ctx.realm().cluster().coordinates(group)) co_return kwire::ErrorCode::NotCoordinator;
     auto r = co_await ctx.realm().store().groups().fetch_offsets(group);
     if (!r.ok()) {
@@ -282,7 +316,8 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
     };
     if (!req.topics) {
       std::map<std::string, std::vector<const std::pair<storage::TopicPartition, storage::CommittedOffset>*>> by;
-      for (auto& e : all) by[e.first.topic].push_back(&e);
+      for (auto& e : all)
+        if (topic_visible(e.first.topic)) by[e.first.topic].push_back(&e);
       for (auto& [topic, list] : by) {
         auto& tr = resp.topics.emplace_back();
         tr.name = ctx.keep(topic);
@@ -299,6 +334,11 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
         for (auto p : t.partition_indexes) {
           auto& pr = tr.partitions.emplace_back();
           pr.partition_index = p;
+          if (!topic_visible(t.name)) {
+            pr.error_code = ctx.note(kwire::ErrorCode::TopicAuthorizationFailed);
+            pr.committed_offset = -1;
+            continue;
+          }
           fill(pr, lookup(all, std::string(t.name), p));
           if (unstable(req.require_stable, gid, {std::string(t.name), p})) {
             pr.error_code = ctx.note(kwire::ErrorCode::UnstableOffsetCommit);
@@ -313,6 +353,10 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
     auto& gr = resp.groups.emplace_back();
     gr.group_id = rg.group_id;
     std::string gid(rg.group_id);
+    if (group_denied(b, ctx, acl::Operation::describe, gid)) {  // before anything about its members
+      gr.error_code = ctx.note(kwire::ErrorCode::GroupAuthorizationFailed);
+      continue;
+    }
     if (ctx.version >= 9 && (rg.member_epoch >= 0 || (rg.member_id && !rg.member_id->empty()))) {
       std::optional<kwire::ErrorCode> member_error;
       std::string member(rg.member_id ? *rg.member_id : std::string_view{});
@@ -338,7 +382,8 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
     };
     if (!rg.topics) {
       std::map<std::string, std::vector<const std::pair<storage::TopicPartition, storage::CommittedOffset>*>> by;
-      for (auto& e : all) by[e.first.topic].push_back(&e);
+      for (auto& e : all)
+        if (topic_visible(e.first.topic)) by[e.first.topic].push_back(&e);
       for (auto& [topic, list] : by) {
         auto& tr = gr.topics.emplace_back();
         tr.name = ctx.keep(topic);
@@ -368,6 +413,12 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
             pr.committed_leader_epoch = -1;
             continue;
           }
+          if (!topic_visible(name)) {
+            pr.error_code = ctx.note(kwire::ErrorCode::TopicAuthorizationFailed);
+            pr.committed_offset = -1;
+            pr.committed_leader_epoch = -1;
+            continue;
+          }
           fill(pr, lookup(all, name, p));
           if (unstable(req.require_stable, gid, {name, p})) {
             pr.error_code = ctx.note(kwire::ErrorCode::UnstableOffsetCommit);
@@ -379,9 +430,13 @@ asio::awaitable<void> offset_fetch(Broker&, Ctx& ctx, OffsetFetchRequest& req, O
   }
 }
 
-asio::awaitable<void> offset_delete(Broker&, Ctx& ctx, OffsetDeleteRequest& req, OffsetDeleteResponse& resp) {
+asio::awaitable<void> offset_delete(Broker& b, Ctx& ctx, OffsetDeleteRequest& req, OffsetDeleteResponse& resp) {
   auto& c = ctx.realm().groups();
   std::string group(req.group_id);
+  if (group_denied(b, ctx, acl::Operation::del, group)) {
+    resp.error_code = ctx.note(kwire::ErrorCode::GroupAuthorizationFailed);
+    co_return;
+  }
   bool exists = false;
   std::set<std::string> subscribed;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
@@ -411,10 +466,13 @@ asio::awaitable<void> offset_delete(Broker&, Ctx& ctx, OffsetDeleteRequest& req,
     auto& tr = resp.topics.emplace_back();
     tr.name = t.name;
     bool busy = subscribed.count(std::string(t.name)) != 0;
+    const bool topic_denied = !allowed_on_topic(b, ctx, acl::Operation::read, t.name);
     for (auto& p : t.partitions) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
-      if (busy)
+      if (topic_denied)
+        pr.error_code = ctx.note(kwire::ErrorCode::TopicAuthorizationFailed);
+      else if (busy)
         pr.error_code = ctx.note(kwire::ErrorCode::GroupSubscribedToTopic);
       else
         gone.push_back({std::string(t.name), p.partition_index});
@@ -426,12 +484,16 @@ asio::awaitable<void> offset_delete(Broker&, Ctx& ctx, OffsetDeleteRequest& req,
   }
 }
 
-asio::awaitable<void> describe_groups(Broker&, Ctx& ctx, DescribeGroupsRequest& req, DescribeGroupsResponse& resp) {
+asio::awaitable<void> describe_groups(Broker& b, Ctx& ctx, DescribeGroupsRequest& req, DescribeGroupsResponse& resp) {
   auto& c = ctx.realm().groups();
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     for (auto id : req.groups) {
       auto& dg = resp.groups.emplace_back();
       dg.group_id = id;
+      if (group_denied(b, ctx, acl::Operation::describe, id)) {
+        dg.error_code = ctx.note(kwire::ErrorCode::GroupAuthorizationFailed);
+        continue;
+      }
       if (describe_as_classic(c, ctx, std::string(id), dg)) continue;
       auto* g = c.find(std::string(id));
       if (!g) {
@@ -458,13 +520,14 @@ asio::awaitable<void> describe_groups(Broker&, Ctx& ctx, DescribeGroupsRequest& 
         }
         dg.members.push_back(dm);
       }
-      if (req.include_authorized_operations) dg.authorized_operations = 0b0000'0011'1010'1000;
+      if (req.include_authorized_operations)
+        dg.authorized_operations = authorized_operations(b, ctx, acl::ResourceType::group, id, 0b0000'0011'1010'1000);
     }
     co_return;
   });
 }
 
-asio::awaitable<void> list_groups(Broker&, Ctx& ctx, ListGroupsRequest& req, ListGroupsResponse& resp) {
+asio::awaitable<void> list_groups(Broker& b, Ctx& ctx, ListGroupsRequest& req, ListGroupsResponse& resp) {
   auto& c = ctx.realm().groups();
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     list_consumer_groups(c, ctx, req, resp);
@@ -489,13 +552,23 @@ asio::awaitable<void> list_groups(Broker&, Ctx& ctx, ListGroupsRequest& req, Lis
     }
     co_return;
   });
+  // DESCRIBE on the cluster lists every group; otherwise those the
+  // principal may DESCRIBE.
+  if (!allowed_on_cluster(b, ctx, acl::Operation::describe))
+    std::erase_if(resp.groups, [&](const ListGroupsResponse::ListedGroup& g) {
+      return group_denied(b, ctx, acl::Operation::describe, g.group_id);
+    });
 }
 
-asio::awaitable<void> delete_groups(Broker&, Ctx& ctx, DeleteGroupsRequest& req, DeleteGroupsResponse& resp) {
+asio::awaitable<void> delete_groups(Broker& b, Ctx& ctx, DeleteGroupsRequest& req, DeleteGroupsResponse& resp) {
   auto& c = ctx.realm().groups();
   for (auto id : req.groups_names) {
     auto& r = resp.results.emplace_back();
     r.group_id = id;
+    if (group_denied(b, ctx, acl::Operation::del, id)) {
+      r.error_code = ctx.note(kwire::ErrorCode::GroupAuthorizationFailed);
+      continue;
+    }
     std::string gid(id);
     co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
       if (auto e = forget_consumer_group(c, gid)) {

@@ -165,31 +165,41 @@ void scram_step(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthentic
   resp.auth_bytes = ctx.keep(std::vector<std::uint8_t>(step.reply.begin(), step.reply.end()));
 }
 
+void plain_step(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthenticateResponse& resp) {
+  std::string user;
+  if (!check_plain(b.settings(), req.auth_bytes, user)) {
+    KB_WARN("SASL/PLAIN authentication failed from {}", ctx.session.peer);
+    refuse(ctx, resp, "Authentication failed: Invalid username or password");
+    return;
+  }
+  if (auto why = log_in(b, ctx, resp, user)) refuse(ctx, resp, *why);
+}
+
 asio::awaitable<void> sasl_authenticate(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthenticateResponse& resp) {
   if (!ctx.session.sasl_mechanism_chosen || (ctx.session.authenticated && !ctx.session.reauthenticating)) {
     resp.error_code = ctx.note(kwire::ErrorCode::IllegalSaslState);
     resp.error_message = "SaslAuthenticate before SaslHandshake";
     co_return;
   }
-  if (ctx.session.sasl_mechanism == "OAUTHBEARER") {
+  if (ctx.session.sasl_mechanism == "OAUTHBEARER")
     oauth_step(b, ctx, req, resp);
-    co_return;
-  }
-  if (ctx.session.sasl_mechanism != "PLAIN") {
+  else if (ctx.session.sasl_mechanism != "PLAIN")
     scram_step(b, ctx, req, resp);
-    co_return;
-  }
-  std::string user;
-  if (!check_plain(b.settings(), req.auth_bytes, user)) {
-    KB_WARN("SASL/PLAIN authentication failed from {}", ctx.session.peer);
-    refuse(ctx, resp, "Authentication failed: Invalid username or password");
-    co_return;
-  }
-  if (auto why = log_in(b, ctx, resp, user)) refuse(ctx, resp, *why);
-  co_return;
+  else
+    plain_step(b, ctx, req, resp);
+  if (resp.error_code == kwire::ErrorCode::SaslAuthenticationFailed) co_await failed_login_delay(b);
 }
 
 }  // namespace
+
+asio::awaitable<void> failed_login_delay(Broker& b) {
+  b.metrics().authentication_failures++;
+  if (b.settings().failed_auth_delay_ms <= 0) co_return;
+  asio::steady_timer delay(co_await asio::this_coro::executor);
+  delay.expires_after(std::chrono::milliseconds(b.settings().failed_auth_delay_ms));
+  boost::system::error_code ec;
+  co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
 
 /// Checks a SASL/PLAIN token: [authzid] NUL authcid NUL password.
 bool check_plain(const Settings& settings, bytes_view token, std::string& user) {

@@ -16,6 +16,11 @@ namespace kwire_broker {
 /// Checks a SASL/PLAIN token against the configured users.
 bool check_plain(const Settings& settings, bytes_view token, std::string& user);
 
+/// Counts a failed login and waits connection.failed.authentication.delay.ms
+/// before the refusal goes out (Kafka delays it likewise), so that a client
+/// guessing passwords gets few guesses per connection and second.
+asio::awaitable<void> failed_login_delay(Broker& b);
+
 /// After authentication: a user named tenant/namespace (Kafka-on-Pulsar's
 /// convention) works in that namespace from now on, and sees nothing of any
 /// other; every other user works in the broker's own. Returns why the

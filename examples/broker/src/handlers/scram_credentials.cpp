@@ -1,8 +1,8 @@
 // AlterUserScramCredentials and DescribeUserScramCredentials (KIP-554): SCRAM
 // users as kafka-configs --entity-type users manages them. The client sends
 // the salted password, never the password; the broker keeps StoredKey and
-// ServerKey (core/scram.hpp). Any authenticated client may manage users
-// until ACLs exist.
+// ServerKey (core/scram.hpp). With an authorizer, describing needs DESCRIBE
+// on the cluster and altering ALTER, as in Kafka.
 #include <map>
 #include <set>
 
@@ -15,6 +15,7 @@
 #include "kwire/messages/describe_client_quotas_response.hpp"
 #include "kwire/messages/describe_user_scram_credentials_request.hpp"
 #include "kwire/messages/describe_user_scram_credentials_response.hpp"
+#include "protocol/authorize.hpp"
 #include "protocol/registry.hpp"
 
 namespace kwire_broker {
@@ -27,6 +28,11 @@ constexpr std::string_view not_stored = "SCRAM credentials are not stored by thi
 asio::awaitable<void> describe_scram(Broker& b, Ctx& ctx, DescribeUserScramCredentialsRequest& req,
                                      DescribeUserScramCredentialsResponse& resp) {
   storage::CredentialStore* store = credential_store(b);
+  if (!allowed_on_cluster(b, ctx, acl::Operation::describe)) {
+    resp.error_code = ctx.note(ErrorCode::ClusterAuthorizationFailed);
+    resp.error_message = "Cluster authorization failed.";
+    co_return;
+  }
   if (!store) {
     resp.error_code = ctx.note(ErrorCode::UnsupportedSaslMechanism);
     resp.error_message = not_stored;
@@ -96,8 +102,10 @@ asio::awaitable<void> alter_scram(Broker& b, Ctx& ctx, AlterUserScramCredentials
   auto fail = [&](const std::string& user, ErrorCode e, std::string why) {
     if (!outcome.count(user) || outcome[user].first == ErrorCode::None) outcome[user] = {e, std::move(why)};
   };
+  const bool denied = !allowed_on_cluster(b, ctx, acl::Operation::alter);
   for (const auto& [user, times] : mentions) {
     outcome[user] = {ErrorCode::None, {}};
+    if (denied) fail(user, ErrorCode::ClusterAuthorizationFailed, "Cluster authorization failed.");
     if (!store) fail(user, ErrorCode::UnsupportedSaslMechanism, std::string(not_stored));
     if (times > 1)
       fail(user, ErrorCode::DuplicateResource, "A user credential cannot be altered twice in the same request");

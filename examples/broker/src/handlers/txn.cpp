@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <regex>
 
 #include "coordinator/group_coordinator.hpp"
@@ -31,6 +32,7 @@
 #include "kwire/messages/txn_offset_commit_response.hpp"
 #include "kwire/messages/write_txn_markers_request.hpp"
 #include "kwire/messages/write_txn_markers_response.hpp"
+#include "protocol/authorize.hpp"
 #include "protocol/registry.hpp"
 
 namespace kwire_broker {
@@ -52,10 +54,25 @@ std::int64_t wall_ms() {
 
 /// One transaction's partitions added (or, verify_only, checked as Produce
 /// would): the error of each partition.
-asio::awaitable<std::map<TopicPartition, ErrorCode>> add_or_verify(Ctx& ctx, std::string id, std::int64_t producer_id,
-                                                                   std::int16_t epoch, bool verify_only,
+asio::awaitable<std::map<TopicPartition, ErrorCode>> add_or_verify(Broker& b, Ctx& ctx, std::string id,
+                                                                   std::int64_t producer_id, std::int16_t epoch,
+                                                                   bool verify_only,
                                                                    std::vector<TopicPartition> partitions) {
   std::map<TopicPartition, ErrorCode> out;
+  // WRITE on the transactional id, then on every topic: one topic refused
+  // leaves the others not attempted (Kafka's answer).
+  if (!allowed_on_txn(b, ctx, acl::Operation::write, id)) {
+    for (const auto& tp : partitions) out[tp] = ErrorCode::TransactionalIdAuthorizationFailed;
+    co_return out;
+  }
+  std::set<std::string> denied;
+  for (const auto& tp : partitions)
+    if (!allowed_on_topic(b, ctx, acl::Operation::write, tp.topic)) denied.insert(tp.topic);
+  if (!denied.empty()) {
+    for (const auto& tp : partitions)
+      out[tp] = denied.count(tp.topic) ? ErrorCode::TopicAuthorizationFailed : ErrorCode::OperationNotAttempted;
+    co_return out;
+  }
   auto* c = ctx.realm().transactions();
   if (!c) {
     for (const auto& tp : partitions) out[tp] = ErrorCode::UnsupportedVersion;
@@ -109,17 +126,22 @@ std::vector<TopicPartition> partitions_of(const Topics& topics) {
 
 // Versions 0-3 are the clients' (one transaction); 4 and later the brokers'
 // (a batch of transactions, each added or only verified).
-asio::awaitable<void> add_partitions_to_txn(Broker&, Ctx& ctx, AddPartitionsToTxnRequest& req,
+asio::awaitable<void> add_partitions_to_txn(Broker& b, Ctx& ctx, AddPartitionsToTxnRequest& req,
                                             AddPartitionsToTxnResponse& resp) {
   if (ctx.version <= 3) {
-    auto op = add_or_verify(ctx, std::string(req.v3_and_below_transactional_id), req.v3_and_below_producer_id,
+    auto op = add_or_verify(b, ctx, std::string(req.v3_and_below_transactional_id), req.v3_and_below_producer_id,
                             req.v3_and_below_producer_epoch, false, partitions_of(req.v3_and_below_topics));
     const auto errors = co_await std::move(op);
     fill_results(ctx, req.v3_and_below_topics, errors, resp.results_by_topic_v3_and_below);
     co_return;
   }
+  // From v4 the caller is a broker: CLUSTER_ACTION on the cluster.
+  if (!allowed_on_cluster(b, ctx, acl::Operation::cluster_action)) {
+    resp.error_code = ctx.note(ErrorCode::ClusterAuthorizationFailed);
+    co_return;
+  }
   for (const auto& txn : req.transactions) {
-    auto op = add_or_verify(ctx, std::string(txn.transactional_id), txn.producer_id, txn.producer_epoch,
+    auto op = add_or_verify(b, ctx, std::string(txn.transactional_id), txn.producer_id, txn.producer_epoch,
                             txn.verify_only, partitions_of(txn.topics));
     const auto errors = co_await std::move(op);
     auto& tr = resp.results_by_transaction.emplace_back();
@@ -128,8 +150,16 @@ asio::awaitable<void> add_partitions_to_txn(Broker&, Ctx& ctx, AddPartitionsToTx
   }
 }
 
-asio::awaitable<void> add_offsets_to_txn(Broker&, Ctx& ctx, AddOffsetsToTxnRequest& req,
+asio::awaitable<void> add_offsets_to_txn(Broker& b, Ctx& ctx, AddOffsetsToTxnRequest& req,
                                          AddOffsetsToTxnResponse& resp) {
+  if (!allowed_on_txn(b, ctx, acl::Operation::write, req.transactional_id)) {
+    resp.error_code = ctx.note(ErrorCode::TransactionalIdAuthorizationFailed);
+    co_return;
+  }
+  if (!allowed_on_group(b, ctx, acl::Operation::read, req.group_id)) {
+    resp.error_code = ctx.note(ErrorCode::GroupAuthorizationFailed);
+    co_return;
+  }
   auto* c = ctx.realm().transactions();
   if (!c) {
     resp.error_code = ctx.note(ErrorCode::UnsupportedVersion);
@@ -141,12 +171,17 @@ asio::awaitable<void> add_offsets_to_txn(Broker&, Ctx& ctx, AddOffsetsToTxnReque
   resp.error_code = ctx.note(for_version(e, ctx.version, 2));
 }
 
-asio::awaitable<void> txn_offset_commit(Broker&, Ctx& ctx, TxnOffsetCommitRequest& req,
+asio::awaitable<void> txn_offset_commit(Broker& b, Ctx& ctx, TxnOffsetCommitRequest& req,
                                         TxnOffsetCommitResponse& resp) {
   auto* c = ctx.realm().transactions();
   auto& catalog = ctx.realm().store().topics();
   std::string group(req.group_id);
   ErrorCode error = c ? ErrorCode::None : ErrorCode::UnsupportedVersion;
+  // WRITE on the transactional id, READ on the group, READ on each topic.
+  if (!allowed_on_txn(b, ctx, acl::Operation::write, req.transactional_id))
+    error = ErrorCode::TransactionalIdAuthorizationFailed;
+  else if (!allowed_on_group(b, ctx, acl::Operation::read, group))
+    error = ErrorCode::GroupAuthorizationFailed;
   if (error == ErrorCode::None && group.empty()) error = ErrorCode::InvalidGroupId;
   if (error == ErrorCode::None && ctx.version >= 3) {
     // The member and generation, when given, as for a plain offset commit.
@@ -168,8 +203,12 @@ asio::awaitable<void> txn_offset_commit(Broker&, Ctx& ctx, TxnOffsetCommitReques
   auto topic_of = [&](const TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic& t) {
     return ctx.version >= 6 ? catalog.find_topic(t.topic_id.bytes) : catalog.find_topic(std::string(t.name));
   };
+  auto topic_denied = [&](const std::optional<storage::TopicInfo>& info) {
+    return info && !allowed_on_topic(b, ctx, acl::Operation::read, info->name);
+  };
   for (const auto& t : req.topics) {
     auto info = topic_of(t);
+    if (topic_denied(info)) continue;
     for (const auto& p : t.partitions) {
       if (!info || p.partition_index < 0 || p.partition_index >= info->partitions) continue;
       storage::CommittedOffset o;
@@ -202,12 +241,19 @@ asio::awaitable<void> txn_offset_commit(Broker&, Ctx& ctx, TxnOffsetCommitReques
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p.partition_index;
       const bool known = info && p.partition_index >= 0 && p.partition_index < info->partitions;
-      pr.error_code = ctx.note(error != ErrorCode::None ? error : known ? ErrorCode::None : unknown);
+      pr.error_code = ctx.note(error != ErrorCode::None ? error
+                               : topic_denied(info)      ? ErrorCode::TopicAuthorizationFailed
+                               : known                   ? ErrorCode::None
+                                                         : unknown);
     }
   }
 }
 
-asio::awaitable<void> end_txn(Broker&, Ctx& ctx, EndTxnRequest& req, EndTxnResponse& resp) {
+asio::awaitable<void> end_txn(Broker& b, Ctx& ctx, EndTxnRequest& req, EndTxnResponse& resp) {
+  if (!allowed_on_txn(b, ctx, acl::Operation::write, req.transactional_id)) {
+    resp.error_code = ctx.note(ErrorCode::TransactionalIdAuthorizationFailed);
+    co_return;
+  }
   auto* c = ctx.realm().transactions();
   if (!c) {
     resp.error_code = ctx.note(ErrorCode::UnsupportedVersion);
@@ -225,7 +271,7 @@ asio::awaitable<void> end_txn(Broker&, Ctx& ctx, EndTxnRequest& req, EndTxnRespo
   }
 }
 
-asio::awaitable<void> describe_transactions(Broker&, Ctx& ctx, DescribeTransactionsRequest& req,
+asio::awaitable<void> describe_transactions(Broker& b, Ctx& ctx, DescribeTransactionsRequest& req,
                                             DescribeTransactionsResponse& resp) {
   auto* c = ctx.realm().transactions();
   for (const auto id : req.transactional_ids) {
@@ -235,6 +281,10 @@ asio::awaitable<void> describe_transactions(Broker&, Ctx& ctx, DescribeTransacti
     ts.transaction_start_time_ms = -1;
     ts.producer_id = -1;
     ts.producer_epoch = -1;
+    if (!allowed_on_txn(b, ctx, acl::Operation::describe, id)) {
+      ts.error_code = ctx.note(ErrorCode::TransactionalIdAuthorizationFailed);
+      continue;
+    }
     auto t = c ? c->describe(std::string(id)) : std::nullopt;
     if (!t) {
       ts.error_code = ctx.note(ErrorCode::TransactionalIdNotFound);
@@ -256,7 +306,7 @@ asio::awaitable<void> describe_transactions(Broker&, Ctx& ctx, DescribeTransacti
   co_return;
 }
 
-asio::awaitable<void> list_transactions(Broker&, Ctx& ctx, ListTransactionsRequest& req,
+asio::awaitable<void> list_transactions(Broker& b, Ctx& ctx, ListTransactionsRequest& req,
                                         ListTransactionsResponse& resp) {
   auto* c = ctx.realm().transactions();
   std::vector<TxnState> states;
@@ -285,6 +335,7 @@ asio::awaitable<void> list_transactions(Broker&, Ctx& ctx, ListTransactionsReque
     // v1: transactions running for longer than the duration.
     if (req.duration_filter >= 0 && (t.start_ms < 0 || now - t.start_ms < req.duration_filter)) continue;
     if (pattern && !std::regex_match(t.id, *pattern)) continue;
+    if (!allowed_on_txn(b, ctx, acl::Operation::describe, t.id)) continue;  // listed only where describable
     auto& ts = resp.transaction_states.emplace_back();
     ts.transactional_id = ctx.keep(t.id);
     ts.producer_id = t.producer_id;
@@ -292,16 +343,21 @@ asio::awaitable<void> list_transactions(Broker&, Ctx& ctx, ListTransactionsReque
   }
 }
 
-asio::awaitable<void> describe_producers(Broker&, Ctx& ctx, DescribeProducersRequest& req,
+asio::awaitable<void> describe_producers(Broker& b, Ctx& ctx, DescribeProducersRequest& req,
                                          DescribeProducersResponse& resp) {
   auto& catalog = ctx.realm().store().topics();
   for (const auto& t : req.topics) {
     auto& tr = resp.topics.emplace_back();
     tr.name = t.name;
     auto info = catalog.find_topic(std::string(t.name));
+    const bool denied = !allowed_on_topic(b, ctx, acl::Operation::read, t.name);
     for (const auto p : t.partition_indexes) {
       auto& pr = tr.partitions.emplace_back();
       pr.partition_index = p;
+      if (denied) {
+        pr.error_code = ctx.note(ErrorCode::TopicAuthorizationFailed);
+        continue;
+      }
       if (!info || p < 0 || p >= info->partitions) {
         pr.error_code = ctx.note(ErrorCode::UnknownTopicOrPartition);
         continue;
@@ -330,6 +386,8 @@ asio::awaitable<void> describe_producers(Broker&, Ctx& ctx, DescribeProducersReq
 asio::awaitable<void> write_txn_markers(Broker& b, Ctx& ctx, WriteTxnMarkersRequest& req,
                                         WriteTxnMarkersResponse& resp) {
   auto& catalog = ctx.realm().store().topics();
+  // Markers are a broker's or an admin tool's: CLUSTER_ACTION on the cluster.
+  const bool denied = !allowed_on_cluster(b, ctx, acl::Operation::cluster_action);
   for (const auto& m : req.markers) {
     auto& mr = resp.markers.emplace_back();
     mr.producer_id = m.producer_id;
@@ -345,6 +403,10 @@ asio::awaitable<void> write_txn_markers(Broker& b, Ctx& ctx, WriteTxnMarkersRequ
       for (const auto p : t.partition_indexes) {
         auto& pr = tr.partitions.emplace_back();
         pr.partition_index = p;
+        if (denied) {
+          pr.error_code = ctx.note(ErrorCode::ClusterAuthorizationFailed);
+          continue;
+        }
         if (!info || p < 0 || p >= info->partitions) {
           pr.error_code = ctx.note(ErrorCode::UnknownTopicOrPartition);
           continue;

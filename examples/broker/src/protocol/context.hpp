@@ -57,7 +57,10 @@ struct SessionState {
   /// a new login is under way on an authenticated connection.
   std::int64_t session_expires_ms = 0;
   bool reauthenticating = false;
-  std::string principal = "ANONYMOUS";
+  /// Who the client is, as ACLs name it: User:<SASL user>, User:<mapped
+  /// certificate subject>, or User:ANONYMOUS (PLAINTEXT, and TLS without a
+  /// client certificate), as in Kafka.
+  std::string principal = "User:ANONYMOUS";
   /// The namespace this client works in: the broker's own, or for a SASL
   /// user named tenant/namespace, that one.
   Realm* realm = nullptr;

@@ -17,7 +17,7 @@ const std::vector<HandlerEntry>& handler_table() {
   static const std::vector<HandlerEntry> table = [] {
     std::vector<HandlerEntry> t;
     for (auto part : {core_handlers(), sasl_handlers(), data_handlers(), admin_handlers(), group_handlers(),
-                      txn_handlers(), consumer_group_handlers()})
+                      txn_handlers(), consumer_group_handlers(), acl_handlers()})
       t.insert(t.end(), part.begin(), part.end());
     std::sort(t.begin(), t.end(), [](auto& a, auto& b) { return a.api_key < b.api_key; });
     return t;
@@ -69,7 +69,11 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::fu
     // SaslHandshake v0: the token comes bare and the answer is a bare frame.
     s.raw_sasl_next = false;
     std::string user;
-    if (!check_plain(settings_, frame, user)) co_return close_reply("SASL/PLAIN authentication failed");
+    if (!check_plain(settings_, frame, user)) {
+      KB_WARN("SASL/PLAIN authentication failed from {}", s.peer);
+      co_await failed_login_delay(*this);
+      co_return close_reply("SASL/PLAIN authentication failed");
+    }
     if (auto why = enter_namespace(*this, s, user)) co_return close_reply(*why);
     s.authenticated = true;
     s.principal = "User:" + user;

@@ -123,5 +123,6 @@ std::vector<HandlerEntry> admin_handlers();
 std::vector<HandlerEntry> txn_handlers();
 std::vector<HandlerEntry> group_handlers();
 std::vector<HandlerEntry> consumer_group_handlers();
+std::vector<HandlerEntry> acl_handlers();
 
 }  // namespace kwire_broker

@@ -41,6 +41,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cerrno>
+#include <compare>
 #include <chrono>
 #include <functional>
 #include <cstdint>
@@ -407,6 +408,35 @@ class CredentialStore {
 };
 
 // ---------------------------------------------------------------------------
+// ACLs: the authorizer's bindings (CreateAcls, DeleteAcls)
+
+/// One ACL binding as Kafka's CreateAcls carries it. The codes are Kafka's
+/// (ResourceType, PatternType, AclOperation, AclPermissionType); storage keeps
+/// them as they are and never interprets them (core/acl.hpp does).
+struct AclBinding {
+  std::int8_t resource_type = 0;
+  std::string resource_name;
+  std::int8_t pattern_type = 0;
+  std::string principal;
+  std::string host;
+  std::int8_t operation = 0;
+  std::int8_t permission = 0;
+  friend auto operator<=>(const AclBinding&, const AclBinding&) = default;
+};
+
+class AclStore {
+ public:
+  virtual ~AclStore() = default;
+  /// Adds the bindings, durably (a binding already there stays once).
+  virtual Task<Done> add_acls(std::vector<AclBinding> bindings) = 0;
+  /// Removes the bindings, durably (those not there are ignored).
+  virtual Task<Done> remove_acls(std::vector<AclBinding> bindings) = 0;
+  /// Every binding, from memory: a snapshot that later changes leave alone,
+  /// cheap to take on every authorization.
+  virtual std::shared_ptr<const std::vector<AclBinding>> acls() const = 0;
+};
+
+// ---------------------------------------------------------------------------
 // The root
 
 class Storage {
@@ -418,6 +448,9 @@ class Storage {
   virtual GroupStore& groups() = 0;
   /// SCRAM credentials; nullptr when the backend does not store them.
   virtual CredentialStore* credentials() { return nullptr; }
+  /// ACL bindings; nullptr when the backend does not store them (Pulsar,
+  /// for now).
+  virtual AclStore* acls() { return nullptr; }
   /// The gateways sharing this storage; nullptr when the backend serves one
   /// gateway only (the embedded store).
   virtual Membership* membership() { return nullptr; }

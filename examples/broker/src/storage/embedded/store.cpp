@@ -6,6 +6,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "storage/embedded/acl_store.hpp"
 #include "storage/embedded/catalog.hpp"
 #include "storage/embedded/credential_store.hpp"
 #include "storage/embedded/files.hpp"
@@ -23,6 +24,7 @@ class Store final : public Storage {
     groups_ = std::make_unique<Groups>(root_ / "groups", *flusher_);
     txns_ = std::make_unique<Transactions>(root_ / "transactions", *flusher_);
     credentials_ = std::make_unique<Credentials>(root_ / "credentials", *flusher_);
+    acls_ = std::make_unique<Acls>(root_ / "acls", *flusher_);
     catalog_ = std::make_unique<Catalog>(opts_, root_ / "topics", *groups_);
     if (auto s = read_file(opts_.dir / "producer-ids")) {
       try {
@@ -39,6 +41,7 @@ class Store final : public Storage {
   bool supports_transactions() const noexcept override { return true; }
   TxnStore* transactions() override { return txns_.get(); }
   CredentialStore* credentials() override { return credentials_.get(); }
+  AclStore* acls() override { return acls_.get(); }
 
   Task<std::shared_ptr<PartitionLog>> open_log(TopicPartition tp) override {
     using R = Result<std::shared_ptr<PartitionLog>>;
@@ -73,6 +76,7 @@ class Store final : public Storage {
       groups_->close();
       txns_->close();
       credentials_->close();
+      acls_->close();
     }
     co_return Result<Done>::success({});
   }
@@ -89,6 +93,7 @@ class Store final : public Storage {
   Options opts_;
   fs::path root_;
   std::unique_ptr<Credentials> credentials_;
+  std::unique_ptr<Acls> acls_;
   std::unique_ptr<Groups> groups_;  // before the catalog, which tells it of deleted topics
   std::unique_ptr<Transactions> txns_;
   std::unique_ptr<Catalog> catalog_;

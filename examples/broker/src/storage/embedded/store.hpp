@@ -17,12 +17,13 @@
 //   <dir>/<tenant>/<ns>/topics/<topic>/<p>/aborted.txnindex  aborted transactions
 //   <dir>/<tenant>/<ns>/topics/<topic>/<p>/txn-scan-from where producer state is rebuilt from
 //   <dir>/<tenant>/<ns>/credentials/scram                SCRAM credentials (credential_store.hpp)
+//   <dir>/<tenant>/<ns>/acls/bindings                    ACL bindings (acl_store.hpp)
 //   <dir>/producer-ids                                   next producer id block
 //
 // The parts, one per seam interface: log.hpp (PartitionLog), catalog.hpp
 // (TopicCatalog), group_store.hpp (GroupStore), txn_store.hpp (TxnStore;
 // log_txn.cpp keeps a partition's transactions), credential_store.hpp
-// (CredentialStore); this file is the root.
+// (CredentialStore), acl_store.hpp (AclStore); this file is the root.
 //
 // Calls do their work within their coroutine's first run, under mutexes, so
 // any thread may call. Each partition log has its own mutex; appends write to
