@@ -16,6 +16,7 @@
 #include "protocol/internal_topics.hpp"
 #include "core/log.hpp"
 #include "core/topic_configs.hpp"
+#include "handlers/share_groups.hpp"
 
 namespace kwire_broker {
 namespace {
@@ -24,6 +25,7 @@ using namespace kwire;
 
 constexpr std::int8_t resource_topic = 2;
 constexpr std::int8_t resource_broker = 4;
+constexpr std::int8_t resource_group = 32;
 constexpr std::int8_t source_dynamic_topic = 1;
 constexpr std::int8_t source_static_broker = 4;
 constexpr std::int8_t source_default = 5;
@@ -302,6 +304,18 @@ asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsReque
         c.config_type = 2;
         r.configs.push_back(c);
       }
+    } else if (res.resource_type == resource_group && ctx.realm().share_groups()) {
+      std::string group(res.resource_name);  // named: g++ 12 mishandles temporaries in co_await
+      auto configs = co_await describe_group_configs(ctx, std::move(group));
+      for (auto& [k, v] : configs) {
+        if (!wanted(k)) continue;
+        DescribeConfigsResponse::DescribeConfigsResourceResult c;
+        c.name = ctx.keep(k);
+        c.value = ctx.keep(v);
+        c.config_source = source_default;
+        c.config_type = 2;
+        r.configs.push_back(c);
+      }
     } else {
       r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
       r.error_message = ctx.keep("Unsupported resource type " + std::to_string(res.resource_type));
@@ -339,6 +353,16 @@ asio::awaitable<void> incremental_alter_configs(Broker& b, Ctx& ctx, Incremental
     auto& r = resp.responses.emplace_back();
     r.resource_type = res.resource_type;
     r.resource_name = res.resource_name;
+    if (res.resource_type == resource_group && ctx.realm().share_groups()) {
+      std::vector<GroupConfigChange> changes;
+      for (auto& c : res.configs)
+        changes.push_back({std::string(c.name), c.config_operation, std::string(c.value ? *c.value : std::string_view{})});
+      std::string group(res.resource_name);  // named: g++ 12 mishandles temporaries in co_await
+      auto [code, msg] = co_await alter_group_configs(ctx, std::move(group), std::move(changes), req.validate_only);
+      r.error_code = ctx.note(code);
+      if (code != kwire::ErrorCode::None) r.error_message = ctx.keep(msg);
+      continue;
+    }
     if (res.resource_type != resource_topic) {
       r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
       r.error_message = "Only topic configs can be altered";

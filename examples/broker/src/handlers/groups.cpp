@@ -10,6 +10,7 @@
 #include "coordinator/txn_coordinator.hpp"
 #include "core/log.hpp"
 #include "handlers/consumer_groups.hpp"
+#include "handlers/share_groups.hpp"
 #include "kwire/messages/delete_groups_request.hpp"
 #include "kwire/messages/delete_groups_response.hpp"
 #include "kwire/messages/describe_groups_request.hpp"
@@ -90,6 +91,11 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
   for (auto& p : req.protocols) m.protocols.emplace_back(std::string(p.name), to_bytes(p.metadata));
   GroupCoordinator::JoinResult r;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    if (auto e = share_group_yields(c, std::string(req.group_id), kwire::ErrorCode::InconsistentGroupProtocol);
+        e != kwire::ErrorCode::None) {
+      r.error = e;
+      co_return;
+    }
     if (auto e = classic_join_allowed(c, std::string(req.group_id)); e != kwire::ErrorCode::None) {
       r.error = e;
       co_return;
@@ -433,6 +439,7 @@ asio::awaitable<void> describe_groups(Broker&, Ctx& ctx, DescribeGroupsRequest& 
       auto& dg = resp.groups.emplace_back();
       dg.group_id = id;
       if (describe_as_classic(c, ctx, std::string(id), dg)) continue;
+      if (describe_share_as_classic(c, ctx, std::string(id), dg)) continue;
       auto* g = c.find(std::string(id));
       if (!g) {
         dg.group_state = "Dead";
@@ -468,6 +475,7 @@ asio::awaitable<void> list_groups(Broker&, Ctx& ctx, ListGroupsRequest& req, Lis
   auto& c = ctx.realm().groups();
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     list_consumer_groups(c, ctx, req, resp);
+    list_share_groups(c, ctx, req, resp);
     for (auto* g : c.all()) {
       if (!lists_classic_groups(req)) break;
       auto state = GroupCoordinator::state_name(g->state);
@@ -498,7 +506,9 @@ asio::awaitable<void> delete_groups(Broker&, Ctx& ctx, DeleteGroupsRequest& req,
     r.group_id = id;
     std::string gid(id);
     co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
-      if (auto e = forget_consumer_group(c, gid)) {
+      auto forgotten = forget_consumer_group(c, gid);
+      if (!forgotten) forgotten = forget_share_group(c, gid);
+      if (auto e = forgotten) {
         r.error_code = *e;
         if (*e != kwire::ErrorCode::None) co_return;
         auto d = co_await ctx.realm().store().groups().delete_group(gid);
