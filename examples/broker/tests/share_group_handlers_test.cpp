@@ -85,13 +85,13 @@ bool advertises(const kwire::ApiVersionsResponse& resp, kwire::ApiKey key) {
 
 }  // namespace
 
-TEST_CASE("share groups are offered only when enabled on a store that keeps them") {
+TEST_CASE("share groups are offered unless turned off, with share.version finalized") {
   kwire_broker::testing::TempDir dir{"kwire-share-groups"};
   kwire::ApiVersionsRequest req;
   req.client_software_name = "test";
   req.client_software_version = "1";
   {
-    InProcessBroker off{dir.path};
+    InProcessBroker off{dir.path, {{"kwire.share.groups.enable", "false"}}};
     auto resp = off.call<kwire::ApiVersionsResponse>(req, 3);
     CHECK_FALSE(advertises(resp, kwire::ApiKey::ShareGroupHeartbeat));
     for (auto& f : resp.finalized_features) CHECK(f.name != "share.version");

@@ -224,7 +224,7 @@ Settings make_settings(const Properties& p) {
     throw std::runtime_error("group.consumer.heartbeat.interval.ms must be positive and below group.consumer.session.timeout.ms");
   s.consumer_max_size = static_cast<std::int32_t>(p.get_int("group.consumer.max.size", s.consumer_max_size));
   if (s.consumer_max_size < 1) throw std::runtime_error("group.consumer.max.size must be positive");
-  s.share_groups_enabled = p.get("kwire.share.groups.enable", "false") == "true";
+  s.share_groups_enabled = p.get("kwire.share.groups.enable", "true") == "true";
   s.share_session_ms = static_cast<std::int32_t>(p.get_int("group.share.session.timeout.ms", s.share_session_ms));
   s.share_heartbeat_interval_ms =
       static_cast<std::int32_t>(p.get_int("group.share.heartbeat.interval.ms", s.share_heartbeat_interval_ms));
