@@ -15,6 +15,10 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/coordinator/consumer_group.cpp
     ${s}/coordinator/consumer_group_record.cpp
     ${s}/coordinator/group_coordinator.cpp
+    ${s}/coordinator/share_group.cpp
+    ${s}/coordinator/share_group_record.cpp
+    ${s}/coordinator/share_partition.cpp
+    ${s}/coordinator/share_state.cpp
     ${s}/coordinator/txn_coordinator.cpp
     ${s}/coordinator/txn_record.cpp
     ${s}/core/acl.cpp
@@ -36,6 +40,9 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/handlers/fetch.cpp
     ${s}/handlers/groups.cpp
     ${s}/handlers/sasl.cpp
+    ${s}/handlers/share_fetch.cpp
+    ${s}/handlers/share_groups.cpp
+    ${s}/handlers/share_offsets.cpp
     ${s}/handlers/txn.cpp
     ${s}/handlers/scram_credentials.cpp
     ${s}/protocol/authorize.cpp
@@ -56,6 +63,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/storage/embedded/log.cpp
     ${s}/storage/embedded/log_read.cpp
     ${s}/storage/embedded/log_txn.cpp
+    ${s}/storage/embedded/share_state_store.cpp
     ${s}/storage/embedded/txn_store.cpp
     ${s}/storage/embedded/segment.cpp
     ${s}/storage/embedded/store.cpp)

@@ -47,7 +47,7 @@ std::string_view GroupCoordinator::state_name(State s) {
 }
 
 GroupCoordinator::GroupCoordinator(Config config, storage::Storage& store, asio::io_context& io)
-    : config_(std::move(config)), store_(store), strand_(asio::make_strand(io)), consumers_(config_.consumer) {
+    : config_(std::move(config)), store_(store), strand_(asio::make_strand(io)), consumers_(config_.consumer), shares_(config_.share) {
   if (!config_.clock) config_.clock = [] { return Clock::now(); };
 }
 
@@ -60,12 +60,17 @@ asio::awaitable<void> GroupCoordinator::load() {
   auto ids = co_await store.list_groups();
   if (!ids.ok()) throw std::runtime_error("cannot list the stored groups: " + ids.message);
   std::set<std::string> consumer_groups;
-  for (auto& b : blobs.value)
-    if (consumers_.load(b.group_id, b.data, now())) consumer_groups.insert(b.group_id);
-  for (auto& id : ids.value)
-    if (!consumer_groups.count(id)) get_or_create(id);
+  std::set<std::string> share_groups;
   for (auto& b : blobs.value) {
-    if (consumer_groups.count(b.group_id) || consumer::ConsumerGroups::is_record(b.data)) continue;
+    if (consumers_.load(b.group_id, b.data, now())) consumer_groups.insert(b.group_id);
+    if (shares_.load(b.group_id, b.data, now())) share_groups.insert(b.group_id);
+  }
+  for (auto& id : ids.value)
+    if (!consumer_groups.count(id) && !share_groups.count(id)) get_or_create(id);
+  for (auto& b : blobs.value) {
+    if (consumer_groups.count(b.group_id) || consumer::ConsumerGroups::is_record(b.data) ||
+        share_groups.count(b.group_id) || share::ShareGroups::is_record(b.data))
+      continue;
     auto& g = get_or_create(b.group_id);
     std::string text(b.data.begin(), b.data.end());
     auto a = text.find('\n'), c = text.find('\n', a + 1), d = text.find('\n', c + 1);
@@ -76,7 +81,20 @@ asio::awaitable<void> GroupCoordinator::load() {
     } catch (...) {
     }
   }
-  KB_INFO("group coordinator loaded {} classic and {} consumer group(s)", groups_.size(), consumer_groups.size());
+  if (auto* states = store_.share_states()) {
+    auto loaded = co_await states->load_share_states();
+    if (!loaded.ok()) throw std::runtime_error("cannot load the share partitions: " + loaded.message);
+    for (auto& b : loaded.value) {
+      auto p = share::SharePartition::decode(b.data);
+      if (!p) {
+        KB_WARN("share group {}: cannot read the state of a share partition", b.key.group_id);
+        continue;
+      }
+      share_state_.partitions[b.key] = std::move(*p);
+    }
+  }
+  KB_INFO("group coordinator loaded {} classic, {} consumer and {} share group(s), {} share partition(s)",
+          groups_.size(), consumer_groups.size(), share_groups.size(), share_state_.partitions.size());
   sweep_timer_ = std::make_shared<asio::steady_timer>(strand_);
   asio::co_spawn(strand_, sweep(), asio::detached);
 }
@@ -128,6 +146,32 @@ Bytes GroupCoordinator::record_of(const Group& g) {
 asio::awaitable<void> GroupCoordinator::persist(std::string group_id, Bytes record) {
   auto r = co_await store_.groups().store_group(group_id, std::move(record));
   if (!r.ok()) KB_WARN("could not store group {}: {}", group_id, r.message);
+}
+
+void GroupCoordinator::end_share_sessions_of_departed() {
+  std::vector<std::pair<std::string, std::string>> departed;
+  for (auto& [key, _] : share_state_.sessions) {
+    auto* g = shares_.find(key.first);
+    if (!g || !g->members.count(key.second)) departed.push_back(key);
+  }
+  const auto limits = share_limits();
+  for (auto& [group, member] : departed)
+    for (auto& key : share_state_.close(group, member, limits))
+      asio::co_spawn(strand_, persist_share(key), asio::detached);
+}
+
+asio::awaitable<void> GroupCoordinator::persist_share(storage::SharePartitionKey key) {
+  auto* states = store_.share_states();
+  if (!states) co_return;
+  auto it = share_state_.partitions.find(key);
+  if (it == share_state_.partitions.end()) {
+    auto r = co_await states->delete_share_state(key);
+    if (!r.ok()) KB_WARN("could not delete a share partition of group {}: {}", key.group_id, r.message);
+    co_return;
+  }
+  std::string group = key.group_id;  // the key moves into the call
+  auto r = co_await states->store_share_state(std::move(key), it->second.encode());
+  if (!r.ok()) KB_WARN("could not store a share partition of group {}: {}", group, r.message);
 }
 
 void GroupCoordinator::remove_member(Group& g, const std::string& member_id, kwire::ErrorCode error) {
@@ -488,6 +532,9 @@ asio::awaitable<void> GroupCoordinator::sweep() {
 void GroupCoordinator::expire(Clock::time_point now) {
   for (auto& id : consumers_.expire(now))
     if (auto* g = consumers_.find(id)) asio::co_spawn(strand_, persist(id, consumer::ConsumerGroups::record_of(*g)), asio::detached);
+  for (auto& id : shares_.expire(now))
+    if (auto* g = shares_.find(id)) asio::co_spawn(strand_, persist(id, share::ShareGroups::record_of(*g)), asio::detached);
+  end_share_sessions_of_departed();
   for (auto& [_, gp] : groups_) {
     auto& g = *gp;
     std::vector<std::string> expired;

@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "coordinator/consumer_group.hpp"
+#include "coordinator/share_group.hpp"
+#include "coordinator/share_state.hpp"
 #include "core/broker.hpp"
 #include "protocol/errors.hpp"
 #include "storage/storage.hpp"
@@ -44,6 +46,8 @@ class GroupCoordinator {
     std::function<Clock::time_point()> clock;
     /// The consumer groups of the KIP-848 protocol (consumer_group.hpp).
     consumer::Config consumer;
+    /// The share groups of KIP-932 (share_group.hpp).
+    share::Config share;
   };
 
   GroupCoordinator(Config config, storage::Storage& store, asio::io_context& io);
@@ -57,9 +61,23 @@ class GroupCoordinator {
   std::int64_t count() const { return count_.load(); }
 
   asio::strand<asio::io_context::executor_type>& strand() { return strand_; }
+  const Config& config() const { return config_; }
   /// The groups of the consumer protocol, beside the classic ones: a group
   /// id is one kind or the other (strand only).
   consumer::ConsumerGroups& consumers() { return consumers_; }
+  /// The share groups (KIP-932); their ids are neither classic nor consumer
+  /// groups (strand only).
+  share::ShareGroups& shares() { return shares_; }
+  /// The share partitions and share sessions (strand only).
+  share::ShareState& share_state() { return share_state_; }
+  share::PartitionLimits share_limits() const {
+    return {config_.share.lock_duration_ms, config_.share.delivery_count_limit, config_.share.max_record_locks};
+  }
+  /// Stores a share partition's state (as it is now) where the store keeps it.
+  asio::awaitable<void> persist_share(storage::SharePartitionKey key);
+  /// Ends the share sessions of members no longer in their group (left or
+  /// expired): what they held is available again, and their slots free.
+  void end_share_sessions_of_departed();
 
   // ---- state, touched only on the strand ----
   enum class State : std::uint8_t { empty, preparing_rebalance, completing_rebalance, stable, dead };
@@ -173,6 +191,8 @@ class GroupCoordinator {
   asio::strand<asio::io_context::executor_type> strand_;
   std::map<std::string, std::unique_ptr<Group>> groups_;
   consumer::ConsumerGroups consumers_;
+  share::ShareGroups shares_;
+  share::ShareState share_state_;
   std::atomic<std::int64_t> count_{0};
   std::shared_ptr<asio::steady_timer> sweep_timer_;
   bool stopped_ = false;

@@ -263,6 +263,26 @@ Settings make_settings(const Properties& p) {
     throw std::runtime_error("group.consumer.heartbeat.interval.ms must be positive and below group.consumer.session.timeout.ms");
   s.consumer_max_size = static_cast<std::int32_t>(p.get_int("group.consumer.max.size", s.consumer_max_size));
   if (s.consumer_max_size < 1) throw std::runtime_error("group.consumer.max.size must be positive");
+  s.share_groups_enabled = p.get("kwire.share.groups.enable", "true") == "true";
+  s.share_session_ms = static_cast<std::int32_t>(p.get_int("group.share.session.timeout.ms", s.share_session_ms));
+  s.share_heartbeat_interval_ms =
+      static_cast<std::int32_t>(p.get_int("group.share.heartbeat.interval.ms", s.share_heartbeat_interval_ms));
+  if (s.share_session_ms < 1 || s.share_heartbeat_interval_ms < 1 || s.share_heartbeat_interval_ms >= s.share_session_ms)
+    throw std::runtime_error("group.share.heartbeat.interval.ms must be positive and below group.share.session.timeout.ms");
+  s.share_max_size = static_cast<std::int32_t>(p.get_int("group.share.max.size", s.share_max_size));
+  if (s.share_max_size < 1) throw std::runtime_error("group.share.max.size must be positive");
+  s.share_lock_duration_ms =
+      static_cast<std::int32_t>(p.get_int("group.share.record.lock.duration.ms", s.share_lock_duration_ms));
+  s.share_delivery_count_limit =
+      static_cast<std::int32_t>(p.get_int("group.share.delivery.count.limit", s.share_delivery_count_limit));
+  s.share_max_record_locks =
+      static_cast<std::int32_t>(p.get_int("group.share.partition.max.record.locks", s.share_max_record_locks));
+  s.share_max_sessions = static_cast<std::int32_t>(p.get_int("group.share.max.share.sessions", s.share_max_sessions));
+  if (s.share_lock_duration_ms < 1 || s.share_delivery_count_limit < 1 || s.share_max_record_locks < 1 ||
+      s.share_max_sessions < 1)
+    throw std::runtime_error(
+        "group.share.record.lock.duration.ms, group.share.delivery.count.limit, "
+        "group.share.partition.max.record.locks and group.share.max.share.sessions must be positive");
   if (auto assignors = p.get("group.consumer.assignors", ""); !assignors.empty()) {
     // Kafka's names, or its class names (the last dotted part, less "Assignor").
     s.consumer_assignors.clear();

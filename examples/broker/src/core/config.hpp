@@ -80,6 +80,15 @@ struct Settings {
   std::int32_t consumer_heartbeat_interval_ms = 5000;  // group.consumer.heartbeat.interval.ms
   std::int32_t consumer_max_size = 2147483647;         // group.consumer.max.size
   std::vector<std::string> consumer_assignors{"uniform", "range"};  // group.consumer.assignors
+  // Share groups (KIP-932), where the store keeps them.
+  bool share_groups_enabled = true;                 // kwire.share.groups.enable
+  std::int32_t share_session_ms = 45000;            // group.share.session.timeout.ms
+  std::int32_t share_heartbeat_interval_ms = 5000;  // group.share.heartbeat.interval.ms
+  std::int32_t share_max_size = 200;                // group.share.max.size
+  std::int32_t share_lock_duration_ms = 30000;      // group.share.record.lock.duration.ms
+  std::int32_t share_delivery_count_limit = 5;      // group.share.delivery.count.limit
+  std::int32_t share_max_record_locks = 2000;       // group.share.partition.max.record.locks
+  std::int32_t share_max_sessions = 2000;           // group.share.max.share.sessions
   std::int32_t offsets_topic_partitions = 1;
   std::map<std::string, std::string> sasl_users;  // PLAIN users from the JAAS config
   std::vector<std::string> sasl_mechanisms{"PLAIN"};  // sasl.enabled.mechanisms

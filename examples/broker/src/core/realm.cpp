@@ -19,6 +19,13 @@ Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Sto
   gc.consumer.heartbeat_interval_ms = broker_.settings().consumer_heartbeat_interval_ms;
   gc.consumer.max_size = broker_.settings().consumer_max_size;
   gc.consumer.assignors = broker_.settings().consumer_assignors;
+  gc.share.session_timeout_ms = broker_.settings().share_session_ms;
+  gc.share.heartbeat_interval_ms = broker_.settings().share_heartbeat_interval_ms;
+  gc.share.max_size = broker_.settings().share_max_size;
+  gc.share.lock_duration_ms = broker_.settings().share_lock_duration_ms;
+  gc.share.delivery_count_limit = broker_.settings().share_delivery_count_limit;
+  gc.share.max_record_locks = broker_.settings().share_max_record_locks;
+  gc.share.max_sessions = broker_.settings().share_max_sessions;
   groups_ = std::make_unique<GroupCoordinator>(std::move(gc), *store_, broker_.io());
   if (store_->supports_transactions() && store_->transactions()) {
     TxnCoordinator::Config tc;
@@ -36,6 +43,10 @@ Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Sto
 }
 
 Realm::~Realm() = default;
+
+bool Realm::share_groups() const noexcept {
+  return broker_.settings().share_groups_enabled && store_->supports_share_groups();
+}
 
 void Realm::start() {
   // Records written around this gateway wake the fetches waiting for them.

@@ -37,6 +37,9 @@ class Realm {
   /// The transaction coordinator; nullptr when the store keeps no
   /// transactions (the transaction APIs are then not offered).
   TxnCoordinator* transactions() noexcept { return txns_.get(); }
+  /// Whether share groups (KIP-932) are served here: the store keeps them
+  /// and kwire.share.groups.enable is on. Their APIs are offered only then.
+  bool share_groups() const noexcept;
   Cluster& cluster() noexcept { return *cluster_; }
 
   /// Loads groups and joins the other gateways; before serving the realm

@@ -17,6 +17,7 @@
 #include "protocol/internal_topics.hpp"
 #include "core/log.hpp"
 #include "core/topic_configs.hpp"
+#include "handlers/share_groups.hpp"
 
 namespace kwire_broker {
 namespace {
@@ -25,6 +26,7 @@ using namespace kwire;
 
 constexpr std::int8_t resource_topic = 2;
 constexpr std::int8_t resource_broker = 4;
+constexpr std::int8_t resource_group = 32;
 constexpr std::int8_t source_dynamic_topic = 1;
 constexpr std::int8_t source_static_broker = 4;
 constexpr std::int8_t source_default = 5;
@@ -59,6 +61,8 @@ kwire::ErrorCode config_access(Broker& b, const Ctx& ctx, std::int8_t resource_t
     return allowed_on_topic(b, ctx, op, name) ? kwire::ErrorCode::None : kwire::ErrorCode::TopicAuthorizationFailed;
   if (resource_type == resource_broker)
     return allowed_on_cluster(b, ctx, op) ? kwire::ErrorCode::None : kwire::ErrorCode::ClusterAuthorizationFailed;
+  if (resource_type == resource_group)
+    return allowed_on_group(b, ctx, op, name) ? kwire::ErrorCode::None : kwire::ErrorCode::GroupAuthorizationFailed;
   return kwire::ErrorCode::None;
 }
 
@@ -335,6 +339,18 @@ asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsReque
         c.config_type = 2;
         r.configs.push_back(c);
       }
+    } else if (res.resource_type == resource_group && ctx.realm().share_groups()) {
+      std::string group(res.resource_name);  // named: g++ 12 mishandles temporaries in co_await
+      auto configs = co_await describe_group_configs(ctx, std::move(group));
+      for (auto& [k, v] : configs) {
+        if (!wanted(k)) continue;
+        DescribeConfigsResponse::DescribeConfigsResourceResult c;
+        c.name = ctx.keep(k);
+        c.value = ctx.keep(v);
+        c.config_source = source_default;
+        c.config_type = 2;
+        r.configs.push_back(c);
+      }
     } else {
       r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
       r.error_message = ctx.keep("Unsupported resource type " + std::to_string(res.resource_type));
@@ -375,6 +391,16 @@ asio::awaitable<void> incremental_alter_configs(Broker& b, Ctx& ctx, Incremental
     if (auto denied = config_access(b, ctx, res.resource_type, res.resource_name, acl::Operation::alter_configs);
         denied != kwire::ErrorCode::None) {
       r.error_code = ctx.note(denied);
+      continue;
+    }
+    if (res.resource_type == resource_group && ctx.realm().share_groups()) {
+      std::vector<GroupConfigChange> changes;
+      for (auto& c : res.configs)
+        changes.push_back({std::string(c.name), c.config_operation, std::string(c.value ? *c.value : std::string_view{})});
+      std::string group(res.resource_name);  // named: g++ 12 mishandles temporaries in co_await
+      auto [code, msg] = co_await alter_group_configs(ctx, std::move(group), std::move(changes), req.validate_only);
+      r.error_code = ctx.note(code);
+      if (code != kwire::ErrorCode::None) r.error_message = ctx.keep(msg);
       continue;
     }
     if (res.resource_type != resource_topic) {

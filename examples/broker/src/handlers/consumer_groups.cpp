@@ -5,6 +5,7 @@
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
 
 #include "handlers/consumer_groups.hpp"
+#include "handlers/share_groups.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -104,6 +105,11 @@ asio::awaitable<void> consumer_group_heartbeat(Broker& b, Ctx& ctx, ConsumerGrou
   const bool request_regex = hb.regex && !hb.regex->empty();
   consumer::HeartbeatResult r;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    if (share_group_yields(c, group, ErrorCode::GroupIdNotFound) != ErrorCode::None) {
+      r.error = ErrorCode::GroupIdNotFound;
+      r.message = "Group " + group + " is not a consumer group.";
+      co_return;
+    }
     if (auto* classic = c.find(group)) {
       if (!classic->members.empty()) {
         r.error = ErrorCode::GroupIdNotFound;

@@ -46,8 +46,10 @@ asio::awaitable<void> api_versions(Broker& b, Ctx& ctx, ApiVersionsRequest& req,
   }
   // The transaction APIs only where the store keeps transactions.
   const bool transactions = ctx.realm().transactions() != nullptr;
+  const bool shares = ctx.realm().share_groups();
   for (auto& e : handler_table()) {
     if (e.transactional && !transactions) continue;
+    if (e.share && !shares) continue;
     ApiVersionsResponse::ApiVersion v;
     v.api_key = e.api_key;
     v.min_version = e.advertised_from();
@@ -67,6 +69,18 @@ asio::awaitable<void> api_versions(Broker& b, Ctx& ctx, ApiVersionsRequest& req,
     finalized.min_version_level = 1;
     finalized.max_version_level = 1;
     resp.finalized_features.push_back(finalized);
+    // share.version 1 is share groups as Kafka made them generally
+    // available (KIP-932); KafkaShareConsumer refuses a cluster without it.
+    if (shares) {
+      supported.name = "share.version";
+      supported.min_version = 0;
+      supported.max_version = 1;
+      resp.supported_features.push_back(supported);
+      finalized.name = "share.version";
+      finalized.min_version_level = 1;
+      finalized.max_version_level = 1;
+      resp.finalized_features.push_back(finalized);
+    }
     resp.finalized_features_epoch = 1;
     // transaction.version 2 is Transactions V2 (KIP-890 part 2): clients
     // that see it finalized end every transaction with an epoch bump and

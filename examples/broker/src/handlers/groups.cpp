@@ -10,6 +10,7 @@
 #include "coordinator/txn_coordinator.hpp"
 #include "core/log.hpp"
 #include "handlers/consumer_groups.hpp"
+#include "handlers/share_groups.hpp"
 #include "kwire/messages/delete_groups_request.hpp"
 #include "kwire/messages/delete_groups_response.hpp"
 #include "kwire/messages/describe_groups_request.hpp"
@@ -101,6 +102,11 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
   for (auto& p : req.protocols) m.protocols.emplace_back(std::string(p.name), to_bytes(p.metadata));
   GroupCoordinator::JoinResult r;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    if (auto e = share_group_yields(c, std::string(req.group_id), kwire::ErrorCode::InconsistentGroupProtocol);
+        e != kwire::ErrorCode::None) {
+      r.error = e;
+      co_return;
+    }
     if (auto e = classic_join_allowed(c, std::string(req.group_id)); e != kwire::ErrorCode::None) {
       r.error = e;
       co_return;
@@ -495,6 +501,7 @@ asio::awaitable<void> describe_groups(Broker& b, Ctx& ctx, DescribeGroupsRequest
         continue;
       }
       if (describe_as_classic(c, ctx, std::string(id), dg)) continue;
+      if (describe_share_as_classic(c, ctx, std::string(id), dg)) continue;
       auto* g = c.find(std::string(id));
       if (!g) {
         dg.group_state = "Dead";
@@ -531,6 +538,7 @@ asio::awaitable<void> list_groups(Broker& b, Ctx& ctx, ListGroupsRequest& req, L
   auto& c = ctx.realm().groups();
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     list_consumer_groups(c, ctx, req, resp);
+    list_share_groups(c, ctx, req, resp);
     for (auto* g : c.all()) {
       if (!lists_classic_groups(req)) break;
       auto state = GroupCoordinator::state_name(g->state);
@@ -571,7 +579,9 @@ asio::awaitable<void> delete_groups(Broker& b, Ctx& ctx, DeleteGroupsRequest& re
     }
     std::string gid(id);
     co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
-      if (auto e = forget_consumer_group(c, gid)) {
+      auto forgotten = forget_consumer_group(c, gid);
+      if (!forgotten) forgotten = forget_share_group(c, gid);
+      if (auto e = forgotten) {
         r.error_code = *e;
         if (*e != kwire::ErrorCode::None) co_return;
         auto d = co_await ctx.realm().store().groups().delete_group(gid);

@@ -5,6 +5,7 @@
 
 
 #include "core/log.hpp"
+#include "core/realm.hpp"
 #include "handlers/sasl.hpp"
 #include "kwire/messages/api_versions_response.hpp"
 #include "kwire/framing/request.hpp"
@@ -17,7 +18,8 @@ const std::vector<HandlerEntry>& handler_table() {
   static const std::vector<HandlerEntry> table = [] {
     std::vector<HandlerEntry> t;
     for (auto part : {core_handlers(), sasl_handlers(), data_handlers(), admin_handlers(), group_handlers(),
-                      txn_handlers(), consumer_group_handlers(), acl_handlers()})
+                      txn_handlers(), consumer_group_handlers(), acl_handlers(), share_group_handlers(),
+                      share_fetch_handlers(), share_offsets_handlers()})
       t.insert(t.end(), part.begin(), part.end());
     std::sort(t.begin(), t.end(), [](auto& a, auto& b) { return a.api_key < b.api_key; });
     return t;
@@ -48,6 +50,7 @@ Reply api_versions_fallback(std::int32_t correlation_id) {
   kwire::ApiVersionsResponse resp;
   resp.error_code = kwire::ErrorCode::UnsupportedVersion;
   for (auto& e : handler_table()) {
+    if (e.share) continue;  // no realm here to say whether they are served
     kwire::ApiVersionsResponse::ApiVersion v;
     v.api_key = e.api_key;
     v.min_version = e.advertised_from();
@@ -127,7 +130,8 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::fu
   const HandlerEntry* entry = nullptr;
   for (auto& e : handler_table())
     if (e.api_key == key) entry = &e;
-  if (!entry) {
+  // Share group APIs exist only where the realm serves share groups.
+  if (!entry || (entry->share && !(s.realm && s.realm->share_groups()))) {
     metrics_.request(key, kwire::ErrorCode::InvalidRequest);
     co_return close_reply(fmt::format("{} is not implemented", info->name));
   }

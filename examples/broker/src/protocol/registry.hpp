@@ -105,6 +105,9 @@ struct HandlerEntry {
   std::int16_t advertised_min = -1;
   /// A transaction API: offered only where the store keeps transactions.
   bool transactional = false;
+  /// A share group API (KIP-932): offered only where the realm serves share
+  /// groups (Realm::share_groups).
+  bool share = false;
   std::int16_t advertised_from() const noexcept { return advertised_min >= 0 ? advertised_min : min_version; }
 };
 /// The registry entry of the handler `Fn` for requests `Req`, served from
@@ -124,5 +127,8 @@ std::vector<HandlerEntry> txn_handlers();
 std::vector<HandlerEntry> group_handlers();
 std::vector<HandlerEntry> consumer_group_handlers();
 std::vector<HandlerEntry> acl_handlers();
+std::vector<HandlerEntry> share_group_handlers();
+std::vector<HandlerEntry> share_fetch_handlers();
+std::vector<HandlerEntry> share_offsets_handlers();
 
 }  // namespace kwire_broker

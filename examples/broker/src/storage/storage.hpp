@@ -337,6 +337,32 @@ struct TxnBlob {
   std::vector<std::uint8_t> data;  // the broker's encoding; storage never reads it
 };
 
+/// One share partition (KIP-932): a share group's view of a topic partition.
+struct SharePartitionKey {
+  std::string group_id;
+  TopicId topic_id{};
+  std::int32_t partition = 0;
+  friend auto operator<=>(const SharePartitionKey&, const SharePartitionKey&) = default;
+};
+
+struct ShareStateBlob {
+  SharePartitionKey key;
+  std::vector<std::uint8_t> data;  // the broker's encoding; storage never reads it
+};
+
+/// The durable state of share partitions (what Kafka's share coordinator
+/// keeps with WriteShareGroupState: the share-partition start offset and the
+/// state of the records above it), one opaque record per share partition.
+class ShareStateStore {
+ public:
+  virtual ~ShareStateStore() = default;
+  /// Replaces the partition's record; completes once it is durable.
+  virtual Task<Done> store_share_state(SharePartitionKey key, std::vector<std::uint8_t> blob) = 0;
+  virtual Task<Done> delete_share_state(SharePartitionKey key) = 0;
+  /// Every record, at startup.
+  virtual Task<std::vector<ShareStateBlob>> load_share_states() = 0;
+};
+
 /// The transaction coordinator's record of each transactional id, durable.
 class TxnStore {
  public:
@@ -466,6 +492,12 @@ class Storage {
   virtual bool supports_transactions() const noexcept { return false; }
   /// The transaction coordinator's records; nullptr without transactions.
   virtual TxnStore* transactions() { return nullptr; }
+
+  /// Whether the store keeps share groups (KIP-932): the broker offers the
+  /// share group APIs only then.
+  virtual bool supports_share_groups() const noexcept { return false; }
+  /// The share partitions' records; nullptr without share groups.
+  virtual ShareStateStore* share_states() { return nullptr; }
 
   /// `on_data(tp)` is called (on any thread) when records this gateway did
   /// not append reach a partition it reads (native Pulsar producers, another

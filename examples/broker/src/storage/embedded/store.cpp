@@ -12,6 +12,7 @@
 #include "storage/embedded/files.hpp"
 #include "storage/embedded/flusher.hpp"
 #include "storage/embedded/group_store.hpp"
+#include "storage/embedded/share_state_store.hpp"
 #include "storage/embedded/txn_store.hpp"
 
 namespace kwire_broker::storage::embedded {
@@ -23,6 +24,7 @@ class Store final : public Storage {
     fs::create_directories(root_ / "topics");
     groups_ = std::make_unique<Groups>(root_ / "groups", *flusher_);
     txns_ = std::make_unique<Transactions>(root_ / "transactions", *flusher_);
+    shares_ = std::make_unique<ShareStates>(root_ / "share-states", *flusher_);
     credentials_ = std::make_unique<Credentials>(root_ / "credentials", *flusher_);
     acls_ = std::make_unique<Acls>(root_ / "acls", *flusher_);
     catalog_ = std::make_unique<Catalog>(opts_, root_ / "topics", *groups_);
@@ -40,6 +42,8 @@ class Store final : public Storage {
   GroupStore& groups() override { return *groups_; }
   bool supports_transactions() const noexcept override { return true; }
   TxnStore* transactions() override { return txns_.get(); }
+  bool supports_share_groups() const noexcept override { return true; }
+  ShareStateStore* share_states() override { return shares_.get(); }
   CredentialStore* credentials() override { return credentials_.get(); }
   AclStore* acls() override { return acls_.get(); }
 
@@ -75,6 +79,7 @@ class Store final : public Storage {
       catalog_->close();
       groups_->close();
       txns_->close();
+      shares_->close();
       credentials_->close();
       acls_->close();
     }
@@ -96,6 +101,7 @@ class Store final : public Storage {
   std::unique_ptr<Acls> acls_;
   std::unique_ptr<Groups> groups_;  // before the catalog, which tells it of deleted topics
   std::unique_ptr<Transactions> txns_;
+  std::unique_ptr<ShareStates> shares_;
   std::unique_ptr<Catalog> catalog_;
   std::atomic<bool> closed_{false};
   std::mutex pid_mu_;

@@ -14,6 +14,7 @@
 //   <dir>/<tenant>/<ns>/groups/<hex id>.group            group metadata blob
 //   <dir>/<tenant>/<ns>/groups/<hex id>.offsets          committed offsets
 //   <dir>/<tenant>/<ns>/transactions/<hex id>.txn        transaction coordinator's record
+//   <dir>/<tenant>/<ns>/share-states/<hex group>.<hex topic id>.<p>.state  a share partition's state
 //   <dir>/<tenant>/<ns>/topics/<topic>/<p>/aborted.txnindex  aborted transactions
 //   <dir>/<tenant>/<ns>/topics/<topic>/<p>/txn-scan-from where producer state is rebuilt from
 //   <dir>/<tenant>/<ns>/credentials/scram                SCRAM credentials (credential_store.hpp)
@@ -22,8 +23,9 @@
 //
 // The parts, one per seam interface: log.hpp (PartitionLog), catalog.hpp
 // (TopicCatalog), group_store.hpp (GroupStore), txn_store.hpp (TxnStore;
-// log_txn.cpp keeps a partition's transactions), credential_store.hpp
-// (CredentialStore), acl_store.hpp (AclStore); this file is the root.
+// log_txn.cpp keeps a partition's transactions), share_state_store.hpp
+// (ShareStateStore), credential_store.hpp (CredentialStore), acl_store.hpp
+// (AclStore); this file is the root.
 //
 // Calls do their work within their coroutine's first run, under mutexes, so
 // any thread may call. Each partition log has its own mutex; appends write to
