@@ -21,8 +21,10 @@ kafka_port=""
 stop_kafka() {
   [[ -n $kafka_port ]] && "$ROOT/tools/peers/kafka-server.sh" stop "$kafka_port" "$kafka_dir" >/dev/null 2>&1 || true
 }
-# cleanup reads the exit status from $?: keep the test's, not stop_kafka's.
-trap 'rc=$?; stop_kafka; (exit $rc); cleanup' EXIT
+# cleanup (lib.sh) reads the exit status from $?: the test's is set again
+# after stopping Kafka, with errexit off (a failing status would otherwise
+# end the trap there, before cleanup stops the broker).
+trap 'rc=$?; stop_kafka || true; set +e; (exit $rc); cleanup' EXIT
 
 start_broker
 kafka_port=$(free_port)

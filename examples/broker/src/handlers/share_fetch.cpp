@@ -19,6 +19,7 @@
 #include "kwire/messages/share_acknowledge_response.hpp"
 #include "kwire/messages/share_fetch_request.hpp"
 #include "kwire/messages/share_fetch_response.hpp"
+#include "protocol/authorize.hpp"
 #include "protocol/registry.hpp"
 
 namespace kwire_broker {
@@ -116,6 +117,10 @@ asio::awaitable<void> share_fetch(Broker& b, Ctx& ctx, ShareFetchRequest& req, S
   if (!group || !member) {
     resp.error_code = ctx.note(ErrorCode::InvalidRequest);
     resp.error_message = "GroupId and MemberId must be given.";
+    co_return;
+  }
+  if (!allowed_on_group(b, ctx, acl::Operation::read, *group)) {
+    resp.error_code = ctx.note(ErrorCode::GroupAuthorizationFailed);
     co_return;
   }
   struct Slot {
@@ -303,6 +308,10 @@ asio::awaitable<void> share_acknowledge(Broker& b, Ctx& ctx, ShareAcknowledgeReq
   if (!group || !member) {
     resp.error_code = ctx.note(ErrorCode::InvalidRequest);
     resp.error_message = "GroupId and MemberId must be given.";
+    co_return;
+  }
+  if (!allowed_on_group(b, ctx, acl::Operation::read, *group)) {
+    resp.error_code = ctx.note(ErrorCode::GroupAuthorizationFailed);
     co_return;
   }
   std::set<SharePartitionKey> changed;

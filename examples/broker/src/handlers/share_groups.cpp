@@ -18,6 +18,7 @@
 #include "kwire/messages/share_group_heartbeat_request.hpp"
 #include "kwire/messages/share_group_heartbeat_response.hpp"
 #include "protocol/internal_topics.hpp"
+#include "protocol/authorize.hpp"
 #include "protocol/registry.hpp"
 
 namespace kwire_broker {
@@ -59,7 +60,7 @@ bool take_over_id(GroupCoordinator& c, const std::string& group) {
   return true;
 }
 
-asio::awaitable<void> share_group_heartbeat(Broker&, Ctx& ctx, ShareGroupHeartbeatRequest& req,
+asio::awaitable<void> share_group_heartbeat(Broker& b, Ctx& ctx, ShareGroupHeartbeatRequest& req,
                                             ShareGroupHeartbeatResponse& resp) {
   auto& c = ctx.realm().groups();
   auto& catalog = ctx.realm().store().topics();
@@ -67,6 +68,10 @@ asio::awaitable<void> share_group_heartbeat(Broker&, Ctx& ctx, ShareGroupHeartbe
   if (group.empty()) {
     resp.error_code = ctx.note(ErrorCode::InvalidRequest);
     resp.error_message = "GroupId can't be empty.";
+    co_return;
+  }
+  if (!allowed_on_group(b, ctx, acl::Operation::read, group)) {
+    resp.error_code = ctx.note(ErrorCode::GroupAuthorizationFailed);
     co_return;
   }
   if (!ctx.realm().cluster().coordinates(group)) {
@@ -128,7 +133,7 @@ asio::awaitable<void> share_group_heartbeat(Broker&, Ctx& ctx, ShareGroupHeartbe
   }
 }
 
-asio::awaitable<void> share_group_describe(Broker&, Ctx& ctx, ShareGroupDescribeRequest& req,
+asio::awaitable<void> share_group_describe(Broker& b, Ctx& ctx, ShareGroupDescribeRequest& req,
                                            ShareGroupDescribeResponse& resp) {
   auto& c = ctx.realm().groups();
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
@@ -136,6 +141,10 @@ asio::awaitable<void> share_group_describe(Broker&, Ctx& ctx, ShareGroupDescribe
       auto& dg = resp.groups.emplace_back();
       dg.group_id = id;
       const std::string gid(id);
+      if (!allowed_on_group(b, ctx, acl::Operation::describe, gid)) {
+        dg.error_code = ctx.note(ErrorCode::GroupAuthorizationFailed);
+        continue;
+      }
       if (!ctx.realm().cluster().coordinates(gid)) {
         dg.error_code = ctx.note(ErrorCode::NotCoordinator);
         continue;

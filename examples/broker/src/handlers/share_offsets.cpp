@@ -17,6 +17,7 @@
 #include "kwire/messages/delete_share_group_offsets_response.hpp"
 #include "kwire/messages/describe_share_group_offsets_request.hpp"
 #include "kwire/messages/describe_share_group_offsets_response.hpp"
+#include "protocol/authorize.hpp"
 #include "protocol/registry.hpp"
 
 namespace kwire_broker {
@@ -42,7 +43,7 @@ std::int64_t lag_of(const share::SharePartition& sp, std::int64_t high_watermark
   return lag;
 }
 
-asio::awaitable<void> describe_share_group_offsets(Broker&, Ctx& ctx, DescribeShareGroupOffsetsRequest& req,
+asio::awaitable<void> describe_share_group_offsets(Broker& b, Ctx& ctx, DescribeShareGroupOffsetsRequest& req,
                                                    DescribeShareGroupOffsetsResponse& resp) {
   auto& c = ctx.realm().groups();
   auto& catalog = ctx.realm().store().topics();
@@ -51,6 +52,10 @@ asio::awaitable<void> describe_share_group_offsets(Broker&, Ctx& ctx, DescribeSh
       auto& out = resp.groups.emplace_back();
       out.group_id = rg.group_id;
       const std::string gid(rg.group_id);
+      if (!allowed_on_group(b, ctx, acl::Operation::describe, gid)) {
+        out.error_code = ctx.note(ErrorCode::GroupAuthorizationFailed);
+        continue;
+      }
       if (!ctx.realm().cluster().coordinates(gid)) {
         out.error_code = ctx.note(ErrorCode::NotCoordinator);
         continue;
@@ -113,11 +118,15 @@ std::optional<std::pair<ErrorCode, std::string>> refuse_change(GroupCoordinator&
   return std::pair{ErrorCode::GroupIdNotFound, "Group " + gid + " not found."};
 }
 
-asio::awaitable<void> alter_share_group_offsets(Broker&, Ctx& ctx, AlterShareGroupOffsetsRequest& req,
+asio::awaitable<void> alter_share_group_offsets(Broker& b, Ctx& ctx, AlterShareGroupOffsetsRequest& req,
                                                 AlterShareGroupOffsetsResponse& resp) {
   auto& c = ctx.realm().groups();
   auto& catalog = ctx.realm().store().topics();
   const std::string gid(req.group_id);
+  if (!allowed_on_group(b, ctx, acl::Operation::read, gid)) {
+    resp.error_code = ctx.note(ErrorCode::GroupAuthorizationFailed);
+    co_return;
+  }
   std::set<SharePartitionKey> changed;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     if (auto why = refuse_change(c, gid)) {
@@ -151,11 +160,15 @@ asio::awaitable<void> alter_share_group_offsets(Broker&, Ctx& ctx, AlterShareGro
   });
 }
 
-asio::awaitable<void> delete_share_group_offsets(Broker&, Ctx& ctx, DeleteShareGroupOffsetsRequest& req,
+asio::awaitable<void> delete_share_group_offsets(Broker& b, Ctx& ctx, DeleteShareGroupOffsetsRequest& req,
                                                  DeleteShareGroupOffsetsResponse& resp) {
   auto& c = ctx.realm().groups();
   auto& catalog = ctx.realm().store().topics();
   const std::string gid(req.group_id);
+  if (!allowed_on_group(b, ctx, acl::Operation::del, gid)) {
+    resp.error_code = ctx.note(ErrorCode::GroupAuthorizationFailed);
+    co_return;
+  }
   std::vector<SharePartitionKey> gone;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
     if (auto why = refuse_change(c, gid)) {
