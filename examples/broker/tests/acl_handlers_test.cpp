@@ -1,8 +1,8 @@
 // The ACL APIs and their enforcement below the wire: CreateAcls,
 // DescribeAcls and DeleteAcls through the real dispatch, who may call them,
 // SECURITY_DISABLED without an authorizer, and what a principal without
-// the right bindings gets from Metadata, Produce, Fetch, groups and
-// CreateTopics; the bindings kept across a restart of the broker.
+// the right bindings gets from Metadata, Produce, Fetch, groups, share
+// groups and CreateTopics; the bindings kept across a restart of the broker.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -27,6 +27,10 @@
 #include "kwire/messages/metadata_response.hpp"
 #include "kwire/messages/produce_request.hpp"
 #include "kwire/messages/produce_response.hpp"
+#include "kwire/messages/share_fetch_request.hpp"
+#include "kwire/messages/share_fetch_response.hpp"
+#include "kwire/messages/share_group_heartbeat_request.hpp"
+#include "kwire/messages/share_group_heartbeat_response.hpp"
 #include "kwire/records/records.hpp"
 #include "support/in_process_broker.hpp"
 #include "support/temp_dir.hpp"
@@ -39,7 +43,7 @@ namespace {
 
 constexpr std::int8_t topic_type = 2, group_type = 3, cluster_type = 4;
 constexpr std::int8_t any_type = 1, any_pattern = 1, match_pattern = 2, literal = 3, prefixed = 4;
-constexpr std::int8_t any_op = 1, read_op = 3, write_op = 4, create_op = 5, describe_op = 8;
+constexpr std::int8_t any_op = 1, read_op = 3, write_op = 4, describe_op = 8;
 constexpr std::int8_t any_permission = 1, deny = 2, allow = 3;
 
 const std::map<std::string, std::string> secured{
@@ -289,4 +293,67 @@ TEST_CASE("enforcement: topics hidden and refused, prefixed grants, DENY wins, g
   CHECK(c.fetch("orders") == ErrorCode::None);
   CHECK(c.fetch("secret") == ErrorCode::TopicAuthorizationFailed);
   CHECK(c.produce("logs-app") == ErrorCode::None);
+}
+
+TEST_CASE("enforcement: share groups need READ on the group, DESCRIBE on subscribed topics, READ to fetch") {
+  TempDir dir("kwire-acl-share");
+  InProcessBroker broker(dir.path, secured);
+  Client c{broker};
+  c.as("User:admin");
+  CHECK(c.create_topic("queue") == ErrorCode::None);
+  CHECK(c.create_topic("hidden") == ErrorCode::None);
+  CHECK(c.create({creation(group_type, "workers", literal, "User:alice", read_op, allow),
+                  creation(topic_type, "queue", literal, "User:alice", describe_op, allow)}) ==
+        std::vector<ErrorCode>(2, ErrorCode::None));
+  auto heartbeat = [&](std::string group, std::vector<std::string_view> topics) {
+    kwire::ShareGroupHeartbeatRequest hb;
+    hb.group_id = group;
+    hb.member_id = "member-1-aaaaaaaaaaaaaa";
+    hb.member_epoch = 0;
+    auto& names = hb.subscribed_topic_names.emplace();
+    for (auto t : topics) names.push_back(t);
+    return broker.call<kwire::ShareGroupHeartbeatResponse>(hb, 1).error_code;
+  };
+  c.as("User:bob");
+  CHECK(heartbeat("workers", {"queue"}) == ErrorCode::GroupAuthorizationFailed);
+  c.as("User:alice");
+  CHECK(heartbeat("workers", {"queue", "hidden"}) == ErrorCode::TopicAuthorizationFailed);
+  CHECK(heartbeat("workers", {"queue"}) == ErrorCode::None);
+
+  // DESCRIBE lets alice subscribe to the topic; fetching its records needs READ.
+  kwire::MetadataRequest md;
+  auto& mt = md.topics.emplace().emplace_back();
+  mt.name = "queue";
+  const auto id = broker.call<kwire::MetadataResponse>(md, 12).topics.at(0).topic_id;
+  kwire::ShareFetchRequest fetch;
+  fetch.group_id = "workers";
+  fetch.member_id = "member-1-aaaaaaaaaaaaaa";
+  fetch.share_session_epoch = 0;
+  fetch.max_wait_ms = 0;
+  fetch.max_records = 10;
+  fetch.batch_size = 10;
+  auto& ft = fetch.topics.emplace_back();
+  ft.topic_id = id;
+  ft.partitions.emplace_back().partition_index = 0;
+  auto share_fetch = [&]() {
+    auto resp = broker.call<kwire::ShareFetchResponse>(fetch, 1);
+    REQUIRE(resp.error_code == ErrorCode::None);
+    ++fetch.share_session_epoch;
+    return resp;
+  };
+  auto refused = share_fetch();
+  REQUIRE(refused.responses.size() == 1);
+  CHECK(refused.responses.at(0).partitions.at(0).error_code == ErrorCode::TopicAuthorizationFailed);
+  c.as("User:admin");
+  CHECK(c.create({creation(topic_type, "queue", literal, "User:alice", read_op, allow)}) ==
+        std::vector<ErrorCode>{ErrorCode::None});
+  c.as("User:alice");
+  CHECK(share_fetch().responses.empty());  // the share partition starts at the end: nothing yet
+  c.as("User:admin");
+  CHECK(c.produce("queue") == ErrorCode::None);
+  c.as("User:alice");
+  auto granted = share_fetch();
+  REQUIRE(granted.responses.size() == 1);
+  CHECK(granted.responses.at(0).partitions.at(0).error_code == ErrorCode::None);
+  CHECK(granted.responses.at(0).partitions.at(0).acquired_records.size() == 1);
 }

@@ -152,6 +152,8 @@ asio::awaitable<void> share_fetch(Broker& b, Ctx& ctx, ShareFetchRequest& req, S
         it->second.key = key;
         it->second.data.partition_index = partition;
         auto r = resolve(ctx, id, partition);
+        if (r.error == ErrorCode::None && !allowed_on_topic(b, ctx, acl::Operation::read, r.topic))
+          r.error = ErrorCode::TopicAuthorizationFailed;
         it->second.data.error_code = r.error;
         it->second.topic = r.topic;
       }
@@ -336,6 +338,8 @@ asio::awaitable<void> share_acknowledge(Broker& b, Ctx& ctx, ShareAcknowledgeReq
         pd.partition_index = p.partition_index;
         pd.current_leader.leader_id = b.settings().node_id;
         auto r = resolve(ctx, t.topic_id, p.partition_index);
+        if (r.error == ErrorCode::None && !allowed_on_topic(b, ctx, acl::Operation::read, r.topic))
+          r.error = ErrorCode::TopicAuthorizationFailed;
         pd.error_code = r.error != ErrorCode::None
                             ? r.error
                             : acknowledge(c, {*group, t.topic_id.bytes, p.partition_index}, *member,

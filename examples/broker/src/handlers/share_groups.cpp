@@ -74,6 +74,15 @@ asio::awaitable<void> share_group_heartbeat(Broker& b, Ctx& ctx, ShareGroupHeart
     resp.error_code = ctx.note(ErrorCode::GroupAuthorizationFailed);
     co_return;
   }
+  if (req.subscribed_topic_names) {
+    for (auto topic : *req.subscribed_topic_names) {
+      if (!allowed_on_topic(b, ctx, acl::Operation::describe, topic)) {
+        resp.error_code = ctx.note(ErrorCode::TopicAuthorizationFailed);
+        resp.error_message = ctx.keep("The member is not authorized to describe topic " + std::string(topic));
+        co_return;
+      }
+    }
+  }
   if (!ctx.realm().cluster().coordinates(group)) {
     resp.error_code = ctx.note(ErrorCode::NotCoordinator);
     co_return;
