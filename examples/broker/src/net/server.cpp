@@ -18,6 +18,7 @@
 #include "net/accept_backoff.hpp"
 #include "net/reply_writer.hpp"
 #include "core/log.hpp"
+#include "handlers/sasl.hpp"
 
 namespace kwire_broker {
 
@@ -178,6 +179,9 @@ asio::awaitable<std::string> Server::tls_handshake(std::shared_ptr<Conn> c, cons
   }
   if (ec) {
     broker_.metrics().tls_handshakes_failed++;
+    // A refused client certificate is a failed login, delayed and counted
+    // as SASL's are (connection.failed.authentication.delay.ms).
+    co_await failed_login_delay(broker_);
     co_return "TLS handshake failed: " + ec.message();
   }
   if (c->state.listener->sasl()) co_return std::string();  // the principal comes from SASL
@@ -187,7 +191,10 @@ asio::awaitable<std::string> Server::tls_handshake(std::shared_ptr<Conn> c, cons
     co_return std::string();
   }
   const auto name = tls.rules.map(subject);
-  if (!name) co_return "no ssl.principal.mapping.rules rule matches the certificate subject " + subject;
+  if (!name) {
+    co_await failed_login_delay(broker_);
+    co_return "no ssl.principal.mapping.rules rule matches the certificate subject " + subject;
+  }
   c->state.principal = "User:" + *name;
   KB_INFO("{} authenticated by its certificate as {}", c->state.peer, c->state.principal);
   co_return std::string();
