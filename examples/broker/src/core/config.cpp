@@ -60,8 +60,8 @@ void read_oauth_settings(const Properties& p, Settings& s) {
   if (auto iss = oauth_setting(p, "sasl.oauthbearer.expected.issuer")) s.oauth_issuer = trim(*iss);
   if (auto sub = oauth_setting(p, "sasl.oauthbearer.sub.claim.name")) s.oauth_sub_claim = trim(*sub);
   if (auto skew = oauth_setting(p, "sasl.oauthbearer.clock.skew.seconds")) s.oauth_clock_skew_s = std::stoll(*skew);
-  if (s.oauth_sub_claim.empty() || s.oauth_clock_skew_s < 0)
-    throw std::runtime_error("sasl.oauthbearer.sub.claim.name must be set and clock.skew.seconds not negative");
+  if (s.oauth_sub_claim.empty() || s.oauth_clock_skew_s < 0 || s.oauth_clock_skew_s > 86400)
+    throw std::runtime_error("sasl.oauthbearer.sub.claim.name must be set and clock.skew.seconds from 0 to 86400");
   const bool enabled = std::find(s.sasl_mechanisms.begin(), s.sasl_mechanisms.end(), "OAUTHBEARER") != s.sasl_mechanisms.end();
   if (enabled && s.oauth_jwks_file.empty())
     throw std::runtime_error("OAUTHBEARER needs sasl.oauthbearer.jwks.endpoint.url (a file: URL of a JSON Web Key Set)");
