@@ -5,6 +5,7 @@
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
 
 #include "handlers/consumer_groups.hpp"
+#include "handlers/group_strand.hpp"
 #include "handlers/share_groups.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -27,11 +28,6 @@ namespace kwire_broker {
 namespace {
 
 using namespace kwire;
-
-template <class F>
-asio::awaitable<void> on_strand(Ctx& ctx, F f) {
-  co_await asio::co_spawn(ctx.realm().groups().strand(), std::move(f), asio::use_awaitable);
-}
 
 std::optional<std::string> opt(const nullable_string& s) {
   if (!s) return std::nullopt;

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "coordinator/group_coordinator.hpp"
+#include "handlers/group_strand.hpp"
 #include "coordinator/txn_coordinator.hpp"
 #include "core/log.hpp"
 #include "handlers/consumer_groups.hpp"
@@ -47,11 +48,6 @@ Bytes to_bytes(kwire::bytes_view v) { return Bytes(v.begin(), v.end()); }
 namespace {
 
 using namespace kwire;
-
-template <class F>
-asio::awaitable<void> on_strand(Ctx& ctx, F f) {
-  co_await asio::co_spawn(ctx.realm().groups().strand(), std::move(f), asio::use_awaitable);
-}
 
 std::optional<std::string> opt(const nullable_string& s) {
   if (!s) return std::nullopt;

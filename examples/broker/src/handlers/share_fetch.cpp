@@ -13,6 +13,7 @@
 #include <set>
 
 #include "coordinator/group_coordinator.hpp"
+#include "handlers/group_strand.hpp"
 #include "core/log.hpp"
 #include "core/notifier.hpp"
 #include "kwire/messages/share_acknowledge_request.hpp"
@@ -28,11 +29,6 @@ namespace {
 
 using namespace kwire;
 using storage::SharePartitionKey;
-
-template <class F>
-asio::awaitable<void> on_strand(Ctx& ctx, F f) {
-  co_await asio::co_spawn(ctx.realm().groups().strand(), std::move(f), asio::use_awaitable);
-}
 
 /// One record batch of a read: its offsets and where its bytes are.
 struct BatchSpan {

@@ -5,6 +5,7 @@
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
 
 #include "handlers/share_groups.hpp"
+#include "handlers/group_strand.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -26,11 +27,6 @@ namespace kwire_broker {
 namespace {
 
 using namespace kwire;
-
-template <class F>
-asio::awaitable<void> on_strand(Ctx& ctx, F f) {
-  co_await asio::co_spawn(ctx.realm().groups().strand(), std::move(f), asio::use_awaitable);
-}
 
 bool same_text(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "coordinator/group_coordinator.hpp"
+#include "handlers/group_strand.hpp"
 #include "kwire/messages/alter_share_group_offsets_request.hpp"
 #include "kwire/messages/alter_share_group_offsets_response.hpp"
 #include "kwire/messages/delete_share_group_offsets_request.hpp"
@@ -26,11 +27,6 @@ namespace {
 
 using namespace kwire;
 using storage::SharePartitionKey;
-
-template <class F>
-asio::awaitable<void> on_strand(Ctx& ctx, F f) {
-  co_await asio::co_spawn(ctx.realm().groups().strand(), std::move(f), asio::use_awaitable);
-}
 
 /// The records of a share partition still to be delivered: from its start
 /// offset to the high watermark, less those in flight that are done with.
