@@ -63,6 +63,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/storage/embedded/log.cpp
     ${s}/storage/embedded/log_read.cpp
     ${s}/storage/embedded/log_txn.cpp
+    ${s}/storage/embedded/record_files.cpp
     ${s}/storage/embedded/share_state_store.cpp
     ${s}/storage/embedded/txn_store.cpp
     ${s}/storage/embedded/segment.cpp

@@ -6,6 +6,8 @@
 // across a reopen.
 #include <doctest/doctest.h>
 
+#include <random>
+
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
 
 #include <boost/asio/co_spawn.hpp>
@@ -43,7 +45,12 @@ storage::AclBinding binding(std::int8_t type, std::string name, std::int8_t patt
 /// An authorizer over a fixed set of bindings.
 struct Fixture {
   std::vector<storage::AclBinding> bindings;
-  AuthorizerConfig config{.enabled = true};
+  AuthorizerConfig config = enabled();
+  static AuthorizerConfig enabled() {
+    AuthorizerConfig c;
+    c.enabled = true;
+    return c;
+  }
   Authorizer make() const {
     auto all = std::make_shared<const std::vector<storage::AclBinding>>(bindings);
     return Authorizer(config, [all] { return all; });
@@ -153,6 +160,84 @@ TEST_CASE("authorizer: WRITE on any topic (an idempotent producer without IDEMPO
   CHECK_FALSE(a.authorize_any("User:bob", "h", Operation::write, ResourceType::topic));
   f.bindings.push_back(binding(topic, "*", literal, "User:alice", Operation::write, deny));
   CHECK_FALSE(f.make().authorize_any("User:alice", "h", Operation::write, ResourceType::topic));
+}
+
+TEST_CASE("authorizer: a new snapshot of the store's bindings takes effect at the next check") {
+  auto current = std::make_shared<const std::vector<storage::AclBinding>>();
+  AuthorizerConfig config;
+  config.enabled = true;
+  Authorizer a(config, [&current] { return current; });
+  const AclResource orders{ResourceType::topic, "orders"};
+  CHECK_FALSE(a.authorize("User:alice", "h", Operation::read, orders));
+  current = std::make_shared<const std::vector<storage::AclBinding>>(
+      std::vector{binding(topic, "ord", prefixed, "User:alice", Operation::read, allow)});
+  CHECK(a.authorize("User:alice", "h", Operation::read, orders));
+  current = std::make_shared<const std::vector<storage::AclBinding>>(
+      std::vector{binding(topic, "ord", prefixed, "User:alice", Operation::read, allow),
+                  binding(topic, "orders", literal, "User:alice", Operation::read, deny)});
+  CHECK_FALSE(a.authorize("User:alice", "h", Operation::read, orders));
+}
+
+namespace {
+
+/// The rules of authorizer.hpp applied by scanning every binding: what the
+/// indexed authorizer must agree with.
+bool decide_by_scan(const std::vector<storage::AclBinding>& all, bool allow_if_no_acl, std::string_view principal,
+                    std::string_view host, Operation o, ResourceType type, std::string_view name) {
+  bool any = false, allowed = false;
+  for (const auto& b : all) {
+    if (b.resource_type != static_cast<std::int8_t>(type)) continue;
+    const bool applies = b.pattern_type == literal ? (b.resource_name == name || b.resource_name == "*")
+                                                   : name.starts_with(b.resource_name);
+    if (!applies) continue;
+    any = true;
+    if ((b.principal != principal && b.principal != "User:*") || (b.host != host && b.host != "*")) continue;
+    const auto g = static_cast<Operation>(b.operation);
+    const bool implied = (o == Operation::describe && (g == Operation::read || g == Operation::write ||
+                                                       g == Operation::del || g == Operation::alter)) ||
+                         (o == Operation::describe_configs && g == Operation::alter_configs);
+    if (b.permission == deny && (g == Operation::all || g == o)) return false;
+    if (b.permission == allow && (g == Operation::all || g == o || implied)) allowed = true;
+  }
+  return any ? allowed : allow_if_no_acl;
+}
+
+}  // namespace
+
+TEST_CASE("authorizer: the index decides as a scan of every binding would, over random bindings") {
+  std::mt19937 rng(20261202);
+  auto pick = [&](const auto& options) { return options[rng() % options.size()]; };
+  const std::vector<std::string> names = {"orders", "ord", "o", "orders-eu", "payments", "pay", "*", "logs-1", "l"};
+  const std::vector<std::string> principals = {"User:alice", "User:bob", "User:*"};
+  const std::vector<std::string> hosts = {"*", "10.0.0.1", "10.0.0.2"};
+  const std::vector<Operation> ops = {Operation::all, Operation::read, Operation::write, Operation::describe,
+                                      Operation::alter, Operation::alter_configs, Operation::describe_configs};
+  const std::vector<ResourceType> types = {ResourceType::topic, ResourceType::group};
+  for (int round = 0; round < 200; ++round) {
+    Fixture f;
+    f.config.allow_if_no_acl = round % 2 == 0;
+    const int n = static_cast<int>(rng() % 12);
+    for (int i = 0; i < n; ++i) {
+      std::string name = pick(names);
+      const bool is_prefix = name != "*" && rng() % 2 == 0;
+      f.bindings.push_back(binding(static_cast<std::int8_t>(pick(types)), std::move(name),
+                                   is_prefix ? prefixed : literal, pick(principals), pick(ops),
+                                   rng() % 3 == 0 ? deny : allow, pick(hosts)));
+    }
+    const auto a = f.make();
+    for (const auto& name : names) {
+      for (const auto& who : {"User:alice", "User:bob"}) {
+        for (auto o : ops) {
+          for (auto type : types) {
+            if (o == Operation::all) continue;  // not a checked operation
+            INFO("round " << round << " " << who << " " << name);
+            CHECK(a.authorize(who, "10.0.0.1", o, AclResource{type, name}) ==
+                  decide_by_scan(f.bindings, f.config.allow_if_no_acl, who, "10.0.0.1", o, type, name));
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("filters: ANY, exact names, and MATCH as Kafka defines them") {

@@ -12,10 +12,17 @@
 //     DESCRIBE; ALTER_CONFIGS implies DESCRIBE_CONFIGS;
 //   * a resource with no binding at all that applies to it is granted to
 //     everyone only with allow.everyone.if.no.acl.found=true.
+//
+// A check looks up the bindings of its resource in an index of the store's
+// snapshot (by type and name, and by the prefix lengths in use) instead of
+// scanning every binding: Metadata checks each topic it lists, and a
+// cluster may hold thousands of bindings. The index is rebuilt when the
+// store publishes a new snapshot.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -24,6 +31,8 @@
 #include "core/acl.hpp"
 
 namespace kwire_broker {
+
+class AclIndex;
 
 struct AuthorizerConfig {
   bool enabled = false;  // authorizer.class.name set
@@ -58,8 +67,13 @@ class Authorizer {
   const AuthorizerConfig& config() const noexcept { return config_; }
 
  private:
+  /// The index of the store's current snapshot.
+  std::shared_ptr<const AclIndex> index() const;
+
   AuthorizerConfig config_;
   Bindings bindings_;
+  mutable std::mutex mu_;
+  mutable std::shared_ptr<const AclIndex> index_;
 };
 
 }  // namespace kwire_broker

@@ -1,8 +1,7 @@
 #include "storage/embedded/group_store.hpp"
 
-#include <system_error>
-
 #include "storage/embedded/files.hpp"
+#include "storage/embedded/record_files.hpp"
 
 namespace kwire_broker::storage::embedded {
 namespace {
@@ -91,17 +90,7 @@ Groups::Groups(fs::path dir, Flusher& disk) : dir_(std::move(dir)), disk_(disk) 
 fs::path Groups::path(const std::string& id, const char* ext) const { return dir_ / (hex(id) + ext); }
 
 std::shared_ptr<Completion> Groups::write_later(fs::path file, std::optional<std::string> data) {
-  auto done = std::make_shared<Completion>();
-  disk_.post([done, file = std::move(file), data = std::move(data)] {
-    if (data) {
-      done->set(write_file_atomic(file, *data));
-    } else {
-      std::error_code ec;
-      fs::remove(file, ec);
-      done->set(!ec);
-    }
-  });
-  return done;
+  return replace_file_later(disk_, std::move(file), std::move(data));
 }
 
 std::shared_ptr<Completion> Groups::write_offsets_later(const std::string& group_id) {
