@@ -53,3 +53,20 @@ kill -TERM "$APP_PID"
 wait "$APP_PID" 2>/dev/null || true
 APP_PID=""
 eos verify 1200
+
+# Kafka 4.4's producer runs Transactions V2 (KIP-890) where the broker
+# finalizes transaction.version 2: every transaction then ends with a new
+# producer epoch. Under V1 the epoch changes only with InitProducerId (three
+# application starts here), so many commits show in the epoch.
+txn() { kafka_cli kafka-transactions --bootstrap-server "$BOOTSTRAP" "$@"; }
+ids="$(txn list | awk 'NR > 1 && $1 ~ /^kwire-wordcount-/ {print $1}')"
+[[ -n "$ids" ]] || { echo "FAIL: the application's transactional ids are not listed" >&2; exit 1; }
+max_epoch=-1
+for id in $ids; do
+  epoch="$(txn describe --transactional-id "$id" |
+    awk 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == "ProducerEpoch") c = i} NR == 2 {print $c}')"
+  echo "transactional id $id: producer epoch $epoch"
+  (( epoch > max_epoch )) && max_epoch=$epoch
+done
+(( max_epoch >= 8 )) || { echo "FAIL: producer epochs stay low ($max_epoch): not Transactions V2" >&2; exit 1; }
+echo "Transactions V2: producer epoch reached $max_epoch"
