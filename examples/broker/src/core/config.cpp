@@ -234,6 +234,8 @@ Settings make_settings(const Properties& p) {
   if (s.sasl_max_receive_bytes < 1) throw std::runtime_error("sasl.server.max.receive.size must be positive");
   s.ssl_handshake_timeout_ms = p.get_int("kwire.ssl.handshake.timeout.ms", s.ssl_handshake_timeout_ms);
   if (s.ssl_handshake_timeout_ms < 1) throw std::runtime_error("kwire.ssl.handshake.timeout.ms must be positive");
+  s.ssl_reload_interval_ms = p.get_int("kwire.ssl.reload.interval.ms", s.ssl_reload_interval_ms);
+  if (s.ssl_reload_interval_ms < 0) throw std::runtime_error("kwire.ssl.reload.interval.ms must not be negative");
   s.max_open_log_files = p.get_int("kwire.log.max.open.files", s.max_open_log_files);
   if (s.max_open_log_files < 0) throw std::runtime_error("kwire.log.max.open.files must not be negative");
   s.message_max_bytes = static_cast<std::int32_t>(p.get_int("message.max.bytes", s.message_max_bytes));

@@ -58,6 +58,7 @@ struct Settings {
   std::int64_t queued_max_request_bytes = 104857600;  // queued.max.request.bytes (-1: no limit)
   std::int64_t sasl_max_receive_bytes = 524288;  // sasl.server.max.receive.size (before login)
   std::int64_t ssl_handshake_timeout_ms = 10000;  // kwire.ssl.handshake.timeout.ms
+  std::int64_t ssl_reload_interval_ms = 60000;    // kwire.ssl.reload.interval.ms; 0: never
   std::int64_t max_open_log_files = 0;           // kwire.log.max.open.files (0: from the fd limit)
   std::int32_t message_max_bytes = 1048588;     // message.max.bytes
   std::int64_t fetch_session_slots = 1000;      // max.incremental.fetch.session.cache.slots

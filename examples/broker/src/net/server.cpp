@@ -2,6 +2,8 @@
 
 #include "net/server.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/detached.hpp>
@@ -30,6 +32,9 @@ struct Server::Conn {
   /// On TLS listeners, the encrypted stream over `socket`; every read and
   /// write goes through it.
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;
+  /// The listener's context when this connection was accepted: kept while
+  /// the connection lives, as a reload may replace the listener's.
+  std::shared_ptr<asio::ssl::context> tls_context;
   asio::steady_timer idle;
   SessionState state;
   std::chrono::steady_clock::time_point deadline;
@@ -56,7 +61,7 @@ void Server::start() {
   // Every TLS context first: a bad certificate stops the broker before it
   // listens anywhere.
   for (const auto& l : st.listeners)
-    tls_.push_back(l.tls() ? std::make_unique<TlsListener>(make_tls_listener(l.name, l.ssl)) : nullptr);
+    tls_.push_back(l.tls() ? std::make_unique<TlsListener>(l.name, l.ssl) : nullptr);
   for (std::size_t li = 0; li < st.listeners.size(); ++li) {
     const auto& l = st.listeners[li];
     auto host = l.host.empty() ? std::string("0.0.0.0") : l.host;
@@ -77,9 +82,37 @@ void Server::start() {
     asio::co_spawn(a->get_executor(), accept_loop(*a, li), asio::detached);
     acceptors_.push_back(std::move(a));
   }
+  const bool any_tls = std::any_of(tls_.begin(), tls_.end(), [](const auto& t) { return t != nullptr; });
+  if (any_tls && st.ssl_reload_interval_ms > 0) {
+    reload_timer_ = std::make_unique<asio::steady_timer>(*ios_[0]);
+    asio::co_spawn(*ios_[0], watch_certificates(), asio::detached);
+  }
+}
+
+asio::awaitable<void> Server::watch_certificates() {
+  const std::chrono::milliseconds every(broker_.settings().ssl_reload_interval_ms);
+  for (;;) {
+    reload_timer_->expires_after(every);
+    boost::system::error_code ec;
+    co_await reload_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || broker_.stopping()) co_return;
+    for (std::size_t li = 0; li < tls_.size(); ++li) {
+      if (!tls_[li]) continue;
+      const auto& name = broker_.settings().listeners[li].name;
+      std::string why;
+      switch (tls_[li]->reload_if_changed(why)) {
+        case TlsListener::Reload::reloaded: KB_INFO("listener {}: certificates reloaded for new connections", name); break;
+        case TlsListener::Reload::failed:
+          KB_WARN("listener {}: cannot reload its certificates, keeping the previous ones: {}", name, why);
+          break;
+        case TlsListener::Reload::unchanged: break;
+      }
+    }
+  }
 }
 
 void Server::stop() {
+  if (reload_timer_) asio::post(reload_timer_->get_executor(), [t = reload_timer_.get()] { t->cancel(); });
   for (auto& a : acceptors_) {
     asio::post(a->get_executor(), [a = a.get()] {
       boost::system::error_code ec;
@@ -128,7 +161,10 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, std::size_t l
     }
     s.set_option(tcp::no_delay(true), ec);
     auto conn = std::make_shared<Conn>(std::move(s));
-    if (tls_[li]) conn->tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(conn->socket, *tls_[li]->context);
+    if (tls_[li]) {
+      conn->tls_context = tls_[li]->context();
+      conn->tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(conn->socket, *conn->tls_context);
+    }
     conn->state.listener = &broker_.settings().listeners[li];
     conn->state.advertised = &broker_.settings().advertised[li];
     conn->state.authenticated = !conn->state.listener->sasl();
@@ -190,7 +226,7 @@ asio::awaitable<std::string> Server::tls_handshake(std::shared_ptr<Conn> c, cons
     c->state.principal = "User:ANONYMOUS";
     co_return std::string();
   }
-  const auto name = tls.rules.map(subject);
+  const auto name = tls.rules().map(subject);
   if (!name) {
     co_await failed_login_delay(broker_);
     co_return "no ssl.principal.mapping.rules rule matches the certificate subject " + subject;

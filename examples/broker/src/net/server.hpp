@@ -14,6 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <memory>
 #include <mutex>
@@ -44,12 +45,16 @@ class Server {
   std::vector<asio::io_context*> ios_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::vector<std::unique_ptr<TlsListener>> tls_;  // per listener; null for plaintext ones
+  std::unique_ptr<asio::steady_timer> reload_timer_;  // kwire.ssl.reload.interval.ms
   std::mutex mu_;
   std::set<std::shared_ptr<Conn>> conns_;
   RequestBudget budget_;
 
   asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, std::size_t listener);
   asio::awaitable<void> serve(std::shared_ptr<Conn> conn);
+  /// Every kwire.ssl.reload.interval.ms, lets each TLS listener reload
+  /// certificate files that changed (TlsListener::reload_if_changed).
+  asio::awaitable<void> watch_certificates();
   /// The TLS handshake, cut off after kwire.ssl.handshake.timeout.ms; then
   /// the principal of a client certificate on SSL listeners. Returns why the
   /// connection cannot go on, or an empty string.

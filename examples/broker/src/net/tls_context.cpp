@@ -4,6 +4,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <sys/stat.h>
+
 #include <sstream>
 #include <stdexcept>
 
@@ -80,17 +82,16 @@ void set_protocols(SSL_CTX* ctx, const std::string& spec, const std::string& whe
   SSL_CTX_set_max_proto_version(ctx, highest);
 }
 
-}  // namespace
-
-TlsListener make_tls_listener(const std::string& listener, const std::map<std::string, std::string>& conf) {
+/// The listener's context from its settings, and its principal rules.
+std::shared_ptr<ssl::context> build_context(const std::string& listener, const std::map<std::string, std::string>& conf,
+                                            PrincipalRules* rules) {
   const std::string where = "listener " + listener + ": ";
   auto get = [&](const std::string& k, const std::string& fallback = {}) {
     auto it = conf.find(k);
     return it == conf.end() ? fallback : trim(it->second);
   };
-  TlsListener out;
-  out.context = std::make_unique<ssl::context>(ssl::context::tls_server);
-  auto& ctx = *out.context;
+  auto out = std::make_shared<ssl::context>(ssl::context::tls_server);
+  auto& ctx = *out;
   SSL_CTX* native = ctx.native_handle();
   // No renegotiation (a client could make the server redo the costly part
   // of a handshake at will) and no TLS compression (CRIME).
@@ -148,13 +149,65 @@ TlsListener make_tls_listener(const std::string& listener, const std::map<std::s
 
     set_protocols(native, get("ssl.enabled.protocols", "TLSv1.2,TLSv1.3"), "");
     if (const auto suites = get("ssl.cipher.suites"); !suites.empty()) set_cipher_suites(native, suites, "");
-    out.rules = PrincipalRules::parse(get("ssl.principal.mapping.rules", "DEFAULT"));
+    if (rules) *rules = PrincipalRules::parse(get("ssl.principal.mapping.rules", "DEFAULT"));
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error(where + e.what());
   } catch (const std::exception& e) {
     throw std::runtime_error(where + e.what());
   }
   return out;
+}
+
+}  // namespace
+
+TlsListener::TlsListener(std::string listener, std::map<std::string, std::string> ssl)
+    : listener_(std::move(listener)), ssl_(std::move(ssl)) {
+  stamps_ = file_stamps();
+  context_ = build_context(listener_, ssl_, &rules_);
+}
+
+std::shared_ptr<ssl::context> TlsListener::context() const {
+  std::lock_guard lk(mu_);
+  return context_;
+}
+
+std::string TlsListener::file_stamps() const {
+  std::string out;
+  for (const char* key : {"ssl.keystore.location", "ssl.truststore.location"}) {
+    auto it = ssl_.find(key);
+    if (it == ssl_.end()) continue;
+    const auto path = trim(it->second);
+    if (path.empty()) continue;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      out += "missing;";
+      continue;
+    }
+    out += std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) +
+           "." + std::to_string(st.st_mtim.tv_nsec) + ";";
+  }
+  return out;
+}
+
+TlsListener::Reload TlsListener::reload_if_changed(std::string& why) {
+  // The stamps are taken before the files are read: a change made while
+  // they are read shows at the next call.
+  auto stamps = file_stamps();
+  {
+    std::lock_guard lk(mu_);
+    if (stamps == stamps_) return Reload::unchanged;
+    stamps_ = stamps;
+  }
+  std::shared_ptr<ssl::context> fresh;
+  try {
+    fresh = build_context(listener_, ssl_, nullptr);
+  } catch (const std::exception& e) {
+    why = e.what();
+    return Reload::failed;
+  }
+  std::lock_guard lk(mu_);
+  context_ = std::move(fresh);
+  return Reload::reloaded;
 }
 
 std::string peer_subject(SSL* ssl) {

@@ -9,20 +9,25 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "net/principal_rules.hpp"
 
 namespace kwire_broker {
 
-/// A TLS listener's context and the rules that turn a client certificate's
-/// subject into a principal name.
-struct TlsListener {
-  std::unique_ptr<boost::asio::ssl::context> context;
-  PrincipalRules rules;
-};
-
-/// Builds the context of a listener from its ssl.* settings:
+/// A TLS listener: the context its new connections take, and the rules that
+/// turn a client certificate's subject into a principal name.
+///
+/// Certificates are rotated without a restart: reload_if_changed() builds the
+/// context again when the keystore or truststore file it was read from has
+/// changed (modification time, size or inode: a file replaced by a rename
+/// counts), and connections accepted afterwards take the new one; those
+/// already open keep theirs. A rebuild that fails (a file half written, a key
+/// that does not match) keeps the previous context and is tried again once
+/// the files change again.
+///
+/// The ssl.* settings (Kafka's names):
 ///   ssl.keystore.type            PEM (the only type read)
 ///   ssl.keystore.location        a PEM file with the private key and the certificate chain
 ///   ssl.keystore.certificate.chain / ssl.keystore.key   the same, inline
@@ -33,8 +38,31 @@ struct TlsListener {
 ///   ssl.enabled.protocols        default TLSv1.2,TLSv1.3
 ///   ssl.cipher.suites            IANA names, as Java takes them (default: OpenSSL's)
 ///   ssl.principal.mapping.rules  default DEFAULT
-/// Throws std::runtime_error naming the setting at fault.
-TlsListener make_tls_listener(const std::string& listener, const std::map<std::string, std::string>& ssl);
+class TlsListener {
+ public:
+  /// Throws std::runtime_error naming the setting at fault.
+  TlsListener(std::string listener, std::map<std::string, std::string> ssl);
+
+  /// The context for a connection accepted now (any thread).
+  std::shared_ptr<boost::asio::ssl::context> context() const;
+  const PrincipalRules& rules() const noexcept { return rules_; }
+
+  enum class Reload { unchanged, reloaded, failed };
+  /// Builds the context again if its files changed since the last attempt;
+  /// on failure `why` says what is wrong and the previous context stays.
+  Reload reload_if_changed(std::string& why);
+
+ private:
+  /// What identifies the current contents of the listener's files.
+  std::string file_stamps() const;
+
+  std::string listener_;
+  std::map<std::string, std::string> ssl_;
+  PrincipalRules rules_;
+  mutable std::mutex mu_;
+  std::shared_ptr<boost::asio::ssl::context> context_;
+  std::string stamps_;  // of the files at the last attempt
+};
 
 /// The subject of a verified peer certificate as Java prints it (RFC 2253,
 /// most specific first: "CN=alice,O=acme"); empty when there is none.
