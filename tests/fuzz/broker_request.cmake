@@ -29,6 +29,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/core/metrics.cpp
     ${s}/core/notifier.cpp
     ${s}/core/realm.cpp
+    ${s}/core/jwks_endpoint.cpp
     ${s}/core/jwt.cpp
     ${s}/core/scram.cpp
     ${s}/core/topic_configs.cpp

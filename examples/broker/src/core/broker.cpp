@@ -2,6 +2,7 @@
 
 #include "coordinator/group_coordinator.hpp"
 #include "coordinator/txn_coordinator.hpp"
+#include "core/jwks_endpoint.hpp"
 #include "core/log.hpp"
 #include "core/startup.hpp"
 
@@ -31,7 +32,17 @@ Broker::Broker(Settings settings, StorageOpener open, std::vector<asio::io_conte
   metrics_.fetch_session_partitions = [this] { return static_cast<std::int64_t>(fetch_sessions_.partitions()); };
   metrics_.fetch_session_evictions = [this] { return static_cast<std::int64_t>(fetch_sessions_.evictions()); };
   metrics_.groups = [this] { return default_realm_->groups().count(); };
-  if (!settings_.oauth_jwks_file.empty()) oauth_keys_ = std::make_unique<oauth::KeySetFile>(settings_.oauth_jwks_file);
+  if (!settings_.oauth_jwks_file.empty()) {
+    oauth_keys_ = std::make_unique<oauth::KeySetFile>(settings_.oauth_jwks_file);
+  } else if (!settings_.oauth_jwks_url.empty()) {
+    oauth::EndpointOptions o;
+    o.url = settings_.oauth_jwks_url;
+    o.ca_file = settings_.oauth_jwks_ca_file;
+    o.refresh = std::chrono::milliseconds(settings_.oauth_jwks_refresh_ms);
+    o.retry_backoff = std::chrono::milliseconds(settings_.oauth_jwks_backoff_ms);
+    o.retry_backoff_max = std::chrono::milliseconds(settings_.oauth_jwks_backoff_max_ms);
+    oauth_keys_ = std::make_unique<oauth::KeySetEndpoint>(std::move(o));
+  }
 }
 
 Broker::~Broker() = default;

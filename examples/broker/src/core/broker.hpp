@@ -64,7 +64,7 @@ class Broker {
   asio::io_context& io() noexcept { return *ios_.front(); }
   /// The keys OAUTHBEARER tokens are checked with; nullptr when OAUTHBEARER
   /// is not enabled.
-  oauth::KeySetFile* oauth_keys() noexcept { return oauth_keys_.get(); }
+  oauth::KeySource* oauth_keys() noexcept { return oauth_keys_.get(); }
 
   /// The broker's configured namespace.
   Realm& default_realm() noexcept { return *default_realm_; }
@@ -90,7 +90,7 @@ class Broker {
   Metrics metrics_;
   DataNotifier notifier_;
   FetchSessionCache fetch_sessions_;
-  std::unique_ptr<oauth::KeySetFile> oauth_keys_;
+  std::unique_ptr<oauth::KeySource> oauth_keys_;
   Authorizer authorizer_;
   std::atomic<bool> stopping_{false};
   /// The default realm's partition count, for the gauge: counted where

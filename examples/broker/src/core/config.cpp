@@ -45,13 +45,21 @@ std::optional<std::string> oauth_setting(const Properties& p, const std::string&
 
 void read_oauth_settings(const Properties& p, Settings& s) {
   if (auto url = oauth_setting(p, "sasl.oauthbearer.jwks.endpoint.url")) {
-    // A key set from an identity provider's HTTPS endpoint is fetched by
-    // whatever keeps this file current; the broker reads files only.
     if (url->rfind("file://", 0) == 0) s.oauth_jwks_file = url->substr(7);
     else if (url->rfind("file:", 0) == 0) s.oauth_jwks_file = url->substr(5);
+    else if (url->rfind("https://", 0) == 0 || url->rfind("http://", 0) == 0) s.oauth_jwks_url = *url;
     else if (url->find("://") == std::string::npos) s.oauth_jwks_file = *url;
-    else throw std::runtime_error("sasl.oauthbearer.jwks.endpoint.url: only file: URLs are read (" + *url + ")");
+    else throw std::runtime_error("sasl.oauthbearer.jwks.endpoint.url: a file:, https: or http: URL, not " + *url);
   }
+  auto ms = [&](const char* name, std::int64_t& into) {
+    if (auto v = oauth_setting(p, name)) into = std::stoll(*v);
+    if (into < 1) throw std::runtime_error(std::string(name) + " must be positive");
+  };
+  ms("sasl.oauthbearer.jwks.endpoint.refresh.ms", s.oauth_jwks_refresh_ms);
+  ms("sasl.oauthbearer.jwks.endpoint.retry.backoff.ms", s.oauth_jwks_backoff_ms);
+  ms("sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms", s.oauth_jwks_backoff_max_ms);
+  if (p.has("kwire.sasl.oauthbearer.jwks.truststore.location"))
+    s.oauth_jwks_ca_file = trim(p.get("kwire.sasl.oauthbearer.jwks.truststore.location"));
   if (auto aud = oauth_setting(p, "sasl.oauthbearer.expected.audience")) {
     std::stringstream list(*aud);
     for (std::string a; std::getline(list, a, ',');)
@@ -63,8 +71,8 @@ void read_oauth_settings(const Properties& p, Settings& s) {
   if (s.oauth_sub_claim.empty() || s.oauth_clock_skew_s < 0 || s.oauth_clock_skew_s > 86400)
     throw std::runtime_error("sasl.oauthbearer.sub.claim.name must be set and clock.skew.seconds from 0 to 86400");
   const bool enabled = std::find(s.sasl_mechanisms.begin(), s.sasl_mechanisms.end(), "OAUTHBEARER") != s.sasl_mechanisms.end();
-  if (enabled && s.oauth_jwks_file.empty())
-    throw std::runtime_error("OAUTHBEARER needs sasl.oauthbearer.jwks.endpoint.url (a file: URL of a JSON Web Key Set)");
+  if (enabled && s.oauth_jwks_file.empty() && s.oauth_jwks_url.empty())
+    throw std::runtime_error("OAUTHBEARER needs sasl.oauthbearer.jwks.endpoint.url (a JSON Web Key Set: file:, https: or http:)");
 }
 
 std::vector<Settings::ScramUser> parse_scram_users(const std::string& spec) {

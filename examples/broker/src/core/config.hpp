@@ -105,6 +105,9 @@ struct Settings {
   /// say (sasl.oauthbearer.expected.audience, .expected.issuer,
   /// .sub.claim.name, .clock.skew.seconds).
   std::string oauth_jwks_file;
+  /// Or an http(s) endpoint, refreshed (sasl.oauthbearer.jwks.endpoint.*).
+  std::string oauth_jwks_url, oauth_jwks_ca_file;
+  std::int64_t oauth_jwks_refresh_ms = 3600000, oauth_jwks_backoff_ms = 100, oauth_jwks_backoff_max_ms = 10000;
   std::vector<std::string> oauth_audience;
   std::string oauth_issuer;
   std::string oauth_sub_claim = "sub";

@@ -75,14 +75,23 @@ class KeySet {
   std::vector<std::unique_ptr<Key>> keys_;
 };
 
+/// Where the verification keys come from (sasl.oauthbearer.jwks.endpoint.url):
+/// a file (below) or an identity provider's endpoint (jwks_endpoint.hpp).
+class KeySource {
+ public:
+  virtual ~KeySource() = default;
+  /// The keys in force now (never null once constructed).
+  virtual std::shared_ptr<const KeySet> current() = 0;
+};
+
 /// The key set of a file (sasl.oauthbearer.jwks.endpoint.url as a file:
 /// URL), read again whenever the file changes, so keys rotate without a
 /// restart; a file that stops parsing leaves the last good keys in force.
-class KeySetFile {
+class KeySetFile final : public KeySource {
  public:
   /// Reads the file; throws std::runtime_error when it holds no usable key.
   explicit KeySetFile(std::filesystem::path path);
-  std::shared_ptr<const KeySet> current();
+  std::shared_ptr<const KeySet> current() override;
 
  private:
   std::filesystem::path path_;

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SASL/OAUTHBEARER with the verification keys fetched from an identity
+# provider's JWKS endpoint over HTTPS (sasl.oauthbearer.jwks.endpoint.url),
+# its certificate checked against the test CA. franz-go logs in with an
+# RSA-signed token; the endpoint then drops the RSA key, and after a refresh
+# its tokens are refused while EC-signed ones work. With the endpoint down the
+# last keys stay in force; a broker that cannot verify the endpoint's
+# certificate does not start.
+LISTENER=SASL_PLAINTEXT
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/certs.sh"
+py="$("$ROOT/tools/peers/python-env.sh")"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+tool() { "$py" "$ROOT/tests/interop/python/jwt_tool.py" "$@"; }
+
+make_certs "$WORK/certs"
+mkdir -p "$WORK/idp"
+openssl genrsa -out "$WORK/idp-rsa.pem" 2048 2>/dev/null
+openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/idp-ec.pem"
+tool jwks "$WORK/idp-rsa.pem:rsa-1" "$WORK/idp-ec.pem:ec-1" >"$WORK/idp/jwks.json"
+
+idp_port="$(free_port)"
+"$py" "$ROOT/tests/interop/python/https_server.py" "$idp_port" "$WORK/idp" "$WORK/certs/server.crt" \
+  "$WORK/certs/server.key" &
+IDP_PID=$!
+stop_idp() {
+  [[ -n "${IDP_PID:-}" ]] || return 0
+  kill "$IDP_PID" 2>/dev/null || true
+  wait "$IDP_PID" 2>/dev/null || true
+  IDP_PID=""
+}
+trap 'rc=$?; stop_idp; (exit $rc); cleanup' EXIT
+wait_listening "$idp_port" "$IDP_PID" || fail "the JWKS endpoint did not start"
+url="https://localhost:$idp_port/jwks.json"
+
+# An endpoint whose certificate the broker cannot verify: it does not start.
+if timeout 60 "$KWIRE_BROKER" --listeners="SASL_PLAINTEXT://127.0.0.1:$(free_port)" --log.dirs="$WORK/untrusted" \
+  --sasl.enabled.mechanisms=OAUTHBEARER --sasl.oauthbearer.jwks.endpoint.url="$url" >"$WORK/untrusted.log" 2>&1; then
+  fail "the broker started with an endpoint it cannot verify"
+fi
+grep -q "sasl.oauthbearer.jwks.endpoint.url $url: .*certificate verify failed" "$WORK/untrusted.log" ||
+  fail "the broker does not say why: $(tail -3 "$WORK/untrusted.log")"
+
+start_broker --auto.create.topics.enable=true \
+  --sasl.enabled.mechanisms=OAUTHBEARER \
+  --sasl.oauthbearer.jwks.endpoint.url="$url" \
+  --kwire.sasl.oauthbearer.jwks.truststore.location="$WORK/certs/ca.pem" \
+  --sasl.oauthbearer.jwks.endpoint.refresh.ms=300 \
+  --sasl.oauthbearer.expected.audience=kwire \
+  --sasl.oauthbearer.expected.issuer=https://idp.example
+
+claims='{"sub":"alice","iss":"https://idp.example","aud":"kwire","iat":{now}-5,"exp":{now}+3600}'
+tool token "$WORK/idp-rsa.pem" rsa-1 "$claims" >"$WORK/rsa.jwt"
+tool token "$WORK/idp-ec.pem" ec-1 "$claims" ES256 >"$WORK/ec.jwt"
+"$ROOT/tools/peers/go-env.sh" build "$ROOT/tests/interop/go/franz_oauth" "$WORK/franz_oauth" >/dev/null
+franz() { "$WORK/franz_oauth" -brokers "$BOOTSTRAP" "$@"; }
+franz -token "$WORK/rsa.jwt" -expect ok
+
+# The provider rotates its keys: the RSA key is gone after the next refresh.
+tool jwks "$WORK/idp-ec.pem:ec-1" >"$WORK/idp/jwks.json.new"
+mv "$WORK/idp/jwks.json.new" "$WORK/idp/jwks.json"
+for _ in $(seq 1 100); do
+  grep -q "OAUTHBEARER keys from $url: 1 key(s)" "$BROKER_LOG" && break
+  sleep 0.2
+done
+grep -q "OAUTHBEARER keys from $url: 1 key(s)" "$BROKER_LOG" || fail "the broker did not take the new key set"
+franz -token "$WORK/rsa.jwt" -expect refused
+franz -token "$WORK/ec.jwt" -expect ok
+
+# The provider is down: the broker keeps the keys it has.
+stop_idp
+for _ in $(seq 1 100); do
+  grep -q "not refreshed, the previous ones stay in force" "$BROKER_LOG" && break
+  sleep 0.2
+done
+grep -q "not refreshed, the previous ones stay in force" "$BROKER_LOG" || fail "a failed refresh is not logged"
+franz -token "$WORK/ec.jwt" -expect ok
+echo "OK"
