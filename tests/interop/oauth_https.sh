@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SASL/OAUTHBEARER with the verification keys fetched from an identity
 # provider's JWKS endpoint over HTTPS (sasl.oauthbearer.jwks.endpoint.url),
-# its certificate checked against the test CA. franz-go logs in with an
-# RSA-signed token; the endpoint then drops the RSA key, and after a refresh
-# its tokens are refused while EC-signed ones work. With the endpoint down the
-# last keys stay in force; a broker that cannot verify the endpoint's
-# certificate does not start.
+# its certificate checked against the test CA, its answers bounded at 1 MiB.
+# franz-go logs in with an RSA-signed token; the endpoint then drops the RSA
+# key, and after a refresh its tokens are refused while EC-signed ones work.
+# With the endpoint down the last keys stay in force; a broker that cannot
+# verify the endpoint's certificate, or gets an oversized answer, does not
+# start.
 LISTENER=SASL_PLAINTEXT
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/certs.sh"
@@ -40,6 +41,15 @@ if timeout 60 "$KWIRE_BROKER" --listeners="SASL_PLAINTEXT://127.0.0.1:$(free_por
 fi
 grep -q "sasl.oauthbearer.jwks.endpoint.url $url: .*certificate verify failed" "$WORK/untrusted.log" ||
   fail "the broker does not say why: $(tail -3 "$WORK/untrusted.log")"
+
+# An answer above the 1 MiB limit is refused, whatever it holds.
+head -c 2000000 /dev/zero | tr '\0' ' ' >"$WORK/idp/big.json"
+if timeout 60 "$KWIRE_BROKER" --listeners="SASL_PLAINTEXT://127.0.0.1:$(free_port)" --log.dirs="$WORK/big" \
+  --sasl.enabled.mechanisms=OAUTHBEARER --sasl.oauthbearer.jwks.endpoint.url="https://localhost:$idp_port/big.json" \
+  --kwire.sasl.oauthbearer.jwks.truststore.location="$WORK/certs/ca.pem" >"$WORK/big.log" 2>&1; then
+  fail "the broker started with a 2 MB key set answer"
+fi
+grep -q "big.json: body limit exceeded" "$WORK/big.log" || fail "an oversized answer: $(tail -3 "$WORK/big.log")"
 
 start_broker --auto.create.topics.enable=true \
   --sasl.enabled.mechanisms=OAUTHBEARER \
