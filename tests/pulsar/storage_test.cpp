@@ -3,10 +3,11 @@
 // checked against a reader), both entry formats, native Pulsar messages as
 // Kafka batches, idempotent retries across a restart and a hand-over between
 // gateways, exclusive writers, committed offsets mirrored to subscriptions,
-// namespace isolation, and batches past what Pulsar stores.
+// share partitions' state across restarts and gateways, namespace isolation, and batches past what Pulsar stores.
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <thread>
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
 
@@ -463,6 +464,39 @@ TEST_CASE("committed offsets survive a restart and show as the subscription's ba
     co_return co_await admin.subscriptions("public/" + ns + "/t-partition-0");
   });
   CHECK(std::find(subs.begin(), subs.end(), "g1") == subs.end());
+}
+
+TEST_CASE("share partitions' state survives a restart and moves with the group's shard to another gateway") {
+  const auto ns = unique("shares");
+  using Key = st::SharePartitionKey;
+  using Blob = std::vector<std::uint8_t>;
+  auto loaded = [](st::Storage& s) {
+    auto r = wait(s.share_states()->load_share_states());
+    REQUIRE_MESSAGE(r.ok(), r.message);
+    std::map<Key, Blob> out;
+    for (auto& b : r.value) out[b.key] = b.data;
+    return out;
+  };
+  st::TopicId id{};
+  id[0] = 0xab;
+  id[15] = 0x01;
+  const Key k0{"sq", id, 0}, k1{"sq", id, 1};
+  auto a = open_store("public", ns, "pulsar", "gw-a");
+  REQUIRE(a->supports_share_groups());
+  REQUIRE(wait(a->share_states()->store_share_state(k0, Blob{1})).ok());
+  REQUIRE(wait(a->share_states()->store_share_state(k1, Blob{2})).ok());
+  auto b = open_store("public", ns, "pulsar", "gw-b");
+  CHECK(loaded(*b) == std::map<Key, Blob>{{k0, Blob{1}}, {k1, Blob{2}}});
+  // The first gateway coordinates the group: the second one cannot write.
+  CHECK(wait(b->share_states()->store_share_state(k1, Blob{9})).error == st::Errc::unavailable);
+  REQUIRE(wait(a->share_states()->store_share_state(k0, Blob{3})).ok());
+  a.reset();  // it goes away; the second one takes the shard over
+  REQUIRE(wait(b->share_states()->store_share_state(k1, Blob{4})).ok());
+  CHECK(loaded(*b) == std::map<Key, Blob>{{k0, Blob{3}}, {k1, Blob{4}}});
+  REQUIRE(wait(b->share_states()->delete_share_state(k0)).ok());
+  b.reset();
+  auto c = open_store("public", ns, "pulsar", "gw-c");
+  CHECK(loaded(*c) == std::map<Key, Blob>{{k1, Blob{4}}});
 }
 
 TEST_CASE("a namespace's storage sees only its own topics") {

@@ -530,3 +530,6 @@ TEST_CASE("storage contract: after close every call fails with closed") {
 }
 
 }  // namespace kwire_broker::storage::contract
+
+// The share partitions' cases, in a file of their own.
+#include "storage_contract_share_states.hpp"

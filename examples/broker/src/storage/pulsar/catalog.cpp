@@ -18,23 +18,6 @@ namespace {
 constexpr const char* topic_id_property = "kafka.topic.id";
 constexpr const char* config_prefix = "kafka.config.";
 
-std::string hex(const TopicId& id) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (auto b : id) {
-    s += d[b >> 4];
-    s += d[b & 15];
-  }
-  return s;
-}
-
-std::optional<TopicId> unhex(const std::string& s) {
-  if (s.size() != 32) return std::nullopt;
-  TopicId id{};
-  for (std::size_t i = 0; i < 16; ++i) id[i] = static_cast<std::uint8_t>(std::stoi(s.substr(2 * i, 2), nullptr, 16));
-  return id;
-}
-
 TopicId random_id() {
   static std::mt19937_64 rng{std::random_device{}()};
   TopicId id{};
@@ -53,7 +36,7 @@ TopicInfo info_from(const std::string& name, const json& meta) {
     for (auto& [k, v] : meta["properties"].items()) {
       if (!v.is_string()) continue;
       if (k == topic_id_property) {
-        if (auto id = unhex(v.get<std::string>())) t.id = *id;
+        if (auto id = topic_id_of(v.get<std::string>())) t.id = *id;
       } else if (k.rfind(config_prefix, 0) == 0) {
         t.configs[k.substr(std::strlen(config_prefix))] = v.get<std::string>();
       }
@@ -126,7 +109,7 @@ Task<TopicInfo> Catalog::create_topic(NewTopic topic) {
 awaitable<Result<TopicInfo>> Catalog::create_here(NewTopic topic) {
   if (topic.partitions <= 0) co_return Result<TopicInfo>::failure(Errc::invalid_partitions, "partitions");
   TopicInfo t{topic.name, random_id(), topic.partitions, topic.configs};
-  json props = {{topic_id_property, hex(t.id)}};
+  json props = {{topic_id_property, hex_of(t.id)}};
   for (auto& [k, v] : topic.configs) props[config_prefix + k] = v;
   json body = {{"partitions", topic.partitions}, {"properties", props}};
   // With its own media type the body carries the properties too.

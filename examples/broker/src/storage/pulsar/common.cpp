@@ -1,4 +1,4 @@
-// The locks and the entry reading that common.hpp declares.
+// The locks, the entry reading and the topic id text that common.hpp declares.
 #include "common.hpp"
 
 #include <boost/asio/post.hpp>
@@ -117,6 +117,33 @@ std::optional<EntryInfo> info_of(const kp::Entry& e) {
     }
   }
   return i;
+}
+
+std::string hex_of(const TopicId& id) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string s;
+  for (auto b : id) {
+    s += digits[b >> 4];
+    s += digits[b & 15];
+  }
+  return s;
+}
+
+std::optional<TopicId> topic_id_of(std::string_view hex) {
+  if (hex.size() != 2 * TopicId{}.size()) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  TopicId id{};
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    id[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return id;
 }
 
 }  // namespace kwire_broker::storage::pulsar

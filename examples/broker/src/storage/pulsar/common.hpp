@@ -20,6 +20,8 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string>
+#include <string_view>
 
 #include "../storage.hpp"
 #include "entry_format.hpp"
@@ -141,5 +143,10 @@ struct EntryInfo {
   std::int64_t base = -1, last = -1, max_timestamp = -1;
 };
 std::optional<EntryInfo> info_of(const kp::Entry& e);
+
+/// A Kafka topic id as 32 lower-case hex digits, and back (nullopt for
+/// anything else): topic properties and system-topic keys carry it so.
+std::string hex_of(const TopicId& id);
+std::optional<TopicId> topic_id_of(std::string_view hex);
 
 }  // namespace kwire_broker::storage::pulsar

@@ -42,6 +42,11 @@ int Groups::partition_of(const std::string& group) const {
 void Groups::apply(const kp::Message& m) {
   if (!m.key) return;
   const std::string& k = *m.key;
+  for (auto& other : others_)
+    if (k.rfind(other.prefix, 0) == 0) {
+      other.apply(m);
+      return;
+    }
   if (k.rfind("blob/", 0) == 0) {
     auto g = k.substr(5);
     if (m.null_value) {
@@ -119,6 +124,7 @@ awaitable<void> Groups::take(int p) {
   // we knew of them and read the partition again.
   for (auto it = groups_.begin(); it != groups_.end();)
     it = partition_of(it->first) == p ? groups_.erase(it) : std::next(it);
+  for (auto& other : others_) other.forget(p);
   // ... and the subscriptions' positions it may have moved.
   for (auto it = mirrored_.begin(); it != mirrored_.end();)
     it = partition_of(it->first.first) == p ? mirrored_.erase(it) : std::next(it);

@@ -12,6 +12,7 @@
 // resumes its caller on the caller's executor.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -46,6 +47,24 @@ class Groups final : public GroupStore {
   /// on the I/O thread.
   awaitable<void> flush_mirrors(std::chrono::milliseconds limit);
 
+  /// Records of another kind kept in the groups' shards, under keys that
+  /// start with `prefix`: `apply` gets each such message read from a shard,
+  /// and `forget(shard)` comes before a shard is read again (after another
+  /// gateway coordinated it). Registered before the first call.
+  struct Records {
+    std::string prefix;
+    std::function<void(const kp::Message&)> apply;
+    std::function<void(int shard)> forget;
+  };
+  void keep_records(Records records) { others_.push_back(std::move(records)); }
+
+  // On the I/O thread:
+  /// Reads every shard, once.
+  awaitable<void> ensure_loaded();
+  /// Writes the messages as one entry (all or none) on the group's shard,
+  /// as the coordinator of its groups.
+  awaitable<void> write(const std::string& group, std::vector<kp::OutgoingMessage> messages);
+
  private:
   struct Group {
     std::optional<std::vector<std::uint8_t>> blob;
@@ -59,11 +78,9 @@ class Groups final : public GroupStore {
   awaitable<Result<Done>> delete_offsets_here(std::string group_id, std::vector<TopicPartition> partitions);
   awaitable<Result<std::vector<std::string>>> list_here();
 
-  awaitable<void> ensure_loaded();
   awaitable<void> load_partition(int p);
   /// Coordinates partition p's groups from now on (see write()).
   awaitable<void> take(int p);
-  awaitable<void> write(const std::string& group, std::vector<kp::OutgoingMessage> messages);
   /// Queues committed offsets for the group's Pulsar subscriptions and
   /// returns at once: the mirror is informational, and a commit must not
   /// wait on admin calls per partition. One worker applies the newest
@@ -86,6 +103,7 @@ class Groups final : public GroupStore {
   std::map<MirrorKey, std::optional<std::int64_t>> mirror_queue_;  // nullopt: remove
   std::map<MirrorKey, std::int64_t> mirrored_;
   bool mirroring_ = false;
+  std::vector<Records> others_;
 };
 
 }  // namespace kwire_broker::storage::pulsar

@@ -14,6 +14,8 @@
 //                                mirrored to a subscription per group on
 //                                each partition (shortly after the commit
 //                                is acknowledged, newest offset first)
+//   share partitions' state      the same topic, beside the group's records
+//                                (share_state_store.hpp)
 //
 // One gateway writes a partition at a time: it holds Pulsar's exclusive
 // producer on it, so a second gateway is fenced. As the single writer it
@@ -29,8 +31,9 @@
 // opening the storage, joining the gateways and destroying the storage
 // block. The pieces behind the seam are in their own files: the partition
 // logs (log.hpp), the topic catalog (catalog.hpp), the group store
-// (group_store.hpp), the gateways (gateways.hpp); this file holds the root
-// that owns them, the client and the I/O thread.
+// (group_store.hpp), the share partitions' state (share_state_store.hpp),
+// the gateways (gateways.hpp); this file holds the root that owns them, the
+// client and the I/O thread.
 //
 // An append is acknowledged once Pulsar's receipt for its entry is in (a
 // Kafka retry of a batch still on its way waits for that receipt). A batch
@@ -62,6 +65,7 @@
 #include "gateways.hpp"
 #include "group_store.hpp"
 #include "log.hpp"
+#include "share_state_store.hpp"
 
 namespace kwire_broker::storage::pulsar {
 
@@ -127,6 +131,8 @@ class PulsarStorage final : public Storage {
   TopicCatalog& topics() override { return catalog_; }
   GroupStore& groups() override { return groups_; }
   Membership* membership() override { return members_.get(); }
+  bool supports_share_groups() const noexcept override { return true; }
+  ShareStateStore* share_states() override { return &shares_; }
   std::int64_t max_batch_bytes() const noexcept override { return limits_.batch_bytes; }
   void watch(std::function<void(const TopicPartition&)> on_data) override;
   Task<std::shared_ptr<PartitionLog>> open_log(TopicPartition tp) override;
@@ -176,6 +182,7 @@ class PulsarStorage final : public Storage {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   Catalog catalog_;
   Groups groups_;
+  ShareStates shares_;
   std::map<TopicPartition, std::shared_ptr<Log>> logs_;
   std::map<TopicPartition, std::unique_ptr<AsyncLock>> opening_;
   std::shared_ptr<kp::Producer> id_producer_;
