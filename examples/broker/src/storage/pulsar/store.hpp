@@ -14,6 +14,8 @@
 //                                mirrored to a subscription per group on
 //                                each partition (shortly after the commit
 //                                is acknowledged, newest offset first)
+//   transaction state            the same topic, keyed by transactional id
+//                                (txn_store.hpp)
 //
 // One gateway writes a partition at a time: it holds Pulsar's exclusive
 // producer on it, so a second gateway is fenced. As the single writer it
@@ -62,6 +64,7 @@
 #include "gateways.hpp"
 #include "group_store.hpp"
 #include "log.hpp"
+#include "txn_store.hpp"
 
 namespace kwire_broker::storage::pulsar {
 
@@ -126,6 +129,8 @@ class PulsarStorage final : public Storage {
   const Namespace& ns() const noexcept override { return ns_; }
   TopicCatalog& topics() override { return catalog_; }
   GroupStore& groups() override { return groups_; }
+  bool supports_transactions() const noexcept override { return true; }
+  TxnStore* transactions() override { return &txns_; }
   Membership* membership() override { return members_.get(); }
   std::int64_t max_batch_bytes() const noexcept override { return limits_.batch_bytes; }
   void watch(std::function<void(const TopicPartition&)> on_data) override;
@@ -176,6 +181,7 @@ class PulsarStorage final : public Storage {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   Catalog catalog_;
   Groups groups_;
+  Txns txns_;
   std::map<TopicPartition, std::shared_ptr<Log>> logs_;
   std::map<TopicPartition, std::unique_ptr<AsyncLock>> opening_;
   std::shared_ptr<kp::Producer> id_producer_;
