@@ -115,6 +115,65 @@ TEST_CASE("a stored Kafka batch is served at its index's offsets, and refused on
   CHECK(out.empty());
 }
 
+TEST_CASE("a transaction marker is a message without payload in both formats, read back as Kafka's control batch") {
+  kwire::RecordBatchOptions o;
+  o.producer_id = 4242;
+  o.producer_epoch = 3;
+  o.transactional = true;
+  o.control = true;
+  kwire::RecordBatchBuilder b(o);
+  b.append_end_txn_marker(1700000000005, kwire::ControlType::abort, 9);
+  const auto marker = b.build();
+  for (const auto format : {sp::EntryFormat::pulsar, sp::EntryFormat::kafka}) {
+    auto encoded = sp::kafka_to_entry(marker, format);
+    CHECK(encoded.messages == 1);
+    CHECK(encoded.payload.empty());
+    CHECK_FALSE(encoded.metadata.has_num_messages_in_batch());
+    sp::add_entry_property(encoded, sp::txn_first_property, "30");
+    const auto entry = stored(encoded, 41);
+    const auto mk = sp::marker_of(*entry.metadata);
+    REQUIRE(mk);
+    CHECK_FALSE(mk->commit);
+    CHECK(mk->producer_id == 4242);
+    CHECK(mk->coordinator_epoch == 9);
+    CHECK(mk->txn_first == 30);
+    std::vector<std::uint8_t> out;
+    sp::entry_to_kafka(entry, 41, out);
+    const auto v = parsed(out);
+    CHECK(v.base_offset() == 41);
+    CHECK(v.is_control());
+    CHECK(v.is_transactional());
+    CHECK(v.producer_epoch() == 3);
+    CHECK(v.max_timestamp() == 1700000000005);
+    // Byte for byte what was appended, but for the base offset.
+    auto expected = marker;
+    kwire::set_base_offset(expected, 41);
+    CHECK(out == expected);
+  }
+  // A marker property that is not the gateway's makes a bad entry.
+  auto encoded = sp::kafka_to_entry(marker, sp::EntryFormat::pulsar);
+  set_property(encoded.metadata, sp::control_property, "maybe");
+  std::vector<std::uint8_t> out;
+  CHECK_THROWS_AS(sp::entry_to_kafka(stored(encoded, 1), 1, out), sp::BadEntry);
+}
+
+TEST_CASE("a transactional batch stays transactional in the pulsar format") {
+  kwire::RecordBatchOptions o;
+  o.producer_id = 7;
+  o.producer_epoch = 1;
+  o.base_sequence = 0;
+  o.transactional = true;
+  kwire::RecordBatchBuilder b(o);
+  const std::string v = "value";
+  b.append(1700000000001, std::nullopt, bytes_of(v));
+  std::vector<std::uint8_t> out;
+  sp::entry_to_kafka(stored(sp::kafka_to_entry(b.build(), sp::EntryFormat::pulsar), 1), 1, out);
+  CHECK(parsed(out).is_transactional());
+  out.clear();
+  sp::entry_to_kafka(stored(sp::kafka_to_entry(kafka_batch(7, 1, 0), sp::EntryFormat::pulsar), 1), 1, out);
+  CHECK_FALSE(parsed(out).is_transactional());
+}
+
 TEST_CASE("Kafka producer fields that are not numbers make a bad entry") {
   const auto encoded = sp::kafka_to_entry(kafka_batch(4242, 3, 7), sp::EntryFormat::pulsar);
   std::vector<std::uint8_t> out;

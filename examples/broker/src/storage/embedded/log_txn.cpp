@@ -25,9 +25,9 @@
 #include <set>
 
 #include "kwire/records/batch.hpp"
-#include "kwire/records/builder.hpp"
 #include "storage/embedded/files.hpp"
 #include "storage/embedded/log.hpp"
+#include "storage/txn_marker.hpp"
 
 namespace kwire_broker::storage::embedded {
 namespace {
@@ -103,16 +103,8 @@ Result<AppendResult> Log::append_marker_locked(const TxnMarker& m) {
   if (auto e = producers_.check_marker(m.producer_id, m.producer_epoch, m.coordinator_epoch); e != Errc::ok) {
     return R::failure(e);
   }
-  kwire::RecordBatchOptions o;
-  o.producer_id = m.producer_id;
-  o.producer_epoch = m.producer_epoch;
-  o.transactional = true;
-  o.control = true;
-  kwire::RecordBatchBuilder builder(o);
-  builder.append_end_txn_marker(m.timestamp >= 0 ? m.timestamp : now_ms(),
-                                m.commit ? kwire::ControlType::commit : kwire::ControlType::abort,
-                                m.coordinator_epoch);
-  std::vector<std::uint8_t> bytes = builder.build();
+  std::vector<std::uint8_t> bytes = marker_batch(
+      {m.producer_id, m.producer_epoch, m.coordinator_epoch, m.commit, m.timestamp >= 0 ? m.timestamp : now_ms()});
   BatchInfo info = BatchInfo::of(*kwire::RecordBatchView::parse(kwire::bytes_view(bytes)));
   auto r = write_locked(bytes, info);
   if (!r.ok()) return r;

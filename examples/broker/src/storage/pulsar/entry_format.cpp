@@ -8,6 +8,7 @@
 #include <charconv>
 #include <optional>
 
+#include "../txn_marker.hpp"
 #include "kwire_pulsar/compression.hpp"
 
 namespace kwire_broker::storage::pulsar {
@@ -86,12 +87,61 @@ std::int64_t kafka_timestamp(const kwire_pulsar::Message& m) {
   return t <= static_cast<std::uint64_t>(INT64_MAX) ? static_cast<std::int64_t>(t) : kwire::no_timestamp;
 }
 
+// A Kafka control batch as a marker entry: one message without payload,
+// described by its properties, so that native Pulsar readers can tell it
+// apart (and skip it) by `kwire.control`.
+EncodedEntry marker_entry(const kwire::RecordBatchView& v) {
+  std::vector<std::uint8_t> scratch;
+  auto reader = v.records(scratch, kwire::decompress);
+  kwire::RecordView r;
+  if (!reader.next(r)) throw BadEntry("control batch without a record");
+  const auto key = kwire::parse_control_key(r.key);
+  if (!key || (key->control_type() != kwire::ControlType::commit && key->control_type() != kwire::ControlType::abort))
+    throw BadEntry("only transaction markers are stored as control batches");
+  const auto value = kwire::parse_end_txn_marker(r.value);
+  if (!value) throw BadEntry("transaction marker without its value");
+  if (v.producer_id() < 0 || v.producer_epoch() < 0) throw BadEntry("transaction marker without a producer");
+  EncodedEntry e;
+  auto* props = e.metadata.mutable_properties();
+  add_property(props, control_property, key->control_type() == kwire::ControlType::commit ? "commit" : "abort");
+  add_property(props, producer_id_property, std::to_string(v.producer_id()));
+  add_property(props, producer_epoch_property, std::to_string(v.producer_epoch()));
+  add_property(props, coordinator_epoch_property, std::to_string(value->coordinator_epoch));
+  if (v.max_timestamp() > 0) e.metadata.set_event_time(static_cast<std::uint64_t>(v.max_timestamp()));
+  e.messages = 1;
+  return e;
+}
+
 }  // namespace
+
+void add_entry_property(EncodedEntry& e, std::string key, std::string value) {
+  add_property(e.metadata.mutable_properties(), std::move(key), std::move(value));
+}
+
+std::optional<std::int64_t> entry_number(const wire::MessageMetadata& m, const char* key) {
+  if (!property(m, key)) return std::nullopt;
+  return number_property<std::int64_t>(m, key);
+}
+
+std::optional<EntryMarker> marker_of(const wire::MessageMetadata& m) {
+  const auto control = property(m, control_property);
+  if (!control) return std::nullopt;
+  if (*control != "commit" && *control != "abort") throw BadEntry("unknown marker type " + *control);
+  EntryMarker mk;
+  mk.commit = *control == "commit";
+  mk.producer_id = number_property<std::int64_t>(m, producer_id_property);
+  mk.producer_epoch = number_property<std::int16_t>(m, producer_epoch_property);
+  mk.coordinator_epoch = number_property<std::int32_t>(m, coordinator_epoch_property);
+  mk.txn_first = number_property<std::int64_t>(m, txn_first_property);
+  if (mk.producer_id < 0 || mk.producer_epoch < 0) throw BadEntry("marker without a producer");
+  return mk;
+}
 
 int index_span(std::span<const std::uint8_t> batch) { return view_of(batch).last_offset_delta() + 1; }
 
 EncodedEntry kafka_to_entry(std::span<const std::uint8_t> batch, EntryFormat format) {
   auto v = view_of(batch);
+  if (v.is_control()) return marker_entry(v);
   EncodedEntry e;
   auto* props = e.metadata.mutable_properties();
   if (v.producer_id() >= 0) {
@@ -109,6 +159,7 @@ EncodedEntry kafka_to_entry(std::span<const std::uint8_t> batch, EntryFormat for
   }
   // pulsar: one message per record.
   add_property(props, format_property, "pulsar");
+  if (v.is_transactional() && v.producer_id() >= 0) add_property(props, transactional_property, "true");
   std::vector<std::uint8_t> scratch;
   auto reader = v.records(scratch, kwire::decompress);
   kwire::RecordView r;
@@ -152,6 +203,18 @@ EncodedEntry kafka_to_entry(std::span<const std::uint8_t> batch, EntryFormat for
 
 void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, std::vector<std::uint8_t>& out) {
   const auto& meta = *entry.metadata;
+  if (const auto mk = marker_of(meta)) {
+    MarkerFields m;
+    m.producer_id = mk->producer_id;
+    m.producer_epoch = mk->producer_epoch;
+    m.coordinator_epoch = mk->coordinator_epoch;
+    m.commit = mk->commit;
+    const std::uint64_t t = meta.event_time() ? meta.event_time() : meta.publish_time();
+    m.timestamp = t <= static_cast<std::uint64_t>(INT64_MAX) ? static_cast<std::int64_t>(t) : 0;
+    const auto b = marker_batch(m, last_offset);
+    out.insert(out.end(), b.begin(), b.end());
+    return;
+  }
   if (property(meta, format_property) == std::optional<std::string>("kafka")) {
     auto v = view_of(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(entry.payload.data()),
                                                    entry.payload.size()));
@@ -183,6 +246,7 @@ void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, 
     o.producer_id = number_property<std::int64_t>(meta, producer_id_property);
     o.producer_epoch = number_property<std::int16_t>(meta, producer_epoch_property);
     o.base_sequence = number_property<std::int32_t>(meta, base_sequence_property);
+    o.transactional = property(meta, transactional_property) == std::optional<std::string>("true");
   }
   kwire::RecordBatchBuilder b(o);
   std::vector<kwire::RecordHeader> headers;

@@ -12,6 +12,10 @@
 //           says num_messages_in_batch = the batch's offset span and carries
 //           the format property. Only Kafka clients read it.
 //
+// A transaction marker (a Kafka control batch) is in neither form: it is one
+// message without payload whose properties describe it, built back into the
+// control batch on read.
+//
 // Either way one entry holds one Kafka batch, and the broker entry index of
 // an entry is the Kafka offset of its last record. Entries in Pulsar's form
 // (written by native Pulsar producers, batched or not, or by the gateway) are
@@ -20,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -36,6 +41,21 @@ inline constexpr const char* format_property = "kwire.entry.format";
 inline constexpr const char* producer_id_property = "kwire.producer.id";
 inline constexpr const char* producer_epoch_property = "kwire.producer.epoch";
 inline constexpr const char* base_sequence_property = "kwire.base.sequence";
+/// Kafka transactions (see the storage README): a transactional batch in the
+/// pulsar format carries `kwire.transactional` = "true". A marker is an entry
+/// of one message without payload whose properties say what it is, in
+/// either format: `kwire.control` ("commit" or "abort"), the producer fields
+/// above, `kwire.coordinator.epoch`, and `kwire.txn.first`, the first offset
+/// of the transaction it ends (the aborted-transactions index is rebuilt
+/// from it).
+inline constexpr const char* transactional_property = "kwire.transactional";
+inline constexpr const char* control_property = "kwire.control";
+inline constexpr const char* coordinator_epoch_property = "kwire.coordinator.epoch";
+inline constexpr const char* txn_first_property = "kwire.txn.first";
+/// On every entry the gateway writes while a Kafka transaction is open in
+/// the partition: the first offset of the oldest one. Whoever opens the
+/// partition next rebuilds the producer state from there.
+inline constexpr const char* open_txn_property = "kwire.txn.open.from";
 
 struct BadEntry : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -50,6 +70,24 @@ struct EncodedEntry {
 /// A Kafka batch (magic 2, offsets already assigned) as one Pulsar entry.
 /// Throws BadEntry if the batch cannot be read.
 EncodedEntry kafka_to_entry(std::span<const std::uint8_t> batch, EntryFormat format);
+
+/// Adds a property to the entry's metadata.
+void add_entry_property(EncodedEntry& e, std::string key, std::string value);
+
+/// The number a property of the gateway's holds, if the entry has it.
+/// Throws BadEntry when it is not a number.
+std::optional<std::int64_t> entry_number(const kwire_pulsar::wire::MessageMetadata& m, const char* key);
+
+/// What a marker entry says (nullopt: the entry is no marker). Throws
+/// BadEntry when its properties are not the gateway's.
+struct EntryMarker {
+  std::int64_t producer_id = -1;
+  std::int16_t producer_epoch = -1;
+  std::int32_t coordinator_epoch = 0;
+  bool commit = false;
+  std::int64_t txn_first = -1;  // -1 when not recorded
+};
+std::optional<EntryMarker> marker_of(const kwire_pulsar::wire::MessageMetadata& m);
 
 /// Number of messages (index steps) the entry for `batch` takes.
 int index_span(std::span<const std::uint8_t> batch);

@@ -54,6 +54,13 @@ void Groups::apply(const kp::Message& m) {
     } else {
       groups_[g].blob = std::vector<std::uint8_t>(m.value.begin(), m.value.end());
     }
+  } else if (k.rfind("txn/", 0) == 0) {
+    auto id = k.substr(4);
+    if (m.null_value) {
+      txns_.erase(id);
+    } else {
+      txns_[id] = std::vector<std::uint8_t>(m.value.begin(), m.value.end());
+    }
   } else if (k.rfind("offset/", 0) == 0) {
     auto rest = k.substr(7);
     auto a = rest.find('/');
@@ -125,6 +132,8 @@ awaitable<void> Groups::take(int p) {
   for (auto it = groups_.begin(); it != groups_.end();)
     it = partition_of(it->first) == p ? groups_.erase(it) : std::next(it);
   for (auto& other : others_) other.forget(p);
+  for (auto it = txns_.begin(); it != txns_.end();)
+    it = partition_of(it->first) == p ? txns_.erase(it) : std::next(it);
   // ... and the subscriptions' positions it may have moved.
   for (auto it = mirrored_.begin(); it != mirrored_.end();)
     it = partition_of(it->first.first) == p ? mirrored_.erase(it) : std::next(it);

@@ -4,7 +4,9 @@
 // "blob/<group>" and "offset/<group>/<partition>/<topic>"; a null value
 // deletes. A group lives on one partition of that topic (its shard), and
 // the gateway holding the exclusive producer on that partition coordinates
-// its groups. Committed offsets are also mirrored, shortly after the commit
+// its groups. The transaction coordinator's records share the topic
+// (txn_store.hpp), keyed "txn/<transactional id>" on the id's partition.
+// Committed offsets are also mirrored, shortly after the commit
 // is acknowledged, to a subscription named after the group on each Kafka
 // partition, so that Pulsar's tools show a group's backlog.
 //
@@ -66,6 +68,7 @@ class Groups final : public GroupStore {
   awaitable<void> write(const std::string& group, std::vector<kp::OutgoingMessage> messages);
 
  private:
+  friend class Txns;
   struct Group {
     std::optional<std::vector<std::uint8_t>> blob;
     std::map<TopicPartition, CommittedOffset> offsets;
@@ -98,6 +101,7 @@ class Groups final : public GroupStore {
   bool loaded_ = false;
   std::unique_ptr<AsyncLock> load_lock_, take_lock_;
   std::map<std::string, Group> groups_;
+  std::map<std::string, std::vector<std::uint8_t>> txns_;  // transactional id → record
   std::map<int, std::shared_ptr<kp::Producer>> producers_;
   using MirrorKey = std::pair<std::string, TopicPartition>;
   std::map<MirrorKey, std::optional<std::int64_t>> mirror_queue_;  // nullopt: remove

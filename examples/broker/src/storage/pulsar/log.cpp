@@ -36,7 +36,7 @@ void Log::publish_offsets() {
   std::lock_guard g(mu_);
   offsets_.log_start = log_start_;
   offsets_.high_watermark = next_offset_;
-  offsets_.last_stable = next_offset_;
+  offsets_.last_stable = last_stable();
 }
 
 awaitable<void> Log::sync_end() {
@@ -52,9 +52,17 @@ awaitable<void> Log::sync_end() {
   } else {
     auto p = co_await probe({last.ledger, last.entry, -1, -1});
     if (!p) throw kp::Error(kp::Error::client_timeout, "cannot read the last entry of " + topic_);
+    others_wrote_up_to(p->second.last + 1);
     // Never backwards: a read's sync may overlap a confirmed append.
     next_offset_ = std::max(next_offset_, p->second.last + 1);
     const auto& m = *p->first.metadata;
+    // An entry of a native producer says nothing: taken as no transaction
+    // open (the storage README says so).
+    try {
+      open_txns_hint_ = entry_number(m, open_txn_property).value_or(-1);
+    } catch (const BadEntry&) {
+      open_txns_hint_ = -1;
+    }
     last_writer_ = m.producer_name();
     last_sequence_ = static_cast<std::int64_t>(m.has_highest_sequence_id() ? m.highest_sequence_id() : m.sequence_id());
     auto first = co_await probe(kp::MessageId::earliest());
@@ -65,8 +73,9 @@ awaitable<void> Log::sync_end() {
 
 awaitable<void> Log::open() {
   co_await sync_end();
-  // Rebuild idempotent-producer state from the tail of the log.
-  co_await replay_producers(std::max(log_start_, next_offset_ - 2000));
+  // Rebuild idempotent-producer state from the tail of the log, or from the
+  // oldest transaction still open.
+  co_await replay_producers(replay_from());
 }
 
 awaitable<void> Log::replay_producers(std::int64_t from) {
@@ -82,14 +91,23 @@ awaitable<void> Log::replay_producers(std::int64_t from) {
     auto i = info_of(*e);
     if (!i) break;
     if (i->last >= from) {
-      std::vector<std::uint8_t> bytes;
-      entry_to_kafka(*e, i->last, bytes);
-      if (auto v = kwire::RecordBatchView::parse(bytes)) producers_.record(BatchInfo::of(*v));
+      if (const auto mk = marker_of(*e->metadata)) {
+        std::lock_guard g(mu_);
+        producers_.record_marker(mk->producer_id, mk->producer_epoch, mk->coordinator_epoch, mk->commit, i->last);
+      } else {
+        std::vector<std::uint8_t> bytes;
+        entry_to_kafka(*e, i->last, bytes);
+        if (auto v = kwire::RecordBatchView::parse(bytes)) {
+          std::lock_guard g(mu_);
+          producers_.record(BatchInfo::of(*v));
+        }
+      }
     }
     if (i->last + 1 >= next_offset_) break;
   }
   co_await r->close();
   table_end_ = next_offset_;
+  publish_offsets();  // the open transactions found hold the last stable offset
 }
 
 awaitable<void> Log::resync() {
@@ -106,6 +124,9 @@ awaitable<void> Log::resync() {
   // Batches recorded when queued but never stored must not count as
   // duplicates: rebuild the producer table from what the log holds.
   co_await ensure_producer(true);
+  // An abort queued but perhaps never stored may be in the index.
+  aborted_.clear();
+  aborted_from_ = next_offset_;
   resync_ = false;
 }
 
@@ -136,12 +157,15 @@ awaitable<void> Log::ensure_producer(bool rebuild) {
   assigned_end_ = next_offset_;
   verified_ledger_ = ~std::uint64_t{0};
   if (rebuild) {
-    producers_ = ProducerStateTable{};
-    co_await replay_producers(std::max(log_start_, next_offset_ - 2000));
+    {
+      std::lock_guard g(mu_);
+      producers_.clear();
+    }
+    co_await replay_producers(replay_from());
   } else {
     // Far behind, the tail is enough: it holds each live producer's last
-    // batches.
-    co_await replay_producers(std::max(table_end_, std::max(log_start_, next_offset_ - 2000)));
+    // batches (and the oldest open transaction's are read from its start).
+    co_await replay_producers(std::max(table_end_, replay_from()));
   }
 }
 
@@ -183,7 +207,8 @@ Task<AppendResult> Log::append(AppendBatch batch) {
   co_return co_await s_.on_io(std::move(work));
 }
 
-awaitable<Result<AppendResult>> Log::append_here(TicketLock::Ticket ticket, AppendBatch batch) {
+awaitable<Result<AppendResult>> Log::append_here(TicketLock::Ticket ticket, AppendBatch batch,
+                                                 std::optional<TxnMarker> marker) {
   // Offsets are taken and the entry queued in line; the receipt is awaited
   // after leaving it, so a partition keeps many entries in flight (Pulsar
   // confirms them in order).
@@ -197,21 +222,27 @@ awaitable<Result<AppendResult>> Log::append_here(TicketLock::Ticket ticket, Appe
   // earlier, say to mirror a group's offsets, has a stale table).
   co_await ensure_producer();
   AppendResult dup;
-  switch (auto c = producers_.check(batch.info, &dup)) {
-    case Errc::ok: break;
-    case Errc::duplicate_sequence:
-      dup.log_start_offset = log_start_;
-      if (dup.last_offset < next_offset_)  // stored: Pulsar confirmed it, or the log shows it
-        co_return Result<AppendResult>{Errc::duplicate_sequence, "duplicate", dup};
-      if (auto it = landings_.find(dup.base_offset); it != landings_.end()) {
-        auto first = it->second;
-        ticket.release();
-        co_return co_await await_first_send(std::move(first));
-      }
-      // Recorded but neither stored nor on its way: never acknowledge it.
-      resync_ = true;
-      co_return Result<AppendResult>::failure(Errc::unavailable, "an earlier send of this batch is unconfirmed");
-    default: co_return Result<AppendResult>::failure(c, to_string(c));
+  if (marker) {
+    if (auto c = producers_.check_marker(marker->producer_id, marker->producer_epoch, marker->coordinator_epoch);
+        c != Errc::ok)
+      co_return Result<AppendResult>::failure(c, to_string(c));
+  } else {
+    switch (auto c = producers_.check(batch.info, &dup)) {
+      case Errc::ok: break;
+      case Errc::duplicate_sequence:
+        dup.log_start_offset = log_start_;
+        if (dup.last_offset < next_offset_)  // stored: Pulsar confirmed it, or the log shows it
+          co_return Result<AppendResult>{Errc::duplicate_sequence, "duplicate", dup};
+        if (auto it = landings_.find(dup.base_offset); it != landings_.end()) {
+          auto first = it->second;
+          ticket.release();
+          co_return co_await await_first_send(std::move(first));
+        }
+        // Recorded but neither stored nor on its way: never acknowledge it.
+        resync_ = true;
+        co_return Result<AppendResult>::failure(Errc::unavailable, "an earlier send of this batch is unconfirmed");
+      default: co_return Result<AppendResult>::failure(c, to_string(c));
+    }
   }
   AppendResult r = assign(batch);
   // Offsets given to a batch that is not queued (unreadable, too large,
@@ -225,6 +256,13 @@ awaitable<Result<AppendResult>> Log::append_here(TicketLock::Ticket ticket, Appe
     }
   } unassign{*this, r.base_offset};
   auto entry = kafka_to_entry(batch.bytes, s_.format_);
+  if (marker) {
+    const auto* e = producers_.find(marker->producer_id);
+    const std::int64_t first = e && e->txn_first_offset >= 0 ? e->txn_first_offset : r.base_offset;
+    add_entry_property(entry, txn_first_property, std::to_string(first));
+  }
+  if (const auto open_from = open_txns_from(batch.info, marker, r.base_offset); open_from >= 0)
+    add_entry_property(entry, open_txn_property, std::to_string(open_from));
   if (auto too_big = s_.entry_too_large(entry)) co_return Result<AppendResult>::failure(Errc::batch_too_large, *too_big);
   const std::string writer = producer_->name();
   auto pending = producer_->post_entry(std::move(entry.metadata), std::move(entry.payload), entry.messages);
@@ -233,9 +271,17 @@ awaitable<Result<AppendResult>> Log::append_here(TicketLock::Ticket ticket, Appe
   landings_[r.base_offset] = landing;
   // Recorded now so that the producer's next batch, in flight behind this
   // one, follows it; a failure rebuilds the table from the log.
-  BatchInfo placed = batch.info;
-  placed.base_offset = r.base_offset;
-  producers_.record(placed, r.log_append_time);
+  if (marker) {
+    std::lock_guard g(mu_);
+    const auto done = producers_.record_marker(marker->producer_id, marker->producer_epoch,
+                                               marker->coordinator_epoch, marker->commit, r.base_offset);
+    if (done.aborted) aborted_[done.last_offset] = {done.producer_id, done.first_offset, done.last_offset};
+  } else {
+    BatchInfo placed = batch.info;
+    placed.base_offset = r.base_offset;
+    std::lock_guard g(mu_);
+    producers_.record(placed, r.log_append_time);
+  }
   table_end_ = assigned_end_;
   ticket.release();
 

@@ -1,15 +1,17 @@
 // PartitionLog on Pulsar: one Kafka partition is the Pulsar topic
 // T-partition-p, written by this gateway through an exclusive producer and
 // read through readers. It holds the offset bookkeeping (derived on append,
-// read back from the broker index), the idempotent-producer table, and the
-// search for the entry of an offset or a timestamp.
+// read back from the broker index), the idempotent-producer table with the
+// partition's Kafka transactions, and the search for the entry of an offset
+// or a timestamp.
 //
 // Every call hops to the storage's I/O thread, where all of the log's state
 // lives (offsets() reads a copy under a mutex), and resumes its caller on
 // the caller's executor. Appends pass a TicketLock: each takes its ticket
 // when its coroutine starts, so appends get offsets in the order they were
 // started, whichever thread started them. The append path is in log.cpp,
-// reading and seeking in log_read.cpp.
+// reading and seeking in log_read.cpp, markers and the aborted-transactions
+// index in log_txn.cpp.
 #pragma once
 
 #include <atomic>
@@ -32,11 +34,14 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
 
   const TopicPartition& id() const noexcept override { return tp_; }
   Task<AppendResult> append(AppendBatch batch) override;
+  Task<AppendResult> append_marker(TxnMarker marker) override;
+  Task<std::vector<AbortedTxn>> aborted_transactions(std::int64_t from, std::int64_t to) override;
   Task<ReadResult> read(ReadOptions options) override;
   LogOffsets offsets() const override {
     std::lock_guard g(mu_);
     return offsets_;
   }
+  std::vector<ProducerSnapshot> producers() const override;
   Task<TimestampLookup> offset_for_timestamp(std::int64_t timestamp) override;
   Task<TimestampLookup> max_timestamp() override;
   Task<std::int64_t> delete_records(std::int64_t offset) override;
@@ -58,7 +63,25 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   std::atomic<std::uint64_t> probes{0};
 
  private:
-  awaitable<Result<AppendResult>> append_here(TicketLock::Ticket ticket, AppendBatch batch);
+  /// An append of a batch, or of a marker (`marker` set, `batch` its
+  /// control batch).
+  awaitable<Result<AppendResult>> append_here(TicketLock::Ticket ticket, AppendBatch batch,
+                                              std::optional<TxnMarker> marker = std::nullopt);
+  /// The first offset of the oldest transaction open once an entry at
+  /// `base` is in (-1: none): what the entry says for the next opener.
+  std::int64_t open_txns_from(const BatchInfo& batch, const std::optional<TxnMarker>& marker, std::int64_t base) const;
+  /// Where a rebuild of the producer table starts: the tail, or the oldest
+  /// transaction the last entry says is open, if older.
+  std::int64_t replay_from() const;
+  /// The last stable offset (on the I/O thread).
+  std::int64_t last_stable() const;
+  /// The aborted transactions with last offset >= from and first offset <
+  /// to: markers below what the index covers are read from the log first.
+  awaitable<std::vector<AbortedTxn>> aborted_between(std::int64_t from, std::int64_t to);
+  awaitable<Result<std::vector<AbortedTxn>>> aborted_here(std::int64_t from, std::int64_t to);
+  /// Entries that others wrote reached `end`: the index no longer knows every
+  /// marker above aborted_from_, so it starts over above `end`.
+  void others_wrote_up_to(std::int64_t end);
   /// Gives the batch the next offsets (base offset written in place).
   AppendResult assign(AppendBatch& batch);
   /// Pulsar stored the entry of `r`: the high watermark moves past it. The
@@ -127,7 +150,17 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   std::shared_ptr<kp::Producer> producer_;
   std::map<std::int64_t, std::pair<std::int64_t, kp::MessageId>> index_;  // last offset → (base, id)
   std::map<std::int64_t, std::shared_ptr<Landing>> landings_;              // assigned base offset → append
+  // Changed on the I/O thread under mu_ (producers() reads it anywhere).
   ProducerStateTable producers_;
+  // The aborted-transactions index: every abort marker at or above
+  // aborted_from_ (by last offset). Built when reads ask for it, by reading
+  // the markers of the range, and kept up to date by this gateway's
+  // appends; see the storage README for why it is not stored.
+  std::map<std::int64_t, AbortedTxn> aborted_;
+  std::int64_t aborted_from_ = 0;
+  // What the last entry says of open transactions (open_txn_property):
+  // where a rebuild of the producer table starts; -1 when none was open.
+  std::int64_t open_txns_hint_ = -1;
   std::shared_ptr<kp::Consumer> reader_;
   std::int64_t reader_next_ = -1;
   std::optional<kp::Entry> lookahead_;

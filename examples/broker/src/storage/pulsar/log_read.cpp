@@ -130,7 +130,11 @@ awaitable<ReadResult> Log::do_read(ReadOptions o) {
   if (o.offset < log_start_ || o.offset > next_offset_)
     throw std::out_of_range("offset " + std::to_string(o.offset) + " outside [" + std::to_string(log_start_) +
                             ", " + std::to_string(next_offset_) + "]");
-  const std::int64_t end = o.end_offset >= 0 ? std::min(o.end_offset, next_offset_) : next_offset_;
+  // read_committed reads stop at the last stable offset too: `stop` is the
+  // first offset not to serve (-1: none but the end).
+  std::int64_t stop = o.end_offset;
+  if (o.read_committed) stop = stop >= 0 ? std::min(stop, last_stable()) : last_stable();
+  const std::int64_t end = stop >= 0 ? std::min(stop, next_offset_) : next_offset_;
   const bool continuing = reader_ && reader_next_ == o.offset;
   if (!continuing) {
     if (reader_) co_await reader_->close();
@@ -174,10 +178,11 @@ awaitable<ReadResult> Log::do_read(ReadOptions o) {
                                                      std::to_string(i->base - 1) + " of " + topic_);
     }
     if (i->last >= next_offset_) {
+      others_wrote_up_to(i->last + 1);
       next_offset_ = i->last + 1;  // written by another producer meanwhile
       publish_offsets();
     }
-    if (o.end_offset >= 0 && i->base >= o.end_offset) {
+    if (stop >= 0 && i->base >= stop) {
       lookahead_ = std::move(e);
       break;
     }
@@ -199,6 +204,7 @@ awaitable<ReadResult> Log::do_read(ReadOptions o) {
   reader_next_ = next;
   out.next_offset = next;
   out.offsets = offsets();
+  if (o.read_committed && next > o.offset) out.aborted = co_await aborted_between(o.offset, next);
   co_return out;
 }
 

@@ -16,6 +16,8 @@
 //                                is acknowledged, newest offset first)
 //   share partitions' state      the same topic, beside the group's records
 //                                (share_state_store.hpp)
+//   transaction state            the same topic, keyed by transactional id
+//                                (txn_store.hpp)
 //
 // One gateway writes a partition at a time: it holds Pulsar's exclusive
 // producer on it, so a second gateway is fenced. As the single writer it
@@ -66,6 +68,7 @@
 #include "group_store.hpp"
 #include "log.hpp"
 #include "share_state_store.hpp"
+#include "txn_store.hpp"
 
 namespace kwire_broker::storage::pulsar {
 
@@ -130,6 +133,8 @@ class PulsarStorage final : public Storage {
   const Namespace& ns() const noexcept override { return ns_; }
   TopicCatalog& topics() override { return catalog_; }
   GroupStore& groups() override { return groups_; }
+  bool supports_transactions() const noexcept override { return true; }
+  TxnStore* transactions() override { return &txns_; }
   Membership* membership() override { return members_.get(); }
   bool supports_share_groups() const noexcept override { return true; }
   ShareStateStore* share_states() override { return &shares_; }
@@ -183,6 +188,7 @@ class PulsarStorage final : public Storage {
   Catalog catalog_;
   Groups groups_;
   ShareStates shares_;
+  Txns txns_;
   std::map<TopicPartition, std::shared_ptr<Log>> logs_;
   std::map<TopicPartition, std::unique_ptr<AsyncLock>> opening_;
   std::shared_ptr<kp::Producer> id_producer_;

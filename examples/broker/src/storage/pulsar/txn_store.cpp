@@ -1,0 +1,50 @@
+// Transaction records on the offsets topic: one message each, keyed
+// "txn/<transactional id>"; see txn_store.hpp.
+#include "txn_store.hpp"
+
+#include "store.hpp"
+
+namespace kwire_broker::storage::pulsar {
+
+Task<Done> Txns::store_txn(std::string transactional_id, std::vector<std::uint8_t> blob) {
+  auto work = write_here(std::move(transactional_id), std::move(blob));
+  co_return co_await s_.on_io(std::move(work));
+}
+
+Task<Done> Txns::delete_txn(std::string transactional_id) {
+  auto work = write_here(std::move(transactional_id), std::nullopt);
+  co_return co_await s_.on_io(std::move(work));
+}
+
+awaitable<Result<Done>> Txns::write_here(std::string transactional_id, std::optional<std::vector<std::uint8_t>> blob) {
+  kp::OutgoingMessage m;
+  m.key = "txn/" + transactional_id;
+  if (blob) {
+    m.value.assign(blob->begin(), blob->end());
+  } else {
+    m.null_value = true;
+  }
+  std::vector<kp::OutgoingMessage> ms;
+  ms.push_back(std::move(m));
+  co_await groups_.write(transactional_id, std::move(ms));
+  if (blob) {
+    groups_.txns_[transactional_id] = std::move(*blob);
+  } else {
+    groups_.txns_.erase(transactional_id);
+  }
+  co_return Result<Done>::success({});
+}
+
+Task<std::vector<TxnBlob>> Txns::load_txns() {
+  auto work = load_here();
+  co_return co_await s_.on_io(std::move(work));
+}
+
+awaitable<Result<std::vector<TxnBlob>>> Txns::load_here() {
+  co_await groups_.ensure_loaded();
+  std::vector<TxnBlob> out;
+  for (const auto& [id, blob] : groups_.txns_) out.push_back({id, blob});
+  co_return Result<std::vector<TxnBlob>>::success(std::move(out));
+}
+
+}  // namespace kwire_broker::storage::pulsar
