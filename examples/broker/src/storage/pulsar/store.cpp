@@ -45,7 +45,7 @@ Namespace namespace_from(const std::map<std::string, std::string>& s) {
 
 PulsarStorage::PulsarStorage(PulsarConfig config, Namespace ns)
     : config_(std::move(config)), ns_(std::move(ns)), work_(asio::make_work_guard(io_)), catalog_(*this),
-      groups_(*this) {
+      groups_(*this), security_(*this) {
   kp::ClientOptions o;
   o.service_url = config_.service_url;
   o.auth_token = config_.token;
@@ -105,6 +105,7 @@ awaitable<void> PulsarStorage::setup() {
   auto cnx = co_await client_->connection(config_.service_url);
   limits_ = entry_limits(cnx->max_message_size(), config_.bookie_max_frame_bytes);
   co_await catalog_.load();
+  co_await security_.load();
   std::string gateways = "non-persistent://" + ns_.tenant + "/__kafka/__kwire_gateways";
   if (ns_.ns != "default") gateways += "_" + ns_.ns;
   members_ = std::make_unique<PulsarMembership>(client_, gateways);

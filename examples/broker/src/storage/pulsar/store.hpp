@@ -14,6 +14,9 @@
 //                                mirrored to a subscription per group on
 //                                each partition (shortly after the commit
 //                                is acknowledged, newest offset first)
+//   SCRAM credentials, ACLs      a compacted system topic
+//                                TENANT/__kafka/__kwire_security (suffixed
+//                                likewise), followed by every gateway
 //
 // One gateway writes a partition at a time: it holds Pulsar's exclusive
 // producer on it, so a second gateway is fenced. As the single writer it
@@ -29,7 +32,8 @@
 // opening the storage, joining the gateways and destroying the storage
 // block. The pieces behind the seam are in their own files: the partition
 // logs (log.hpp), the topic catalog (catalog.hpp), the group store
-// (group_store.hpp), the gateways (gateways.hpp); this file holds the root
+// (group_store.hpp), credentials and ACLs (security_store.hpp), the
+// gateways (gateways.hpp); this file holds the root
 // that owns them, the client and the I/O thread.
 //
 // An append is acknowledged once Pulsar's receipt for its entry is in (a
@@ -62,6 +66,7 @@
 #include "gateways.hpp"
 #include "group_store.hpp"
 #include "log.hpp"
+#include "security_store.hpp"
 
 namespace kwire_broker::storage::pulsar {
 
@@ -126,6 +131,8 @@ class PulsarStorage final : public Storage {
   const Namespace& ns() const noexcept override { return ns_; }
   TopicCatalog& topics() override { return catalog_; }
   GroupStore& groups() override { return groups_; }
+  CredentialStore* credentials() override { return &security_; }
+  AclStore* acls() override { return &security_; }
   Membership* membership() override { return members_.get(); }
   std::int64_t max_batch_bytes() const noexcept override { return limits_.batch_bytes; }
   void watch(std::function<void(const TopicPartition&)> on_data) override;
@@ -176,6 +183,7 @@ class PulsarStorage final : public Storage {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   Catalog catalog_;
   Groups groups_;
+  Security security_;
   std::map<TopicPartition, std::shared_ptr<Log>> logs_;
   std::map<TopicPartition, std::unique_ptr<AsyncLock>> opening_;
   std::shared_ptr<kp::Producer> id_producer_;
