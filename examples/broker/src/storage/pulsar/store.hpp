@@ -75,6 +75,9 @@ struct PulsarConfig {
   std::string web_service_url = "http://127.0.0.1:8080";
   /// A JWT (brokerClientAuthenticationParameters "token:..." or the token).
   std::string token;
+  /// For pulsar+ssl:// and https:// urls: the CAs trusted, the host name
+  /// check, or no check at all.
+  kp::TlsOptions tls;
   /// Default entry format; a namespace property kwire.entry.format overrides.
   EntryFormat entry_format = EntryFormat::pulsar;
   /// Partitions of the group metadata topic.
@@ -93,7 +96,9 @@ struct PulsarConfig {
 };
 
 /// Reads the broker's settings: pulsarServiceUrl, pulsarWebServiceUrl,
-/// brokerClientAuthenticationParameters (token:JWT), entryFormat
+/// brokerClientAuthenticationParameters (token:JWT), tlsTrustCertsFilePath
+/// (or brokerClientTrustCertsFilePath), tlsEnableHostnameVerification (or
+/// tlsHostnameVerificationEnable), tlsAllowInsecureConnection, entryFormat
 /// (pulsar|kafka), offsetsTopicNumPartitions, gatewayName, indexLookup
 /// (rest|search), bookieMaxFrameBytes. Unknown keys are ignored.
 PulsarConfig config_from(const std::map<std::string, std::string>& settings);
