@@ -16,6 +16,10 @@
 #   PULSAR_WIPE=1     start from empty data
 #   PULSAR_AUTH_TOKEN_SECRET_FILE  a file with an HS256 secret: enables token
 #                     authentication (clients need a token signed with it)
+#   PULSAR_TLS_CERT, PULSAR_TLS_KEY, PULSAR_TLS_CA  PEM files (certificate
+#                     chain, PKCS#8 key, trusted CA): TLS only, on
+#                     PULSAR_TLS_PORT (6651) and PULSAR_HTTPS_PORT (8443); the
+#                     plain ports are closed
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,6 +30,8 @@ dir="${2:-$root/build/pulsar-standalone}"
 port="${PULSAR_PORT:-6650}"
 http_port="${PULSAR_HTTP_PORT:-8080}"
 bk_port="${PULSAR_BOOKIE_PORT:-3181}"
+tls_port="${PULSAR_TLS_PORT:-6651}"
+https_port="${PULSAR_HTTPS_PORT:-8443}"
 heap="${PULSAR_HEAP:-1g}"
 wait_secs="${PULSAR_WAIT_SECS:-180}"
 
@@ -62,6 +68,12 @@ pid_of() {
 serving() {
   # Admin HTTP answers, the standalone's namespace exists, and the binary
   # port accepts connections.
+  if [[ -n "${PULSAR_TLS_CERT:-}" ]]; then
+    curl -sf -m 5 --cacert "$PULSAR_TLS_CA" "https://127.0.0.1:$https_port/admin/v2/namespaces/public/default" \
+      >/dev/null 2>&1 || return 1
+    (exec 3<>"/dev/tcp/127.0.0.1/$tls_port") 2>/dev/null || return 1
+    return 0
+  fi
   curl -sf -m 5 "http://127.0.0.1:$http_port/admin/v2/namespaces/public/default" >/dev/null 2>&1 \
     || [[ "$(curl -s -o /dev/null -w '%{http_code}' -m 5 "http://127.0.0.1:$http_port/admin/v2/namespaces/public/default")" == 401 ]] \
     || return 1
@@ -112,6 +124,17 @@ do_start() {
       echo "brokerClientAuthenticationPlugin=org.apache.pulsar.client.impl.auth.AuthenticationToken"
       echo "brokerClientAuthenticationParameters=token:${PULSAR_ADMIN_TOKEN:-}"
     fi
+    if [[ -n "${PULSAR_TLS_CERT:-}" ]]; then
+      echo "brokerServicePort="
+      echo "webServicePort="
+      echo "brokerServicePortTls=$tls_port"
+      echo "webServicePortTls=$https_port"
+      echo "tlsCertificateFilePath=$PULSAR_TLS_CERT"
+      echo "tlsKeyFilePath=$PULSAR_TLS_KEY"
+      echo "tlsTrustCertsFilePath=$PULSAR_TLS_CA"
+      echo "brokerClientTlsEnabled=true"
+      echo "brokerClientTrustCertsFilePath=$PULSAR_TLS_CA"
+    fi
   } >"$conf"
   cat >"$dir/log4j2.properties" <<LOG
 status = error
@@ -153,7 +176,11 @@ LOG
   ) &
   echo $! >"$dir/pulsar.pid"
   do_wait
-  echo "pulsar-standalone: serving pulsar://127.0.0.1:$port http://127.0.0.1:$http_port (pid $(pid_of))"
+  if [[ -n "${PULSAR_TLS_CERT:-}" ]]; then
+    echo "pulsar-standalone: serving pulsar+ssl://127.0.0.1:$tls_port https://127.0.0.1:$https_port (pid $(pid_of))"
+  else
+    echo "pulsar-standalone: serving pulsar://127.0.0.1:$port http://127.0.0.1:$http_port (pid $(pid_of))"
+  fi
 }
 
 do_stop() {

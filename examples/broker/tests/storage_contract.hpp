@@ -500,6 +500,52 @@ TEST_CASE("storage contract: groups and committed offsets") {
   CHECK(run(groups.list_groups()).value == std::vector<std::string>{"g2"});
 }
 
+TEST_CASE("storage contract: SCRAM credentials and ACL bindings") {
+  auto store = open_fresh_store();
+  auto* creds = store->credentials();
+  auto* acls = store->acls();
+  if (!creds || !acls) return;  // a backend that keeps neither offers neither (sasl.cpp, acls.cpp)
+
+  ScramCredential alice{"alice", 2, 8192, {1, 2, 3}, std::vector<std::uint8_t>(64, 7), std::vector<std::uint8_t>(64, 9)};
+  ScramCredential bob{"bob/ns", 1, 4096, {4}, std::vector<std::uint8_t>(32, 0), std::vector<std::uint8_t>(32, 255)};
+  REQUIRE(run(creds->put_scram(alice)).ok());
+  REQUIRE(run(creds->put_scram(bob)).ok());
+  auto found = creds->find_scram("alice", 2);
+  REQUIRE(found);
+  CHECK(found->iterations == 8192);
+  CHECK(found->salt == alice.salt);
+  CHECK(found->stored_key == alice.stored_key);
+  CHECK(found->server_key == alice.server_key);
+  CHECK_FALSE(creds->find_scram("alice", 1));
+  auto found_bob = creds->find_scram("bob/ns", 1);
+  REQUIRE(found_bob);
+  CHECK(found_bob->server_key == bob.server_key);
+  alice.iterations = 10000;
+  REQUIRE(run(creds->put_scram(alice)).ok());
+  found = creds->find_scram("alice", 2);
+  REQUIRE(found);
+  CHECK(found->iterations == 10000);
+  CHECK(creds->scram_credentials().size() == 2);
+  REQUIRE(run(creds->delete_scram("alice", 2)).ok());
+  REQUIRE(run(creds->delete_scram("nobody", 2)).ok());
+  CHECK_FALSE(creds->find_scram("alice", 2));
+  CHECK(creds->scram_credentials().size() == 1);
+
+  AclBinding read{2, "orders", 3, "User:alice", "*", 3, 3};
+  AclBinding deny{2, "", 4, "User:*", "10.0.0.1", 2, 2};  // an empty name and odd codes are kept as they are
+  auto before = acls->acls();
+  REQUIRE(run(acls->add_acls({read, deny, read})).ok());
+  CHECK(before->empty());  // a snapshot stays as it was
+  auto now = acls->acls();
+  REQUIRE(now->size() == 2);
+  CHECK(std::count(now->begin(), now->end(), read) == 1);
+  CHECK(std::count(now->begin(), now->end(), deny) == 1);
+  REQUIRE(run(acls->remove_acls({read, AclBinding{1, "x", 3, "User:y", "*", 2, 3}})).ok());
+  now = acls->acls();
+  REQUIRE(now->size() == 1);
+  CHECK(now->front() == deny);
+}
+
 TEST_CASE("storage contract: producer id blocks do not overlap") {
   auto store = open_fresh_store();
   auto a = run(store->allocate_producer_ids(10));
@@ -527,6 +573,10 @@ TEST_CASE("storage contract: after close every call fails with closed") {
   CHECK(run(f.store->groups().commit_offsets("g", offsets)).error == Errc::closed);
   CHECK(run(f.store->groups().fetch_offsets("g")).error == Errc::closed);
   CHECK(run(f.store->groups().load_groups()).error == Errc::closed);
+  if (auto* creds = f.store->credentials())
+    CHECK(run(creds->put_scram(ScramCredential{"u", 1, 4096, {1}, {2}, {3}})).error == Errc::closed);
+  if (auto* acls = f.store->acls())
+    CHECK(run(acls->add_acls({AclBinding{2, "t", 3, "User:u", "*", 3, 3}})).error == Errc::closed);
 }
 
 }  // namespace kwire_broker::storage::contract

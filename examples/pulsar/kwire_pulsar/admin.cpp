@@ -4,6 +4,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace kwire_pulsar {
 
@@ -15,11 +16,21 @@ using nlohmann::json;
 namespace {
 
 std::pair<std::string, std::string> split_http_url(std::string url) {
+  const bool https = is_tls_url(url);
   if (auto p = url.find("://"); p != std::string::npos) url = url.substr(p + 3);
   if (auto p = url.find('/'); p != std::string::npos) url = url.substr(0, p);
   auto colon = url.rfind(':');
-  if (colon == std::string::npos) return {url, "80"};
+  if (colon == std::string::npos) return {url, https ? "443" : "80"};
   return {url.substr(0, colon), url.substr(colon + 1)};
+}
+
+template <class Stream>
+awaitable<http::response<http::string_body>> round_trip(Stream& stream, const http::request<http::string_body>& req) {
+  co_await http::async_write(stream, req, use_awaitable);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  co_await http::async_read(stream, buffer, res, use_awaitable);
+  co_return res;
 }
 
 std::string position_json(const MessageId& at) {
@@ -41,19 +52,20 @@ std::string position_json(const MessageId& at) {
 }  // namespace
 
 Admin::Admin(Executor ex, std::string url, std::string token, std::chrono::milliseconds timeout)
-    : ex_(ex), token_(std::move(token)), timeout_(timeout) {
+    : Admin(std::move(ex), std::move(url), std::move(token), timeout, TlsOptions{}) {}
+
+Admin::Admin(Executor ex, std::string url, std::string token, std::chrono::milliseconds timeout, TlsOptions tls)
+    : ex_(ex), https_(is_tls_url(url)), tls_(std::move(tls)), token_(std::move(token)), timeout_(timeout) {
   std::tie(host_, port_) = split_http_url(std::move(url));
 }
 
 awaitable<HttpResponse> Admin::request(const std::string& method, const std::string& path,
                                        const std::string& body, const std::string& content_type) {
   std::string host = host_, port = port_, target = path;
+  bool https = https_;
   for (int hop = 0; hop < 5; ++hop) {
     asio::ip::tcp::resolver resolver(ex_);
     auto endpoints = co_await resolver.async_resolve(host, port, use_awaitable);
-    beast::tcp_stream stream(ex_);
-    stream.expires_after(timeout_);
-    co_await stream.async_connect(endpoints, use_awaitable);
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, host + ":" + port);
     req.set(http::field::user_agent, "kwire-pulsar-admin");
@@ -64,16 +76,35 @@ awaitable<HttpResponse> Admin::request(const std::string& method, const std::str
       req.body() = body;
       req.prepare_payload();
     }
-    stream.expires_after(timeout_);
-    co_await http::async_write(stream, req, use_awaitable);
-    beast::flat_buffer buffer;
     http::response<http::string_body> res;
-    co_await http::async_read(stream, buffer, res, use_awaitable);
-    beast::error_code ec;
-    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    if (https) {
+      if (!tls_context_) tls_context_ = make_tls_context(tls_);
+      beast::ssl_stream<beast::tcp_stream> stream(ex_, *tls_context_);
+      prepare_tls(stream.native_handle(), host, tls_);
+      auto& tcp = beast::get_lowest_layer(stream);
+      tcp.expires_after(timeout_);
+      co_await tcp.async_connect(endpoints, use_awaitable);
+      boost::system::error_code ec;
+      co_await stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(use_awaitable, ec));
+      if (ec)
+        throw Error(Error::client_tls, "TLS handshake with https://" + host + ":" + port + ": " +
+                                           tls_failure(stream.native_handle(), ec));
+      tcp.expires_after(timeout_);
+      res = co_await round_trip(stream, req);
+      tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    } else {
+      beast::tcp_stream stream(ex_);
+      stream.expires_after(timeout_);
+      co_await stream.async_connect(endpoints, use_awaitable);
+      stream.expires_after(timeout_);
+      res = co_await round_trip(stream, req);
+      beast::error_code ec;
+      stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    }
     const int status = static_cast<int>(res.result_int());
     if (status == 307 || status == 308) {
       std::string loc(res[http::field::location]);
+      https = is_tls_url(loc);
       auto scheme = loc.find("://");
       auto path_at = loc.find('/', scheme == std::string::npos ? 0 : scheme + 3);
       std::tie(host, port) = split_http_url(loc.substr(0, path_at));

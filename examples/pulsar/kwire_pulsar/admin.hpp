@@ -1,4 +1,5 @@
-// Pulsar's HTTP admin API (the v2 REST endpoints), over Boost.Beast: tenants,
+// Pulsar's HTTP admin API (the v2 REST endpoints), over Boost.Beast, on
+// http:// or https:// (tls.hpp): tenants,
 // namespaces and their policies, partitioned topics, subscriptions and their
 // cursor positions, topic statistics.
 #pragma once
@@ -37,9 +38,15 @@ class AdminError : public std::runtime_error {
 
 class Admin {
  public:
-  /// url: http://host:port; token: a JWT for token authentication or empty.
+  /// url: http://host:port or https://host:port; token: a JWT for token
+  /// authentication or empty. https:// servers are checked against the
+  /// system's CAs and their host name.
   Admin(Executor ex, std::string url, std::string token = {},
         std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  /// As above; tls: how https:// servers are checked. (Not a defaulted
+  /// argument of the one above: g++ 12 destroys a class-type default
+  /// argument wrongly when the call sits in a coroutine.)
+  Admin(Executor ex, std::string url, std::string token, std::chrono::milliseconds timeout, TlsOptions tls);
 
   /// One request; follows redirects (the broker owning a topic may differ).
   awaitable<HttpResponse> request(const std::string& method, const std::string& path,
@@ -91,7 +98,10 @@ class Admin {
 
  private:
   Executor ex_;
+  bool https_ = false;
   std::string host_, port_;
+  TlsOptions tls_;
+  std::shared_ptr<asio::ssl::context> tls_context_;  // made at the first https request
   std::string token_;
   std::chrono::milliseconds timeout_;
 };

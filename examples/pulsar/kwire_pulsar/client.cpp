@@ -52,7 +52,12 @@ void Client::close() {
 awaitable<std::shared_ptr<Connection>> Client::connection(const std::string& url) {
   if (closed_) throw Error(Error::client_closed, "client closed");
   if (auto it = pool_.find(url); it != pool_.end() && it->second->is_open()) co_return it->second;
-  auto c = std::make_shared<Connection>(ex_, url, options_);
+  std::shared_ptr<asio::ssl::context> tls;
+  if (is_tls_url(url)) {
+    if (!tls_context_) tls_context_ = make_tls_context(options_.tls);
+    tls = tls_context_;
+  }
+  auto c = std::make_shared<Connection>(ex_, url, options_, std::move(tls));
   co_await c->open();
   // Another coroutine may have connected meanwhile: keep the first.
   if (auto it = pool_.find(url); it != pool_.end() && it->second->is_open()) {
@@ -78,6 +83,15 @@ awaitable<std::uint32_t> Client::partitions(const std::string& topic) {
   co_return resp.partitions();
 }
 
+// A client that reached the cluster over TLS goes on over TLS: to the
+// broker's TLS url, which lookups answer besides the plain one.
+std::string Client::broker_url(const wire::CommandLookupTopicResponse& r) const {
+  if (!is_tls_url(options_.service_url)) return r.brokerserviceurl();
+  if (!r.has_brokerserviceurltls() || r.brokerserviceurltls().empty())
+    throw Error(Error::client_lookup, "the broker " + r.brokerserviceurl() + " has no TLS url");
+  return r.brokerserviceurltls();
+}
+
 awaitable<std::shared_ptr<Connection>> Client::connection_for(const std::string& topic) {
   std::string url = options_.service_url;
   bool authoritative = false;
@@ -95,9 +109,9 @@ awaitable<std::shared_ptr<Connection>> Client::connection_for(const std::string&
     switch (resp.response()) {
       case wire::CommandLookupTopicResponse::Connect:
         if (resp.proxy_through_service_url()) co_return co_await connection(options_.service_url);
-        co_return co_await connection(resp.brokerserviceurl());
+        co_return co_await connection(broker_url(resp));
       case wire::CommandLookupTopicResponse::Redirect:
-        url = resp.brokerserviceurl();
+        url = broker_url(resp);
         authoritative = resp.authoritative();
         continue;
       case wire::CommandLookupTopicResponse::Failed:

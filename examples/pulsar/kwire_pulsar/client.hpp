@@ -1,5 +1,5 @@
-// A Pulsar client over the binary protocol: connections (with token auth and
-// keep-alive), partitioned metadata, topic lookup with redirects, producers
+// A Pulsar client over the binary protocol: connections (plain or TLS, with
+// token auth and keep-alive), partitioned metadata, topic lookup with redirects, producers
 // (shared or exclusive), consumers and readers with flow control, seek, acks
 // and get-last-message-id. Lost connections are re-established with backoff
 // and a fresh lookup; producers resend what was not confirmed and consumers
@@ -56,8 +56,10 @@ class Client : public std::enable_shared_from_this<Client> {
 
  private:
   Client(Executor ex, ClientOptions options);
+  std::string broker_url(const wire::CommandLookupTopicResponse& r) const;
   Executor ex_;
   ClientOptions options_;
+  std::shared_ptr<asio::ssl::context> tls_context_;  // made at the first TLS connection
   std::map<std::string, std::shared_ptr<Connection>> pool_;
   std::uint64_t next_object_id_ = 1;
   bool closed_ = false;

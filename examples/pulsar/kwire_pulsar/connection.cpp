@@ -1,4 +1,5 @@
-// The connection's life: open (resolve, connect within the timeout, CONNECT
+// The connection's life: open (resolve, connect within the timeout, the TLS
+// handshake for pulsar+ssl://, CONNECT
 // and any auth challenge), the read, write and keep-alive loops, and the
 // dispatch of each frame to a waiting request or to the producer or consumer
 // it is for. A lost connection fails every waiting request and tells every
@@ -46,8 +47,10 @@ struct Connection::Pending {
   Slot<wire::BaseCommand> slot;
 };
 
-Connection::Connection(Executor ex, std::string url, const ClientOptions& options)
-    : ex_(ex), url_(std::move(url)), options_(options), socket_(ex), write_signal_(ex), keepalive_timer_(ex) {}
+Connection::Connection(Executor ex, std::string url, const ClientOptions& options,
+                       std::shared_ptr<asio::ssl::context> tls)
+    : ex_(ex), url_(std::move(url)), options_(options), socket_(ex), tls_context_(std::move(tls)), write_signal_(ex),
+      keepalive_timer_(ex) {}
 
 Connection::~Connection() = default;
 
@@ -72,6 +75,14 @@ awaitable<void> Connection::open() {
     if (ec) throw Error(Error::client_disconnected, "connect to " + url_ + ": " + ec.message());
   }
   socket_.set_option(asio::ip::tcp::no_delay(true));
+  if (tls_context_) {
+    tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
+    prepare_tls(tls_->native_handle(), host, options_.tls);
+    boost::system::error_code ec;
+    co_await tls_->async_handshake(asio::ssl::stream_base::client, asio::redirect_error(use_awaitable, ec));
+    if (ec)
+      throw Error(Error::client_tls, "TLS handshake with " + url_ + ": " + tls_failure(tls_->native_handle(), ec));
+  }
 
   wire::BaseCommand cmd;
   cmd.set_type(wire::BaseCommand::CONNECT);
@@ -84,19 +95,22 @@ awaitable<void> Connection::open() {
     c->set_auth_data(options_.auth_token);
   }
   auto frame = encode_command(cmd);
-  co_await asio::async_write(socket_, asio::buffer(frame), use_awaitable);
+  co_await on_stream([&](auto& s) { return asio::async_write(s, asio::buffer(frame), use_awaitable); });
 
   // Read frames until CONNECTED (an auth challenge may come first).
   last_received_ = Clock::now();
   for (;;) {
     std::uint8_t size_bytes[4];
     boost::system::error_code ec;
-    co_await asio::async_read(socket_, asio::buffer(size_bytes), asio::redirect_error(use_awaitable, ec));
+    co_await on_stream([&](auto& s) {
+      return asio::async_read(s, asio::buffer(size_bytes), asio::redirect_error(use_awaitable, ec));
+    });
     if (ec) throw Error(Error::client_disconnected, "connect to " + url_ + ": " + ec.message());
     const std::uint32_t size = get_u32(size_bytes);
     if (size > max_frame_size) throw Error(Error::client_protocol, "oversized frame from " + url_);
     std::vector<std::uint8_t> body(size);
-    co_await asio::async_read(socket_, asio::buffer(body), asio::redirect_error(use_awaitable, ec));
+    co_await on_stream(
+        [&](auto& s) { return asio::async_read(s, asio::buffer(body), asio::redirect_error(use_awaitable, ec)); });
     if (ec) throw Error(Error::client_disconnected, "connect to " + url_ + ": " + ec.message());
     Frame f;
     if (!decode_frame(body, f)) throw Error(Error::client_protocol, "malformed frame from " + url_);
@@ -117,7 +131,7 @@ awaitable<void> Connection::open() {
       ar->mutable_response()->set_auth_method_name("token");
       ar->mutable_response()->set_auth_data(options_.auth_token);
       auto rf = encode_command(r);
-      co_await asio::async_write(socket_, asio::buffer(rf), use_awaitable);
+      co_await on_stream([&](auto& s) { return asio::async_write(s, asio::buffer(rf), use_awaitable); });
       continue;
     }
     throw Error(Error::client_protocol, "unexpected command before CONNECTED from " + url_);
@@ -184,7 +198,7 @@ awaitable<void> Connection::write_loop() {
     bufs.reserve(batch.size());
     for (const auto& frame : batch) bufs.push_back(asio::buffer(frame));
     boost::system::error_code ec;
-    co_await asio::async_write(socket_, bufs, asio::redirect_error(use_awaitable, ec));
+    co_await on_stream([&](auto& s) { return asio::async_write(s, bufs, asio::redirect_error(use_awaitable, ec)); });
     if (ec) {
       close();
       co_return;
@@ -198,12 +212,15 @@ awaitable<void> Connection::read_loop() {
   while (open_) {
     std::uint8_t size_bytes[4];
     boost::system::error_code ec;
-    co_await asio::async_read(socket_, asio::buffer(size_bytes), asio::redirect_error(use_awaitable, ec));
+    co_await on_stream([&](auto& s) {
+      return asio::async_read(s, asio::buffer(size_bytes), asio::redirect_error(use_awaitable, ec));
+    });
     if (ec) break;
     const std::uint32_t size = get_u32(size_bytes);
     if (size > max_frame_size) break;
     body.resize(size);
-    co_await asio::async_read(socket_, asio::buffer(body), asio::redirect_error(use_awaitable, ec));
+    co_await on_stream(
+        [&](auto& s) { return asio::async_read(s, asio::buffer(body), asio::redirect_error(use_awaitable, ec)); });
     if (ec) break;
     last_received_ = Clock::now();
     Frame f;

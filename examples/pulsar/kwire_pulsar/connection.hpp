@@ -1,4 +1,5 @@
-// One TCP connection to one Pulsar broker: CONNECT (with token auth), the
+// One TCP connection to one Pulsar broker, over TLS for pulsar+ssl:// URLs
+// (tls.hpp): CONNECT (with token auth), the
 // framing of reads and writes, keep-alive, and the correlation of requests
 // with their responses by request id. Producers and consumers share a
 // connection and receive their own frames through the handlers they attach.
@@ -28,6 +29,7 @@
 
 #include "kwire_pulsar/error.hpp"
 #include "kwire_pulsar/frame.hpp"
+#include "kwire_pulsar/tls.hpp"
 
 namespace kwire_pulsar {
 
@@ -49,13 +51,17 @@ struct ClientOptions {
   std::chrono::milliseconds initial_backoff = 100ms;
   std::chrono::milliseconds max_backoff = 30s;
   std::string client_version = "kwire-pulsar 0.1";
+  /// For pulsar+ssl:// service URLs (and the TLS URLs lookups answer then).
+  TlsOptions tls;
 };
 
 /// One TCP connection to one broker, shared by every producer and consumer of
 /// the client that talk to that broker.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Executor ex, std::string url, const ClientOptions& options);
+  /// `tls`: the context for a pulsar+ssl:// url (null for pulsar://).
+  Connection(Executor ex, std::string url, const ClientOptions& options,
+             std::shared_ptr<asio::ssl::context> tls = nullptr);
   ~Connection();
 
   /// Connects, sends CONNECT and waits for CONNECTED.
@@ -89,11 +95,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void dispatch(Frame& f);
   void complete(std::uint64_t request_id, wire::BaseCommand& cmd);
   void fail_all();
+  /// `op(stream)` on the stream frames go through: the TLS stream, or the
+  /// socket itself.
+  template <class Op>
+  auto on_stream(Op op) {
+    return tls_ ? op(*tls_) : op(socket_);
+  }
 
   Executor ex_;
   std::string url_;
   ClientOptions options_;
   asio::ip::tcp::socket socket_;
+  std::shared_ptr<asio::ssl::context> tls_context_;
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
   asio::steady_timer write_signal_;
   asio::steady_timer keepalive_timer_;
   std::deque<std::string> write_queue_;

@@ -19,6 +19,8 @@ class Error : public std::runtime_error {
     client_lookup = 1004,
     /// The message is larger than the broker's maxMessageSize: never sent.
     client_message_too_large = 1005,
+    /// TLS could not be set up, or the server's certificate was refused.
+    client_tls = 1006,
   };
   Error(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
   int code() const noexcept { return code_; }

@@ -474,8 +474,7 @@ class Storage {
   virtual GroupStore& groups() = 0;
   /// SCRAM credentials; nullptr when the backend does not store them.
   virtual CredentialStore* credentials() { return nullptr; }
-  /// ACL bindings; nullptr when the backend does not store them (Pulsar,
-  /// for now).
+  /// ACL bindings; nullptr when the backend does not store them.
   virtual AclStore* acls() { return nullptr; }
   /// The gateways sharing this storage; nullptr when the backend serves one
   /// gateway only (the embedded store).

@@ -92,6 +92,32 @@ TicketLock::Ticket::~Ticket() {
 
 // ---------------------------------------------------------------------------
 
+awaitable<std::shared_ptr<kp::Consumer>> read_compacted_to_end(kp::Client& client, std::string topic,
+                                                               std::chrono::milliseconds timeout,
+                                                               std::function<void(const kp::Message&)> apply) {
+  kp::ConsumerOptions o;
+  o.topic = std::move(topic);
+  // Its own name: several gateways read the topic at once, and a second
+  // exclusive subscription of one name would be refused.
+  o.subscription = "kwire-load-" + std::to_string(client.next_object_id()) + "-" +
+                   std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  o.durable = false;
+  o.start_message_id = kp::MessageId::earliest();
+  o.initial_position = kp::InitialPosition::earliest;
+  o.read_compacted = true;
+  auto r = co_await client.subscribe(o);
+  const auto last = co_await r->last_message_id();
+  // An empty topic answers an id before any entry.
+  const bool empty = last.entry == ~std::uint64_t{0} || last.entry > (std::uint64_t{1} << 62);
+  while (!empty) {
+    auto e = co_await r->receive_entry(timeout);
+    if (!e) break;
+    for (auto& m : kp::entry_messages(*e)) apply(m);
+    if (!(e->id < kp::MessageId{last.ledger, last.entry, -1, -1})) break;
+  }
+  co_return r;
+}
+
 std::optional<EntryInfo> info_of(const kp::Entry& e) {
   if (!e.index) return std::nullopt;
   EntryInfo i;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -136,6 +137,14 @@ class TicketLock : public std::enable_shared_from_this<TicketLock> {
   std::set<std::uint64_t> abandoned_;
   std::map<std::uint64_t, std::shared_ptr<asio::steady_timer>> waiting_;
 };
+
+/// Reads a compacted topic from its start up to the message that was its
+/// last when called, handing every message to `apply`, and returns the
+/// reader (non-durable, read_compacted) positioned after it: to close, or to
+/// keep following the topic. Each wait for an entry is bounded by `timeout`.
+awaitable<std::shared_ptr<kp::Consumer>> read_compacted_to_end(kp::Client& client, std::string topic,
+                                                               std::chrono::milliseconds timeout,
+                                                               std::function<void(const kp::Message&)> apply);
 
 /// Offsets and timestamp of an entry, from its broker index: the index is
 /// the Kafka offset of the entry's last record.

@@ -83,22 +83,8 @@ void Groups::apply(const kp::Message& m) {
 }
 
 awaitable<void> Groups::load_partition(int p) {
-  kp::ConsumerOptions o;
-  o.topic = offsets_topic() + "-partition-" + std::to_string(p);
-  o.subscription = "kwire-load";
-  o.durable = false;
-  o.start_message_id = kp::MessageId::earliest();
-  o.initial_position = kp::InitialPosition::earliest;
-  o.read_compacted = true;
-  auto r = co_await s_.client_->subscribe(o);
-  auto last = co_await r->last_message_id();
-  const bool empty = last.entry == ~std::uint64_t{0} || last.entry > (std::uint64_t{1} << 62);
-  while (!empty) {
-    auto e = co_await r->receive_entry(s_.config_.operation_timeout);
-    if (!e) break;
-    for (auto& m : kp::entry_messages(*e)) apply(m);
-    if (!(e->id < kp::MessageId{last.ledger, last.entry, -1, -1})) break;
-  }
+  auto r = co_await read_compacted_to_end(*s_.client_, offsets_topic() + "-partition-" + std::to_string(p),
+                                          s_.config_.operation_timeout, [this](const kp::Message& m) { apply(m); });
   co_await r->close();
 }
 

@@ -23,6 +23,11 @@ PulsarConfig config_from(const std::map<std::string, std::string>& s) {
   if (auto v = get("brokerClientAuthenticationParameters")) {
     c.token = v->rfind("token:", 0) == 0 ? v->substr(6) : *v;
   }
+  if (auto v = get("brokerClientTrustCertsFilePath")) c.tls.trust_certs_file = *v;
+  if (auto v = get("tlsTrustCertsFilePath")) c.tls.trust_certs_file = *v;
+  if (auto v = get("tlsHostnameVerificationEnable")) c.tls.hostname_verification = *v == "true";
+  if (auto v = get("tlsEnableHostnameVerification")) c.tls.hostname_verification = *v == "true";
+  if (auto v = get("tlsAllowInsecureConnection")) c.tls.allow_insecure = *v == "true";
   if (auto v = get("entryFormat")) c.entry_format = *v == "kafka" ? EntryFormat::kafka : EntryFormat::pulsar;
   if (auto v = get("offsetsTopicNumPartitions")) c.offsets_partitions = std::max(1, std::stoi(*v));
   if (auto v = get("gatewayName")) c.gateway_name = *v;
@@ -45,17 +50,18 @@ Namespace namespace_from(const std::map<std::string, std::string>& s) {
 
 PulsarStorage::PulsarStorage(PulsarConfig config, Namespace ns)
     : config_(std::move(config)), ns_(std::move(ns)), work_(asio::make_work_guard(io_)), catalog_(*this),
-      groups_(*this), shares_(*this, groups_), txns_(*this, groups_) {
+      groups_(*this), shares_(*this, groups_), txns_(*this, groups_), security_(*this) {
   kp::ClientOptions o;
   o.service_url = config_.service_url;
   o.auth_token = config_.token;
+  o.tls = config_.tls;
   o.operation_timeout = config_.operation_timeout;
   // Come back quickly after a Pulsar restart: Kafka clients time out a
   // produce after 30 s.
   o.max_backoff = std::chrono::seconds(3);
   client_ = kp::Client::create(io_.get_executor(), o);
   admin_ = std::make_unique<kp::Admin>(io_.get_executor(), config_.web_service_url, config_.token,
-                                       config_.operation_timeout);
+                                       config_.operation_timeout, config_.tls);
   thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -105,6 +111,7 @@ awaitable<void> PulsarStorage::setup() {
   auto cnx = co_await client_->connection(config_.service_url);
   limits_ = entry_limits(cnx->max_message_size(), config_.bookie_max_frame_bytes);
   co_await catalog_.load();
+  co_await security_.load();
   std::string gateways = "non-persistent://" + ns_.tenant + "/__kafka/__kwire_gateways";
   if (ns_.ns != "default") gateways += "_" + ns_.ns;
   members_ = std::make_unique<PulsarMembership>(client_, gateways);

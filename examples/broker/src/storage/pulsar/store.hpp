@@ -18,6 +18,9 @@
 //                                (share_state_store.hpp)
 //   transaction state            the same topic, keyed by transactional id
 //                                (txn_store.hpp)
+//   SCRAM credentials, ACLs      a compacted system topic
+//                                TENANT/__kafka/__kwire_security (suffixed
+//                                likewise), followed by every gateway
 //
 // One gateway writes a partition at a time: it holds Pulsar's exclusive
 // producer on it, so a second gateway is fenced. As the single writer it
@@ -34,6 +37,7 @@
 // block. The pieces behind the seam are in their own files: the partition
 // logs (log.hpp), the topic catalog (catalog.hpp), the group store
 // (group_store.hpp), the share partitions' state (share_state_store.hpp),
+// transactions (txn_store.hpp), credentials and ACLs (security_store.hpp),
 // the gateways (gateways.hpp); this file holds the root that owns them, the
 // client and the I/O thread.
 //
@@ -69,6 +73,7 @@
 #include "log.hpp"
 #include "share_state_store.hpp"
 #include "txn_store.hpp"
+#include "security_store.hpp"
 
 namespace kwire_broker::storage::pulsar {
 
@@ -77,6 +82,9 @@ struct PulsarConfig {
   std::string web_service_url = "http://127.0.0.1:8080";
   /// A JWT (brokerClientAuthenticationParameters "token:..." or the token).
   std::string token;
+  /// For pulsar+ssl:// and https:// urls: the CAs trusted, the host name
+  /// check, or no check at all.
+  kp::TlsOptions tls;
   /// Default entry format; a namespace property kwire.entry.format overrides.
   EntryFormat entry_format = EntryFormat::pulsar;
   /// Partitions of the group metadata topic.
@@ -95,7 +103,9 @@ struct PulsarConfig {
 };
 
 /// Reads the broker's settings: pulsarServiceUrl, pulsarWebServiceUrl,
-/// brokerClientAuthenticationParameters (token:JWT), entryFormat
+/// brokerClientAuthenticationParameters (token:JWT), tlsTrustCertsFilePath
+/// (or brokerClientTrustCertsFilePath), tlsEnableHostnameVerification (or
+/// tlsHostnameVerificationEnable), tlsAllowInsecureConnection, entryFormat
 /// (pulsar|kafka), offsetsTopicNumPartitions, gatewayName, indexLookup
 /// (rest|search), bookieMaxFrameBytes. Unknown keys are ignored.
 PulsarConfig config_from(const std::map<std::string, std::string>& settings);
@@ -135,6 +145,8 @@ class PulsarStorage final : public Storage {
   GroupStore& groups() override { return groups_; }
   bool supports_transactions() const noexcept override { return true; }
   TxnStore* transactions() override { return &txns_; }
+  CredentialStore* credentials() override { return &security_; }
+  AclStore* acls() override { return &security_; }
   Membership* membership() override { return members_.get(); }
   bool supports_share_groups() const noexcept override { return true; }
   ShareStateStore* share_states() override { return &shares_; }
@@ -189,6 +201,7 @@ class PulsarStorage final : public Storage {
   Groups groups_;
   ShareStates shares_;
   Txns txns_;
+  Security security_;
   std::map<TopicPartition, std::shared_ptr<Log>> logs_;
   std::map<TopicPartition, std::unique_ptr<AsyncLock>> opening_;
   std::shared_ptr<kp::Producer> id_producer_;
