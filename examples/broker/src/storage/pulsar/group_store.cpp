@@ -142,6 +142,20 @@ awaitable<void> Groups::write(const std::string& group, std::vector<kp::Outgoing
   co_await producers_[p]->send_batch(std::move(messages));  // one entry: all or none
 }
 
+awaitable<void> Groups::write_record(const std::string& group, std::string key,
+                                     const std::optional<std::vector<std::uint8_t>>& value) {
+  kp::OutgoingMessage m;
+  m.key = std::move(key);
+  if (value) {
+    m.value.assign(value->begin(), value->end());
+  } else {
+    m.null_value = true;
+  }
+  std::vector<kp::OutgoingMessage> ms;
+  ms.push_back(std::move(m));
+  co_await write(group, std::move(ms));
+}
+
 void Groups::mirror(const std::string& group, const Offsets& offsets) {
   for (const auto& [tp, c] : offsets) {
     MirrorKey key{group, tp};

@@ -66,6 +66,10 @@ class Groups final : public GroupStore {
   /// Writes the messages as one entry (all or none) on the group's shard,
   /// as the coordinator of its groups.
   awaitable<void> write(const std::string& group, std::vector<kp::OutgoingMessage> messages);
+  /// Writes one record keyed `key` on the group's shard: `value`, or a
+  /// null value (a delete) when there is none.
+  awaitable<void> write_record(const std::string& group, std::string key,
+                               const std::optional<std::vector<std::uint8_t>>& value);
 
  private:
   friend class Txns;

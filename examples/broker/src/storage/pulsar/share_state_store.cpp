@@ -67,16 +67,8 @@ Task<Done> ShareStates::delete_share_state(SharePartitionKey key) {
 }
 
 awaitable<Result<Done>> ShareStates::write_here(SharePartitionKey key, std::optional<std::vector<std::uint8_t>> blob) {
-  kp::OutgoingMessage m;
-  m.key = key_of(key);
-  if (blob) {
-    m.value.assign(blob->begin(), blob->end());
-  } else {
-    m.null_value = true;
-  }
-  std::vector<kp::OutgoingMessage> ms;
-  ms.push_back(std::move(m));
-  co_await groups_.write(key.group_id, std::move(ms));
+  std::string record_key = key_of(key);  // named: g++ 12 mishandles temporaries in co_await
+  co_await groups_.write_record(key.group_id, std::move(record_key), blob);
   if (blob) {
     records_[std::move(key)] = std::move(*blob);
   } else {

@@ -17,16 +17,8 @@ Task<Done> Txns::delete_txn(std::string transactional_id) {
 }
 
 awaitable<Result<Done>> Txns::write_here(std::string transactional_id, std::optional<std::vector<std::uint8_t>> blob) {
-  kp::OutgoingMessage m;
-  m.key = "txn/" + transactional_id;
-  if (blob) {
-    m.value.assign(blob->begin(), blob->end());
-  } else {
-    m.null_value = true;
-  }
-  std::vector<kp::OutgoingMessage> ms;
-  ms.push_back(std::move(m));
-  co_await groups_.write(transactional_id, std::move(ms));
+  std::string record_key = "txn/" + transactional_id;  // named: g++ 12 mishandles temporaries in co_await
+  co_await groups_.write_record(transactional_id, std::move(record_key), blob);
   if (blob) {
     groups_.txns_[transactional_id] = std::move(*blob);
   } else {
