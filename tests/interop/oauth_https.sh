@@ -2,11 +2,12 @@
 # SASL/OAUTHBEARER with the verification keys fetched from an identity
 # provider's JWKS endpoint over HTTPS (sasl.oauthbearer.jwks.endpoint.url),
 # its certificate checked against the test CA, its answers bounded at 1 MiB.
-# franz-go logs in with an RSA-signed token; the endpoint then drops the RSA
-# key, and after a refresh its tokens are refused while EC-signed ones work.
-# With the endpoint down the last keys stay in force; a broker that cannot
-# verify the endpoint's certificate, or gets an oversized answer, does not
-# start.
+# franz-go logs in with an RSA-signed token. The endpoint then rotates its
+# RSA key: the first token naming the new key id brings the hourly refresh
+# forward, after which the new key's tokens work and the old one's are
+# refused. With the endpoint down the last keys stay in force; a broker that
+# cannot verify the endpoint's certificate, or gets an oversized answer, does
+# not start.
 LISTENER=SASL_PLAINTEXT
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/certs.sh"
@@ -55,7 +56,7 @@ start_broker --auto.create.topics.enable=true \
   --sasl.enabled.mechanisms=OAUTHBEARER \
   --sasl.oauthbearer.jwks.endpoint.url="$url" \
   --kwire.sasl.oauthbearer.jwks.truststore.location="$WORK/certs/ca.pem" \
-  --sasl.oauthbearer.jwks.endpoint.refresh.ms=300 \
+  --sasl.oauthbearer.jwks.endpoint.refresh.ms=3600000 \
   --sasl.oauthbearer.expected.audience=kwire \
   --sasl.oauthbearer.expected.issuer=https://idp.example
 
@@ -66,23 +67,41 @@ tool token "$WORK/idp-ec.pem" ec-1 "$claims" ES256 >"$WORK/ec.jwt"
 franz() { "$WORK/franz_oauth" -brokers "$BOOTSTRAP" "$@"; }
 franz -token "$WORK/rsa.jwt" -expect ok
 
-# The provider rotates its keys: the RSA key is gone after the next refresh.
-tool jwks "$WORK/idp-ec.pem:ec-1" >"$WORK/idp/jwks.json.new"
+# The provider rotates its keys: rsa-1 goes, rsa-2 comes. The broker would
+# refresh in an hour; the first token naming rsa-2 is refused but brings the
+# fetch forward.
+openssl genrsa -out "$WORK/idp-rsa2.pem" 2048 2>/dev/null
+tool token "$WORK/idp-rsa2.pem" rsa-2 "$claims" >"$WORK/rsa2.jwt"
+tool jwks "$WORK/idp-ec.pem:ec-1" "$WORK/idp-rsa2.pem:rsa-2" >"$WORK/idp/jwks.json.new"
 mv "$WORK/idp/jwks.json.new" "$WORK/idp/jwks.json"
+franz -token "$WORK/rsa2.jwt" -expect refused
+grep -q "key id rsa-2 is not among the keys from $url: fetching them now" "$BROKER_LOG" ||
+  fail "a missing key id did not bring the fetch forward"
 for _ in $(seq 1 100); do
-  grep -q "OAUTHBEARER keys from $url: 1 key(s)" "$BROKER_LOG" && break
+  [[ "$(grep -c "OAUTHBEARER keys from $url: 2 key(s)" "$BROKER_LOG")" -ge 2 ]] && break
   sleep 0.2
 done
-grep -q "OAUTHBEARER keys from $url: 1 key(s)" "$BROKER_LOG" || fail "the broker did not take the new key set"
+[[ "$(grep -c "OAUTHBEARER keys from $url: 2 key(s)" "$BROKER_LOG")" -ge 2 ]] || fail "the broker did not take the new key set"
+franz -token "$WORK/rsa2.jwt" -expect ok
 franz -token "$WORK/rsa.jwt" -expect refused
 franz -token "$WORK/ec.jwt" -expect ok
 
-# The provider is down: the broker keeps the keys it has.
+# A made-up key id brings a fetch forward once a minute at most.
+tool token "$WORK/idp-rsa2.pem" ghost "$claims" >"$WORK/ghost.jwt"
+franz -token "$WORK/ghost.jwt" -expect refused
+franz -token "$WORK/ghost.jwt" -expect refused
+[[ "$(grep -c "key id ghost is not among" "$BROKER_LOG")" == 1 ]] || fail "a made-up key id fetched the keys more than once"
+
+# The provider is down: the fetch a new key id asks for fails, and the broker
+# keeps the keys it has.
 stop_idp
+tool token "$WORK/idp-rsa2.pem" rsa-3 "$claims" >"$WORK/rsa3.jwt"
+franz -token "$WORK/rsa3.jwt" -expect refused
 for _ in $(seq 1 100); do
   grep -q "not refreshed, the previous ones stay in force" "$BROKER_LOG" && break
   sleep 0.2
 done
 grep -q "not refreshed, the previous ones stay in force" "$BROKER_LOG" || fail "a failed refresh is not logged"
 franz -token "$WORK/ec.jwt" -expect ok
+franz -token "$WORK/rsa2.jwt" -expect ok
 echo "OK"

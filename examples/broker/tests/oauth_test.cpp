@@ -165,6 +165,11 @@ TEST_CASE("OAUTHBEARER: what a token must not be") {
   };
   refused(other.sign("RS256", claims()), "does not verify");
   refused(rsa.sign("RS256", claims(), "r2"), "no key");
+  // A key id the set lacks is named, so the keys can be fetched early; a
+  // known id with another algorithm's key, or no id at all, is not.
+  CHECK(set->validate(rsa.sign("RS256", claims(), "r2"), expect, now_ms).missing_kid == "r2");
+  CHECK(set->validate(rsa.sign("ES256", claims()), expect, now_ms).missing_kid.empty());
+  CHECK(set->validate(other.sign("RS256", claims(), ""), expect, now_ms).missing_kid.empty());
   refused(rsa.sign("RS256", claims(now_s - 31)), "expired");
   CHECK(set->validate(rsa.sign("RS256", claims(now_s - 29)), expect, now_ms).token);  // within the clock skew
   refused(rsa.sign("RS256", claims(now_s + 600, R"("sub":"alice","iss":"idp","aud":"kwire","nbf":1800000100)")), "nbf");

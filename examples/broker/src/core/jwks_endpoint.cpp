@@ -25,6 +25,10 @@ namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr std::uint64_t max_body_bytes = 1 << 20;
+// Early fetches for missing key ids (the figures Kafka's broker uses).
+constexpr std::size_t max_missing_kid_length = 32;
+constexpr std::size_t max_missing_kids = 16;
+constexpr auto missing_kid_hold = std::chrono::minutes(1);
 
 struct Url {
   bool tls = false;
@@ -147,6 +151,21 @@ std::shared_ptr<const KeySet> KeySetEndpoint::current() {
   return keys_;
 }
 
+void KeySetEndpoint::key_missing(std::string_view kid) {
+  if (kid.empty() || kid.size() > max_missing_kid_length) return;
+  if (!std::all_of(kid.begin(), kid.end(), [](char c) { return c > ' ' && c < 0x7f; })) return;
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lk(mu_);
+    std::erase_if(missing_, [&](const auto& m) { return now - m.second >= missing_kid_hold; });
+    if (missing_.contains(kid) || missing_.size() >= max_missing_kids) return;
+    missing_.emplace(std::string(kid), now);
+    fetch_now_ = true;
+  }
+  KB_INFO("OAUTHBEARER key id {} is not among the keys from {}: fetching them now", kid, options_.url);
+  wake_.notify_all();
+}
+
 std::shared_ptr<const KeySet> KeySetEndpoint::fetch(std::string& document, std::string& error) const {
   try {
     document = fetch_url(options_.url, options_.ca_file, options_.timeout);
@@ -161,7 +180,9 @@ void KeySetEndpoint::refresh_loop() {
   auto wait = options_.refresh;
   std::unique_lock lk(mu_);
   for (;;) {
-    if (wake_.wait_for(lk, wait, [this] { return stopping_; })) return;
+    wake_.wait_for(lk, wait, [this] { return stopping_ || fetch_now_; });
+    if (stopping_) return;
+    fetch_now_ = false;
     lk.unlock();
     std::string document, error;
     auto keys = fetch(document, error);

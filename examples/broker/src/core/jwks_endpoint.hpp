@@ -5,7 +5,11 @@
 // sasl.oauthbearer.jwks.endpoint.refresh.ms. A fetch that fails or gives no
 // usable key leaves the last good keys in force and is retried after
 // sasl.oauthbearer.jwks.endpoint.retry.backoff.ms, doubling up to
-// .retry.backoff.max.ms.
+// .retry.backoff.max.ms. A token naming a key id the keys lack brings the
+// next fetch forward (the provider may have rotated its keys); each such id
+// does so once a minute at most, and ids longer than 32 characters never, as
+// in Kafka's broker, so tokens with made-up ids cannot make the broker hammer
+// the provider.
 //
 // Fetches run on a thread of their own with blocking-free I/O bounded by a
 // timeout, so a slow provider never holds a network thread. The server's
@@ -16,6 +20,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,6 +49,7 @@ class KeySetEndpoint final : public KeySource {
   explicit KeySetEndpoint(EndpointOptions options);
   ~KeySetEndpoint() override;
   std::shared_ptr<const KeySet> current() override;
+  void key_missing(std::string_view kid) override;
 
  private:
   /// Fetches and parses once; the keys (and the document in `document`),
@@ -55,6 +61,9 @@ class KeySetEndpoint final : public KeySource {
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool fetch_now_ = false;  // a missing key id asked for an early fetch
+  // Key ids that brought a fetch forward, and when (the last minute's only).
+  std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> missing_;
   std::shared_ptr<const KeySet> keys_;
   std::string document_;  // the one keys_ came from
   std::thread thread_;

@@ -265,9 +265,10 @@ Validation KeySet::validate(std::string_view jwt, const Expectations& expect, st
 
   const auto kid = string_field(*header, "kid");
   const std::string_view signed_part = jwt.substr(0, dot2);
-  bool candidate = false, verified = false;
+  bool candidate = false, verified = false, kid_known = false;
   for (const auto& key : keys_) {
     if (!kid.empty() && key->kid != kid) continue;
+    kid_known = true;
     if (!key->fits(*alg) || (!key->alg.empty() && key->alg != alg_name)) continue;
     candidate = true;
     if (key->verifies(*alg, signed_part, *signature)) {
@@ -275,7 +276,11 @@ Validation KeySet::validate(std::string_view jwt, const Expectations& expect, st
       break;
     }
   }
-  if (!candidate) return refused("no key of the key set verifies " + alg_name + (kid.empty() ? "" : " with kid " + kid));
+  if (!candidate) {
+    auto v = refused("no key of the key set verifies " + alg_name + (kid.empty() ? "" : " with kid " + kid));
+    if (!kid_known) v.missing_kid = kid;
+    return v;
+  }
   if (!verified) return refused("the token's signature does not verify");
 
   const auto claims = parse_object(*claim_bytes);

@@ -50,6 +50,7 @@ struct Token {
 struct Validation {
   std::optional<Token> token;
   std::string error;  // why the token is refused
+  std::string missing_kid;  // the token named this key id and no key of the set has it
 };
 
 /// One verification key of a key set.
@@ -82,6 +83,10 @@ class KeySource {
   virtual ~KeySource() = default;
   /// The keys in force now (never null once constructed).
   virtual std::shared_ptr<const KeySet> current() = 0;
+  /// A token named key id `kid` that the keys in force lack: the provider
+  /// may have rotated its keys since they were read. A source that fetches
+  /// them may do so early; the token itself stays refused.
+  virtual void key_missing(std::string_view kid) { (void)kid; }
 };
 
 /// The key set of a file (sasl.oauthbearer.jwks.endpoint.url as a file:

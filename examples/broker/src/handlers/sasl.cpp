@@ -129,6 +129,7 @@ void oauth_step(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthentic
   if (checked.token && !parsed.response->authzid.empty() && parsed.response->authzid != checked.token->principal)
     checked = {std::nullopt, "the authorization id is not the token's principal"};
   if (!checked.token) {
+    if (!checked.missing_kid.empty()) b.oauth_keys()->key_missing(checked.missing_kid);
     KB_WARN("SASL/OAUTHBEARER authentication failed from {}: {}", s.peer, checked.error);
     s.oauth_refusal = "Authentication failed: " + checked.error;
     const auto challenge = oauth::error_challenge();
