@@ -162,7 +162,7 @@ std::optional<std::int64_t> date_ms(const json& claims, const char* name) {
   return static_cast<std::int64_t>(seconds * 1000);
 }
 
-Validation refused(std::string why) { return Validation{std::nullopt, std::move(why)}; }
+Validation refused(std::string why) { return Validation{std::nullopt, std::move(why), {}}; }
 
 }  // namespace
 
@@ -309,7 +309,7 @@ Validation KeySet::validate(std::string_view jwt, const Expectations& expect, st
   }
   const auto sub = string_field(*claims, expect.sub_claim.c_str());
   if (sub.empty()) return refused("the token has no " + expect.sub_claim + " claim");
-  return Validation{Token{sub, *exp}, {}};
+  return Validation{Token{sub, *exp}, {}, {}};
 }
 
 KeySetFile::KeySetFile(std::filesystem::path path) : path_(std::move(path)) {

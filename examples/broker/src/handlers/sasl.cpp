@@ -127,7 +127,7 @@ void oauth_step(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthentic
   auto keys = b.oauth_keys()->current();
   auto checked = keys->validate(parsed.response->token, expect, now_ms());
   if (checked.token && !parsed.response->authzid.empty() && parsed.response->authzid != checked.token->principal)
-    checked = {std::nullopt, "the authorization id is not the token's principal"};
+    checked = {std::nullopt, "the authorization id is not the token's principal", {}};
   if (!checked.token) {
     if (!checked.missing_kid.empty()) b.oauth_keys()->key_missing(checked.missing_kid);
     KB_WARN("SASL/OAUTHBEARER authentication failed from {}: {}", s.peer, checked.error);
