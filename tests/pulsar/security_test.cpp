@@ -17,6 +17,7 @@
 #include "kwire_pulsar/client.hpp"
 #include "pulsar_env.hpp"
 #include "storage/pulsar/open.hpp"
+#include "storage/pulsar/security_record.hpp"
 #include "storage/pulsar/security_store.hpp"
 
 namespace st = kwire_broker::storage;
@@ -124,6 +125,8 @@ TEST_CASE("malformed messages on the security topic are ignored") {
         {"acl/[2,\"t\",3]", "{}"},                              // too short
         {"acl/[2,\"t\",3,\"User:u\",\"*\",3,300]", "{}"},         // not an int8
         {"other", "{}"},                                       // not a key of ours
+        {"acl/[2, \"u\",3,\"User:u\",\"*\",3,3]", "{}"},         // not in the writer's form
+        {"scram/01/x", "{\"iterations\":4096,\"salt\":[1],\"stored_key\":[2],\"server_key\":[3]}"},  // nor this
         {"acl/[2,\"t\",3,\"User:u\",\"*\",3,3]", "{}"},           // a good one, last
     };
     for (const auto& [k, v] : messages) {
@@ -139,5 +142,5 @@ TEST_CASE("malformed messages on the security topic are ignored") {
   CHECK(a->acls()->acls()->size() == 1);
   CHECK(a->credentials()->scram_credentials().empty());
   // The key the store itself writes for that binding is the one sent above.
-  CHECK(sp::Security::acl_key(good) == "acl/[2,\"t\",3,\"User:u\",\"*\",3,3]");
+  CHECK(sp::acl_key(good) == "acl/[2,\"t\",3,\"User:u\",\"*\",3,3]");
 }

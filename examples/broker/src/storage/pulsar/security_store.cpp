@@ -8,80 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include <charconv>
-#include <limits>
+#include <variant>
 
+#include "security_record.hpp"
 #include "store.hpp"
 
 namespace kwire_broker::storage::pulsar {
 
-using nlohmann::json;
 using namespace std::chrono_literals;
-
-namespace {
-
-constexpr std::string_view scram_prefix = "scram/";
-constexpr std::string_view acl_prefix = "acl/";
-
-/// A JSON array of byte values; nullopt if anything else.
-std::optional<std::vector<std::uint8_t>> bytes_of(const json& j) {
-  if (!j.is_array()) return std::nullopt;
-  std::vector<std::uint8_t> out;
-  out.reserve(j.size());
-  for (const auto& v : j) {
-    if (!v.is_number_unsigned() || v.get<std::uint64_t>() > 255) return std::nullopt;
-    out.push_back(static_cast<std::uint8_t>(v.get<std::uint64_t>()));
-  }
-  return out;
-}
-
-std::optional<std::int8_t> int8_of(const json& j) {
-  if (!j.is_number_integer() || (j.is_number_unsigned() && j.get<std::uint64_t>() > 127)) return std::nullopt;
-  const auto v = j.get<std::int64_t>();
-  if (v < std::numeric_limits<std::int8_t>::min() || v > std::numeric_limits<std::int8_t>::max()) return std::nullopt;
-  return static_cast<std::int8_t>(v);
-}
-
-std::optional<AclBinding> binding_of(std::string_view text) {
-  auto j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_array() || j.size() != 7) return std::nullopt;
-  auto type = int8_of(j[0]), pattern = int8_of(j[2]), operation = int8_of(j[5]), permission = int8_of(j[6]);
-  if (!type || !pattern || !operation || !permission || !j[1].is_string() || !j[3].is_string() || !j[4].is_string())
-    return std::nullopt;
-  return AclBinding{*type, j[1].get<std::string>(), *pattern, j[3].get<std::string>(), j[4].get<std::string>(),
-                    *operation, *permission};
-}
-
-/// The user and mechanism of a credential's key (after "scram/").
-std::optional<std::pair<std::string, std::int8_t>> scram_id_of(std::string_view key) {
-  const auto slash = key.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
-  int mechanism = 0;
-  auto [end, ec] = std::from_chars(key.data(), key.data() + slash, mechanism);
-  if (ec != std::errc() || end != key.data() + slash || mechanism < 1 || mechanism > 2) return std::nullopt;
-  return std::make_pair(std::string(key.substr(slash + 1)), static_cast<std::int8_t>(mechanism));
-}
-
-std::optional<ScramCredential> credential_of(std::pair<std::string, std::int8_t> id, std::string_view value) {
-  auto j = json::parse(value, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("iterations") || !j["iterations"].is_number_integer())
-    return std::nullopt;
-  const auto iterations = j["iterations"].get<std::int64_t>();
-  if (iterations <= 0 || iterations > std::numeric_limits<std::int32_t>::max()) return std::nullopt;
-  auto salt = bytes_of(j.value("salt", json())), stored = bytes_of(j.value("stored_key", json())),
-       server = bytes_of(j.value("server_key", json()));
-  if (!salt || !stored || !server) return std::nullopt;
-  ScramCredential c;
-  c.user = std::move(id.first);
-  c.mechanism = id.second;
-  c.iterations = static_cast<std::int32_t>(iterations);
-  c.salt = std::move(*salt);
-  c.stored_key = std::move(*stored);
-  c.server_key = std::move(*server);
-  return c;
-}
-
-}  // namespace
 
 Security::Security(PulsarStorage& s) : s_(s) {}
 
@@ -92,38 +26,19 @@ std::string Security::topic() const {
   return t;
 }
 
-std::string Security::scram_key(const std::string& user, std::int8_t mechanism) {
-  return std::string(scram_prefix) + std::to_string(mechanism) + "/" + user;
-}
-
-// Throws json::type_error when a string is not valid UTF-8.
-std::string Security::acl_key(const AclBinding& b) {
-  return std::string(acl_prefix) + json::array({b.resource_type, b.resource_name, b.pattern_type, b.principal, b.host,
-                                                b.operation, b.permission})
-                                       .dump();
-}
-
 void Security::apply(const std::string& key, std::optional<std::string_view> value, const kp::MessageId& at) {
   if (auto it = applied_.find(key); it != applied_.end() && !(it->second < at)) return;
-  const std::string_view k = key;
-  if (k.substr(0, scram_prefix.size()) == scram_prefix) {
-    auto id = scram_id_of(k.substr(scram_prefix.size()));
-    if (!id) return;
-    if (!value) {
-      scram_.erase(*id);
-    } else {
-      auto c = credential_of(*id, *value);
-      if (!c) return;
-      scram_[*id] = std::move(*c);
-    }
-  } else if (k.substr(0, acl_prefix.size()) == acl_prefix) {
-    auto b = binding_of(k.substr(acl_prefix.size()));
-    if (!b) return;
-    if (value) bindings_.insert(std::move(*b));
-    else bindings_.erase(*b);
-    acls_changed_ = true;
+  auto change = read_security_message(key, value);
+  if (!change) return;
+  if (auto* scram = std::get_if<ScramChange>(&*change)) {
+    const std::pair id{std::move(scram->user), scram->mechanism};
+    if (scram->credential) scram_[id] = std::move(*scram->credential);
+    else scram_.erase(id);
   } else {
-    return;
+    auto& acl = std::get<AclChange>(*change);
+    if (acl.added) bindings_.insert(std::move(acl.binding));
+    else bindings_.erase(acl.binding);
+    acls_changed_ = true;
   }
   applied_[key] = at;
 }
@@ -206,11 +121,7 @@ awaitable<Result<Done>> Security::write(std::vector<kp::OutgoingMessage> message
 Task<Done> Security::put_scram(ScramCredential c) {
   std::vector<kp::OutgoingMessage> ms(1);
   ms[0].key = scram_key(c.user, c.mechanism);
-  ms[0].value = json{{"iterations", c.iterations},
-                     {"salt", json(c.salt)},
-                     {"stored_key", json(c.stored_key)},
-                     {"server_key", json(c.server_key)}}
-                    .dump();
+  ms[0].value = scram_value(c);
   co_return co_await s_.on_io(write(std::move(ms)));
 }
 
@@ -255,10 +166,10 @@ Task<Done> Security::change_acls(std::vector<AclBinding> bindings, bool add) {
       kp::OutgoingMessage m;
       try {
         m.key = acl_key(b);
-      } catch (const json::exception&) {
+      } catch (const nlohmann::json::exception&) {
         co_return Result<Done>::failure(Errc::invalid_config, "an ACL binding's text is not valid UTF-8");
       }
-      if (add) m.value = "{}";
+      if (add) m.value = acl_value;
       else m.null_value = true;
       ms.push_back(std::move(m));
     }

@@ -1,11 +1,7 @@
 // SCRAM credentials and ACL bindings on Pulsar: messages on a compacted
 // system topic, TENANT/__kafka/__kwire_security (suffixed _NS for namespaces
 // other than "default"), one key per credential and per binding; a null
-// value deletes.
-//
-//   scram/<mechanism>/<user>   {"iterations": N, "salt": [bytes], "stored_key": [...], "server_key": [...]}
-//   acl/<binding>              {} ; <binding> is the JSON array
-//                              [resource type, resource name, pattern type, principal, host, operation, permission]
+// value deletes (security_record.hpp says what the messages hold).
 //
 // Every gateway of the namespace writes to the topic (a shared producer) and
 // follows it with a reader: loaded to its end at open, then kept at its end,
@@ -52,10 +48,6 @@ class Security final : public CredentialStore, public AclStore {
   /// Reads the topic to its end and starts following it; on the I/O thread,
   /// at open.
   awaitable<void> load();
-
-  /// The message key of a credential and of a binding.
-  static std::string scram_key(const std::string& user, std::int8_t mechanism);
-  static std::string acl_key(const AclBinding& b);
 
  private:
   Task<Done> change_acls(std::vector<AclBinding> bindings, bool add);
