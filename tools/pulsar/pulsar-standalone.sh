@@ -20,6 +20,11 @@
 #                     chain, PKCS#8 key, trusted CA): TLS only, on
 #                     PULSAR_TLS_PORT (6651) and PULSAR_HTTPS_PORT (8443); the
 #                     plain ports are closed
+#   PULSAR_TLS_CLIENT_CERT, PULSAR_TLS_CLIENT_KEY  with the above: clients must
+#                     show a certificate of PULSAR_TLS_CA, and are authenticated
+#                     by it (TLS authentication; the common name is the role).
+#                     This one, whose role is a super-user, is the standalone's
+#                     own client's
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -69,8 +74,10 @@ serving() {
   # Admin HTTP answers, the standalone's namespace exists, and the binary
   # port accepts connections.
   if [[ -n "${PULSAR_TLS_CERT:-}" ]]; then
-    curl -sf -m 5 --cacert "$PULSAR_TLS_CA" "https://127.0.0.1:$https_port/admin/v2/namespaces/public/default" \
-      >/dev/null 2>&1 || return 1
+    local client=()
+    [[ -n "${PULSAR_TLS_CLIENT_CERT:-}" ]] && client=(--cert "$PULSAR_TLS_CLIENT_CERT" --key "$PULSAR_TLS_CLIENT_KEY")
+    curl -sf -m 5 --cacert "$PULSAR_TLS_CA" "${client[@]}" \
+      "https://127.0.0.1:$https_port/admin/v2/namespaces/public/default" >/dev/null 2>&1 || return 1
     (exec 3<>"/dev/tcp/127.0.0.1/$tls_port") 2>/dev/null || return 1
     return 0
   fi
@@ -134,6 +141,17 @@ do_start() {
       echo "tlsTrustCertsFilePath=$PULSAR_TLS_CA"
       echo "brokerClientTlsEnabled=true"
       echo "brokerClientTrustCertsFilePath=$PULSAR_TLS_CA"
+      if [[ -n "${PULSAR_TLS_CLIENT_CERT:-}" ]]; then
+        local role
+        role="$(openssl x509 -in "$PULSAR_TLS_CLIENT_CERT" -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= *//p')"
+        echo "tlsRequireTrustedClientCertOnConnect=true"
+        echo "authenticationEnabled=true"
+        echo "authenticationProviders=org.apache.pulsar.broker.authentication.AuthenticationProviderTls"
+        echo "superUserRoles=$role"
+        echo "authorizationEnabled=false"
+        echo "brokerClientAuthenticationPlugin=org.apache.pulsar.client.impl.auth.AuthenticationTls"
+        echo "brokerClientAuthenticationParameters=tlsCertFile:$PULSAR_TLS_CLIENT_CERT,tlsKeyFile:$PULSAR_TLS_CLIENT_KEY"
+      fi
     fi
   } >"$conf"
   cat >"$dir/log4j2.properties" <<LOG

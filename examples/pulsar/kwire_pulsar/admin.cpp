@@ -90,7 +90,12 @@ awaitable<HttpResponse> Admin::request(const std::string& method, const std::str
         throw Error(Error::client_tls, "TLS handshake with https://" + host + ":" + port + ": " +
                                            tls_failure(stream.native_handle(), ec));
       tcp.expires_after(timeout_);
-      res = co_await round_trip(stream, req);
+      try {
+        res = co_await round_trip(stream, req);
+      } catch (const boost::system::system_error& e) {
+        if (!is_tls_error(e.code())) throw;
+        throw Error(Error::client_tls, "TLS with https://" + host + ":" + port + ": " + tls_failure(nullptr, e.code()));
+      }
       tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     } else {
       beast::tcp_stream stream(ex_);

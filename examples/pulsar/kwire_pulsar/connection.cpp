@@ -93,6 +93,8 @@ awaitable<void> Connection::open() {
   if (!options_.auth_token.empty()) {
     c->set_auth_method_name("token");
     c->set_auth_data(options_.auth_token);
+  } else if (tls_ && !options_.tls.cert_file.empty()) {
+    c->set_auth_method_name("tls");  // the role is in the certificate the handshake showed
   }
   auto frame = encode_command(cmd);
   co_await on_stream([&](auto& s) { return asio::async_write(s, asio::buffer(frame), use_awaitable); });
@@ -105,6 +107,7 @@ awaitable<void> Connection::open() {
     co_await on_stream([&](auto& s) {
       return asio::async_read(s, asio::buffer(size_bytes), asio::redirect_error(use_awaitable, ec));
     });
+    if (ec && is_tls_error(ec)) throw Error(Error::client_tls, "TLS with " + url_ + ": " + tls_failure(nullptr, ec));
     if (ec) throw Error(Error::client_disconnected, "connect to " + url_ + ": " + ec.message());
     const std::uint32_t size = get_u32(size_bytes);
     if (size > max_frame_size) throw Error(Error::client_protocol, "oversized frame from " + url_);

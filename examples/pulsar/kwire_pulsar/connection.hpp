@@ -43,7 +43,8 @@ inline constexpr int protocol_version = 21;
 
 struct ClientOptions {
   std::string service_url = "pulsar://127.0.0.1:6650";
-  /// A JWT for the token authentication provider; empty: no authentication.
+  /// A JWT for the token authentication provider; empty: none, or TLS
+  /// authentication when `tls` has a client certificate (pulsar+ssl:// only).
   std::string auth_token;
   std::chrono::milliseconds operation_timeout = 30s;
   std::chrono::milliseconds connect_timeout = 10s;

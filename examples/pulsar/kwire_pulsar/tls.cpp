@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -25,6 +26,12 @@ std::shared_ptr<ssl::context> make_tls_context(const TlsOptions& options) {
                                        (options.trust_certs_file.empty() ? std::string()
                                                                          : " from " + options.trust_certs_file) +
                                        ": " + ec.message());
+  if (!options.cert_file.empty()) {
+    ctx->use_certificate_chain_file(options.cert_file, ec);
+    if (ec) throw Error(Error::client_tls, "cannot load the client certificate " + options.cert_file + ": " + ec.message());
+    ctx->use_private_key_file(options.key_file.empty() ? options.cert_file : options.key_file, ssl::context::pem, ec);
+    if (ec) throw Error(Error::client_tls, "cannot load the client certificate's key " + options.key_file + ": " + ec.message());
+  }
   return ctx;
 }
 
@@ -52,7 +59,22 @@ std::string tls_failure(SSL* ssl, const boost::system::error_code& ec) {
     if (verdict != X509_V_OK)
       return std::string("the server's certificate was refused: ") + X509_verify_cert_error_string(verdict);
   }
+  if (is_tls_error(ec)) {
+    // The alerts a server sends when it wants a client certificate that
+    // chains to a CA it trusts and did not get one.
+    switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+      case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+      case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+      case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+      case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+        return "the server refused this client's certificate, or its lack of one (" + ec.message() + ")";
+      default:
+        break;
+    }
+  }
   return ec.message();
 }
+
+bool is_tls_error(const boost::system::error_code& ec) { return ec.category() == boost::asio::error::get_ssl_category(); }
 
 }  // namespace kwire_pulsar

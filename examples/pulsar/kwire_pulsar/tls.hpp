@@ -24,13 +24,18 @@ struct TlsOptions {
   std::string trust_certs_file;
   bool hostname_verification = true;
   bool allow_insecure = false;
+  /// A client certificate chain and its private key (PEM files), shown to
+  /// servers that ask for one: Pulsar's TLS authentication takes the
+  /// certificate's common name as the client's role. Empty: none.
+  std::string cert_file;
+  std::string key_file;
 };
 
 /// Whether a URL asks for TLS: pulsar+ssl:// or https://.
 bool is_tls_url(const std::string& url);
 
 /// A client context for these options; throws Error (client_tls) when the
-/// CA file cannot be loaded.
+/// CA file, or the client certificate or its key, cannot be loaded.
 std::shared_ptr<boost::asio::ssl::context> make_tls_context(const TlsOptions& options);
 
 /// Sets up a connection for its handshake with `host`: the name sent (SNI,
@@ -38,8 +43,14 @@ std::shared_ptr<boost::asio::ssl::context> make_tls_context(const TlsOptions& op
 /// Throws Error (client_tls) when OpenSSL refuses the setting.
 void prepare_tls(SSL* ssl, const std::string& host, const TlsOptions& options);
 
-/// Why a handshake failed, in words: OpenSSL's reason for refusing the
-/// server's certificate when that was it, else the error's message.
+/// Why a handshake (or the first read after it, where TLS 1.3 servers
+/// refuse a client's certificate) failed, in words: OpenSSL's reason for
+/// refusing the server's certificate when that was it, the server refusing
+/// the client's, else the error's message.
 std::string tls_failure(SSL* ssl, const boost::system::error_code& ec);
+
+/// Whether `ec` is an error of the TLS layer (an alert, a failed check)
+/// rather than of the connection under it.
+bool is_tls_error(const boost::system::error_code& ec);
 
 }  // namespace kwire_pulsar

@@ -6,11 +6,56 @@
 
 #include <boost/asio/detached.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include <cctype>
+#include <fstream>
 #include <future>
+#include <stdexcept>
 
 namespace kwire_broker::storage::pulsar {
 
 using namespace std::chrono_literals;
+
+namespace {
+
+/// An authentication plugin's parameters as Pulsar writes them: a JSON
+/// object, or "key:value,key:value" (values may hold colons, not commas).
+std::map<std::string, std::string> auth_params(const std::string& text) {
+  std::map<std::string, std::string> out;
+  if (text.starts_with("{")) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_object()) throw std::invalid_argument("brokerClientAuthenticationParameters: not a JSON object");
+    for (const auto& [k, val] : j.items())
+      if (val.is_string()) out[k] = val.get<std::string>();
+    return out;
+  }
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    auto end = text.find(',', at);
+    if (end == std::string::npos) end = text.size();
+    const auto pair = text.substr(at, end - at);
+    if (auto colon = pair.find(':'); colon != std::string::npos) out[pair.substr(0, colon)] = pair.substr(colon + 1);
+    at = end + 1;
+  }
+  return out;
+}
+
+/// AuthenticationToken's parameter: "token:JWT", "file:PATH" (or a file://
+/// URL) holding the JWT, or the JWT itself.
+std::string token_of(const std::string& param) {
+  if (param.starts_with("token:")) return param.substr(6);
+  if (!param.starts_with("file:")) return param;
+  auto path = param.substr(5);
+  if (path.starts_with("//")) path = path.substr(2);
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token)) throw std::invalid_argument("cannot read the token file " + path);
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  return token;
+}
+
+}  // namespace
 
 PulsarConfig config_from(const std::map<std::string, std::string>& s) {
   PulsarConfig c;
@@ -21,8 +66,21 @@ PulsarConfig config_from(const std::map<std::string, std::string>& s) {
   if (auto v = get("pulsarServiceUrl")) c.service_url = *v;
   if (auto v = get("pulsarWebServiceUrl")) c.web_service_url = *v;
   if (auto v = get("brokerClientAuthenticationParameters")) {
-    c.token = v->rfind("token:", 0) == 0 ? v->substr(6) : *v;
+    const auto* plugin = get("brokerClientAuthenticationPlugin");
+    const bool tls_auth = plugin ? plugin->ends_with("AuthenticationTls") : v->find("tlsCertFile") != std::string::npos;
+    if (tls_auth) {
+      auto params = auth_params(*v);
+      c.tls.cert_file = params["tlsCertFile"];
+      c.tls.key_file = params["tlsKeyFile"];
+    } else {
+      c.token = token_of(*v);
+    }
   }
+  // Pulsar's names for the same certificate (broker.conf, client.conf).
+  if (auto v = get("brokerClientCertificateFilePath")) c.tls.cert_file = *v;
+  if (auto v = get("brokerClientKeyFilePath")) c.tls.key_file = *v;
+  if (auto v = get("tlsCertificateFilePath")) c.tls.cert_file = *v;
+  if (auto v = get("tlsKeyFilePath")) c.tls.key_file = *v;
   if (auto v = get("brokerClientTrustCertsFilePath")) c.tls.trust_certs_file = *v;
   if (auto v = get("tlsTrustCertsFilePath")) c.tls.trust_certs_file = *v;
   if (auto v = get("tlsHostnameVerificationEnable")) c.tls.hostname_verification = *v == "true";

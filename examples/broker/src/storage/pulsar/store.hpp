@@ -83,7 +83,8 @@ struct PulsarConfig {
   /// A JWT (brokerClientAuthenticationParameters "token:..." or the token).
   std::string token;
   /// For pulsar+ssl:// and https:// urls: the CAs trusted, the host name
-  /// check, or no check at all.
+  /// check, or no check at all; and a client certificate for Pulsar's TLS
+  /// authentication.
   kp::TlsOptions tls;
   /// Default entry format; a namespace property kwire.entry.format overrides.
   EntryFormat entry_format = EntryFormat::pulsar;
@@ -103,7 +104,11 @@ struct PulsarConfig {
 };
 
 /// Reads the broker's settings: pulsarServiceUrl, pulsarWebServiceUrl,
-/// brokerClientAuthenticationParameters (token:JWT), tlsTrustCertsFilePath
+/// brokerClientAuthenticationPlugin and brokerClientAuthenticationParameters
+/// (a token: "token:JWT", "file:PATH" or the JWT; a client certificate:
+/// "tlsCertFile:PATH,tlsKeyFile:PATH" or that as JSON), the certificate also
+/// as brokerClientCertificateFilePath / brokerClientKeyFilePath or
+/// tlsCertificateFilePath / tlsKeyFilePath, tlsTrustCertsFilePath
 /// (or brokerClientTrustCertsFilePath), tlsEnableHostnameVerification (or
 /// tlsHostnameVerificationEnable), tlsAllowInsecureConnection, entryFormat
 /// (pulsar|kafka), offsetsTopicNumPartitions, gatewayName, indexLookup
