@@ -5,19 +5,6 @@ source "$(dirname "$0")/lib.sh"
 txn_java() {
   java -cp "$(kafka_classpath)" "$ROOT/tests/interop/java/Transactions.java" "$BOOTSTRAP" "$@"
 }
-kill_broker() {
-  kill -9 "$BROKER_PID"
-  wait "$BROKER_PID" 2>/dev/null || true
-}
-pulsar_up() { "$ROOT/tools/pulsar/pulsar-standalone.sh" status "$KWIRE_PULSAR_DIR" >/dev/null 2>&1; }
-# kill -9 of the Pulsar standalone, which is started again on its data.
-kill_pulsar() {
-  local pid
-  pid="$(cat "$KWIRE_PULSAR_DIR/pulsar.pid")"
-  kill -9 "$pid"
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-  "$ROOT/tools/pulsar/pulsar-standalone.sh" start "$KWIRE_PULSAR_DIR" >/dev/null
-}
 case "$1" in
   timeout)
     # Expired transactions are looked for often, and a low ceiling on the
@@ -47,9 +34,7 @@ case "$1" in
     # transaction open; then the broker alone; then both together. Each
     # starts again on its data.
     : "${KWIRE_PULSAR_DIR:?crash-pulsar kills the Pulsar standalone in KWIRE_PULSAR_DIR}"
-    # Whatever happens, the standalone serves again when this test ends.
-    trap 'rc=$?; pulsar_up || "$ROOT/tools/pulsar/pulsar-standalone.sh" start "$KWIRE_PULSAR_DIR" >/dev/null || true
-      (exit $rc); cleanup' EXIT
+    trap cleanup_restarting_pulsar EXIT
     start_broker
     txn_java crash-open "$WORK/ends"
     kill_pulsar
