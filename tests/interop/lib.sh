@@ -4,6 +4,8 @@
 #   source lib.sh
 #   start_broker [extra broker flags...]      # sets BOOTSTRAP, BROKER_PID, DATA_DIR
 #   restart_broker                            # same port and data, after stop/kill
+#   kill_broker                               # kill -9
+#   kill_pulsar                               # kill -9 of the Pulsar standalone, started again
 #
 # KWIRE_BROKER_EXTRA (whitespace-separated flags) is added to every broker
 # command line: the same tests then run on another storage (tests/pulsar).
@@ -71,6 +73,39 @@ restart_broker() {
 }
 
 kafka_classpath() { "$ROOT/tools/peers/kafka-classpath.sh"; }
+
+kill_broker() {
+  kill -9 "$BROKER_PID"
+  wait "$BROKER_PID" 2>/dev/null || true
+}
+
+# kill -9 of the Pulsar standalone under KWIRE_PULSAR_DIR (the store of a
+# run on Pulsar), which is then started again on its data.
+kill_pulsar() {
+  : "${KWIRE_PULSAR_DIR:?kill_pulsar needs KWIRE_PULSAR_DIR, the directory of the Pulsar standalone}"
+  local pid
+  pid="$(cat "$KWIRE_PULSAR_DIR/pulsar.pid")"
+  kill -9 "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+  "$ROOT/tools/pulsar/pulsar-standalone.sh" start "$KWIRE_PULSAR_DIR" >/dev/null
+}
+
+# The Pulsar standalone serves again (a test that killed it, ending).
+ensure_pulsar_serving() {
+  "$ROOT/tools/pulsar/pulsar-standalone.sh" status "$KWIRE_PULSAR_DIR" >/dev/null 2>&1 ||
+    "$ROOT/tools/pulsar/pulsar-standalone.sh" start "$KWIRE_PULSAR_DIR" >/dev/null || true
+}
+
+# The exit trap of a test that kills Pulsar (trap cleanup_restarting_pulsar
+# EXIT): whatever happened, the standalone serves again for the tests after
+# it, then cleanup as usual, with the test's exit status.
+cleanup_restarting_pulsar() {
+  local rc=$?
+  set +e
+  ensure_pulsar_serving
+  (exit $rc)
+  cleanup
+}
 
 run_java() {
   local cp

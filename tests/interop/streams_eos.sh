@@ -2,7 +2,13 @@
 # Kafka Streams exactly_once_v2 (java/StreamsEos.java): a word count with a
 # state store keeps exact counts while the application and then the broker
 # are killed with SIGKILL and restarted mid-stream.
+#   streams_eos.sh [kill-pulsar]
+# kill-pulsar (a run on Pulsar): the Pulsar standalone in KWIRE_PULSAR_DIR is
+# killed with SIGKILL as well, right after the broker's restart, under the
+# running broker and application, and started again on its data; the last
+# part of the input goes through it.
 source "$(dirname "$0")/lib.sh"
+MODE="${1:-}"
 STREAMS_CP="$("$ROOT/tools/peers/kafka-classpath.sh" kafka-streams)"
 eos() { java -cp "$STREAMS_CP" "$ROOT/tests/interop/java/StreamsEos.java" "$BOOTSTRAP" "$@"; }
 STATE_DIR="$WORK/streams-state"
@@ -25,6 +31,7 @@ stop_all() {
     echo "---- application log (last 60 lines) ----" >&2
     tail -n 60 "$APP_LOG" >&2
   fi
+  if [[ "$MODE" == kill-pulsar ]]; then ensure_pulsar_serving; fi
   # lib.sh's cleanup stops the broker and reads the exit status from $?.
   (exit $rc)
   cleanup
@@ -43,9 +50,13 @@ eos produce 400 800
 start_app
 # The broker dies under the running application, and comes back.
 eos wait-consumed 500
-kill -9 "$BROKER_PID"
-wait "$BROKER_PID" 2>/dev/null || true
+kill_broker
 restart_broker
+if [[ "$MODE" == kill-pulsar ]]; then
+  # Pulsar dies under the broker, just back, and the application, which
+  # resumes its transactions there; then it comes back.
+  kill_pulsar
+fi
 eos produce 800 1200
 eos wait-consumed 1200
 # Still running (it would have died on a fatal error): stop it cleanly.

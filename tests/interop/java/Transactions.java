@@ -6,6 +6,8 @@
 //
 // Each scenario throws (and the program exits non-zero) when the broker does
 // something a Kafka broker would not.
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.*;
 import java.util.concurrent.ExecutionException;
@@ -32,8 +34,8 @@ public class Transactions {
         case "consume-transform-produce" -> consumeTransformProduce();
         case "fence" -> fence();
         case "timeout" -> timeout();
-        case "crash-open" -> crashOpen();
-        case "crash-verify" -> crashVerify(Boolean.parseBoolean(args[2]));
+        case "crash-open" -> crashOpen(Path.of(args[2]));
+        case "crash-verify" -> crashVerify(Boolean.parseBoolean(args[2]), Path.of(args[3]));
         default -> throw new IllegalArgumentException("unknown scenario " + args[1]);
       }
       System.out.println("OK " + args[1]);
@@ -357,8 +359,32 @@ public class Transactions {
     }
   }
 
-  /** Before a broker crash: a committed transaction, then one left open (the program exits without ending it). */
-  static void crashOpen() throws Exception {
+  /**
+   * The log end offsets of the topic are at or past those kept in `file`
+   * (by the run before a crash), which then keeps the current ones: a crash
+   * never takes an offset back.
+   */
+  static void checkEndsNotBehind(String topic, Path file) throws Exception {
+    Map<TopicPartition, Long> now = endOffsets(topic, false);
+    if (Files.exists(file)) {
+      for (String line : Files.readAllLines(file)) {
+        String[] f = line.split(" ");
+        long before = Long.parseLong(f[1]);
+        Long after = now.get(new TopicPartition(topic, Integer.parseInt(f[0])));
+        check(after != null && after >= before, topic + "-" + f[0] + ": log end offset " + after + " after the crash, "
+            + before + " before it");
+      }
+    }
+    StringBuilder out = new StringBuilder();
+    for (var e : now.entrySet()) out.append(e.getKey().partition()).append(' ').append(e.getValue()).append('\n');
+    Files.writeString(file, out);
+  }
+
+  /**
+   * Before a broker crash: a committed transaction, then one left open (the
+   * program exits without ending it). `ends` keeps the log end offsets.
+   */
+  static void crashOpen(Path ends) throws Exception {
     createTopic("crash-txn", 2);
     var p = producer("crash-id", Map.of(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 600000));
     p.initTransactions();
@@ -369,15 +395,18 @@ public class Transactions {
     send(p, "crash-txn", "open", 20);
     p.flush();
     check(!endOffsets("crash-txn", true).equals(endOffsets("crash-txn", false)), "the open transaction is stable");
+    checkEndsNotBehind("crash-txn", ends);
     // No commit, no abort, no close: the broker is killed next.
   }
 
   /**
    * After the restart: the open transaction is still open (never half
    * visible); a new producer for the id aborts it and commits its own. With
-   * `reopened`, after one more restart: the same, from disk.
+   * `reopened`, after one more restart: the same, from disk. The log end
+   * offsets are never behind those `ends` kept before the crash.
    */
-  static void crashVerify(boolean reopened) throws Exception {
+  static void crashVerify(boolean reopened, Path ends) throws Exception {
+    checkEndsNotBehind("crash-txn", ends);
     List<String> expected = new ArrayList<>(values("before", 20));
     if (!reopened) {
       checkExactly(read("crash-txn", true), expected, "read_committed with the transaction open after the crash");
@@ -396,5 +425,6 @@ public class Transactions {
     everything.addAll(values("open", 20));
     checkExactly(read("crash-txn", false), everything, "read_uncommitted");
     check(endOffsets("crash-txn", true).equals(endOffsets("crash-txn", false)), "last stable offsets");
+    checkEndsNotBehind("crash-txn", ends);
   }
 }
