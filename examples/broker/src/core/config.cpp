@@ -70,9 +70,13 @@ void read_oauth_settings(const Properties& p, Settings& s) {
   if (auto skew = oauth_setting(p, "sasl.oauthbearer.clock.skew.seconds")) s.oauth_clock_skew_s = std::stoll(*skew);
   if (s.oauth_sub_claim.empty() || s.oauth_clock_skew_s < 0 || s.oauth_clock_skew_s > 86400)
     throw std::runtime_error("sasl.oauthbearer.sub.claim.name must be set and clock.skew.seconds from 0 to 86400");
+  s.oauth_pulsar_passthrough = p.get_bool("kwire.sasl.oauthbearer.pulsar.passthrough", false);
+  if (s.oauth_pulsar_passthrough && s.storage != "pulsar")
+    throw std::runtime_error("kwire.sasl.oauthbearer.pulsar.passthrough needs kwire.storage=pulsar");
   const bool enabled = std::find(s.sasl_mechanisms.begin(), s.sasl_mechanisms.end(), "OAUTHBEARER") != s.sasl_mechanisms.end();
-  if (enabled && s.oauth_jwks_file.empty() && s.oauth_jwks_url.empty())
-    throw std::runtime_error("OAUTHBEARER needs sasl.oauthbearer.jwks.endpoint.url (a JSON Web Key Set: file:, https: or http:)");
+  if (enabled && !s.oauth_pulsar_passthrough && s.oauth_jwks_file.empty() && s.oauth_jwks_url.empty())
+    throw std::runtime_error("OAUTHBEARER needs sasl.oauthbearer.jwks.endpoint.url (a JSON Web Key Set: file:, https: or http:)"
+                             " or kwire.sasl.oauthbearer.pulsar.passthrough=true");
 }
 
 std::vector<Settings::ScramUser> parse_scram_users(const std::string& spec) {

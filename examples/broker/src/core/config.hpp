@@ -112,6 +112,9 @@ struct Settings {
   std::string oauth_issuer;
   std::string oauth_sub_claim = "sub";
   std::int64_t oauth_clock_skew_s = 30;
+  /// kwire.sasl.oauthbearer.pulsar.passthrough: tokens are checked by Pulsar
+  /// (the storage's token authentication) rather than against keys.
+  bool oauth_pulsar_passthrough = false;
   /// connections.max.reauth.ms (KIP-368): a SASL session's longest life
   /// before the client must log in again on its connection; 0: for ever.
   std::int64_t reauth_ms = 0;

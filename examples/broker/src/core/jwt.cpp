@@ -246,6 +246,40 @@ std::shared_ptr<const KeySet> KeySet::parse(std::string_view text, std::string& 
   return set;
 }
 
+namespace {
+
+/// The checks on a token's claims (after its signature, when the broker
+/// checks that): times, issuer, audience and the principal.
+Validation check_claims(const json& claims, const Expectations& expect, std::int64_t now_ms, bool expiry_required) {
+  const std::int64_t skew_ms = expect.clock_skew_s * 1000;
+  const auto exp = date_ms(claims, "exp");
+  if (!exp && expiry_required) return refused("the token has no expiry (exp)");
+  if (exp && now_ms > *exp + skew_ms) return refused("the token expired");
+  if (auto nbf = date_ms(claims, "nbf"); nbf && now_ms + skew_ms < *nbf) return refused("the token is not valid yet (nbf)");
+  if (auto iat = date_ms(claims, "iat"); iat && now_ms + skew_ms < *iat)
+    return refused("the token was issued in the future (iat)");
+  if (!expect.issuer.empty() && string_field(claims, "iss") != expect.issuer)
+    return refused("the token's issuer is not " + expect.issuer);
+  if (!expect.audience.empty()) {
+    std::vector<std::string> aud;
+    if (auto it = claims.find("aud"); it != claims.end()) {
+      if (it->is_string()) aud.push_back(it->get<std::string>());
+      if (it->is_array())
+        for (const auto& a : *it)
+          if (a.is_string()) aud.push_back(a.get<std::string>());
+    }
+    bool match = false;
+    for (const auto& a : aud)
+      for (const auto& e : expect.audience) match = match || a == e;
+    if (!match) return refused("the token's audience is not an expected one");
+  }
+  const auto sub = string_field(claims, expect.sub_claim.c_str());
+  if (sub.empty()) return refused("the token has no " + expect.sub_claim + " claim");
+  return Validation{Token{sub, exp.value_or(0)}, {}, {}};
+}
+
+}  // namespace
+
 Validation KeySet::validate(std::string_view jwt, const Expectations& expect, std::int64_t now_ms) const {
   if (jwt.size() > max_token_bytes) return refused("the token is longer than " + std::to_string(max_token_bytes) + " bytes");
   const auto dot1 = jwt.find('.');
@@ -285,31 +319,20 @@ Validation KeySet::validate(std::string_view jwt, const Expectations& expect, st
 
   const auto claims = parse_object(*claim_bytes);
   if (!claims) return refused("the token's claims are not a JSON object");
-  const std::int64_t skew_ms = expect.clock_skew_s * 1000;
-  const auto exp = date_ms(*claims, "exp");
-  if (!exp) return refused("the token has no expiry (exp)");
-  if (now_ms > *exp + skew_ms) return refused("the token expired");
-  if (auto nbf = date_ms(*claims, "nbf"); nbf && now_ms + skew_ms < *nbf) return refused("the token is not valid yet (nbf)");
-  if (auto iat = date_ms(*claims, "iat"); iat && now_ms + skew_ms < *iat)
-    return refused("the token was issued in the future (iat)");
-  if (!expect.issuer.empty() && string_field(*claims, "iss") != expect.issuer)
-    return refused("the token's issuer is not " + expect.issuer);
-  if (!expect.audience.empty()) {
-    std::vector<std::string> aud;
-    if (auto it = claims->find("aud"); it != claims->end()) {
-      if (it->is_string()) aud.push_back(it->get<std::string>());
-      if (it->is_array())
-        for (const auto& a : *it)
-          if (a.is_string()) aud.push_back(a.get<std::string>());
-    }
-    bool match = false;
-    for (const auto& a : aud)
-      for (const auto& e : expect.audience) match = match || a == e;
-    if (!match) return refused("the token's audience is not an expected one");
-  }
-  const auto sub = string_field(*claims, expect.sub_claim.c_str());
-  if (sub.empty()) return refused("the token has no " + expect.sub_claim + " claim");
-  return Validation{Token{sub, *exp}, {}, {}};
+  return check_claims(*claims, expect, now_ms, true);
+}
+
+Validation read_claims(std::string_view jwt, const Expectations& expect, std::int64_t now_ms) {
+  if (jwt.size() > max_token_bytes) return refused("the token is longer than " + std::to_string(max_token_bytes) + " bytes");
+  const auto dot1 = jwt.find('.');
+  const auto dot2 = dot1 == std::string_view::npos ? dot1 : jwt.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || jwt.find('.', dot2 + 1) != std::string_view::npos)
+    return refused("the token is not a signed JWT (header.payload.signature)");
+  const auto claim_bytes = unbase64url(jwt.substr(dot1 + 1, dot2 - dot1 - 1));
+  if (!claim_bytes) return refused("the token is not base64url");
+  const auto claims = parse_object(*claim_bytes);
+  if (!claims) return refused("the token's claims are not a JSON object");
+  return check_claims(*claims, expect, now_ms, false);
 }
 
 KeySetFile::KeySetFile(std::filesystem::path path) : path_(std::move(path)) {

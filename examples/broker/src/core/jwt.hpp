@@ -45,7 +45,7 @@ struct Expectations {
 /// A validated token.
 struct Token {
   std::string principal;
-  std::int64_t expires_ms = 0;  // the exp claim, in ms since the epoch
+  std::int64_t expires_ms = 0;  // the exp claim, in ms since the epoch; 0: none
 };
 struct Validation {
   std::optional<Token> token;
@@ -75,6 +75,12 @@ class KeySet {
   KeySet() = default;
   std::vector<std::unique_ptr<Key>> keys_;
 };
+
+/// The claims of a token that another party verifies (Pulsar, when tokens
+/// are passed through to it): its form, times (an expiry is honoured but not
+/// required: Pulsar's tokens may have none), issuer, audience and principal;
+/// not its signature or algorithm.
+Validation read_claims(std::string_view jwt, const Expectations& expect, std::int64_t now_ms);
 
 /// Where the verification keys come from (sasl.oauthbearer.jwks.endpoint.url):
 /// a file (below) or an identity provider's endpoint (jwks_endpoint.hpp).

@@ -23,12 +23,18 @@ namespace {
 
 using namespace kwire;
 
+/// Where tokens go when Pulsar checks them (pulsar.passthrough), else null.
+storage::TokenAuthenticator* token_authenticator(Broker& b) {
+  return b.settings().oauth_pulsar_passthrough ? b.default_realm().store().token_authenticator() : nullptr;
+}
+
 /// The mechanisms this broker offers: the enabled ones, SCRAM only where
 /// credentials can be stored.
 std::vector<std::string> offered_mechanisms(Broker& b) {
   std::vector<std::string> out;
   for (const auto& m : b.settings().sasl_mechanisms)
-    if (m == "PLAIN" || (m == "OAUTHBEARER" && b.oauth_keys()) || (m.rfind("SCRAM-", 0) == 0 && credential_store(b)))
+    if (m == "PLAIN" || (m == "OAUTHBEARER" && (b.oauth_keys() || token_authenticator(b))) ||
+        (m.rfind("SCRAM-", 0) == 0 && credential_store(b)))
       out.push_back(m);
   return out;
 }
@@ -106,26 +112,36 @@ void refuse(Ctx& ctx, SaslAuthenticateResponse& resp, std::string why) {
   }
 }
 
-/// OAUTHBEARER: one message with the token. A refused token gets RFC 7628's
-/// error challenge first, as Kafka answers; the client's reply to it ends
-/// the exchange with the reason.
-void oauth_step(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthenticateResponse& resp) {
+/// OAUTHBEARER: one message with the token, checked against the keys or, with
+/// pulsar.passthrough, by Pulsar. A refused token gets RFC 7628's error
+/// challenge first, as Kafka answers; the client's reply to it ends the
+/// exchange with the reason.
+asio::awaitable<void> oauth_step(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthenticateResponse& resp) {
   auto& s = ctx.session;
   if (!s.oauth_refusal.empty()) {
     refuse(ctx, resp, s.oauth_refusal);
-    return;
+    co_return;
   }
   const std::string_view message(reinterpret_cast<const char*>(req.auth_bytes.data()), req.auth_bytes.size());
   auto parsed = oauth::parse_client_response(message);
   if (!parsed.response) {
     KB_WARN("SASL/OAUTHBEARER authentication failed from {}: {}", s.peer, parsed.error);
     refuse(ctx, resp, "Authentication failed: " + parsed.error);
-    return;
+    co_return;
   }
   const auto& st = b.settings();
   const oauth::Expectations expect{st.oauth_audience, st.oauth_issuer, st.oauth_sub_claim, st.oauth_clock_skew_s};
-  auto keys = b.oauth_keys()->current();
-  auto checked = keys->validate(parsed.response->token, expect, now_ms());
+  oauth::Validation checked;
+  if (auto* pulsar = token_authenticator(b)) {
+    checked = oauth::read_claims(parsed.response->token, expect, now_ms());
+    if (checked.token) {
+      std::string token = parsed.response->token;
+      auto accepted = co_await pulsar->authenticate(std::move(token));
+      if (!accepted.ok()) checked = {std::nullopt, accepted.message, {}};
+    }
+  } else {
+    checked = b.oauth_keys()->current()->validate(parsed.response->token, expect, now_ms());
+  }
   if (checked.token && !parsed.response->authzid.empty() && parsed.response->authzid != checked.token->principal)
     checked = {std::nullopt, "the authorization id is not the token's principal", {}};
   if (!checked.token) {
@@ -134,7 +150,7 @@ void oauth_step(Broker& b, Ctx& ctx, SaslAuthenticateRequest& req, SaslAuthentic
     s.oauth_refusal = "Authentication failed: " + checked.error;
     const auto challenge = oauth::error_challenge();
     resp.auth_bytes = ctx.keep(std::vector<std::uint8_t>(challenge.begin(), challenge.end()));
-    return;
+    co_return;
   }
   if (auto why = log_in(b, ctx, resp, checked.token->principal, checked.token->expires_ms)) refuse(ctx, resp, *why);
 }
@@ -183,7 +199,7 @@ asio::awaitable<void> sasl_authenticate(Broker& b, Ctx& ctx, SaslAuthenticateReq
     co_return;
   }
   if (ctx.session.sasl_mechanism == "OAUTHBEARER")
-    oauth_step(b, ctx, req, resp);
+    co_await oauth_step(b, ctx, req, resp);
   else if (ctx.session.sasl_mechanism != "PLAIN")
     scram_step(b, ctx, req, resp);
   else

@@ -463,6 +463,18 @@ class AclStore {
 };
 
 // ---------------------------------------------------------------------------
+// Tokens: a client's OAUTHBEARER token checked by the storage's own
+// authentication (kwire.sasl.oauthbearer.pulsar.passthrough)
+
+class TokenAuthenticator {
+ public:
+  virtual ~TokenAuthenticator() = default;
+  /// Whether the storage takes `token` as a credential of its own: success,
+  /// or a failure saying why not (refused, or the storage not reached).
+  virtual Task<Done> authenticate(std::string token) = 0;
+};
+
+// ---------------------------------------------------------------------------
 // The root
 
 class Storage {
@@ -476,6 +488,9 @@ class Storage {
   virtual CredentialStore* credentials() { return nullptr; }
   /// ACL bindings; nullptr when the backend does not store them.
   virtual AclStore* acls() { return nullptr; }
+  /// Checks clients' tokens; nullptr when the backend has no authentication
+  /// of its own to ask.
+  virtual TokenAuthenticator* token_authenticator() { return nullptr; }
   /// The gateways sharing this storage; nullptr when the backend serves one
   /// gateway only (the embedded store).
   virtual Membership* membership() { return nullptr; }

@@ -108,7 +108,7 @@ Namespace namespace_from(const std::map<std::string, std::string>& s) {
 
 PulsarStorage::PulsarStorage(PulsarConfig config, Namespace ns)
     : config_(std::move(config)), ns_(std::move(ns)), work_(asio::make_work_guard(io_)), catalog_(*this),
-      groups_(*this), shares_(*this, groups_), txns_(*this, groups_), security_(*this) {
+      groups_(*this), shares_(*this, groups_), txns_(*this, groups_), security_(*this), tokens_(*this) {
   kp::ClientOptions o;
   o.service_url = config_.service_url;
   o.auth_token = config_.token;

@@ -74,6 +74,7 @@
 #include "share_state_store.hpp"
 #include "txn_store.hpp"
 #include "security_store.hpp"
+#include "token_authenticator.hpp"
 
 namespace kwire_broker::storage::pulsar {
 
@@ -152,6 +153,7 @@ class PulsarStorage final : public Storage {
   TxnStore* transactions() override { return &txns_; }
   CredentialStore* credentials() override { return &security_; }
   AclStore* acls() override { return &security_; }
+  storage::TokenAuthenticator* token_authenticator() override { return &tokens_; }
   Membership* membership() override { return members_.get(); }
   bool supports_share_groups() const noexcept override { return true; }
   ShareStateStore* share_states() override { return &shares_; }
@@ -207,6 +209,7 @@ class PulsarStorage final : public Storage {
   ShareStates shares_;
   Txns txns_;
   Security security_;
+  TokenAuthenticator tokens_;
   std::map<TopicPartition, std::shared_ptr<Log>> logs_;
   std::map<TopicPartition, std::unique_ptr<AsyncLock>> opening_;
   std::shared_ptr<kp::Producer> id_producer_;
