@@ -107,7 +107,8 @@ void create_orders(InProcessBroker& b) {
   REQUIRE(code(resp.topics.at(0).error_code) == ErrorCode::None);
 }
 
-kwire::JoinGroupResponse classic_join(InProcessBroker& b, std::string_view member, const Bytes& metadata) {
+kwire::JoinGroupResponse classic_join(InProcessBroker& b, std::string_view member, const Bytes& metadata,
+                                      std::string_view protocol = "range") {
   kwire::JoinGroupRequest req;
   req.group_id = group_id;
   req.member_id = member;
@@ -115,7 +116,7 @@ kwire::JoinGroupResponse classic_join(InProcessBroker& b, std::string_view membe
   req.rebalance_timeout_ms = 10000;
   req.protocol_type = "consumer";
   auto& p = req.protocols.emplace_back();
-  p.name = "range";
+  p.name = protocol;
   p.metadata = metadata;
   return b.call<kwire::JoinGroupResponse>(req, 9);
 }
@@ -318,6 +319,10 @@ TEST_CASE("a classic member joins a consumer group and takes its share as partit
   REQUIRE(code(synced.error_code) == ErrorCode::None);
   CHECK(partitions_of(synced.assignment).empty());
   CHECK(classic_heartbeat(b, classic, 2) == ErrorCode::None);  // nothing is free to take yet
+  // A member of the consumer protocol cannot use JoinGroup; another classic
+  // member must share a protocol with this one.
+  CHECK(code(classic_join(b, "consumer-a", subscription()).error_code) == ErrorCode::UnknownMemberId);
+  CHECK(code(classic_join(b, "other", subscription(), "roundrobin").error_code) == ErrorCode::InconsistentGroupProtocol);
 
   // The consumer member revokes two partitions; the classic member is told
   // to rejoin and takes them.

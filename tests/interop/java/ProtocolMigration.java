@@ -11,6 +11,8 @@
 // group.protocol=classic (the last consumer member leaving downgrades it).
 // Every record is consumed; none is consumed again once a commit covered
 // it; and a member started afterwards resumes from the committed offsets.
+// With MIGRATION_RESTART_DIR set (protocol_migration.sh), the broker is
+// restarted while the group is mixed.
 import java.time.Duration;
 import java.util.*;
 import java.util.concurrent.*;
@@ -182,6 +184,7 @@ public class ProtocolMigration {
         halt(members[i]);
         members[i] = start(pool, protocol + "-" + i, protocol);
         Thread.sleep(3000);  // the group works a while in this shape
+        if (protocol.equals("consumer") && i == 0) restartBroker();
         check(!producer.getState().equals(Thread.State.TERMINATED), "the producer stopped");
       }
       try (Admin admin = admin()) {
@@ -241,6 +244,28 @@ public class ProtocolMigration {
       c.poll(Duration.ofMillis(500)).forEach(r -> got.add(r.key()));
       check(got.size() == 60, "the resumed member read " + got.size() + " records");
       check(got.stream().allMatch(k -> k.startsWith("late-")), "the resumed member re-read old records");
+    }
+  }
+
+  /**
+   * With MIGRATION_RESTART_DIR set, has the script restart the broker while
+   * the group is mixed (one consumer member, two classic ones), then checks
+   * that the group came back so: its record keeps the classic members.
+   */
+  static void restartBroker() throws Exception {
+    String dir = System.getenv("MIGRATION_RESTART_DIR");
+    if (dir == null) return;
+    java.nio.file.Files.createFile(java.nio.file.Path.of(dir, "restart"));
+    long until = System.currentTimeMillis() + 90000;
+    while (!java.nio.file.Files.exists(java.nio.file.Path.of(dir, "restarted")) && System.currentTimeMillis() < until)
+      Thread.sleep(100);
+    check(java.nio.file.Files.exists(java.nio.file.Path.of(dir, "restarted")), "the broker was not restarted");
+    try (Admin admin = admin()) {
+      var g = admin.describeConsumerGroups(List.of(GROUP)).all().get().get(GROUP);
+      long classic = g.members().stream().filter(m -> m.upgraded().equals(Optional.of(false))).count();
+      System.out.println("after the restart: " + g.members().size() + " members, " + classic + " classic");
+      check(g.type() == GroupType.CONSUMER, "group type after the restart " + g.type());
+      check(g.members().size() == 3 && classic == 2, "members after the restart: " + g.members());
     }
   }
 

@@ -71,7 +71,20 @@ ClassicJoinResult ConsumerGroups::classic_join(Group& g, ClassicJoin join, const
   // Only the consumer's embedded protocol maps onto a consumer group.
   std::optional<Subscription> sub;
   if (join.protocol_type == "consumer" && !join.protocols.empty()) sub = decode_subscription(join.protocols.front().second);
-  if (!sub) {
+  // And it must share a protocol (an assignor's name) with every other
+  // classic member, as it would in a classic group.
+  auto shared = [&](const std::string& name) {
+    for (auto& [id, o] : g.members) {
+      if (!o.classic || id == join.member_id) continue;
+      bool has = false;
+      for (auto& [n, _] : o.classic->protocols) has = has || n == name;
+      if (!has) return false;
+    }
+    return true;
+  };
+  bool common = false;
+  for (auto& [name, _] : join.protocols) common = common || shared(name);
+  if (!sub || !common) {
     r.error = ErrorCode::InconsistentGroupProtocol;
     return r;
   }
@@ -108,6 +121,11 @@ ClassicJoinResult ConsumerGroups::classic_join(Group& g, ClassicJoin join, const
       KB_INFO("consumer group {}: classic member {} joined", g.id, join.member_id);
     }
     m = &it->second;
+    // A member of the consumer protocol does not speak JoinGroup.
+    if (!created && !m->classic) {
+      r.error = ErrorCode::UnknownMemberId;
+      return r;
+    }
   }
   m->left_static = false;
   m->last_seen = now;
