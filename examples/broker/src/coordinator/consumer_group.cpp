@@ -1,6 +1,7 @@
 // Consumer groups (KIP-848), the heartbeat and reconciliation: see
 // consumer_group.hpp. The assignors and regular expressions are in
-// consumer_assignors.cpp, the durable record in consumer_group_record.cpp.
+// consumer_assignors.cpp, the durable record in consumer_group_record.cpp,
+// classic members and the migration policy in consumer_group_classic.cpp.
 #include "coordinator/consumer_group.hpp"
 
 #include <algorithm>
@@ -56,30 +57,12 @@ auto durable(const Member& m) {
 
 }  // namespace
 
-std::optional<MigrationPolicy> migration_policy_of(std::string_view name) {
-  if (name == "bidirectional") return MigrationPolicy::bidirectional;
-  if (name == "upgrade") return MigrationPolicy::upgrade;
-  if (name == "downgrade") return MigrationPolicy::downgrade;
-  if (name == "disabled") return MigrationPolicy::disabled;
-  return std::nullopt;
-}
-
 std::string Group::state_name() const {
   if (members.empty()) return "Empty";
   if (group_epoch > assignment_epoch) return "Assigning";
   for (auto& [_, m] : members)
     if (m.epoch != assignment_epoch || m.state != MemberState::stable) return "Reconciling";
   return "Stable";
-}
-
-NamedPartitions Group::names_of(const Assignment& a) const {
-  NamedPartitions out;
-  for (auto& [topic, ps] : a) {
-    if (ps.empty()) continue;
-    for (auto& [name, t] : subscribed)
-      if (t.id == topic) out[name].insert(ps.begin(), ps.end());
-  }
-  return out;
 }
 
 bool Group::uses_regex() const {
@@ -234,13 +217,6 @@ void ConsumerGroups::depart(Group& g, const std::string& member_id, const TopicV
   if (topics) refresh_subscriptions(g, *topics);
   g.group_epoch++;
   update_target(g);
-}
-
-bool ConsumerGroups::downgradable(const Group& g) const {
-  if (g.members.empty() || !downgrade_allowed(config_.migration)) return false;
-  for (auto& [_, m] : g.members)
-    if (!m.classic) return false;
-  return true;
 }
 
 Member& ConsumerGroups::replace_static(Group& g, const std::string& old_id, const std::string& new_id) {

@@ -64,6 +64,31 @@ ErrorCode find_classic(Group& g, const std::string& member_id, const std::option
 
 }  // namespace
 
+std::optional<MigrationPolicy> migration_policy_of(std::string_view name) {
+  if (name == "bidirectional") return MigrationPolicy::bidirectional;
+  if (name == "upgrade") return MigrationPolicy::upgrade;
+  if (name == "downgrade") return MigrationPolicy::downgrade;
+  if (name == "disabled") return MigrationPolicy::disabled;
+  return std::nullopt;
+}
+
+NamedPartitions Group::names_of(const Assignment& a) const {
+  NamedPartitions out;
+  for (auto& [topic, ps] : a) {
+    if (ps.empty()) continue;
+    for (auto& [name, t] : subscribed)
+      if (t.id == topic) out[name].insert(ps.begin(), ps.end());
+  }
+  return out;
+}
+
+bool ConsumerGroups::downgradable(const Group& g) const {
+  if (g.members.empty() || !downgrade_allowed(config_.migration)) return false;
+  for (auto& [_, m] : g.members)
+    if (!m.classic) return false;
+  return true;
+}
+
 ClassicJoinResult ConsumerGroups::classic_join(Group& g, ClassicJoin join, const TopicView& topics,
                                                Clock::time_point now) {
   ClassicJoinResult r;
