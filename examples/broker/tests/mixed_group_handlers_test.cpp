@@ -11,9 +11,11 @@
 #include <memory_resource>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "core/config.hpp"
 #include "support/in_process_broker.hpp"
 #include "support/temp_dir.hpp"
 #include "kwire/codec.hpp"
@@ -403,4 +405,15 @@ TEST_CASE("a consumer group with a classic member survives a restart") {
   // The consumer member leaving then downgrades the restarted group.
   REQUIRE(code(consumer_heartbeat(b, "new-member", -1).error_code) == ErrorCode::None);
   CHECK(listed(b).first == "classic");
+}
+
+TEST_CASE("group.consumer.migration.policy takes Kafka's four values and nothing else") {
+  for (const char* value : {"bidirectional", "upgrade", "downgrade", "disabled", "DISABLED"}) {
+    kwire_broker::Properties p;
+    p.set("group.consumer.migration.policy", value);
+    CHECK_NOTHROW(kwire_broker::make_settings(p));
+  }
+  kwire_broker::Properties p;
+  p.set("group.consumer.migration.policy", "sideways");
+  CHECK_THROWS_AS(kwire_broker::make_settings(p), std::runtime_error);
 }
