@@ -417,3 +417,44 @@ TEST_CASE("group.consumer.migration.policy takes Kafka's four values and nothing
   p.set("group.consumer.migration.policy", "sideways");
   CHECK_THROWS_AS(kwire_broker::make_settings(p), std::runtime_error);
 }
+
+TEST_CASE("a classic static member replacing the last consumer member downgrades the group") {
+  kwire_broker::testing::TempDir dir{"kwire-mixed-groups"};
+  InProcessBroker b{dir.path, {{"group.initial.rebalance.delay.ms", "0"}}};
+  create_orders(b);
+  kwire::ConsumerGroupHeartbeatRequest hb;
+  hb.group_id = group_id;
+  hb.member_id = "static-consumer";
+  hb.instance_id = "instance-1";
+  hb.member_epoch = 0;
+  hb.rebalance_timeout_ms = 30000;
+  hb.subscribed_topic_names.emplace().push_back("orders");
+  hb.topic_partitions.emplace();
+  REQUIRE(code(b.call<kwire::ConsumerGroupHeartbeatResponse>(hb, 1).error_code) == ErrorCode::None);
+  auto asked = classic_join(b, "", subscription());
+  const std::string classic(asked.member_id);
+  REQUIRE(code(classic_join(b, classic, subscription()).error_code) == ErrorCode::None);
+  // The static consumer member goes away for a while (epoch -2) and comes
+  // back as a classic consumer under a new member id.
+  kwire::ConsumerGroupHeartbeatRequest away;
+  away.group_id = group_id;
+  away.member_id = "static-consumer";
+  away.instance_id = "instance-1";
+  away.member_epoch = -2;
+  REQUIRE(code(b.call<kwire::ConsumerGroupHeartbeatResponse>(away, 1).error_code) == ErrorCode::None);
+  kwire::JoinGroupRequest req;
+  req.group_id = group_id;
+  req.group_instance_id = "instance-1";
+  req.session_timeout_ms = 10000;
+  req.rebalance_timeout_ms = 10000;
+  req.protocol_type = "consumer";
+  auto& p = req.protocols.emplace_back();
+  p.name = "range";
+  const auto metadata = subscription();
+  p.metadata = metadata;
+  auto replaced = b.call<kwire::JoinGroupResponse>(req, 9);
+  REQUIRE(code(replaced.error_code) == ErrorCode::None);
+  CHECK(listed(b) == std::pair<std::string, std::string>{"classic", "PreparingRebalance"});
+  // Both rejoin the classic group's rebalance.
+  CHECK(classic_heartbeat(b, classic, replaced.generation_id) == ErrorCode::RebalanceInProgress);
+}
