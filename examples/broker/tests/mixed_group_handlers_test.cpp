@@ -233,6 +233,15 @@ TEST_CASE("a classic group upgrades online, rebalances its classic member inside
   const auto classic = stable_classic_group(b);
   CHECK(listed(b) == std::pair<std::string, std::string>{"classic", "Stable"});
 
+  // A join the consumer protocol would refuse converts nothing.
+  kwire::ConsumerGroupHeartbeatRequest bad;
+  bad.group_id = group_id;
+  bad.member_id = "new-member";
+  bad.subscribed_topic_names.emplace().push_back("orders");
+  bad.topic_partitions.emplace();  // and no rebalance timeout
+  CHECK(code(b.call<kwire::ConsumerGroupHeartbeatResponse>(bad, 1).error_code) == ErrorCode::InvalidRequest);
+  CHECK(listed(b) == std::pair<std::string, std::string>{"classic", "Stable"});
+
   // A member of the consumer protocol joins: the group becomes a consumer
   // group at the classic generation, and the joiner starts epoch 2. All
   // four partitions are still the classic member's.

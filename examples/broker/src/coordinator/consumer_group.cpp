@@ -241,7 +241,7 @@ void ConsumerGroups::maybe_bump(Group& g, const TopicView& topics, bool subscrip
   if (g.group_epoch > g.assignment_epoch) update_target(g);
 }
 
-HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicView& topics, Clock::time_point now) {
+std::optional<HeartbeatResult> ConsumerGroups::check_request(const Heartbeat& hb) const {
   HeartbeatResult r;
   r.heartbeat_interval_ms = config_.heartbeat_interval_ms;
   r.member_id = hb.member_id;
@@ -251,7 +251,6 @@ HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicVie
     r.message = std::move(message);
     return r;
   };
-  // The request's own consistency, as Kafka checks it.
   const bool joining = hb.member_epoch == 0;
   if (hb.member_id.empty() && (!joining || hb.version >= 1))
     return fail(ErrorCode::InvalidRequest, "MemberId can't be empty.");
@@ -276,6 +275,21 @@ HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicVie
     if (!valid_regex(*hb.regex))
       return fail(ErrorCode::InvalidRegularExpression, "SubscribedTopicRegex " + *hb.regex + " is not a valid regular expression.");
   }
+  return std::nullopt;
+}
+
+HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicView& topics, Clock::time_point now) {
+  if (auto bad = check_request(hb)) return std::move(*bad);
+  HeartbeatResult r;
+  r.heartbeat_interval_ms = config_.heartbeat_interval_ms;
+  r.member_id = hb.member_id;
+  r.member_epoch = hb.member_epoch;
+  auto fail = [&](ErrorCode e, std::string message) {
+    r.error = e;
+    r.message = std::move(message);
+    return r;
+  };
+  const bool joining = hb.member_epoch == 0;
 
   // Leaving.
   if (hb.member_epoch < 0) {

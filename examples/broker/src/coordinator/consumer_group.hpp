@@ -175,6 +175,9 @@ class ConsumerGroups {
   void remove(const std::string& id) { groups_.erase(id); }
   std::vector<Group*> all();
 
+  /// The request's own consistency, as Kafka checks it before it looks at
+  /// the group: the answer when it fails.
+  std::optional<HeartbeatResult> check_request(const Heartbeat& hb) const;
   /// Handles one heartbeat of group `g` at `now`.
   HeartbeatResult heartbeat(Group& g, Heartbeat hb, const TopicView& topics, Clock::time_point now);
 

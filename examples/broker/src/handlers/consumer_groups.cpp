@@ -126,6 +126,11 @@ asio::awaitable<void> consumer_group_heartbeat(Broker& b, Ctx& ctx, ConsumerGrou
       // online, as group.consumer.migration.policy allows (Kafka answers
       // GROUP_ID_NOT_FOUND otherwise).
       if (!classic->members.empty()) {
+        // A request that would be refused converts nothing.
+        if (auto bad = c.consumers().check_request(hb)) {
+          r = std::move(*bad);
+          co_return;
+        }
         upgraded = hb.member_epoch == 0 && c.upgrade_to_consumer(group, topics);
         if (!upgraded) {
           r.error = ErrorCode::GroupIdNotFound;
