@@ -13,8 +13,11 @@ if(NOT TARGET fuzz_kwire_broker)
   add_library(fuzz_kwire_broker STATIC
     ${s}/coordinator/consumer_assignors.cpp
     ${s}/coordinator/consumer_group.cpp
+    ${s}/coordinator/consumer_group_classic.cpp
     ${s}/coordinator/consumer_group_record.cpp
+    ${s}/coordinator/consumer_protocol.cpp
     ${s}/coordinator/group_coordinator.cpp
+    ${s}/coordinator/group_migration.cpp
     ${s}/coordinator/share_group.cpp
     ${s}/coordinator/share_group_record.cpp
     ${s}/coordinator/share_partition.cpp

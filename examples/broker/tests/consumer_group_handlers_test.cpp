@@ -1,6 +1,7 @@
 // The consumer group protocol (KIP-848) below the wire: ConsumerGroupHeartbeat
 // and ConsumerGroupDescribe through the broker's dispatch, what ApiVersions
-// says of them, how the classic group APIs treat a consumer group, and a
+// says of them, how the classic group APIs treat a consumer group (the
+// mixed groups of classic and consumer members: mixed_group_handlers_test), and a
 // restart that keeps the group.
 #include <doctest/doctest.h>
 
@@ -108,7 +109,7 @@ TEST_CASE("ApiVersions advertises the consumer group APIs and finalizes group.ve
   CHECK(resp.finalized_features_epoch >= 0);
 }
 
-TEST_CASE("a member joins over the wire; the group is described, listed and guarded against classic members") {
+TEST_CASE("a member joins over the wire; the group is described, listed and refuses a classic member without a subscription") {
   kwire_broker::testing::TempDir dir{"kwire-consumer-groups"};
   InProcessBroker b{dir.path};
   const auto orders = create_topic(b, "orders", 4);
@@ -158,7 +159,7 @@ TEST_CASE("a member joins over the wire; the group is described, listed and guar
   jg.rebalance_timeout_ms = 10000;
   jg.protocol_type = "consumer";
   auto& proto = jg.protocols.emplace_back();
-  proto.name = "range";
+  proto.name = "range";  // no metadata: not a ConsumerProtocolSubscription
   auto joined = b.call<kwire::JoinGroupResponse>(jg, 9);
   CHECK(code(joined.error_code) == ErrorCode::InconsistentGroupProtocol);
 

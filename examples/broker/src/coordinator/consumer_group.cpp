@@ -1,6 +1,7 @@
 // Consumer groups (KIP-848), the heartbeat and reconciliation: see
 // consumer_group.hpp. The assignors and regular expressions are in
-// consumer_assignors.cpp, the durable record in consumer_group_record.cpp.
+// consumer_assignors.cpp, the durable record in consumer_group_record.cpp,
+// classic members and the migration policy in consumer_group_classic.cpp.
 #include "coordinator/consumer_group.hpp"
 
 #include <algorithm>
@@ -13,9 +14,6 @@ namespace kwire_broker::consumer {
 
 using kwire::ErrorCode;
 
-namespace {
-
-/// A member id as Kafka makes them: 16 random bytes in URL-safe base64.
 std::string random_member_id() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -23,6 +21,8 @@ std::string random_member_id() {
   for (int i = 0; i < 22; ++i) s += alphabet[rng() & 63];
   return s;
 }
+
+namespace {
 
 bool intersects(const Assignment& a, const Assignment& b) {
   for (auto& [t, ps] : a) {
@@ -52,7 +52,7 @@ void add(Assignment& a, const TopicId& t, std::int32_t p) { a[t].insert(p); }
 /// needs no write.
 auto durable(const Member& m) {
   return std::make_tuple(m.instance_id, m.rack_id, m.server_assignor, m.regex, m.topic_names, m.rebalance_timeout_ms, m.epoch,
-                  m.previous_epoch, m.state, m.assigned, m.revoking, m.left_static);
+                  m.previous_epoch, m.state, m.assigned, m.revoking, m.left_static, m.classic);
 }
 
 }  // namespace
@@ -211,7 +211,37 @@ void ConsumerGroups::reconcile(Group& g, Member& m, const std::optional<Assignme
   m.state = waiting ? MemberState::unreleased_partitions : MemberState::stable;
 }
 
-HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicView& topics, Clock::time_point now) {
+void ConsumerGroups::depart(Group& g, const std::string& member_id, const TopicView* topics) {
+  remove_member(g, member_id);
+  if (downgradable(g)) return;
+  if (topics) refresh_subscriptions(g, *topics);
+  g.group_epoch++;
+  update_target(g);
+}
+
+Member& ConsumerGroups::replace_static(Group& g, const std::string& old_id, const std::string& new_id) {
+  auto old = g.members.find(old_id);
+  Member moved = std::move(old->second);
+  moved.id = new_id;
+  moved.left_static = false;
+  g.members.erase(old);
+  auto t = g.target.find(old_id);
+  if (t != g.target.end()) {
+    g.target[new_id] = std::move(t->second);
+    g.target.erase(old_id);
+  }
+  if (moved.instance_id) g.static_ids[*moved.instance_id] = new_id;
+  return g.members.emplace(new_id, std::move(moved)).first->second;
+}
+
+void ConsumerGroups::maybe_bump(Group& g, const TopicView& topics, bool subscription_changed) {
+  // The assignment depends on the subscriptions and on the topics: a change
+  // to either starts a new group epoch.
+  if (refresh_subscriptions(g, topics) || subscription_changed) g.group_epoch++;
+  if (g.group_epoch > g.assignment_epoch) update_target(g);
+}
+
+std::optional<HeartbeatResult> ConsumerGroups::check_request(const Heartbeat& hb) const {
   HeartbeatResult r;
   r.heartbeat_interval_ms = config_.heartbeat_interval_ms;
   r.member_id = hb.member_id;
@@ -221,7 +251,6 @@ HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicVie
     r.message = std::move(message);
     return r;
   };
-  // The request's own consistency, as Kafka checks it.
   const bool joining = hb.member_epoch == 0;
   if (hb.member_id.empty() && (!joining || hb.version >= 1))
     return fail(ErrorCode::InvalidRequest, "MemberId can't be empty.");
@@ -246,6 +275,21 @@ HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicVie
     if (!valid_regex(*hb.regex))
       return fail(ErrorCode::InvalidRegularExpression, "SubscribedTopicRegex " + *hb.regex + " is not a valid regular expression.");
   }
+  return std::nullopt;
+}
+
+HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicView& topics, Clock::time_point now) {
+  if (auto bad = check_request(hb)) return std::move(*bad);
+  HeartbeatResult r;
+  r.heartbeat_interval_ms = config_.heartbeat_interval_ms;
+  r.member_id = hb.member_id;
+  r.member_epoch = hb.member_epoch;
+  auto fail = [&](ErrorCode e, std::string message) {
+    r.error = e;
+    r.message = std::move(message);
+    return r;
+  };
+  const bool joining = hb.member_epoch == 0;
 
   // Leaving.
   if (hb.member_epoch < 0) {
@@ -264,10 +308,8 @@ HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicVie
       it->second.last_seen = now;
     } else {
       KB_INFO("consumer group {}: member {} left", g.id, id);
-      remove_member(g, id);
-      refresh_subscriptions(g, topics);
-      g.group_epoch++;
-      update_target(g);
+      depart(g, id, &topics);
+      r.downgrade = downgradable(g);
     }
     r.changed = true;
     return r;
@@ -286,17 +328,8 @@ HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicVie
         if (old != g.members.end()) {
           // The replacement takes over the old member's place and assignment.
           if (hb.member_id.empty()) hb.member_id = random_member_id();
-          Member moved = std::move(old->second);
-          moved.id = hb.member_id;
-          moved.left_static = false;
-          g.members.erase(old);
-          auto t = g.target.find(s->second);
-          if (t != g.target.end()) {
-            g.target[hb.member_id] = std::move(t->second);
-            g.target.erase(s->second);
-          }
-          s->second = hb.member_id;
-          m = &g.members.emplace(hb.member_id, std::move(moved)).first->second;
+          m = &replace_static(g, s->second, hb.member_id);
+          m->classic.reset();  // it speaks the consumer protocol now
         }
       }
     }
@@ -371,10 +404,7 @@ HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicVie
       subscription_changed = true;
     }
   }
-  // The assignment depends on the subscriptions and on the topics: a change
-  // to either starts a new group epoch.
-  if (refresh_subscriptions(g, topics) || subscription_changed) g.group_epoch++;
-  if (g.group_epoch > g.assignment_epoch) update_target(g);
+  maybe_bump(g, topics, subscription_changed);
   reconcile(g, *m, hb.owned, now);
 
   r.member_epoch = m->epoch;
@@ -393,6 +423,9 @@ kwire::ErrorCode ConsumerGroups::check_offsets(const Group& g, const std::string
   // before they revoke, so nothing it names has moved yet). Kafka 4.3 allows
   // this too, partition by partition.
   const auto& m = it->second;
+  // A classic member commits with its generation, which is its epoch; it
+  // knows ILLEGAL_GENERATION, not the consumer protocol's errors.
+  if (m.classic) return epoch == m.epoch ? ErrorCode::None : ErrorCode::IllegalGeneration;
   if (epoch != m.epoch && (epoch != m.previous_epoch || m.previous_epoch <= 0)) return ErrorCode::StaleMemberEpoch;
   return ErrorCode::None;
 }
@@ -403,7 +436,8 @@ std::vector<std::string> ConsumerGroups::expire(Clock::time_point now) {
     auto& g = *gp;
     std::vector<std::string> gone;
     for (auto& [mid, m] : g.members) {
-      const bool session_over = now - m.last_seen > std::chrono::milliseconds(config_.session_timeout_ms);
+      const auto session = m.classic ? m.classic->session_timeout_ms : config_.session_timeout_ms;
+      const bool session_over = now - m.last_seen > std::chrono::milliseconds(session);
       const bool revocation_over = m.state == MemberState::unrevoked_partitions && now > m.revoke_deadline;
       if (session_over || revocation_over) gone.push_back(mid);
     }
@@ -415,9 +449,13 @@ std::vector<std::string> ConsumerGroups::expire(Clock::time_point now) {
                   : "session timeout");
       remove_member(g, mid);
     }
-    g.group_epoch++;
-    // The topics are as they were at the last heartbeat: only members changed.
-    update_target(g);
+    // The topics are as they were at the last heartbeat: only members
+    // changed. A group left with classic members only keeps its epoch for
+    // the downgrade the caller makes.
+    if (!downgradable(g)) {
+      g.group_epoch++;
+      update_target(g);
+    }
     changed.push_back(id);
   }
   return changed;

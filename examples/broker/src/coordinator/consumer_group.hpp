@@ -18,8 +18,11 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "coordinator/consumer_protocol.hpp"
 #include "kwire/messages/error_code.hpp"
 #include "storage/types.hpp"
 
@@ -47,6 +50,15 @@ struct TopicView {
   std::optional<std::vector<std::string>> names;
 };
 
+/// group.consumer.migration.policy: which online conversions between a
+/// classic group and a consumer group are allowed (Kafka's values).
+enum class MigrationPolicy : std::uint8_t { bidirectional, upgrade, downgrade, disabled };
+std::optional<MigrationPolicy> migration_policy_of(std::string_view name);
+inline bool upgrade_allowed(MigrationPolicy p) { return p == MigrationPolicy::bidirectional || p == MigrationPolicy::upgrade; }
+inline bool downgrade_allowed(MigrationPolicy p) {
+  return p == MigrationPolicy::bidirectional || p == MigrationPolicy::downgrade;
+}
+
 struct Config {
   std::int32_t session_timeout_ms = 45000;    // group.consumer.session.timeout.ms
   std::int32_t heartbeat_interval_ms = 5000;  // group.consumer.heartbeat.interval.ms
@@ -55,6 +67,19 @@ struct Config {
   std::vector<std::string> assignors{"uniform", "range"};
   /// Longest regular expression accepted (bytes).
   std::size_t max_regex_size = 1024;
+  MigrationPolicy migration = MigrationPolicy::bidirectional;
+};
+
+using Bytes = std::vector<std::uint8_t>;
+
+/// What a member of the classic protocol keeps inside a consumer group (it
+/// came with the group's online upgrade or joined it with JoinGroup): it
+/// goes on with JoinGroup, SyncGroup and Heartbeat, and a downgrade turns it
+/// back into a classic member from this.
+struct ClassicProtocol {
+  std::int32_t session_timeout_ms = 45000;
+  std::vector<std::pair<std::string, Bytes>> protocols;  // name and metadata, in the member's order
+  friend bool operator==(const ClassicProtocol&, const ClassicProtocol&) = default;
 };
 
 enum class MemberState : std::uint8_t { stable, unrevoked_partitions, unreleased_partitions };
@@ -71,6 +96,7 @@ struct Member {
   Assignment revoking;  // what it must give up before it moves on
   Clock::time_point last_seen{}, revoke_deadline{};
   bool left_static = false;  // left with epoch -2: its place is kept for a session timeout
+  std::optional<ClassicProtocol> classic;  // set for a member of the classic protocol
 };
 
 struct Group {
@@ -88,6 +114,8 @@ struct Group {
   bool uses_regex() const;
   /// Every topic some member subscribes to, regexes resolved.
   std::set<std::string> subscribed_names() const;
+  /// An assignment by topic name (topics no longer subscribed are left out).
+  NamedPartitions names_of(const Assignment& a) const;
 };
 
 /// A ConsumerGroupHeartbeat, decoded.
@@ -110,6 +138,30 @@ struct HeartbeatResult {
   std::int32_t heartbeat_interval_ms = 0;
   std::optional<Assignment> assignment;  // sent when the member must learn it
   bool changed = false;                  // the group's record must be stored again
+  bool downgrade = false;                // only classic members are left: convert to a classic group
+};
+
+/// A JoinGroup of a classic member to a consumer group, decoded.
+struct ClassicJoin {
+  std::string member_id;
+  std::optional<std::string> instance_id;
+  std::string client_id, client_host, protocol_type;
+  std::int32_t session_timeout_ms = 45000, rebalance_timeout_ms = 300000;
+  std::vector<std::pair<std::string, Bytes>> protocols;
+  bool require_known_member_id = false;  // JoinGroup v4+ of a dynamic member
+};
+
+struct ClassicJoinResult {
+  kwire::ErrorCode error = kwire::ErrorCode::None;
+  std::string member_id, protocol;
+  std::int32_t generation = -1;  // the member's epoch
+  bool changed = false;
+};
+
+struct ClassicSyncResult {
+  kwire::ErrorCode error = kwire::ErrorCode::None;
+  std::string protocol;
+  Bytes assignment;  // a ConsumerProtocolAssignment
 };
 
 /// The coordinator's consumer groups (strand only).
@@ -123,8 +175,27 @@ class ConsumerGroups {
   void remove(const std::string& id) { groups_.erase(id); }
   std::vector<Group*> all();
 
+  /// The request's own consistency, as Kafka checks it before it looks at
+  /// the group: the answer when it fails.
+  std::optional<HeartbeatResult> check_request(const Heartbeat& hb) const;
   /// Handles one heartbeat of group `g` at `now`.
   HeartbeatResult heartbeat(Group& g, Heartbeat hb, const TopicView& topics, Clock::time_point now);
+
+  /// The classic protocol's requests from a member of a consumer group
+  /// (consumer_group_classic.cpp). The member's generation is its epoch; a
+  /// rebalance is signalled to it with REBALANCE_IN_PROGRESS on Heartbeat.
+  ClassicJoinResult classic_join(Group& g, ClassicJoin join, const TopicView& topics, Clock::time_point now);
+  ClassicSyncResult classic_sync(Group& g, const std::string& member_id, std::int32_t generation,
+                                 const std::optional<std::string>& instance_id,
+                                 const std::optional<std::string>& protocol_type,
+                                 const std::optional<std::string>& protocol_name, Clock::time_point now);
+  kwire::ErrorCode classic_heartbeat(Group& g, const std::string& member_id, std::int32_t generation,
+                                     const std::optional<std::string>& instance_id, Clock::time_point now);
+  /// LeaveGroup of one member (classic or not), as Kafka allows it.
+  kwire::ErrorCode classic_leave(Group& g, const std::string& member_id, const std::optional<std::string>& instance_id);
+  /// Whether the group holds members and all of them are classic, and the
+  /// policy lets it go back to a classic group.
+  bool downgradable(const Group& g) const;
 
   /// OffsetCommit / OffsetFetch check of a member and its epoch (epoch < 0
   /// and no member: a commit from outside the group, allowed when it is empty).
@@ -142,6 +213,14 @@ class ConsumerGroups {
 
  private:
   void remove_member(Group& g, const std::string& member_id);
+  /// A member leaving for good: removed, and a new target computed unless
+  /// the group is to be downgraded (it then keeps the epoch its classic
+  /// members know as their generation).
+  void depart(Group& g, const std::string& member_id, const TopicView* topics);
+  /// Moves a static member's place (assignment, epoch, target) to a new member id.
+  Member& replace_static(Group& g, const std::string& old_id, const std::string& new_id);
+  /// A new group epoch when the subscriptions or the topics changed, and then a new target.
+  void maybe_bump(Group& g, const TopicView& topics, bool subscription_changed);
   /// Resolves regexes and the subscribed topics; whether they changed.
   bool refresh_subscriptions(Group& g, const TopicView& topics);
   void update_target(Group& g);
@@ -151,6 +230,9 @@ class ConsumerGroups {
   Config config_;
   std::map<std::string, std::unique_ptr<Group>> groups_;
 };
+
+/// A member id as Kafka makes them: 16 random bytes in URL-safe base64.
+std::string random_member_id();
 
 /// The server-side assignors: each maps members (id -> subscribed topic
 /// names) and topics to a target assignment. `previous` is the last target,

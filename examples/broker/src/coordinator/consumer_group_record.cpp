@@ -1,9 +1,12 @@
 // A consumer group's durable record, the GroupStore blob: the line
 // "consumer" then a JSON document with the epochs, the assignor, the topics
 // the target was computed on, and every member with its subscription,
-// epochs, assignment, revocations and target. Classic groups' records start
+// epochs, assignment, revocations and target (and, for a classic member, its
+// session timeout and protocols). Classic groups' records start
 // with "classic" (group_coordinator.cpp), so one look tells them apart.
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
 
 #include "coordinator/consumer_group.hpp"
 
@@ -14,21 +17,30 @@ namespace {
 using json = nlohmann::json;
 constexpr std::string_view header = "consumer\n";
 
-std::string hex_of(const TopicId& id) {
+/// Bytes (a topic id, a protocol's metadata) as lowercase hex, and back.
+template <class ByteRange>
+std::string hex_of(const ByteRange& bytes) {
   static const char* digits = "0123456789abcdef";
   std::string s;
-  for (auto b : id) {
+  for (std::uint8_t b : bytes) {
     s += digits[b >> 4];
     s += digits[b & 15];
   }
   return s;
 }
 
+Bytes bytes_of_hex(const std::string& hex) {
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  Bytes out;
+  for (std::size_t i = 0; 2 * i + 1 < hex.size(); ++i)
+    out.push_back(static_cast<std::uint8_t>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1])));
+  return out;
+}
+
 TopicId id_of(const std::string& hex) {
   TopicId id{};
-  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  for (std::size_t i = 0; i < id.size() && 2 * i + 1 < hex.size(); ++i)
-    id[i] = static_cast<std::uint8_t>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  auto bytes = bytes_of_hex(hex);
+  std::copy_n(bytes.begin(), std::min(bytes.size(), id.size()), id.begin());
   return id;
 }
 
@@ -45,6 +57,25 @@ Assignment assignment_of(const json& j) {
     for (auto& p : ps) set.insert(p.get<std::int32_t>());
   }
   return a;
+}
+
+/// A classic member's session timeout and protocols (null for a member of
+/// the consumer protocol).
+json classic_json(const std::optional<ClassicProtocol>& c) {
+  if (!c) return nullptr;
+  json protocols = json::array();
+  for (auto& [name, metadata] : c->protocols) protocols.push_back({{"name", name}, {"metadata", hex_of(metadata)}});
+  return {{"session_timeout_ms", c->session_timeout_ms}, {"protocols", std::move(protocols)}};
+}
+
+std::optional<ClassicProtocol> classic_of(const json& j) {
+  if (j.is_null()) return std::nullopt;
+  ClassicProtocol c;
+  c.session_timeout_ms = j.at("session_timeout_ms").get<std::int32_t>();
+  for (auto& p : j.at("protocols"))
+    c.protocols.emplace_back(p.at("name").get<std::string>(), bytes_of_hex(p.at("metadata").get<std::string>()));
+  if (c.protocols.empty()) throw json::other_error::create(501, "a classic member without protocols", &j);
+  return c;
 }
 
 json opt(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
@@ -80,6 +111,7 @@ std::vector<std::uint8_t> ConsumerGroups::record_of(const Group& g) {
                        {"previous_epoch", m.previous_epoch},
                        {"state", static_cast<int>(m.state)},
                        {"left_static", m.left_static},
+                       {"classic", classic_json(m.classic)},
                        {"assigned", to_json(m.assigned)},
                        {"revoking", to_json(m.revoking)},
                        {"target", t == g.target.end() ? json::object() : to_json(t->second)}});
@@ -125,6 +157,7 @@ bool ConsumerGroups::load(const std::string& id, const std::vector<std::uint8_t>
                 : state == 2 ? MemberState::unreleased_partitions
                              : MemberState::stable;
       m.left_static = jm.at("left_static").get<bool>();
+      if (jm.contains("classic")) m.classic = classic_of(jm.at("classic"));  // records before the upgrade have none
       m.assigned = assignment_of(jm.at("assigned"));
       m.revoking = assignment_of(jm.at("revoking"));
       // A member gets a whole session (and rebalance timeout) from the load

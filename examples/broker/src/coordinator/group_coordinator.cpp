@@ -11,7 +11,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "kwire/messages/consumer_protocol_subscription.hpp"
+#include "coordinator/consumer_protocol.hpp"
 #include "core/log.hpp"
 
 namespace kwire_broker {
@@ -214,6 +214,18 @@ void GroupCoordinator::maybe_complete_join(Group& g) {
   complete_join(g);
 }
 
+std::string GroupCoordinator::common_protocol(const Group& g) {
+  auto leader = g.members.find(g.leader);
+  if (leader == g.members.end()) return {};
+  for (auto& [name, _] : leader->second.protocols) {
+    bool all = true;
+    for (auto& [__, m] : g.members)
+      if (!m.metadata_for(name)) all = false;
+    if (all) return name;
+  }
+  return {};
+}
+
 void GroupCoordinator::complete_join(Group& g) {
   std::vector<std::string> gone;
   for (auto& [id, m] : g.members)
@@ -233,19 +245,8 @@ void GroupCoordinator::complete_join(Group& g) {
     return;
   }
   if (g.leader.empty() || !g.members.count(g.leader)) g.leader = g.members.begin()->first;
-  // The protocol: the first of the leader's protocols that every member supports.
-  auto& leader = g.members.at(g.leader);
-  g.protocol.clear();
-  for (auto& [name, _] : leader.protocols) {
-    bool all = true;
-    for (auto& [__, m] : g.members)
-      if (!m.metadata_for(name)) all = false;
-    if (all) {
-      g.protocol = name;
-      break;
-    }
-  }
-  g.protocol_type = leader.protocol_type;
+  g.protocol = common_protocol(g);
+  g.protocol_type = g.members.at(g.leader).protocol_type;
   g.state = State::completing_rebalance;
   const auto now = this->now();
   // Members that have not sent SyncGroup by then are dropped (sweep()).
@@ -505,16 +506,7 @@ std::set<std::string> GroupCoordinator::subscribed_topics(const Group& g) {
   for (auto& [_, m] : g.members) {
     auto* md = m.metadata_for(g.protocol);
     if (!md) continue;
-    // The subscription's version (an int16) comes before its versioned body;
-    // a newer version than kwire knows is read as the newest it knows.
-    std::pmr::unsynchronized_pool_resource mem;
-    kwire::Reader r(kwire::bytes_view(*md), &mem);
-    const auto version = std::min<std::int16_t>(r.i16(), kwire::ConsumerProtocolSubscription::max_version);
-    if (!r.ok()) continue;
-    kwire::ConsumerProtocolSubscription sub;
-    kwire::decode_from(r, sub, version);
-    if (!r.ok()) continue;
-    for (auto t : sub.topics) out.insert(std::string(t));
+    if (auto sub = consumer::decode_subscription(*md)) out.insert(sub->topics.begin(), sub->topics.end());
   }
   return out;
 }
@@ -530,8 +522,12 @@ asio::awaitable<void> GroupCoordinator::sweep() {
 }
 
 void GroupCoordinator::expire(Clock::time_point now) {
-  for (auto& id : consumers_.expire(now))
-    if (auto* g = consumers_.find(id)) asio::co_spawn(strand_, persist(id, consumer::ConsumerGroups::record_of(*g)), asio::detached);
+  for (auto& id : consumers_.expire(now)) {
+    auto* g = consumers_.find(id);
+    if (!g) continue;
+    auto record = consumers_.downgradable(*g) ? downgrade_to_classic(id) : consumer::ConsumerGroups::record_of(*g);
+    asio::co_spawn(strand_, persist(id, std::move(record)), asio::detached);
+  }
   for (auto& id : shares_.expire(now))
     if (auto* g = shares_.find(id)) asio::co_spawn(strand_, persist(id, share::ShareGroups::record_of(*g)), asio::detached);
   end_share_sessions_of_departed();

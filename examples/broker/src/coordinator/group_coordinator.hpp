@@ -173,6 +173,17 @@ class GroupCoordinator {
   asio::awaitable<void> persist(std::string group_id, Bytes record);
   static Bytes record_of(const Group& g);
 
+  /// KIP-848's online upgrade (group_migration.cpp): the non-empty classic
+  /// group `id` becomes a consumer group whose members are its classic
+  /// members, with their subscriptions and assignments, at its generation as
+  /// epoch. False (nothing changes) when group.consumer.migration.policy,
+  /// its protocol type, its size or its members' metadata forbid it.
+  bool upgrade_to_consumer(const std::string& id, const consumer::TopicView& topics);
+  /// The downgrade: consumer group `id`, left with classic members only,
+  /// becomes a classic group at its epoch as generation, and rebalances.
+  /// Returns the new group's record, to be stored.
+  Bytes downgrade_to_classic(const std::string& id);
+
   /// Expires sessions, ends rebalances and syncs past their deadlines, as of
   /// `now` (strand only). The sweeper calls it periodically.
   void expire(Clock::time_point now);
@@ -182,6 +193,8 @@ class GroupCoordinator {
   void prepare_rebalance(Group& g, const char* why);
   void maybe_complete_join(Group& g);
   void complete_join(Group& g);
+  /// The first of the leader's protocols that every member supports.
+  static std::string common_protocol(const Group& g);
   void remove_member(Group& g, const std::string& member_id, kwire::ErrorCode error_for_waiters);
   asio::awaitable<void> sweep();
   void update_count() { count_ = static_cast<std::int64_t>(groups_.size()); }

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "coordinator/consumer_group.hpp"
+
 namespace kwire_broker {
 namespace {
 
@@ -277,6 +279,10 @@ Settings make_settings(const Properties& p) {
     throw std::runtime_error("group.consumer.heartbeat.interval.ms must be positive and below group.consumer.session.timeout.ms");
   s.consumer_max_size = static_cast<std::int32_t>(p.get_int("group.consumer.max.size", s.consumer_max_size));
   if (s.consumer_max_size < 1) throw std::runtime_error("group.consumer.max.size must be positive");
+  s.consumer_migration_policy = p.get("group.consumer.migration.policy", s.consumer_migration_policy);
+  for (auto& c : s.consumer_migration_policy) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!consumer::migration_policy_of(s.consumer_migration_policy))
+    throw std::runtime_error("group.consumer.migration.policy must be bidirectional, upgrade, downgrade or disabled");
   s.share_groups_enabled = p.get("kwire.share.groups.enable", "true") == "true";
   s.share_session_ms = static_cast<std::int32_t>(p.get_int("group.share.session.timeout.ms", s.share_session_ms));
   s.share_heartbeat_interval_ms =

@@ -81,6 +81,7 @@ struct Settings {
   std::int32_t consumer_heartbeat_interval_ms = 5000;  // group.consumer.heartbeat.interval.ms
   std::int32_t consumer_max_size = 2147483647;         // group.consumer.max.size
   std::vector<std::string> consumer_assignors{"uniform", "range"};  // group.consumer.assignors
+  std::string consumer_migration_policy = "bidirectional";         // group.consumer.migration.policy
   // Share groups (KIP-932), where the store keeps them.
   bool share_groups_enabled = true;                 // kwire.share.groups.enable
   std::int32_t share_session_ms = 45000;            // group.share.session.timeout.ms

@@ -19,6 +19,8 @@ Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Sto
   gc.consumer.heartbeat_interval_ms = broker_.settings().consumer_heartbeat_interval_ms;
   gc.consumer.max_size = broker_.settings().consumer_max_size;
   gc.consumer.assignors = broker_.settings().consumer_assignors;
+  gc.consumer.migration = consumer::migration_policy_of(broker_.settings().consumer_migration_policy)
+                              .value_or(consumer::MigrationPolicy::bidirectional);
   gc.share.session_timeout_ms = broker_.settings().share_session_ms;
   gc.share.heartbeat_interval_ms = broker_.settings().share_heartbeat_interval_ms;
   gc.share.max_size = broker_.settings().share_max_size;

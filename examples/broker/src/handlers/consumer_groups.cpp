@@ -48,6 +48,19 @@ std::string topic_name(Ctx& ctx, const consumer::Group& g, const consumer::Topic
   return t ? t->name : std::string();
 }
 
+/// The broker's topics as the consumer groups see them (internal topics
+/// left out); without the list of names.
+consumer::TopicView topic_view(Ctx& ctx) {
+  consumer::TopicView topics;
+  topics.find = [&catalog = ctx.realm().store().topics()](const std::string& name) -> std::optional<consumer::TopicMeta> {
+    if (internal_topics::is_internal(name)) return std::nullopt;
+    auto t = catalog.find_topic(name);
+    if (!t) return std::nullopt;
+    return consumer::TopicMeta{t->name, t->id, t->partitions};
+  };
+  return topics;
+}
+
 asio::awaitable<void> consumer_group_heartbeat(Broker& b, Ctx& ctx, ConsumerGroupHeartbeatRequest& req,
                                                ConsumerGroupHeartbeatResponse& resp) {
   auto& c = ctx.realm().groups();
@@ -106,21 +119,28 @@ asio::awaitable<void> consumer_group_heartbeat(Broker& b, Ctx& ctx, ConsumerGrou
       r.message = "Group " + group + " is not a consumer group.";
       co_return;
     }
+    auto topics = topic_view(ctx);
+    bool upgraded = false;
     if (auto* classic = c.find(group)) {
+      // A member joining a classic group that has members upgrades it
+      // online, as group.consumer.migration.policy allows (Kafka answers
+      // GROUP_ID_NOT_FOUND otherwise).
       if (!classic->members.empty()) {
-        r.error = ErrorCode::GroupIdNotFound;
-        r.message = "Group " + group + " is not a consumer group.";
-        co_return;
+        // A request that would be refused converts nothing.
+        if (auto bad = c.consumers().check_request(hb)) {
+          r = std::move(*bad);
+          co_return;
+        }
+        upgraded = hb.member_epoch == 0 && c.upgrade_to_consumer(group, topics);
+        if (!upgraded) {
+          r.error = ErrorCode::GroupIdNotFound;
+          r.message = "Group " + group + " is not a consumer group.";
+          co_return;
+        }
+      } else {
+        c.remove_group(group);  // an empty classic group: the id turns into a consumer group
       }
-      c.remove_group(group);  // an empty classic group: the id turns into a consumer group
     }
-    consumer::TopicView topics;
-    topics.find = [&catalog](const std::string& name) -> std::optional<consumer::TopicMeta> {
-      if (internal_topics::is_internal(name)) return std::nullopt;
-      auto t = catalog.find_topic(name);
-      if (!t) return std::nullopt;
-      return consumer::TopicMeta{t->name, t->id, t->partitions};
-    };
     const auto* before = c.consumers().find(group);
     if (request_regex || (before && before->uses_regex())) {
       // Regexes are matched against every topic at each heartbeat of the
@@ -138,10 +158,7 @@ asio::awaitable<void> consumer_group_heartbeat(Broker& b, Ctx& ctx, ConsumerGrou
       c.consumers().remove(group);  // a join that failed leaves nothing behind
       co_return;
     }
-    if (!r.changed) co_return;
-    auto record = consumer::ConsumerGroups::record_of(g);
-    std::string id = group;  // named: g++ 12 mishandles temporaries in co_await
-    co_await c.persist(std::move(id), std::move(record));
+    if (r.changed || upgraded) co_await store_consumer_group(c, group);
   });
   resp.error_code = ctx.note(r.error);
   if (r.error != ErrorCode::None) {
@@ -211,7 +228,7 @@ asio::awaitable<void> consumer_group_describe(Broker& b, Ctx& ctx, ConsumerGroup
         fill(dm.assignment, m.assigned);
         auto t = g->target.find(mid);
         if (t != g->target.end()) fill(dm.target_assignment, t->second);
-        if (ctx.version >= 1) dm.member_type = 1;  // a member of the consumer protocol
+        if (ctx.version >= 1) dm.member_type = m.classic ? 0 : 1;  // of the classic or the consumer protocol
       }
       if (req.include_authorized_operations) dg.authorized_operations = 0b0000'0011'1010'1000;
     }
@@ -221,12 +238,71 @@ asio::awaitable<void> consumer_group_describe(Broker& b, Ctx& ctx, ConsumerGroup
 
 }  // namespace
 
-kwire::ErrorCode classic_join_allowed(GroupCoordinator& c, const std::string& id) {
+asio::awaitable<void> store_consumer_group(GroupCoordinator& c, std::string id) {
   auto* g = c.consumers().find(id);
-  if (!g) return ErrorCode::None;
-  if (!g->members.empty()) return ErrorCode::InconsistentGroupProtocol;
-  c.consumers().remove(id);
-  return ErrorCode::None;
+  if (!g) co_return;
+  auto record = c.consumers().downgradable(*g) ? c.downgrade_to_classic(id) : consumer::ConsumerGroups::record_of(*g);
+  co_await c.persist(std::move(id), std::move(record));
+}
+
+asio::awaitable<std::optional<GroupCoordinator::JoinResult>> join_consumer_group(GroupCoordinator& c, Ctx& ctx,
+                                                                                 std::string id,
+                                                                                 GroupCoordinator::Member m,
+                                                                                 bool require_known_member_id) {
+  auto* g = c.consumers().find(id);
+  if (!g) co_return std::nullopt;
+  if (g->members.empty()) {
+    c.consumers().remove(id);  // an empty consumer group: the id turns into a classic group
+    co_return std::nullopt;
+  }
+  consumer::ClassicJoin join;
+  join.member_id = std::move(m.id);
+  join.instance_id = std::move(m.instance_id);
+  join.client_id = std::move(m.client_id);
+  join.client_host = "/" + m.client_host;
+  join.protocol_type = std::move(m.protocol_type);
+  join.session_timeout_ms = m.session_timeout_ms;
+  join.rebalance_timeout_ms = m.rebalance_timeout_ms;
+  join.protocols = std::move(m.protocols);
+  join.require_known_member_id = require_known_member_id;
+  auto r = c.consumers().classic_join(*g, std::move(join), topic_view(ctx), c.now());
+  GroupCoordinator::JoinResult out{r.error};
+  out.member_id = r.member_id;
+  if (r.error == ErrorCode::None) {
+    out.generation = r.generation;
+    out.protocol_type = "consumer";
+    out.protocol = r.protocol;
+  }
+  if (r.changed) co_await store_consumer_group(c, std::move(id));
+  co_return out;
+}
+
+std::optional<GroupCoordinator::SyncResult> sync_consumer_group(GroupCoordinator& c, const std::string& id,
+                                                                const std::string& member_id, std::int32_t generation,
+                                                                const std::optional<std::string>& instance_id,
+                                                                const std::optional<std::string>& protocol_type,
+                                                                const std::optional<std::string>& protocol_name) {
+  auto* g = c.consumers().find(id);
+  if (!g) return std::nullopt;
+  auto r = c.consumers().classic_sync(*g, member_id, generation, instance_id, protocol_type, protocol_name, c.now());
+  if (r.error != ErrorCode::None) return GroupCoordinator::SyncResult{r.error};
+  return GroupCoordinator::SyncResult{r.error, "consumer", r.protocol, std::move(r.assignment)};
+}
+
+std::optional<kwire::ErrorCode> heartbeat_consumer_group(GroupCoordinator& c, const std::string& id,
+                                                         const std::string& member_id, std::int32_t generation,
+                                                         const std::optional<std::string>& instance_id) {
+  auto* g = c.consumers().find(id);
+  if (!g) return std::nullopt;
+  return c.consumers().classic_heartbeat(*g, member_id, generation, instance_id, c.now());
+}
+
+std::optional<kwire::ErrorCode> leave_consumer_group(GroupCoordinator& c, const std::string& id,
+                                                     const std::string& member_id,
+                                                     const std::optional<std::string>& instance_id) {
+  auto* g = c.consumers().find(id);
+  if (!g) return std::nullopt;
+  return c.consumers().classic_leave(*g, member_id, instance_id);
 }
 
 std::optional<kwire::ErrorCode> check_consumer_offsets(GroupCoordinator& c, const std::string& id,

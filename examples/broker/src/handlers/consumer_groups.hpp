@@ -14,10 +14,32 @@
 
 namespace kwire_broker {
 
-/// A classic member joining group `id`: INCONSISTENT_GROUP_PROTOCOL while a
-/// consumer group of that id has members; an empty one is dropped, and the
-/// id becomes a classic group (its committed offsets stay).
-kwire::ErrorCode classic_join_allowed(GroupCoordinator& c, const std::string& id);
+/// A classic member joining group `id` when it is a consumer group with
+/// members: it joins as a classic member of the consumer group (KIP-848),
+/// and the answer is returned at once. nullopt when `id` is no such group; an
+/// empty consumer group is dropped then, and the id becomes a classic group
+/// (its committed offsets stay).
+asio::awaitable<std::optional<GroupCoordinator::JoinResult>> join_consumer_group(GroupCoordinator& c, Ctx& ctx,
+                                                                                 std::string id,
+                                                                                 GroupCoordinator::Member m,
+                                                                                 bool require_known_member_id);
+/// SyncGroup, Heartbeat and LeaveGroup (one member) of a classic member of
+/// consumer group `id`; nullopt when `id` is not a consumer group. After a
+/// LeaveGroup the caller stores the group (store_consumer_group).
+std::optional<GroupCoordinator::SyncResult> sync_consumer_group(GroupCoordinator& c, const std::string& id,
+                                                                const std::string& member_id, std::int32_t generation,
+                                                                const std::optional<std::string>& instance_id,
+                                                                const std::optional<std::string>& protocol_type,
+                                                                const std::optional<std::string>& protocol_name);
+std::optional<kwire::ErrorCode> heartbeat_consumer_group(GroupCoordinator& c, const std::string& id,
+                                                         const std::string& member_id, std::int32_t generation,
+                                                         const std::optional<std::string>& instance_id);
+std::optional<kwire::ErrorCode> leave_consumer_group(GroupCoordinator& c, const std::string& id,
+                                                     const std::string& member_id,
+                                                     const std::optional<std::string>& instance_id);
+/// Stores consumer group `id` after a change; a group left with classic
+/// members only is downgraded to a classic group first (as the policy allows).
+asio::awaitable<void> store_consumer_group(GroupCoordinator& c, std::string id);
 
 /// The OffsetCommit / OffsetFetch check for a consumer group's member and
 /// epoch; nullopt when `id` is not a consumer group.

@@ -103,8 +103,9 @@ asio::awaitable<void> join_group(Broker& b, Ctx& ctx, JoinGroupRequest& req, Joi
       r.error = e;
       co_return;
     }
-    if (auto e = classic_join_allowed(c, std::string(req.group_id)); e != kwire::ErrorCode::None) {
-      r.error = e;
+    const bool require_known = ctx.version >= 4;
+    if (auto joined = co_await join_consumer_group(c, ctx, std::string(req.group_id), m, require_known)) {
+      r = std::move(*joined);
       co_return;
     }
     auto& g = c.get_or_create(std::string(req.group_id));
@@ -141,6 +142,11 @@ asio::awaitable<void> sync_group(Broker& b, Ctx& ctx, SyncGroupRequest& req, Syn
   std::vector<std::pair<std::string, Bytes>> assignments;
   for (auto& a : req.assignments) assignments.emplace_back(std::string(a.member_id), to_bytes(a.assignment));
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    if (auto synced = sync_consumer_group(c, std::string(req.group_id), std::string(req.member_id), req.generation_id,
+                                          opt(req.group_instance_id), opt(req.protocol_type), opt(req.protocol_name))) {
+      r = std::move(*synced);
+      co_return;
+    }
     auto* g = c.find(std::string(req.group_id));
     if (!g) {
       r.error = kwire::ErrorCode::UnknownMemberId;
@@ -175,6 +181,11 @@ asio::awaitable<void> heartbeat(Broker& b, Ctx& ctx, HeartbeatRequest& req, Hear
   }
   kwire::ErrorCode e = kwire::ErrorCode::None;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    if (auto answered = heartbeat_consumer_group(c, std::string(req.group_id), std::string(req.member_id),
+                                                 req.generation_id, opt(req.group_instance_id))) {
+      e = *answered;
+      co_return;
+    }
     auto* g = c.find(std::string(req.group_id));
     e = g ? c.heartbeat(*g, std::string(req.member_id), req.generation_id, opt(req.group_instance_id))
           : kwire::ErrorCode::UnknownMemberId;
@@ -194,20 +205,26 @@ asio::awaitable<void> leave_group(Broker& b, Ctx& ctx, LeaveGroupRequest& req, L
     co_return;
   }
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
-    auto* g = c.find(std::string(req.group_id));
+    const std::string gid(req.group_id);
+    auto* g = c.find(gid);
+    // One member leaving, of a classic group or of a consumer group.
+    auto leave = [&](const std::string& member, const std::optional<std::string>& instance) {
+      if (auto e = leave_consumer_group(c, gid, member, instance)) return *e;
+      return g ? c.leave(*g, member, instance) : kwire::ErrorCode::UnknownMemberId;
+    };
     if (ctx.version < 3) {
-      resp.error_code = g ? c.leave(*g, std::string(req.member_id), std::nullopt) : kwire::ErrorCode::UnknownMemberId;
-      co_return;
+      resp.error_code = leave(std::string(req.member_id), std::nullopt);
+    } else {
+      for (auto& mi : req.members) {
+        LeaveGroupResponse::MemberResponse mr;
+        mr.member_id = mi.member_id;
+        mr.group_instance_id = mi.group_instance_id;
+        mr.error_code = leave(std::string(mi.member_id), opt(mi.group_instance_id));
+        ctx.note(mr.error_code);
+        resp.members.push_back(mr);
+      }
     }
-    for (auto& mi : req.members) {
-      LeaveGroupResponse::MemberResponse mr;
-      mr.member_id = mi.member_id;
-      mr.group_instance_id = mi.group_instance_id;
-      mr.error_code = g ? c.leave(*g, std::string(mi.member_id), opt(mi.group_instance_id)) : kwire::ErrorCode::UnknownMemberId;
-      ctx.note(mr.error_code);
-      resp.members.push_back(mr);
-    }
-    co_return;
+    if (c.consumers().find(gid)) co_await store_consumer_group(c, gid);
   });
   ctx.note(resp.error_code);
 }
