@@ -1,5 +1,6 @@
 // A Pulsar consumer or reader: subscribes, grants permits as entries are
-// taken, receives entries (or their messages), acknowledges, seeks and asks
+// taken, receives entries (or their messages), acknowledges (entries, or
+// single messages of a batch), asks for redelivery, seeks and asks
 // for the last message id; after a lost connection it resubscribes where it
 // was.
 //
@@ -13,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "kwire_pulsar/connection.hpp"
 #include "kwire_pulsar/entry.hpp"
@@ -54,10 +56,26 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   /// caller wait on Pulsar's delivery instead of polling.
   void on_arrival(std::function<void()> f) { on_arrival_ = std::move(f); }
 
+  /// Acknowledges the whole entry of `id` (every message of a batch).
   void acknowledge(const MessageId& id);
   void acknowledge_cumulative(const MessageId& id);
   /// Cumulative ack that waits for the broker's confirmation.
   awaitable<void> acknowledge_cumulative_confirmed(const MessageId& id);
+  /// Acknowledges one message: a message of a batch entry (batch_index and
+  /// batch_size set, as entry_messages gives them) alone, by a batch-index
+  /// ack (which the broker keeps only with acknowledgmentAtBatchIndexLevelEnabled);
+  /// any other id its whole entry.
+  void acknowledge_message(const MessageId& id);
+  /// Individual acks of `ids` (as acknowledge_message) in one command, once
+  /// the broker confirms them. Throws Error when it refuses.
+  awaitable<void> acknowledge_messages_confirmed(const std::vector<MessageId>& ids);
+  /// Asks the broker to deliver the entries of `ids` again, to any consumer of
+  /// the subscription, with their redelivery count one higher: Shared and
+  /// Key_Shared subscriptions (other types deliver everything unacknowledged
+  /// again). Pulsar redelivers whole entries; messages of a batch acknowledged
+  /// alone are left out when the entry comes back (Entry::ack_set). Only for
+  /// entries this consumer took and has not acknowledged.
+  void redeliver(const std::vector<MessageId>& ids);
   /// Moves the subscription: the message at `id` is delivered next.
   awaitable<void> seek(const MessageId& id);
   awaitable<void> seek_to_time(std::uint64_t publish_time_ms);
@@ -74,6 +92,8 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   void on_disconnect();
   awaitable<void> reconnect_loop();
   void grant(std::uint32_t permits);
+  wire::BaseCommand ack_command(wire::CommandAck::AckType type, const std::vector<MessageId>& ids) const;
+  awaitable<void> ack_confirmed(wire::BaseCommand cmd);
   void consumed(int messages);
 
   std::shared_ptr<Client> client_;
