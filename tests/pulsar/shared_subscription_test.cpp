@@ -2,7 +2,7 @@
 // single messages of a batch entry acknowledged alone (batch-index acks),
 // entries delivered again on request with their redelivery count, and what a
 // second consumer of the subscription receives of a partly acknowledged
-// batch.
+// batch, and a consumer that asks the broker for messages itself.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -154,6 +154,43 @@ TEST_CASE("Shared subscription: a second consumer gets only what the first left 
     for (auto& [v, m] : rest) ids.push_back(m.id);
     co_await b->acknowledge_messages_confirmed(ids);
     CHECK(co_await backlog(admin, topic, "queue") == 0);
+    co_await b->close();
+  });
+}
+
+TEST_CASE("Shared subscription: a consumer that asks for two messages leaves the rest to the others") {
+  const auto topic = unique("shared-permits");
+  run([&]() -> awaitable<void> {
+    auto client = co_await make_client();
+    Closer closer{client};
+    Admin admin(co_await asio::this_coro::executor, web_url());
+    ProducerOptions po;
+    po.topic = topic;
+    auto p = co_await client->create_producer(po);
+    for (int i = 0; i < 6; ++i) co_await p->send(msg(i));  // an entry each
+    co_await p->close();
+
+    auto o = shared_subscription(topic, "queue", "a");
+    o.auto_permits = false;
+    auto a = co_await client->subscribe(o);
+    a->permit(2);
+    auto of_a = co_await take(*a, 2);
+    // b asks for as many as it likes: it gets exactly what a did not ask for.
+    auto b = co_await client->subscribe(shared_subscription(topic, "queue", "b"));
+    auto of_b = co_await take(*b, 4);
+    std::vector<std::string> all = values(of_a);
+    for (auto& v : values(of_b)) all.push_back(v);
+    std::sort(all.begin(), all.end());
+    CHECK(all == std::vector<std::string>{"v0", "v1", "v2", "v3", "v4", "v5"});
+
+    std::vector<MessageId> ids;
+    for (auto& [v, m] : of_a) ids.push_back(m.id);
+    co_await a->acknowledge_messages_confirmed(ids);
+    ids.clear();
+    for (auto& [v, m] : of_b) ids.push_back(m.id);
+    co_await b->acknowledge_messages_confirmed(ids);
+    CHECK(co_await backlog(admin, topic, "queue") == 0);
+    co_await a->close();
     co_await b->close();
   });
 }

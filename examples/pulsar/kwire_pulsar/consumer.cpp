@@ -63,7 +63,13 @@ awaitable<void> Consumer::connect() {
   queue_.clear();
   split_.clear();
   to_grant_ = 0;
-  grant(options_.receiver_queue);
+  if (options_.auto_permits) grant(options_.receiver_queue);
+  else grant(static_cast<std::uint32_t>(std::min<std::uint64_t>(permitted_, UINT32_MAX)));
+}
+
+void Consumer::permit(std::uint32_t messages) {
+  permitted_ += messages;
+  grant(messages);
 }
 
 void Consumer::grant(std::uint32_t permits) {
@@ -76,6 +82,10 @@ void Consumer::grant(std::uint32_t permits) {
 }
 
 void Consumer::consumed(int messages) {
+  if (!options_.auto_permits) {
+    permitted_ -= std::min<std::uint64_t>(permitted_, static_cast<std::uint64_t>(messages));
+    return;
+  }
   to_grant_ += static_cast<std::uint32_t>(messages);
   if (to_grant_ >= std::max<std::uint32_t>(1, options_.receiver_queue / 2)) {
     grant(to_grant_);
@@ -103,7 +113,9 @@ void Consumer::on_frame(Frame& f) {
   // of non-persistent topics have no position: all ids are 0:0.)
   if (!options_.durable && last_taken_ && !(*last_taken_ < e.id) &&
       full_topic_name(options_.topic).rfind("non-persistent://", 0) != 0) {
-    consumed(e.unacknowledged_count());
+    // Dropped: with auto_permits off its permit is asked for again.
+    if (options_.auto_permits) consumed(e.unacknowledged_count());
+    else grant(static_cast<std::uint32_t>(e.unacknowledged_count()));
     return;
   }
   queue_.push_back(std::move(e));

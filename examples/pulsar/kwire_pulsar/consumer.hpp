@@ -38,6 +38,10 @@ struct ConsumerOptions {
   InitialPosition initial_position = InitialPosition::latest;
   std::string consumer_name;
   std::uint32_t receiver_queue = 1000;
+  /// Off: the consumer asks for no messages of its own (receiver_queue is
+  /// not used); the broker delivers only as many as permit() allows, and a
+  /// Shared subscription's other consumers get the rest.
+  bool auto_permits = true;
   bool read_compacted = false;
 };
 
@@ -50,6 +54,11 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   awaitable<std::optional<Entry>> receive_entry(std::chrono::milliseconds timeout);
   /// The next message (entries are split), or nullopt on timeout.
   awaitable<std::optional<Message>> receive(std::chrono::milliseconds timeout);
+  /// With auto_permits off: lets the broker deliver `messages` more
+  /// messages, on top of those asked for and not yet taken (asked again
+  /// after a reconnect). Pulsar hands out whole entries: a batch entry may
+  /// bring more messages than were left to ask for.
+  void permit(std::uint32_t messages);
   /// Entries already delivered and not yet taken.
   std::size_t queued() const noexcept { return queue_.size(); }
   /// Called (on the client's executor) each time an entry arrives: lets a
@@ -106,6 +115,7 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   std::optional<MessageId> last_taken_;
   std::function<void()> on_arrival_;
   std::uint32_t to_grant_ = 0;
+  std::uint64_t permitted_ = 0;  // auto_permits off: asked for by permit(), not yet taken
   bool closed_ = false;
   bool reconnecting_ = false;
   bool seeking_ = false;
