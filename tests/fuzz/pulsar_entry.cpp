@@ -7,6 +7,8 @@
 //    exception each documents (kwire_pulsar::Error, BadEntry);
 //  - the heap either uses stays within a bound of the entry's size and the
 //    uncompressed size it declares;
+//  - a batch delivered again with an ack set gives exactly the messages its
+//    bits leave unacknowledged;
 //  - a batch entry_to_kafka produces parses, passes its CRC and header checks
 //    and ends at the offset asked for; one built from the entry's messages
 //    holds exactly those messages, one record each.
@@ -115,6 +117,24 @@ void check_messages(const kp::Entry& entry, const std::vector<kp::Message>& mess
   if (entry.index && !messages.empty() && messages.back().index != entry.index) __builtin_trap();
 }
 
+// The same batch delivered again with an ack set (here the input's index as
+// its one word): exactly the messages whose bit is set come out, the rest
+// (and any past the word) count as acknowledged.
+void check_ack_set(kp::Entry entry, const std::vector<kp::Message>& all, std::uint64_t word, std::size_t bound) {
+  entry.ack_set = {static_cast<std::int64_t>(word)};
+  std::optional<std::vector<kp::Message>> left;
+  within_heap_bound(bound, [&] { left = kp::entry_messages(entry); });
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (i >= 64 || !(word >> i & 1)) continue;
+    if (next >= left->size() || (*left)[next].id.batch_index != all[i].id.batch_index ||
+        (*left)[next].value != all[i].value)
+      __builtin_trap();
+    ++next;
+  }
+  if (next != left->size() || static_cast<int>(next) != entry.unacknowledged_count()) __builtin_trap();
+}
+
 // A batch built from the entry's messages: one record each, in order, at
 // consecutive offsets, with their keys, values, properties and times.
 void check_records(const kwire::RecordBatchView& batch, const std::vector<kp::Message>& messages) {
@@ -200,6 +220,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   });
   if (messages) check_messages(entry, *messages, inflated);
+  if (messages && entry.batched()) check_ack_set(entry, *messages, index, bound);
 
   if (!entry.index) return 0;
   const auto last_offset = static_cast<std::int64_t>(*entry.index);

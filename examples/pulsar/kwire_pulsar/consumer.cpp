@@ -1,6 +1,7 @@
 // The consumer: SUBSCRIBE, FLOW permits, MESSAGE frames queued as entries,
-// acks, seeks (which make the broker disconnect the consumer: it waits for
-// its own resubscription), and the reconnect loop.
+// seeks (which make the broker disconnect the consumer: it waits for
+// its own resubscription), and the reconnect loop. Acknowledgements and
+// redelivery are in consumer_acks.cpp.
 #include "kwire_pulsar/consumer.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -62,7 +63,13 @@ awaitable<void> Consumer::connect() {
   queue_.clear();
   split_.clear();
   to_grant_ = 0;
-  grant(options_.receiver_queue);
+  if (options_.auto_permits) grant(options_.receiver_queue);
+  else grant(static_cast<std::uint32_t>(std::min<std::uint64_t>(permitted_, UINT32_MAX)));
+}
+
+void Consumer::permit(std::uint32_t messages) {
+  permitted_ += messages;
+  grant(messages);
 }
 
 void Consumer::grant(std::uint32_t permits) {
@@ -75,6 +82,10 @@ void Consumer::grant(std::uint32_t permits) {
 }
 
 void Consumer::consumed(int messages) {
+  if (!options_.auto_permits) {
+    permitted_ -= std::min<std::uint64_t>(permitted_, static_cast<std::uint64_t>(messages));
+    return;
+  }
   to_grant_ += static_cast<std::uint32_t>(messages);
   if (to_grant_ >= std::max<std::uint32_t>(1, options_.receiver_queue / 2)) {
     grant(to_grant_);
@@ -94,6 +105,7 @@ void Consumer::on_frame(Frame& f) {
     if (f.entry_metadata->has_broker_timestamp()) e.broker_timestamp = f.entry_metadata->broker_timestamp();
   }
   e.redelivery_count = m.redelivery_count();
+  e.ack_set.assign(m.ack_set().begin(), m.ack_set().end());
   e.metadata = std::make_shared<const wire::MessageMetadata>(std::move(*f.metadata));
   e.payload = std::move(f.payload);
   if (!f.checksum_ok) return;  // dropped; the broker redelivers unacked entries
@@ -101,7 +113,9 @@ void Consumer::on_frame(Frame& f) {
   // of non-persistent topics have no position: all ids are 0:0.)
   if (!options_.durable && last_taken_ && !(*last_taken_ < e.id) &&
       full_topic_name(options_.topic).rfind("non-persistent://", 0) != 0) {
-    consumed(e.message_count());
+    // Dropped: with auto_permits off its permit is asked for again.
+    if (options_.auto_permits) consumed(e.unacknowledged_count());
+    else grant(static_cast<std::uint32_t>(e.unacknowledged_count()));
     return;
   }
   queue_.push_back(std::move(e));
@@ -148,63 +162,23 @@ awaitable<std::optional<Entry>> Consumer::receive_entry(std::chrono::millisecond
   Entry e = std::move(queue_.front());
   queue_.pop_front();
   last_taken_ = e.id;
-  consumed(e.message_count());
+  consumed(e.unacknowledged_count());
   co_return e;
 }
 
 awaitable<std::optional<Message>> Consumer::receive(std::chrono::milliseconds timeout) {
-  if (split_.empty()) {
-    auto e = co_await receive_entry(timeout);
+  auto self = shared_from_this();
+  const auto deadline = Clock::now() + timeout;
+  // An entry may hold no message left to hand out (all acknowledged alone).
+  while (split_.empty()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto e = co_await receive_entry(std::max(left, std::chrono::milliseconds{0}));
     if (!e) co_return std::nullopt;
     for (auto& m : entry_messages(*e)) split_.push_back(std::move(m));
   }
-  if (split_.empty()) co_return std::nullopt;
   Message m = std::move(split_.front());
   split_.pop_front();
   co_return m;
-}
-
-void Consumer::acknowledge(const MessageId& id) {
-  if (!cnx_ || !cnx_->is_open()) return;
-  wire::BaseCommand cmd;
-  cmd.set_type(wire::BaseCommand::ACK);
-  auto* a = cmd.mutable_ack();
-  a->set_consumer_id(id_);
-  a->set_ack_type(wire::CommandAck::Individual);
-  MessageId whole = id;
-  whole.batch_index = -1;
-  *a->add_message_id() = whole.to_wire();
-  cnx_->send(encode_command(cmd));
-}
-
-void Consumer::acknowledge_cumulative(const MessageId& id) {
-  if (!cnx_ || !cnx_->is_open()) return;
-  wire::BaseCommand cmd;
-  cmd.set_type(wire::BaseCommand::ACK);
-  auto* a = cmd.mutable_ack();
-  a->set_consumer_id(id_);
-  a->set_ack_type(wire::CommandAck::Cumulative);
-  MessageId whole = id;
-  whole.batch_index = -1;
-  *a->add_message_id() = whole.to_wire();
-  cnx_->send(encode_command(cmd));
-}
-
-awaitable<void> Consumer::acknowledge_cumulative_confirmed(const MessageId& id) {
-  auto self = shared_from_this();
-  if (!cnx_ || !cnx_->is_open()) throw Error(Error::client_disconnected, "consumer not connected");
-  const auto rid = cnx_->next_request_id();
-  wire::BaseCommand cmd;
-  cmd.set_type(wire::BaseCommand::ACK);
-  auto* a = cmd.mutable_ack();
-  a->set_consumer_id(id_);
-  a->set_ack_type(wire::CommandAck::Cumulative);
-  MessageId whole = id;
-  whole.batch_index = -1;
-  *a->add_message_id() = whole.to_wire();
-  a->set_request_id(rid);
-  auto r = co_await cnx_->request(encode_command(cmd), rid, client_->options().operation_timeout);
-  if (r.ackresponse().has_error()) throw broker_error(r.ackresponse().error(), r.ackresponse().message());
 }
 
 awaitable<void> Consumer::seek(const MessageId& id) {

@@ -1,5 +1,6 @@
 // A Pulsar consumer or reader: subscribes, grants permits as entries are
-// taken, receives entries (or their messages), acknowledges, seeks and asks
+// taken, receives entries (or their messages), acknowledges (entries, or
+// single messages of a batch), asks for redelivery, seeks and asks
 // for the last message id; after a lost connection it resubscribes where it
 // was.
 //
@@ -13,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "kwire_pulsar/connection.hpp"
 #include "kwire_pulsar/entry.hpp"
@@ -36,6 +38,10 @@ struct ConsumerOptions {
   InitialPosition initial_position = InitialPosition::latest;
   std::string consumer_name;
   std::uint32_t receiver_queue = 1000;
+  /// Off: the consumer asks for no messages of its own (receiver_queue is
+  /// not used); the broker delivers only as many as permit() allows, and a
+  /// Shared subscription's other consumers get the rest.
+  bool auto_permits = true;
   bool read_compacted = false;
 };
 
@@ -48,16 +54,37 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   awaitable<std::optional<Entry>> receive_entry(std::chrono::milliseconds timeout);
   /// The next message (entries are split), or nullopt on timeout.
   awaitable<std::optional<Message>> receive(std::chrono::milliseconds timeout);
+  /// With auto_permits off: lets the broker deliver `messages` more
+  /// messages, on top of those asked for and not yet taken (asked again
+  /// after a reconnect). Pulsar hands out whole entries: a batch entry may
+  /// bring more messages than were left to ask for.
+  void permit(std::uint32_t messages);
   /// Entries already delivered and not yet taken.
   std::size_t queued() const noexcept { return queue_.size(); }
   /// Called (on the client's executor) each time an entry arrives: lets a
   /// caller wait on Pulsar's delivery instead of polling.
   void on_arrival(std::function<void()> f) { on_arrival_ = std::move(f); }
 
+  /// Acknowledges the whole entry of `id` (every message of a batch).
   void acknowledge(const MessageId& id);
   void acknowledge_cumulative(const MessageId& id);
   /// Cumulative ack that waits for the broker's confirmation.
   awaitable<void> acknowledge_cumulative_confirmed(const MessageId& id);
+  /// Acknowledges one message: a message of a batch entry (batch_index and
+  /// batch_size set, as entry_messages gives them) alone, by a batch-index
+  /// ack (which the broker keeps only with acknowledgmentAtBatchIndexLevelEnabled);
+  /// any other id its whole entry.
+  void acknowledge_message(const MessageId& id);
+  /// Individual acks of `ids` (as acknowledge_message) in one command, once
+  /// the broker confirms them. Throws Error when it refuses.
+  awaitable<void> acknowledge_messages_confirmed(const std::vector<MessageId>& ids);
+  /// Asks the broker to deliver the entries of `ids` again, to any consumer of
+  /// the subscription, with their redelivery count one higher: Shared and
+  /// Key_Shared subscriptions (other types deliver everything unacknowledged
+  /// again). Pulsar redelivers whole entries; messages of a batch acknowledged
+  /// alone are left out when the entry comes back (Entry::ack_set). Only for
+  /// entries this consumer took and has not acknowledged.
+  void redeliver(const std::vector<MessageId>& ids);
   /// Moves the subscription: the message at `id` is delivered next.
   awaitable<void> seek(const MessageId& id);
   awaitable<void> seek_to_time(std::uint64_t publish_time_ms);
@@ -74,6 +101,8 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   void on_disconnect();
   awaitable<void> reconnect_loop();
   void grant(std::uint32_t permits);
+  wire::BaseCommand ack_command(wire::CommandAck::AckType type, const std::vector<MessageId>& ids) const;
+  awaitable<void> ack_confirmed(wire::BaseCommand cmd);
   void consumed(int messages);
 
   std::shared_ptr<Client> client_;
@@ -86,6 +115,7 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   std::optional<MessageId> last_taken_;
   std::function<void()> on_arrival_;
   std::uint32_t to_grant_ = 0;
+  std::uint64_t permitted_ = 0;  // auto_permits off: asked for by permit(), not yet taken
   bool closed_ = false;
   bool reconnecting_ = false;
   bool seeking_ = false;

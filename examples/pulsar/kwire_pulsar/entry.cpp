@@ -28,6 +28,21 @@ MessageId MessageId::from_wire(const wire::MessageIdData& d) {
   return {d.ledgerid(), d.entryid(), d.partition(), d.batch_index()};
 }
 
+bool Entry::acknowledged(int batch_index) const {
+  if (ack_set.empty() || batch_index < 0) return false;
+  const auto word = static_cast<std::size_t>(batch_index) / 64;
+  if (word >= ack_set.size()) return true;  // past the words the broker sent: no bit set
+  return (static_cast<std::uint64_t>(ack_set[word]) >> (batch_index % 64) & 1) == 0;
+}
+
+int Entry::unacknowledged_count() const {
+  const int n = message_count();
+  if (ack_set.empty() || !batched()) return n;
+  int left = 0;
+  for (int i = 0; i < n; ++i) left += acknowledged(i) ? 0 : 1;
+  return left;
+}
+
 std::vector<Message> entry_messages(const Entry& e) {
   std::vector<Message> out;
   const auto& meta = *e.metadata;
@@ -36,6 +51,7 @@ std::vector<Message> entry_messages(const Entry& e) {
     inflated = decompress_payload(meta.compression(), e.payload, meta.uncompressed_size());
   const std::string& payload = meta.compression() != wire::NONE ? inflated : e.payload;
   auto base = [&](Message& m) {
+    m.redelivery_count = e.redelivery_count;
     m.publish_time = meta.publish_time();
     m.event_time = meta.event_time();
     m.producer_name = meta.producer_name();
@@ -57,11 +73,13 @@ std::vector<Message> entry_messages(const Entry& e) {
   const int n = meta.num_messages_in_batch();
   if (!split_batch(payload, n, parts)) throw Error(Error::client_protocol, "malformed batch " + e.id.str());
   for (int i = 0; i < n; ++i) {
+    if (e.acknowledged(i)) continue;
     auto& p = parts[static_cast<std::size_t>(i)];
     Message m;
     base(m);
     m.id = e.id;
     m.id.batch_index = i;
+    m.id.batch_size = n;
     if (p.metadata.has_partition_key()) m.key = p.metadata.partition_key();
     m.null_value = p.metadata.null_value();
     if (p.metadata.has_event_time()) m.event_time = p.metadata.event_time();
