@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Transactions with Apache Kafka's Java client (java/Transactions.java).
-#   java_transactions.sh commit-abort|consume-transform-produce|fence|timeout|crash|crash-pulsar
+#   java_transactions.sh commit-abort|consume-transform-produce[-consumer-protocol]|fence|timeout|crash|crash-pulsar
 source "$(dirname "$0")/lib.sh"
 txn_java() {
   java -cp "$(kafka_classpath)" "$ROOT/tests/interop/java/Transactions.java" "$BOOTSTRAP" "$@"

@@ -69,12 +69,15 @@ franz -token "$WORK/rsa.jwt" -expect ok
 
 # The provider rotates its keys: rsa-1 goes, rsa-2 comes. The broker would
 # refresh in an hour; the first token naming rsa-2 is refused but brings the
-# fetch forward.
+# fetch forward. (That first token is signed by a key nobody publishes, so it
+# stays refused however often the client retries.)
 openssl genrsa -out "$WORK/idp-rsa2.pem" 2048 2>/dev/null
+openssl genrsa -out "$WORK/forger.pem" 2048 2>/dev/null
 tool token "$WORK/idp-rsa2.pem" rsa-2 "$claims" >"$WORK/rsa2.jwt"
+tool token "$WORK/forger.pem" rsa-2 "$claims" >"$WORK/forged-rsa2.jwt"
 tool jwks "$WORK/idp-ec.pem:ec-1" "$WORK/idp-rsa2.pem:rsa-2" >"$WORK/idp/jwks.json.new"
 mv "$WORK/idp/jwks.json.new" "$WORK/idp/jwks.json"
-franz -token "$WORK/rsa2.jwt" -expect refused
+franz -token "$WORK/forged-rsa2.jwt" -expect refused
 grep -q "key id rsa-2 is not among the keys from $url: fetching them now" "$BROKER_LOG" ||
   fail "a missing key id did not bring the fetch forward"
 for _ in $(seq 1 100); do

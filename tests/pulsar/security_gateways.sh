@@ -6,7 +6,8 @@
 # topic). Kafka's admin client chooses which gateway gets a request, so the
 # script reads which one logged the change and checks on the other: a SCRAM
 # login bootstraps there (its first connection authenticates there), and the
-# ACL is checked with the serving gateway stopped, the other one alone.
+# ACL is checked with the serving gateway stopped, the other one alone. And a
+# transactional producer is refused while two gateways serve the namespace.
 # usage: security_gateways.sh KWIRE_BROKER
 set -euo pipefail
 broker_bin="$1"
@@ -81,6 +82,20 @@ grep -q 'gateways now: 1, 2' "$work/broker-2.log" || fail "the gateways did not 
 
 admin kafka-topics --create --topic orders --partitions 1
 clients "127.0.0.1:${port[1]}" admin,admin-secret,produce,orders,10
+
+echo "== transactions refused while two gateways serve the namespace"
+py="$("$root/tools/peers/python-env.sh")"
+if "$py" - "127.0.0.1:${port[1]}" >"$work/txn.out" 2>&1 <<'PY'; then
+import sys
+from confluent_kafka import Producer
+p = Producer({"bootstrap.servers": sys.argv[1], "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
+              "sasl.username": "admin", "sasl.password": "admin-secret", "transactional.id": "two-gateways"})
+p.init_transactions(10)
+PY
+  fail "a transactional producer started with two gateways on the namespace"
+fi
+grep -q "COORDINATOR_NOT_AVAILABLE\|_TIMED_OUT" "$work/txn.out" || fail "init_transactions: $(tail -3 "$work/txn.out")"
+echo "refused: $(grep -o "KafkaError.*" "$work/txn.out" | head -1)"
 
 echo "== before: carol has no credential, alice no ACL"
 carol_login 2 && fail "carol logged in before she had a credential"

@@ -9,10 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "kwire/messages/add_offsets_to_txn_request.hpp"
+#include "kwire/messages/add_offsets_to_txn_response.hpp"
 #include "kwire/messages/add_partitions_to_txn_request.hpp"
 #include "kwire/messages/add_partitions_to_txn_response.hpp"
 #include "kwire/messages/api_versions_request.hpp"
 #include "kwire/messages/api_versions_response.hpp"
+#include "kwire/messages/consumer_group_heartbeat_request.hpp"
+#include "kwire/messages/consumer_group_heartbeat_response.hpp"
 #include "kwire/messages/create_topics_request.hpp"
 #include "kwire/messages/create_topics_response.hpp"
 #include "kwire/messages/end_txn_request.hpp"
@@ -27,6 +31,8 @@
 #include "kwire/messages/list_offsets_response.hpp"
 #include "kwire/messages/produce_request.hpp"
 #include "kwire/messages/produce_response.hpp"
+#include "kwire/messages/txn_offset_commit_request.hpp"
+#include "kwire/messages/txn_offset_commit_response.hpp"
 #include "kwire/records/records.hpp"
 #include "support/in_process_broker.hpp"
 #include "support/temp_dir.hpp"
@@ -256,4 +262,49 @@ TEST_CASE("transactions on the wire: V2 adds the partition on produce and bumps 
   auto after = f.fetch(1);
   REQUIRE(after.aborted_transactions);
   CHECK(after.aborted_transactions->size() == 1);
+}
+
+TEST_CASE("transactions on the wire: TxnOffsetCommit from a member of a consumer-protocol group") {
+  Fixture f;
+  kwire::ConsumerGroupHeartbeatRequest hb;
+  hb.group_id = "eos";
+  hb.member_id = "m1";
+  hb.member_epoch = 0;
+  hb.rebalance_timeout_ms = 30000;
+  hb.subscribed_topic_names.emplace().push_back("t");
+  hb.topic_partitions.emplace();
+  const auto joined = f.broker.call<kwire::ConsumerGroupHeartbeatResponse>(hb, 1);
+  REQUIRE(code(joined.error_code) == ErrorCode::None);
+  const auto member_epoch = joined.member_epoch;
+  REQUIRE(member_epoch > 0);
+
+  kwire::AddOffsetsToTxnRequest add;
+  add.transactional_id = "app";
+  add.producer_id = f.pid;
+  add.producer_epoch = f.epoch;
+  add.group_id = "eos";
+  REQUIRE(code(f.broker.call<kwire::AddOffsetsToTxnResponse>(add, 3).error_code) == ErrorCode::None);
+
+  auto commit = [&](std::string_view member, std::int32_t epoch) {
+    kwire::TxnOffsetCommitRequest req;
+    req.transactional_id = "app";
+    req.group_id = "eos";
+    req.producer_id = f.pid;
+    req.producer_epoch = f.epoch;
+    req.member_id = member;
+    req.generation_id_or_member_epoch = epoch;
+    auto& t = req.topics.emplace_back();
+    t.name = "t";
+    auto& p = t.partitions.emplace_back();
+    p.partition_index = 0;
+    p.committed_offset = 1;
+    auto r = f.broker.call<kwire::TxnOffsetCommitResponse>(req, 4);
+    return code(r.topics.at(0).partitions.at(0).error_code);
+  };
+  // The member with its epoch, as a KIP-848 consumer's groupMetadata() gives
+  // them to the producer; a stale epoch and a stranger are refused with the
+  // consumer protocol's errors.
+  CHECK(commit("m1", member_epoch) == ErrorCode::None);
+  CHECK(commit("m1", member_epoch + 5) == ErrorCode::StaleMemberEpoch);
+  CHECK(commit("stranger", member_epoch) == ErrorCode::UnknownMemberId);
 }

@@ -21,6 +21,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 public class Transactions {
   static String bootstrap;
+  static String groupProtocol = "classic";
 
   static void check(boolean cond, String what) {
     if (!cond) throw new AssertionError(what);
@@ -32,6 +33,12 @@ public class Transactions {
       switch (args[1]) {
         case "commit-abort" -> commitAbort();
         case "consume-transform-produce" -> consumeTransformProduce();
+        case "consume-transform-produce-consumer-protocol" -> {
+          // The same with a KIP-848 consumer: its offsets go into the
+          // transaction with its member id and member epoch.
+          groupProtocol = "consumer";
+          consumeTransformProduce();
+        }
         case "fence" -> fence();
         case "timeout" -> timeout();
         case "crash-open" -> crashOpen(Path.of(args[2]));
@@ -73,7 +80,10 @@ public class Transactions {
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
     p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, committed ? "read_committed" : "read_uncommitted");
-    if (group != null) p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+    if (group != null) {
+      p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+      p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, groupProtocol);
+    }
     return new KafkaConsumer<>(p);
   }
 

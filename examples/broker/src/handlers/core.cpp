@@ -266,6 +266,9 @@ asio::awaitable<void> describe_cluster(Broker& b, Ctx& ctx, DescribeClusterReque
   co_return;
 }
 
+constexpr std::string_view several_gateways_refusal =
+    "transactions need one gateway per namespace, and several serve this one";
+
 asio::awaitable<void> find_coordinator(Broker& b, Ctx& ctx, FindCoordinatorRequest& req, FindCoordinatorResponse& resp) {
   const auto& adv = *ctx.session.advertised;
   const auto view = ctx.realm().cluster().view();
@@ -291,7 +294,17 @@ asio::awaitable<void> find_coordinator(Broker& b, Ctx& ctx, FindCoordinatorReque
       return;
     }
     if (transaction) {
-      // Stores with transactions have one gateway: it coordinates them all.
+      // One gateway coordinates every transaction of a namespace: with
+      // several, each would take the ids for its own, and write markers into
+      // partitions the others lead (see the storage README, Transactions).
+      if (view.gateways().size() > 1) {
+        error = ctx.note(kwire::ErrorCode::CoordinatorNotAvailable);
+        message = several_gateways_refusal;
+        node = -1;
+        host = "";
+        port = -1;
+        return;
+      }
       node = view.self();
     } else {
       ctx.realm().show_group_offsets_topic();  // Kafka creates the offsets topic now
@@ -342,6 +355,12 @@ asio::awaitable<void> init_producer_id(Broker& b, Ctx& ctx, InitProducerIdReques
     if (!c) {
       // The store keeps no transactions (and their APIs are not advertised).
       resp.error_code = ctx.note(kwire::ErrorCode::TransactionalIdAuthorizationFailed);
+      co_return;
+    }
+    if (ctx.realm().cluster().view().gateways().size() > 1) {
+      // A producer that found this gateway before another joined: as in
+      // FindCoordinator, refused while several serve the namespace.
+      resp.error_code = ctx.note(kwire::ErrorCode::CoordinatorNotAvailable);
       co_return;
     }
     auto op = c->init_producer_id(std::string(*req.transactional_id), req.transaction_timeout_ms,

@@ -16,6 +16,7 @@
 
 #include "coordinator/group_coordinator.hpp"
 #include "coordinator/txn_coordinator.hpp"
+#include "handlers/consumer_groups.hpp"
 #include "kwire/messages/add_offsets_to_txn_request.hpp"
 #include "kwire/messages/add_offsets_to_txn_response.hpp"
 #include "kwire/messages/add_partitions_to_txn_request.hpp"
@@ -184,7 +185,8 @@ asio::awaitable<void> txn_offset_commit(Broker& b, Ctx& ctx, TxnOffsetCommitRequ
     error = ErrorCode::GroupAuthorizationFailed;
   if (error == ErrorCode::None && group.empty()) error = ErrorCode::InvalidGroupId;
   if (error == ErrorCode::None && ctx.version >= 3) {
-    // The member and generation, when given, as for a plain offset commit.
+    // The member and generation (or member epoch), when given, as for a
+    // plain offset commit, in a group of either protocol.
     auto& groups = ctx.realm().groups();
     std::string member(req.member_id);
     std::optional<std::string> instance;
@@ -192,7 +194,9 @@ asio::awaitable<void> txn_offset_commit(Broker& b, Ctx& ctx, TxnOffsetCommitRequ
     co_await asio::co_spawn(
         groups.strand(),
         [&]() -> asio::awaitable<void> {
-          error = groups.check_commit(groups.find(group), member, req.generation_id_or_member_epoch, instance);
+          const auto epoch = req.generation_id_or_member_epoch;
+          if (auto e = check_consumer_offsets(groups, group, member, epoch)) error = *e;
+          else error = groups.check_commit(groups.find(group), member, epoch, instance);
           co_return;
         },
         asio::use_awaitable);
