@@ -31,7 +31,7 @@ stop_idp() {
   wait "$IDP_PID" 2>/dev/null || true
   IDP_PID=""
 }
-trap 'rc=$?; stop_idp || true; (exit $rc); cleanup' EXIT
+trap 'rc=$?; stop_idp || true; set +e; (exit $rc); cleanup' EXIT
 wait_listening "$idp_port" "$IDP_PID" || fail "the JWKS endpoint did not start"
 url="https://localhost:$idp_port/jwks.json"
 
