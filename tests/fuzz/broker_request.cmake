@@ -43,6 +43,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/handlers/data.cpp
     ${s}/handlers/fetch.cpp
     ${s}/handlers/groups.cpp
+    ${s}/handlers/group_offsets.cpp
     ${s}/handlers/sasl.cpp
     ${s}/handlers/share_fetch.cpp
     ${s}/handlers/share_groups.cpp

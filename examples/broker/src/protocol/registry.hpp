@@ -125,6 +125,7 @@ std::vector<HandlerEntry> data_handlers();
 std::vector<HandlerEntry> admin_handlers();
 std::vector<HandlerEntry> txn_handlers();
 std::vector<HandlerEntry> group_handlers();
+std::vector<HandlerEntry> group_offset_handlers();
 std::vector<HandlerEntry> consumer_group_handlers();
 std::vector<HandlerEntry> acl_handlers();
 std::vector<HandlerEntry> share_group_handlers();
