@@ -6,24 +6,13 @@
 
 #include "kwire_pulsar/admin.hpp"
 #include "kwire_pulsar/client.hpp"
+#include "client_support.hpp"
 #include "pulsar_env.hpp"
 
 using namespace kwire_pulsar;
 using namespace pulsar_test;
 
 namespace {
-
-struct Closer {
-  std::shared_ptr<Client> client;
-  ~Closer() { client->close(); }
-};
-
-awaitable<std::shared_ptr<Client>> make_client() {
-  ClientOptions o;
-  o.service_url = service_url();
-  o.operation_timeout = 20s;
-  co_return Client::create(co_await asio::this_coro::executor, o);
-}
 
 ProducerOptions producer(const std::string& topic, const std::string& name = {},
                          AccessMode mode = AccessMode::shared) {

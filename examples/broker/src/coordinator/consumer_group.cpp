@@ -241,16 +241,17 @@ void ConsumerGroups::maybe_bump(Group& g, const TopicView& topics, bool subscrip
   if (g.group_epoch > g.assignment_epoch) update_target(g);
 }
 
-std::optional<HeartbeatResult> ConsumerGroups::check_request(const Heartbeat& hb) const {
+HeartbeatResult ConsumerGroups::answer_to(const Heartbeat& hb) const {
   HeartbeatResult r;
   r.heartbeat_interval_ms = config_.heartbeat_interval_ms;
   r.member_id = hb.member_id;
   r.member_epoch = hb.member_epoch;
-  auto fail = [&](ErrorCode e, std::string message) {
-    r.error = e;
-    r.message = std::move(message);
-    return r;
-  };
+  return r;
+}
+
+std::optional<HeartbeatResult> ConsumerGroups::check_request(const Heartbeat& hb) const {
+  HeartbeatResult r = answer_to(hb);
+  auto fail = [&](ErrorCode e, std::string message) { return r.fail(e, std::move(message)); };
   const bool joining = hb.member_epoch == 0;
   if (hb.member_id.empty() && (!joining || hb.version >= 1))
     return fail(ErrorCode::InvalidRequest, "MemberId can't be empty.");
@@ -280,15 +281,8 @@ std::optional<HeartbeatResult> ConsumerGroups::check_request(const Heartbeat& hb
 
 HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicView& topics, Clock::time_point now) {
   if (auto bad = check_request(hb)) return std::move(*bad);
-  HeartbeatResult r;
-  r.heartbeat_interval_ms = config_.heartbeat_interval_ms;
-  r.member_id = hb.member_id;
-  r.member_epoch = hb.member_epoch;
-  auto fail = [&](ErrorCode e, std::string message) {
-    r.error = e;
-    r.message = std::move(message);
-    return r;
-  };
+  HeartbeatResult r = answer_to(hb);
+  auto fail = [&](ErrorCode e, std::string message) { return r.fail(e, std::move(message)); };
   const bool joining = hb.member_epoch == 0;
 
   // Leaving.

@@ -139,6 +139,13 @@ struct HeartbeatResult {
   std::optional<Assignment> assignment;  // sent when the member must learn it
   bool changed = false;                  // the group's record must be stored again
   bool downgrade = false;                // only classic members are left: convert to a classic group
+
+  /// Sets the error and its message; returns the result, for `return r.fail(...)`.
+  HeartbeatResult& fail(kwire::ErrorCode e, std::string why) {
+    error = e;
+    message = std::move(why);
+    return *this;
+  }
 };
 
 /// A JoinGroup of a classic member to a consumer group, decoded.
@@ -178,6 +185,8 @@ class ConsumerGroups {
   /// The request's own consistency, as Kafka checks it before it looks at
   /// the group: the answer when it fails.
   std::optional<HeartbeatResult> check_request(const Heartbeat& hb) const;
+  /// The answer to `hb` before anything is decided: its member, its epoch.
+  HeartbeatResult answer_to(const Heartbeat& hb) const;
   /// Handles one heartbeat of group `g` at `now`.
   HeartbeatResult heartbeat(Group& g, Heartbeat hb, const TopicView& topics, Clock::time_point now);
 
