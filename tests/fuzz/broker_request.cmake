@@ -21,6 +21,8 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/coordinator/share_group.cpp
     ${s}/coordinator/share_group_record.cpp
     ${s}/coordinator/share_partition.cpp
+    ${s}/coordinator/share_queue_partition.cpp
+    ${s}/coordinator/share_queues.cpp
     ${s}/coordinator/share_state.cpp
     ${s}/coordinator/txn_coordinator.cpp
     ${s}/coordinator/txn_record.cpp

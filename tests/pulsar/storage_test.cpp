@@ -20,6 +20,7 @@
 #include "kwire_pulsar/admin.hpp"
 #include "kwire_pulsar/client.hpp"
 #include "pulsar_env.hpp"
+#include "storage_support.hpp"
 #include "storage/pulsar/entry_format.hpp"
 #include "storage/pulsar/open.hpp"
 
@@ -29,39 +30,6 @@ using namespace pulsar_test;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// Awaits a storage call from a coroutine on an io_context of the test's
-/// own: the storage hops to its I/O thread and must resume the caller here.
-template <class T>
-st::Result<T> wait(st::Task<T> task) {
-  return run([&]() -> boost::asio::awaitable<st::Result<T>> {
-    const auto caller = std::this_thread::get_id();
-    auto r = co_await std::move(task);
-    CHECK(std::this_thread::get_id() == caller);
-    co_return r;
-  });
-}
-
-/// A batch as the broker hands it to storage after validating it.
-st::AppendBatch validated(std::vector<std::uint8_t> bytes) {
-  auto v = kwire::RecordBatchView::parse(bytes);
-  REQUIRE(v);
-  REQUIRE_FALSE(v->validate());
-  const auto info = st::BatchInfo::of(*v);
-  return {std::move(bytes), info};
-}
-
-std::unique_ptr<st::Storage> open_store(const std::string& tenant, const std::string& ns,
-                                        const std::string& format = "pulsar", const std::string& gateway = "gw-1") {
-  std::map<std::string, std::string> s{{"pulsarServiceUrl", service_url()},
-                                       {"pulsarWebServiceUrl", web_url()},
-                                       {"kafkaTenant", tenant},
-                                       {"kafkaNamespace", ns},
-                                       {"entryFormat", format},
-                                       {"offsetsTopicNumPartitions", "2"},
-                                       {"gatewayName", gateway}};
-  return sp::open(s);
-}
 
 std::shared_ptr<st::PartitionLog> open_log(st::Storage& s, const std::string& topic, int p) {
   auto r = wait(s.open_log({topic, p}));
@@ -129,15 +97,6 @@ st::ReadResult read_at(st::PartitionLog& log, std::int64_t offset, std::int32_t 
   auto r = wait(log.read(o));
   REQUIRE_MESSAGE(r.ok(), r.message);
   return r.value;
-}
-
-void create(st::Storage& s, const std::string& topic, int partitions) {
-  st::NewTopic t;
-  t.name = topic;
-  t.partitions = partitions;
-  t.configs["retention.ms"] = "-1";
-  auto r = wait(s.topics().create_topic(t));
-  REQUIRE_MESSAGE(r.ok(), r.message);
 }
 
 template <class F>

@@ -60,11 +60,18 @@ awaitable<void> Consumer::connect() {
   ++generation_;
   // The broker delivers again what a durable subscription had not
   // acknowledged, and a reader resumes after what it took: start afresh.
+  // The new subscription starts without permits, and owes nothing.
+  std::int64_t dropped = 0;
+  for (auto& e : queue_) dropped += e.unacknowledged_count();
   queue_.clear();
   split_.clear();
   to_grant_ = 0;
-  if (options_.auto_permits) grant(options_.receiver_queue);
-  else grant(static_cast<std::uint32_t>(std::min<std::uint64_t>(permitted_, UINT32_MAX)));
+  if (options_.auto_permits) {
+    grant(options_.receiver_queue);
+  } else {
+    permitted_ = std::clamp<std::int64_t>(permitted_ + dropped, 0, UINT32_MAX);
+    grant(static_cast<std::uint32_t>(permitted_));
+  }
 }
 
 void Consumer::permit(std::uint32_t messages) {
@@ -82,10 +89,7 @@ void Consumer::grant(std::uint32_t permits) {
 }
 
 void Consumer::consumed(int messages) {
-  if (!options_.auto_permits) {
-    permitted_ -= std::min<std::uint64_t>(permitted_, static_cast<std::uint64_t>(messages));
-    return;
-  }
+  if (!options_.auto_permits) return;  // counted as the entry arrived
   to_grant_ += static_cast<std::uint32_t>(messages);
   if (to_grant_ >= std::max<std::uint32_t>(1, options_.receiver_queue / 2)) {
     grant(to_grant_);
@@ -118,6 +122,8 @@ void Consumer::on_frame(Frame& f) {
     else grant(static_cast<std::uint32_t>(e.unacknowledged_count()));
     return;
   }
+  // The broker counted the entry's messages against the permits.
+  if (!options_.auto_permits) permitted_ -= e.unacknowledged_count();
   queue_.push_back(std::move(e));
   arrival_.cancel();
   if (on_arrival_) on_arrival_();
@@ -238,6 +244,17 @@ awaitable<void> Consumer::seek_to_time(std::uint64_t publish_time_ms) {
 }
 
 awaitable<MessageId> Consumer::last_message_id() {
+  auto r = co_await get_last_message_id();
+  co_return MessageId::from_wire(r.last_message_id());
+}
+
+awaitable<std::optional<MessageId>> Consumer::mark_delete_position() {
+  auto r = co_await get_last_message_id();
+  if (!r.has_consumer_mark_delete_position()) co_return std::nullopt;
+  co_return MessageId::from_wire(r.consumer_mark_delete_position());
+}
+
+awaitable<wire::CommandGetLastMessageIdResponse> Consumer::get_last_message_id() {
   auto self = shared_from_this();
   for (int attempt = 0;; ++attempt) {
     if (cnx_ && cnx_->is_open()) {
@@ -248,7 +265,7 @@ awaitable<MessageId> Consumer::last_message_id() {
       cmd.mutable_getlastmessageid()->set_request_id(rid);
       try {
         auto r = co_await cnx_->request(encode_command(cmd), rid, client_->options().operation_timeout);
-        co_return MessageId::from_wire(r.getlastmessageidresponse().last_message_id());
+        co_return r.getlastmessageidresponse();
       } catch (const Error& e) {
         if (!e.retriable() || attempt >= 5) throw;
       }

@@ -55,12 +55,21 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   /// The next message (entries are split), or nullopt on timeout.
   awaitable<std::optional<Message>> receive(std::chrono::milliseconds timeout);
   /// With auto_permits off: lets the broker deliver `messages` more
-  /// messages, on top of those asked for and not yet taken (asked again
-  /// after a reconnect). Pulsar hands out whole entries: a batch entry may
-  /// bring more messages than were left to ask for.
+  /// messages (what is outstanding, and what was queued and not taken, is
+  /// asked again after a reconnect). Pulsar hands out whole entries: a batch
+  /// entry may bring more messages than were left to ask for.
   void permit(std::uint32_t messages);
   /// Entries already delivered and not yet taken.
   std::size_t queued() const noexcept { return queue_.size(); }
+  /// With auto_permits off: the messages the broker may still deliver, as
+  /// the broker counts them: asked for with permit(), less those delivered
+  /// since. Negative when batch entries brought more than was asked for (the
+  /// broker then delivers nothing until permits make up the difference).
+  std::int64_t permitted() const noexcept { return permitted_; }
+  /// Counts the subscriptions made: it changes with every reconnect, after
+  /// which the broker delivers again whatever this consumer had not
+  /// acknowledged (to any consumer of a Shared subscription).
+  std::uint64_t generation() const noexcept { return generation_; }
   /// Called (on the client's executor) each time an entry arrives: lets a
   /// caller wait on Pulsar's delivery instead of polling.
   void on_arrival(std::function<void()> f) { on_arrival_ = std::move(f); }
@@ -89,6 +98,10 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   awaitable<void> seek(const MessageId& id);
   awaitable<void> seek_to_time(std::uint64_t publish_time_ms);
   awaitable<MessageId> last_message_id();
+  /// The subscription's mark-delete position (every message up to it is
+  /// acknowledged), as the broker reports it with the last message id;
+  /// nullopt from a broker that does not.
+  awaitable<std::optional<MessageId>> mark_delete_position();
   awaitable<void> unsubscribe();
   awaitable<void> close();
 
@@ -103,6 +116,7 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   void grant(std::uint32_t permits);
   wire::BaseCommand ack_command(wire::CommandAck::AckType type, const std::vector<MessageId>& ids) const;
   awaitable<void> ack_confirmed(wire::BaseCommand cmd);
+  awaitable<wire::CommandGetLastMessageIdResponse> get_last_message_id();
   void consumed(int messages);
 
   std::shared_ptr<Client> client_;
@@ -115,7 +129,7 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   std::optional<MessageId> last_taken_;
   std::function<void()> on_arrival_;
   std::uint32_t to_grant_ = 0;
-  std::uint64_t permitted_ = 0;  // auto_permits off: asked for by permit(), not yet taken
+  std::int64_t permitted_ = 0;  // auto_permits off: see permitted()
   bool closed_ = false;
   bool reconnecting_ = false;
   bool seeking_ = false;

@@ -85,6 +85,10 @@ asio::awaitable<void> GroupCoordinator::load() {
     auto loaded = co_await states->load_share_states();
     if (!loaded.ok()) throw std::runtime_error("cannot load the share partitions: " + loaded.message);
     for (auto& b : loaded.value) {
+      if (auto q = share::QueuedPartition::decode(b.data)) {
+        share_state_.queued[b.key] = std::move(*q);
+        continue;
+      }
       auto p = share::SharePartition::decode(b.data);
       if (!p) {
         KB_WARN("share group {}: cannot read the state of a share partition", b.key.group_id);
@@ -94,7 +98,8 @@ asio::awaitable<void> GroupCoordinator::load() {
     }
   }
   KB_INFO("group coordinator loaded {} classic, {} consumer and {} share group(s), {} share partition(s)",
-          groups_.size(), consumer_groups.size(), share_groups.size(), share_state_.partitions.size());
+          groups_.size(), consumer_groups.size(), share_groups.size(),
+          share_state_.partitions.size() + share_state_.queued.size());
   sweep_timer_ = std::make_shared<asio::steady_timer>(strand_);
   asio::co_spawn(strand_, sweep(), asio::detached);
 }
@@ -163,6 +168,22 @@ void GroupCoordinator::end_share_sessions_of_departed() {
 asio::awaitable<void> GroupCoordinator::persist_share(storage::SharePartitionKey key) {
   auto* states = store_.share_states();
   if (!states) co_return;
+  if (auto q = share_state_.queued.find(key); q != share_state_.queued.end()) {
+    // What the members did reaches the store's queue first: a record is
+    // acknowledged there before the member hears that it is.
+    if (q->second.queue) {
+      auto queue = q->second.queue;  // named: g++ 12 mishandles temporaries in co_await
+      auto actions = q->second.take_actions();
+      co_await share::carry_out(std::move(queue), std::move(actions));
+    }
+    q = share_state_.queued.find(key);  // looked up again after the wait
+    if (q != share_state_.queued.end()) {
+      std::string group = key.group_id;  // the key moves into the call
+      auto r = co_await states->store_share_state(std::move(key), q->second.encode());
+      if (!r.ok()) KB_WARN("could not store a share partition of group {}: {}", group, r.message);
+      co_return;
+    }
+  }
   auto it = share_state_.partitions.find(key);
   if (it == share_state_.partitions.end()) {
     auto r = co_await states->delete_share_state(key);
@@ -531,6 +552,7 @@ void GroupCoordinator::expire(Clock::time_point now) {
   for (auto& id : shares_.expire(now))
     if (auto* g = shares_.find(id)) asio::co_spawn(strand_, persist(id, share::ShareGroups::record_of(*g)), asio::detached);
   end_share_sessions_of_departed();
+  expire_share_queues();
   for (auto& [_, gp] : groups_) {
     auto& g = *gp;
     std::vector<std::string> expired;

@@ -62,6 +62,7 @@ class GroupCoordinator {
 
   asio::strand<asio::io_context::executor_type>& strand() { return strand_; }
   const Config& config() const { return config_; }
+  storage::Storage& store() { return store_; }
   /// The groups of the consumer protocol, beside the classic ones: a group
   /// id is one kind or the other (strand only).
   consumer::ConsumerGroups& consumers() { return consumers_; }
@@ -78,6 +79,15 @@ class GroupCoordinator {
   /// Ends the share sessions of members no longer in their group (left or
   /// expired): what they held is available again, and their slots free.
   void end_share_sessions_of_departed();
+  /// Share partitions served from the store's queues (share_queues.cpp):
+  /// acquisition locks that passed end, and the queues of groups without
+  /// members close.
+  void expire_share_queues();
+  /// The store's queue of a share partition of `tp`, opened when it is not.
+  asio::awaitable<storage::Result<std::shared_ptr<storage::ShareQueue>>> share_queue(storage::SharePartitionKey key,
+                                                                                     storage::TopicPartition tp);
+  /// Removes a share partition's queue from the store, and its state.
+  asio::awaitable<kwire::ErrorCode> remove_share_queue(storage::SharePartitionKey key, storage::TopicPartition tp);
 
   // ---- state, touched only on the strand ----
   enum class State : std::uint8_t { empty, preparing_rebalance, completing_rebalance, stable, dead };

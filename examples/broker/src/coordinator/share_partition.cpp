@@ -172,9 +172,10 @@ std::optional<SharePartition> SharePartition::decode(const std::vector<std::uint
     SharePartition p;
     p.start_ = j.at("start").get<std::int64_t>();
     p.end_ = j.at("end").get<std::int64_t>();
-    // The window never holds more than max.record.locks records; a file
-    // claiming a vast one is not ours.
-    if (p.start_ < -1 || p.end_ < p.start_ || p.end_ - p.start_ > (std::int64_t{1} << 24)) return std::nullopt;
+    // The window holds max.record.locks records (Kafka allows at most
+    // 10000) and the offsets skipped between them; a record claiming a vast
+    // one is not ours, and reading it would fill memory.
+    if (p.start_ < -1 || p.end_ < p.start_ || p.end_ - p.start_ > (std::int64_t{1} << 20)) return std::nullopt;
     for (auto& run : j.at("runs")) {
       const auto first = run.at(0).get<std::int64_t>(), last = run.at(1).get<std::int64_t>();
       const auto state = run.at(2).get<int>();

@@ -60,6 +60,8 @@ std::vector<storage::SharePartitionKey> ShareState::close(const std::string& gro
     storage::SharePartitionKey key{group, topic, partition};
     auto p = partitions.find(key);
     if (p != partitions.end() && p->second.release_member(member, limits)) changed.push_back(key);
+    auto q = queued.find(key);
+    if (q != queued.end() && q->second.release_member(member, limits)) changed.push_back(key);
   }
   sessions.erase(it);
   return changed;
@@ -68,6 +70,7 @@ std::vector<storage::SharePartitionKey> ShareState::close(const std::string& gro
 void ShareState::forget_group(const std::string& group) {
   std::erase_if(sessions, [&](auto& s) { return s.first.first == group; });
   std::erase_if(partitions, [&](auto& p) { return p.first.group_id == group; });
+  std::erase_if(queued, [&](auto& p) { return p.first.group_id == group; });
 }
 
 }  // namespace kwire_broker::share

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "coordinator/share_partition.hpp"
+#include "coordinator/share_queue_partition.hpp"
 #include "kwire/messages/error_code.hpp"
 #include "storage/storage.hpp"
 
@@ -32,7 +33,10 @@ struct SessionStep {
 };
 
 struct ShareState {
+  /// Share partitions read from the partition log (the embedded store).
   std::map<storage::SharePartitionKey, SharePartition> partitions;
+  /// Share partitions served from the store's queues (Storage::share_queues()).
+  std::map<storage::SharePartitionKey, QueuedPartition> queued;
   std::map<std::pair<std::string, std::string>, ShareSession> sessions;  // (group, member)
 
   /// A request of `member` at session `epoch`: `opening_allowed` is false for

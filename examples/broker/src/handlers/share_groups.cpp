@@ -233,6 +233,10 @@ bool describe_share_as_classic(GroupCoordinator& c, Ctx& ctx, const std::string&
   return true;
 }
 
+static asio::awaitable<void> drop_queue(GroupCoordinator& c, storage::SharePartitionKey key, storage::TopicPartition tp) {
+  co_await c.remove_share_queue(std::move(key), std::move(tp));
+}
+
 std::optional<kwire::ErrorCode> forget_share_group(GroupCoordinator& c, const std::string& id) {
   auto* g = c.shares().find(id);
   if (!g) return std::nullopt;
@@ -242,8 +246,15 @@ std::optional<kwire::ErrorCode> forget_share_group(GroupCoordinator& c, const st
   std::vector<storage::SharePartitionKey> gone;
   for (auto& [key, _] : c.share_state().partitions)
     if (key.group_id == id) gone.push_back(key);
+  std::vector<storage::SharePartitionKey> queues;
+  for (auto& [key, _] : c.share_state().queued)
+    if (key.group_id == id) queues.push_back(key);
   c.share_state().forget_group(id);
   for (auto& key : gone) asio::co_spawn(c.strand(), c.persist_share(key), asio::detached);
+  // The store's queues go too (a queue others still use stays, with a warning).
+  for (auto& key : queues)
+    if (auto t = c.store().topics().find_topic(key.topic_id))
+      asio::co_spawn(c.strand(), drop_queue(c, key, storage::TopicPartition{t->name, key.partition}), asio::detached);
   return ErrorCode::None;
 }
 

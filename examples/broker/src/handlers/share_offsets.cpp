@@ -19,6 +19,7 @@
 #include "kwire/messages/describe_share_group_offsets_request.hpp"
 #include "kwire/messages/describe_share_group_offsets_response.hpp"
 #include "protocol/authorize.hpp"
+#include "protocol/errors.hpp"
 #include "protocol/registry.hpp"
 
 namespace kwire_broker {
@@ -37,6 +38,31 @@ std::int64_t lag_of(const share::SharePartition& sp, std::int64_t high_watermark
     if (auto r = sp.record(o); r && (r->first == share::RecordState::acknowledged || r->first == share::RecordState::archived))
       --lag;
   return lag;
+}
+
+/// A share partition served by the store's queue: its start offset is the
+/// queue's, and its lag the records from there to the high watermark (the
+/// store does not say which records above its start are settled).
+template <class PartitionOut>
+asio::awaitable<void> describe_queued(Ctx& ctx, GroupCoordinator& c, SharePartitionKey key, const std::string& topic,
+                                      PartitionOut& op) {
+  if (!c.share_state().queued.count(key)) co_return;  // never fetched
+  storage::TopicPartition tp{topic, key.partition};
+  auto q = co_await c.share_queue(std::move(key), tp);
+  if (!q.ok()) {
+    op.error_code = ctx.note(to_kafka(q.error));
+    co_return;
+  }
+  auto start = co_await q.value->start_offset();
+  if (!start.ok()) {
+    op.error_code = ctx.note(to_kafka(start.error));
+    co_return;
+  }
+  if (!start.value) co_return;
+  op.start_offset = *start.value;
+  if (ctx.version < 1) co_return;
+  auto lr = co_await ctx.realm().log(tp);
+  if (lr.ok()) op.lag = std::max<std::int64_t>(0, lr.value->offsets().high_watermark - *start.value);
 }
 
 asio::awaitable<void> describe_share_group_offsets(Broker& b, Ctx& ctx, DescribeShareGroupOffsetsRequest& req,
@@ -70,6 +96,9 @@ asio::awaitable<void> describe_share_group_offsets(Broker& b, Ctx& ctx, Describe
         for (auto& [key, _] : c.share_state().partitions)
           if (key.group_id == gid)
             if (auto t = catalog.find_topic(key.topic_id)) wanted[t->name].insert(key.partition);
+        for (auto& [key, _] : c.share_state().queued)
+          if (key.group_id == gid)
+            if (auto t = catalog.find_topic(key.topic_id)) wanted[t->name].insert(key.partition);
       }
       for (auto& [name, partitions] : wanted) {
         auto& ot = out.topics.emplace_back();
@@ -82,6 +111,11 @@ asio::awaitable<void> describe_share_group_offsets(Broker& b, Ctx& ctx, Describe
           op.start_offset = -1;
           if (!info || p < 0 || p >= info->partitions) {
             op.error_code = ctx.note(ErrorCode::UnknownTopicOrPartition);
+            continue;
+          }
+          if (ctx.realm().store().share_queues()) {
+            SharePartitionKey key{gid, info->id, p};  // named: g++ 12 mishandles temporaries in co_await
+            co_await describe_queued(ctx, c, std::move(key), name, op);
             continue;
           }
           auto it = c.share_state().partitions.find(SharePartitionKey{gid, info->id, p});
@@ -148,6 +182,27 @@ asio::awaitable<void> alter_share_group_offsets(Broker& b, Ctx& ctx, AlterShareG
           continue;
         }
         SharePartitionKey key{gid, info->id, p.partition_index};
+        if (ctx.realm().store().share_queues()) {
+          // The queue moves; the delivery counts start over, as Kafka's do.
+          storage::TopicPartition tp{info->name, p.partition_index};
+          auto q = co_await c.share_queue(key, tp);
+          auto moved = storage::Result<storage::Done>::failure(q.error, q.message);
+          if (q.ok()) moved = co_await q.value->seek(p.start_offset);
+          if (!moved.ok()) {
+            op.error_code = ctx.note(to_kafka(moved.error));
+            op.error_message = ctx.keep(moved.message);
+            continue;
+          }
+          if (auto it = c.share_state().queued.find(key); it != c.share_state().queued.end()) {
+            auto queue = it->second.queue;
+            auto generation = it->second.generation;
+            it->second = share::QueuedPartition{};
+            it->second.queue = queue;
+            it->second.generation = generation;
+          }
+          changed.insert(key);
+          continue;
+        }
         c.share_state().partitions[key].reset(p.start_offset);
         changed.insert(key);
       }
@@ -182,6 +237,19 @@ asio::awaitable<void> delete_share_group_offsets(Broker& b, Ctx& ctx, DeleteShar
         continue;
       }
       ot.topic_id.bytes = info->id;
+      if (ctx.realm().store().share_queues()) {
+        // The queues go: the next fetch starts one from share.auto.offset.reset.
+        std::vector<SharePartitionKey> keys;
+        for (auto it = c.share_state().queued.lower_bound(SharePartitionKey{gid, info->id, 0});
+             it != c.share_state().queued.end() && it->first.group_id == gid && it->first.topic_id == info->id; ++it)
+          keys.push_back(it->first);
+        for (auto& key : keys) {
+          storage::TopicPartition tp{info->name, key.partition};
+          auto e = co_await c.remove_share_queue(key, tp);
+          if (e != ErrorCode::None && ot.error_code == ErrorCode::None) ot.error_code = ctx.note(e);
+        }
+        continue;
+      }
       // The partitions start over, from share.auto.offset.reset.
       for (auto it = partitions.lower_bound(SharePartitionKey{gid, info->id, 0});
            it != partitions.end() && it->first.group_id == gid && it->first.topic_id == info->id;) {

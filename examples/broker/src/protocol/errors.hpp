@@ -31,6 +31,7 @@ constexpr kwire::ErrorCode to_kafka(storage::Errc e) noexcept {
     case Errc::timeout: return ErrorCode::RequestTimedOut;
     case Errc::io_error: return ErrorCode::KafkaStorageError;
     case Errc::closed: return ErrorCode::NotLeaderOrFollower;
+    case Errc::in_use: return ErrorCode::NonEmptyGroup;
   }
   return ErrorCode::UnknownServerError;
 }

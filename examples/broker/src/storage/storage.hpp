@@ -363,6 +363,65 @@ class ShareStateStore {
   virtual Task<std::vector<ShareStateBlob>> load_share_states() = 0;
 };
 
+/// One entry a share queue handed to the broker: a Kafka batch with its
+/// offsets set, and what the store knows of its earlier deliveries.
+struct QueuedBatch {
+  std::uint64_t handle = 0;  // names the entry in settle() and give_back()
+  std::int64_t base = 0, last = 0;
+  std::vector<std::uint8_t> bytes;  // one Kafka record batch
+  bool control = false;             // a transaction marker: nothing to deliver
+  /// Records of the batch already acknowledged in the store (by anyone):
+  /// not to be delivered again. Empty: none.
+  std::vector<std::int64_t> settled;
+  /// How often the store delivered this entry before (to any consumer).
+  std::int32_t redeliveries = 0;
+};
+
+/// A share partition whose records the store itself hands out, as a queue
+/// that other consumers of the store may share (Pulsar: a Shared
+/// subscription named after the group). The broker keeps the records it
+/// took until its members are done with them: it settles a record when a
+/// member accepts or rejects it (or its delivery limit is reached), and
+/// gives an entry back when a member released the records it still held.
+/// A queue's calls are awaited one at a time, on the coordinator's strand.
+class ShareQueue {
+ public:
+  virtual ~ShareQueue() = default;
+  /// Whole entries already delivered to the broker, holding together at
+  /// most `max_records` records (at least one entry when any is there);
+  /// never waits. Asks the store for up to `max_records` more, whose
+  /// arrival is announced through Storage::watch() on the partition.
+  virtual Task<std::vector<QueuedBatch>> take(std::int32_t max_records) = 0;
+  /// The records at `offsets` of the entry are done for good; `whole`: all
+  /// of them are. Completes once the store holds the acknowledgement.
+  virtual Task<Done> settle(std::uint64_t handle, std::vector<std::int64_t> offsets, bool whole) = 0;
+  /// The entry goes back to the queue (its records not settled) for any
+  /// consumer, with its delivery count one higher.
+  virtual Task<Done> give_back(std::uint64_t handle) = 0;
+  /// Changes each time the store took back every entry the broker held
+  /// (a lost connection): the broker then forgets what it held.
+  virtual std::uint64_t generation() const noexcept = 0;
+  /// The queue's start offset: every record below it is settled; nullopt
+  /// when the queue has not started.
+  virtual Task<std::optional<std::int64_t>> start_offset() = 0;
+  /// Moves the queue's start to `offset` (AlterShareGroupOffsets).
+  virtual Task<Done> seek(std::int64_t offset) = 0;
+  /// Removes the queue from the store (DeleteShareGroupOffsets): the next
+  /// open starts over. Fails while other consumers use it.
+  virtual Task<Done> remove() = 0;
+  /// Stops taking: entries delivered and not settled go back to the queue.
+  virtual Task<Done> close() = 0;
+};
+
+class ShareQueues {
+ public:
+  virtual ~ShareQueues() = default;
+  /// The queue of a share partition of partition `tp`, created when missing
+  /// at the log's start (`earliest`) or end.
+  virtual Task<std::shared_ptr<ShareQueue>> open_share_queue(SharePartitionKey key, TopicPartition tp,
+                                                             bool earliest) = 0;
+};
+
 /// The transaction coordinator's record of each transactional id, durable.
 class TxnStore {
  public:
@@ -512,6 +571,10 @@ class Storage {
   virtual bool supports_share_groups() const noexcept { return false; }
   /// The share partitions' records; nullptr without share groups.
   virtual ShareStateStore* share_states() { return nullptr; }
+  /// Share partitions served from the store's own queues (shared with the
+  /// store's native consumers); nullptr: the broker hands out records from
+  /// the partition log itself.
+  virtual ShareQueues* share_queues() { return nullptr; }
 
   /// `on_data(tp)` is called (on any thread) when records this gateway did
   /// not append reach a partition it reads (native Pulsar producers, another

@@ -46,6 +46,7 @@ enum class Errc : std::uint8_t {
   timeout,                   // the backend did not answer in time: retriable
   io_error,                  // local disk or remote call failed: KAFKA_STORAGE_ERROR
   closed,                    // the store is shutting down
+  in_use,                    // others use it (a share queue with consumers): NON_EMPTY_GROUP
 };
 
 const char* to_string(Errc e) noexcept;
@@ -207,6 +208,7 @@ inline const char* to_string(Errc e) noexcept {
     case Errc::unavailable: return "storage unavailable";
     case Errc::timeout: return "storage timeout";
     case Errc::io_error: return "storage i/o error";
+    case Errc::in_use: return "in use";
     case Errc::closed: return "storage closed";
   }
   return "unknown";

@@ -51,6 +51,8 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   awaitable<void> open();
   /// The entry holding `offset` (offset < high watermark).
   awaitable<kp::MessageId> locate(std::int64_t offset);
+  /// The entry at `at` and its offsets; nullopt when none arrives in time.
+  awaitable<std::optional<std::pair<kp::Entry, EntryInfo>>> probe(kp::MessageId at);
   /// The high watermark as Pulsar has it now, also when another gateway
   /// writes the partition.
   awaitable<std::int64_t> current_end();
@@ -110,7 +112,6 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
   awaitable<void> resync();
   /// Feeds the batches from `from` to the end into the producer state table.
   awaitable<void> replay_producers(std::int64_t from);
-  awaitable<std::optional<std::pair<kp::Entry, EntryInfo>>> probe(kp::MessageId at);
   awaitable<std::vector<kp::MessageId>> all_positions();
   /// A writer for the partition; a new one first reads the end from Pulsar
   /// (and with `rebuild`, the producer table from the log's tail).

@@ -71,6 +71,7 @@
 #include "gateways.hpp"
 #include "group_store.hpp"
 #include "log.hpp"
+#include "share_queue.hpp"
 #include "share_state_store.hpp"
 #include "txn_store.hpp"
 #include "security_store.hpp"
@@ -157,6 +158,7 @@ class PulsarStorage final : public Storage {
   Membership* membership() override { return members_.get(); }
   bool supports_share_groups() const noexcept override { return true; }
   ShareStateStore* share_states() override { return &shares_; }
+  storage::ShareQueues* share_queues() override { return &share_queues_; }
   std::int64_t max_batch_bytes() const noexcept override { return limits_.batch_bytes; }
   void watch(std::function<void(const TopicPartition&)> on_data) override;
   Task<std::shared_ptr<PartitionLog>> open_log(TopicPartition tp) override;
@@ -207,6 +209,7 @@ class PulsarStorage final : public Storage {
   Catalog catalog_;
   Groups groups_;
   ShareStates shares_;
+  ShareQueues share_queues_{*this};
   Txns txns_;
   Security security_;
   TokenAuthenticator tokens_;

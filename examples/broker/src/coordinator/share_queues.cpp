@@ -1,0 +1,72 @@
+// The group coordinator's share partitions that the store's queues serve
+// (Storage::share_queues(); share_queue_partition.hpp): opening a queue at a
+// partition's first use, expiring locks without waiting for a fetch (the
+// store's other consumers get what a member let go), closing the queues of
+// groups without members, and removing a queue with its group's offsets.
+#include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
+
+#include "coordinator/group_coordinator.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/log.hpp"
+#include "protocol/errors.hpp"
+
+namespace kwire_broker {
+
+void GroupCoordinator::expire_share_queues() {
+  const auto limits = share_limits();
+  for (auto& [key, qp] : share_state_.queued) {
+    if (qp.expire_locks(now(), limits)) asio::co_spawn(strand_, persist_share(key), asio::detached);
+    // A group without members takes nothing more: its consumer closes, and
+    // what the store delivered to the broker goes back to the queue for the
+    // store's other consumers (settles still owed are carried out first).
+    auto* g = shares_.find(key.group_id);
+    if (qp.queue && (!g || g->members.empty())) {
+      qp.drop_all();
+      asio::co_spawn(strand_, share::close_queue(std::exchange(qp.queue, nullptr), qp.take_actions()), asio::detached);
+    }
+  }
+}
+
+asio::awaitable<storage::Result<std::shared_ptr<storage::ShareQueue>>> GroupCoordinator::share_queue(
+    storage::SharePartitionKey key, storage::TopicPartition tp) {
+  using R = storage::Result<std::shared_ptr<storage::ShareQueue>>;
+  if (auto it = share_state_.queued.find(key); it != share_state_.queued.end() && it->second.queue)
+    co_return R::success(it->second.queue);
+  auto* queues = store_.share_queues();
+  if (!queues) co_return R::failure(storage::Errc::io_error, "the store keeps no share queues");
+  auto* g = shares_.find(key.group_id);
+  const bool earliest = g && g->auto_offset_reset == "earliest";
+  auto opened = co_await queues->open_share_queue(key, tp, earliest);
+  if (!opened.ok()) co_return opened;
+  // Opened while waiting by another request: that one stays.
+  auto& qp = share_state_.queued[key];
+  if (!qp.queue) {
+    qp.queue = opened.value;
+    qp.generation = qp.queue->generation();
+  } else if (qp.queue != opened.value) {
+    auto extra = opened.value;  // named: g++ 12 mishandles temporaries in co_await
+    std::vector<share::QueueAction> none;
+    co_await share::close_queue(std::move(extra), std::move(none));
+  }
+  co_return R::success(qp.queue);
+}
+
+asio::awaitable<kwire::ErrorCode> GroupCoordinator::remove_share_queue(storage::SharePartitionKey key,
+                                                                       storage::TopicPartition tp) {
+  auto q = co_await share_queue(key, tp);
+  if (!q.ok()) co_return to_kafka(q.error);
+  auto removed = co_await q.value->remove();
+  if (!removed.ok()) {
+    KB_WARN("share group {}: cannot remove the queue of {}-{}: {}", key.group_id, tp.topic, tp.partition, removed.message);
+    co_return to_kafka(removed.error);
+  }
+  share_state_.queued.erase(key);
+  co_await persist_share(std::move(key));
+  co_return kwire::ErrorCode::None;
+}
+
+}  // namespace kwire_broker
