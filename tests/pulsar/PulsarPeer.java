@@ -6,7 +6,16 @@
 //       compression: NONE (default), LZ4, ZLIB, ZSTD or SNAPPY
 //   consume <serviceUrl> <topic[,topic...]> <n> <subscription> [timeoutMs]
 //       subscribes at the earliest position, prints and acknowledges n messages
+//   shared <serviceUrl> <topic> <subscription> <idleMs> <doneFile>
+//       one consumer of a Shared subscription (created at the earliest
+//       position): prints {"ready":true} once subscribed, then one line per
+//       message ({"value","topic","id","redelivery","at"}: redelivery is
+//       Pulsar's redelivery count, at the epoch ms it was received) and
+//       acknowledges it; stops once doneFile exists (the messages are all
+//       produced) and nothing came for idleMs
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.pulsar.client.api.CompressionType;
@@ -16,6 +25,7 @@ import org.apache.pulsar.client.api.MessageId;
 import org.apache.pulsar.client.api.Producer;
 import org.apache.pulsar.client.api.PulsarClient;
 import org.apache.pulsar.client.api.SubscriptionInitialPosition;
+import org.apache.pulsar.client.api.SubscriptionType;
 
 public class PulsarPeer {
   static String quote(String s) {
@@ -33,9 +43,9 @@ public class PulsarPeer {
     String mode = args[0];
     String url = args[1];
     String topic = args[2];
-    int n = Integer.parseInt(args[3]);
     try (PulsarClient client = PulsarClient.builder().serviceUrl(url).build()) {
       if (mode.equals("produce")) {
+        int n = Integer.parseInt(args[3]);
         boolean batch = Boolean.parseBoolean(args[4]);
         String prefix = args.length > 5 ? args[5] : "key";
         CompressionType codec = CompressionType.valueOf(args.length > 6 ? args[6] : "NONE");
@@ -52,6 +62,7 @@ public class PulsarPeer {
           for (var f : sent) System.out.println("{\"id\":" + quote(f.get().toString()) + "}");
         }
       } else if (mode.equals("consume")) {
+        int n = Integer.parseInt(args[3]);
         String sub = args[4];
         long timeout = args.length > 5 ? Long.parseLong(args[5]) : 20000;
         try (Consumer<byte[]> c = client.newConsumer().topic(topic.split(",")).subscriptionName(sub)
@@ -80,9 +91,41 @@ public class PulsarPeer {
             System.exit(1);
           }
         }
+      } else if (mode.equals("shared")) {
+        shared(client, topic, args[3], Long.parseLong(args[4]), Path.of(args[5]));
       } else {
         System.err.println("unknown mode " + mode);
         System.exit(2);
+      }
+    }
+  }
+
+  static void shared(PulsarClient client, String topic, String sub, long idleMs, Path done) throws Exception {
+    try (Consumer<byte[]> c = client.newConsumer().topic(topic).subscriptionName(sub)
+            .subscriptionType(SubscriptionType.Shared)
+            .subscriptionInitialPosition(SubscriptionInitialPosition.Earliest).subscribe()) {
+      System.out.println("{\"ready\":true}");
+      // A bound, so that a peer the messages never reach cannot outlive the test.
+      long deadline = System.currentTimeMillis() + 150_000;
+      long last = System.currentTimeMillis();
+      long doneAt = -1;
+      while (true) {
+        Message<byte[]> m = c.receive(200, TimeUnit.MILLISECONDS);
+        long now = System.currentTimeMillis();
+        if (now >= deadline) {
+          System.err.println("shared consumer still running after 150 s");
+          System.exit(1);
+        }
+        if (m != null) {
+          System.out.println("{\"value\":" + quote(new String(m.getValue(), StandardCharsets.UTF_8))
+              + ",\"topic\":" + quote(m.getTopicName()) + ",\"id\":" + quote(m.getMessageId().toString())
+              + ",\"redelivery\":" + m.getRedeliveryCount() + ",\"at\":" + now + "}");
+          c.acknowledge(m);
+          last = now;
+          continue;
+        }
+        if (doneAt < 0 && Files.exists(done)) doneAt = now;
+        if (doneAt >= 0 && now - Math.max(last, doneAt) >= idleMs) break;
       }
     }
   }

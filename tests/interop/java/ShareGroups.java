@@ -10,9 +10,28 @@
 // delivered again. `lock-expiry`: a record acquired by a consumer that never
 // acknowledges it goes to another once its acquisition lock passes (the broker
 // runs with a short group.share.record.lock.duration.ms).
+//
+// The same share consumers as a test peer beside other clients of the group's
+// records (tests/pulsar/share_groups_native.sh), one JSON object per line:
+//
+//   ... ShareGroups.java <bootstrap> prepare <topic> <partitions> <group>
+//       creates the topic; the group starts at the earliest offset
+//   ... ShareGroups.java <bootstrap> produce <topic> <prefix> <n>
+//       n records, key and value prefix0 ... prefix(n-1)
+//   ... ShareGroups.java <bootstrap> serve <group> <topic> <consumers> <idleMs> <doneFile> [release <n>]
+//       `consumers` share consumers print {"ready":true} once the group has
+//       them all and every partition of the topic is assigned, then one line
+//       per record they get ({"consumer","value","delivery","ack","at"}: at is
+//       when poll returned it, in epoch ms), accepting each. They stop once
+//       doneFile exists (the records are all produced) and nothing came for
+//       idleMs. With `release <n>` they release every record instead, and
+//       leave (close) as soon as n or more are released between them.
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.*;
 import java.util.concurrent.*;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.admin.*;
 import org.apache.kafka.clients.consumer.*;
 import org.apache.kafka.clients.producer.*;
@@ -34,6 +53,10 @@ public class ShareGroups {
         case "exactly-once" -> exactlyOnce();
         case "redelivery" -> redelivery();
         case "lock-expiry" -> lockExpiry();
+        case "prepare" -> prepare(args[2], Integer.parseInt(args[3]), args[4]);
+        case "produce" -> produce(args[2], args[3], Integer.parseInt(args[4]));
+        case "serve" -> serve(args[2], args[3], Integer.parseInt(args[4]), Long.parseLong(args[5]), Path.of(args[6]),
+            args.length > 8 && args[7].equals("release") ? Integer.parseInt(args[8]) : 0);
         default -> throw new IllegalArgumentException("unknown scenario " + args[1]);
       }
       System.out.println("OK " + args[1]);
@@ -199,5 +222,86 @@ public class ShareGroups {
       }
       other.commitSync();
     }
+  }
+
+  static String quote(String s) {
+    StringBuilder b = new StringBuilder("\"");
+    for (char c : s.toCharArray()) {
+      if (c == '"' || c == '\\') b.append('\\').append(c);
+      else if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
+      else b.append(c);
+    }
+    return b.append('"').toString();
+  }
+
+  /** The `serve` peer (see the top of this file); releaseFirst 0: accept all. */
+  static void serve(String group, String topic, int consumers, long idleMs, Path done, int releaseFirst)
+      throws Exception {
+    AtomicInteger released = new AtomicInteger();
+    // Polls each consumer has finished: readiness waits for one more of each
+    // after the coordinator shows the assignment, so each has heard of it.
+    AtomicInteger[] polls = new AtomicInteger[consumers];
+    ExecutorService pool = Executors.newFixedThreadPool(consumers);
+    List<Future<Integer>> workers = new ArrayList<>();
+    // A bound, so that a peer the records never reach cannot outlive the test.
+    long deadline = System.currentTimeMillis() + 150_000;
+    for (int w = 0; w < consumers; w++) {
+      int id = w;
+      polls[w] = new AtomicInteger();
+      workers.add(pool.submit(() -> {
+        int mine = 0;
+        try (var c = consumer(group, topic)) {
+          long last = System.currentTimeMillis();
+          long doneAt = -1;
+          while (true) {
+            var got = c.poll(Duration.ofMillis(500));
+            long now = System.currentTimeMillis();
+            for (var r : got) {
+              var type = releaseFirst > 0 ? AcknowledgeType.RELEASE : AcknowledgeType.ACCEPT;
+              c.acknowledge(r, type);
+              if (releaseFirst > 0) released.incrementAndGet();
+              System.out.println("{\"consumer\":" + id + ",\"value\":" + quote(r.value()) + ",\"delivery\":"
+                  + deliveries(r) + ",\"ack\":\"" + type.name() + "\",\"at\":" + now + "}");
+              mine++;
+            }
+            if (!got.isEmpty()) {
+              c.commitSync();
+              last = now;
+            }
+            polls[id].incrementAndGet();
+            // Released enough: leave the group for good (close).
+            if (releaseFirst > 0 && released.get() >= releaseFirst) break;
+            if (doneAt < 0 && Files.exists(done)) doneAt = now;
+            if (doneAt >= 0 && now - Math.max(last, doneAt) >= idleMs) break;
+            check(now < deadline, "share consumer " + id + " still running after 150 s");
+          }
+        }
+        return mine;
+      }));
+    }
+    try (Admin admin = admin()) {
+      int partitions = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().size();
+      long readyBy = System.currentTimeMillis() + 60_000;
+      while (true) {
+        var d = admin.describeShareGroups(List.of(group)).describedGroups().get(group).get();
+        Set<Integer> assigned = new HashSet<>();
+        for (var m : d.members())
+          for (var tp : m.assignment().topicPartitions()) if (tp.topic().equals(topic)) assigned.add(tp.partition());
+        // At least ours: the group may show other members of its queue too.
+        if (d.members().size() >= consumers && assigned.size() == partitions) break;
+        for (var f : workers) if (f.isDone()) f.get();  // a consumer that failed says why
+        check(System.currentTimeMillis() < readyBy, "group " + group + " not assigned after 60 s: " + d);
+        Thread.sleep(200);
+      }
+    }
+    int[] seen = new int[consumers];
+    for (int w = 0; w < consumers; w++) seen[w] = polls[w].get();
+    for (int w = 0; w < consumers; w++)
+      while (polls[w].get() <= seen[w] && !workers.get(w).isDone()) Thread.sleep(50);
+    System.out.println("{\"ready\":true}");
+    List<Integer> shares = new ArrayList<>();
+    for (var f : workers) shares.add(f.get());
+    pool.shutdown();
+    System.err.println("records per share consumer: " + shares);
   }
 }
