@@ -23,6 +23,10 @@ std::string random_member_id() {
   return s;
 }
 
+std::string group_full_message(const Config& config) {
+  return "The consumer group has reached its maximum capacity of " + std::to_string(config.max_size) + " members.";
+}
+
 std::string Group::state_name() const {
   if (members.empty()) return "Empty";
   if (group_epoch > assignment_epoch) return "Assigning";
@@ -93,6 +97,9 @@ Member& ConsumerGroups::replace_static(Group& g, const std::string& old_id, cons
   Member moved = std::move(old->second);
   moved.id = new_id;
   moved.left_static = false;
+  // The old instance's deadlines end with it (Kafka cancels its timers).
+  moved.sync_deadline.reset();
+  moved.join_deadline.reset();
   g.members.erase(old);
   auto t = g.target.find(old_id);
   if (t != g.target.end()) {
@@ -120,25 +127,27 @@ kwire::ErrorCode ConsumerGroups::check_offsets(const Group& g, const std::string
   return ErrorCode::None;
 }
 
+const char* ConsumerGroups::overdue(const Member& m, Clock::time_point now) const {
+  const auto session = m.classic ? m.classic->session_timeout_ms : config_.session_timeout_ms;
+  if (now - m.last_seen > std::chrono::milliseconds(session)) return "session timeout";
+  if (m.state == MemberState::unrevoked_partitions && now > m.revoke_deadline) return "rebalance timeout";
+  if (m.sync_deadline && now > *m.sync_deadline) return "no SyncGroup within the rebalance timeout";
+  if (m.join_deadline && now > *m.join_deadline) return "no JoinGroup within the rebalance timeout";
+  return nullptr;
+}
+
 std::vector<std::string> ConsumerGroups::expire(Clock::time_point now) {
   std::vector<std::string> changed;
   for (auto& [id, gp] : groups_) {
     auto& g = *gp;
     std::vector<std::string> gone;
-    for (auto& [mid, m] : g.members) {
-      const auto session = m.classic ? m.classic->session_timeout_ms : config_.session_timeout_ms;
-      const bool session_over = now - m.last_seen > std::chrono::milliseconds(session);
-      const bool revocation_over = m.state == MemberState::unrevoked_partitions && now > m.revoke_deadline;
-      if (session_over || revocation_over) gone.push_back(mid);
-    }
+    for (auto& [mid, m] : g.members)
+      if (auto why = overdue(m, now)) {
+        KB_INFO("consumer group {}: member {} fenced ({})", id, mid, why);
+        gone.push_back(mid);
+      }
     if (gone.empty()) continue;
-    for (auto& mid : gone) {
-      KB_INFO("consumer group {}: member {} fenced ({})", id, mid,
-              g.members.at(mid).state == MemberState::unrevoked_partitions && now > g.members.at(mid).revoke_deadline
-                  ? "rebalance timeout"
-                  : "session timeout");
-      remove_member(g, mid);
-    }
+    for (auto& mid : gone) remove_member(g, mid);
     // The topics are as they were at the last heartbeat: only members
     // changed. A group left with classic members only keeps its epoch for
     // the downgrade the caller makes.

@@ -123,7 +123,7 @@ HeartbeatResult ConsumerGroups::heartbeat(Group& g, Heartbeat hb, const TopicVie
       auto it = g.members.find(hb.member_id);
       if (it == g.members.end()) {
         if (static_cast<std::int64_t>(g.members.size()) >= config_.max_size)
-          return fail(ErrorCode::GroupMaxSizeReached, "The group is full.");
+          return fail(ErrorCode::GroupMaxSizeReached, group_full_message(config_));
         it = g.members.emplace(hb.member_id, Member{}).first;
         it->second.id = hb.member_id;
         created = true;
