@@ -14,6 +14,8 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/coordinator/consumer_assignors.cpp
     ${s}/coordinator/consumer_group.cpp
     ${s}/coordinator/consumer_group_classic.cpp
+    ${s}/coordinator/consumer_group_heartbeat.cpp
+    ${s}/coordinator/consumer_group_reconcile.cpp
     ${s}/coordinator/consumer_group_record.cpp
     ${s}/coordinator/consumer_protocol.cpp
     ${s}/coordinator/group_coordinator.cpp

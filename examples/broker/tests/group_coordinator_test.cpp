@@ -1,6 +1,6 @@
 // The classic group protocol's state machine on a clock the test moves by
 // hand: the initial rebalance delay, rebalances when members join and leave,
-// session expiry, the sync deadline and static membership. No sockets: the
+// session expiry, the sync deadline, static membership and group.max.size. No sockets: the
 // coordinator runs on an io_context the test polls, over an embedded store in
 // a temporary directory.
 #include <doctest/doctest.h>
@@ -14,10 +14,12 @@
 
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "support/temp_dir.hpp"
 #include "coordinator/group_coordinator.hpp"
+#include "core/config.hpp"
 #include "kwire/messages/error_code.hpp"
 #include "storage/embedded/store.hpp"
 
@@ -40,13 +42,14 @@ using TempDir = kwire_broker::testing::TempDir;
 
 /// A coordinator, its store and a clock that moves only when told.
 struct Fixture {
-  explicit Fixture(std::int32_t initial_delay_ms = 0) {
+  explicit Fixture(std::int32_t initial_delay_ms = 0, std::int32_t max_size = 2147483647) {
     kwire_broker::storage::embedded::Options o;
     o.dir = dir.path;
     o.flush = kwire_broker::storage::embedded::FlushPolicy::never;
     store = kwire_broker::storage::embedded::open(o);
     GroupCoordinator::Config c;
     c.initial_rebalance_delay_ms = initial_delay_ms;
+    c.max_size = max_size;
     c.clock = [this] { return now; };
     coordinator = std::make_unique<GroupCoordinator>(std::move(c), *store, io);
   }
@@ -262,4 +265,59 @@ TEST_CASE("a join with an incompatible protocol is refused") {
   REQUIRE(j->has_value());
   CHECK(code((*j)->error) == ErrorCode::InconsistentGroupProtocol);
   CHECK(f.group().state == State::stable);
+}
+
+TEST_CASE("group.max.size: a full group refuses a new member with GROUP_MAX_SIZE_REACHED and no member id") {
+  Fixture f(0, 1);
+  const auto a = f.stable_with_one();
+  auto refused = f.join(f.member(""));
+  REQUIRE(refused->has_value());
+  CHECK(code((*refused)->error) == ErrorCode::GroupMaxSizeReached);
+  CHECK((*refused)->member_id.empty());
+  CHECK(f.group().members.size() == 1);
+  CHECK(f.group().state == State::stable);
+  // A member of the group may always rejoin.
+  auto again = f.join(f.member(a));
+  REQUIRE(again->has_value());
+  CHECK(code((*again)->error) == ErrorCode::None);
+  CHECK((*again)->generation == 2);
+}
+
+TEST_CASE("group.max.size during a rebalance counts those rejoining: the last member to rejoin is dropped") {
+  Fixture f(0, 2);
+  const auto a = f.stable_with_one();
+  auto jb = f.join(f.member(""));  // the second member: the group rebalances
+  auto ja = f.join(f.member(a));
+  REQUIRE(ja->has_value());
+  REQUIRE(jb->has_value());
+  const auto b = (*jb)->member_id;
+  REQUIRE(f.sync(a, 2, true)->has_value());
+  REQUIRE(f.sync(b, 2)->has_value());
+  REQUIRE(f.group().state == State::stable);
+  // A rejoins, which starts a rebalance; a newcomer joins it before B
+  // rejoins, and takes the second place: B, rejoining last, is refused and
+  // dropped, and the rebalance completes with A and the newcomer.
+  auto ja2 = f.join(f.member(a));
+  CHECK_FALSE(ja2->has_value());
+  auto jc = f.join(f.member(""));
+  CHECK_FALSE(jc->has_value());
+  auto jb2 = f.join(f.member(b));
+  REQUIRE(jb2->has_value());
+  CHECK(code((*jb2)->error) == ErrorCode::GroupMaxSizeReached);
+  REQUIRE(ja2->has_value());
+  REQUIRE(jc->has_value());
+  CHECK((*ja2)->generation == 3);
+  CHECK(f.group().members.size() == 2);
+  CHECK(f.group().members.count(b) == 0);
+}
+
+TEST_CASE("group.max.size takes Kafka's range, 1 to 2147483647, default 2147483647") {
+  kwire_broker::Properties p;
+  CHECK(kwire_broker::make_settings(p).group_max_size == 2147483647);
+  p.set("group.max.size", "3");
+  CHECK(kwire_broker::make_settings(p).group_max_size == 3);
+  for (const char* bad : {"0", "-1", "2147483648"}) {
+    p.set("group.max.size", bad);
+    CHECK_THROWS_AS(kwire_broker::make_settings(p), std::runtime_error);
+  }
 }

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kwire/messages/add_offsets_to_txn_request.hpp"
@@ -29,6 +31,8 @@
 #include "kwire/messages/init_producer_id_response.hpp"
 #include "kwire/messages/list_offsets_request.hpp"
 #include "kwire/messages/list_offsets_response.hpp"
+#include "kwire/messages/list_transactions_request.hpp"
+#include "kwire/messages/list_transactions_response.hpp"
 #include "kwire/messages/produce_request.hpp"
 #include "kwire/messages/produce_response.hpp"
 #include "kwire/messages/txn_offset_commit_request.hpp"
@@ -307,4 +311,43 @@ TEST_CASE("transactions on the wire: TxnOffsetCommit from a member of a consumer
   CHECK(commit("m1", member_epoch) == ErrorCode::None);
   CHECK(commit("m1", member_epoch + 5) == ErrorCode::StaleMemberEpoch);
   CHECK(commit("stranger", member_epoch) == ErrorCode::UnknownMemberId);
+}
+
+TEST_CASE("transactions on the wire: ListTransactions' TransactionalIdPattern is an RE2 expression matching whole ids") {
+  Fixture f;  // transactional id "app"
+  kwire::InitProducerIdRequest init;
+  init.transactional_id = "app-2";
+  init.transaction_timeout_ms = 60000;
+  REQUIRE(code(f.broker.call<kwire::InitProducerIdResponse>(init, 4).error_code) == ErrorCode::None);
+  struct Listed {
+    ErrorCode error;
+    std::vector<std::string> ids;
+  };
+  auto list = [&](std::optional<std::string_view> pattern) {
+    kwire::ListTransactionsRequest req;
+    req.transactional_id_pattern = pattern;
+    auto r = f.broker.call<kwire::ListTransactionsResponse>(req, 2);
+    Listed out{code(r.error_code), {}};
+    for (auto& t : r.transaction_states) out.ids.emplace_back(t.transactional_id);
+    std::sort(out.ids.begin(), out.ids.end());
+    return out;
+  };
+  using Ids = std::vector<std::string>;
+  CHECK(list(std::nullopt).ids == Ids{"app", "app-2"});
+  CHECK(list("").ids == Ids{"app", "app-2"});  // empty: no filter, as null
+  // The whole id must match, as Java's Matcher.matches().
+  CHECK(list("app").ids == Ids{"app"});
+  CHECK(list("pp").ids.empty());
+  CHECK(list("app-\\d").ids == Ids{"app-2"});
+  // RE2/J syntax that ECMAScript lacks: inline flags and quoting.
+  CHECK(list("(?i)APP").ids == Ids{"app"});
+  CHECK(list("\\Qapp-\\E.*").ids == Ids{"app-2"});
+  // What RE2/J refuses is refused, even where other engines accept it
+  // (backreferences), and so is an unbounded pattern.
+  CHECK(list("(a)pp\\1").error == ErrorCode::InvalidRegularExpression);
+  CHECK(list("app(").error == ErrorCode::InvalidRegularExpression);
+  std::string huge = "app";
+  while (huge.size() <= 1024) huge += "|app";
+  CHECK(list(huge).error == ErrorCode::InvalidRegularExpression);
+  CHECK(list(huge).ids.empty());
 }

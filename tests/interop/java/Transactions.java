@@ -224,6 +224,20 @@ public class Transactions {
         var listed = admin.listTransactions().all().get();
         check(listed.stream().anyMatch(t -> t.transactionalId().equals("tx-1") && t.state() == TransactionState.ONGOING),
             "ListTransactions: " + listed);
+        // The pattern filter (KIP-1152): an RE2/J expression matching whole ids.
+        var matched = admin.listTransactions(new ListTransactionsOptions().filterOnTransactionalIdPattern("(?i)TX-[1]"))
+            .all().get();
+        check(matched.size() == 1 && matched.iterator().next().transactionalId().equals("tx-1"),
+            "ListTransactions matching (?i)TX-[1]: " + matched);
+        check(admin.listTransactions(new ListTransactionsOptions().filterOnTransactionalIdPattern("tx")).all().get().isEmpty(),
+            "ListTransactions matching part of an id");
+        try {
+          admin.listTransactions(new ListTransactionsOptions().filterOnTransactionalIdPattern("(tx)-\\1")).all().get();
+          check(false, "a backreference, which RE2/J refuses, was accepted");
+        } catch (ExecutionException e) {
+          check(e.getCause() instanceof org.apache.kafka.common.errors.InvalidRegularExpression,
+              "a pattern RE2/J refuses: " + e.getCause());
+        }
         var producers = admin.describeProducers(List.of(p0)).partitionResult(p0).get().activeProducers();
         check(producers.stream().anyMatch(s -> s.currentTransactionStartOffset().isPresent()),
             "DescribeProducers shows no open transaction: " + producers);

@@ -63,6 +63,9 @@ struct Config {
   std::int32_t session_timeout_ms = 45000;    // group.consumer.session.timeout.ms
   std::int32_t heartbeat_interval_ms = 5000;  // group.consumer.heartbeat.interval.ms
   std::int32_t max_size = 2147483647;         // group.consumer.max.size
+  /// group.max.size, the classic groups' limit: a consumer group is not
+  /// downgraded to a classic group with more members than that.
+  std::int32_t classic_max_size = 2147483647;
   /// group.consumer.assignors: the first is the default.
   std::vector<std::string> assignors{"uniform", "range"};
   /// Longest regular expression accepted (bytes).
@@ -97,6 +100,11 @@ struct Member {
   Clock::time_point last_seen{}, revoke_deadline{};
   bool left_static = false;  // left with epoch -2: its place is kept for a session timeout
   std::optional<ClassicProtocol> classic;  // set for a member of the classic protocol
+  /// A classic member's deadlines, as Kafka's timers (not stored): SyncGroup
+  /// is due within the rebalance timeout after its JoinGroup, and JoinGroup
+  /// within it after it was told REBALANCE_IN_PROGRESS. Past either, the
+  /// member is fenced.
+  std::optional<Clock::time_point> sync_deadline, join_deadline;
 };
 
 struct Group {
@@ -163,6 +171,11 @@ struct ClassicJoinResult {
   std::string member_id, protocol;
   std::int32_t generation = -1;  // the member's epoch
   bool changed = false;
+  /// When the join leaves only classic members and the group is downgraded:
+  /// whether the classic group rebalances. It does not when a static member
+  /// took another's place without starting a new epoch (the same
+  /// subscription, the same topics), as Kafka 4 has it.
+  bool downgrade_rebalances = true;
 };
 
 struct ClassicSyncResult {
@@ -203,15 +216,15 @@ class ConsumerGroups {
   /// LeaveGroup of one member (classic or not), as Kafka allows it.
   kwire::ErrorCode classic_leave(Group& g, const std::string& member_id, const std::optional<std::string>& instance_id);
   /// Whether the group holds members and all of them are classic, and the
-  /// policy lets it go back to a classic group.
+  /// policy and group.max.size let it go back to a classic group.
   bool downgradable(const Group& g) const;
 
   /// OffsetCommit / OffsetFetch check of a member and its epoch (epoch < 0
   /// and no member: a commit from outside the group, allowed when it is empty).
   kwire::ErrorCode check_offsets(const Group& g, const std::string& member_id, std::int32_t epoch) const;
 
-  /// Fences members whose session or revocation deadline passed; returns
-  /// the groups that changed (to be stored).
+  /// Fences members whose session, revocation, sync or join deadline
+  /// passed; returns the groups that changed (to be stored).
   std::vector<std::string> expire(Clock::time_point now);
 
   /// The group's durable record and its reverse (false: not a record of
@@ -222,6 +235,8 @@ class ConsumerGroups {
 
  private:
   void remove_member(Group& g, const std::string& member_id);
+  /// Why member `m` is to be fenced at `now` (a deadline it missed), or null.
+  const char* overdue(const Member& m, Clock::time_point now) const;
   /// A member leaving for good: removed, and a new target computed unless
   /// the group is to be downgraded (it then keeps the epoch its classic
   /// members know as their generation).
@@ -242,6 +257,8 @@ class ConsumerGroups {
 
 /// A member id as Kafka makes them: 16 random bytes in URL-safe base64.
 std::string random_member_id();
+/// Kafka's message with GROUP_MAX_SIZE_REACHED for a full consumer group.
+std::string group_full_message(const Config& config);
 
 /// The server-side assignors: each maps members (id -> subscribed topic
 /// names) and topics to a target assignment. `previous` is the last target,

@@ -48,6 +48,12 @@ bool can_take_more(const Group& g, const Member& m) {
   return false;
 }
 
+/// A classic member told to rejoin must do so within its rebalance timeout
+/// (Kafka's join timeout, started by the first such answer only).
+void expect_rejoin(Member& m, Clock::time_point now) {
+  if (!m.join_deadline) m.join_deadline = now + std::chrono::milliseconds(m.rebalance_timeout_ms);
+}
+
 /// The classic member `member_id` (or the static member `instance_id`
 /// stands for); an error when there is none or it was replaced.
 ErrorCode find_classic(Group& g, const std::string& member_id, const std::optional<std::string>& instance_id,
@@ -84,6 +90,8 @@ NamedPartitions Group::names_of(const Assignment& a) const {
 
 bool ConsumerGroups::downgradable(const Group& g) const {
   if (g.members.empty() || !downgrade_allowed(config_.migration)) return false;
+  // Kafka keeps a group too big for a classic group as it is.
+  if (static_cast<std::int64_t>(g.members.size()) > config_.classic_max_size) return false;
   for (auto& [_, m] : g.members)
     if (!m.classic) return false;
   return true;
@@ -120,7 +128,7 @@ ClassicJoinResult ConsumerGroups::classic_join(Group& g, ClassicJoin join, const
     return r;
   }
   Member* m = nullptr;
-  bool created = false;
+  bool created = false, replaced = false;
   if (join.instance_id) {
     auto s = g.static_ids.find(*join.instance_id);
     if (s != g.static_ids.end() && s->second != join.member_id) {
@@ -131,6 +139,7 @@ ClassicJoinResult ConsumerGroups::classic_join(Group& g, ClassicJoin join, const
         return r;
       }
       m = &replace_static(g, s->second, join.member_id);
+      replaced = true;
     }
   }
   if (!m) {
@@ -167,10 +176,12 @@ ClassicJoinResult ConsumerGroups::classic_join(Group& g, ClassicJoin join, const
   auto names = sub->topics;
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
-  const bool subscription_changed = created || names != m->topic_names || m->regex || m->server_assignor;
+  // The topics make the subscription; the server-side assignor a member of
+  // the consumer protocol chose stays (Kafka leaves it as it was).
+  const bool subscription_changed = created || names != m->topic_names || m->regex;
   m->topic_names = std::move(names);
   m->regex.reset();
-  m->server_assignor.reset();
+  const auto epoch_before = g.group_epoch;
   maybe_bump(g, topics, subscription_changed);
 
   // The member owns what its subscription lists (a cooperative consumer
@@ -185,6 +196,14 @@ ClassicJoinResult ConsumerGroups::classic_join(Group& g, ClassicJoin join, const
   reconcile(g, *m, owned, now);
   r.generation = m->epoch;
   r.changed = true;
+  // A static member's replacement that started no new epoch leaves the
+  // assignment as it is: a downgrade it causes needs no rebalance (Kafka 4
+  // rebalances then only for a stale assignment, a new epoch).
+  r.downgrade_rebalances = !replaced || g.group_epoch != epoch_before;
+  // The rejoin it was asked for is done; its SyncGroup is due within the
+  // rebalance timeout (Kafka's sync timeout).
+  m->join_deadline.reset();
+  m->sync_deadline = now + std::chrono::milliseconds(m->rebalance_timeout_ms);
   return r;
 }
 
@@ -204,7 +223,15 @@ ClassicSyncResult ConsumerGroups::classic_sync(Group& g, const std::string& memb
     r.error = ErrorCode::InconsistentGroupProtocol;
     return r;
   }
+  // A new epoch started since its JoinGroup: it rejoins first, unless it is
+  // still revoking (its next rejoin then catches up), as Kafka has it.
+  if (g.group_epoch > m->epoch && m->state != MemberState::unrevoked_partitions) {
+    expect_rejoin(*m, now);
+    r.error = ErrorCode::RebalanceInProgress;
+    return r;
+  }
   m->last_seen = now;
+  m->sync_deadline.reset();
   r.assignment = encode_assignment(g.names_of(m->assigned));
   return r;
 }
@@ -218,8 +245,10 @@ ErrorCode ConsumerGroups::classic_heartbeat(Group& g, const std::string& member_
   // A new target, partitions to give up, or partitions now free to take:
   // the member rejoins to be reconciled.
   if (m->epoch < g.assignment_epoch || m->state == MemberState::unrevoked_partitions ||
-      (m->state == MemberState::unreleased_partitions && can_take_more(g, *m)))
+      (m->state == MemberState::unreleased_partitions && can_take_more(g, *m))) {
+    expect_rejoin(*m, now);
     return ErrorCode::RebalanceInProgress;
+  }
   return ErrorCode::None;
 }
 

@@ -195,6 +195,25 @@ asio::awaitable<void> GroupCoordinator::persist_share(storage::SharePartitionKey
   if (!r.ok()) KB_WARN("could not store a share partition of group {}: {}", group, r.message);
 }
 
+bool GroupCoordinator::accepts_joining(const Group& g, const std::string& member_id) const {
+  auto it = g.members.find(member_id);
+  switch (g.state) {
+    case State::empty:
+    case State::dead: return true;
+    case State::preparing_rebalance: {
+      // Those already rejoining count, not the members: the group may be
+      // over the limit (it was lowered), and the last to rejoin are left out.
+      if (it != g.members.end() && it->second.join && !it->second.join->value) return true;
+      std::int64_t rejoining = 0;
+      for (auto& [_, m] : g.members) rejoining += m.join && !m.join->value ? 1 : 0;
+      return rejoining < config_.max_size;
+    }
+    case State::completing_rebalance:
+    case State::stable: return it != g.members.end() || static_cast<std::int64_t>(g.members.size()) < config_.max_size;
+  }
+  return true;
+}
+
 void GroupCoordinator::remove_member(Group& g, const std::string& member_id, kwire::ErrorCode error) {
   auto it = g.members.find(member_id);
   if (it == g.members.end()) return;
@@ -299,6 +318,16 @@ void GroupCoordinator::complete_join(Group& g) {
 asio::awaitable<GroupCoordinator::JoinResult> GroupCoordinator::join(Group& g, Member m, bool require_known,
                                                                       std::int16_t version) {
   const auto now = this->now();
+  if (!accepts_joining(g, m.id)) {
+    // group.max.size: Kafka refuses the member before anything else, and
+    // drops it when it is one of the group's (it was not rejoining).
+    const bool member = g.members.count(m.id) != 0;
+    remove_member(g, m.id, kwire::ErrorCode::UnknownMemberId);
+    if (member) maybe_complete_join(g);
+    KB_INFO("group {}: member {} refused: the group has reached group.max.size ({})", g.id,
+            m.id.empty() ? std::string("(new)") : m.id, config_.max_size);
+    co_return JoinResult{kwire::ErrorCode::GroupMaxSizeReached};  // and no member id
+  }
   if (m.protocols.empty() || m.protocol_type.empty()) co_return JoinResult{kwire::ErrorCode::InconsistentGroupProtocol};
   if (!g.members.empty()) {
     if (!g.protocol_type.empty() && m.protocol_type != g.protocol_type)

@@ -39,6 +39,7 @@ class GroupCoordinator {
   /// What the coordinator needs from the broker's settings, and its clock.
   struct Config {
     std::int32_t initial_rebalance_delay_ms = 3000;  // group.initial.rebalance.delay.ms
+    std::int32_t max_size = 2147483647;              // group.max.size: members of a classic group
     /// How often sessions, rebalance and sync deadlines are checked.
     std::chrono::milliseconds sweep_interval{200};
     /// The coordinator's time (steady_clock by default): tests move it by
@@ -186,13 +187,18 @@ class GroupCoordinator {
   /// KIP-848's online upgrade (group_migration.cpp): the non-empty classic
   /// group `id` becomes a consumer group whose members are its classic
   /// members, with their subscriptions and assignments, at its generation as
-  /// epoch. False (nothing changes) when group.consumer.migration.policy,
-  /// its protocol type, its size or its members' metadata forbid it.
-  bool upgrade_to_consumer(const std::string& id, const consumer::TopicView& topics);
+  /// epoch. `refused` (nothing changes) when group.consumer.migration.policy,
+  /// its protocol type, its size or its members' metadata forbid it; `full`
+  /// (nothing changes either) when it has group.consumer.max.size members
+  /// already, so that the member asking for it would not fit.
+  enum class Upgrade : std::uint8_t { done, refused, full };
+  Upgrade upgrade_to_consumer(const std::string& id, const consumer::TopicView& topics);
   /// The downgrade: consumer group `id`, left with classic members only,
-  /// becomes a classic group at its epoch as generation, and rebalances.
-  /// Returns the new group's record, to be stored.
-  Bytes downgrade_to_classic(const std::string& id);
+  /// becomes a classic group at its epoch as generation, each member with
+  /// its target assignment, and rebalances unless `rebalance` is false (a
+  /// static member replaced another with the same subscription). Returns the
+  /// new group's record, to be stored.
+  Bytes downgrade_to_classic(const std::string& id, bool rebalance = true);
 
   /// Expires sessions, ends rebalances and syncs past their deadlines, as of
   /// `now` (strand only). The sweeper calls it periodically.
@@ -200,6 +206,8 @@ class GroupCoordinator {
   Clock::time_point now() const { return config_.clock(); }
 
  private:
+  /// Whether group.max.size lets `member_id` join `g` now (Kafka's rule).
+  bool accepts_joining(const Group& g, const std::string& member_id) const;
   void prepare_rebalance(Group& g, const char* why);
   void maybe_complete_join(Group& g);
   void complete_join(Group& g);

@@ -16,18 +16,22 @@
 
 namespace kwire_broker {
 
-bool GroupCoordinator::upgrade_to_consumer(const std::string& id, const consumer::TopicView& topics) {
+GroupCoordinator::Upgrade GroupCoordinator::upgrade_to_consumer(const std::string& id,
+                                                                const consumer::TopicView& topics) {
   auto* classic = find(id);
-  if (!classic) return false;
+  if (!classic) return Upgrade::refused;
   const auto& config = consumers_.config();
   auto refuse = [&](const char* why) {
     KB_INFO("group {}: not upgraded to a consumer group: {}", id, why);
-    return false;
+    return Upgrade::refused;
   };
   if (!consumer::upgrade_allowed(config.migration)) return refuse("group.consumer.migration.policy forbids it");
   if (classic->protocol_type != "consumer") return refuse("it does not use the consumer's embedded protocol");
   if (static_cast<std::int64_t>(classic->members.size()) > config.max_size)
     return refuse("it has more members than group.consumer.max.size");
+  // Kafka converts it, then finds no room for the member that asked: the
+  // heartbeat fails and the group stays as it was.
+  if (static_cast<std::int64_t>(classic->members.size()) == config.max_size) return Upgrade::full;
 
   consumer::Group g;
   g.id = id;
@@ -73,10 +77,10 @@ bool GroupCoordinator::upgrade_to_consumer(const std::string& id, const consumer
           classic->members.size());
   remove_group(id);
   consumers_.get_or_create(id) = std::move(g);
-  return true;
+  return Upgrade::done;
 }
 
-GroupCoordinator::Bytes GroupCoordinator::downgrade_to_classic(const std::string& id) {
+GroupCoordinator::Bytes GroupCoordinator::downgrade_to_classic(const std::string& id, bool rebalance) {
   auto* cg = consumers_.find(id);
   Group g;
   g.id = id;
@@ -93,7 +97,11 @@ GroupCoordinator::Bytes GroupCoordinator::downgrade_to_classic(const std::string
     cm.protocols = m.classic->protocols;
     cm.session_timeout_ms = m.classic->session_timeout_ms;
     cm.rebalance_timeout_ms = m.rebalance_timeout_ms;
-    cm.assignment = consumer::encode_assignment(cg->names_of(m.assigned));
+    // Each member's target is its assignment in the classic group, as Kafka
+    // converts it: a group that does not rebalance goes on with it.
+    auto target = cg->target.find(mid);
+    cm.assignment = consumer::encode_assignment(
+        cg->names_of(target == cg->target.end() ? consumer::Assignment{} : target->second));
     cm.last_seen = now;
     if (cm.instance_id) g.static_ids[*cm.instance_id] = mid;
     g.members.emplace(mid, std::move(cm));
@@ -107,7 +115,7 @@ GroupCoordinator::Bytes GroupCoordinator::downgrade_to_classic(const std::string
   auto& classic = get_or_create(id);
   classic = std::move(g);
   // The members learn of the rebalance from their next Heartbeat.
-  prepare_rebalance(classic, "downgraded from the consumer protocol");
+  if (rebalance) prepare_rebalance(classic, "downgraded from the consumer protocol");
   return record_of(classic);
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -277,6 +278,11 @@ Settings make_settings(const Properties& p) {
   if (s.consumer_session_ms < 1 || s.consumer_heartbeat_interval_ms < 1 ||
       s.consumer_heartbeat_interval_ms >= s.consumer_session_ms)
     throw std::runtime_error("group.consumer.heartbeat.interval.ms must be positive and below group.consumer.session.timeout.ms");
+  // Kafka's INT with atLeast(1): 1 to 2147483647.
+  const auto group_max_size = p.get_int("group.max.size", s.group_max_size);
+  if (group_max_size < 1 || group_max_size > std::numeric_limits<std::int32_t>::max())
+    throw std::runtime_error("group.max.size must be between 1 and 2147483647");
+  s.group_max_size = static_cast<std::int32_t>(group_max_size);
   s.consumer_max_size = static_cast<std::int32_t>(p.get_int("group.consumer.max.size", s.consumer_max_size));
   if (s.consumer_max_size < 1) throw std::runtime_error("group.consumer.max.size must be positive");
   s.consumer_migration_policy = p.get("group.consumer.migration.policy", s.consumer_migration_policy);

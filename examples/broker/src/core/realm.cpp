@@ -17,7 +17,9 @@ Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Sto
   gc.initial_rebalance_delay_ms = broker_.settings().group_initial_rebalance_delay_ms;
   gc.consumer.session_timeout_ms = broker_.settings().consumer_session_ms;
   gc.consumer.heartbeat_interval_ms = broker_.settings().consumer_heartbeat_interval_ms;
+  gc.max_size = broker_.settings().group_max_size;
   gc.consumer.max_size = broker_.settings().consumer_max_size;
+  gc.consumer.classic_max_size = broker_.settings().group_max_size;
   gc.consumer.assignors = broker_.settings().consumer_assignors;
   gc.consumer.migration = consumer::migration_policy_of(broker_.settings().consumer_migration_policy)
                               .value_or(consumer::MigrationPolicy::bidirectional);

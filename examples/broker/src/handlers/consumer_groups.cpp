@@ -131,7 +131,13 @@ asio::awaitable<void> consumer_group_heartbeat(Broker& b, Ctx& ctx, ConsumerGrou
           r = std::move(*bad);
           co_return;
         }
-        upgraded = hb.member_epoch == 0 && c.upgrade_to_consumer(group, topics);
+        const auto upgrade =
+            hb.member_epoch == 0 ? c.upgrade_to_consumer(group, topics) : GroupCoordinator::Upgrade::refused;
+        if (upgrade == GroupCoordinator::Upgrade::full) {
+          r.fail(ErrorCode::GroupMaxSizeReached, consumer::group_full_message(c.consumers().config()));
+          co_return;
+        }
+        upgraded = upgrade == GroupCoordinator::Upgrade::done;
         if (!upgraded) {
           r.error = ErrorCode::GroupIdNotFound;
           r.message = "Group " + group + " is not a consumer group.";
@@ -238,10 +244,11 @@ asio::awaitable<void> consumer_group_describe(Broker& b, Ctx& ctx, ConsumerGroup
 
 }  // namespace
 
-asio::awaitable<void> store_consumer_group(GroupCoordinator& c, std::string id) {
+asio::awaitable<void> store_consumer_group(GroupCoordinator& c, std::string id, bool downgrade_rebalances) {
   auto* g = c.consumers().find(id);
   if (!g) co_return;
-  auto record = c.consumers().downgradable(*g) ? c.downgrade_to_classic(id) : consumer::ConsumerGroups::record_of(*g);
+  auto record = c.consumers().downgradable(*g) ? c.downgrade_to_classic(id, downgrade_rebalances)
+                                               : consumer::ConsumerGroups::record_of(*g);
   co_await c.persist(std::move(id), std::move(record));
 }
 
@@ -273,7 +280,7 @@ asio::awaitable<std::optional<GroupCoordinator::JoinResult>> join_consumer_group
     out.protocol_type = "consumer";
     out.protocol = r.protocol;
   }
-  if (r.changed) co_await store_consumer_group(c, std::move(id));
+  if (r.changed) co_await store_consumer_group(c, std::move(id), r.downgrade_rebalances);
   co_return out;
 }
 

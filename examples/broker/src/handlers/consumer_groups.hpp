@@ -38,8 +38,9 @@ std::optional<kwire::ErrorCode> leave_consumer_group(GroupCoordinator& c, const 
                                                      const std::string& member_id,
                                                      const std::optional<std::string>& instance_id);
 /// Stores consumer group `id` after a change; a group left with classic
-/// members only is downgraded to a classic group first (as the policy allows).
-asio::awaitable<void> store_consumer_group(GroupCoordinator& c, std::string id);
+/// members only is downgraded to a classic group first (as the policy and
+/// group.max.size allow), which rebalances unless `downgrade_rebalances` is false.
+asio::awaitable<void> store_consumer_group(GroupCoordinator& c, std::string id, bool downgrade_rebalances = true);
 
 /// The OffsetCommit / OffsetFetch check for a consumer group's member and
 /// epoch; nullopt when `id` is not a consumer group.

@@ -11,8 +11,11 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <set>
-#include <regex>
+#include <string_view>
+
+#include <re2/re2.h>
 
 #include "coordinator/group_coordinator.hpp"
 #include "coordinator/txn_coordinator.hpp"
@@ -41,6 +44,10 @@ namespace {
 
 using namespace kwire;
 using storage::TopicPartition;
+
+/// The longest TransactionalIdPattern accepted (bytes), as for the regular
+/// expressions of consumer group subscriptions.
+constexpr std::size_t max_transactional_id_pattern = 1024;
 
 /// Clients before these versions know no PRODUCER_FENCED: they get
 /// INVALID_PRODUCER_EPOCH, as Kafka answers them.
@@ -319,12 +326,22 @@ asio::awaitable<void> list_transactions(Broker& b, Ctx& ctx, ListTransactionsReq
     else resp.unknown_state_filters.push_back(name);
   }
   if (!c) co_return;
-  // v2: ids matching a regular expression (whole id).
-  std::optional<std::regex> pattern;
+  // v2 (KIP-1152): the ids a regular expression matches whole. Kafka compiles
+  // it with RE2/J, whose syntax is RE2's, so a pattern means here what it
+  // means there; one it cannot compile is INVALID_REGULAR_EXPRESSION.
+  std::unique_ptr<RE2> pattern;
   if (req.transactional_id_pattern && !req.transactional_id_pattern->empty()) {
-    try {
-      pattern.emplace(std::string(*req.transactional_id_pattern));
-    } catch (const std::regex_error&) {
+    const std::string_view text = *req.transactional_id_pattern;
+    // A client's pattern is compiled on the request's thread: its size is
+    // bounded (and RE2 bounds the memory of what it compiles).
+    if (text.size() > max_transactional_id_pattern) {
+      resp.error_code = ctx.note(ErrorCode::InvalidRegularExpression);
+      co_return;
+    }
+    RE2::Options options;
+    options.set_log_errors(false);
+    pattern = std::make_unique<RE2>(re2::StringPiece(text.data(), text.size()), options);
+    if (!pattern->ok()) {
       resp.error_code = ctx.note(ErrorCode::InvalidRegularExpression);
       co_return;
     }
@@ -338,7 +355,7 @@ asio::awaitable<void> list_transactions(Broker& b, Ctx& ctx, ListTransactionsReq
       continue;
     // v1: transactions running for longer than the duration.
     if (req.duration_filter >= 0 && (t.start_ms < 0 || now - t.start_ms < req.duration_filter)) continue;
-    if (pattern && !std::regex_match(t.id, *pattern)) continue;
+    if (pattern && !RE2::FullMatch(t.id, *pattern)) continue;
     if (!allowed_on_txn(b, ctx, acl::Operation::describe, t.id)) continue;  // listed only where describable
     auto& ts = resp.transaction_states.emplace_back();
     ts.transactional_id = ctx.keep(t.id);
