@@ -258,3 +258,24 @@ TEST_CASE("the durable form keeps the delivery counts") {
   const std::string bad = R"({"queue":true,"counts":[[-1,2]]})";
   CHECK_FALSE(QueuedPartition::decode(std::vector<std::uint8_t>(bad.begin(), bad.end())));
 }
+
+TEST_CASE("a group left without members gives back every entry it holds, keeping the counts") {
+  Fixture f;
+  f.p.offer(entry(1, 0, 3), f.limits);
+  f.p.offer(entry(2, 4, 5), f.limits);
+  f.take("m1", 3);  // 0..2; 3 is new, entry 2 untouched
+  REQUIRE(f.ack("m1", 0, 0, accepted) == ErrorCode::None);
+  f.p.take_actions();
+  CHECK(f.p.release_member("m1", f.limits));
+  CHECK(f.p.take_actions().empty());  // 3 is still to be handed out
+  f.p.give_back_all(f.limits);
+  CHECK(f.p.held() == 0);
+  auto actions = f.p.take_actions();
+  REQUIRE(actions.size() == 2);
+  CHECK(actions[0].give_back);
+  CHECK(actions[1].give_back);
+  f.p.offer(entry(3, 0, 3, 1), f.limits);
+  auto a = f.take("m2", 4);
+  REQUIRE(a.ranges.size() == 1);
+  CHECK(a.ranges[0] == AcquiredRange{0, 3, 2});
+}

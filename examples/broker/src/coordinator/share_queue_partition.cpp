@@ -194,6 +194,16 @@ void QueuedPartition::drop_all() {
   for (auto& a : actions_) a.give_back = false;
 }
 
+void QueuedPartition::give_back_all(const PartitionLimits& limits) {
+  for (auto& [handle, e] : entries_) {
+    for (auto it = records_.lower_bound(e.base); it != records_.end() && it->first <= e.last; ++it)
+      remember_count(it->first, it->second.deliveries, limits);
+    actions_.push_back({handle, std::move(e.settled), false, true});
+  }
+  records_.clear();
+  entries_.clear();
+}
+
 std::optional<std::pair<RecordState, std::int16_t>> QueuedPartition::record(std::int64_t offset) const {
   auto it = records_.find(offset);
   if (it == records_.end()) return std::nullopt;

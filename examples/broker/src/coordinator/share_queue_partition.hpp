@@ -83,6 +83,9 @@ class QueuedPartition {
   /// The store took back every entry (its generation changed): the records
   /// held are forgotten, their delivery counts kept.
   void drop_all();
+  /// Every entry held goes back to the queue (the group has no members
+  /// left): as give-backs, so that the store counts them as delivered again.
+  void give_back_all(const PartitionLimits& limits);
   /// The actions collected since the last call.
   std::vector<QueueAction> take_actions() { return std::exchange(actions_, {}); }
 

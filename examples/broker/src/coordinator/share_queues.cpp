@@ -20,12 +20,13 @@ void GroupCoordinator::expire_share_queues() {
   const auto limits = share_limits();
   for (auto& [key, qp] : share_state_.queued) {
     if (qp.expire_locks(now(), limits)) asio::co_spawn(strand_, persist_share(key), asio::detached);
-    // A group without members takes nothing more: its consumer closes, and
-    // what the store delivered to the broker goes back to the queue for the
-    // store's other consumers (settles still owed are carried out first).
+    // A group without members takes nothing more: what the broker holds
+    // goes back to the queue for the store's other consumers (as
+    // redeliveries, which the store counts; settles still owed go first),
+    // and its consumer closes.
     auto* g = shares_.find(key.group_id);
     if (qp.queue && (!g || g->members.empty())) {
-      qp.drop_all();
+      qp.give_back_all(limits);
       asio::co_spawn(strand_, share::close_queue(std::exchange(qp.queue, nullptr), qp.take_actions()), asio::detached);
     }
   }
