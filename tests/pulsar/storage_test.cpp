@@ -292,6 +292,38 @@ TEST_CASE("native Pulsar producers' messages read as Kafka batches with continuo
   CHECK(r.value.base_offset == 8);
 }
 
+TEST_CASE("an entry the gateway cannot read does not keep the partition from opening") {
+  const auto ns = unique("badentry");
+  {
+    auto s = open_store("public", ns);
+    create(*s, "events", 1);
+  }
+  // A native producer's message that claims to be a transaction marker
+  // without being one: the gateway cannot read it as a Kafka batch.
+  on_client([&](std::shared_ptr<kwire_pulsar::Client> c) -> kwire_pulsar::awaitable<int> {
+    kwire_pulsar::ProducerOptions po;
+    po.topic = "persistent://public/" + ns + "/events-partition-0";
+    auto p = co_await c->create_producer(po);
+    kwire_pulsar::OutgoingMessage m;
+    m.value = "not a marker";
+    m.properties.push_back({sp::control_property, "maybe"});
+    co_await p->send(m);
+    co_await p->close();
+    co_return 0;
+  });
+  // A gateway opening the partition rebuilds its producer table from the
+  // log's tail, which holds the entry: it skips it and appends after it.
+  auto s = open_store("public", ns);
+  auto log = open_log(*s, "events", 0);
+  CHECK(log->offsets().high_watermark == 1);
+  auto r = wait(log->append(validated(make_batch({{"k", "v", 1, {}}}, 42, 0, 0))));
+  REQUIRE_MESSAGE(r.ok(), r.message);
+  CHECK(r.value.base_offset == 1);
+  auto aborted = wait(log->aborted_transactions(0, 2));
+  REQUIRE_MESSAGE(aborted.ok(), aborted.message);
+  CHECK(aborted.value.empty());
+}
+
 TEST_CASE("kafka entry format keeps the batch bytes") {
   const auto ns = unique("kfmt");
   auto s = open_store("public", ns, "kafka");

@@ -91,16 +91,21 @@ awaitable<void> Log::replay_producers(std::int64_t from) {
     auto i = info_of(*e);
     if (!i) break;
     if (i->last >= from) {
-      if (const auto mk = marker_of(*e->metadata)) {
-        std::lock_guard g(mu_);
-        producers_.record_marker(mk->producer_id, mk->producer_epoch, mk->coordinator_epoch, mk->commit, i->last);
-      } else {
-        std::vector<std::uint8_t> bytes;
-        entry_to_kafka(*e, i->last, bytes);
-        if (auto v = kwire::RecordBatchView::parse(bytes)) {
+      try {
+        if (const auto mk = marker_of(*e->metadata)) {
           std::lock_guard g(mu_);
-          producers_.record(BatchInfo::of(*v));
+          producers_.record_marker(mk->producer_id, mk->producer_epoch, mk->coordinator_epoch, mk->commit, i->last);
+        } else {
+          std::vector<std::uint8_t> bytes;
+          entry_to_kafka(*e, i->last, bytes);
+          if (auto v = kwire::RecordBatchView::parse(bytes)) {
+            std::lock_guard g(mu_);
+            producers_.record(BatchInfo::of(*v));
+          }
         }
+      } catch (const BadEntry&) {
+        // Not readable as a Kafka batch (another writer's): it holds no
+        // producer state, and must not keep the partition from opening.
       }
     }
     if (i->last + 1 >= next_offset_) break;

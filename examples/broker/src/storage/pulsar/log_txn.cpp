@@ -101,8 +101,12 @@ awaitable<std::vector<AbortedTxn>> Log::aborted_between(std::int64_t from, std::
       if (!i) break;
       remember(*i, e->id);
       if (i->last >= from && i->last < until) {
-        if (const auto mk = marker_of(*e->metadata); mk && !mk->commit)
-          found[i->last] = {mk->producer_id, mk->txn_first >= 0 ? mk->txn_first : i->last, i->last};
+        try {
+          if (const auto mk = marker_of(*e->metadata); mk && !mk->commit)
+            found[i->last] = {mk->producer_id, mk->txn_first >= 0 ? mk->txn_first : i->last, i->last};
+        } catch (const BadEntry&) {
+          // Not the gateway's marker: it aborts nothing.
+        }
       }
       seen = i->last + 1;
     }

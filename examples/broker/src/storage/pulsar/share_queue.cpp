@@ -56,24 +56,22 @@ awaitable<Result<std::vector<QueuedBatch>>> ShareQueue::take_here(std::int32_t m
     b.base = info->base;
     b.last = info->last;
     b.redeliveries = static_cast<std::int32_t>(std::min<std::uint32_t>(e->redelivery_count, 0x7fff));
-    b.control = e->metadata && marker_of(*e->metadata).has_value();
     const int messages = e->message_count();
     for (int i = 0; i < messages; ++i)
       if (e->acknowledged(i)) b.settled.push_back(info->base + i);
-    if (!b.control) {
-      try {
-        entry_to_kafka(*e, info->last, b.bytes);
-      } catch (const BadEntry&) {
-        // Not a Kafka batch: no member can read it. It goes back for the
-        // subscription's other consumers (Pulsar's own clients read what
-        // they wrote), and once it came too often, it is settled as Kafka
-        // archives a record past its delivery limit.
-        b.bytes.clear();
-        b.control = true;
-        if (e->redelivery_count < 5) {
-          consumer_->redeliver({e->id});
-          continue;
-        }
+    try {
+      b.control = e->metadata && marker_of(*e->metadata).has_value();
+      if (!b.control) entry_to_kafka(*e, info->last, b.bytes);
+    } catch (const BadEntry&) {
+      // Not a Kafka batch: no member can read it. It goes back for the
+      // subscription's other consumers (Pulsar's own clients read what they
+      // wrote), and once it came too often, it is settled as Kafka archives
+      // a record past its delivery limit.
+      b.bytes.clear();
+      b.control = true;
+      if (e->redelivery_count < 5) {
+        consumer_->redeliver({e->id});
+        continue;
       }
     }
     held_[b.handle] = Held{e->id, info->base, messages, e->batched()};
