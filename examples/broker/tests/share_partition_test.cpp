@@ -4,6 +4,7 @@
 // window, acknowledgements of records not acquired, and the durable form.
 #include <doctest/doctest.h>
 
+#include <string_view>
 #include <vector>
 
 #include "coordinator/share_partition.hpp"
@@ -195,4 +196,13 @@ TEST_CASE("the durable form keeps the start offset, states and counts; locks are
   CHECK_FALSE(SharePartition::decode(std::vector<std::uint8_t>(bad.begin(), bad.end())));
   const std::string torn = R"({"start":0,"end":)";
   CHECK_FALSE(SharePartition::decode(std::vector<std::uint8_t>(torn.begin(), torn.end())));
+}
+
+TEST_CASE("a stored record whose numbers are not integers that fit is refused, not converted") {
+  auto bytes = [](std::string_view text) { return std::vector<std::uint8_t>(text.begin(), text.end()); };
+  CHECK(SharePartition::decode(bytes(R"({"start":5,"end":9,"runs":[[5,6,2,0]]})")));
+  CHECK_FALSE(SharePartition::decode(bytes(R"({"start":5,"end":9,"runs":[[5,6,2,0],[7e88,7,4,3]]})")));
+  CHECK_FALSE(SharePartition::decode(bytes(R"({"start":5.5,"end":9,"runs":[]})")));
+  CHECK_FALSE(SharePartition::decode(bytes(R"({"start":5,"end":9,"runs":[[5,6,2,70000]]})")));
+  CHECK_FALSE(SharePartition::decode(bytes(R"({"start":5,"end":18446744073709551615,"runs":[]})")));
 }

@@ -255,8 +255,9 @@ TEST_CASE("the durable form keeps the delivery counts") {
   REQUIRE(a.ranges.size() == 1);
   CHECK(a.ranges[0] == AcquiredRange{0, 1, 2});
   CHECK_FALSE(QueuedPartition::decode(std::vector<std::uint8_t>{'{', '}'}));
-  const std::string bad = R"({"queue":true,"counts":[[-1,2]]})";
-  CHECK_FALSE(QueuedPartition::decode(std::vector<std::uint8_t>(bad.begin(), bad.end())));
+  for (std::string bad : {R"({"queue":true,"counts":[[-1,2]]})", R"({"queue":true,"counts":[[1e300,2]]})",
+                          R"({"queue":true,"counts":[[3,40000]]})", R"({"queue":true,"counts":[[3,2.5]]})"})
+    CHECK_FALSE(QueuedPartition::decode(std::vector<std::uint8_t>(bad.begin(), bad.end())));
 }
 
 TEST_CASE("a group left without members gives back every entry it holds, keeping the counts") {

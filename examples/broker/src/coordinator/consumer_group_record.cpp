@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "coordinator/consumer_group.hpp"
+#include "coordinator/stored_json.hpp"
 
 namespace kwire_broker::consumer {
 
@@ -54,7 +55,7 @@ Assignment assignment_of(const json& j) {
   Assignment a;
   for (auto& [t, ps] : j.items()) {
     auto& set = a[id_of(t)];
-    for (auto& p : ps) set.insert(p.get<std::int32_t>());
+    for (auto& p : ps) set.insert(stored::integer<std::int32_t>(p));
   }
   return a;
 }
@@ -71,7 +72,7 @@ json classic_json(const std::optional<ClassicProtocol>& c) {
 std::optional<ClassicProtocol> classic_of(const json& j) {
   if (j.is_null()) return std::nullopt;
   ClassicProtocol c;
-  c.session_timeout_ms = j.at("session_timeout_ms").get<std::int32_t>();
+  c.session_timeout_ms = stored::integer<std::int32_t>(j.at("session_timeout_ms"));
   for (auto& p : j.at("protocols"))
     c.protocols.emplace_back(p.at("name").get<std::string>(), bytes_of_hex(p.at("metadata").get<std::string>()));
   if (c.protocols.empty()) throw json::other_error::create(501, "a classic member without protocols", &j);
@@ -132,12 +133,12 @@ bool ConsumerGroups::load(const std::string& id, const std::vector<std::uint8_t>
   try {
     Group g;
     g.id = id;
-    g.group_epoch = j.at("group_epoch").get<std::int32_t>();
-    g.assignment_epoch = j.at("assignment_epoch").get<std::int32_t>();
+    g.group_epoch = stored::integer<std::int32_t>(j.at("group_epoch"));
+    g.assignment_epoch = stored::integer<std::int32_t>(j.at("assignment_epoch"));
     g.assignor = j.at("assignor").get<std::string>();
     for (auto& t : j.at("topics"))
       g.subscribed[t.at("name").get<std::string>()] =
-          TopicMeta{t.at("name").get<std::string>(), id_of(t.at("id").get<std::string>()), t.at("partitions").get<std::int32_t>()};
+          TopicMeta{t.at("name").get<std::string>(), id_of(t.at("id").get<std::string>()), stored::integer<std::int32_t>(t.at("partitions"))};
     g.regex_matches = j.at("regex_matches").get<std::map<std::string, std::vector<std::string>>>();
     for (auto& jm : j.at("members")) {
       Member m;
@@ -149,10 +150,10 @@ bool ConsumerGroups::load(const std::string& id, const std::vector<std::uint8_t>
       m.client_id = jm.at("client_id").get<std::string>();
       m.client_host = jm.at("client_host").get<std::string>();
       m.topic_names = jm.at("topic_names").get<std::vector<std::string>>();
-      m.rebalance_timeout_ms = jm.at("rebalance_timeout_ms").get<std::int32_t>();
-      m.epoch = jm.at("epoch").get<std::int32_t>();
-      m.previous_epoch = jm.at("previous_epoch").get<std::int32_t>();
-      const int state = jm.at("state").get<int>();
+      m.rebalance_timeout_ms = stored::integer<std::int32_t>(jm.at("rebalance_timeout_ms"));
+      m.epoch = stored::integer<std::int32_t>(jm.at("epoch"));
+      m.previous_epoch = stored::integer<std::int32_t>(jm.at("previous_epoch"));
+      const int state = stored::integer<int>(jm.at("state"));
       m.state = state == 1 ? MemberState::unrevoked_partitions
                 : state == 2 ? MemberState::unreleased_partitions
                              : MemberState::stable;
@@ -169,7 +170,7 @@ bool ConsumerGroups::load(const std::string& id, const std::vector<std::uint8_t>
       g.members.emplace(m.id, std::move(m));
     }
     get_or_create(id) = std::move(g);
-  } catch (const json::exception&) {
+  } catch (const std::exception&) {  // json::exception, or stored::integer's refusal
     return false;
   }
   return true;

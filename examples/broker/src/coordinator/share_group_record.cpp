@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator/share_group.hpp"
+#include "coordinator/stored_json.hpp"
 
 namespace kwire_broker::share {
 
@@ -41,7 +42,7 @@ Assignment assignment_of(const json& j) {
   Assignment a;
   for (auto& [t, ps] : j.items()) {
     auto& set = a[id_of(t)];
-    for (auto& p : ps) set.insert(p.get<std::int32_t>());
+    for (auto& p : ps) set.insert(stored::integer<std::int32_t>(p));
   }
   return a;
 }
@@ -84,12 +85,12 @@ bool ShareGroups::load(const std::string& id, const std::vector<std::uint8_t>& b
   try {
     Group g;
     g.id = id;
-    g.group_epoch = j.at("group_epoch").get<std::int32_t>();
-    g.assignment_epoch = j.at("assignment_epoch").get<std::int32_t>();
+    g.group_epoch = stored::integer<std::int32_t>(j.at("group_epoch"));
+    g.assignment_epoch = stored::integer<std::int32_t>(j.at("assignment_epoch"));
     g.auto_offset_reset = j.value("auto_offset_reset", std::string("latest"));
     for (auto& t : j.at("topics"))
       g.subscribed[t.at("name").get<std::string>()] =
-          TopicMeta{t.at("name").get<std::string>(), id_of(t.at("id").get<std::string>()), t.at("partitions").get<std::int32_t>()};
+          TopicMeta{t.at("name").get<std::string>(), id_of(t.at("id").get<std::string>()), stored::integer<std::int32_t>(t.at("partitions"))};
     for (auto& jm : j.at("members")) {
       Member m;
       m.id = jm.at("id").get<std::string>();
@@ -97,7 +98,7 @@ bool ShareGroups::load(const std::string& id, const std::vector<std::uint8_t>& b
       m.client_id = jm.at("client_id").get<std::string>();
       m.client_host = jm.at("client_host").get<std::string>();
       m.topic_names = jm.at("topic_names").get<std::vector<std::string>>();
-      m.epoch = jm.at("epoch").get<std::int32_t>();
+      m.epoch = stored::integer<std::int32_t>(jm.at("epoch"));
       m.assigned = assignment_of(jm.at("assigned"));
       g.target[m.id] = assignment_of(jm.at("target"));
       // A member gets a whole session from the load on to show up again.
@@ -105,7 +106,7 @@ bool ShareGroups::load(const std::string& id, const std::vector<std::uint8_t>& b
       g.members.emplace(m.id, std::move(m));
     }
     get_or_create(id) = std::move(g);
-  } catch (const json::exception&) {
+  } catch (const std::exception&) {  // json::exception, or stored::integer's refusal
     return false;
   }
   return true;

@@ -1,5 +1,6 @@
 // One share partition's records and their states: see share_partition.hpp.
 #include "coordinator/share_partition.hpp"
+#include "coordinator/stored_json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -170,16 +171,16 @@ std::optional<SharePartition> SharePartition::decode(const std::vector<std::uint
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   try {
     SharePartition p;
-    p.start_ = j.at("start").get<std::int64_t>();
-    p.end_ = j.at("end").get<std::int64_t>();
+    p.start_ = stored::integer<std::int64_t>(j.at("start"));
+    p.end_ = stored::integer<std::int64_t>(j.at("end"));
     // The window holds max.record.locks records (Kafka allows at most
     // 10000) and the offsets skipped between them; a record claiming a vast
     // one is not ours, and reading it would fill memory.
     if (p.start_ < -1 || p.end_ < p.start_ || p.end_ - p.start_ > (std::int64_t{1} << 20)) return std::nullopt;
     for (auto& run : j.at("runs")) {
-      const auto first = run.at(0).get<std::int64_t>(), last = run.at(1).get<std::int64_t>();
-      const auto state = run.at(2).get<int>();
-      const auto deliveries = run.at(3).get<std::int16_t>();
+      const auto first = stored::integer<std::int64_t>(run.at(0)), last = stored::integer<std::int64_t>(run.at(1));
+      const auto state = stored::integer<int>(run.at(2));
+      const auto deliveries = stored::integer<std::int16_t>(run.at(3));
       if (first < p.start_ || last >= p.end_ || last < first) return std::nullopt;
       if (state != 0 && state != 2 && state != 4) return std::nullopt;
       for (auto o = first; o <= last; ++o) p.records_[o] = Record{static_cast<RecordState>(state), deliveries, {}, {}};
@@ -188,7 +189,7 @@ std::optional<SharePartition> SharePartition::decode(const std::vector<std::uint
     for (auto o = p.start_; o >= 0 && o < p.end_; ++o) p.records_.try_emplace(o);
     p.advance();
     return p;
-  } catch (const json::exception&) {
+  } catch (const std::exception&) {  // json::exception, or stored::integer's refusal
     return std::nullopt;
   }
 }

@@ -1,5 +1,6 @@
 // A share partition served from the store's queue: see share_queue_partition.hpp.
 #include "coordinator/share_queue_partition.hpp"
+#include "coordinator/stored_json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -232,13 +233,13 @@ std::optional<QueuedPartition> QueuedPartition::decode(const std::vector<std::ui
     // vastly more is not ours.
     if (!counts.is_array() || counts.size() > (std::size_t{1} << 20)) return std::nullopt;
     for (auto& c : counts) {
-      const auto offset = c.at(0).get<std::int64_t>();
-      const auto deliveries = c.at(1).get<std::int16_t>();
+      const auto offset = stored::integer<std::int64_t>(c.at(0));
+      const auto deliveries = stored::integer<std::int16_t>(c.at(1));
       if (offset < 0 || deliveries < 0) return std::nullopt;
       p.counts_[offset] = deliveries;
     }
     return p;
-  } catch (const json::exception&) {
+  } catch (const std::exception&) {  // json::exception, or stored::integer's refusal
     return std::nullopt;
   }
 }
