@@ -87,6 +87,15 @@ class GroupCoordinator {
   /// The store's queue of a share partition of `tp`, opened when it is not.
   asio::awaitable<storage::Result<std::shared_ptr<storage::ShareQueue>>> share_queue(storage::SharePartitionKey key,
                                                                                      storage::TopicPartition tp);
+  /// Acquires up to `max_records` records for `member` from a share
+  /// partition served by the store's queue: first those the coordinator
+  /// holds and nobody has, then entries the queue delivered; the queue opens
+  /// at the partition's first fetch. Adds the partition to `changed` when
+  /// its state must be stored.
+  asio::awaitable<share::QueueTake> take_from_queue(const storage::SharePartitionKey& key,
+                                                    const storage::TopicPartition& tp, const std::string& member,
+                                                    std::int32_t max_records,
+                                                    std::set<storage::SharePartitionKey>& changed);
   /// Removes a share partition's queue from the store, and its state.
   asio::awaitable<kwire::ErrorCode> remove_share_queue(storage::SharePartitionKey key, storage::TopicPartition tp);
 

@@ -127,6 +127,14 @@ class QueuedPartition {
   std::vector<QueueAction> actions_;
 };
 
+/// What a fetch acquired from a queued share partition.
+struct QueueTake {
+  kwire::ErrorCode error = kwire::ErrorCode::None;
+  std::vector<AcquiredRange> ranges;
+  std::vector<std::uint8_t> bytes;  // the batches holding them, by offset
+  std::int32_t records = 0;
+};
+
 /// Tells the queue what the actions say, in order; a failure is logged
 /// (the record is then delivered again: at least once).
 boost::asio::awaitable<void> carry_out(std::shared_ptr<storage::ShareQueue> queue, std::vector<QueueAction> actions);

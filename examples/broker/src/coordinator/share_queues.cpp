@@ -1,8 +1,9 @@
 // The group coordinator's share partitions that the store's queues serve
 // (Storage::share_queues(); share_queue_partition.hpp): opening a queue at a
-// partition's first use, expiring locks without waiting for a fetch (the
-// store's other consumers get what a member let go), closing the queues of
-// groups without members, and removing a queue with its group's offsets.
+// partition's first use, taking records from it for a fetch, expiring locks
+// without waiting for a fetch (the store's other consumers get what a member
+// let go), closing the queues of groups without members, and removing a
+// queue with its group's offsets.
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
 
 #include "coordinator/group_coordinator.hpp"
@@ -54,6 +55,59 @@ asio::awaitable<storage::Result<std::shared_ptr<storage::ShareQueue>>> GroupCoor
     co_await share::close_queue(std::move(extra), std::move(none));
   }
   co_return R::success(qp.queue);
+}
+
+asio::awaitable<share::QueueTake> GroupCoordinator::take_from_queue(const storage::SharePartitionKey& key,
+                                                                  const storage::TopicPartition& tp,
+                                                                  const std::string& member, std::int32_t max_records,
+                                                                  std::set<storage::SharePartitionKey>& changed) {
+  share::QueueTake out;
+  const auto limits = share_limits();
+  auto& state = share_state_;
+  const bool known = state.queued.count(key) > 0;
+  auto opened = co_await share_queue(key, tp);
+  if (!opened.ok()) {
+    out.error = to_kafka(opened.error);
+    co_return out;
+  }
+  if (!known) changed.insert(key);  // stored, so that the group lists it after a restart
+  auto it = state.queued.find(key);
+  if (it == state.queued.end() || it->second.queue != opened.value) co_return out;
+  auto queue = it->second.queue;
+  if (queue->generation() != it->second.generation) {
+    // The store took back what the broker held (a lost connection).
+    it->second.drop_all();
+    it->second.generation = queue->generation();
+    changed.insert(key);
+  }
+  if (it->second.expire_locks(now(), limits)) changed.insert(key);
+  const auto available = static_cast<std::int32_t>(it->second.available());
+  const auto room = limits.max_record_locks - static_cast<std::int32_t>(it->second.held());
+  if (available < max_records && room > 0) {
+    auto got = co_await queue->take(std::min(max_records - available, room));
+    it = state.queued.find(key);  // looked up again after the wait
+    if (it == state.queued.end() || it->second.queue != queue) co_return out;
+    if (!got.ok()) {
+      out.error = to_kafka(got.error);
+      co_return out;
+    }
+    if (queue->generation() != it->second.generation) {
+      it->second.drop_all();  // the entries just taken belong to the new generation
+      it->second.generation = queue->generation();
+    }
+    for (auto& b : got.value) it->second.offer(std::move(b), limits);
+    if (!got.value.empty()) changed.insert(key);
+  }
+  auto acq = it->second.acquire(member, max_records, now(), limits);
+  if (acq.ranges.empty()) co_return out;
+  changed.insert(key);
+  for (auto& r : acq.ranges) out.records += static_cast<std::int32_t>(r.last - r.first + 1);
+  out.ranges = std::move(acq.ranges);
+  for (auto handle : acq.entries) {
+    auto& bytes = it->second.bytes(handle);
+    out.bytes.insert(out.bytes.end(), bytes.begin(), bytes.end());
+  }
+  co_return out;
 }
 
 asio::awaitable<kwire::ErrorCode> GroupCoordinator::remove_share_queue(storage::SharePartitionKey key,

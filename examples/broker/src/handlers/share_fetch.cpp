@@ -104,70 +104,6 @@ ErrorCode acknowledge(GroupCoordinator& c, const SharePartitionKey& key, const s
   return first_error;
 }
 
-/// What a fetch acquired from one share partition.
-struct Taken {
-  ErrorCode error = ErrorCode::None;
-  std::vector<share::AcquiredRange> ranges;
-  std::vector<std::uint8_t> bytes;  // the batches holding them, by offset
-  std::int32_t records = 0;
-};
-
-/// Acquires up to `max_records` records for `member` from a share partition
-/// served by the store's queue (Storage::share_queues()): first those the
-/// broker holds and nobody has, then entries the queue delivered. The queue
-/// opens at the partition's first fetch. On the coordinator's strand.
-asio::awaitable<Taken> take_queued(GroupCoordinator& c, const SharePartitionKey& key, const storage::TopicPartition& tp,
-                                   const std::string& member, std::int32_t max_records,
-                                   std::set<SharePartitionKey>& changed) {
-  Taken out;
-  const auto limits = c.share_limits();
-  auto& state = c.share_state();
-  const bool known = state.queued.count(key) > 0;
-  auto opened = co_await c.share_queue(key, tp);
-  if (!opened.ok()) {
-    out.error = to_kafka(opened.error);
-    co_return out;
-  }
-  if (!known) changed.insert(key);  // stored, so that the group lists it after a restart
-  auto it = state.queued.find(key);
-  if (it == state.queued.end() || it->second.queue != opened.value) co_return out;
-  auto queue = it->second.queue;
-  if (queue->generation() != it->second.generation) {
-    // The store took back what the broker held (a lost connection).
-    it->second.drop_all();
-    it->second.generation = queue->generation();
-    changed.insert(key);
-  }
-  if (it->second.expire_locks(c.now(), limits)) changed.insert(key);
-  const auto available = static_cast<std::int32_t>(it->second.available());
-  const auto room = limits.max_record_locks - static_cast<std::int32_t>(it->second.held());
-  if (available < max_records && room > 0) {
-    auto got = co_await queue->take(std::min(max_records - available, room));
-    it = state.queued.find(key);  // looked up again after the wait
-    if (it == state.queued.end() || it->second.queue != queue) co_return out;
-    if (!got.ok()) {
-      out.error = to_kafka(got.error);
-      co_return out;
-    }
-    if (queue->generation() != it->second.generation) {
-      it->second.drop_all();  // the entries just taken belong to the new generation
-      it->second.generation = queue->generation();
-    }
-    for (auto& b : got.value) it->second.offer(std::move(b), limits);
-    if (!got.value.empty()) changed.insert(key);
-  }
-  auto acq = it->second.acquire(member, max_records, c.now(), limits);
-  if (acq.ranges.empty()) co_return out;
-  changed.insert(key);
-  for (auto& r : acq.ranges) out.records += static_cast<std::int32_t>(r.last - r.first + 1);
-  out.ranges = std::move(acq.ranges);
-  for (auto handle : acq.entries) {
-    auto& bytes = it->second.bytes(handle);
-    out.bytes.insert(out.bytes.end(), bytes.begin(), bytes.end());
-  }
-  co_return out;
-}
-
 asio::awaitable<void> store_changes(GroupCoordinator& c, const std::set<SharePartitionKey>& changed) {
   for (auto key : changed) co_await c.persist_share(std::move(key));
 }
@@ -260,7 +196,7 @@ asio::awaitable<void> share_fetch(Broker& b, Ctx& ctx, ShareFetchRequest& req, S
         storage::TopicPartition tp{slot.topic, partition};  // named: g++ 12 mishandles temporaries in co_await
         waiter->partitions.insert(tp);
         if (ctx.realm().store().share_queues()) {
-          auto got = co_await take_queued(c, slot.key, tp, *member, budget_records, changed);
+          auto got = co_await c.take_from_queue(slot.key, tp, *member, budget_records, changed);
           if (got.error != ErrorCode::None) {
             slot.data.error_code = got.error;
             errors = true;
