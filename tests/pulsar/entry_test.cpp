@@ -276,3 +276,23 @@ TEST_CASE("well-formed metadata parses as protobuf parses it") {
     CHECK(kp::parse_metadata(bytes_of(bytes).first(n), cut) == reference.ParseFromArray(bytes.data(), static_cast<int>(n)));
   }
 }
+
+TEST_CASE("records of a batch entry delivered again keep their offsets when some were acknowledged alone") {
+  // A Shared subscription delivers a batch entry again with an ack set:
+  // messages 0 and 2 of 4 were acknowledged alone (their bits cleared).
+  kwire::RecordBatchBuilder b;
+  std::vector<std::string> values{"v0", "v1", "v2", "v3"};
+  for (auto& v : values) b.append(1700000000001, std::nullopt, bytes_of(v));
+  auto entry = stored(sp::kafka_to_entry(b.build(), sp::EntryFormat::pulsar), 13);
+  entry.ack_set = {0b1010};
+  std::vector<std::uint8_t> out;
+  sp::entry_to_kafka(entry, 13, out);
+  auto v = parsed(out);
+  CHECK(v.base_offset() == 10);
+  std::vector<std::pair<std::int64_t, std::string>> seen;
+  auto records = v.records();
+  kwire::RecordView r;
+  while (records.next(r)) seen.emplace_back(v.offset_of(r), std::string(r.value->begin(), r.value->end()));
+  CHECK_FALSE(records.error());
+  CHECK(seen == std::vector<std::pair<std::int64_t, std::string>>{{11, "v1"}, {13, "v3"}});
+}

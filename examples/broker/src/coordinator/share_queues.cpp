@@ -67,7 +67,7 @@ asio::awaitable<share::QueueTake> GroupCoordinator::take_from_queue(const storag
   const bool known = state.queued.count(key) > 0;
   auto opened = co_await share_queue(key, tp);
   if (!opened.ok()) {
-    out.error = to_kafka(opened.error);
+    out.error = fetch_error(opened.error);
     co_return out;
   }
   if (!known) changed.insert(key);  // stored, so that the group lists it after a restart
@@ -88,7 +88,7 @@ asio::awaitable<share::QueueTake> GroupCoordinator::take_from_queue(const storag
     it = state.queued.find(key);  // looked up again after the wait
     if (it == state.queued.end() || it->second.queue != queue) co_return out;
     if (!got.ok()) {
-      out.error = to_kafka(got.error);
+      out.error = fetch_error(got.error);
       co_return out;
     }
     if (queue->generation() != it->second.generation) {

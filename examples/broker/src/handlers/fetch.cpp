@@ -171,7 +171,7 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
       TopicPartition tp{s.topic, pd.partition_index};  // named: g++ 12 mishandles temporaries in co_await
       auto lr = co_await ctx.realm().log(tp);
       if (!lr.ok()) {
-        pd.error_code = to_kafka(lr.error);
+        pd.error_code = fetch_error(lr.error);
         errors = true;
         continue;
       }
@@ -187,7 +187,7 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
       pd.last_stable_offset = rr.value.offsets.last_stable;
       pd.log_start_offset = rr.value.offsets.log_start;
       if (!rr.ok()) {
-        pd.error_code = to_kafka(rr.error);
+        pd.error_code = fetch_error(rr.error);
         errors = true;
         continue;
       }

@@ -219,7 +219,7 @@ asio::awaitable<void> share_fetch(Broker& b, Ctx& ctx, ShareFetchRequest& req, S
         }
         auto lr = co_await ctx.realm().log(tp);
         if (!lr.ok()) {
-          slot.data.error_code = to_kafka(lr.error);
+          slot.data.error_code = fetch_error(lr.error);
           errors = true;
           continue;
         }
@@ -242,7 +242,7 @@ asio::awaitable<void> share_fetch(Broker& b, Ctx& ctx, ShareFetchRequest& req, S
         ro.at_least_one = acquired_total == 0;
         auto rr = co_await log->read(ro);
         if (!rr.ok()) {
-          slot.data.error_code = to_kafka(rr.error);
+          slot.data.error_code = fetch_error(rr.error);
           errors = true;
           continue;
         }

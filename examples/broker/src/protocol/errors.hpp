@@ -36,4 +36,14 @@ constexpr kwire::ErrorCode to_kafka(storage::Errc e) noexcept {
   return ErrorCode::UnknownServerError;
 }
 
+/// A partition's error in a Fetch or ShareFetch answer. Kafka's consumers
+/// take only some errors there (they refresh metadata and fetch again on
+/// NOT_LEADER_OR_FOLLOWER or KAFKA_STORAGE_ERROR, and fail on
+/// LEADER_NOT_AVAILABLE or REQUEST_TIMED_OUT, which they do not expect from a
+/// fetch): a store that cannot be reached now is answered so that they retry.
+constexpr kwire::ErrorCode fetch_error(storage::Errc e) noexcept {
+  if (e == storage::Errc::unavailable || e == storage::Errc::timeout) return kwire::ErrorCode::NotLeaderOrFollower;
+  return to_kafka(e);
+}
+
 }  // namespace kwire_broker

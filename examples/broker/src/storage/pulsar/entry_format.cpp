@@ -235,8 +235,12 @@ void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, 
     throw BadEntry(e.what());
   }
   if (messages.empty()) throw BadEntry("entry without messages");
+  // Messages of a batch acknowledged alone (a subscription's batch-index
+  // acks) are not delivered again: each record keeps the offset of its place
+  // in the entry, so the batch may have gaps.
+  const int count = entry.message_count();
   kwire::RecordBatchOptions o;
-  o.base_offset = last_offset - static_cast<std::int64_t>(messages.size() - 1);
+  o.base_offset = last_offset - (count - 1);
   // An entry Pulsar holds compressed goes to Kafka clients compressed with
   // the same codec: served inflated, it would cost the network and the
   // client's memory its whole ratio, past any decompression limit the
@@ -258,7 +262,8 @@ void entry_to_kafka(const kwire_pulsar::Entry& entry, std::int64_t last_offset, 
     if (m.key) key = bytes(*m.key);
     kwire::nullable_bytes value;
     if (!m.null_value) value = bytes(m.value);
-    b.append(ts, key, value, headers);
+    const std::int64_t place = m.id.batch_index >= 0 ? m.id.batch_index : 0;
+    b.append_with_offset(o.base_offset + place, ts, key, value, headers);
   }
   if (!b.build(out, kwire::compress)) throw BadEntry("cannot compress the batch");
 }
