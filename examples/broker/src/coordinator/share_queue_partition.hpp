@@ -23,8 +23,9 @@
 // of its count and the store's when an entry comes again. Those counts are
 // the durable state of the partition; the queue's position is the store's.
 //
-// Synchronous, no clock of its own; what must reach the store (settles and
-// give-backs) collects as actions that the coordinator carries out.
+// The partition is synchronous, with no clock of its own: what must reach
+// the store (settles and give-backs) collects as actions, which the
+// coordinator takes to the queue with carry_out() (below).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +33,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "coordinator/share_partition.hpp"
