@@ -98,14 +98,18 @@ std::vector<AcquiredRange> SharePartition::acquire(const std::string& member, st
   return out;
 }
 
+bool well_formed_ack(std::int64_t first, std::int64_t last, const std::vector<AckType>& types) {
+  if (first < 0 || last < first) return false;
+  if (types.size() != 1 && static_cast<std::int64_t>(types.size()) != last - first + 1) return false;
+  for (auto t : types)
+    if (static_cast<std::int8_t>(t) < 0 || static_cast<std::int8_t>(t) > 4) return false;
+  return true;
+}
+
 ErrorCode SharePartition::acknowledge(const std::string& member, std::int64_t first, std::int64_t last,
                                       const std::vector<AckType>& types, PartitionClock::time_point now,
                                       const PartitionLimits& limits) {
-  if (first < 0 || last < first) return ErrorCode::InvalidRequest;
-  const std::int64_t count = last - first + 1;
-  if (types.size() != 1 && static_cast<std::int64_t>(types.size()) != count) return ErrorCode::InvalidRequest;
-  for (auto t : types)
-    if (static_cast<std::int8_t>(t) < 0 || static_cast<std::int8_t>(t) > 4) return ErrorCode::InvalidRequest;
+  if (!well_formed_ack(first, last, types)) return ErrorCode::InvalidRequest;
   // Every record first: a batch is applied whole or not at all. The range
   // is checked against the window before it is walked, so its length costs
   // nothing when it is bogus.

@@ -34,6 +34,10 @@ enum class RecordState : std::uint8_t { available = 0, acquired = 1, acknowledge
 /// Acknowledgement types as ShareFetch and ShareAcknowledge carry them.
 enum class AckType : std::int8_t { gap = 0, accept = 1, release = 2, reject = 3, renew = 4 };
 
+/// Whether an acknowledgement batch is well formed: a range of offsets from
+/// 0 up, and one type for all of it or one per offset, each a known one.
+bool well_formed_ack(std::int64_t first, std::int64_t last, const std::vector<AckType>& types);
+
 struct PartitionLimits {
   std::int32_t lock_duration_ms = 30000;  // group.share.record.lock.duration.ms
   std::int32_t delivery_count_limit = 5;  // group.share.delivery.count.limit

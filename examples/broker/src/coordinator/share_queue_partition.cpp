@@ -130,11 +130,8 @@ void QueuedPartition::review(const std::vector<std::uint64_t>& entries, const Pa
 ErrorCode QueuedPartition::acknowledge(const std::string& member, std::int64_t first, std::int64_t last,
                                        const std::vector<AckType>& types, PartitionClock::time_point now,
                                        const PartitionLimits& limits) {
-  if (first < 0 || last < first) return ErrorCode::InvalidRequest;
+  if (!well_formed_ack(first, last, types)) return ErrorCode::InvalidRequest;
   const std::int64_t count = last - first + 1;
-  if (types.size() != 1 && static_cast<std::int64_t>(types.size()) != count) return ErrorCode::InvalidRequest;
-  for (auto t : types)
-    if (static_cast<std::int8_t>(t) < 0 || static_cast<std::int8_t>(t) > 4) return ErrorCode::InvalidRequest;
   // Every offset of the range must be a record this member holds: counted
   // among the held records first, so that a bogus range costs nothing.
   const auto from = records_.lower_bound(first), to = records_.upper_bound(last);
