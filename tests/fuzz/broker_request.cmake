@@ -54,6 +54,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/handlers/share_offsets.cpp
     ${s}/handlers/txn.cpp
     ${s}/handlers/scram_credentials.cpp
+    ${s}/net/peer_link.cpp
     ${s}/protocol/authorize.cpp
     ${s}/protocol/batch_validator.cpp
     ${s}/protocol/context.cpp

@@ -116,6 +116,22 @@ std::vector<Settings::ScramUser> parse_scram_users(const std::string& spec) {
   return out;
 }
 
+/// inter.broker.listener.name or security.inter.broker.protocol (not both, as
+/// in Kafka); the listener either names must be one of ours. When neither is
+/// set the default, PLAINTEXT, is not required to exist (Kafka would refuse
+/// to start): a gateway without it simply has no peer link.
+void read_inter_broker_listener(const Properties& p, Settings& s) {
+  const bool by_name = p.has("inter.broker.listener.name"), by_protocol = p.has("security.inter.broker.protocol");
+  if (by_name && by_protocol)
+    throw std::runtime_error("only one of inter.broker.listener.name and security.inter.broker.protocol may be set");
+  if (!by_name && !by_protocol) return;
+  const std::string key = by_name ? "inter.broker.listener.name" : "security.inter.broker.protocol";
+  s.inter_broker_listener = upper(trim(p.get(key)));
+  auto named = [&](const Listener& l) { return l.name == s.inter_broker_listener; };
+  if (std::none_of(s.listeners.begin(), s.listeners.end(), named))
+    throw std::runtime_error(key + "=" + s.inter_broker_listener + ": there is no listener of that name in listeners");
+}
+
 }  // namespace
 
 std::string Properties::get(const std::string& key, const std::string& fallback) const {
@@ -231,6 +247,7 @@ Settings make_settings(const Properties& p) {
     for (auto& [k, v] : p.all())
       if (k.rfind(prefix + "ssl.", 0) == 0) l.ssl[k.substr(prefix.size())] = v;
   }
+  read_inter_broker_listener(p, s);
   for (auto& a : s.advertised)
     if (a.host.empty() || a.host == "0.0.0.0" || a.host == "::") a.host = "localhost";
   auto dirs = p.get("log.dirs", p.get("log.dir", "./data"));

@@ -49,6 +49,10 @@ struct Settings {
   std::string cluster_id;
   std::vector<Listener> listeners;
   std::vector<Listener> advertised;  // same order as listeners
+  /// The listener gateways send each other requests on (net/peer_link.hpp):
+  /// inter.broker.listener.name, else the one named by
+  /// security.inter.broker.protocol; PLAINTEXT when neither is set.
+  std::string inter_broker_listener = "PLAINTEXT";
   std::string data_dir;
   std::int32_t num_partitions = 1;
   bool auto_create_topics = true;

@@ -1,0 +1,226 @@
+#include "net/peer_link.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <map>
+
+#include "core/log.hpp"
+
+namespace kwire_broker {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+/// The largest response frame taken: the requests gateways send each other
+/// have small answers, so anything near this is a confused peer.
+constexpr std::uint32_t max_response_bytes = 64u << 20;
+
+std::uint32_t big_endian_u32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
+}
+}  // namespace
+
+struct PeerLink::Core : std::enable_shared_from_this<Core> {
+  /// One request on its way: queued, written, then answered or failed.
+  struct Pending {
+    Pending(const asio::any_io_executor& ex, std::vector<std::uint8_t> frame, std::int32_t id)
+        : request(std::move(frame)), correlation_id(id), done(ex) {}
+    std::vector<std::uint8_t> request;
+    std::int32_t correlation_id;
+    asio::steady_timer done;  // its deadline; cancelled when the request ends
+    bool finished = false;
+    Raw result;
+  };
+
+  /// One connection to one host:port. Replaced, never reopened: a new
+  /// connection is a new Conn, so nothing from an old one reaches a new request.
+  struct Conn {
+    Conn(const asio::any_io_executor& ex, std::string k) : socket(ex), wake(ex), key(std::move(k)) {}
+    tcp::socket socket;
+    asio::steady_timer wake;  // rung when the outbox gets a request
+    std::string key;
+    std::deque<std::shared_ptr<Pending>> outbox;    // not yet written
+    std::deque<std::shared_ptr<Pending>> inflight;  // written, answered in this order
+    bool dead = false;
+  };
+
+  Core(asio::any_io_executor ex, std::vector<Listener> ls)
+      : strand(asio::make_strand(std::move(ex))), listeners(std::move(ls)) {}
+
+  asio::any_io_executor strand;  // everything below is touched on it only
+  std::vector<Listener> listeners;
+  std::map<std::string, std::shared_ptr<Conn>> conns;  // by host:port
+  std::atomic<bool> closed{false};
+
+  static void finish(Pending& p) {
+    p.finished = true;
+    p.done.cancel();
+  }
+
+  /// Why a connection to `listener` cannot be made, or empty.
+  std::string cannot_speak(const std::string& listener) const {
+    auto it = std::find_if(listeners.begin(), listeners.end(), [&](const Listener& l) { return l.name == listener; });
+    if (it == listeners.end())
+      return "no listener " + listener + " is configured here, so its security protocol is unknown";
+    if (it->protocol != "PLAINTEXT")
+      return "the peer link does not speak " + it->protocol + " (listener " + listener + ") yet";
+    return {};
+  }
+
+  /// Fails everything on `c` and forgets it; a no-op the second time.
+  void fail(const std::shared_ptr<Conn>& c, kwire::ErrorCode error, const std::string& why) {
+    if (c->dead) return;
+    c->dead = true;
+    boost::system::error_code ignored;
+    c->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    c->socket.close(ignored);
+    c->wake.cancel();
+    if (auto it = conns.find(c->key); it != conns.end() && it->second == c) conns.erase(it);
+    for (auto* queue : {&c->inflight, &c->outbox}) {
+      for (auto& p : *queue) {
+        if (p->finished) continue;
+        p->result.error = error;
+        p->result.message = c->key + ": " + why;
+        finish(*p);
+      }
+      queue->clear();
+    }
+    KB_DEBUG("peer link to {}: {}", c->key, why);
+  }
+
+  void close_all() {
+    std::vector<std::shared_ptr<Conn>> all;
+    for (auto& [key, c] : conns) all.push_back(c);
+    for (auto& c : all) fail(c, kwire::ErrorCode::NetworkException, "the peer link is closed");
+  }
+
+  asio::awaitable<Raw> exchange(storage::Endpoint to, std::shared_ptr<Pending> p, std::chrono::milliseconds timeout) {
+    auto self = shared_from_this();
+    if (closed) co_return Raw{kwire::ErrorCode::NetworkException, "the peer link is closed", {}};
+    if (auto why = cannot_speak(to.listener); !why.empty())
+      co_return Raw{kwire::ErrorCode::UnknownServerError, std::move(why), {}};
+    const std::string key = to.host + ":" + std::to_string(to.port);
+    auto& slot = conns[key];
+    if (!slot) {
+      slot = std::make_shared<Conn>(strand, key);
+      auto task = run(slot, to);
+      asio::co_spawn(strand, std::move(task), asio::detached);
+    }
+    auto c = slot;
+    c->outbox.push_back(p);
+    c->wake.cancel();
+    p->done.expires_after(timeout);
+    while (!p->finished) {
+      boost::system::error_code ec;
+      co_await p->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec) break;  // the deadline passed
+    }
+    if (!p->finished) {
+      p->result.error = kwire::ErrorCode::RequestTimedOut;
+      p->result.message = "no response from " + key + " within " + std::to_string(timeout.count()) + " ms";
+      finish(*p);
+      // Its response may still come: only a new connection is safe to use.
+      fail(c, kwire::ErrorCode::NetworkException, "closed after a request on it timed out");
+    }
+    co_return std::move(p->result);
+  }
+
+  /// Opens the connection, then writes queued requests in order while
+  /// read_responses() takes the answers.
+  asio::awaitable<void> run(std::shared_ptr<Conn> c, storage::Endpoint to) {
+    auto self = shared_from_this();
+    boost::system::error_code ec;
+    tcp::resolver resolver(strand);
+    auto found = co_await resolver.async_resolve(to.host, std::to_string(to.port),
+                                                 asio::redirect_error(asio::use_awaitable, ec));
+    if (c->dead) co_return;  // closed, or every caller gave up, meanwhile
+    if (!ec) co_await asio::async_connect(c->socket, found, asio::redirect_error(asio::use_awaitable, ec));
+    if (c->dead) co_return;
+    if (ec) {
+      fail(c, kwire::ErrorCode::NetworkException, "cannot connect: " + ec.message());
+      co_return;
+    }
+    c->socket.set_option(tcp::no_delay(true), ec);
+    auto reader = read_responses(c);
+    asio::co_spawn(strand, std::move(reader), asio::detached);
+    while (!c->dead) {
+      if (c->outbox.empty()) {
+        c->wake.expires_at(asio::steady_timer::time_point::max());
+        co_await c->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      auto p = c->outbox.front();
+      c->outbox.pop_front();
+      // In flight before the write completes: its answer may be read first.
+      c->inflight.push_back(p);
+      co_await asio::async_write(c->socket, asio::buffer(p->request), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) fail(c, kwire::ErrorCode::NetworkException, "lost the connection: " + ec.message());
+    }
+  }
+
+  /// Hands each response frame to the oldest request in flight, which it
+  /// must answer (same correlation id).
+  asio::awaitable<void> read_responses(std::shared_ptr<Conn> c) {
+    auto self = shared_from_this();
+    boost::system::error_code ec;
+    std::array<std::uint8_t, 4> size_bytes{};
+    while (!c->dead) {
+      co_await asio::async_read(c->socket, asio::buffer(size_bytes), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      const auto size = big_endian_u32(size_bytes.data());
+      if (size < 4 || size > max_response_bytes) {
+        fail(c, kwire::ErrorCode::NetworkException, "a response frame of " + std::to_string(size) + " bytes");
+        co_return;
+      }
+      auto frame = std::make_shared<std::vector<std::uint8_t>>(size);
+      co_await asio::async_read(c->socket, asio::buffer(*frame), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      const auto id = static_cast<std::int32_t>(big_endian_u32(frame->data()));
+      if (c->inflight.empty() || c->inflight.front()->correlation_id != id) {
+        fail(c, kwire::ErrorCode::NetworkException, "a response (correlation id " + std::to_string(id) +
+                                                        ") to no request waiting for one");
+        co_return;
+      }
+      auto p = c->inflight.front();
+      c->inflight.pop_front();
+      p->result.frame = std::move(frame);
+      finish(*p);
+    }
+    if (ec) fail(c, kwire::ErrorCode::NetworkException, "lost the connection: " + ec.message());
+  }
+};
+
+PeerLink::PeerLink(const Settings& settings, asio::any_io_executor ex)
+    : core_(std::make_shared<Core>(std::move(ex), settings.listeners)),
+      listener_(settings.inter_broker_listener),
+      client_id_("kwire-gateway-" + std::to_string(settings.node_id)) {}
+
+PeerLink::~PeerLink() { close(); }
+
+void PeerLink::close() {
+  if (core_->closed.exchange(true)) return;
+  asio::post(core_->strand, [core = core_] { core->close_all(); });
+}
+
+asio::awaitable<PeerLink::Raw> PeerLink::exchange(storage::Endpoint to, std::vector<std::uint8_t> frame,
+                                                  std::int32_t correlation_id, std::chrono::milliseconds timeout) {
+  auto p = std::make_shared<Core::Pending>(core_->strand, std::move(frame), correlation_id);
+  auto task = core_->exchange(to, std::move(p), timeout);
+  auto op = asio::co_spawn(core_->strand, std::move(task), asio::use_awaitable);
+  co_return co_await std::move(op);
+}
+
+}  // namespace kwire_broker
