@@ -16,7 +16,9 @@
 
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -91,9 +93,12 @@ struct LiveBroker {
   std::unique_ptr<kwire_broker::Broker> broker;
   std::unique_ptr<kwire_broker::Server> server;
 
-  explicit LiveBroker(const std::map<std::string, std::string>& overrides = {}) {
+  std::string listener;
+
+  explicit LiveBroker(const std::map<std::string, std::string>& overrides = {}, std::string name = "PLAINTEXT")
+      : listener(std::move(name)) {
     props.set("log.dirs", dir.path.string());
-    props.set("listeners", "PLAINTEXT://127.0.0.1:" + std::to_string(port));
+    props.set("listeners", listener + "://127.0.0.1:" + std::to_string(port));
     props.set("auto.create.topics.enable", "false");
     props.set("kwire.log.level", "warn");
     for (const auto& [k, v] : overrides) props.set(k, v);
@@ -124,7 +129,7 @@ struct LiveBroker {
     }());
   }
 
-  Endpoint endpoint() const { return Endpoint{"PLAINTEXT", "127.0.0.1", port}; }
+  Endpoint endpoint(std::string host = "127.0.0.1") const { return Endpoint{listener, std::move(host), port}; }
 };
 
 template <class Req>
@@ -359,4 +364,56 @@ TEST_CASE("inter.broker.listener.name and security.inter.broker.protocol") {
   CHECK_THROWS_WITH_AS(
       settings({{"inter.broker.listener.name", "INTERNAL"}, {"security.inter.broker.protocol", "PLAINTEXT"}}),
       doctest::Contains("only one of"), std::runtime_error);
+}
+
+namespace {
+/// A CA, a server certificate from it for localhost and 127.0.0.1 (key and
+/// chain in one PEM file, as ssl.keystore.location takes it) and a CA that
+/// signed nothing here.
+void make_certs(const std::filesystem::path& d) {
+  const std::string cmd =
+      "cd '" + d.string() + "' && "
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=test CA' && "
+      "openssl req -newkey rsa:2048 -nodes -keyout gw.key -out gw.csr -subj '/CN=localhost' && "
+      "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > gw.ext && "
+      "openssl x509 -req -in gw.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out gw.crt -days 2 -extfile gw.ext && "
+      "cat gw.key gw.crt > gw.pem && "
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other-ca.pem -days 2 -subj '/CN=other CA'";
+  const std::string quiet = "(" + cmd + ") > /dev/null 2>&1";
+  REQUIRE(std::system(quiet.c_str()) == 0);
+}
+}  // namespace
+
+TEST_CASE("SSL: the link checks the gateway's certificate and shows its own when asked") {
+  kwire_broker::testing::TempDir certs{"kwire-peer-link-certs"};
+  make_certs(certs.path);
+  LiveBroker b({{"ssl.keystore.location", (certs.path / "gw.pem").string()},
+                {"ssl.truststore.location", (certs.path / "ca.pem").string()},
+                {"ssl.client.auth", "required"},
+                {"security.inter.broker.protocol", "SSL"}},
+               "SSL");
+  PeerLink link(b.settings, b.io.get_executor());
+  CHECK(link.listener() == "SSL");
+  for (const char* host : {"127.0.0.1", "localhost"}) {
+    CAPTURE(host);
+    auto r = call(b.io, link, b.endpoint(host), kwire::ApiVersionsRequest{}, 3);
+    CHECK(r.error == ErrorCode::None);
+    CHECK(r.message == "");
+    CHECK(r.body.api_keys.size() > 10);
+  }
+
+  // A gateway whose truststore does not hold the server's CA refuses it.
+  auto distrusting = b.settings;
+  distrusting.listeners.at(0).ssl["ssl.truststore.location"] = (certs.path / "other-ca.pem").string();
+  PeerLink wary(distrusting, b.io.get_executor());
+  auto refused = call(b.io, wary, b.endpoint(), kwire::ApiVersionsRequest{}, 3);
+  CHECK(refused.error == ErrorCode::NetworkException);
+  CHECK(refused.message.find("TLS handshake") != std::string::npos);
+
+  // Without a keystore the link has no certificate to show: ssl.client.auth=required refuses it.
+  auto anonymous = b.settings;
+  anonymous.listeners.at(0).ssl.erase("ssl.keystore.location");
+  PeerLink nameless(anonymous, b.io.get_executor());
+  auto r = call(b.io, nameless, b.endpoint(), kwire::ApiVersionsRequest{}, 3);
+  CHECK(r.error == ErrorCode::NetworkException);
 }

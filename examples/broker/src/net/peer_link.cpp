@@ -7,10 +7,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <array>
@@ -18,6 +21,7 @@
 #include <map>
 
 #include "core/log.hpp"
+#include "net/tls_context.hpp"
 
 namespace kwire_broker {
 namespace asio = boost::asio;
@@ -49,12 +53,26 @@ struct PeerLink::Core : std::enable_shared_from_this<Core> {
   /// connection is a new Conn, so nothing from an old one reaches a new request.
   struct Conn {
     Conn(const asio::any_io_executor& ex, std::string k) : socket(ex), wake(ex), key(std::move(k)) {}
-    tcp::socket socket;
+    tcp::socket socket;  // moved into `tls` on TLS listeners
+    std::shared_ptr<asio::ssl::context> tls_context;
+    std::unique_ptr<asio::ssl::stream<tcp::socket>> tls;
     asio::steady_timer wake;  // rung when the outbox gets a request
     std::string key;
     std::deque<std::shared_ptr<Pending>> outbox;    // not yet written
     std::deque<std::shared_ptr<Pending>> inflight;  // written, answered in this order
     bool dead = false;
+
+    tcp::socket& tcp_socket() { return tls ? tls->next_layer() : socket; }
+    template <class Buffer>
+    asio::awaitable<void> read(Buffer b, boost::system::error_code& ec) {
+      if (tls) co_await asio::async_read(*tls, b, asio::redirect_error(asio::use_awaitable, ec));
+      else co_await asio::async_read(socket, b, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    template <class Buffer>
+    asio::awaitable<void> write(Buffer b, boost::system::error_code& ec) {
+      if (tls) co_await asio::async_write(*tls, b, asio::redirect_error(asio::use_awaitable, ec));
+      else co_await asio::async_write(socket, b, asio::redirect_error(asio::use_awaitable, ec));
+    }
   };
 
   Core(asio::any_io_executor ex, std::vector<Listener> ls)
@@ -70,23 +88,35 @@ struct PeerLink::Core : std::enable_shared_from_this<Core> {
     p.done.cancel();
   }
 
-  /// Why a connection to `listener` cannot be made, or empty.
+  const Listener* find_listener(const std::string& name) const {
+    auto it = std::find_if(listeners.begin(), listeners.end(), [&](const Listener& l) { return l.name == name; });
+    return it == listeners.end() ? nullptr : &*it;
+  }
+
+  /// Why a connection to `listener` cannot be made, or empty. SASL is not
+  /// spoken yet: such a listener fails every call with this message.
   std::string cannot_speak(const std::string& listener) const {
-    auto it = std::find_if(listeners.begin(), listeners.end(), [&](const Listener& l) { return l.name == listener; });
-    if (it == listeners.end())
-      return "no listener " + listener + " is configured here, so its security protocol is unknown";
-    if (it->protocol != "PLAINTEXT")
-      return "the peer link does not speak " + it->protocol + " (listener " + listener + ") yet";
+    const Listener* l = find_listener(listener);
+    if (!l) return "no listener " + listener + " is configured here, so its security protocol is unknown";
+    if (l->sasl()) return "the peer link does not speak " + l->protocol + " (listener " + listener + ") yet";
     return {};
   }
+
+  /// The TLS client context for `listener`, built once; throws.
+  std::shared_ptr<asio::ssl::context> tls_context_for(const Listener& l) {
+    auto& ctx = tls_contexts[l.name];
+    if (!ctx) ctx = client_context(l.name, l.ssl);
+    return ctx;
+  }
+  std::map<std::string, std::shared_ptr<asio::ssl::context>> tls_contexts;  // by listener
 
   /// Fails everything on `c` and forgets it; a no-op the second time.
   void fail(const std::shared_ptr<Conn>& c, kwire::ErrorCode error, const std::string& why) {
     if (c->dead) return;
     c->dead = true;
     boost::system::error_code ignored;
-    c->socket.shutdown(tcp::socket::shutdown_both, ignored);
-    c->socket.close(ignored);
+    c->tcp_socket().shutdown(tcp::socket::shutdown_both, ignored);
+    c->tcp_socket().close(ignored);
     c->wake.cancel();
     if (auto it = conns.find(c->key); it != conns.end() && it->second == c) conns.erase(it);
     for (auto* queue : {&c->inflight, &c->outbox}) {
@@ -154,6 +184,13 @@ struct PeerLink::Core : std::enable_shared_from_this<Core> {
       co_return;
     }
     c->socket.set_option(tcp::no_delay(true), ec);
+    if (const Listener* l = find_listener(to.listener); l && l->tls()) {
+      auto shake = handshake(c, *l, to.host);
+      if (auto why = co_await std::move(shake); !why.empty()) {
+        fail(c, kwire::ErrorCode::NetworkException, why);
+        co_return;
+      }
+    }
     auto reader = read_responses(c);
     asio::co_spawn(strand, std::move(reader), asio::detached);
     while (!c->dead) {
@@ -166,9 +203,37 @@ struct PeerLink::Core : std::enable_shared_from_this<Core> {
       c->outbox.pop_front();
       // In flight before the write completes: its answer may be read first.
       c->inflight.push_back(p);
-      co_await asio::async_write(c->socket, asio::buffer(p->request), asio::redirect_error(asio::use_awaitable, ec));
+      auto write = c->write(asio::buffer(p->request), ec);
+      co_await std::move(write);
       if (ec) fail(c, kwire::ErrorCode::NetworkException, "lost the connection: " + ec.message());
     }
+  }
+
+  /// The TLS handshake, checking the server's certificate (and its name
+  /// unless ssl.endpoint.identification.algorithm is empty). Why it failed, or empty.
+  asio::awaitable<std::string> handshake(std::shared_ptr<Conn> c, const Listener& l, std::string host) {
+    try {
+      c->tls_context = tls_context_for(l);
+    } catch (const std::exception& e) {
+      co_return e.what();
+    }
+    c->tls = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(c->socket), *c->tls_context);
+    SSL* ssl = c->tls->native_handle();
+    boost::system::error_code ec;
+    static_cast<void>(asio::ip::make_address(host, ec));
+    const bool is_ip = !ec;
+    if (verify_host_name(l.ssl)) {
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+      const int set = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())
+                            : X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+      if (set != 1) co_return "cannot check the certificate against " + host;
+    }
+    if (!is_ip) SSL_set_tlsext_host_name(ssl, host.c_str());  // SNI takes names only
+    ec = {};
+    co_await c->tls->async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    if (c->dead) co_return "";  // failed meanwhile: the caller sees it is dead
+    if (ec) co_return "TLS handshake: " + ec.message();
+    co_return "";
   }
 
   /// Hands each response frame to the oldest request in flight, which it
@@ -178,7 +243,8 @@ struct PeerLink::Core : std::enable_shared_from_this<Core> {
     boost::system::error_code ec;
     std::array<std::uint8_t, 4> size_bytes{};
     while (!c->dead) {
-      co_await asio::async_read(c->socket, asio::buffer(size_bytes), asio::redirect_error(asio::use_awaitable, ec));
+      auto read_size = c->read(asio::buffer(size_bytes), ec);
+      co_await std::move(read_size);
       if (ec) break;
       const auto size = big_endian_u32(size_bytes.data());
       if (size < 4 || size > max_response_bytes) {
@@ -186,7 +252,8 @@ struct PeerLink::Core : std::enable_shared_from_this<Core> {
         co_return;
       }
       auto frame = std::make_shared<std::vector<std::uint8_t>>(size);
-      co_await asio::async_read(c->socket, asio::buffer(*frame), asio::redirect_error(asio::use_awaitable, ec));
+      auto read_frame = c->read(asio::buffer(*frame), ec);
+      co_await std::move(read_frame);
       if (ec) break;
       const auto id = static_cast<std::int32_t>(big_endian_u32(frame->data()));
       if (c->inflight.empty() || c->inflight.front()->correlation_id != id) {

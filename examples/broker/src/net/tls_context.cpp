@@ -82,14 +82,59 @@ void set_protocols(SSL_CTX* ctx, const std::string& spec, const std::string& whe
   SSL_CTX_set_max_proto_version(ctx, highest);
 }
 
+using Conf = std::map<std::string, std::string>;
+
+std::string setting(const Conf& conf, const std::string& key, const std::string& fallback = {}) {
+  auto it = conf.find(key);
+  return it == conf.end() ? fallback : trim(it->second);
+}
+
+/// The private key and certificate chain of ssl.keystore.*; false when none
+/// is configured.
+bool load_keystore(ssl::context& ctx, const Conf& conf) {
+  const auto type = setting(conf, "ssl.keystore.type", "PEM");
+  if (type != "PEM") throw std::runtime_error("ssl.keystore.type " + type + " is not supported (PEM only)");
+  const auto password = setting(conf, "ssl.key.password");
+  if (!password.empty()) {
+    ctx.set_password_callback([password](std::size_t, ssl::context::password_purpose) { return password; });
+  }
+  const auto location = setting(conf, "ssl.keystore.location");
+  const auto chain = setting(conf, "ssl.keystore.certificate.chain");
+  if (!location.empty()) {
+    ctx.use_certificate_chain_file(location);
+    ctx.use_private_key_file(location, ssl::context::pem);
+  } else if (!chain.empty()) {
+    const auto key = pem_lines(setting(conf, "ssl.keystore.key"));
+    const auto chain_pem = pem_lines(chain);
+    ctx.use_certificate_chain(boost::asio::buffer(chain_pem));
+    ctx.use_private_key(boost::asio::buffer(key), ssl::context::pem);
+  } else {
+    return false;
+  }
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
+    throw std::runtime_error("the private key does not match the certificate");
+  return true;
+}
+
+/// The CA certificates of ssl.truststore.*; false when none is configured.
+bool load_truststore(ssl::context& ctx, const Conf& conf) {
+  const auto trust_type = setting(conf, "ssl.truststore.type", "PEM");
+  const auto trust_location = setting(conf, "ssl.truststore.location");
+  const auto trust_inline = setting(conf, "ssl.truststore.certificates");
+  if (trust_location.empty() && trust_inline.empty()) return false;
+  if (trust_type != "PEM") throw std::runtime_error("ssl.truststore.type " + trust_type + " is not supported (PEM only)");
+  if (!trust_location.empty()) ctx.load_verify_file(trust_location);
+  if (!trust_inline.empty()) {
+    const auto pem = pem_lines(trust_inline);
+    ctx.add_certificate_authority(boost::asio::buffer(pem));
+  }
+  return true;
+}
+
 /// The listener's context from its settings, and its principal rules.
-std::shared_ptr<ssl::context> build_context(const std::string& listener, const std::map<std::string, std::string>& conf,
-                                            PrincipalRules* rules) {
+std::shared_ptr<ssl::context> build_context(const std::string& listener, const Conf& conf, PrincipalRules* rules) {
   const std::string where = "listener " + listener + ": ";
-  auto get = [&](const std::string& k, const std::string& fallback = {}) {
-    auto it = conf.find(k);
-    return it == conf.end() ? fallback : trim(it->second);
-  };
+  auto get = [&](const std::string& k, const std::string& fallback = {}) { return setting(conf, k, fallback); };
   auto out = std::make_shared<ssl::context>(ssl::context::tls_server);
   auto& ctx = *out;
   SSL_CTX* native = ctx.native_handle();
@@ -97,38 +142,9 @@ std::shared_ptr<ssl::context> build_context(const std::string& listener, const s
   // of a handshake at will) and no TLS compression (CRIME).
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   try {
-    const auto type = get("ssl.keystore.type", "PEM");
-    if (type != "PEM")
-      throw std::runtime_error("ssl.keystore.type " + type + " is not supported (PEM only)");
-    const auto password = get("ssl.key.password");
-    if (!password.empty()) {
-      ctx.set_password_callback([password](std::size_t, ssl::context::password_purpose) { return password; });
-    }
-    const auto location = get("ssl.keystore.location");
-    const auto chain = get("ssl.keystore.certificate.chain");
-    if (!location.empty()) {
-      ctx.use_certificate_chain_file(location);
-      ctx.use_private_key_file(location, ssl::context::pem);
-    } else if (!chain.empty()) {
-      const auto key = pem_lines(get("ssl.keystore.key"));
-      const auto chain_pem = pem_lines(chain);
-      ctx.use_certificate_chain(boost::asio::buffer(chain_pem));
-      ctx.use_private_key(boost::asio::buffer(key), ssl::context::pem);
-    } else {
+    if (!load_keystore(ctx, conf))
       throw std::runtime_error("a TLS listener needs ssl.keystore.location or ssl.keystore.certificate.chain");
-    }
-    if (SSL_CTX_check_private_key(native) != 1) throw std::runtime_error("the private key does not match the certificate");
-
-    const auto trust_type = get("ssl.truststore.type", "PEM");
-    const auto trust_location = get("ssl.truststore.location");
-    const auto trust_inline = get("ssl.truststore.certificates");
-    if ((!trust_location.empty() || !trust_inline.empty()) && trust_type != "PEM")
-      throw std::runtime_error("ssl.truststore.type " + trust_type + " is not supported (PEM only)");
-    if (!trust_location.empty()) ctx.load_verify_file(trust_location);
-    if (!trust_inline.empty()) {
-      const auto pem = pem_lines(trust_inline);
-      ctx.add_certificate_authority(boost::asio::buffer(pem));
-    }
+    const bool trusts = load_truststore(ctx, conf);
 
     const auto auth = get("ssl.client.auth", "none");
     if (auth == "required") {
@@ -140,7 +156,7 @@ std::shared_ptr<ssl::context> build_context(const std::string& listener, const s
     } else {
       throw std::runtime_error("ssl.client.auth must be none, requested or required, not " + auth);
     }
-    if (auth != "none" && trust_location.empty() && trust_inline.empty())
+    if (auth != "none" && !trusts)
       throw std::runtime_error("ssl.client.auth=" + auth + " needs ssl.truststore.location");
     // Session ids are tied to this context (resumption across listeners is refused).
     const std::string id = "kwire:" + listener;
@@ -159,6 +175,31 @@ std::shared_ptr<ssl::context> build_context(const std::string& listener, const s
 }
 
 }  // namespace
+
+std::shared_ptr<ssl::context> client_context(const std::string& listener, const std::map<std::string, std::string>& conf) {
+  auto out = std::make_shared<ssl::context>(ssl::context::tls_client);
+  auto& ctx = *out;
+  SSL_CTX_set_options(ctx.native_handle(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  try {
+    // OpenSSL sends the certificate only when the server asks for one (its
+    // ssl.client.auth): loading it always is showing it when asked.
+    load_keystore(ctx, conf);
+    // Java falls back on the JVM's CAs; OpenSSL's default paths are ours.
+    if (!load_truststore(ctx, conf)) ctx.set_default_verify_paths();
+    ctx.set_verify_mode(ssl::verify_peer);
+    set_protocols(ctx.native_handle(), setting(conf, "ssl.enabled.protocols", "TLSv1.2,TLSv1.3"), "");
+    if (const auto suites = setting(conf, "ssl.cipher.suites"); !suites.empty())
+      set_cipher_suites(ctx.native_handle(), suites, "");
+  } catch (const std::exception& e) {
+    throw std::runtime_error("listener " + listener + ": " + e.what());
+  }
+  return out;
+}
+
+bool verify_host_name(const std::map<std::string, std::string>& conf) {
+  auto it = conf.find("ssl.endpoint.identification.algorithm");
+  return it == conf.end() || !trim(it->second).empty();
+}
 
 TlsListener::TlsListener(std::string listener, std::map<std::string, std::string> ssl)
     : listener_(std::move(listener)), ssl_(std::move(ssl)) {

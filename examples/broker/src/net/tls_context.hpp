@@ -64,6 +64,17 @@ class TlsListener {
   std::string stamps_;  // of the files at the last attempt
 };
 
+/// A client's context for connecting to a TLS listener configured by the
+/// same ssl.* settings (another gateway's, sharing the configuration): the
+/// truststore checks the server (OpenSSL's default CAs without one), the
+/// keystore, if any, is the client certificate, shown when the server asks.
+/// Throws std::runtime_error naming the setting at fault.
+std::shared_ptr<boost::asio::ssl::context> client_context(const std::string& listener,
+                                                          const std::map<std::string, std::string>& ssl);
+/// Whether a client checks the server's host name against its certificate:
+/// ssl.endpoint.identification.algorithm, https unless set empty (Kafka's).
+bool verify_host_name(const std::map<std::string, std::string>& ssl);
+
 /// The subject of a verified peer certificate as Java prints it (RFC 2253,
 /// most specific first: "CN=alice,O=acme"); empty when there is none.
 std::string peer_subject(SSL* ssl);
