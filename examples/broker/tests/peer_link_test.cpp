@@ -15,6 +15,7 @@
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
@@ -27,6 +28,8 @@
 
 #include "core/broker.hpp"
 #include "core/config.hpp"
+#include "core/scram.hpp"
+#include "handlers/sasl.hpp"
 #include "kwire/messages/api_versions_request.hpp"
 #include "kwire/messages/api_versions_response.hpp"
 #include "kwire/messages/create_topics_request.hpp"
@@ -51,6 +54,11 @@ using kwire_broker::storage::Endpoint;
 using namespace std::chrono_literals;
 
 namespace {
+
+std::string lowercase(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
 
 /// A port nobody listens on now (bound, read, released).
 std::uint16_t free_port(asio::io_context& io) {
@@ -112,6 +120,7 @@ struct LiveBroker {
         },
         std::vector<asio::io_context*>{&io});
     broker->start();
+    kwire_broker::seed_scram_users(*broker);
     server = std::make_unique<kwire_broker::Server>(*broker, std::vector<asio::io_context*>{&io});
     server->start();
   }
@@ -364,6 +373,15 @@ TEST_CASE("inter.broker.listener.name and security.inter.broker.protocol") {
   CHECK_THROWS_WITH_AS(
       settings({{"inter.broker.listener.name", "INTERNAL"}, {"security.inter.broker.protocol", "PLAINTEXT"}}),
       doctest::Contains("only one of"), std::runtime_error);
+  CHECK(settings({}).inter_broker_sasl_mechanism == "GSSAPI");
+  CHECK_THROWS_WITH_AS(settings({{"sasl.mechanism.inter.broker.protocol", "GSSAPI"}}), doctest::Contains("GSSAPI"),
+                       std::runtime_error);
+  const auto plain = settings({{"sasl.mechanism.inter.broker.protocol", "PLAIN"},
+                               {"listener.name.plaintext.plain.sasl.jaas.config",
+                                R"(org.apache.kafka.common.security.plain.PlainLoginModule required username="gw" )"
+                                R"(password="s3cret" user_gw="s3cret";)"}});
+  CHECK(plain.inter_broker_sasl_username == "gw");
+  CHECK(plain.inter_broker_sasl_password == "s3cret");
 }
 
 namespace {
@@ -416,4 +434,51 @@ TEST_CASE("SSL: the link checks the gateway's certificate and shows its own when
   PeerLink nameless(anonymous, b.io.get_executor());
   auto r = call(b.io, nameless, b.endpoint(), kwire::ApiVersionsRequest{}, 3);
   CHECK(r.error == ErrorCode::NetworkException);
+}
+
+TEST_CASE("SCRAM client: RFC 7677's SCRAM-SHA-256 example") {
+  kwire_broker::scram::Client client(kwire_broker::scram::Mechanism::sha256, "user", "pencil", "rOprNGfwEbeRWgbNEkqO");
+  CHECK(client.first() == "n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
+  std::string why;
+  auto final_message = client.final("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", why);
+  REQUIRE(final_message);
+  CHECK(*final_message ==
+        "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=");
+  CHECK(client.verify("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="));
+  CHECK(!client.verify("v=AAAA"));
+  // A server nonce that does not extend ours, and iterations out of bounds.
+  kwire_broker::scram::Client other(kwire_broker::scram::Mechanism::sha256, "user", "pencil", "abc");
+  other.first();
+  CHECK(!other.final("r=xyz123,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", why));
+  CHECK(!other.final("r=abc123,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=100", why));
+  CHECK(!other.final("r=abc123,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=99999999999", why));
+}
+
+TEST_CASE("SASL_PLAINTEXT: the link logs in with PLAIN or SCRAM before its requests") {
+  for (const std::string mechanism : {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}) {
+    CAPTURE(mechanism);
+    const std::string module = mechanism == "PLAIN" ? "org.apache.kafka.common.security.plain.PlainLoginModule"
+                                                    : "org.apache.kafka.common.security.scram.ScramLoginModule";
+    LiveBroker b({{"sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"},
+                  {"kwire.sasl.scram.users",
+                   "SCRAM-SHA-256=[name=gw,password=gw-secret] SCRAM-SHA-512=[name=gw,password=gw-secret]"},
+                  {"security.inter.broker.protocol", "SASL_PLAINTEXT"},
+                  {"sasl.mechanism.inter.broker.protocol", mechanism},
+                  {"listener.name.sasl_plaintext." + lowercase(mechanism) + ".sasl.jaas.config",
+                   module + R"( required username="gw" password="gw-secret" user_gw="gw-secret";)"}},
+                 "SASL_PLAINTEXT");
+    PeerLink link(b.settings, b.io.get_executor());
+    auto r = call(b.io, link, b.endpoint(), kwire::ApiVersionsRequest{}, 3);
+    CHECK(r.error == ErrorCode::None);
+    CHECK(r.message == "");
+    auto meta = call(b.io, link, b.endpoint(), kwire::MetadataRequest{}, 12);
+    CHECK(meta.error == ErrorCode::None);  // answered only after a login
+
+    auto wrong = b.settings;
+    wrong.inter_broker_sasl_password = "guess";
+    PeerLink guessing(wrong, b.io.get_executor());
+    auto refused = call(b.io, guessing, b.endpoint(), kwire::ApiVersionsRequest{}, 3);
+    CHECK(refused.error == ErrorCode::SaslAuthenticationFailed);
+    CHECK(refused.message.find("gw") != std::string::npos);
+  }
 }

@@ -132,6 +132,30 @@ void read_inter_broker_listener(const Properties& p, Settings& s) {
     throw std::runtime_error(key + "=" + s.inter_broker_listener + ": there is no listener of that name in listeners");
 }
 
+/// sasl.mechanism.inter.broker.protocol and the credentials for it. Checked
+/// when set: left at Kafka's GSSAPI, a SASL inter-broker listener only makes
+/// the peer link's calls fail, saying why.
+void read_inter_broker_sasl(const Properties& p, Settings& s) {
+  const bool set = p.has("sasl.mechanism.inter.broker.protocol");
+  if (set) s.inter_broker_sasl_mechanism = upper(trim(p.get("sasl.mechanism.inter.broker.protocol")));
+  const auto& m = s.inter_broker_sasl_mechanism;
+  if (set && m != "PLAIN" && m != "SCRAM-SHA-256" && m != "SCRAM-SHA-512")
+    throw std::runtime_error("sasl.mechanism.inter.broker.protocol: " + m +
+                             " is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)");
+  const std::string key = "listener.name." + lower(s.inter_broker_listener) + "." + lower(m) + ".sasl.jaas.config";
+  const auto jaas = p.get(key);
+  static const std::regex username_re(R"re((^|\s)username\s*=\s*"([^"]*)")re");
+  static const std::regex password_re(R"re((^|\s)password\s*=\s*"([^"]*)")re");
+  std::smatch found;
+  if (std::regex_search(jaas, found, username_re)) s.inter_broker_sasl_username = found[2].str();
+  if (std::regex_search(jaas, found, password_re)) s.inter_broker_sasl_password = found[2].str();
+  auto it = std::find_if(s.listeners.begin(), s.listeners.end(),
+                         [&](const Listener& l) { return l.name == s.inter_broker_listener; });
+  if (set && it != s.listeners.end() && it->sasl() && s.inter_broker_sasl_username.empty())
+    throw std::runtime_error("the inter-broker listener " + s.inter_broker_listener + " needs " + key +
+                             " with username=\"...\" and password=\"...\"");
+}
+
 }  // namespace
 
 std::string Properties::get(const std::string& key, const std::string& fallback) const {
@@ -248,6 +272,7 @@ Settings make_settings(const Properties& p) {
       if (k.rfind(prefix + "ssl.", 0) == 0) l.ssl[k.substr(prefix.size())] = v;
   }
   read_inter_broker_listener(p, s);
+  read_inter_broker_sasl(p, s);
   for (auto& a : s.advertised)
     if (a.host.empty() || a.host == "0.0.0.0" || a.host == "::") a.host = "localhost";
   auto dirs = p.get("log.dirs", p.get("log.dir", "./data"));

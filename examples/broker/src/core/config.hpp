@@ -53,6 +53,12 @@ struct Settings {
   /// inter.broker.listener.name, else the one named by
   /// security.inter.broker.protocol; PLAINTEXT when neither is set.
   std::string inter_broker_listener = "PLAINTEXT";
+  /// sasl.mechanism.inter.broker.protocol (Kafka's default GSSAPI is not
+  /// spoken: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), and the username and
+  /// password of listener.name.<listener>.<mechanism>.sasl.jaas.config, all
+  /// lowercased in the key, as Kafka reads them for a SASL inter-broker listener.
+  std::string inter_broker_sasl_mechanism = "GSSAPI";
+  std::string inter_broker_sasl_username, inter_broker_sasl_password;
   std::string data_dir;
   std::int32_t num_partitions = 1;
   bool auto_create_topics = true;

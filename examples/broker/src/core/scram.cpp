@@ -272,4 +272,55 @@ Server::Step Server::final(std::string_view m) {
   return out;
 }
 
+Client::Client(Mechanism m, std::string user, std::string password, std::string nonce)
+    : mechanism_(m), user_(std::move(user)), password_(std::move(password)),
+      nonce_(nonce.empty() ? random_nonce() : std::move(nonce)) {}
+
+std::string Client::first() {
+  std::string name;  // saslname: ',' and '=' escaped
+  for (char ch : user_) name += ch == ',' ? "=2C" : ch == '=' ? "=3D" : std::string(1, ch);
+  client_first_bare_ = "n=" + name + ",r=" + nonce_;
+  return "n,," + client_first_bare_;
+}
+
+// server-first-message = "r=" nonce ",s=" salt ",i=" iteration-count ["," extensions]
+std::optional<std::string> Client::final(std::string_view server_first, std::string& error) {
+  auto attrs = attributes(server_first);
+  if (!attrs || attrs->size() < 3 || (*attrs)[0].first != 'r' || (*attrs)[1].first != 's' || (*attrs)[2].first != 'i') {
+    error = "Invalid SCRAM server first message";
+    return std::nullopt;
+  }
+  const std::string_view nonce = (*attrs)[0].second;
+  if (nonce.size() <= nonce_.size() || nonce.substr(0, nonce_.size()) != nonce_) {
+    error = "Invalid SCRAM server first message: the nonce is not ours extended";
+    return std::nullopt;
+  }
+  const auto salt = unbase64((*attrs)[1].second);
+  const auto digits = (*attrs)[2].second;
+  bool number = !digits.empty() && digits.size() <= 6;  // at most 999999: no overflow
+  std::int32_t iterations = 0;
+  for (char ch : digits) {
+    if (ch < '0' || ch > '9') number = false;
+    else iterations = iterations * 10 + (ch - '0');
+  }
+  if (!salt || !number || iterations < min_iterations || iterations > max_iterations) {
+    error = "Invalid SCRAM server first message: bad salt or iterations";
+    return std::nullopt;
+  }
+  const auto salted = salted_password(mechanism_, password_, *salt, iterations);
+  const auto client_key = hmac(mechanism_, salted, "Client Key");
+  const std::string without_proof = "c=biws,r=" + std::string(nonce);  // biws: base64 of "n,,"
+  const std::string auth_message = client_first_bare_ + "," + std::string(server_first) + "," + without_proof;
+  const auto client_signature = hmac(mechanism_, hash(mechanism_, client_key), auth_message);
+  Bytes proof(client_key.size());
+  for (std::size_t i = 0; i < proof.size(); ++i) proof[i] = client_key[i] ^ client_signature[i];
+  server_signature_ = hmac(mechanism_, hmac(mechanism_, salted, "Server Key"), auth_message);
+  return without_proof + ",p=" + base64(proof.data(), proof.size());
+}
+
+bool Client::verify(std::string_view server_final) const {
+  return !server_signature_.empty() &&
+         server_final == "v=" + base64(server_signature_.data(), server_signature_.size());
+}
+
 }  // namespace kwire_broker::scram

@@ -77,4 +77,25 @@ class Server {
   std::optional<storage::ScramCredential> credential_;
 };
 
+/// The client's side, for a gateway logging in to another: first() gives
+/// the client-first message, final() answers the server-first one, and
+/// verify() checks that the server-final one proves the server knew the
+/// credential too.
+class Client {
+ public:
+  /// `nonce` fixes the client's nonce (tests); random otherwise.
+  Client(Mechanism m, std::string user, std::string password, std::string nonce = {});
+  std::string first();
+  /// The client-final message; nothing, with `error` set, when the server's
+  /// message is malformed, does not extend our nonce or asks for iterations
+  /// out of Kafka's bounds.
+  std::optional<std::string> final(std::string_view server_first, std::string& error);
+  bool verify(std::string_view server_final) const;
+
+ private:
+  Mechanism mechanism_;
+  std::string user_, password_, nonce_, client_first_bare_;
+  std::vector<std::uint8_t> server_signature_;
+};
+
 }  // namespace kwire_broker::scram

@@ -21,6 +21,11 @@
 #include <map>
 
 #include "core/log.hpp"
+#include "core/scram.hpp"
+#include "kwire/messages/sasl_authenticate_request.hpp"
+#include "kwire/messages/sasl_authenticate_response.hpp"
+#include "kwire/messages/sasl_handshake_request.hpp"
+#include "kwire/messages/sasl_handshake_response.hpp"
 #include "net/tls_context.hpp"
 
 namespace kwire_broker {
@@ -31,6 +36,8 @@ namespace {
 /// The largest response frame taken: the requests gateways send each other
 /// have small answers, so anything near this is a confused peer.
 constexpr std::uint32_t max_response_bytes = 64u << 20;
+
+std::string_view text(kwire::bytes_view b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
 std::uint32_t big_endian_u32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
@@ -75,11 +82,19 @@ struct PeerLink::Core : std::enable_shared_from_this<Core> {
     }
   };
 
-  Core(asio::any_io_executor ex, std::vector<Listener> ls)
-      : strand(asio::make_strand(std::move(ex))), listeners(std::move(ls)) {}
+  Core(asio::any_io_executor ex, const Settings& settings, std::string id)
+      : strand(asio::make_strand(std::move(ex))),
+        listeners(settings.listeners),
+        client_id(std::move(id)),
+        mechanism(settings.inter_broker_sasl_mechanism),
+        username(settings.inter_broker_sasl_username),
+        password(settings.inter_broker_sasl_password) {}
 
   asio::any_io_executor strand;  // everything below is touched on it only
   std::vector<Listener> listeners;
+  std::string client_id;
+  std::string mechanism, username, password;  // SASL listeners'
+  std::int32_t handshake_ids = 0;             // correlation ids of the login's own requests
   std::map<std::string, std::shared_ptr<Conn>> conns;  // by host:port
   std::atomic<bool> closed{false};
 
@@ -93,12 +108,17 @@ struct PeerLink::Core : std::enable_shared_from_this<Core> {
     return it == listeners.end() ? nullptr : &*it;
   }
 
-  /// Why a connection to `listener` cannot be made, or empty. SASL is not
-  /// spoken yet: such a listener fails every call with this message.
+  /// Why a connection to `listener` cannot be made, or empty: a listener
+  /// the link cannot speak fails every call with this message.
   std::string cannot_speak(const std::string& listener) const {
     const Listener* l = find_listener(listener);
     if (!l) return "no listener " + listener + " is configured here, so its security protocol is unknown";
-    if (l->sasl()) return "the peer link does not speak " + l->protocol + " (listener " + listener + ") yet";
+    if (!l->sasl()) return {};
+    if (mechanism != "PLAIN" && scram::mechanism_of(mechanism) == scram::Mechanism::unknown)
+      return "the peer link does not speak SASL " + mechanism + " (sasl.mechanism.inter.broker.protocol) on listener " +
+             listener + ": PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512";
+    if (username.empty())
+      return "no username for listener " + listener + " (listener.name.<listener>.<mechanism>.sasl.jaas.config)";
     return {};
   }
 
@@ -191,6 +211,15 @@ struct PeerLink::Core : std::enable_shared_from_this<Core> {
         co_return;
       }
     }
+    if (const Listener* l = find_listener(to.listener); l && l->sasl()) {
+      auto login = authenticate(c);
+      auto [error, why] = co_await std::move(login);
+      if (c->dead) co_return;
+      if (error != kwire::ErrorCode::None) {
+        fail(c, error, why);
+        co_return;
+      }
+    }
     auto reader = read_responses(c);
     asio::co_spawn(strand, std::move(reader), asio::detached);
     while (!c->dead) {
@@ -236,6 +265,97 @@ struct PeerLink::Core : std::enable_shared_from_this<Core> {
     co_return "";
   }
 
+  /// One request and its response on a connection nothing else uses yet
+  /// (logging in); error None or why not.
+  template <class Req>
+  asio::awaitable<PeerReply<kwire::response_of_t<Req>>> direct(std::shared_ptr<Conn> c, const Req& req,
+                                                              std::int16_t version) {
+    PeerReply<kwire::response_of_t<Req>> out;
+    out.error = kwire::ErrorCode::NetworkException;
+    kwire::RequestHeader h;
+    h.request_api_key = static_cast<std::int16_t>(Req::api_key);
+    h.request_api_version = version;
+    h.correlation_id = ++handshake_ids;
+    h.client_id = std::string_view(client_id);
+    std::vector<std::uint8_t> frame;
+    if (kwire::encode_request_frame(req, h, frame)) {
+      out.message = "cannot encode a SASL request";
+      co_return out;
+    }
+    boost::system::error_code ec;
+    auto write = c->write(asio::buffer(frame), ec);
+    co_await std::move(write);
+    std::array<std::uint8_t, 4> size_bytes{};
+    if (!ec) {
+      auto read_size = c->read(asio::buffer(size_bytes), ec);
+      co_await std::move(read_size);
+    }
+    const auto size = big_endian_u32(size_bytes.data());
+    if (ec || size < 4 || size > max_response_bytes) {
+      out.message = "logging in: " + (ec ? ec.message() : "a response frame of " + std::to_string(size) + " bytes");
+      co_return out;
+    }
+    out.frame = std::make_shared<std::vector<std::uint8_t>>(size);
+    auto read_frame = c->read(asio::buffer(*out.frame), ec);
+    co_await std::move(read_frame);
+    kwire::ResponseFrame rf;
+    if (ec || !kwire::read_response_header(kwire::bytes_view(*out.frame), Req::api_key, version, rf) ||
+        rf.header.correlation_id != h.correlation_id || !kwire::decode(out.body, rf.body, version)) {
+      out.message = "logging in: " + (ec ? ec.message() : std::string("a response that does not decode"));
+      co_return out;
+    }
+    out.error = kwire::ErrorCode::None;
+    co_return out;
+  }
+
+  /// One SaslAuthenticate v2; a refusal is its error code, with the peer's message.
+  asio::awaitable<PeerReply<kwire::SaslAuthenticateResponse>> sasl_step(std::shared_ptr<Conn> c, std::string message) {
+    kwire::SaslAuthenticateRequest req;
+    req.auth_bytes = kwire::bytes_view(reinterpret_cast<const std::uint8_t*>(message.data()), message.size());
+    auto op = direct(c, req, 2);
+    auto r = co_await std::move(op);
+    if (r.error == kwire::ErrorCode::None && r.body.error_code != kwire::ErrorCode::None) {
+      r.error = r.body.error_code;
+      r.message = "SASL " + mechanism + " login as " + username + " refused: " +
+                  std::string(r.body.error_message.value_or(""));
+    }
+    co_return r;
+  }
+
+  /// SaslHandshake v1, then SaslAuthenticate v2 once (PLAIN) or twice
+  /// (SCRAM). The session is not renewed: a server with
+  /// connections.max.reauth.ms closes the connection when it ends, and the
+  /// next call opens a new one.
+  asio::awaitable<std::pair<kwire::ErrorCode, std::string>> authenticate(std::shared_ptr<Conn> c) {
+    using Result = std::pair<kwire::ErrorCode, std::string>;
+    kwire::SaslHandshakeRequest hello;
+    hello.mechanism = mechanism;
+    auto greet = direct(c, hello, 1);
+    auto greeted = co_await std::move(greet);
+    if (greeted.error != kwire::ErrorCode::None) co_return Result{greeted.error, greeted.message};
+    if (greeted.body.error_code != kwire::ErrorCode::None)
+      co_return Result{greeted.body.error_code, "the peer does not take SASL " + mechanism};
+    if (mechanism == "PLAIN") {
+      std::string plain = std::string(1, '\0') + username + std::string(1, '\0') + password;
+      auto op = sasl_step(c, std::move(plain));
+      auto r = co_await std::move(op);
+      co_return Result{r.error, r.message};
+    }
+    scram::Client scram(scram::mechanism_of(mechanism), username, password);
+    auto first = sasl_step(c, scram.first());
+    auto server_first = co_await std::move(first);
+    if (server_first.error != kwire::ErrorCode::None) co_return Result{server_first.error, server_first.message};
+    std::string why;
+    auto final_message = scram.final(text(server_first.body.auth_bytes), why);
+    if (!final_message) co_return Result{kwire::ErrorCode::SaslAuthenticationFailed, why};
+    auto last = sasl_step(c, std::move(*final_message));
+    auto server_final = co_await std::move(last);
+    if (server_final.error != kwire::ErrorCode::None) co_return Result{server_final.error, server_final.message};
+    if (!scram.verify(text(server_final.body.auth_bytes)))
+      co_return Result{kwire::ErrorCode::SaslAuthenticationFailed, "the peer's SCRAM signature is not the credential's"};
+    co_return Result{kwire::ErrorCode::None, ""};
+  }
+
   /// Hands each response frame to the oldest request in flight, which it
   /// must answer (same correlation id).
   asio::awaitable<void> read_responses(std::shared_ptr<Conn> c) {
@@ -271,9 +391,9 @@ struct PeerLink::Core : std::enable_shared_from_this<Core> {
 };
 
 PeerLink::PeerLink(const Settings& settings, asio::any_io_executor ex)
-    : core_(std::make_shared<Core>(std::move(ex), settings.listeners)),
+    : core_(std::make_shared<Core>(std::move(ex), settings, "kwire-gateway-" + std::to_string(settings.node_id))),
       listener_(settings.inter_broker_listener),
-      client_id_("kwire-gateway-" + std::to_string(settings.node_id)) {}
+      client_id_(core_->client_id) {}
 
 PeerLink::~PeerLink() { close(); }
 

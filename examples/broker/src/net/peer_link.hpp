@@ -12,9 +12,13 @@
 // never be read as the answer to a later request.
 //
 // The connection speaks the security protocol of the endpoint's listener as
-// configured here (gateways share their listeners' configuration).
-// PLAINTEXT only so far: a call to a listener of another protocol fails at
-// once with a message saying so.
+// configured here (gateways share their listeners' configuration): on SSL
+// and SASL_SSL a TLS client checking the peer with the listener's truststore
+// and showing its keystore when asked; on SASL_PLAINTEXT and SASL_SSL a login
+// with sasl.mechanism.inter.broker.protocol (PLAIN, SCRAM-SHA-256 or
+// SCRAM-SHA-512) before any request. A listener it cannot speak (another SASL
+// mechanism, say Kafka's default GSSAPI, or no credentials) fails every call
+// at once with a message saying so.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
