@@ -482,3 +482,21 @@ TEST_CASE("SASL_PLAINTEXT: the link logs in with PLAIN or SCRAM before its reque
     CHECK(refused.message.find("gw") != std::string::npos);
   }
 }
+
+TEST_CASE("SASL_SSL: TLS first, then the login") {
+  kwire_broker::testing::TempDir certs{"kwire-peer-link-certs"};
+  make_certs(certs.path);
+  LiveBroker b({{"ssl.keystore.location", (certs.path / "gw.pem").string()},
+                {"ssl.truststore.location", (certs.path / "ca.pem").string()},
+                {"sasl.enabled.mechanisms", "SCRAM-SHA-512"},
+                {"kwire.sasl.scram.users", "SCRAM-SHA-512=[name=gw,password=gw-secret]"},
+                {"inter.broker.listener.name", "SASL_SSL"},
+                {"sasl.mechanism.inter.broker.protocol", "SCRAM-SHA-512"},
+                {"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config",
+                 R"(org.apache.kafka.common.security.scram.ScramLoginModule required username="gw" password="gw-secret";)"}},
+               "SASL_SSL");
+  PeerLink link(b.settings, b.io.get_executor());
+  auto r = call(b.io, link, b.endpoint("localhost"), kwire::MetadataRequest{}, 12);
+  CHECK(r.error == ErrorCode::None);
+  CHECK(r.message == "");
+}
