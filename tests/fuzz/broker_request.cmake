@@ -55,6 +55,8 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/handlers/txn.cpp
     ${s}/handlers/scram_credentials.cpp
     ${s}/net/peer_link.cpp
+    ${s}/net/principal_rules.cpp
+    ${s}/net/tls_context.cpp
     ${s}/protocol/authorize.cpp
     ${s}/protocol/batch_validator.cpp
     ${s}/protocol/context.cpp
