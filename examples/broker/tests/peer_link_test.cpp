@@ -8,6 +8,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -15,6 +16,7 @@
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
@@ -24,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/broker.hpp"
@@ -282,6 +285,41 @@ TEST_CASE("concurrent calls on one connection each get their own response") {
   while (done < n) step(b.io);
   CHECK(answered == asked);
   CHECK(b.server->open_connections() == 1);
+}
+
+TEST_CASE("calls from several threads share the link") {
+  LiveBroker b;
+  // The broker on a thread of its own; the link's executor run by two others.
+  auto broker_work = asio::make_work_guard(b.io);
+  std::thread broker_thread([&] { b.io.run(); });
+  asio::io_context client;
+  PeerLink link(b.settings, client.get_executor());
+  constexpr int n = 32;
+  std::vector<std::string> asked, answered(n);
+  for (int i = 0; i < n; ++i) asked.push_back("topic-" + std::to_string(i));
+  std::atomic<int> done{0};
+  for (int i = 0; i < n; ++i) {
+    asio::co_spawn(
+        client,
+        [&, i]() -> asio::awaitable<void> {
+          auto req = metadata_of(asked[i]);
+          auto op = link.call(b.endpoint(), req, 12, 5s);
+          auto r = co_await std::move(op);
+          if (r.error == ErrorCode::None && r.body.topics.size() == 1 && r.body.topics[0].name)
+            answered[i] = std::string(*r.body.topics[0].name);
+          // The open connection keeps `client` running until the link closes.
+          if (++done == n) link.close();
+        },
+        asio::detached);
+  }
+  std::thread second([&] { client.run(); });
+  client.run();
+  second.join();
+  CHECK(done == n);
+  CHECK(answered == asked);
+  broker_work.reset();
+  b.io.stop();
+  broker_thread.join();
 }
 
 namespace {

@@ -83,7 +83,10 @@ class PeerLink {
                                              h.correlation_id, version, timeout);
   }
 
-  /// Closes every connection; calls waiting and later ones fail with NetworkException.
+  /// Closes every connection; calls waiting and later ones fail with
+  /// NetworkException. An open connection keeps reading, so the executor's
+  /// io_context does not run out of work until this is called (at shutdown;
+  /// the destructor calls it too, which must run before that io_context goes).
   void close();
 
  private:
