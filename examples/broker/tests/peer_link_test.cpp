@@ -424,8 +424,8 @@ TEST_CASE("inter.broker.listener.name and security.inter.broker.protocol") {
 
 namespace {
 /// A CA, a server certificate from it for localhost and 127.0.0.1 (key and
-/// chain in one PEM file, as ssl.keystore.location takes it) and a CA that
-/// signed nothing here.
+/// chain in one PEM file, as ssl.keystore.location takes it), one for
+/// localhost only, and a CA that signed nothing here.
 void make_certs(const std::filesystem::path& d) {
   const std::string cmd =
       "cd '" + d.string() + "' && "
@@ -434,6 +434,9 @@ void make_certs(const std::filesystem::path& d) {
       "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > gw.ext && "
       "openssl x509 -req -in gw.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out gw.crt -days 2 -extfile gw.ext && "
       "cat gw.key gw.crt > gw.pem && "
+      "printf 'subjectAltName=DNS:localhost\\n' > named.ext && "
+      "openssl x509 -req -in gw.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out named.crt -days 2 -extfile named.ext && "
+      "cat gw.key named.crt > named.pem && "
       "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other-ca.pem -days 2 -subj '/CN=other CA'";
   const std::string quiet = "(" + cmd + ") > /dev/null 2>&1";
   REQUIRE(std::system(quiet.c_str()) == 0);
@@ -519,6 +522,26 @@ TEST_CASE("SASL_PLAINTEXT: the link logs in with PLAIN or SCRAM before its reque
     CHECK(refused.error == ErrorCode::SaslAuthenticationFailed);
     CHECK(refused.message.find("gw") != std::string::npos);
   }
+}
+
+TEST_CASE("SSL: the peer's certificate must name the host called, unless identification is off") {
+  kwire_broker::testing::TempDir certs{"kwire-peer-link-certs"};
+  make_certs(certs.path);
+  LiveBroker b({{"ssl.keystore.location", (certs.path / "named.pem").string()},
+                {"ssl.truststore.location", (certs.path / "ca.pem").string()},
+                {"security.inter.broker.protocol", "SSL"}},
+               "SSL");
+  PeerLink link(b.settings, b.io.get_executor());
+  auto by_name = call(b.io, link, b.endpoint("localhost"), kwire::ApiVersionsRequest{}, 3);
+  CHECK(by_name.error == ErrorCode::None);
+  auto by_address = call(b.io, link, b.endpoint("127.0.0.1"), kwire::ApiVersionsRequest{}, 3);
+  CHECK(by_address.error == ErrorCode::NetworkException);
+  CHECK(by_address.message.find("TLS handshake") != std::string::npos);
+
+  auto lenient = b.settings;
+  lenient.listeners.at(0).ssl["ssl.endpoint.identification.algorithm"] = "";
+  PeerLink trusting(lenient, b.io.get_executor());
+  CHECK(call(b.io, trusting, b.endpoint("127.0.0.1"), kwire::ApiVersionsRequest{}, 3).error == ErrorCode::None);
 }
 
 TEST_CASE("SASL_SSL: TLS first, then the login") {
