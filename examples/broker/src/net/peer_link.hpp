@@ -46,7 +46,11 @@ namespace kwire_broker {
 /// views point into `frame` (kept alive with it), or why there is none.
 template <class Resp>
 struct PeerReply {
-  kwire::ErrorCode error = kwire::ErrorCode::None;  // NetworkException, RequestTimedOut, ...
+  /// NetworkException (no connection, connection lost or closed),
+  /// RequestTimedOut, SaslAuthenticationFailed or UnsupportedSaslMechanism
+  /// (the login refused), UnknownServerError (a listener the link cannot
+  /// speak; a request that does not encode or a response that does not decode).
+  kwire::ErrorCode error = kwire::ErrorCode::None;
   std::string message;                               // for logs, when error != None
   Resp body{};
   std::shared_ptr<std::vector<std::uint8_t>> frame;  // the response frame, without its size prefix
