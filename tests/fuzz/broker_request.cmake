@@ -27,6 +27,8 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/coordinator/share_queues.cpp
     ${s}/coordinator/share_state.cpp
     ${s}/coordinator/txn_coordinator.cpp
+    ${s}/coordinator/txn_markers.cpp
+    ${s}/coordinator/txn_peers.cpp
     ${s}/coordinator/txn_record.cpp
     ${s}/core/acl.cpp
     ${s}/core/authorizer.cpp

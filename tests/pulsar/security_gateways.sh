@@ -7,7 +7,9 @@
 # script reads which one logged the change and checks on the other: a SCRAM
 # login bootstraps there (its first connection authenticates there), and the
 # ACL is checked with the serving gateway stopped, the other one alone. And a
-# transactional producer is refused while two gateways serve the namespace.
+# transactional producer is refused while two gateways serve the namespace
+# without a way to reach each other (no inter-broker listener they can speak:
+# PLAINTEXT is not there, and no credentials are given for SASL_PLAINTEXT).
 # usage: security_gateways.sh KWIRE_BROKER
 set -euo pipefail
 broker_bin="$1"
@@ -83,7 +85,7 @@ grep -q 'gateways now: 1, 2' "$work/broker-2.log" || fail "the gateways did not 
 admin kafka-topics --create --topic orders --partitions 1
 clients "127.0.0.1:${port[1]}" admin,admin-secret,produce,orders,10
 
-echo "== transactions refused while two gateways serve the namespace"
+echo "== transactions refused while two gateways serve the namespace and cannot reach each other"
 py="$("$root/tools/peers/python-env.sh")"
 if "$py" - "127.0.0.1:${port[1]}" >"$work/txn.out" 2>&1 <<'PY'; then
 import sys

@@ -416,4 +416,28 @@ TEST_CASE("embedded: an aborted-index entry past a torn ledger tail is dropped")
   CHECK(fs::file_size(partition_dir / "aborted.txnindex") == 0);
 }
 
+TEST_CASE("embedded: offsets a transaction holds for a group are held across a restart") {
+  TempDir dir{"kwire-held"};
+  const TopicPartition tp{"t", 0};
+  {
+    auto store = open_at(dir.path);
+    REQUIRE(run(store->groups().hold_txn_offsets("a group/with.dots", 77, {{tp, CommittedOffset{5, 2, "m", 9}}})).ok());
+    REQUIRE(run(store->close()).ok());
+  }
+  auto store = open_at(dir.path);
+  auto held = run(store->groups().held_txn_offsets("a group/with.dots"));
+  REQUIRE(held.ok());
+  CHECK(held.value == std::vector<TopicPartition>{tp});
+  REQUIRE(run(store->groups().end_txn_offsets(0, 77, true)).ok());
+  auto committed = run(store->groups().fetch_offsets("a group/with.dots")).value;
+  REQUIRE(committed.size() == 1);
+  CHECK(committed[0].second.offset == 5);
+  CHECK(committed[0].second.metadata == "m");
+  REQUIRE(run(store->close()).ok());
+  // Ended: gone after the next restart too.
+  auto again = open_at(dir.path);
+  CHECK(run(again->groups().held_txn_offsets("a group/with.dots")).value.empty());
+  CHECK(run(again->groups().fetch_offsets("a group/with.dots")).value.size() == 1);
+}
+
 }  // namespace kwire_broker::storage::contract

@@ -500,6 +500,49 @@ TEST_CASE("storage contract: groups and committed offsets") {
   CHECK(run(groups.list_groups()).value == std::vector<std::string>{"g2"});
 }
 
+TEST_CASE("storage contract: offsets a transaction holds for a group until it ends") {
+  auto store = open_fresh_store();
+  auto& groups = store->groups();
+  const TopicPartition t0{"t", 0}, t1{"t", 1};
+  CommittedOffset at3{3, 0, "m", 100}, at7{7, 1, "", 200}, at8{8, 1, "x", 300};
+  REQUIRE(run(groups.commit_offsets("g", {{t0, at3}})).ok());
+  // Producer 5 holds offsets for g in two commits (the second adds and
+  // overrides), producer 6 for g and for h.
+  REQUIRE(run(groups.hold_txn_offsets("g", 5, {{t0, at7}})).ok());
+  REQUIRE(run(groups.hold_txn_offsets("g", 5, {{t0, at8}, {t1, at7}})).ok());
+  REQUIRE(run(groups.hold_txn_offsets("g", 6, {{t1, at3}})).ok());
+  REQUIRE(run(groups.hold_txn_offsets("h", 6, {{t0, at3}})).ok());
+  auto held = run(groups.held_txn_offsets("g"));
+  REQUIRE(held.ok());
+  std::sort(held.value.begin(), held.value.end());
+  CHECK(held.value == std::vector<TopicPartition>{t0, t1, t1});
+  // Held offsets are not committed ones.
+  CHECK(run(groups.fetch_offsets("g")).value.size() == 1);
+  CHECK(run(groups.fetch_offsets("g")).value[0].second.offset == 3);
+
+  auto committed = [&](const std::string& group) {
+    auto r = run(groups.fetch_offsets(group));
+    REQUIRE(r.ok());
+    return std::map<TopicPartition, CommittedOffset>(r.value.begin(), r.value.end());
+  };
+  // Producer 5 commits on g's shard: its offsets become g's.
+  REQUIRE(run(groups.end_txn_offsets(groups.shard_of("g"), 5, true)).ok());
+  auto g = committed("g");
+  CHECK(g[t0].offset == 8);
+  CHECK(g[t0].metadata == "x");
+  CHECK(g[t1].offset == 7);
+  CHECK(run(groups.held_txn_offsets("g")).value == std::vector<TopicPartition>{t1});
+  // Producer 6 aborts on every shard: dropped, nothing committed.
+  for (std::int32_t shard = 0; shard < groups.shard_count(); ++shard)
+    REQUIRE(run(groups.end_txn_offsets(shard, 6, false)).ok());
+  CHECK(run(groups.held_txn_offsets("g")).value.empty());
+  CHECK(run(groups.held_txn_offsets("h")).value.empty());
+  CHECK(committed("g")[t1].offset == 7);
+  CHECK(committed("h").empty());
+  // Ending a transaction that holds nothing is done at once.
+  CHECK(run(groups.end_txn_offsets(0, 12345, true)).ok());
+}
+
 TEST_CASE("storage contract: SCRAM credentials and ACL bindings") {
   auto store = open_fresh_store();
   auto* creds = store->credentials();

@@ -10,12 +10,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "coordinator/txn_coordinator.hpp"
+#include "coordinator/txn_peers.hpp"
 #include "kwire/records/batch.hpp"
 #include "kwire/records/builder.hpp"
 #include "storage/embedded/store.hpp"
@@ -127,6 +129,24 @@ struct Node {
     batch.bytes = b.build();
     batch.info = storage::BatchInfo::of(*kwire::RecordBatchView::parse(kwire::bytes_view(batch.bytes)));
     return run(log(tp)->append(std::move(batch)));
+  }
+  /// TxnOffsetCommit as the group's coordinator serves it: the transaction
+  /// must hold the group's shard (V2: the commit adds it), then the group
+  /// store holds the offsets until the marker.
+  ErrorCode commit_offsets(const std::string& id, const TxnCoordinator::ProducerIdAndEpoch& p,
+                           const std::string& group, storage::GroupStore::Offsets offsets, bool v2 = false) {
+    const auto shard = kwire_broker::offsets_shard(store->groups().shard_of(group));
+    const ErrorCode e =
+        run(kwire_broker::verify_here(*coordinator, id, p.producer_id, p.producer_epoch, shard, v2));
+    if (e != ErrorCode::None) return e;
+    REQUIRE(run(store->groups().hold_txn_offsets(group, p.producer_id, std::move(offsets))).ok());
+    return e;
+  }
+  /// Whether a transaction holds offsets of the group for `tp`.
+  bool held(const std::string& group, const TopicPartition& tp) {
+    auto r = run(store->groups().held_txn_offsets(group));
+    REQUIRE(r.ok());
+    return std::find(r.value.begin(), r.value.end(), tp) != r.value.end();
   }
   TxnState state(const std::string& id) {
     auto t = coordinator->describe(id);
@@ -319,12 +339,13 @@ TEST_CASE("txn coordinator: transactional offsets reach the group only when the 
   storage::CommittedOffset o;
   o.offset = 42;
   // Not added to the transaction yet.
-  CHECK(n.run(n.coordinator->commit_offsets("app", p.producer_id, p.producer_epoch, "g", {{in, o}})) ==
-        ErrorCode::InvalidTxnState);
+  CHECK(n.commit_offsets("app", p, "g", {{in, o}}) == ErrorCode::InvalidTxnState);
+  CHECK_FALSE(n.held("g", in));
   REQUIRE(n.run(n.coordinator->add_offsets("app", p.producer_id, p.producer_epoch, "g")) == ErrorCode::None);
-  REQUIRE(n.run(n.coordinator->commit_offsets("app", p.producer_id, p.producer_epoch, "g", {{in, o}})) ==
-          ErrorCode::None);
-  CHECK(n.coordinator->has_pending_offsets("g", in));
+  // Kafka's form: the group's shard of the offsets topic is in the transaction.
+  CHECK(n.coordinator->describe("app")->partitions.count(kwire_broker::offsets_shard(0)) == 1);
+  REQUIRE(n.commit_offsets("app", p, "g", {{in, o}}) == ErrorCode::None);
+  CHECK(n.held("g", in));
   CHECK(n.run(n.store->groups().fetch_offsets("g")).value.empty());
   SUBCASE("commit") {
     REQUIRE(n.end("app", p, true) == ErrorCode::None);
@@ -336,7 +357,7 @@ TEST_CASE("txn coordinator: transactional offsets reach the group only when the 
     REQUIRE(n.end("app", p, false) == ErrorCode::None);
     CHECK(n.run(n.store->groups().fetch_offsets("g")).value.empty());
   }
-  CHECK_FALSE(n.coordinator->has_pending_offsets("g", in));
+  CHECK_FALSE(n.held("g", in));
 }
 
 TEST_CASE("txn coordinator: transaction state survives a restart") {
@@ -352,15 +373,15 @@ TEST_CASE("txn coordinator: transaction state survives a restart") {
     storage::CommittedOffset o;
     o.offset = 7;
     REQUIRE(n.run(n.coordinator->add_offsets("app", p.producer_id, p.producer_epoch, "g")) == ErrorCode::None);
-    REQUIRE(n.run(n.coordinator->commit_offsets("app", p.producer_id, p.producer_epoch, "g", {{tp, o}})) ==
-            ErrorCode::None);
+    REQUIRE(n.commit_offsets("app", p, "g", {{tp, o}}) == ErrorCode::None);
   }
   Node n(dir.path);
   auto t = n.coordinator->describe("app");
   REQUIRE(t);
   CHECK(t->state == TxnState::ongoing);
   CHECK(t->producer_id == p.producer_id);
-  CHECK(t->partitions == std::set<TopicPartition>{tp});
+  CHECK(t->partitions == std::set<TopicPartition>{tp, kwire_broker::offsets_shard(0)});
+  CHECK(n.held("g", tp));
   CHECK(n.log(tp)->offsets().last_stable == 0);
   CHECK(n.coordinator->may_write(p.producer_id, p.producer_epoch, tp) == ErrorCode::None);
   REQUIRE(n.end("app", p, true) == ErrorCode::None);
@@ -370,6 +391,36 @@ TEST_CASE("txn coordinator: transaction state survives a restart") {
   CHECK(offsets[0].second.offset == 7);
   // A new id after the restart does not reuse the first's producer id.
   CHECK(n.init("second").producer_id != p.producer_id);
+}
+
+TEST_CASE("txn coordinator: a record that kept its groups' offsets itself hands them to the groups at load") {
+  // Records written before the groups' coordinators held transactional
+  // offsets carry the groups and the offsets: loading them moves both.
+  TempDir dir{"kwire-txn"};
+  TxnCoordinator::ProducerIdAndEpoch p;
+  const TopicPartition tp{"t", 0};
+  {
+    Node n(dir.path);
+    n.create_topic("t", 1);
+    p = n.init("app");
+    REQUIRE(n.add("app", p, {tp}).error == ErrorCode::None);
+    auto t = *n.coordinator->describe("app");
+    t.groups = {"g"};
+    t.offsets["g"][tp].offset = 11;
+    REQUIRE(n.run(n.store->transactions()->store_txn("app", kwire_broker::encode_txn(t))).ok());
+  }
+  Node n(dir.path);
+  auto t = n.coordinator->describe("app");
+  REQUIRE(t);
+  CHECK(t->groups.empty());
+  CHECK(t->offsets.empty());
+  CHECK(t->partitions == std::set<TopicPartition>{tp, kwire_broker::offsets_shard(0)});
+  CHECK(n.held("g", tp));
+  REQUIRE(n.end("app", p, true) == ErrorCode::None);
+  auto offsets = n.run(n.store->groups().fetch_offsets("g")).value;
+  REQUIRE(offsets.size() == 1);
+  CHECK(offsets[0].second.offset == 11);
+  CHECK_FALSE(n.held("g", tp));
 }
 
 TEST_CASE("txn coordinator: records encode and decode") {
@@ -515,12 +566,10 @@ TEST_CASE("txn coordinator V2: TxnOffsetCommit adds its group; verification erro
   storage::CommittedOffset o;
   o.offset = 9;
   // V1 needs AddOffsetsToTxn first; V2's commit adds the group itself.
-  CHECK(n.run(n.coordinator->commit_offsets("app", p.producer_id, p.producer_epoch, "g", {{in, o}})) ==
-        ErrorCode::InvalidTxnState);
-  REQUIRE(n.run(n.coordinator->commit_offsets("app", p.producer_id, p.producer_epoch, "g", {{in, o}}, true)) ==
-          ErrorCode::None);
+  CHECK(n.commit_offsets("app", p, "g", {{in, o}}) == ErrorCode::InvalidTxnState);
+  REQUIRE(n.commit_offsets("app", p, "g", {{in, o}}, true) == ErrorCode::None);
   CHECK(n.state("app") == TxnState::ongoing);
-  CHECK(n.coordinator->has_pending_offsets("g", in));
+  CHECK(n.held("g", in));
   REQUIRE(n.end_v2("app", p, true).error == ErrorCode::None);
   auto offsets = n.run(n.store->groups().fetch_offsets("g")).value;
   REQUIRE(offsets.size() == 1);

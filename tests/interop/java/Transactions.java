@@ -43,6 +43,7 @@ public class Transactions {
         case "timeout" -> timeout();
         case "crash-open" -> crashOpen(Path.of(args[2]));
         case "crash-verify" -> crashVerify(Boolean.parseBoolean(args[2]), Path.of(args[3]));
+        case "across-gateways" -> acrossGateways(args.length > 2 ? Path.of(args[2]) : null);
         default -> throw new IllegalArgumentException("unknown scenario " + args[1]);
       }
       System.out.println("OK " + args[1]);
@@ -73,6 +74,10 @@ public class Transactions {
   }
 
   static KafkaConsumer<String, String> consumer(String group, boolean committed) {
+    return consumer(group, committed, Map.of());
+  }
+
+  static KafkaConsumer<String, String> consumer(String group, boolean committed, Map<String, Object> extra) {
     Properties p = new Properties();
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
@@ -84,6 +89,7 @@ public class Transactions {
       p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
       p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, groupProtocol);
     }
+    p.putAll(extra);
     return new KafkaConsumer<>(p);
   }
 
@@ -317,6 +323,107 @@ public class Transactions {
     checkExactly(read("ctp-out", true), expected, "ctp-out read_committed");
     try (Admin admin = admin()) {
       var offs = admin.listConsumerGroupOffsets("ctp").partitionsToOffsetAndMetadata().get();
+      long sum = offs.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
+      check(sum == total, "committed offsets: " + offs);
+    }
+  }
+
+  /**
+   * Two gateways on one namespace: the transaction's coordinator is not the
+   * group's, and the output's partitions are led by both, so markers, the
+   * verification of the first write to each partition and the offsets all
+   * cross between gateways. With `handoff`, halfway through the program
+   * writes the coordinator's node id there and waits for the file
+   * `handoff.done`: the script stops that gateway, and the other takes its
+   * transactional ids and partitions over before the rest goes on.
+   */
+  static void acrossGateways(Path handoff) throws Exception {
+    createTopic("xg-in", 4);
+    createTopic("xg-out", 4);
+    int total = 400;
+    try (var plain = new KafkaProducer<String, String>(Map.of(
+        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+        ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName(),
+        ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName()))) {
+      send(plain, "xg-in", "in", total);
+      plain.flush();
+    }
+    int moved = 0, transactions = 0;
+    boolean abortedOnce = false, handedOff = handoff == null;
+    // Small polls: many transactions, and a hand-off between two of them.
+    try (Admin admin = admin(); var c = consumer("xg-group", true, Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 40))) {
+      var leaders = new HashSet<Integer>();
+      for (var pi : admin.describeTopics(List.of("xg-out")).allTopicNames().get().get("xg-out").partitions())
+        leaders.add(pi.leader().id());
+      check(leaders.size() == 2, "xg-out's partitions are led by " + leaders + ", not by both gateways");
+      c.subscribe(List.of("xg-in"));
+      long joinBy = System.currentTimeMillis() + 60000;
+      while (c.assignment().isEmpty() && System.currentTimeMillis() < joinBy) c.poll(Duration.ofMillis(100));
+      int groupCoordinator = admin.describeConsumerGroups(List.of("xg-group")).all().get().get("xg-group")
+          .coordinator().id();
+      // A transactional id the other gateway coordinates.
+      KafkaProducer<String, String> p = null;
+      String id = null;
+      int txnCoordinator = -1;
+      for (int i = 0; i < 32 && p == null; i++) {
+        var candidate = producer("xg-worker-" + i, Map.of());
+        candidate.initTransactions();
+        int at = admin.describeTransactions(List.of("xg-worker-" + i)).all().get().get("xg-worker-" + i)
+            .coordinatorId();
+        if (at != groupCoordinator) {
+          p = candidate;
+          id = "xg-worker-" + i;
+          txnCoordinator = at;
+        } else {
+          candidate.close();
+        }
+      }
+      check(p != null, "every transactional id tried is coordinated with the group");
+      System.out.println(id + " coordinated by " + txnCoordinator + ", group by " + groupCoordinator
+          + ", xg-out led by " + leaders);
+      try (var worker = p) {
+        long deadline = System.currentTimeMillis() + 120000;
+        while (moved < total && System.currentTimeMillis() < deadline) {
+          var records = c.poll(Duration.ofMillis(200));
+          if (records.isEmpty()) continue;
+          worker.beginTransaction();
+          Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+          for (var r : records) {
+            worker.send(new ProducerRecord<>("xg-out", r.key(), "out-" + r.value().substring(3)));
+            offsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
+          }
+          worker.sendOffsetsToTransaction(offsets, c.groupMetadata());
+          if (!abortedOnce) {
+            // Aborted: its records and offsets are dropped on both gateways.
+            abortedOnce = true;
+            worker.abortTransaction();
+            for (var tp : c.assignment()) {
+              var committed = c.committed(Set.of(tp)).get(tp);
+              c.seek(tp, committed == null ? 0 : committed.offset());
+            }
+            continue;
+          }
+          worker.commitTransaction();
+          transactions++;
+          moved += records.count();
+          if (!handedOff && moved >= total / 2) {
+            Files.writeString(handoff, Integer.toString(txnCoordinator));
+            Path done = Path.of(handoff + ".done");
+            while (!Files.exists(done) && System.currentTimeMillis() < deadline) Thread.sleep(100);
+            check(Files.exists(done), "the script did not hand the coordinator's ids over");
+            handedOff = true;
+          }
+        }
+      }
+      if (handoff != null) {
+        int now = admin.describeTransactions(List.of(id)).all().get().get(id).coordinatorId();
+        check(now != txnCoordinator, id + " is still coordinated by " + now + " after the hand-off");
+      }
+    }
+    check(moved == total, "moved " + moved + " of " + total + " in " + transactions + " transactions");
+    checkExactly(read("xg-out", true), values("out", total), "xg-out read_committed");
+    try (Admin admin = admin()) {
+      var offs = admin.listConsumerGroupOffsets("xg-group").partitionsToOffsetAndMetadata().get();
       long sum = offs.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
       check(sum == total, "committed offsets: " + offs);
     }

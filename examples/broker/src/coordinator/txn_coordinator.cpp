@@ -32,6 +32,10 @@ std::int64_t system_ms() {
 TxnCoordinator::TxnCoordinator(Config config, storage::Storage& store, asio::io_context& io)
     : config_(std::move(config)), store_(store), strand_(asio::make_strand(io)) {
   if (!config_.clock) config_.clock = system_ms;
+  if (!config_.markers) {
+    local_markers_ = std::make_unique<LocalTxnMarkers>(store_, config_.on_marker);
+    config_.markers = local_markers_.get();
+  }
 }
 
 TxnCoordinator::~TxnCoordinator() = default;
@@ -39,23 +43,134 @@ TxnCoordinator::~TxnCoordinator() = default;
 asio::awaitable<void> TxnCoordinator::load() {
   auto* ts = store_.transactions();
   if (!ts) co_return;
-  auto blobs = co_await ts->load_txns();
-  if (!blobs.ok()) throw std::runtime_error("cannot load the stored transactions: " + blobs.message);
-  {
-    std::lock_guard lk(mu_);
+  if (!config_.owns_shard) {
+    // One gateway: every shard is this one's, read now, before serving.
+    auto blobs = co_await ts->load_txns();
+    if (!blobs.ok()) throw std::runtime_error("cannot load the stored transactions: " + blobs.message);
+    std::vector<std::string> older;
     for (auto& b : blobs.value) {
       auto t = decode_txn(b.transactional_id, b.data);
       if (!t) {
         KB_WARN("transaction coordinator: cannot read the record of transactional id {}", b.transactional_id);
         continue;
       }
-      by_producer_[t->producer_id] = t->id;
-      txns_[t->id] = std::move(*t);
+      if (!t->groups.empty() || !t->offsets.empty()) older.push_back(t->id);
+      adopt(std::move(*t));
     }
+    for (std::int32_t shard = 0; shard < store_.groups().shard_count(); ++shard) loaded_.insert(shard);
+    for (auto& id : older) co_await migrate(id);
+    KB_INFO("transaction coordinator loaded {} transactional id(s)", txns_.size());
   }
-  KB_INFO("transaction coordinator loaded {} transactional id(s)", txns_.size());
+  // With several gateways the shards load as this gateway takes them (the
+  // sweep, or the first request for an id of one).
   sweep_timer_ = std::make_shared<asio::steady_timer>(strand_);
   asio::co_spawn(strand_, sweep(), asio::detached);
+}
+
+void TxnCoordinator::adopt(TxnMetadata t) {
+  std::lock_guard lk(mu_);
+  if ((busy_.count(t.id) || finishing_.count(t.id)) && txns_.count(t.id)) return;
+  by_producer_[t.producer_id] = t.id;
+  std::string id = t.id;
+  txns_[id] = std::move(t);
+}
+
+asio::awaitable<void> TxnCoordinator::migrate(std::string id) {
+  TxnMetadata* t = find(id);
+  if (!t) co_return;
+  // An open or committing transaction's offsets go to their groups' holds;
+  // an aborting one's are dropped with it.
+  const bool keep = t->state == TxnState::ongoing || t->state == TxnState::prepare_commit;
+  const auto offsets = keep ? t->offsets : decltype(t->offsets){};
+  for (const auto& [group, held] : offsets) {
+    auto hold = store_.groups().hold_txn_offsets(group, t->producer_id,
+                                                 storage::GroupStore::Offsets(held.begin(), held.end()));
+    auto r = co_await std::move(hold);
+    if (!r.ok()) {
+      KB_WARN("transaction {}: cannot hand its offsets to group {}: {}", id, group, r.message);
+      co_return;  // tried again at the next start
+    }
+    t = find(id);
+    if (!t) co_return;
+  }
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& g : t->groups) t->partitions.insert(offsets_shard(store_.groups().shard_of(g)));
+    for (const auto& [g, held] : t->offsets) t->partitions.insert(offsets_shard(store_.groups().shard_of(g)));
+    t->groups.clear();
+    t->offsets.clear();
+  }
+  (void)co_await persist(*t);
+}
+
+asio::awaitable<ErrorCode> TxnCoordinator::ready(const std::string& id) {
+  const std::int32_t shard = store_.groups().shard_of(id);
+  if (config_.owns_shard && !config_.owns_shard(shard)) co_return ErrorCode::NotCoordinator;
+  if (loaded_.count(shard)) co_return ErrorCode::None;
+  const bool loaded = co_await load_shard(shard);
+  co_return loaded ? ErrorCode::None : ErrorCode::CoordinatorLoadInProgress;
+}
+
+asio::awaitable<bool> TxnCoordinator::load_shard(std::int32_t shard) {
+  auto* ts = store_.transactions();
+  if (!ts) co_return false;
+  auto load = ts->load_shard_txns(shard);
+  auto blobs = co_await std::move(load);
+  if (!blobs.ok()) {
+    KB_WARN("transaction coordinator: cannot load shard {}: {}", shard, blobs.message);
+    co_return false;
+  }
+  if (loaded_.count(shard)) co_return true;  // another request loaded it meanwhile
+  std::vector<std::string> older;
+  drop_shard(shard);
+  for (auto& b : blobs.value) {
+    auto t = decode_txn(b.transactional_id, b.data);
+    if (!t) continue;
+    if (!t->groups.empty() || !t->offsets.empty()) older.push_back(t->id);
+    adopt(std::move(*t));
+  }
+  loaded_.insert(shard);
+  for (auto& id : older) co_await migrate(id);
+  KB_INFO("transaction coordinator: shard {} loaded ({} id(s))", shard, blobs.value.size());
+  co_return true;
+}
+
+void TxnCoordinator::drop_shard(std::int32_t shard) {
+  std::lock_guard lk(mu_);
+  for (auto it = txns_.begin(); it != txns_.end();) {
+    // An id whose markers are being written, or that an operation works
+    // on, keeps its entry until they are done (the next refresh drops it).
+    const bool working = finishing_.count(it->first) || busy_.count(it->first);
+    if (store_.groups().shard_of(it->first) == shard && !working) it = txns_.erase(it);
+    else ++it;
+  }
+  for (auto it = by_producer_.begin(); it != by_producer_.end();) {
+    if (!txns_.count(it->second)) it = by_producer_.erase(it);
+    else ++it;
+  }
+}
+
+asio::awaitable<void> TxnCoordinator::refresh_shards() {
+  if (!config_.owns_shard) co_return;
+  for (std::int32_t shard = 0; shard < store_.groups().shard_count(); ++shard) {
+    const bool owned = config_.owns_shard(shard);
+    if (owned && !loaded_.count(shard)) {
+      (void)co_await load_shard(shard);
+    } else if (!owned && loaded_.count(shard)) {
+      // Another gateway coordinates these ids now; it reads their records
+      // again when it takes the shard.
+      loaded_.erase(shard);
+      drop_shard(shard);
+      KB_INFO("transaction coordinator: shard {} is another gateway's now", shard);
+    }
+  }
+}
+
+void TxnCoordinator::take_shards() {
+  asio::co_spawn(strand_, [this]() -> asio::awaitable<void> {
+    co_await refresh_shards();
+    co_await expire();  // finishes the prepared transactions found
+  }, asio::detached);
 }
 
 void TxnCoordinator::shutdown() {
@@ -98,6 +213,11 @@ asio::awaitable<TxnCoordinator::ProducerIdAndEpoch> TxnCoordinator::init_produce
                                                                                     std::int64_t producer_id,
                                                                                     std::int16_t producer_epoch) {
   ProducerIdAndEpoch out;
+  const Busy busy(*this, id);
+  if (const ErrorCode e = co_await ready(id); e != ErrorCode::None) {
+    out.error = e;
+    co_return out;
+  }
   if (timeout_ms <= 0 || timeout_ms > config_.max_timeout_ms) {
     out.error = ErrorCode::InvalidTransactionTimeout;
     co_return out;
@@ -205,6 +325,9 @@ asio::awaitable<TxnCoordinator::AddResult> TxnCoordinator::add_partitions(
     std::string id, std::int64_t producer_id, std::int16_t epoch, std::vector<storage::TopicPartition> partitions,
     bool v2) {
   AddResult out;
+  const Busy busy(*this, id);
+  out.error = co_await ready(id);
+  if (out.error != ErrorCode::None) co_return out;
   TxnMetadata* t = find(id);
   out.error = check_producer(t, producer_id, epoch);
   if (out.error != ErrorCode::None) co_return out;
@@ -213,6 +336,10 @@ asio::awaitable<TxnCoordinator::AddResult> TxnCoordinator::add_partitions(
     co_return out;
   }
   for (const auto& tp : partitions) {
+    if (is_offsets_shard(tp)) {  // a group coordinator adding the shard of a group's offsets (V2)
+      if (tp.partition < 0 || tp.partition >= store_.groups().shard_count()) out.unknown.insert(tp);
+      continue;
+    }
     auto info = store_.topics().find_topic(tp.topic);
     if (!info || tp.partition < 0 || tp.partition >= info->partitions) out.unknown.insert(tp);
   }
@@ -236,6 +363,8 @@ asio::awaitable<TxnCoordinator::AddResult> TxnCoordinator::add_partitions(
 
 asio::awaitable<ErrorCode> TxnCoordinator::add_offsets(std::string id, std::int64_t producer_id, std::int16_t epoch,
                                                        std::string group) {
+  const Busy busy(*this, id);
+  if (const ErrorCode e = co_await ready(id); e != ErrorCode::None) co_return e;
   TxnMetadata* t = find(id);
   const ErrorCode e = check_producer(t, producer_id, epoch);
   if (e != ErrorCode::None) co_return e;
@@ -246,47 +375,30 @@ asio::awaitable<ErrorCode> TxnCoordinator::add_offsets(std::string id, std::int6
       t->state = TxnState::ongoing;
       t->start_ms = now();
     }
-    t->groups.insert(group);
+    // Kafka's form: the offsets topic's partition of the group's shard.
+    t->partitions.insert(offsets_shard(store_.groups().shard_of(group)));
     t->update_ms = now();
   }
   const bool stored = co_await persist(*t);
   co_return stored ? ErrorCode::None : ErrorCode::CoordinatorNotAvailable;
 }
 
-asio::awaitable<ErrorCode> TxnCoordinator::commit_offsets(std::string id, std::int64_t producer_id,
-                                                          std::int16_t epoch, std::string group,
-                                                          storage::GroupStore::Offsets offsets, bool v2) {
-  TxnMetadata* t = find(id);
-  if (!t || t->producer_id != producer_id) co_return ErrorCode::InvalidProducerIdMapping;
-  if (epoch != t->producer_epoch) co_return ErrorCode::InvalidProducerEpoch;
-  if (v2) {
-    // Transactions V2: the commit adds its group to the transaction (and
-    // may be the transaction's first write).
-    if (preparing(t->state) || finishing_.count(id)) co_return ErrorCode::ConcurrentTransactions;
-    std::lock_guard lk(mu_);
-    if (t->state != TxnState::ongoing) {
-      t->state = TxnState::ongoing;
-      t->start_ms = now();
-    }
-    t->v2 = true;
-    t->groups.insert(group);
-  }
-  // The group must have been added (AddOffsetsToTxn) to the open transaction.
-  if (t->state != TxnState::ongoing || !t->groups.count(group)) co_return ErrorCode::InvalidTxnState;
-  {
-    std::lock_guard lk(mu_);
-    auto& held = t->offsets[group];
-    for (auto& [tp, o] : offsets) held[tp] = std::move(o);
-    t->update_ms = now();
-  }
-  const bool stored = co_await persist(*t);
-  co_return stored ? ErrorCode::None : ErrorCode::CoordinatorNotAvailable;
+asio::awaitable<ErrorCode> TxnCoordinator::verify(std::string id, std::int64_t producer_id, std::int16_t epoch,
+                                                 storage::TopicPartition tp) {
+  const Busy busy(*this, id);
+  if (const ErrorCode e = co_await ready(id); e != ErrorCode::None) co_return e;
+  co_return may_write(producer_id, epoch, tp);
 }
 
 asio::awaitable<TxnCoordinator::ProducerIdAndEpoch> TxnCoordinator::end_txn(std::string id,
                                                                            std::int64_t producer_id,
                                                                            std::int16_t epoch, bool commit, bool v2) {
   ProducerIdAndEpoch out;
+  const Busy busy(*this, id);
+  if (const ErrorCode e = co_await ready(id); e != ErrorCode::None) {
+    out.error = e;
+    co_return out;
+  }
   TxnMetadata* t = find(id);
   // What the producer goes on with: the record's id and epoch, or, while a
   // rolled-over id waits for its markers, the new id.
@@ -422,33 +534,16 @@ asio::awaitable<bool> TxnCoordinator::complete(std::string id) {
   marker.producer_id = t->producer_id;
   marker.producer_epoch = t->producer_epoch;
   marker.commit = commit;
-  bool all = true;
   const std::vector<storage::TopicPartition> partitions(t->partitions.begin(), t->partitions.end());
-  for (const auto& tp : partitions) {
-    auto open = store_.open_log(tp);
-    auto lr = co_await std::move(open);
-    bool written = lr.error == storage::Errc::unknown_topic;  // deleted meanwhile: nothing to end
-    if (lr.ok()) {
-      auto append = lr.value->append_marker(marker);
-      auto r = co_await std::move(append);
-      written = r.ok() || r.error == storage::Errc::unknown_topic;
-      if (r.ok() && config_.on_marker) config_.on_marker(tp);
-      if (!r.ok()) KB_WARN("transaction {}: marker for {}-{}: {}", id, tp.topic, tp.partition, r.message);
-    }
-    if (!written) {
-      all = false;
-      continue;
-    }
+  auto write = config_.markers->write(marker, partitions);
+  const auto done = co_await std::move(write);
+  t = find(id);
+  if (!t) co_return false;
+  {
     std::lock_guard lk(mu_);
-    t->partitions.erase(tp);
+    for (const auto& tp : done) t->partitions.erase(tp);
   }
-  if (commit) {
-    for (const auto& [group, held] : t->offsets) {
-      auto store = store_.groups().commit_offsets(group, storage::GroupStore::Offsets(held.begin(), held.end()));
-      auto r = co_await std::move(store);
-      all = all && r.ok();
-    }
-  }
+  const bool all = done.size() == partitions.size();
   if (!all) co_return false;
   {
     std::lock_guard lk(mu_);
@@ -534,6 +629,7 @@ asio::awaitable<void> TxnCoordinator::sweep() {
     boost::system::error_code ec;
     co_await sweep_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopped_) break;
+    co_await refresh_shards();
     co_await expire();
     if (std::chrono::steady_clock::now() >= next_id_expiration_) {
       next_id_expiration_ = std::chrono::steady_clock::now() + config_.id_expiration_interval;
@@ -555,15 +651,6 @@ ErrorCode TxnCoordinator::may_write(std::int64_t producer_id, std::int16_t epoch
   if (preparing(t.state)) return ErrorCode::ConcurrentTransactions;
   if (t.state != TxnState::ongoing || !t.partitions.count(tp)) return ErrorCode::InvalidTxnState;
   return ErrorCode::None;
-}
-
-bool TxnCoordinator::has_pending_offsets(const std::string& group, const storage::TopicPartition& tp) const {
-  std::lock_guard lk(mu_);
-  for (const auto& [id, t] : txns_) {
-    auto g = t.offsets.find(group);
-    if (g != t.offsets.end() && g->second.count(tp)) return true;
-  }
-  return false;
 }
 
 std::optional<TxnMetadata> TxnCoordinator::describe(const std::string& id) const {

@@ -1,9 +1,17 @@
 // The transaction coordinator (KIP-98), Transactions V1 and V2 (KIP-890):
 // one record per transactional id with its producer id and epoch, its state
-// and the partitions and groups its open transaction writes, kept in the
-// storage seam's TxnStore. A single gateway coordinates every transactional id, so
-// markers are written by the coordinator itself into the partition logs
-// (no WriteTxnMarkers round trip).
+// and the partitions its open transaction writes, kept in the storage seam's
+// TxnStore. Committed offsets take part as Kafka's do: AddOffsetsToTxn adds
+// the group's shard as a partition of `__consumer_offsets`, the group's
+// coordinator holds the offsets (GroupStore::hold_txn_offsets), and the
+// marker for that shard ends them. Markers go through a TxnMarkerSink:
+// straight into this gateway's store, or to the gateway that leads a
+// partition.
+//
+// Transactional ids are sharded as groups are (GroupStore::shard_of); with
+// several gateways each coordinates the ids of the shards it owns
+// (Config::owns_shard), loads a shard's records when it takes the shard
+// over, and forgets them when it loses it.
 //
 // Every operation runs on the coordinator's strand, and changes memory and
 // queues its record's write before it first suspends, so records reach the
@@ -49,6 +57,7 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/txn_markers.hpp"
 #include "kwire/messages/error_code.hpp"
 #include "storage/storage.hpp"
 
@@ -83,11 +92,13 @@ struct TxnMetadata {
   std::int16_t last_producer_epoch = -1;
   std::int32_t timeout_ms = 60000;
   TxnState state = TxnState::empty;
+  /// Data partitions and, for committed offsets, shards of the offsets topic.
   std::set<storage::TopicPartition> partitions;
-  // TxnOffsetCommit: offsets per group, committed to the group with the
-  // transaction and dropped when it aborts.
+  // Records written before offsets were held by the groups' coordinators
+  // carry the groups and their offsets here; load() moves them to the
+  // group store and the shards into `partitions`. Empty otherwise.
   std::map<std::string, std::map<storage::TopicPartition, storage::CommittedOffset>> offsets;
-  std::set<std::string> groups;  // AddOffsetsToTxn
+  std::set<std::string> groups;
   std::int64_t start_ms = -1;    // when the open transaction began
   std::int64_t update_ms = -1;
   /// The transaction was begun or ended by a Transactions V2 client: its
@@ -112,9 +123,14 @@ class TxnCoordinator {
     /// Wall-clock ms (system_clock by default): tests set it and call
     /// expire() instead of waiting.
     std::function<std::int64_t()> clock;
-    /// Called after a marker is written to a partition (wakes fetches
-    /// waiting on its last stable offset).
+    /// Where markers go; unset: a LocalTxnMarkers on the store.
+    TxnMarkerSink* markers = nullptr;
+    /// Called after a marker is written to a partition by the local sink
+    /// (wakes fetches waiting on its last stable offset).
     std::function<void(const storage::TopicPartition&)> on_marker;
+    /// Whether this gateway coordinates the ids of a shard now; unset: one
+    /// gateway, every shard (all loaded at start).
+    std::function<bool(std::int32_t shard)> owns_shard;
     /// transactional.id.expiration.ms: an id with no open transaction and
     /// no change for this long is removed.
     std::int64_t id_expiration_ms = 7LL * 24 * 3600 * 1000;
@@ -129,6 +145,10 @@ class TxnCoordinator {
   /// Loads the stored transactions (before serving) and starts the sweeps.
   /// Throws when they cannot be read.
   asio::awaitable<void> load();
+  /// Loads the shards this gateway owns now (with several gateways, once
+  /// it has joined them) and finishes their prepared transactions; the
+  /// sweeps do the same from then on.
+  void take_shards();
   void shutdown();
 
   asio::strand<asio::io_context::executor_type>& strand() { return strand_; }
@@ -155,12 +175,11 @@ class TxnCoordinator {
                                             std::vector<storage::TopicPartition> partitions, bool v2 = false);
   asio::awaitable<kwire::ErrorCode> add_offsets(std::string id, std::int64_t producer_id, std::int16_t epoch,
                                                 std::string group);
-  /// TxnOffsetCommit: holds the offsets in the transaction. `v2`: the
-  /// group is added to the transaction here (TxnOffsetCommit v5+) instead
-  /// of by AddOffsetsToTxn.
-  asio::awaitable<kwire::ErrorCode> commit_offsets(std::string id, std::int64_t producer_id, std::int16_t epoch,
-                                                   std::string group, storage::GroupStore::Offsets offsets,
-                                                   bool v2 = false);
+  /// A leader's (or a group coordinator's) check that the producer's open
+  /// transaction holds `tp` (AddPartitionsToTxn's verify_only): may_write,
+  /// once the id's shard is loaded here.
+  asio::awaitable<kwire::ErrorCode> verify(std::string id, std::int64_t producer_id, std::int16_t epoch,
+                                           storage::TopicPartition tp);
   /// EndTxn; `v2` (EndTxn v5+) bumps the epoch. The answer carries the
   /// producer id and epoch the producer goes on with.
   asio::awaitable<ProducerIdAndEpoch> end_txn(std::string id, std::int64_t producer_id, std::int16_t epoch,
@@ -180,14 +199,27 @@ class TxnCoordinator {
   /// for any other), and is not ending (CONCURRENT_TRANSACTIONS); an
   /// unknown producer id gives INVALID_PRODUCER_ID_MAPPING.
   kwire::ErrorCode may_write(std::int64_t producer_id, std::int16_t epoch, const storage::TopicPartition& tp) const;
-  /// Whether a transaction holds offsets of the group for `tp` not yet
-  /// committed (OffsetFetch's require_stable).
-  bool has_pending_offsets(const std::string& group, const storage::TopicPartition& tp) const;
   std::optional<TxnMetadata> describe(const std::string& id) const;
   std::vector<TxnMetadata> list() const;
 
  private:
   TxnMetadata* find(const std::string& id);
+  /// Before an operation on `id`: NOT_COORDINATOR for an id of a shard
+  /// another gateway owns; the shard's records loaded if they are not
+  /// (COORDINATOR_LOAD_IN_PROGRESS if they cannot be read now).
+  asio::awaitable<kwire::ErrorCode> ready(const std::string& id);
+  /// Replaces what memory holds of the shard's ids with the stored records.
+  asio::awaitable<bool> load_shard(std::int32_t shard);
+  /// Forgets the shard's ids (under mu_), except those whose markers are
+  /// being written.
+  void drop_shard(std::int32_t shard);
+  /// Loads the shards this gateway owns and forgets the others (the sweep).
+  asio::awaitable<void> refresh_shards();
+  /// Adds a record read from the store to memory, unless an operation or
+  /// the markers of the id are under way (they keep what memory has).
+  void adopt(TxnMetadata t);
+  /// Moves an older record's groups and offsets to the group store.
+  asio::awaitable<void> migrate(std::string id);
   std::int64_t now() const { return config_.clock(); }
   /// Stores the record as it is now (queued before the first suspension).
   asio::awaitable<bool> persist(const TxnMetadata& t);
@@ -214,6 +246,22 @@ class TxnCoordinator {
   std::map<std::string, TxnMetadata> txns_;
   std::map<std::int64_t, std::string> by_producer_;
   std::set<std::string> finishing_;  // ids whose markers are being written (strand only)
+  std::set<std::int32_t> loaded_;    // shards whose records memory holds (strand only)
+  /// Ids an operation is working on (strand only): a shard dropped or
+  /// loaded meanwhile leaves their entries alone, which the operation
+  /// holds pointers into across its suspensions.
+  std::map<std::string, int> busy_;
+  struct Busy {
+    Busy(TxnCoordinator& c, std::string id) : c_(c), id_(std::move(id)) { ++c_.busy_[id_]; }
+    ~Busy() {
+      if (--c_.busy_[id_] == 0) c_.busy_.erase(id_);
+    }
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+    TxnCoordinator& c_;
+    std::string id_;
+  };
+  std::unique_ptr<TxnMarkerSink> local_markers_;
   std::shared_ptr<asio::steady_timer> sweep_timer_;
   std::chrono::steady_clock::time_point next_id_expiration_{};
   bool stopped_ = false;

@@ -5,6 +5,7 @@
 #include "core/jwks_endpoint.hpp"
 #include "core/log.hpp"
 #include "core/startup.hpp"
+#include "net/peer_link.hpp"
 
 namespace kwire_broker {
 
@@ -27,6 +28,7 @@ Broker::Broker(Settings settings, StorageOpener open, std::vector<asio::io_conte
                     storage::AclStore* store = default_realm_ ? default_realm_->store().acls() : nullptr;
                     return store ? store->acls() : std::make_shared<const std::vector<storage::AclBinding>>();
                   }) {
+  peers_ = std::make_unique<PeerLink>(settings_, ios_.front()->get_executor());
   metrics_.partitions = [this] { return partitions_.load(std::memory_order_relaxed); };
   metrics_.fetch_sessions = [this] { return static_cast<std::int64_t>(fetch_sessions_.sessions()); };
   metrics_.fetch_session_partitions = [this] { return static_cast<std::int64_t>(fetch_sessions_.partitions()); };
@@ -105,6 +107,7 @@ void Broker::begin_shutdown() {
     r->groups().shutdown();
     if (auto* t = r->transactions()) t->shutdown();
   }
+  peers_->close();  // markers not yet sent are sent by the coordinator after its restart
 }
 
 asio::awaitable<void> Broker::close_storage() {

@@ -31,6 +31,8 @@ namespace kwire_broker {
 
 namespace asio = boost::asio;
 
+class PeerLink;
+
 class Broker {
  public:
   /// Opens the storage of a namespace (blocking; throws when it cannot).
@@ -62,6 +64,8 @@ class Broker {
   /// namespace (as SCRAM credentials live there).
   const Authorizer& authorizer() const noexcept { return authorizer_; }
   asio::io_context& io() noexcept { return *ios_.front(); }
+  /// Connections to the other gateways of this broker's namespace.
+  PeerLink& peers() noexcept { return *peers_; }
   /// The keys OAUTHBEARER tokens are checked with; nullptr when OAUTHBEARER
   /// is not enabled.
   oauth::KeySource* oauth_keys() noexcept { return oauth_keys_.get(); }
@@ -92,6 +96,7 @@ class Broker {
   FetchSessionCache fetch_sessions_;
   std::unique_ptr<oauth::KeySource> oauth_keys_;
   Authorizer authorizer_;
+  std::unique_ptr<PeerLink> peers_;
   std::atomic<bool> stopping_{false};
   /// The default realm's partition count, for the gauge: counted where
   /// storage may be awaited, read where it may not.

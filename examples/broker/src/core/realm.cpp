@@ -4,10 +4,13 @@
 
 #include "coordinator/group_coordinator.hpp"
 #include "coordinator/txn_coordinator.hpp"
+#include "coordinator/txn_markers.hpp"
+#include "coordinator/txn_peers.hpp"
 #include "core/broker.hpp"
 #include "core/cluster.hpp"
 #include "core/log.hpp"
 #include "core/startup.hpp"
+#include "net/peer_link.hpp"
 
 namespace kwire_broker {
 
@@ -31,6 +34,7 @@ Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Sto
   gc.share.max_record_locks = broker_.settings().share_max_record_locks;
   gc.share.max_sessions = broker_.settings().share_max_sessions;
   groups_ = std::make_unique<GroupCoordinator>(std::move(gc), *store_, broker_.io());
+  cluster_ = std::make_unique<Cluster>(broker_.settings(), *store_);
   if (store_->supports_transactions() && store_->transactions()) {
     TxnCoordinator::Config tc;
     tc.max_timeout_ms = broker_.settings().transaction_max_timeout_ms;
@@ -41,9 +45,25 @@ Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Sto
     // A marker moves the partition's last stable offset: read_committed
     // fetches waiting on it wake.
     tc.on_marker = [&n = broker_.notifier()](const storage::TopicPartition& tp) { n.notify(tp); };
+    if (store_->membership()) {
+      // Several gateways may share the store: each coordinates the ids of
+      // the shards it coordinates groups of.
+      tc.owns_shard = [this](std::int32_t shard) {
+        return cluster_->view().coordinator_of_shard(shard) == broker_.settings().node_id;
+      };
+      // Requests between gateways land in each one's own namespace, so only
+      // that one's transactions span gateways.
+      const bool own = ns_.tenant == broker_.settings().tenant && ns_.ns == broker_.settings().ns;
+      if (const auto why = broker_.peers().unusable(); own && !why.empty())
+        KB_WARN("transactions need this gateway alone on {}/{}: {}", ns_.tenant, ns_.ns, why);
+      if (own && broker_.peers().unusable().empty()) {
+        local_markers_ = std::make_unique<LocalTxnMarkers>(*store_, tc.on_marker);
+        txn_peers_ = std::make_unique<TxnPeers>(*cluster_, broker_.peers(), *store_, *local_markers_);
+        tc.markers = txn_peers_.get();
+      }
+    }
     txns_ = std::make_unique<TxnCoordinator>(std::move(tc), *store_, broker_.io());
   }
-  cluster_ = std::make_unique<Cluster>(broker_.settings(), *store_);
 }
 
 Realm::~Realm() = default;
@@ -59,6 +79,18 @@ void Realm::start() {
   if (txns_) wait_at_startup(txns_->load());
   if (groups_->count() > 0) show_group_offsets_topic();
   cluster_->join();
+  if (txns_) txns_->take_shards();
+}
+
+asio::awaitable<kwire::ErrorCode> Realm::verify_txn(std::string txn_id, std::int64_t producer_id,
+                                                    std::int16_t epoch, storage::TopicPartition tp, bool add) {
+  if (!txns_) co_return kwire::ErrorCode::UnsupportedVersion;
+  if (txn_peers_) {
+    auto ask = txn_peers_->verify(*txns_, txn_id, producer_id, epoch, std::move(tp), add);
+    co_return co_await std::move(ask);
+  }
+  auto here = verify_here(*txns_, txn_id, producer_id, epoch, std::move(tp), add);
+  co_return co_await std::move(here);
 }
 
 void Realm::hand_over() {

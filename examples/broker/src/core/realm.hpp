@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 
+#include "kwire/messages/error_code.hpp"
 #include "storage/storage.hpp"
 
 namespace kwire_broker {
@@ -21,7 +22,9 @@ namespace asio = boost::asio;
 class Broker;
 class Cluster;
 class GroupCoordinator;
+class LocalTxnMarkers;
 class TxnCoordinator;
+class TxnPeers;
 
 /// One namespace as its clients see it: its storage, its consumer groups, the
 /// gateways sharing it and the partition logs open in it. Realms never see
@@ -41,6 +44,15 @@ class Realm {
   /// and kwire.share.groups.enable is on. Their APIs are offered only then.
   bool share_groups() const noexcept;
   Cluster& cluster() noexcept { return *cluster_; }
+  /// Whether transactions may run while several gateways serve this realm
+  /// (the broker's own namespace, whose gateways reach each other).
+  bool transactions_across_gateways() const noexcept { return txn_peers_ != nullptr; }
+  /// KIP-890's check of a transactional write at the coordinator of `txn_id`
+  /// (this gateway's or another's): whether the producer's open transaction
+  /// holds `tp`, or, with `add` (Transactions V2), adds it. The coordinator's
+  /// error, or why it could not be asked.
+  asio::awaitable<kwire::ErrorCode> verify_txn(std::string txn_id, std::int64_t producer_id,
+                                               std::int16_t epoch, storage::TopicPartition tp, bool add);
 
   /// Loads groups and joins the other gateways; before serving the realm
   /// (blocks until both are done).
@@ -66,8 +78,10 @@ class Realm {
   storage::Namespace ns_;
   std::unique_ptr<storage::Storage> store_;
   std::unique_ptr<GroupCoordinator> groups_;
+  std::unique_ptr<Cluster> cluster_;  // before what uses it
+  std::unique_ptr<LocalTxnMarkers> local_markers_;
+  std::unique_ptr<TxnPeers> txn_peers_;
   std::unique_ptr<TxnCoordinator> txns_;
-  std::unique_ptr<Cluster> cluster_;
   std::mutex logs_mu_;
   std::map<storage::TopicPartition, std::shared_ptr<storage::PartitionLog>> logs_;
   std::uint64_t forgets_ = 0;  // forget_logs() calls so far

@@ -267,7 +267,7 @@ asio::awaitable<void> describe_cluster(Broker& b, Ctx& ctx, DescribeClusterReque
 }
 
 constexpr std::string_view several_gateways_refusal =
-    "transactions need one gateway per namespace, and several serve this one";
+    "transactions across gateways run only in the namespace the gateways are configured with, and several serve this one";
 
 asio::awaitable<void> find_coordinator(Broker& b, Ctx& ctx, FindCoordinatorRequest& req, FindCoordinatorResponse& resp) {
   const auto& adv = *ctx.session.advertised;
@@ -294,10 +294,10 @@ asio::awaitable<void> find_coordinator(Broker& b, Ctx& ctx, FindCoordinatorReque
       return;
     }
     if (transaction) {
-      // One gateway coordinates every transaction of a namespace: with
-      // several, each would take the ids for its own, and write markers into
-      // partitions the others lead (see the storage README, Transactions).
-      if (view.gateways().size() > 1) {
+      // Transactional ids are sharded as groups are. Across gateways only
+      // in the broker's own namespace: the requests gateways send each other
+      // land there (see the storage README, Transactions).
+      if (view.gateways().size() > 1 && !ctx.realm().transactions_across_gateways()) {
         error = ctx.note(kwire::ErrorCode::CoordinatorNotAvailable);
         message = several_gateways_refusal;
         node = -1;
@@ -305,7 +305,7 @@ asio::awaitable<void> find_coordinator(Broker& b, Ctx& ctx, FindCoordinatorReque
         port = -1;
         return;
       }
-      node = view.self();
+      node = view.coordinator_of_shard(ctx.realm().store().groups().shard_of(std::string(key)));
     } else {
       ctx.realm().show_group_offsets_topic();  // Kafka creates the offsets topic now
       node = view.coordinator_of_shard(ctx.realm().store().groups().shard_of(std::string(key)));
@@ -357,7 +357,7 @@ asio::awaitable<void> init_producer_id(Broker& b, Ctx& ctx, InitProducerIdReques
       resp.error_code = ctx.note(kwire::ErrorCode::TransactionalIdAuthorizationFailed);
       co_return;
     }
-    if (ctx.realm().cluster().view().gateways().size() > 1) {
+    if (ctx.realm().cluster().view().gateways().size() > 1 && !ctx.realm().transactions_across_gateways()) {
       // A producer that found this gateway before another joined: as in
       // FindCoordinator, refused while several serve the namespace.
       resp.error_code = ctx.note(kwire::ErrorCode::CoordinatorNotAvailable);

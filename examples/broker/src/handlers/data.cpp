@@ -43,33 +43,31 @@ struct QueuedAppends {
 
 /// A transactional batch may go to a partition its producer's open
 /// transaction holds (KIP-890 part 1: a late write of an ended transaction
-/// must not land after its marker). Produce v12+ comes from a Transactions
-/// V2 client: the partition is added to the transaction here, as Kafka's
-/// leader asks its coordinator to. The coordinator's errors become the ones
-/// Kafka's Produce answers with: PRODUCER_FENCED as INVALID_PRODUCER_EPOCH,
-/// a partition outside the transaction as TRANSACTION_ABORTABLE from v11
-/// (INVALID_TXN_STATE before), a transaction still ending (or a coordinator
-/// that cannot answer) as NOT_ENOUGH_REPLICAS, which clients retry.
-asio::awaitable<kwire::ErrorCode> admit_transactional(Ctx& ctx, TxnCoordinator& txns, const storage::BatchInfo& info,
+/// must not land after its marker), which the transactional id's coordinator
+/// answers (this gateway's or another's). Produce v12+ comes from a
+/// Transactions V2 client: the partition is added to the transaction then,
+/// as Kafka's leader asks its coordinator to. The coordinator's errors become
+/// the ones Kafka's Produce answers with: PRODUCER_FENCED as
+/// INVALID_PRODUCER_EPOCH, a partition outside the transaction as
+/// TRANSACTION_ABORTABLE from v11 (INVALID_TXN_STATE before), a transaction
+/// still ending (or a coordinator that cannot answer) as
+/// NOT_ENOUGH_REPLICAS, which clients retry.
+asio::awaitable<kwire::ErrorCode> admit_transactional(Ctx& ctx, const storage::BatchInfo& info,
                                                       const TopicPartition& tp, const std::string& txn_id) {
   using kwire::ErrorCode;
-  ErrorCode e = txns.may_write(info.producer_id, info.producer_epoch, tp);
-  if (e == ErrorCode::InvalidTxnState && ctx.version >= 12 && !txn_id.empty()) {
-    std::vector<TopicPartition> partitions{tp};  // named: g++ 12 mishandles temporaries in coroutine calls
-    auto op = txns.add_partitions(txn_id, info.producer_id, info.producer_epoch, std::move(partitions), true);
-    auto added = co_await asio::co_spawn(txns.strand(), std::move(op), asio::use_awaitable);
-    e = added.error;
-  }
+  auto check = ctx.realm().verify_txn(txn_id, info.producer_id, info.producer_epoch, tp,
+                                      ctx.version >= 12 && !txn_id.empty());
+  const ErrorCode e = co_await std::move(check);
   switch (e) {
     case ErrorCode::None: co_return e;
     case ErrorCode::ProducerFenced: co_return ErrorCode::InvalidProducerEpoch;
     case ErrorCode::InvalidTxnState:
+    case ErrorCode::TransactionAbortable:
       co_return ctx.version >= 11 ? ErrorCode::TransactionAbortable : ErrorCode::InvalidTxnState;
-    case ErrorCode::ConcurrentTransactions:
-    case ErrorCode::CoordinatorNotAvailable:
-    case ErrorCode::CoordinatorLoadInProgress:
-    case ErrorCode::NotCoordinator: co_return ErrorCode::NotEnoughReplicas;
-    default: co_return e;
+    case ErrorCode::InvalidProducerEpoch:
+    case ErrorCode::InvalidProducerIdMapping:
+    case ErrorCode::UnknownTopicOrPartition: co_return e;
+    default: co_return ErrorCode::NotEnoughReplicas;
   }
 }
 
@@ -105,10 +103,14 @@ asio::awaitable<void> queue_partition(Broker& b, Ctx& ctx, const storage::TopicI
     }
     co_return;
   }
-  if (auto* txns = ctx.realm().transactions()) {
+  if (ctx.realm().transactions()) {
     for (const auto& batch : checked.batches) {
       if (!batch.info.transactional) continue;
-      const auto e = co_await admit_transactional(ctx, *txns, batch.info, tp, txn_id);
+      // As Kafka's leader: a transaction already open here at this epoch was
+      // checked with its first batch; its marker, the only thing that ends
+      // it here, comes after every write the coordinator let through.
+      if (log->in_open_txn(batch.info.producer_id, batch.info.producer_epoch)) continue;
+      const auto e = co_await admit_transactional(ctx, batch.info, tp, txn_id);
       if (e != kwire::ErrorCode::None) {
         pr.error_code = ctx.note(e);
         if (e == kwire::ErrorCode::InvalidTxnState) pr.error_message = "Partition was not added to the transaction";

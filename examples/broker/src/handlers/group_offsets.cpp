@@ -4,8 +4,10 @@
 // (coordinator/group_coordinator.hpp), then reads or writes the store.
 #include <utility>  // before Asio: Boost 1.74 Asio needs it under C++20
 
+#include <map>
+#include <set>
+
 #include "coordinator/group_coordinator.hpp"
-#include "coordinator/txn_coordinator.hpp"
 #include "core/log.hpp"
 #include "handlers/consumer_groups.hpp"
 #include "handlers/group_strand.hpp"
@@ -94,6 +96,9 @@ asio::awaitable<void> offset_fetch(Broker& b, Ctx& ctx, OffsetFetchRequest& req,
   // The group's error when its offsets cannot be answered here: another
   // gateway coordinates it, or the storage failed (an empty answer would send
   // the consumer to its reset policy).
+  // require_stable (KIP-447): offsets a transaction holds for a partition
+  // are not answered until it ends; the consumer asks again.
+  std::map<std::string, std::set<storage::TopicPartition>> held;
   auto load = [&](const std::string& group, Committed& out) -> asio::awaitable<kwire::ErrorCode> {
     if (!allowed_on_group(b, ctx, acl::Operation::describe, group)) co_return kwire::ErrorCode::GroupAuthorizationFailed;
     if (!ctx.realm().cluster().coordinates(group)) co_return kwire::ErrorCode::NotCoordinator;
@@ -103,6 +108,11 @@ asio::awaitable<void> offset_fetch(Broker& b, Ctx& ctx, OffsetFetchRequest& req,
       co_return kwire::ErrorCode::CoordinatorNotAvailable;
     }
     out = std::move(r.value);
+    if (req.require_stable) {
+      auto h = co_await ctx.realm().store().groups().held_txn_offsets(group);
+      if (!h.ok()) co_return kwire::ErrorCode::CoordinatorNotAvailable;
+      held[group].insert(h.value.begin(), h.value.end());
+    }
     co_return kwire::ErrorCode::None;
   };
   auto lookup = [](const Committed& all, const std::string& topic, std::int32_t p) -> const storage::CommittedOffset* {
@@ -110,11 +120,10 @@ asio::awaitable<void> offset_fetch(Broker& b, Ctx& ctx, OffsetFetchRequest& req,
       if (tp.topic == topic && tp.partition == p) return &o;
     return nullptr;
   };
-  // require_stable (KIP-447): offsets a transaction holds for the partition
-  // are not answered until it ends; the consumer asks again.
-  auto* txns = ctx.realm().transactions();
   auto unstable = [&](bool require_stable, const std::string& group, const storage::TopicPartition& tp) {
-    return require_stable && txns && txns->has_pending_offsets(group, tp);
+    if (!require_stable) return false;
+    auto it = held.find(group);
+    return it != held.end() && it->second.count(tp) > 0;
   };
   if (ctx.version < 8) {
     std::string gid(req.group_id);

@@ -19,6 +19,8 @@
 
 #include "coordinator/group_coordinator.hpp"
 #include "coordinator/txn_coordinator.hpp"
+#include "coordinator/txn_peers.hpp"
+#include "core/cluster.hpp"
 #include "handlers/consumer_groups.hpp"
 #include "kwire/messages/add_offsets_to_txn_request.hpp"
 #include "kwire/messages/add_offsets_to_txn_response.hpp"
@@ -37,6 +39,7 @@
 #include "kwire/messages/write_txn_markers_request.hpp"
 #include "kwire/messages/write_txn_markers_response.hpp"
 #include "protocol/authorize.hpp"
+#include "protocol/internal_topics.hpp"
 #include "protocol/registry.hpp"
 
 namespace kwire_broker {
@@ -91,7 +94,8 @@ asio::awaitable<std::map<TopicPartition, ErrorCode>> add_or_verify(Broker& b, Ct
     // outside the transaction TRANSACTION_ABORTABLE, another epoch
     // PRODUCER_FENCED.
     for (const auto& tp : partitions) {
-      auto e = c->may_write(producer_id, epoch, tp);
+      auto check = verify_here(*c, id, producer_id, epoch, tp, false);
+      auto e = co_await std::move(check);
       if (e == ErrorCode::InvalidTxnState) e = ErrorCode::TransactionAbortable;
       if (e == ErrorCode::InvalidProducerEpoch) e = ErrorCode::ProducerFenced;
       out[tp] = e;
@@ -191,6 +195,7 @@ asio::awaitable<void> txn_offset_commit(Broker& b, Ctx& ctx, TxnOffsetCommitRequ
   else if (!allowed_on_group(b, ctx, acl::Operation::read, group))
     error = ErrorCode::GroupAuthorizationFailed;
   if (error == ErrorCode::None && group.empty()) error = ErrorCode::InvalidGroupId;
+  if (error == ErrorCode::None && !ctx.realm().cluster().coordinates(group)) error = ErrorCode::NotCoordinator;
   if (error == ErrorCode::None && ctx.version >= 3) {
     // The member and generation (or member epoch), when given, as for a
     // plain offset commit, in a group of either protocol.
@@ -231,16 +236,35 @@ asio::awaitable<void> txn_offset_commit(Broker& b, Ctx& ctx, TxnOffsetCommitRequ
     }
   }
   if (error == ErrorCode::None && !offsets.empty()) {
-    // v5+ comes from a Transactions V2 client: the commit adds the group to
-    // the transaction (no AddOffsetsToTxn before it).
-    auto op = c->commit_offsets(std::string(req.transactional_id), req.producer_id, req.producer_epoch, group,
-                                std::move(offsets), ctx.version >= 5);
-    error = co_await asio::co_spawn(c->strand(), std::move(op), asio::use_awaitable);
-    // A group outside the transaction: TRANSACTION_ABORTABLE for clients
-    // that know it (v4+), as Kafka's verification answers; a transaction
-    // still ending: retriable for the client.
-    if (error == ErrorCode::InvalidTxnState && ctx.version >= 4) error = ErrorCode::TransactionAbortable;
-    if (error == ErrorCode::ConcurrentTransactions) error = ErrorCode::CoordinatorNotAvailable;
+    // The transaction must hold the group's shard of the offsets topic
+    // (AddOffsetsToTxn; from v5, a Transactions V2 client's, the commit adds
+    // it), which the id's coordinator checks, as Kafka's group coordinator
+    // asks it. The offsets are then held here until its marker ends them.
+    const auto shard = offsets_shard(ctx.realm().store().groups().shard_of(group));
+    auto check = ctx.realm().verify_txn(std::string(req.transactional_id), req.producer_id, req.producer_epoch,
+                                        shard, ctx.version >= 5);
+    error = co_await std::move(check);
+    switch (error) {
+      case ErrorCode::None:
+      case ErrorCode::InvalidProducerIdMapping:
+      case ErrorCode::CoordinatorLoadInProgress: break;
+      case ErrorCode::ProducerFenced: error = ErrorCode::InvalidProducerEpoch; break;
+      // A group outside the transaction: TRANSACTION_ABORTABLE for clients
+      // that know it (v4+), as Kafka's verification answers.
+      case ErrorCode::InvalidTxnState:
+      case ErrorCode::TransactionAbortable:
+        error = ctx.version >= 4 ? ErrorCode::TransactionAbortable : ErrorCode::InvalidTxnState;
+        break;
+      case ErrorCode::InvalidProducerEpoch: break;
+      // A transaction still ending, or a coordinator that could not be
+      // asked: retriable for the client.
+      default: error = ErrorCode::CoordinatorNotAvailable;
+    }
+    if (error == ErrorCode::None) {
+      auto hold = ctx.realm().store().groups().hold_txn_offsets(group, req.producer_id, std::move(offsets));
+      const auto held = co_await std::move(hold);
+      if (!held.ok()) error = ErrorCode::CoordinatorNotAvailable;
+    }
   }
   for (const auto& t : req.topics) {
     auto& tr = resp.topics.emplace_back();
@@ -409,6 +433,7 @@ asio::awaitable<void> write_txn_markers(Broker& b, Ctx& ctx, WriteTxnMarkersRequ
   auto& catalog = ctx.realm().store().topics();
   // Markers are a broker's or an admin tool's: CLUSTER_ACTION on the cluster.
   const bool denied = !allowed_on_cluster(b, ctx, acl::Operation::cluster_action);
+  const auto view = ctx.realm().cluster().view();
   for (const auto& m : req.markers) {
     auto& mr = resp.markers.emplace_back();
     mr.producer_id = m.producer_id;
@@ -428,11 +453,32 @@ asio::awaitable<void> write_txn_markers(Broker& b, Ctx& ctx, WriteTxnMarkersRequ
           pr.error_code = ctx.note(ErrorCode::ClusterAuthorizationFailed);
           continue;
         }
+        if (t.name == internal_topics::group_offsets) {
+          // A shard of the offsets topic: the transaction's offsets held
+          // for its groups end, where this gateway coordinates them.
+          auto& groups = ctx.realm().store().groups();
+          if (p < 0 || p >= groups.shard_count()) {
+            pr.error_code = ctx.note(ErrorCode::UnknownTopicOrPartition);
+            continue;
+          }
+          if (view.coordinator_of_shard(p) != view.self()) {
+            pr.error_code = ctx.note(ErrorCode::NotLeaderOrFollower);
+            continue;
+          }
+          auto end = groups.end_txn_offsets(p, marker.producer_id, marker.commit);
+          auto r = co_await std::move(end);
+          pr.error_code = ctx.note(to_kafka(r.error));
+          continue;
+        }
         if (!info || p < 0 || p >= info->partitions) {
           pr.error_code = ctx.note(ErrorCode::UnknownTopicOrPartition);
           continue;
         }
         TopicPartition tp{info->name, p};  // named: g++ 12 mishandles temporaries in co_await
+        if (view.leader_of(tp) != view.self()) {  // only a partition's leader writes it
+          pr.error_code = ctx.note(ErrorCode::NotLeaderOrFollower);
+          continue;
+        }
         auto lr = co_await ctx.realm().log(tp);
         if (!lr.ok()) {
           pr.error_code = ctx.note(to_kafka(lr.error));

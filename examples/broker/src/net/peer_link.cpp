@@ -397,6 +397,8 @@ PeerLink::PeerLink(const Settings& settings, asio::any_io_executor ex)
 
 PeerLink::~PeerLink() { close(); }
 
+std::string PeerLink::unusable() const { return core_->cannot_speak(listener_); }
+
 void PeerLink::close() {
   if (core_->closed.exchange(true)) return;
   asio::post(core_->strand, [core = core_] { core->close_all(); });

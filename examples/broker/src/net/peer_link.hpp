@@ -67,6 +67,9 @@ class PeerLink {
   /// else the listener named after security.inter.broker.protocol (PLAINTEXT
   /// by default), as Kafka chooses it.
   const std::string& listener() const noexcept { return listener_; }
+  /// Why this gateway cannot talk to the others on that listener (its
+  /// security cannot be spoken, or it has no credentials for it), or empty.
+  std::string unusable() const;
 
   /// Sends `req` at `version` to the gateway reached at `to` and awaits its
   /// response, at most `timeout`. Any thread; never throws for the peer's sake.

@@ -238,6 +238,9 @@ class PartitionLog {
 
   /// The producers the partition keeps state for, from memory.
   virtual std::vector<ProducerSnapshot> producers() const { return {}; }
+  /// Whether a transaction of the producer at this epoch is open in the
+  /// partition (its batches are in, its marker is not), from memory.
+  virtual bool in_open_txn(std::int64_t /*producer_id*/, std::int16_t /*epoch*/) const { return false; }
 
   /// The first batch with max timestamp >= `timestamp`.
   virtual Task<TimestampLookup> offset_for_timestamp(std::int64_t timestamp) = 0;
@@ -319,6 +322,20 @@ class GroupStore {
   virtual Task<Done> delete_offsets(std::string group_id, std::vector<TopicPartition> partitions) = 0;
   /// Ids of groups that have committed offsets or a blob.
   virtual Task<std::vector<std::string>> list_groups() = 0;
+
+  /// TxnOffsetCommit: offsets a transaction of `producer_id` commits to the
+  /// group, held (durably, beside the group's records) until the
+  /// transaction ends, as Kafka keeps them in its offsets topic until the
+  /// marker. A later hold of the producer adds to (and overrides) them.
+  virtual Task<Done> hold_txn_offsets(std::string group_id, std::int64_t producer_id, Offsets offsets) = 0;
+  /// The transaction of `producer_id` ended (the marker for the shard, the
+  /// offsets topic's partition): on commit the offsets it held for each
+  /// group of `shard` become the group's committed offsets (per group all or
+  /// none, the hold gone with them); on abort they are dropped.
+  virtual Task<Done> end_txn_offsets(std::int32_t shard, std::int64_t producer_id, bool commit) = 0;
+  /// The partitions of the group that a transaction holds offsets for
+  /// (OffsetFetch's require_stable).
+  virtual Task<std::vector<TopicPartition>> held_txn_offsets(std::string group_id) = 0;
 
   /// Groups are stored in shards; one gateway at a time coordinates a shard's
   /// groups. Backends with one gateway have one shard.
@@ -432,6 +449,10 @@ class TxnStore {
   virtual Task<Done> delete_txn(std::string transactional_id) = 0;
   /// Every stored record (at startup, to rebuild the coordinator's state).
   virtual Task<std::vector<TxnBlob>> load_txns() = 0;
+  /// The records of the ids on one shard of the group store (ids are
+  /// sharded as groups are, GroupStore::shard_of), read afresh: a gateway
+  /// that takes the shard over from another loads them with this.
+  virtual Task<std::vector<TxnBlob>> load_shard_txns(std::int32_t shard) = 0;
 };
 
 // ---------------------------------------------------------------------------

@@ -85,9 +85,29 @@ Groups::Groups(fs::path dir, Flusher& disk) : dir_(std::move(dir)), disk_(disk) 
       if (auto data = read_file(e.path())) offsets_[*id] = decode_offsets(*data);
     }
   }
+  // HEX.PRODUCER.held: the stem above was "HEX.PRODUCER", which unhex refused.
+  for (auto& e : fs::directory_iterator(dir_)) {
+    if (e.path().extension() != ".held") continue;
+    const auto stem = e.path().stem().string();
+    const auto dot = stem.find('.');
+    if (dot == std::string::npos) continue;
+    auto id = unhex(stem.substr(0, dot));
+    std::int64_t producer = -1;
+    try {
+      producer = std::stoll(stem.substr(dot + 1));
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (!id || producer < 0) continue;
+    if (auto data = read_file(e.path())) held_[*id][producer] = decode_offsets(*data);
+  }
 }
 
 fs::path Groups::path(const std::string& id, const char* ext) const { return dir_ / (hex(id) + ext); }
+
+fs::path Groups::held_path(const std::string& id, std::int64_t producer_id) const {
+  return dir_ / (hex(id) + "." + std::to_string(producer_id) + ".held");
+}
 
 std::shared_ptr<Completion> Groups::write_later(fs::path file, std::optional<std::string> data) {
   return replace_file_later(disk_, std::move(file), std::move(data));
@@ -184,6 +204,59 @@ Task<std::vector<std::string>> Groups::list_groups() {
   for (auto& [id, _] : offsets_)
     if (!blobs_.count(id)) out.push_back(id);
   co_return Result<std::vector<std::string>>::success(std::move(out));
+}
+
+Task<Done> Groups::hold_txn_offsets(std::string group_id, std::int64_t producer_id, Offsets offsets) {
+  if (closed_) co_return closed<Done>();
+  std::shared_ptr<Completion> done;
+  {
+    std::lock_guard lk(mu_);
+    auto& m = held_[group_id][producer_id];
+    for (auto& [tp, o] : offsets) m[tp] = o;
+    done = write_later(held_path(group_id, producer_id), encode_offsets(m));
+  }
+  co_return co_await outcome(done);
+}
+
+// The committed offsets are written before the hold is removed: a crash
+// between the two leaves the hold, and the coordinator, which completes the
+// transaction only after this returns, ends it again with the same offsets.
+Task<Done> Groups::end_txn_offsets(std::int32_t, std::int64_t producer_id, bool commit) {
+  if (closed_) co_return closed<Done>();
+  std::vector<std::shared_ptr<Completion>> writes;
+  {
+    std::lock_guard lk(mu_);
+    for (auto g = held_.begin(); g != held_.end();) {
+      auto h = g->second.find(producer_id);
+      if (h == g->second.end()) {
+        ++g;
+        continue;
+      }
+      if (commit) {
+        auto& m = offsets_[g->first];
+        for (auto& [tp, o] : h->second) m[tp] = o;
+        writes.push_back(write_offsets_later(g->first));
+      }
+      writes.push_back(write_later(held_path(g->first, producer_id), std::nullopt));
+      g->second.erase(h);
+      g = g->second.empty() ? held_.erase(g) : std::next(g);
+    }
+  }
+  for (const auto& w : writes) {
+    auto r = co_await outcome(w);
+    if (!r.ok()) co_return r;
+  }
+  co_return Result<Done>::success({});
+}
+
+Task<std::vector<TopicPartition>> Groups::held_txn_offsets(std::string group_id) {
+  if (closed_) co_return closed<std::vector<TopicPartition>>();
+  std::lock_guard lk(mu_);
+  std::vector<TopicPartition> out;
+  if (auto g = held_.find(group_id); g != held_.end())
+    for (auto& [producer, m] : g->second)
+      for (auto& [tp, o] : m) out.push_back(tp);
+  co_return Result<std::vector<TopicPartition>>::success(std::move(out));
 }
 
 void Groups::forget_topic(const std::string& topic) {

@@ -1,6 +1,7 @@
 // Consumer groups of the embedded store: a metadata blob and a file of
-// committed offsets per group, each replaced atomically on change and all
-// held in memory. Memory changes at once; the files are written (and
+// committed offsets per group, and a file of the offsets a transaction holds
+// for it per producer, each replaced atomically on change and all held in
+// memory. Memory changes at once; the files are written (and
 // synced) on the store's flusher thread in the order of the changes, and a
 // call completes once its file is written.
 #pragma once
@@ -30,6 +31,9 @@ class Groups final : public GroupStore {
   Task<Offsets> fetch_offsets(std::string group_id) override;
   Task<Done> delete_offsets(std::string group_id, std::vector<TopicPartition> partitions) override;
   Task<std::vector<std::string>> list_groups() override;
+  Task<Done> hold_txn_offsets(std::string group_id, std::int64_t producer_id, Offsets offsets) override;
+  Task<Done> end_txn_offsets(std::int32_t shard, std::int64_t producer_id, bool commit) override;
+  Task<std::vector<TopicPartition>> held_txn_offsets(std::string group_id) override;
 
   /// Forgets committed offsets of a deleted topic.
   void forget_topic(const std::string& topic);
@@ -40,6 +44,8 @@ class Groups final : public GroupStore {
   using OffsetMap = std::map<TopicPartition, CommittedOffset>;
 
   std::filesystem::path path(const std::string& id, const char* ext) const;
+  /// The file of the offsets a transaction of `producer_id` holds for the group.
+  std::filesystem::path held_path(const std::string& id, std::int64_t producer_id) const;
   /// Queues the replacement of `file` by `data` (nullopt: its removal)
   /// behind every change queued before; called under mu_, so the files
   /// change in the order memory did.
@@ -53,6 +59,7 @@ class Groups final : public GroupStore {
   std::mutex mu_;
   std::map<std::string, std::vector<std::uint8_t>> blobs_;
   std::map<std::string, OffsetMap> offsets_;
+  std::map<std::string, std::map<std::int64_t, OffsetMap>> held_;  // group → producer id → offsets
 };
 
 }  // namespace kwire_broker::storage::embedded

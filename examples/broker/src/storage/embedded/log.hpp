@@ -29,6 +29,7 @@ class Log final : public PartitionLog, public Flushable, public std::enable_shar
   Task<ReadResult> read(ReadOptions options) override;
   LogOffsets offsets() const override;
   std::vector<ProducerSnapshot> producers() const override;
+  bool in_open_txn(std::int64_t producer_id, std::int16_t epoch) const override;
   Task<TimestampLookup> offset_for_timestamp(std::int64_t timestamp) override;
   Task<TimestampLookup> max_timestamp() override;
   Task<std::int64_t> delete_records(std::int64_t offset) override;

@@ -157,6 +157,12 @@ std::vector<ProducerSnapshot> Log::producers() const {
   return producers_.snapshot();
 }
 
+bool Log::in_open_txn(std::int64_t producer_id, std::int16_t epoch) const {
+  std::lock_guard lk(mu_);
+  const auto* e = producers_.find(producer_id);
+  return e && e->epoch == epoch && e->txn_first_offset >= 0;
+}
+
 void Log::save_txn_scan_start_locked() {
   const std::int64_t from = producers_.first_unstable_offset().value_or(segments_.back()->next_offset);
   if (!write_file_atomic(dir_ / scan_file, std::to_string(from)) && opts_.report) {

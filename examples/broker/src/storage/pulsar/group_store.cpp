@@ -61,6 +61,8 @@ void Groups::apply(const kp::Message& m) {
     } else {
       txns_[id] = std::vector<std::uint8_t>(m.value.begin(), m.value.end());
     }
+  } else if (k.rfind("txnoffset/", 0) == 0) {
+    apply_held(k.substr(10), m);
   } else if (k.rfind("offset/", 0) == 0) {
     auto rest = k.substr(7);
     auto a = rest.find('/');
@@ -288,20 +290,23 @@ Task<Done> Groups::commit_offsets(std::string group_id, Offsets offsets) {
 awaitable<Result<Done>> Groups::commit_here(std::string group_id, Offsets offsets) {
   co_await take(partition_of(group_id));
   std::vector<kp::OutgoingMessage> ms;
-  for (auto& [tp, c] : offsets) {
-    kp::OutgoingMessage m;
-    m.key = "offset/" + group_id + "/" + std::to_string(tp.partition) + "/" + tp.topic;
-    m.value = json{{"offset", c.offset},
-                   {"leader_epoch", c.leader_epoch},
-                   {"metadata", c.metadata},
-                   {"timestamp", c.commit_timestamp}}
-                  .dump();
-    ms.push_back(std::move(m));
-  }
+  for (auto& [tp, c] : offsets) ms.push_back(offset_message(group_id, tp, c));
   if (!ms.empty()) co_await write(group_id, std::move(ms));
   for (auto& [tp, c] : offsets) groups_[group_id].offsets[tp] = c;
   mirror(group_id, offsets);
   co_return Result<Done>::success({});
+}
+
+kp::OutgoingMessage Groups::offset_message(const std::string& group, const TopicPartition& tp,
+                                           const CommittedOffset& c) {
+  kp::OutgoingMessage m;
+  m.key = "offset/" + group + "/" + std::to_string(tp.partition) + "/" + tp.topic;
+  m.value = json{{"offset", c.offset},
+                 {"leader_epoch", c.leader_epoch},
+                 {"metadata", c.metadata},
+                 {"timestamp", c.commit_timestamp}}
+                .dump();
+  return m;
 }
 
 Task<GroupStore::Offsets> Groups::fetch_offsets(std::string group_id) {

@@ -42,6 +42,7 @@ class Log final : public PartitionLog, public std::enable_shared_from_this<Log> 
     return offsets_;
   }
   std::vector<ProducerSnapshot> producers() const override;
+  bool in_open_txn(std::int64_t producer_id, std::int16_t epoch) const override;
   Task<TimestampLookup> offset_for_timestamp(std::int64_t timestamp) override;
   Task<TimestampLookup> max_timestamp() override;
   Task<std::int64_t> delete_records(std::int64_t offset) override;

@@ -19,6 +19,12 @@ std::vector<ProducerSnapshot> Log::producers() const {
   return producers_.snapshot();
 }
 
+bool Log::in_open_txn(std::int64_t producer_id, std::int16_t epoch) const {
+  std::lock_guard g(mu_);
+  const auto* e = producers_.find(producer_id);
+  return e && e->epoch == epoch && e->txn_first_offset >= 0;
+}
+
 std::int64_t Log::last_stable() const {
   return std::min(producers_.first_unstable_offset().value_or(next_offset_), next_offset_);
 }

@@ -39,4 +39,19 @@ awaitable<Result<std::vector<TxnBlob>>> Txns::load_here() {
   co_return Result<std::vector<TxnBlob>>::success(std::move(out));
 }
 
+Task<std::vector<TxnBlob>> Txns::load_shard_txns(std::int32_t shard) {
+  auto work = load_shard_here(shard);
+  co_return co_await s_.on_io(std::move(work));
+}
+
+awaitable<Result<std::vector<TxnBlob>>> Txns::load_shard_here(std::int32_t shard) {
+  // Taking the shard's producer reads the partition again, so what another
+  // gateway wrote while it coordinated these ids is here.
+  co_await groups_.take(shard);
+  std::vector<TxnBlob> out;
+  for (const auto& [id, blob] : groups_.txns_)
+    if (groups_.partition_of(id) == shard) out.push_back({id, blob});
+  co_return Result<std::vector<TxnBlob>>::success(std::move(out));
+}
+
 }  // namespace kwire_broker::storage::pulsar

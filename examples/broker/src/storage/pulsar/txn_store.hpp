@@ -25,10 +25,12 @@ class Txns final : public TxnStore {
   Task<Done> store_txn(std::string transactional_id, std::vector<std::uint8_t> blob) override;
   Task<Done> delete_txn(std::string transactional_id) override;
   Task<std::vector<TxnBlob>> load_txns() override;
+  Task<std::vector<TxnBlob>> load_shard_txns(std::int32_t shard) override;
 
  private:
   awaitable<Result<Done>> write_here(std::string transactional_id, std::optional<std::vector<std::uint8_t>> blob);
   awaitable<Result<std::vector<TxnBlob>>> load_here();
+  awaitable<Result<std::vector<TxnBlob>>> load_shard_here(std::int32_t shard);
 
   PulsarStorage& s_;
   Groups& groups_;
