@@ -9,6 +9,10 @@
 #       coordinator is killed (kill -9); the other gateway takes its
 #       transactional ids, groups and partitions over, and the producer goes
 #       on there: every record still moved exactly once
+#   txn_gateways.sh KWIRE_BROKER sasl     as `across`, on SASL_PLAINTEXT
+#       listeners with kwire's authorizer: the gateways log in to each other
+#       with SCRAM-SHA-512 as a user created once both run (a super user, as
+#       Kafka's brokers are), the clients with PLAIN
 set -euo pipefail
 broker_bin="$1"
 mode="$2"
@@ -28,12 +32,25 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; for f in "$work"/broker-*.log; do echo "== $f" >&2; tail -30 "$f" >&2; done; exit 1; }
 
+security=()
+if [[ "$mode" == sasl ]]; then
+  security=(--sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512 --kwire.sasl.plain.users=admin:admin-secret
+    --authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer '--super.users=User:admin;User:gateway'
+    --inter.broker.listener.name=SASL_PLAINTEXT --sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+    '--listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="gateway" password="gateway-secret";')
+  cat >"$work/client.properties" <<PROPS
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret";
+PROPS
+fi
 start_gateway() {
-  local node="$1"
-  "$broker_bin" --listeners="PLAINTEXT://127.0.0.1:${port[$node]}" --log.dirs="$work/data-$node" \
+  local node="$1" listener=PLAINTEXT
+  [[ "$mode" == sasl ]] && listener=SASL_PLAINTEXT
+  "$broker_bin" --listeners="$listener://127.0.0.1:${port[$node]}" --log.dirs="$work/data-$node" \
     --node.id="$node" --kwire.storage=pulsar --pulsarServiceUrl="$url" --pulsarWebServiceUrl="$web" \
     --kwire.namespace="$ns" --group.initial.rebalance.delay.ms=0 \
-    --transaction.abort.timed.out.transaction.cleanup.interval.ms=1000 \
+    --transaction.abort.timed.out.transaction.cleanup.interval.ms=1000 "${security[@]}" \
     >>"$work/broker-$node.log" 2>&1 &
   pid[$node]=$!
   wait_listening "${port[$node]}" "${pid[$node]}" 30 || fail "gateway $node did not listen"
@@ -54,11 +71,20 @@ start_gateway 2
 until_logged 1 'gateways now: 1, 2'
 until_logged 2 'gateways now: 1, 2'
 
+config=()
+[[ "$mode" == sasl ]] && config=("-Dclient.config=$work/client.properties")
 java_txn() {
-  java -cp "$("$root/tools/peers/kafka-classpath.sh")" "$root/tests/interop/java/Transactions.java" \
+  java -cp "$("$root/tools/peers/kafka-classpath.sh")" "${config[@]}" "$root/tests/interop/java/Transactions.java" \
     "127.0.0.1:${port[1]},127.0.0.1:${port[2]}" across-gateways "$@"
 }
 case "$mode" in
+  sasl)
+    # The gateways' own user, which they log in to each other as.
+    "$root/tools/peers/kafka-cli.sh" kafka-configs --bootstrap-server "127.0.0.1:${port[1]}" \
+      --command-config "$work/client.properties" --alter \
+      --add-config 'SCRAM-SHA-512=[iterations=8192,password=gateway-secret]' --entity-type users --entity-name gateway
+    java_txn || fail "the transactions across gateways failed"
+    ;;
   across)
     java_txn || fail "the transactions across gateways failed"
     ;;

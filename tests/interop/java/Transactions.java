@@ -2,8 +2,9 @@
 // transactional producer and read_committed consumers. Launched as a
 // single-file program:
 //
-//   java -cp <kafka classpath> Transactions.java <bootstrap> <scenario> [args]
+//   java -cp <kafka classpath> [-Dclient.config=FILE] Transactions.java <bootstrap> <scenario> [args]
 //
+// FILE: client properties every client takes (security settings, say).
 // Each scenario throws (and the program exits non-zero) when the broker does
 // something a Kafka broker would not.
 import java.nio.file.Files;
@@ -11,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.*;
 import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.*;
 import org.apache.kafka.clients.consumer.*;
 import org.apache.kafka.clients.producer.*;
@@ -56,19 +58,32 @@ public class Transactions {
 
   // ---------------------------------------------------------------- clients
 
-  static Admin admin() {
+  /** The bootstrap servers and what -Dclient.config names. */
+  static Properties base() {
     Properties p = new Properties();
-    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    String config = System.getProperty("client.config");
+    if (config != null) {
+      try (var in = Files.newInputStream(Path.of(config))) {
+        p.load(in);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+    p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    return p;
+  }
+
+  static Admin admin() {
+    Properties p = base();
     p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
     return Admin.create(p);
   }
 
   static KafkaProducer<String, String> producer(String transactionalId, Map<String, Object> extra) {
-    Properties p = new Properties();
-    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    Properties p = base();
     p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
     p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-    p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+    if (transactionalId != null) p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
     p.putAll(extra);
     return new KafkaProducer<>(p);
   }
@@ -78,8 +93,7 @@ public class Transactions {
   }
 
   static KafkaConsumer<String, String> consumer(String group, boolean committed, Map<String, Object> extra) {
-    Properties p = new Properties();
-    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    Properties p = base();
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
@@ -341,10 +355,7 @@ public class Transactions {
     createTopic("xg-in", 4);
     createTopic("xg-out", 4);
     int total = 400;
-    try (var plain = new KafkaProducer<String, String>(Map.of(
-        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-        ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName(),
-        ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName()))) {
+    try (var plain = producer(null, Map.of())) {
       send(plain, "xg-in", "in", total);
       plain.flush();
     }
