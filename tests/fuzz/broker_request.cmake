@@ -29,6 +29,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/coordinator/txn_coordinator.cpp
     ${s}/coordinator/txn_markers.cpp
     ${s}/coordinator/txn_peers.cpp
+    ${s}/coordinator/txn_shards.cpp
     ${s}/coordinator/txn_record.cpp
     ${s}/core/acl.cpp
     ${s}/core/authorizer.cpp
