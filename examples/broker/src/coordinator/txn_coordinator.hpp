@@ -192,6 +192,11 @@ class TxnCoordinator {
   /// (the sweeps call it every id_expiration_interval).
   asio::awaitable<void> expire_ids();
 
+  /// NOT_COORDINATOR when another gateway coordinates `id`, else once its
+  /// shard is loaded (COORDINATOR_LOAD_IN_PROGRESS if it cannot be now):
+  /// what a read of it (describe) needs first.
+  asio::awaitable<kwire::ErrorCode> ready_for(std::string id);
+
   // ---- reads, from any thread ----
   /// Produce's check of a transactional batch (KIP-890's verification):
   /// its producer's transaction is open and added the partition

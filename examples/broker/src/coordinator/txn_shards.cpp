@@ -78,6 +78,11 @@ asio::awaitable<void> TxnCoordinator::migrate(std::string id) {
   (void)co_await persist(*t);
 }
 
+asio::awaitable<ErrorCode> TxnCoordinator::ready_for(std::string id) {
+  const Busy busy(*this, id);
+  co_return co_await ready(id);
+}
+
 asio::awaitable<ErrorCode> TxnCoordinator::ready(const std::string& id) {
   const std::int32_t shard = store_.groups().shard_of(id);
   if (config_.owns_shard && !config_.owns_shard(shard)) co_return ErrorCode::NotCoordinator;

@@ -87,6 +87,12 @@ std::int32_t Cluster::coordinator_of(const std::string& group) const {
 void Cluster::release_lost(const std::vector<std::shared_ptr<storage::PartitionLog>>& logs) {
   if (!store_.membership()) return;
   const auto v = view();
+  // A shard another gateway owns is let go on every call, not only when the
+  // members change: a write still under way when this gateway lost it (a
+  // transaction finishing, say) may have taken it back, and the owner could
+  // not take it while this one held it.
+  for (std::int32_t shard = 0; shard < store_.groups().shard_count(); ++shard)
+    if (v.coordinator_of_shard(shard) != settings_.node_id) store_.groups().release_shard(shard);
   std::vector<std::int32_t> members;
   for (const auto& g : v.gateways()) members.push_back(g.node_id);
   if (members == last_members_) return;
@@ -98,8 +104,6 @@ void Cluster::release_lost(const std::vector<std::shared_ptr<storage::PartitionL
   last_members_ = members;
   for (const auto& log : logs)
     if (v.leader_of(log->id()) != settings_.node_id) log->release();
-  for (std::int32_t shard = 0; shard < store_.groups().shard_count(); ++shard)
-    if (v.coordinator_of_shard(shard) != settings_.node_id) store_.groups().release_shard(shard);
 }
 
 }  // namespace kwire_broker

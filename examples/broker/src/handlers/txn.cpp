@@ -320,6 +320,16 @@ asio::awaitable<void> describe_transactions(Broker& b, Ctx& ctx, DescribeTransac
       ts.error_code = ctx.note(ErrorCode::TransactionalIdAuthorizationFailed);
       continue;
     }
+    if (c) {
+      // Coordinated here, and its shard loaded (with several gateways a
+      // shard loads when this one takes it over).
+      auto ready = c->ready_for(std::string(id));
+      const ErrorCode e = co_await asio::co_spawn(c->strand(), std::move(ready), asio::use_awaitable);
+      if (e != ErrorCode::None) {
+        ts.error_code = ctx.note(e);
+        continue;
+      }
+    }
     auto t = c ? c->describe(std::string(id)) : std::nullopt;
     if (!t) {
       ts.error_code = ctx.note(ErrorCode::TransactionalIdNotFound);
