@@ -421,14 +421,14 @@ TEST_CASE("embedded: offsets a transaction holds for a group are held across a r
   const TopicPartition tp{"t", 0};
   {
     auto store = open_at(dir.path);
-    REQUIRE(run(store->groups().hold_txn_offsets("a group/with.dots", 77, {{tp, CommittedOffset{5, 2, "m", 9}}})).ok());
+    REQUIRE(run(store->groups().hold_txn_offsets("a group/with.dots", 77, 4, {{tp, CommittedOffset{5, 2, "m", 9}}})).ok());
     REQUIRE(run(store->close()).ok());
   }
   auto store = open_at(dir.path);
   auto held = run(store->groups().held_txn_offsets("a group/with.dots"));
   REQUIRE(held.ok());
   CHECK(held.value == std::vector<TopicPartition>{tp});
-  REQUIRE(run(store->groups().end_txn_offsets(0, 77, true)).ok());
+  REQUIRE(run(store->groups().end_txn_offsets(0, 77, 4, true)).ok());
   auto committed = run(store->groups().fetch_offsets("a group/with.dots")).value;
   REQUIRE(committed.size() == 1);
   CHECK(committed[0].second.offset == 5);

@@ -506,12 +506,14 @@ TEST_CASE("storage contract: offsets a transaction holds for a group until it en
   const TopicPartition t0{"t", 0}, t1{"t", 1};
   CommittedOffset at3{3, 0, "m", 100}, at7{7, 1, "", 200}, at8{8, 1, "x", 300};
   REQUIRE(run(groups.commit_offsets("g", {{t0, at3}})).ok());
-  // Producer 5 holds offsets for g in two commits (the second adds and
-  // overrides), producer 6 for g and for h.
-  REQUIRE(run(groups.hold_txn_offsets("g", 5, {{t0, at7}})).ok());
-  REQUIRE(run(groups.hold_txn_offsets("g", 5, {{t0, at8}, {t1, at7}})).ok());
-  REQUIRE(run(groups.hold_txn_offsets("g", 6, {{t1, at3}})).ok());
-  REQUIRE(run(groups.hold_txn_offsets("h", 6, {{t0, at3}})).ok());
+  // Producer 5 (epoch 2) holds offsets for g in two commits (the second adds
+  // and overrides), producer 6 (epoch 0) for g and for h.
+  REQUIRE(run(groups.hold_txn_offsets("g", 5, 2, {{t0, at7}})).ok());
+  REQUIRE(run(groups.hold_txn_offsets("g", 5, 2, {{t0, at8}, {t1, at7}})).ok());
+  REQUIRE(run(groups.hold_txn_offsets("g", 6, 0, {{t1, at3}})).ok());
+  REQUIRE(run(groups.hold_txn_offsets("h", 6, 0, {{t0, at3}})).ok());
+  // A fenced producer's hold, older than the one there, is refused.
+  CHECK(run(groups.hold_txn_offsets("g", 5, 1, {{t1, at3}})).error == Errc::invalid_producer_epoch);
   auto held = run(groups.held_txn_offsets("g"));
   REQUIRE(held.ok());
   std::sort(held.value.begin(), held.value.end());
@@ -525,8 +527,11 @@ TEST_CASE("storage contract: offsets a transaction holds for a group until it en
     REQUIRE(r.ok());
     return std::map<TopicPartition, CommittedOffset>(r.value.begin(), r.value.end());
   };
-  // Producer 5 commits on g's shard: its offsets become g's.
-  REQUIRE(run(groups.end_txn_offsets(groups.shard_of("g"), 5, true)).ok());
+  // A marker of an older transaction of producer 5 leaves the hold alone.
+  REQUIRE(run(groups.end_txn_offsets(groups.shard_of("g"), 5, 1, true)).ok());
+  CHECK(committed("g").size() == 1);
+  // Producer 5 commits at epoch 2 on g's shard: its offsets become g's.
+  REQUIRE(run(groups.end_txn_offsets(groups.shard_of("g"), 5, 2, true)).ok());
   auto g = committed("g");
   CHECK(g[t0].offset == 8);
   CHECK(g[t0].metadata == "x");
@@ -534,13 +539,29 @@ TEST_CASE("storage contract: offsets a transaction holds for a group until it en
   CHECK(run(groups.held_txn_offsets("g")).value == std::vector<TopicPartition>{t1});
   // Producer 6 aborts on every shard: dropped, nothing committed.
   for (std::int32_t shard = 0; shard < groups.shard_count(); ++shard)
-    REQUIRE(run(groups.end_txn_offsets(shard, 6, false)).ok());
+    REQUIRE(run(groups.end_txn_offsets(shard, 6, 0, false)).ok());
   CHECK(run(groups.held_txn_offsets("g")).value.empty());
   CHECK(run(groups.held_txn_offsets("h")).value.empty());
   CHECK(committed("g")[t1].offset == 7);
   CHECK(committed("h").empty());
   // Ending a transaction that holds nothing is done at once.
-  CHECK(run(groups.end_txn_offsets(0, 12345, true)).ok());
+  CHECK(run(groups.end_txn_offsets(0, 12345, 0, true)).ok());
+
+  // A hold written after its transaction ended (a fenced producer's, at an
+  // older epoch) is dropped by the next transaction's marker, not committed.
+  REQUIRE(run(groups.hold_txn_offsets("g", 9, 3, {{t0, at3}})).ok());
+  REQUIRE(run(groups.end_txn_offsets(groups.shard_of("g"), 9, 5, true)).ok());
+  CHECK(run(groups.held_txn_offsets("g")).value.empty());
+  CHECK(committed("g")[t0].offset == 8);
+  // A newer epoch's hold replaces an older one's.
+  REQUIRE(run(groups.hold_txn_offsets("g", 10, 0, {{t0, at3}, {t1, at3}})).ok());
+  REQUIRE(run(groups.hold_txn_offsets("g", 10, 1, {{t0, at7}})).ok());
+  CHECK(run(groups.held_txn_offsets("g")).value == std::vector<TopicPartition>{t0});
+  // Deleting the group drops what is held for it.
+  REQUIRE(run(groups.delete_group("g")).ok());
+  CHECK(run(groups.held_txn_offsets("g")).value.empty());
+  REQUIRE(run(groups.end_txn_offsets(groups.shard_of("g"), 10, 1, true)).ok());
+  CHECK(committed("g").empty());
 }
 
 TEST_CASE("storage contract: SCRAM credentials and ACL bindings") {

@@ -139,7 +139,7 @@ struct Node {
     const ErrorCode e =
         run(kwire_broker::verify_here(*coordinator, id, p.producer_id, p.producer_epoch, shard, v2));
     if (e != ErrorCode::None) return e;
-    REQUIRE(run(store->groups().hold_txn_offsets(group, p.producer_id, std::move(offsets))).ok());
+    REQUIRE(run(store->groups().hold_txn_offsets(group, p.producer_id, p.producer_epoch, std::move(offsets))).ok());
     return e;
   }
   /// Whether a transaction holds offsets of the group for `tp`.

@@ -396,11 +396,15 @@ asio::awaitable<ErrorCode> TxnCoordinator::finish(std::string id, bool commit, B
 asio::awaitable<bool> TxnCoordinator::complete(std::string id) {
   TxnMetadata* t = find(id);
   if (!t || !preparing(t->state)) co_return true;
+  // A shard lost meanwhile: its new coordinator read the record and ends the
+  // transaction; markers from here could contradict it.
+  if (!owns(id)) co_return false;
   const bool commit = t->state == TxnState::prepare_commit;
   storage::TxnMarker marker;
   marker.producer_id = t->producer_id;
   marker.producer_epoch = t->producer_epoch;
   marker.commit = commit;
+  marker.v2 = t->v2;
   const std::vector<storage::TopicPartition> partitions(t->partitions.begin(), t->partitions.end());
   auto write = config_.markers->write(marker, partitions);
   const auto done = co_await std::move(write);
@@ -437,7 +441,7 @@ asio::awaitable<void> TxnCoordinator::expire() {
   const std::int64_t at = now();
   std::vector<std::string> timed_out, unfinished;
   for (const auto& [id, t] : txns_) {
-    if (finishing_.count(id)) continue;
+    if (finishing_.count(id) || !owns(id)) continue;  // another gateway's now: it finishes them
     if (t.state == TxnState::ongoing && t.start_ms >= 0 && at - t.start_ms > t.timeout_ms) timed_out.push_back(id);
     if (preparing(t.state)) unfinished.push_back(id);
   }
@@ -465,7 +469,8 @@ asio::awaitable<void> TxnCoordinator::expire_ids() {
     // Kafka expires ids whose state allows it: no transaction open or ending.
     const bool at_rest = t.state == TxnState::empty || t.state == TxnState::complete_commit ||
                          t.state == TxnState::complete_abort;
-    if (at_rest && !finishing_.count(id) && at - t.update_ms >= config_.id_expiration_ms) idle.push_back(id);
+    if (at_rest && !finishing_.count(id) && owns(id) && at - t.update_ms >= config_.id_expiration_ms)
+      idle.push_back(id);
   }
   auto* ts = store_.transactions();
   if (!ts) co_return;

@@ -198,6 +198,8 @@ class TxnCoordinator {
   asio::awaitable<kwire::ErrorCode> ready_for(std::string id);
 
   // ---- reads, from any thread ----
+  /// Whether this gateway coordinates `id` now (always, with one gateway).
+  bool owns(const std::string& id) const;
   /// Produce's check of a transactional batch (KIP-890's verification):
   /// its producer's transaction is open and added the partition
   /// (INVALID_TXN_STATE otherwise), with this epoch (INVALID_PRODUCER_EPOCH
@@ -223,8 +225,9 @@ class TxnCoordinator {
   /// Adds a record read from the store to memory, unless an operation or
   /// the markers of the id are under way (they keep what memory has).
   void adopt(TxnMetadata t);
-  /// Moves an older record's groups and offsets to the group store.
-  asio::awaitable<void> migrate(std::string id);
+  /// Moves an older record's groups and offsets to the group store; false
+  /// if they could not be.
+  asio::awaitable<bool> migrate(std::string id);
   std::int64_t now() const { return config_.clock(); }
   /// Stores the record as it is now (queued before the first suspension).
   asio::awaitable<bool> persist(const TxnMetadata& t);

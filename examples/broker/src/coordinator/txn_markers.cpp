@@ -24,7 +24,8 @@ boost::asio::awaitable<std::set<storage::TopicPartition>> LocalTxnMarkers::write
 boost::asio::awaitable<bool> LocalTxnMarkers::write_one(const storage::TxnMarker& marker,
                                                        const storage::TopicPartition& tp) {
   if (is_offsets_shard(tp)) {
-    auto end = store_.groups().end_txn_offsets(tp.partition, marker.producer_id, marker.commit);
+    auto end = store_.groups().end_txn_offsets(tp.partition, marker.producer_id, storage::txn_epoch(marker),
+                                               marker.commit);
     auto r = co_await std::move(end);
     if (!r.ok()) KB_WARN("producer {}: offsets held on shard {}: {}", marker.producer_id, tp.partition, r.message);
     co_return r.ok();

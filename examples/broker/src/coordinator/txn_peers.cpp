@@ -21,7 +21,9 @@ using kwire::ErrorCode;
 
 asio::awaitable<ErrorCode> verify_here(TxnCoordinator& c, std::string txn_id, std::int64_t producer_id,
                                        std::int16_t epoch, storage::TopicPartition tp, bool add) {
-  ErrorCode e = c.may_write(producer_id, epoch, tp);
+  // From memory only where this gateway coordinates the id: an entry of a
+  // shard lost a moment ago may be out of date.
+  ErrorCode e = c.owns(txn_id) ? c.may_write(producer_id, epoch, tp) : ErrorCode::NotCoordinator;
   if (e == ErrorCode::None) co_return e;
   // Not in memory as asked: the id's shard may not be loaded yet, or (V2)
   // the partition is to be added now.
@@ -96,6 +98,7 @@ asio::awaitable<std::set<storage::TopicPartition>> TxnPeers::write(storage::TxnM
     m.producer_epoch = marker.producer_epoch;
     m.transaction_result = marker.commit;
     m.coordinator_epoch = marker.coordinator_epoch;
+    m.transaction_version = marker.v2 ? 2 : 1;  // v2 of the request carries it
     std::map<std::string, std::vector<std::int32_t>> by_topic;
     for (const auto& tp : tps) by_topic[tp.topic].push_back(tp.partition);
     for (const auto& [name, ps] : by_topic) {
@@ -103,7 +106,7 @@ asio::awaitable<std::set<storage::TopicPartition>> TxnPeers::write(storage::TxnM
       t.name = name;
       t.partition_indexes.assign(ps.begin(), ps.end());
     }
-    auto call = link_.call(*to, req, 1, timeout);
+    auto call = link_.call(*to, req, 2, timeout);
     const auto reply = co_await std::move(call);
     if (reply.error != ErrorCode::None) {
       KB_WARN("producer {}: markers to gateway {}: {}", marker.producer_id, leader, reply.message);

@@ -33,7 +33,10 @@ asio::awaitable<void> TxnCoordinator::load() {
       adopt(std::move(*t));
     }
     for (std::int32_t shard = 0; shard < store_.groups().shard_count(); ++shard) loaded_.insert(shard);
-    for (auto& id : older) co_await migrate(id);
+    for (auto& id : older) {
+      auto moved = migrate(id);
+      if (!co_await std::move(moved)) throw std::runtime_error("cannot move the offsets of transaction " + id);
+    }
     KB_INFO("transaction coordinator loaded {} transactional id(s)", txns_.size());
   }
   // With several gateways the shards load as this gateway takes them (the
@@ -50,23 +53,30 @@ void TxnCoordinator::adopt(TxnMetadata t) {
   txns_[id] = std::move(t);
 }
 
-asio::awaitable<void> TxnCoordinator::migrate(std::string id) {
+asio::awaitable<bool> TxnCoordinator::migrate(std::string id) {
+  const Busy busy(*this, id);
   TxnMetadata* t = find(id);
-  if (!t) co_return;
+  if (!t) co_return true;
   // An open or committing transaction's offsets go to their groups' holds;
   // an aborting one's are dropped with it.
   const bool keep = t->state == TxnState::ongoing || t->state == TxnState::prepare_commit;
   const auto offsets = keep ? t->offsets : decltype(t->offsets){};
+  // The epoch the transaction wrote with: a V2 commit's markers carry the next.
+  storage::TxnMarker ending;
+  ending.producer_epoch = t->producer_epoch;
+  ending.commit = t->state == TxnState::prepare_commit;
+  ending.v2 = t->v2;
+  const std::int64_t producer_id = t->producer_id;
   for (const auto& [group, held] : offsets) {
-    auto hold = store_.groups().hold_txn_offsets(group, t->producer_id,
+    auto hold = store_.groups().hold_txn_offsets(group, producer_id, storage::txn_epoch(ending),
                                                  storage::GroupStore::Offsets(held.begin(), held.end()));
     auto r = co_await std::move(hold);
     if (!r.ok()) {
       KB_WARN("transaction {}: cannot hand its offsets to group {}: {}", id, group, r.message);
-      co_return;  // tried again at the next start
+      co_return false;  // the shard is not loaded: tried again on the next load
     }
     t = find(id);
-    if (!t) co_return;
+    if (!t) co_return true;
   }
   {
     std::lock_guard lk(mu_);
@@ -75,7 +85,12 @@ asio::awaitable<void> TxnCoordinator::migrate(std::string id) {
     t->groups.clear();
     t->offsets.clear();
   }
-  (void)co_await persist(*t);
+  auto stored = persist(*t);
+  co_return co_await std::move(stored);
+}
+
+bool TxnCoordinator::owns(const std::string& id) const {
+  return !config_.owns_shard || config_.owns_shard(store_.groups().shard_of(id));
 }
 
 asio::awaitable<ErrorCode> TxnCoordinator::ready_for(std::string id) {
@@ -109,8 +124,11 @@ asio::awaitable<bool> TxnCoordinator::load_shard(std::int32_t shard) {
     if (!t->groups.empty() || !t->offsets.empty()) older.push_back(t->id);
     adopt(std::move(*t));
   }
+  for (auto& id : older) {
+    auto moved = migrate(id);
+    if (!co_await std::move(moved)) co_return false;
+  }
   loaded_.insert(shard);
-  for (auto& id : older) co_await migrate(id);
   KB_INFO("transaction coordinator: shard {} loaded ({} id(s))", shard, blobs.value.size());
   co_return true;
 }
@@ -119,7 +137,7 @@ void TxnCoordinator::drop_shard(std::int32_t shard) {
   std::lock_guard lk(mu_);
   for (auto it = txns_.begin(); it != txns_.end();) {
     // An id whose markers are being written, or that an operation works
-    // on, keeps its entry until they are done (the next refresh drops it).
+    // on, keeps its entry until they are done (a later refresh drops it).
     const bool working = finishing_.count(it->first) || busy_.count(it->first);
     if (store_.groups().shard_of(it->first) == shard && !working) it = txns_.erase(it);
     else ++it;
@@ -136,12 +154,12 @@ asio::awaitable<void> TxnCoordinator::refresh_shards() {
     const bool owned = config_.owns_shard(shard);
     if (owned && !loaded_.count(shard)) {
       (void)co_await load_shard(shard);
-    } else if (!owned && loaded_.count(shard)) {
+    } else if (!owned) {
       // Another gateway coordinates these ids now; it reads their records
-      // again when it takes the shard.
-      loaded_.erase(shard);
+      // again when it takes the shard. Entries an operation still held when
+      // the shard was lost go on a later round.
+      if (loaded_.erase(shard)) KB_INFO("transaction coordinator: shard {} is another gateway's now", shard);
       drop_shard(shard);
-      KB_INFO("transaction coordinator: shard {} is another gateway's now", shard);
     }
   }
 }

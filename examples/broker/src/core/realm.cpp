@@ -46,17 +46,18 @@ Realm::Realm(Broker& broker, storage::Namespace ns, std::unique_ptr<storage::Sto
     // fetches waiting on it wake.
     tc.on_marker = [&n = broker_.notifier()](const storage::TopicPartition& tp) { n.notify(tp); };
     if (store_->membership()) {
-      // Several gateways may share the store: each coordinates the ids of
-      // the shards it coordinates groups of.
-      tc.owns_shard = [this](std::int32_t shard) {
-        return cluster_->view().coordinator_of_shard(shard) == broker_.settings().node_id;
-      };
-      // Requests between gateways land in each one's own namespace, so only
-      // that one's transactions span gateways.
+      // Several gateways may share the store. Requests between gateways land
+      // in each one's own namespace, so only that one's transactions span
+      // gateways: each coordinates the ids of the shards it coordinates
+      // groups of. Elsewhere one gateway keeps them all, and the others
+      // refuse transactions while it serves (handlers/core.cpp).
       const bool own = ns_.tenant == broker_.settings().tenant && ns_.ns == broker_.settings().ns;
-      if (const auto why = broker_.peers().unusable(); own && !why.empty())
-        KB_WARN("transactions need this gateway alone on {}/{}: {}", ns_.tenant, ns_.ns, why);
-      if (own && broker_.peers().unusable().empty()) {
+      const auto why = broker_.peers().unusable();
+      if (own && !why.empty()) KB_WARN("transactions need this gateway alone on {}/{}: {}", ns_.tenant, ns_.ns, why);
+      if (own && why.empty()) {
+        tc.owns_shard = [this](std::int32_t shard) {
+          return cluster_->view().coordinator_of_shard(shard) == broker_.settings().node_id;
+        };
         local_markers_ = std::make_unique<LocalTxnMarkers>(*store_, tc.on_marker);
         txn_peers_ = std::make_unique<TxnPeers>(*cluster_, broker_.peers(), *store_, *local_markers_);
         tc.markers = txn_peers_.get();

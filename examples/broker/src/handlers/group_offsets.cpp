@@ -109,7 +109,8 @@ asio::awaitable<void> offset_fetch(Broker& b, Ctx& ctx, OffsetFetchRequest& req,
     }
     out = std::move(r.value);
     if (req.require_stable) {
-      auto h = co_await ctx.realm().store().groups().held_txn_offsets(group);
+      auto holds = ctx.realm().store().groups().held_txn_offsets(group);  // named: g++ 12 mishandles temporaries in co_await
+      auto h = co_await std::move(holds);
       if (!h.ok()) co_return kwire::ErrorCode::CoordinatorNotAvailable;
       held[group].insert(h.value.begin(), h.value.end());
     }

@@ -70,15 +70,18 @@ asio::awaitable<std::map<TopicPartition, ErrorCode>> add_or_verify(Broker& b, Ct
                                                                    bool verify_only,
                                                                    std::vector<TopicPartition> partitions) {
   std::map<TopicPartition, ErrorCode> out;
-  // WRITE on the transactional id, then on every topic: one topic refused
-  // leaves the others not attempted (Kafka's answer).
-  if (!allowed_on_txn(b, ctx, acl::Operation::write, id)) {
+  // A client needs WRITE on the transactional id, then on every topic: one
+  // topic refused leaves the others not attempted (Kafka's answer). From v4
+  // the caller is a broker, let through by CLUSTER_ACTION (the caller's
+  // check).
+  const bool client = ctx.version < 4;
+  if (client && !allowed_on_txn(b, ctx, acl::Operation::write, id)) {
     for (const auto& tp : partitions) out[tp] = ErrorCode::TransactionalIdAuthorizationFailed;
     co_return out;
   }
   std::set<std::string> denied;
   for (const auto& tp : partitions)
-    if (!allowed_on_topic(b, ctx, acl::Operation::write, tp.topic)) denied.insert(tp.topic);
+    if (client && !allowed_on_topic(b, ctx, acl::Operation::write, tp.topic)) denied.insert(tp.topic);
   if (!denied.empty()) {
     for (const auto& tp : partitions)
       out[tp] = denied.count(tp.topic) ? ErrorCode::TopicAuthorizationFailed : ErrorCode::OperationNotAttempted;
@@ -260,10 +263,29 @@ asio::awaitable<void> txn_offset_commit(Broker& b, Ctx& ctx, TxnOffsetCommitRequ
       // asked: retriable for the client.
       default: error = ErrorCode::CoordinatorNotAvailable;
     }
+    auto& groups = ctx.realm().store().groups();
     if (error == ErrorCode::None) {
-      auto hold = ctx.realm().store().groups().hold_txn_offsets(group, req.producer_id, std::move(offsets));
+      auto hold = groups.hold_txn_offsets(group, req.producer_id, req.producer_epoch, std::move(offsets));
       const auto held = co_await std::move(hold);
-      if (!held.ok()) error = ErrorCode::CoordinatorNotAvailable;
+      if (!held.ok())
+        error = held.error == storage::Errc::invalid_producer_epoch ? ErrorCode::InvalidProducerEpoch
+                                                                    : ErrorCode::CoordinatorNotAvailable;
+    }
+    if (error == ErrorCode::None) {
+      // The transaction may have ended (timed out, fenced) while the hold was
+      // written: a hold after its marker would be left behind. Asked again,
+      // a coordinator that no longer has it open makes the hold go.
+      auto again = ctx.realm().verify_txn(std::string(req.transactional_id), req.producer_id, req.producer_epoch,
+                                          shard, false);
+      const ErrorCode e = co_await std::move(again);
+      if (e == ErrorCode::InvalidTxnState || e == ErrorCode::TransactionAbortable || e == ErrorCode::ProducerFenced ||
+          e == ErrorCode::InvalidProducerEpoch || e == ErrorCode::InvalidProducerIdMapping) {
+        auto drop = groups.end_txn_offsets(shard.partition, req.producer_id, req.producer_epoch, false);
+        (void)co_await std::move(drop);
+        error = e == ErrorCode::ProducerFenced ? ErrorCode::InvalidProducerEpoch
+                : e == ErrorCode::InvalidTxnState && ctx.version >= 4 ? ErrorCode::TransactionAbortable
+                : e;
+      }
     }
   }
   for (const auto& t : req.topics) {
@@ -452,6 +474,7 @@ asio::awaitable<void> write_txn_markers(Broker& b, Ctx& ctx, WriteTxnMarkersRequ
     marker.producer_epoch = m.producer_epoch;
     marker.coordinator_epoch = m.coordinator_epoch;
     marker.commit = m.transaction_result;
+    marker.v2 = ctx.version >= 2 && m.transaction_version >= 2;
     for (const auto& t : m.topics) {
       auto& tr = mr.topics.emplace_back();
       tr.name = t.name;
@@ -475,7 +498,7 @@ asio::awaitable<void> write_txn_markers(Broker& b, Ctx& ctx, WriteTxnMarkersRequ
             pr.error_code = ctx.note(ErrorCode::NotLeaderOrFollower);
             continue;
           }
-          auto end = groups.end_txn_offsets(p, marker.producer_id, marker.commit);
+          auto end = groups.end_txn_offsets(p, marker.producer_id, storage::txn_epoch(marker), marker.commit);
           auto r = co_await std::move(end);
           pr.error_code = ctx.note(to_kafka(r.error));
           continue;

@@ -84,7 +84,17 @@ struct TxnMarker {
   std::int32_t coordinator_epoch = 0;
   bool commit = false;
   std::int64_t timestamp = -1;  // ms since the epoch; -1: now
+  /// Transactions V2: the marker's epoch is one past the one the
+  /// transaction wrote with (EndTxn bumped it), which the offsets it holds
+  /// carry. Not part of the control batch.
+  bool v2 = false;
 };
+
+/// The producer epoch of the writes (and held offsets) of the transaction
+/// `m` commits or aborts.
+inline std::int16_t txn_epoch(const TxnMarker& m) {
+  return m.v2 && m.commit ? static_cast<std::int16_t>(m.producer_epoch - 1) : m.producer_epoch;
+}
 
 /// A transaction that was aborted in a partition: its first and last offsets
 /// (the last is its abort marker's). read_committed consumers drop the
@@ -310,7 +320,8 @@ class GroupStore {
 
   /// Replaces the group's metadata blob.
   virtual Task<Done> store_group(std::string group_id, std::vector<std::uint8_t> blob) = 0;
-  /// Removes the group's blob and all its committed offsets.
+  /// Removes the group's blob, all its committed offsets and the offsets
+  /// transactions hold for it.
   virtual Task<Done> delete_group(std::string group_id) = 0;
   /// Every stored group (at startup, to rebuild the coordinator's state).
   virtual Task<std::vector<GroupBlob>> load_groups() = 0;
@@ -323,16 +334,22 @@ class GroupStore {
   /// Ids of groups that have committed offsets or a blob.
   virtual Task<std::vector<std::string>> list_groups() = 0;
 
-  /// TxnOffsetCommit: offsets a transaction of `producer_id` commits to the
-  /// group, held (durably, beside the group's records) until the
-  /// transaction ends, as Kafka keeps them in its offsets topic until the
-  /// marker. A later hold of the producer adds to (and overrides) them.
-  virtual Task<Done> hold_txn_offsets(std::string group_id, std::int64_t producer_id, Offsets offsets) = 0;
-  /// The transaction of `producer_id` ended (the marker for the shard, the
-  /// offsets topic's partition): on commit the offsets it held for each
-  /// group of `shard` become the group's committed offsets (per group all or
-  /// none, the hold gone with them); on abort they are dropped.
-  virtual Task<Done> end_txn_offsets(std::int32_t shard, std::int64_t producer_id, bool commit) = 0;
+  /// TxnOffsetCommit: offsets the transaction of `producer_id` at `epoch`
+  /// commits to the group, held (durably, beside the group's records) until
+  /// it ends, as Kafka keeps them in its offsets topic until the marker. A
+  /// later hold at the same epoch adds to (and overrides) them, one at a
+  /// newer epoch replaces them (they were a fenced producer's), one at an
+  /// older epoch is refused with invalid_producer_epoch.
+  virtual Task<Done> hold_txn_offsets(std::string group_id, std::int64_t producer_id, std::int16_t epoch,
+                                      Offsets offsets) = 0;
+  /// The producer's transaction at `epoch` ended (the marker for the shard,
+  /// the offsets topic's partition): on commit the offsets it held at that
+  /// epoch for each group of `shard` become the group's committed offsets
+  /// (per group all or none, the hold gone with them); holds of older
+  /// epochs (a fenced producer's, written after its end) and, on abort, the
+  /// transaction's own are dropped.
+  virtual Task<Done> end_txn_offsets(std::int32_t shard, std::int64_t producer_id, std::int16_t epoch,
+                                     bool commit) = 0;
   /// The partitions of the group that a transaction holds offsets for
   /// (OffsetFetch's require_stable).
   virtual Task<std::vector<TopicPartition>> held_txn_offsets(std::string group_id) = 0;

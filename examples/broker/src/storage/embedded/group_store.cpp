@@ -99,7 +99,13 @@ Groups::Groups(fs::path dir, Flusher& disk) : dir_(std::move(dir)), disk_(disk) 
       continue;
     }
     if (!id || producer < 0) continue;
-    if (auto data = read_file(e.path())) held_[*id][producer] = decode_offsets(*data);
+    // The epoch (8 bytes), then the offsets.
+    auto data = read_file(e.path());
+    if (!data || data->size() < 8) continue;
+    Held h;
+    h.epoch = static_cast<std::int16_t>(get_be(reinterpret_cast<const std::uint8_t*>(data->data()), 8));
+    h.offsets = decode_offsets(data->substr(8));
+    held_[*id][producer] = std::move(h);
   }
 }
 
@@ -148,6 +154,10 @@ Task<Done> Groups::delete_group(std::string group_id) {
     std::lock_guard lk(mu_);
     blobs_.erase(group_id);
     offsets_.erase(group_id);
+    if (auto g = held_.find(group_id); g != held_.end()) {
+      for (auto& [producer, h] : g->second) (void)write_later(held_path(group_id, producer), std::nullopt);
+      held_.erase(g);
+    }
     (void)write_later(path(group_id, ".group"), std::nullopt);
     done = write_later(path(group_id, ".offsets"), std::nullopt);
   }
@@ -206,14 +216,21 @@ Task<std::vector<std::string>> Groups::list_groups() {
   co_return Result<std::vector<std::string>>::success(std::move(out));
 }
 
-Task<Done> Groups::hold_txn_offsets(std::string group_id, std::int64_t producer_id, Offsets offsets) {
+Task<Done> Groups::hold_txn_offsets(std::string group_id, std::int64_t producer_id, std::int16_t epoch,
+                                    Offsets offsets) {
   if (closed_) co_return closed<Done>();
   std::shared_ptr<Completion> done;
   {
     std::lock_guard lk(mu_);
-    auto& m = held_[group_id][producer_id];
-    for (auto& [tp, o] : offsets) m[tp] = o;
-    done = write_later(held_path(group_id, producer_id), encode_offsets(m));
+    auto& h = held_[group_id][producer_id];
+    if (!h.offsets.empty() && epoch < h.epoch) co_return Result<Done>::failure(Errc::invalid_producer_epoch);
+    if (epoch > h.epoch) h.offsets.clear();  // a fenced producer's, written after its end
+    h.epoch = epoch;
+    for (auto& [tp, o] : offsets) h.offsets[tp] = o;
+    std::string data;
+    put_int(data, h.epoch);
+    data += encode_offsets(h.offsets);
+    done = write_later(held_path(group_id, producer_id), std::move(data));
   }
   co_return co_await outcome(done);
 }
@@ -221,20 +238,20 @@ Task<Done> Groups::hold_txn_offsets(std::string group_id, std::int64_t producer_
 // The committed offsets are written before the hold is removed: a crash
 // between the two leaves the hold, and the coordinator, which completes the
 // transaction only after this returns, ends it again with the same offsets.
-Task<Done> Groups::end_txn_offsets(std::int32_t, std::int64_t producer_id, bool commit) {
+Task<Done> Groups::end_txn_offsets(std::int32_t, std::int64_t producer_id, std::int16_t epoch, bool commit) {
   if (closed_) co_return closed<Done>();
   std::vector<std::shared_ptr<Completion>> writes;
   {
     std::lock_guard lk(mu_);
     for (auto g = held_.begin(); g != held_.end();) {
       auto h = g->second.find(producer_id);
-      if (h == g->second.end()) {
+      if (h == g->second.end() || h->second.epoch > epoch) {
         ++g;
         continue;
       }
-      if (commit) {
+      if (commit && h->second.epoch == epoch) {
         auto& m = offsets_[g->first];
-        for (auto& [tp, o] : h->second) m[tp] = o;
+        for (auto& [tp, o] : h->second.offsets) m[tp] = o;
         writes.push_back(write_offsets_later(g->first));
       }
       writes.push_back(write_later(held_path(g->first, producer_id), std::nullopt));
@@ -254,8 +271,8 @@ Task<std::vector<TopicPartition>> Groups::held_txn_offsets(std::string group_id)
   std::lock_guard lk(mu_);
   std::vector<TopicPartition> out;
   if (auto g = held_.find(group_id); g != held_.end())
-    for (auto& [producer, m] : g->second)
-      for (auto& [tp, o] : m) out.push_back(tp);
+    for (auto& [producer, h] : g->second)
+      for (auto& [tp, o] : h.offsets) out.push_back(tp);
   co_return Result<std::vector<TopicPartition>>::success(std::move(out));
 }
 

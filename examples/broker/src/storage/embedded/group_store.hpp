@@ -31,8 +31,9 @@ class Groups final : public GroupStore {
   Task<Offsets> fetch_offsets(std::string group_id) override;
   Task<Done> delete_offsets(std::string group_id, std::vector<TopicPartition> partitions) override;
   Task<std::vector<std::string>> list_groups() override;
-  Task<Done> hold_txn_offsets(std::string group_id, std::int64_t producer_id, Offsets offsets) override;
-  Task<Done> end_txn_offsets(std::int32_t shard, std::int64_t producer_id, bool commit) override;
+  Task<Done> hold_txn_offsets(std::string group_id, std::int64_t producer_id, std::int16_t epoch,
+                              Offsets offsets) override;
+  Task<Done> end_txn_offsets(std::int32_t shard, std::int64_t producer_id, std::int16_t epoch, bool commit) override;
   Task<std::vector<TopicPartition>> held_txn_offsets(std::string group_id) override;
 
   /// Forgets committed offsets of a deleted topic.
@@ -59,7 +60,11 @@ class Groups final : public GroupStore {
   std::mutex mu_;
   std::map<std::string, std::vector<std::uint8_t>> blobs_;
   std::map<std::string, OffsetMap> offsets_;
-  std::map<std::string, std::map<std::int64_t, OffsetMap>> held_;  // group → producer id → offsets
+  struct Held {
+    std::int16_t epoch = -1;
+    OffsetMap offsets;
+  };
+  std::map<std::string, std::map<std::int64_t, Held>> held_;  // group → producer id → its hold
 };
 
 }  // namespace kwire_broker::storage::embedded

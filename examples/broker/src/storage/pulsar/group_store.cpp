@@ -258,6 +258,7 @@ awaitable<Result<Done>> Groups::delete_here(std::string group_id) {
     m.null_value = true;
     ms.push_back(std::move(m));
   }
+  for (auto& m : drop_holds(group_id)) ms.push_back(std::move(m));
   co_await write(group_id, std::move(ms));
   std::vector<TopicPartition> mirrored;
   // Looked up again: the group may have changed while the write was out.

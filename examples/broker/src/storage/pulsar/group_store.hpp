@@ -38,8 +38,9 @@ class Groups final : public GroupStore {
   Task<Offsets> fetch_offsets(std::string group_id) override;
   Task<Done> delete_offsets(std::string group_id, std::vector<TopicPartition> partitions) override;
   Task<std::vector<std::string>> list_groups() override;
-  Task<Done> hold_txn_offsets(std::string group_id, std::int64_t producer_id, Offsets offsets) override;
-  Task<Done> end_txn_offsets(std::int32_t shard, std::int64_t producer_id, bool commit) override;
+  Task<Done> hold_txn_offsets(std::string group_id, std::int64_t producer_id, std::int16_t epoch,
+                              Offsets offsets) override;
+  Task<Done> end_txn_offsets(std::int32_t shard, std::int64_t producer_id, std::int16_t epoch, bool commit) override;
   Task<std::vector<TopicPartition>> held_txn_offsets(std::string group_id) override;
 
   std::int32_t shard_of(const std::string& group) const override { return partition_of(group); }
@@ -81,7 +82,11 @@ class Groups final : public GroupStore {
     std::map<TopicPartition, CommittedOffset> offsets;
     /// Offsets transactions hold for the group, per producer id
     /// (group_txn_offsets.cpp).
-    std::map<std::int64_t, std::map<TopicPartition, CommittedOffset>> held;
+    struct Held {
+      std::int16_t epoch = -1;
+      std::map<TopicPartition, CommittedOffset> offsets;
+    };
+    std::map<std::int64_t, Held> held;
   };
   awaitable<Result<Done>> store_here(std::string group_id, std::vector<std::uint8_t> blob);
   awaitable<Result<Done>> delete_here(std::string group_id);
@@ -90,11 +95,14 @@ class Groups final : public GroupStore {
   awaitable<Result<Offsets>> fetch_here(std::string group_id);
   awaitable<Result<Done>> delete_offsets_here(std::string group_id, std::vector<TopicPartition> partitions);
   awaitable<Result<std::vector<std::string>>> list_here();
-  awaitable<Result<Done>> hold_here(std::string group_id, std::int64_t producer_id, Offsets offsets);
-  awaitable<Result<Done>> end_held_here(std::int32_t shard, std::int64_t producer_id, bool commit);
+  awaitable<Result<Done>> hold_here(std::string group_id, std::int64_t producer_id, std::int16_t epoch,
+                                    Offsets offsets);
+  awaitable<Result<Done>> end_held_here(std::int32_t shard, std::int64_t producer_id, std::int16_t epoch, bool commit);
   awaitable<Result<std::vector<TopicPartition>>> held_here(std::string group_id);
   /// A "txnoffset/<producer id>/<group>" message read from a shard.
   void apply_held(const std::string& rest, const kp::Message& m);
+  /// The null-valued messages dropping every hold of the group.
+  std::vector<kp::OutgoingMessage> drop_holds(const std::string& group) const;
   /// The "offset/..." message of one committed offset.
   static kp::OutgoingMessage offset_message(const std::string& group, const TopicPartition& tp,
                                             const CommittedOffset& c);

@@ -1,7 +1,7 @@
 // Offsets a transaction holds for a group until it ends (TxnOffsetCommit),
 // on the group's shard of the offsets topic as "txnoffset/<producer id>/<group>"
-// (the producer id first: a group id may hold '/'), the value a JSON array
-// of the offsets; a null value drops the hold. Ending a transaction writes,
+// (the producer id first: a group id may hold '/'), the value a JSON object
+// with the transaction's epoch and the offsets; a null value drops the hold. Ending a transaction writes,
 // per group, its committed offsets and the hold's removal as one entry: both
 // or neither, so a gateway taking the shard over finds either the hold (and
 // the coordinator ends the transaction again) or the committed offsets.
@@ -37,11 +37,14 @@ void Groups::apply_held(const std::string& rest, const kp::Message& m) {
     return;
   }
   // Another writer's malformed record is skipped, not trusted in part.
-  std::map<TopicPartition, CommittedOffset> offsets;
+  Group::Held held;
   try {
     const auto j = json::parse(m.value);
-    if (!j.is_array()) return;
-    for (const auto& e : j) {
+    if (!j.is_object() || !j.at("epoch").is_number_integer() || !j.at("offsets").is_array()) return;
+    const auto epoch = j.at("epoch").get<std::int64_t>();
+    if (epoch < 0 || epoch > 32767) return;
+    held.epoch = static_cast<std::int16_t>(epoch);
+    for (const auto& e : j.at("offsets")) {
       const auto& partition = e.at("partition");
       const auto& offset = e.at("offset");
       if (!partition.is_number_integer() || !offset.is_number_integer()) return;
@@ -50,44 +53,64 @@ void Groups::apply_held(const std::string& rest, const kp::Message& m) {
       c.leader_epoch = e.value("leader_epoch", -1);
       c.metadata = e.value("metadata", std::string());
       c.commit_timestamp = e.value("timestamp", std::int64_t{-1});
-      offsets[TopicPartition{e.at("topic").get<std::string>(), partition.get<std::int32_t>()}] = std::move(c);
+      held.offsets[TopicPartition{e.at("topic").get<std::string>(), partition.get<std::int32_t>()}] = std::move(c);
     }
   } catch (const std::exception&) {
     return;
   }
-  groups_[group].held[producer] = std::move(offsets);
+  groups_[group].held[producer] = std::move(held);
 }
 
-Task<Done> Groups::hold_txn_offsets(std::string group_id, std::int64_t producer_id, Offsets offsets) {
-  auto work = hold_here(std::move(group_id), producer_id, std::move(offsets));
+std::vector<kp::OutgoingMessage> Groups::drop_holds(const std::string& group) const {
+  std::vector<kp::OutgoingMessage> ms;
+  if (auto it = groups_.find(group); it != groups_.end())
+    for (const auto& [producer, h] : it->second.held) {
+      kp::OutgoingMessage drop;
+      drop.key = held_key(producer, group);
+      drop.null_value = true;
+      ms.push_back(std::move(drop));
+    }
+  return ms;
+}
+
+Task<Done> Groups::hold_txn_offsets(std::string group_id, std::int64_t producer_id, std::int16_t epoch,
+                                    Offsets offsets) {
+  auto work = hold_here(std::move(group_id), producer_id, epoch, std::move(offsets));
   co_return co_await s_.on_io(std::move(work));
 }
 
-awaitable<Result<Done>> Groups::hold_here(std::string group_id, std::int64_t producer_id, Offsets offsets) {
+awaitable<Result<Done>> Groups::hold_here(std::string group_id, std::int64_t producer_id, std::int16_t epoch,
+                                         Offsets offsets) {
   co_await take(partition_of(group_id));
   auto merged = groups_[group_id].held[producer_id];
-  for (auto& [tp, c] : offsets) merged[tp] = c;
+  if (!merged.offsets.empty() && epoch < merged.epoch)
+    co_return Result<Done>::failure(Errc::invalid_producer_epoch, "a newer epoch holds offsets");
+  if (epoch > merged.epoch) merged.offsets.clear();  // a fenced producer's, written after its end
+  merged.epoch = epoch;
+  for (auto& [tp, c] : offsets) merged.offsets[tp] = c;
   json arr = json::array();
-  for (const auto& [tp, c] : merged)
+  for (const auto& [tp, c] : merged.offsets)
     arr.push_back(json{{"topic", tp.topic},
                        {"partition", tp.partition},
                        {"offset", c.offset},
                        {"leader_epoch", c.leader_epoch},
                        {"metadata", c.metadata},
                        {"timestamp", c.commit_timestamp}});
-  const std::string value = arr.dump();
+  const std::string value = json{{"epoch", merged.epoch}, {"offsets", std::move(arr)}}.dump();
   std::optional<std::vector<std::uint8_t>> blob(std::in_place, value.begin(), value.end());
-  co_await write_record(group_id, held_key(producer_id, group_id), blob);
+  std::string key = held_key(producer_id, group_id);  // named: g++ 12 mishandles temporaries in co_await
+  co_await write_record(group_id, std::move(key), blob);
   groups_[group_id].held[producer_id] = std::move(merged);
   co_return Result<Done>::success({});
 }
 
-Task<Done> Groups::end_txn_offsets(std::int32_t shard, std::int64_t producer_id, bool commit) {
-  auto work = end_held_here(shard, producer_id, commit);
+Task<Done> Groups::end_txn_offsets(std::int32_t shard, std::int64_t producer_id, std::int16_t epoch, bool commit) {
+  auto work = end_held_here(shard, producer_id, epoch, commit);
   co_return co_await s_.on_io(std::move(work));
 }
 
-awaitable<Result<Done>> Groups::end_held_here(std::int32_t shard, std::int64_t producer_id, bool commit) {
+awaitable<Result<Done>> Groups::end_held_here(std::int32_t shard, std::int64_t producer_id, std::int16_t epoch,
+                                             bool commit) {
   co_await take(shard);
   std::vector<std::string> holding;
   for (const auto& [g, v] : groups_)
@@ -96,10 +119,11 @@ awaitable<Result<Done>> Groups::end_held_here(std::int32_t shard, std::int64_t p
     auto it = groups_.find(g);
     if (it == groups_.end()) continue;  // changed while an earlier group's entry was written
     auto h = it->second.held.find(producer_id);
-    if (h == it->second.held.end()) continue;
-    const auto offsets = h->second;
+    if (h == it->second.held.end() || h->second.epoch > epoch) continue;
+    const bool committing = commit && h->second.epoch == epoch;
+    const auto offsets = h->second.offsets;
     std::vector<kp::OutgoingMessage> ms;
-    if (commit)
+    if (committing)
       for (const auto& [tp, c] : offsets) ms.push_back(offset_message(g, tp, c));
     kp::OutgoingMessage drop;
     drop.key = held_key(producer_id, g);
@@ -108,7 +132,7 @@ awaitable<Result<Done>> Groups::end_held_here(std::int32_t shard, std::int64_t p
     co_await write(g, std::move(ms));
     auto& group = groups_[g];
     group.held.erase(producer_id);
-    if (commit) {
+    if (committing) {
       Offsets committed(offsets.begin(), offsets.end());
       for (const auto& [tp, c] : offsets) group.offsets[tp] = c;
       mirror(g, committed);
@@ -126,8 +150,8 @@ awaitable<Result<std::vector<TopicPartition>>> Groups::held_here(std::string gro
   co_await take(partition_of(group_id));  // fresh if another gateway coordinated it
   std::vector<TopicPartition> out;
   if (auto it = groups_.find(group_id); it != groups_.end())
-    for (const auto& [producer, offsets] : it->second.held)
-      for (const auto& [tp, c] : offsets) out.push_back(tp);
+    for (const auto& [producer, h] : it->second.held)
+      for (const auto& [tp, c] : h.offsets) out.push_back(tp);
   co_return Result<std::vector<TopicPartition>>::success(std::move(out));
 }
 
