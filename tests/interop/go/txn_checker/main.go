@@ -38,7 +38,7 @@ var (
 	partitions = flag.Int("partitions", 4, "partitions of chk-in and chk-out")
 	duration   = flag.Duration("duration", 180*time.Second, "time limit for moving every record")
 	batch      = flag.Int("batch", 10, "input records per transaction at most")
-	pause      = flag.Duration("pause", 50*time.Millisecond, "pause after each transaction, so that the run spans the broker kills")
+	pause      = flag.Duration("pause", 200*time.Millisecond, "pause after each transaction, so that the run spans the broker kills")
 )
 
 func fail(format string, args ...any) {
@@ -271,9 +271,11 @@ func (o *observer) run(ctx context.Context) {
 }
 
 // watch polls the group's committed offsets and the log end offsets of both
-// topics: none may ever decrease.
-func watch(ctx context.Context, adm *kadm.Client) {
+// topics: none may ever decrease. It counts the outages it sees (polls
+// failing after one succeeded): the broker kills the run went through.
+func watch(ctx context.Context, adm *kadm.Client, outages *int) {
 	last := map[string]int64{}
+	up := true
 	check := func(what, topic string, p int32, off int64) {
 		key := fmt.Sprintf("%s %s[%d]", what, topic, p)
 		if prev, ok := last[key]; ok && off < prev {
@@ -288,14 +290,24 @@ func watch(ctx context.Context, adm *kadm.Client) {
 			return
 		case <-tick.C:
 		}
-		if offs, err := adm.FetchOffsets(ctx, group); err == nil {
+		// A poll of its own time limit: the client's retries would otherwise
+		// wait out a broker that is down.
+		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
+		offs, err := adm.FetchOffsets(pollCtx, group)
+		if err != nil && up && ctx.Err() == nil {
+			*outages++
+		}
+		up = err == nil
+		if err == nil {
 			offs.Each(func(o kadm.OffsetResponse) {
 				if o.Err == nil && o.At >= 0 {
 					check("committed offset of", o.Topic, o.Partition, o.At)
 				}
 			})
 		}
-		if ends, err := adm.ListEndOffsets(ctx, inTopic, outTopic); err == nil {
+		ends, err := adm.ListEndOffsets(pollCtx, inTopic, outTopic)
+		cancel()
+		if err == nil {
 			ends.Each(func(o kadm.ListedOffset) {
 				if o.Err == nil {
 					check("log end offset of", o.Topic, o.Partition, o.Offset)
@@ -412,8 +424,9 @@ func main() {
 	obs := &observer{read: map[at]string{}, last: map[int32]int64{}, seen: map[int]bool{}, all: make(chan struct{})}
 	all := obs.all
 	var bg sync.WaitGroup
+	outages := 0
 	bg.Go(func() { obs.run(runCtx) })
-	bg.Go(func() { watch(runCtx, adm) })
+	bg.Go(func() { watch(runCtx, adm, &outages) })
 	stop := make(chan struct{})
 	var ws sync.WaitGroup
 	for i := 0; i < *workers; i++ {
@@ -445,6 +458,6 @@ func main() {
 		counts[o]++
 	}
 	fmt.Printf("OK txn-checker: %d records moved exactly once by %d workers; transactions: %d committed, %d aborted, %d unknown; "+
-		"%d session restarts; observer read %d records, final read %d; committed offsets at the input's ends\n",
-		*records, *workers, counts[committed], counts[aborted], counts[unknown], led.restarts, obs.total, len(final))
+		"%d session restarts; %d broker outages seen; observer read %d records, final read %d; committed offsets at the input's ends\n",
+		*records, *workers, counts[committed], counts[aborted], counts[unknown], led.restarts, outages, obs.total, len(final))
 }
