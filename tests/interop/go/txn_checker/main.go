@@ -67,23 +67,17 @@ const (
 	unknown           // the commit's outcome was lost with the connection
 )
 
+// Read without the lock once the workers have stopped.
 type ledger struct {
 	mu       sync.Mutex
 	outcomes map[string]outcome
-	restarts int
+	restarts atomic.Int64
 }
 
 func (l *ledger) set(key string, o outcome) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.outcomes[key] = o
-}
-
-func (l *ledger) get(key string) (outcome, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	o, ok := l.outcomes[key]
-	return o, ok
 }
 
 // split parses "<input>|<worker>|<attempt>" into the input number and the
@@ -149,9 +143,7 @@ func (w *worker) run(ctx context.Context, stop <-chan struct{}) {
 		default:
 		}
 		if !first {
-			w.led.mu.Lock()
-			w.led.restarts++
-			w.led.mu.Unlock()
+			w.led.restarts.Add(1)
 		}
 		sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(*brokers), kgo.WithLogger(w),
 			kgo.TransactionalID(fmt.Sprintf("chk-worker-%d", w.id)), kgo.ConsumerGroup(group),
@@ -349,7 +341,7 @@ func checkOutput(final map[at]string, obs *observer, led *ledger) {
 	for pos, v := range final {
 		n, txn := split(v)
 		where[n] = append(where[n], fmt.Sprintf("%s[%d]@%d %q", outTopic, pos.partition, pos.offset, v))
-		if o, ok := led.get(txn); ok && o == aborted {
+		if o, ok := led.outcomes[txn]; ok && o == aborted {
 			fail("aborted read: %s[%d]@%d %q is of transaction %s, which ended in an abort", outTopic, pos.partition, pos.offset, v, txn)
 		}
 	}
@@ -443,21 +435,25 @@ func main() {
 				missing = append(missing, strconv.Itoa(n))
 			}
 		}
-		fail("after %v the observer has %d of %d input records; missing include %s", *duration, len(obs.seen), *records, strings.Join(missing, " "))
+		fail("lost writes? after %v the observer has read %d of the %d input records; not read: %s ...",
+			*duration, len(obs.seen), *records, strings.Join(missing, " "))
 	}
 	close(stop)
 	ws.Wait()
 	stopRun()
 	bg.Wait()
 
-	final := finalRead(ctx, outTopic)
+	// The checks have time of their own, whatever the run left of -duration.
+	checkCtx, cancelCheck := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancelCheck()
+	final := finalRead(checkCtx, outTopic)
 	checkOutput(final, obs, led)
-	checkInput(ctx, adm)
+	checkInput(checkCtx, adm)
 	counts := map[outcome]int{}
 	for _, o := range led.outcomes {
 		counts[o]++
 	}
 	fmt.Printf("OK txn-checker: %d records moved exactly once by %d workers; transactions: %d committed, %d aborted, %d unknown; "+
 		"%d session restarts; %d broker outages seen; observer read %d records, final read %d; committed offsets at the input's ends\n",
-		*records, *workers, counts[committed], counts[aborted], counts[unknown], led.restarts, outages, obs.total, len(final))
+		*records, *workers, counts[committed], counts[aborted], counts[unknown], led.restarts.Load(), outages, obs.total, len(final))
 }
