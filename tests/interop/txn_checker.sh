@@ -6,10 +6,17 @@
 # input record in the output exactly once, no record of an aborted
 # transaction read with read_committed, nothing read during the run that is
 # not there at the end, and no offset (read, committed, log end) gone back.
-# With KWIRE_PULSAR_DIR (the run on Pulsar) the Pulsar standalone there is
-# killed with kill -9 as well, once, between the second and third kill of
-# the broker, and started again on its data.
+# With KWIRE_PULSAR_DIR and the broker on Pulsar (KWIRE_BROKER_EXTRA, the
+# run on Pulsar) the Pulsar standalone there is killed with kill -9 as well,
+# once, between the second and third kill of the broker, and started again
+# on its data.
 source "$(dirname "$0")/lib.sh"
+KILL_PULSAR=""
+# A KWIRE_PULSAR_DIR left in the environment of a run on the embedded store
+# kills nothing.
+if [[ -n "${KWIRE_PULSAR_DIR:-}" && " ${KWIRE_BROKER_EXTRA:-} " == *" --kwire.storage=pulsar "* ]]; then
+  KILL_PULSAR=1
+fi
 KILLS=4
 CHECKER_LOG="$WORK/checker.log"
 CHECKER_PID=""
@@ -26,39 +33,51 @@ stop_checker() {
     echo "---- checker log (last 60 lines) ----" >&2
     tail -n 60 "$CHECKER_LOG" >&2
   fi
-  if [[ -n "${KWIRE_PULSAR_DIR:-}" ]]; then ensure_pulsar_serving; fi
+  if [[ -n "$KILL_PULSAR" ]]; then ensure_pulsar_serving; fi
   # lib.sh's cleanup stops the broker and reads the exit status from $?.
   (exit $rc)
   cleanup
 }
 trap stop_checker EXIT
 
-running() { kill -0 "$CHECKER_PID" 2>/dev/null; }
+# The checker must still be running at each kill: one that failed fails the
+# test with its own message, one that passed had nothing killed under it.
+still_running() {
+  kill -0 "$CHECKER_PID" 2>/dev/null && return 0
+  local rc=0
+  wait "$CHECKER_PID" || rc=$?
+  CHECKER_PID=""
+  if [[ $rc -ne 0 ]]; then exit $rc; fi
+  cat "$CHECKER_LOG"
+  echo "FAIL: the checker ended before $1: too fast to test anything" >&2
+  exit 1
+}
 
 start_broker
 # The program itself in the background: its pid is what is waited for.
 duration=150s
-[[ -n "${KWIRE_PULSAR_DIR:-}" ]] && duration=400s
+[[ -n "$KILL_PULSAR" ]] && duration=400s
 "$WORK/txn_checker" -brokers "$BOOTSTRAP" -duration "$duration" >"$CHECKER_LOG" 2>&1 &
 CHECKER_PID=$!
 
 for ((i = 1; i <= KILLS; i++)); do
   sleep $((3 + RANDOM % 3))
-  running || { echo "FAIL: the checker ended before kill $i of the broker (too fast to test anything)" >&2; exit 1; }
+  still_running "kill $i of the broker"
   echo "kill -9 of the broker ($i of $KILLS)"
   kill_broker
   sleep 1
   restart_broker
-  if [[ -n "${KWIRE_PULSAR_DIR:-}" && $i -eq 2 ]]; then
+  if [[ -n "$KILL_PULSAR" && $i -eq 2 ]]; then
     sleep 3
-    running || { echo "FAIL: the checker ended before Pulsar was killed" >&2; exit 1; }
+    still_running "Pulsar was killed"
     echo "kill -9 of the Pulsar standalone"
     kill_pulsar
   fi
 done
 
+# On failure the exit trap shows the end of the checker's log.
 rc=0
 wait "$CHECKER_PID" || rc=$?
 CHECKER_PID=""
+if [[ $rc -ne 0 ]]; then exit $rc; fi
 cat "$CHECKER_LOG"
-exit $rc
