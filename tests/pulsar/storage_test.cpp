@@ -503,7 +503,13 @@ TEST_CASE("offsets a transaction holds move with the group's shard; the new coor
   // The first gateway coordinates the group: the second cannot end them.
   const auto shard = b->groups().shard_of("g");
   CHECK_FALSE(wait(b->groups().end_txn_offsets(shard, 42, 0, true)).ok());
+  const auto first_epoch = wait(a->groups().shard_epoch(shard));
+  REQUIRE(first_epoch.ok());
   a.reset();  // it goes away; the second one takes the shard over
+  // ... under a newer epoch, which its transactions' markers carry.
+  const auto second_epoch = wait(b->groups().shard_epoch(shard));
+  REQUIRE_MESSAGE(second_epoch.ok(), second_epoch.message);
+  CHECK(second_epoch.value > first_epoch.value);
   auto held = wait(b->groups().held_txn_offsets("g"));
   REQUIRE_MESSAGE(held.ok(), held.message);
   CHECK(held.value == std::vector<st::TopicPartition>{tp, tp});

@@ -399,12 +399,20 @@ asio::awaitable<bool> TxnCoordinator::complete(std::string id) {
   // A shard lost meanwhile: its new coordinator read the record and ends the
   // transaction; markers from here could contradict it.
   if (!owns(id)) co_return false;
+  // The markers carry the epoch of this gateway's hold on the shard: a
+  // partition refuses markers of a coordinator that lost it since.
+  auto hold = store_.groups().shard_epoch(store_.groups().shard_of(id));
+  const auto epoch = co_await std::move(hold);
+  if (!epoch.ok()) co_return false;
+  t = find(id);
+  if (!t || !preparing(t->state)) co_return true;
   const bool commit = t->state == TxnState::prepare_commit;
   storage::TxnMarker marker;
   marker.producer_id = t->producer_id;
   marker.producer_epoch = t->producer_epoch;
   marker.commit = commit;
   marker.v2 = t->v2;
+  marker.coordinator_epoch = epoch.value;
   const std::vector<storage::TopicPartition> partitions(t->partitions.begin(), t->partitions.end());
   auto write = config_.markers->write(marker, partitions);
   const auto done = co_await std::move(write);

@@ -361,6 +361,12 @@ class GroupStore {
   /// Stops writing the shard here (another gateway coordinates it now); the
   /// next write takes it back after reading what others wrote.
   virtual void release_shard(std::int32_t /*shard*/) {}
+  /// The epoch of this gateway's hold on the shard (taking it if need be),
+  /// which grows each time a gateway takes the shard over: the coordinator
+  /// epoch of the markers of the shard's transactions, so that a partition
+  /// refuses one from a coordinator that has lost the shard since
+  /// (coordinator_fenced). 0 where one gateway holds every shard.
+  virtual Task<std::int32_t> shard_epoch(std::int32_t /*shard*/) { co_return Result<std::int32_t>::success(0); }
 };
 
 // ---------------------------------------------------------------------------

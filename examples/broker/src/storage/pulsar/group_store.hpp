@@ -46,6 +46,9 @@ class Groups final : public GroupStore {
   std::int32_t shard_of(const std::string& group) const override { return partition_of(group); }
   std::int32_t shard_count() const override;
   void release_shard(std::int32_t shard) override;
+  /// The topic epoch Pulsar gave this gateway's exclusive producer of the
+  /// shard (Pulsar raises it for each new exclusive producer).
+  Task<std::int32_t> shard_epoch(std::int32_t shard) override;
 
   std::string offsets_topic() const;
   int partition_of(const std::string& group) const;
@@ -99,6 +102,7 @@ class Groups final : public GroupStore {
                                     Offsets offsets);
   awaitable<Result<Done>> end_held_here(std::int32_t shard, std::int64_t producer_id, std::int16_t epoch, bool commit);
   awaitable<Result<std::vector<TopicPartition>>> held_here(std::string group_id);
+  awaitable<Result<std::int32_t>> shard_epoch_here(std::int32_t shard);
   /// A "txnoffset/<producer id>/<group>" message read from a shard.
   void apply_held(const std::string& rest, const kp::Message& m);
   /// The null-valued messages dropping every hold of the group.

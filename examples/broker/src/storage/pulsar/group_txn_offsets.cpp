@@ -141,6 +141,17 @@ awaitable<Result<Done>> Groups::end_held_here(std::int32_t shard, std::int64_t p
   co_return Result<Done>::success({});
 }
 
+Task<std::int32_t> Groups::shard_epoch(std::int32_t shard) {
+  auto work = shard_epoch_here(shard);
+  co_return co_await s_.on_io(std::move(work));
+}
+
+awaitable<Result<std::int32_t>> Groups::shard_epoch_here(std::int32_t shard) {
+  co_await take(shard);
+  const auto epoch = producers_[shard]->topic_epoch();
+  co_return Result<std::int32_t>::success(static_cast<std::int32_t>(std::min<std::uint64_t>(epoch, INT32_MAX)));
+}
+
 Task<std::vector<TopicPartition>> Groups::held_txn_offsets(std::string group_id) {
   auto work = held_here(std::move(group_id));
   co_return co_await s_.on_io(std::move(work));
