@@ -87,6 +87,8 @@ start() {
     cport="$(cat "$dir/controller.port")"
   else
     cport="${KWIRE_KAFKA_CONTROLLER_PORT:-$(free_port)}"
+    # Nothing listens on either port yet, so a free port may be picked twice.
+    while [[ -z "${KWIRE_KAFKA_CONTROLLER_PORT:-}" && "$cport" == "$port" ]]; do cport="$(free_port)"; done
     echo "$cport" >"$dir/controller.port"
   fi
   write_config "$cport"
