@@ -541,6 +541,40 @@ TEST_CASE("a namespace's storage sees only its own topics") {
   CHECK(list.value.empty());
 }
 
+TEST_CASE("a topic created or deleted while the catalog is listed stays as the gateway left it") {
+  const auto ns = unique("listing");
+  auto s = open_store("public", ns);
+  auto& catalog = s->topics();
+  // Some topics, so that a listing (one request per topic) outlasts a create.
+  for (int i = 0; i < 6; ++i) create(*s, "base-" + std::to_string(i), 1);
+  for (int round = 0; round < 6; ++round) {
+    const auto name = "during-" + std::to_string(round);
+    boost::asio::io_context io;
+    int done = 0;
+    auto count = [&done](std::exception_ptr e, auto r) {
+      REQUIRE_FALSE(e);
+      REQUIRE_MESSAGE(r.ok(), r.message);
+      ++done;
+    };
+    // The listing starts first: what it lists predates the create.
+    boost::asio::co_spawn(io, catalog.list_topics(), count);
+    boost::asio::co_spawn(io, catalog.create_topic(st::NewTopic{name, 1, {}}), count);
+    io.run();
+    REQUIRE(done == 2);
+    CHECK_MESSAGE(catalog.find_topic(name), name << " forgotten by a listing that began before it was created");
+    io.restart();
+    done = 0;
+    boost::asio::co_spawn(io, catalog.list_topics(), count);
+    boost::asio::co_spawn(io, catalog.delete_topic(name), count);
+    io.run();
+    REQUIRE(done == 2);
+    CHECK_MESSAGE(!catalog.find_topic(name), name << " brought back by a listing that began before it was deleted");
+  }
+  auto list = wait(catalog.list_topics());
+  REQUIRE(list.ok());
+  CHECK(list.value.size() == 6);
+}
+
 TEST_CASE("batches past what Pulsar stores are refused before they reach it; the offsets go to the next batch") {
   const auto ns = unique("ns");
   auto s = open_store("public", ns);

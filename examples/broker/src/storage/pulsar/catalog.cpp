@@ -63,40 +63,68 @@ std::optional<TopicInfo> Catalog::find_topic(const TopicId& id) const {
 
 void Catalog::put(TopicInfo t) {
   std::lock_guard g(mu_);
+  changed_[t.name] = ++stamp_;
   topics_[t.name] = std::move(t);
 }
 
 void Catalog::erase(const std::string& name) {
   std::lock_guard g(mu_);
+  changed_[name] = ++stamp_;
   topics_.erase(name);
 }
 
-awaitable<std::optional<TopicInfo>> Catalog::fetch(const std::string& name) {
+awaitable<std::optional<TopicInfo>> Catalog::read(const std::string& name) {
   auto r = co_await s_.admin_->request("GET", "/admin/v2/persistent/" + s_.short_topic(name) + "/partitions");
   if (r.status == 404) co_return std::nullopt;
   if (!r.ok()) throw kp::AdminError(r.status, "partitions of " + name + ": " + r.body);
   auto t = info_from(name, json::parse(r.body));
   if (t.partitions <= 0) co_return std::nullopt;
-  put(t);
+  co_return t;
+}
+
+awaitable<std::optional<TopicInfo>> Catalog::fetch(const std::string& name) {
+  auto t = co_await read(name);
+  if (t) put(*t);
   co_return t;
 }
 
 awaitable<std::vector<TopicInfo>> Catalog::load() {
+  std::uint64_t began = 0;
+  {
+    std::lock_guard g(mu_);
+    began = stamp_;
+    loads_.insert(began);
+  }
+  struct LoadEnds {
+    Catalog& c;
+    std::uint64_t began;
+    ~LoadEnds() {
+      std::lock_guard g(c.mu_);
+      c.loads_.erase(c.loads_.find(began));
+      const auto oldest = c.loads_.empty() ? c.stamp_ : *c.loads_.begin();
+      std::erase_if(c.changed_, [&](const auto& kv) { return kv.second <= oldest; });
+    }
+  } ends{*this, began};
   auto names = co_await s_.admin_->partitioned_topics(s_.ns_.tenant + "/" + s_.ns_.ns);
-  std::vector<TopicInfo> out;
   std::map<std::string, TopicInfo> fresh;
   const std::string prefix = "persistent://" + s_.ns_.tenant + "/" + s_.ns_.ns + "/";
   for (auto& full : names) {
     if (full.rfind(prefix, 0) != 0) continue;
     auto name = full.substr(prefix.size());
-    if (auto t = co_await fetch(name)) {
-      fresh[name] = *t;
-      out.push_back(*t);
-    }
+    if (auto t = co_await read(name)) fresh[name] = std::move(*t);
   }
+  std::vector<TopicInfo> out;
   {
     std::lock_guard g(mu_);
+    for (auto& [name, stamp] : changed_) {
+      if (stamp <= began) continue;
+      if (auto it = topics_.find(name); it != topics_.end())
+        fresh[name] = it->second;
+      else
+        fresh.erase(name);
+    }
     topics_ = std::move(fresh);
+    for (auto& [name, t] : topics_) out.push_back(t);
   }
   co_return out;
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,12 +42,21 @@ class Catalog final : public TopicCatalog {
   awaitable<Result<TopicInfo>> add_partitions_here(std::string name, std::int32_t total);
   awaitable<Result<TopicInfo>> alter_configs_here(std::string name, std::vector<ConfigChange> changes);
   awaitable<Result<std::vector<TopicInfo>>> list_here();
+  awaitable<std::optional<TopicInfo>> read(const std::string& name);
   void put(TopicInfo t);
   void erase(const std::string& name);
 
   PulsarStorage& s_;
   mutable std::mutex mu_;
   std::map<std::string, TopicInfo> topics_;
+  // A load() lists the namespace, then reads each topic: a topic this
+  // gateway creates or deletes meanwhile must not be undone by a list taken
+  // before. Each local change is stamped; a load keeps the memory's state of
+  // every name changed after it began. Stamps older than every running load
+  // are dropped.
+  std::uint64_t stamp_ = 0;
+  std::map<std::string, std::uint64_t> changed_;
+  std::multiset<std::uint64_t> loads_;  // the stamp each running load began at
 };
 
 }  // namespace kwire_broker::storage::pulsar
