@@ -3,17 +3,18 @@
 //
 //   kwire_compare check DIR            decode, re-encode, compare with the input
 //   kwire_compare bench DIR [google benchmark flags]
-//   kwire_compare profile DIR ROW OP N   N operations of OP (decode, decode_arena
-//                                        or encode), no timing (for perf or
-//                                        valgrind --tool=callgrind)
+//   kwire_compare profile DIR ROW OP N   N operations of OP (decode, decode_arena,
+//                                        encode or encode_scatter), no timing
+//                                        (for perf or valgrind --tool=callgrind)
 //
-// Each row has a decode and an encode benchmark. Decode allocates its arrays
-// from a counting std::pmr::memory_resource over new/delete; a counting global
-// operator new catches anything else. Both counts are reported per operation.
-// decode_arena repeats decode with a std::pmr::monotonic_buffer_resource
-// released after each message (its upstream counted the same way);
+// Each row has a decode and an encode benchmark. decode_arena repeats decode
+// with a std::pmr::monotonic_buffer_resource released after each message;
 // encode_buffer repeats encode with encoded_size() and encode_to_buffer() into
-// a buffer the caller reuses, where encode uses encode_into().
+// a buffer the caller reuses, where encode uses encode_into(); encode_scatter
+// encodes into pieces (kwire/scatter.hpp), record sets left where they are.
+// Allocations are counted in one untimed run of each: what decode asks of a
+// counting std::pmr::memory_resource, and what a counting global operator new
+// sees beyond it.
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -36,22 +37,30 @@
 #include "kwire/messages/offset_commit_request.hpp"
 #include "kwire/messages/produce_request.hpp"
 #include "kwire/records/records.hpp"
+#include "kwire/scatter.hpp"
 
-// ---- counting operator new (whole process; read around timed loops) ----
+// ---- counting operator new (whole process, only while g_counting) ----
+// Allocations are counted in a pass of their own, outside the timed loops, as
+// the Rust harness counts them: atomic counters on every allocation would add
+// their own cost to the rows that allocate most.
 namespace {
+bool g_counting = false;
 std::atomic<std::uint64_t> g_news{0};
 std::atomic<std::uint64_t> g_new_bytes{0};
+void count_new(std::size_t n) {
+  if (!g_counting) return;
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  g_new_bytes.fetch_add(n, std::memory_order_relaxed);
+}
 }  // namespace
 
 void* operator new(std::size_t n) {
-  g_news.fetch_add(1, std::memory_order_relaxed);
-  g_new_bytes.fetch_add(n, std::memory_order_relaxed);
+  count_new(n);
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
 void* operator new(std::size_t n, std::align_val_t a) {
-  g_news.fetch_add(1, std::memory_order_relaxed);
-  g_new_bytes.fetch_add(n, std::memory_order_relaxed);
+  count_new(n);
   std::size_t al = static_cast<std::size_t>(a);
   if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
   throw std::bad_alloc();
@@ -218,65 +227,106 @@ int check(const std::string& dir) {
   return bad == 0 ? 0 : 1;
 }
 
-void report(benchmark::State& state, const Row& row, std::uint64_t res_allocs, std::uint64_t res_bytes,
-            std::uint64_t news, std::uint64_t new_bytes) {
-  double it = static_cast<double>(state.iterations());
-  state.counters["pmr_allocs_per_op"] = static_cast<double>(res_allocs) / it;
-  state.counters["pmr_bytes_per_op"] = static_cast<double>(res_bytes) / it;
-  state.counters["new_allocs_per_op"] = static_cast<double>(news) / it;
-  state.counters["new_bytes_per_op"] = static_cast<double>(new_bytes) / it;
+/// The scattered encoding, concatenated, is the plain encoding.
+template <class M>
+bool same_as_plain(const M& msg, std::int16_t version, const kwire::Scattered& out) {
+  std::vector<std::uint8_t> plain, joined;
+  if (kwire::encode_into(msg, version, plain)) return false;
+  out.concatenate(joined, [](std::size_t, std::vector<std::uint8_t>&) {});
+  return plain == joined;
+}
+
+/// Allocations of one operation: from the memory resource decode was given
+/// and from operator new beyond those.
+struct Allocs {
+  std::uint64_t res_allocs = 0, res_bytes = 0, news = 0, new_bytes = 0;
+};
+
+/// Runs `op(resource)` once with counting on; `op` is run once before, so
+/// buffers it reuses are warm as in the timed loop.
+template <class Op>
+Allocs count_allocations(Op&& op) {
+  CountingResource mem;
+  op(&mem);
+  mem.allocations = mem.bytes = 0;
+  const auto n0 = g_news.load(), b0 = g_new_bytes.load();
+  g_counting = true;
+  op(&mem);
+  g_counting = false;
+  // The resource allocates through operator new: what operator new saw
+  // beyond that is allocation outside the resource.
+  return {mem.allocations, mem.bytes, g_news.load() - n0 - mem.allocations, g_new_bytes.load() - b0 - mem.bytes};
+}
+
+void report(benchmark::State& state, const Row& row, const Allocs& a) {
+  state.counters["pmr_allocs_per_op"] = static_cast<double>(a.res_allocs);
+  state.counters["pmr_bytes_per_op"] = static_cast<double>(a.res_bytes);
+  state.counters["new_allocs_per_op"] = static_cast<double>(a.news);
+  state.counters["new_bytes_per_op"] = static_cast<double>(a.new_bytes);
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(row.input.size()));
 }
+
+/// Byte fields at least this long are borrowed by the scattered encode
+/// rather than copied: record sets, not names.
+constexpr std::size_t scatter_borrow_from = 512;
 
 void register_row(const Row& row) {
   if (row.message == "RecordBatch") {
     benchmark::RegisterBenchmark(("decode/" + row.name).c_str(), [&row](benchmark::State& state) {
-      auto n0 = g_news.load(), b0 = g_new_bytes.load();
+      auto once = [&row](std::pmr::memory_resource*) {
+        BatchSummary s;
+        return read_batch(row.input, s);
+      };
+      const auto allocs = count_allocations(once);
       for (auto _ : state) {
         BatchSummary s;
         if (!read_batch(row.input, s)) state.SkipWithError("decode failed");
         benchmark::DoNotOptimize(s);
       }
-      report(state, row, 0, 0, g_news.load() - n0, g_new_bytes.load() - b0);
+      report(state, row, allocs);
     });
     benchmark::RegisterBenchmark(("encode/" + row.name).c_str(), [&row](benchmark::State& state) {
       kwire::RecordBatchBuilder b;
       std::vector<std::uint8_t> out;
       std::vector<kwire::RecordHeader> headers;
       auto decoded = collect_batch(row.input);
-      rebuild_batch(decoded, b, out, headers);  // warm the buffers
-      auto n0 = g_news.load(), b0 = g_new_bytes.load();
+      const auto allocs = count_allocations([&](std::pmr::memory_resource*) { rebuild_batch(decoded, b, out, headers); });
       for (auto _ : state) {
         rebuild_batch(decoded, b, out, headers);
         benchmark::DoNotOptimize(out.data());
       }
-      report(state, row, 0, 0, g_news.load() - n0, g_new_bytes.load() - b0);
+      report(state, row, allocs);
     });
     return;
   }
   with_message(row.message, [&]<class M>(std::type_identity<M>) {
+    // Timed with the default resource (new and delete), as a caller who
+    // passes none gets.
     benchmark::RegisterBenchmark(("decode/" + row.name).c_str(), [&row](benchmark::State& state) {
-      CountingResource mem;
-      auto n0 = g_news.load(), b0 = g_new_bytes.load();
+      const auto allocs = count_allocations([&row](std::pmr::memory_resource* mem) {
+        M msg;
+        (void)kwire::decode(msg, row.input, row.version, mem);
+      });
       for (auto _ : state) {
         M msg;
-        auto res = kwire::decode(msg, row.input, row.version, &mem);
+        auto res = kwire::decode(msg, row.input, row.version);
         if (!res) state.SkipWithError("decode failed");
         benchmark::DoNotOptimize(msg);
       }
-      // Arrays come from `mem`, which itself allocates through operator new:
-      // what operator new saw beyond that is allocation outside the resource.
-      report(state, row, mem.allocations, mem.bytes, g_news.load() - n0 - mem.allocations,
-             g_new_bytes.load() - b0 - mem.bytes);
+      report(state, row, allocs);
     });
     // The same decode with an arena, as a server that reuses one per request
     // would run it: arrays come from a monotonic buffer released after each
     // message, so the allocator's cost leaves the loop.
     benchmark::RegisterBenchmark(("decode_arena/" + row.name).c_str(), [&row](benchmark::State& state) {
-      CountingResource upstream;
       std::vector<std::byte> buffer(8 << 20);
-      std::pmr::monotonic_buffer_resource arena(buffer.data(), buffer.size(), &upstream);
-      auto n0 = g_news.load(), b0 = g_new_bytes.load();
+      // Counted: what the arena asks of its upstream beyond its buffer.
+      const auto allocs = count_allocations([&](std::pmr::memory_resource* upstream) {
+        std::pmr::monotonic_buffer_resource arena(buffer.data(), buffer.size(), upstream);
+        M msg;
+        (void)kwire::decode(msg, row.input, row.version, &arena);
+      });
+      std::pmr::monotonic_buffer_resource arena(buffer.data(), buffer.size());
       for (auto _ : state) {
         {
           M msg;
@@ -286,21 +336,23 @@ void register_row(const Row& row) {
         }
         arena.release();
       }
-      report(state, row, upstream.allocations, upstream.bytes, g_news.load() - n0 - upstream.allocations,
-             g_new_bytes.load() - b0 - upstream.bytes);
+      report(state, row, allocs);
     });
     benchmark::RegisterBenchmark(("encode/" + row.name).c_str(), [&row](benchmark::State& state) {
       M msg;
       (void)kwire::decode(msg, row.input, row.version);
       std::vector<std::uint8_t> out;
       out.reserve(row.input.size());
-      auto n0 = g_news.load(), b0 = g_new_bytes.load();
-      for (auto _ : state) {
+      auto once = [&](std::pmr::memory_resource*) {
         out.clear();
-        if (kwire::encode_into(msg, row.version, out)) state.SkipWithError("encode failed");
+        return kwire::encode_into(msg, row.version, out);
+      };
+      const auto allocs = count_allocations(once);
+      for (auto _ : state) {
+        if (once(nullptr)) state.SkipWithError("encode failed");
         benchmark::DoNotOptimize(out.data());
       }
-      report(state, row, 0, 0, g_news.load() - n0, g_new_bytes.load() - b0);
+      report(state, row, allocs);
     });
     // The same encode into memory the caller manages (encoded_size, then
     // encode_to_buffer), as the peers write into a reused buffer: no zero fill.
@@ -308,15 +360,40 @@ void register_row(const Row& row) {
       M msg;
       (void)kwire::decode(msg, row.input, row.version);
       std::vector<std::uint8_t> buffer(row.input.size() + 4096);
-      auto n0 = g_news.load(), b0 = g_new_bytes.load();
-      for (auto _ : state) {
+      auto once = [&](std::pmr::memory_resource*) {
         auto size = kwire::encoded_size(msg, row.version);
-        if (!size || size.size > buffer.size()) state.SkipWithError("encode failed");
+        if (!size || size.size > buffer.size()) return false;
         kwire::encode_to_buffer(msg, row.version, buffer.data(), size.size);
+        return true;
+      };
+      const auto allocs = count_allocations(once);
+      for (auto _ : state) {
+        if (!once(nullptr)) state.SkipWithError("encode failed");
         benchmark::DoNotOptimize(buffer.data());
         benchmark::ClobberMemory();
       }
-      report(state, row, 0, 0, g_news.load() - n0, g_new_bytes.load() - b0);
+      report(state, row, allocs);
+    });
+    // Scattered (kwire/scatter.hpp): the encoder writes its own bytes into a
+    // reused buffer and leaves record sets where they are, as pieces for one
+    // vectored write. Its output is checked against the plain encode once.
+    benchmark::RegisterBenchmark(("encode_scatter/" + row.name).c_str(), [&row](benchmark::State& state) {
+      M msg;
+      (void)kwire::decode(msg, row.input, row.version);
+      kwire::Scattered out;
+      const kwire::ScatterOptions options{.borrow_from = scatter_borrow_from};
+      auto once = [&](std::pmr::memory_resource*) { return !kwire::encode_scattered(msg, row.version, out, options); };
+      if (!once(nullptr) || !same_as_plain(msg, row.version, out)) {
+        state.SkipWithError("scattered encode differs from the plain one");
+        return;
+      }
+      const auto allocs = count_allocations(once);
+      for (auto _ : state) {
+        if (!once(nullptr)) state.SkipWithError("encode failed");
+        benchmark::DoNotOptimize(out.pieces.data());
+        benchmark::ClobberMemory();
+      }
+      report(state, row, allocs);
     });
   });
 }
@@ -366,6 +443,15 @@ int profile(const std::string& dir, const std::string& name, const std::string& 
             }
             arena.release();
             return std::size_t{1};
+          });
+          return;
+        }
+        if (op == "encode_scatter") {
+          kwire::Scattered scattered;
+          const kwire::ScatterOptions options{.borrow_from = scatter_borrow_from};
+          sink = profile_loop(n, [&] {
+            (void)kwire::encode_scattered(decoded, row.version, scattered, options);
+            return scattered.pieces.size();
           });
           return;
         }

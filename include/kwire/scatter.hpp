@@ -105,13 +105,22 @@ class Classifier {
  public:
   enum class Take : std::uint8_t { copy, borrow, external };
 
-  explicit Classifier(const ScatterOptions& o) : borrow_from_(o.borrow_from) {
-    for (std::size_t i = 0; i < o.externals.size(); ++i)
-      if (!o.externals[i].empty()) sorted_.push_back({o.externals[i].data(), o.externals[i].size(), i});
+  explicit Classifier(const ScatterOptions& o) : borrow_from_(o.borrow_from), copy_below_(o.borrow_from) {
+    for (std::size_t i = 0; i < o.externals.size(); ++i) {
+      if (o.externals[i].empty()) continue;
+      sorted_.push_back({o.externals[i].data(), o.externals[i].size(), i});
+      copy_below_ = std::min(copy_below_, o.externals[i].size());
+    }
+    copy_below_ = std::max<std::size_t>(copy_below_, 1);
     // std::less gives a total order over unrelated pointers.
     std::stable_sort(sorted_.begin(), sorted_.end(),
                      [](const Entry& a, const Entry& b) { return std::less<>{}(a.data, b.data); });
   }
+
+  /// Byte fields shorter than this are copied, whatever their address: the
+  /// encoders' inline path, so that names and small fields cost what they
+  /// cost in a plain encode.
+  std::size_t copy_below() const noexcept { return copy_below_; }
 
   Take take(bytes_view b, std::size_t& index) const noexcept {
     if (b.empty()) return Take::copy;
@@ -136,6 +145,7 @@ class Classifier {
   };
   std::vector<Entry> sorted_;
   std::size_t borrow_from_;
+  std::size_t copy_below_;
 };
 
 }  // namespace scatter_detail
@@ -145,15 +155,20 @@ class Classifier {
 class ScatterSizer : public Sizer {
  public:
   explicit ScatterSizer(const scatter_detail::Classifier& c) noexcept : c_(c) {}
-  void raw(bytes_view b) noexcept {
+  [[gnu::always_inline]] void raw(bytes_view b) noexcept {
     Sizer::raw(b);
-    std::size_t index = 0;
-    if (c_.take(b, index) != scatter_detail::Classifier::Take::copy) left_out_ += b.size();
+    if (b.size() >= c_.copy_below()) [[unlikely]]
+      classify(b);
   }
-  void raw(std::string_view s) noexcept { raw(as_bytes(s)); }
+  [[gnu::always_inline]] void raw(std::string_view s) noexcept { raw(as_bytes(s)); }
   std::size_t buffer_size() const noexcept { return size() - left_out_; }
 
  private:
+  [[gnu::noinline]] void classify(bytes_view b) noexcept {
+    std::size_t index = 0;
+    if (c_.take(b, index) != scatter_detail::Classifier::Take::copy) left_out_ += b.size();
+  }
+
   const scatter_detail::Classifier& c_;
   std::size_t left_out_ = 0;
 };
@@ -165,7 +180,25 @@ class ScatterWriter : public Writer {
   ScatterWriter(Scattered& out, const scatter_detail::Classifier& c, std::size_t at) noexcept
       : Writer(out.buffer.data() + at, out.buffer.data() + out.buffer.size()), out_(out), c_(c), start_(at) {}
 
-  void raw(bytes_view b) {
+  [[gnu::always_inline]] void raw(bytes_view b) {
+    if (b.size() < c_.copy_below()) [[likely]] {
+      Writer::raw(b);
+      return;
+    }
+    place(b);
+  }
+  [[gnu::always_inline]] void raw(std::string_view s) { raw(as_bytes(s)); }
+
+  /// Records the buffer bytes written since the last hole.
+  void close_buffer_piece() {
+    const auto end = static_cast<std::size_t>(position() - out_.buffer.data());
+    if (end > start_) out_.pieces.push_back({ScatterPiece::Kind::buffer, end - start_, start_, nullptr, 0});
+    start_ = end;
+  }
+
+ private:
+  /// A field long enough to be borrowed or external: copied, or a piece.
+  [[gnu::noinline]] void place(bytes_view b) {
     std::size_t index = 0;
     const auto take = c_.take(b, index);
     if (take == scatter_detail::Classifier::Take::copy) {
@@ -184,16 +217,7 @@ class ScatterWriter : public Writer {
     }
     out_.pieces.push_back(p);
   }
-  void raw(std::string_view s) { raw(as_bytes(s)); }
 
-  /// Records the buffer bytes written since the last hole.
-  void close_buffer_piece() {
-    const auto end = static_cast<std::size_t>(position() - out_.buffer.data());
-    if (end > start_) out_.pieces.push_back({ScatterPiece::Kind::buffer, end - start_, start_, nullptr, 0});
-    start_ = end;
-  }
-
- private:
   Scattered& out_;
   const scatter_detail::Classifier& c_;
   std::size_t start_;
