@@ -262,12 +262,17 @@ struct RecordFault {
   std::int32_t header = -1;  // the header the fault is in, if any
 };
 
-/// Parses one record at `p` (not past `end`) and advances `p` past it; on
+/// Parses one record at `pos` (not past `end`) and advances `pos` past it; on
 /// failure fills `fault` and returns false.
-inline bool scan_record(const std::uint8_t*& p, const std::uint8_t* end, RecordView& out,
+[[gnu::always_inline]] inline bool scan_record(const std::uint8_t*& pos, const std::uint8_t* end, RecordView& out,
                         RecordFault& fault) noexcept {
+  // The cursor is a local: were it the caller's reference, every store into
+  // `out` could alias it, and the compiler would reload and store it around
+  // each field.
+  const std::uint8_t* p = pos;
   auto bad = [&](DecodeErrc code, const std::uint8_t* at, const char* field, std::int32_t header = -1) {
     fault = RecordFault{code, at, field, header};
+    pos = p;
     return false;
   };
   auto bad_varint = [&](varint::Parse r, const std::uint8_t* at, const char* field, std::int32_t header = -1) {
@@ -276,40 +281,50 @@ inline bool scan_record(const std::uint8_t*& p, const std::uint8_t* end, RecordV
   };
   const std::uint8_t* start = p;
   std::int32_t length = 0;
-  if (auto r = get_i32(p, end, length); r != varint::Parse::ok) return bad_varint(r, start, "length");
-  if (length < static_cast<std::int32_t>(min_record_size - 1)) return bad(DecodeErrc::invalid_record, start, "length");
-  if (static_cast<std::size_t>(length) > static_cast<std::size_t>(end - p))
+  if (auto r = get_i32(p, end, length); r != varint::Parse::ok) [[unlikely]]
+    return bad_varint(r, start, "length");
+  if (length < static_cast<std::int32_t>(min_record_size - 1)) [[unlikely]]
+    return bad(DecodeErrc::invalid_record, start, "length");
+  if (static_cast<std::size_t>(length) > static_cast<std::size_t>(end - p)) [[unlikely]]
     return bad(DecodeErrc::length_exceeds_input, start, "length");
   const std::uint8_t* body_end = p + length;
 
   out.attributes = static_cast<std::int8_t>(*p++);
   const std::uint8_t* at = p;
-  if (auto r = get_i64(p, body_end, out.timestamp_delta); r != varint::Parse::ok)
+  if (auto r = get_i64(p, body_end, out.timestamp_delta); r != varint::Parse::ok) [[unlikely]]
     return bad_varint(r, at, "timestampDelta");
   at = p;
-  if (auto r = get_i32(p, body_end, out.offset_delta); r != varint::Parse::ok) return bad_varint(r, at, "offsetDelta");
+  if (auto r = get_i32(p, body_end, out.offset_delta); r != varint::Parse::ok) [[unlikely]]
+    return bad_varint(r, at, "offsetDelta");
 
-  for (auto [field, name] : {std::pair{&out.key, "key"}, std::pair{&out.value, "value"}}) {
+  // The key, then the value: a length (-1 for null) and that many bytes.
+  auto nullable = [&](nullable_bytes& field, const char* name) __attribute__((always_inline)) {
     at = p;
     std::int32_t n = 0;
-    if (auto r = get_i32(p, body_end, n); r != varint::Parse::ok) return bad_varint(r, at, name);
-    if (n < -1) return bad(DecodeErrc::invalid_length, at, name);
-    if (n == -1) {
-      *field = std::nullopt;
-      continue;
+    if (auto r = get_i32(p, body_end, n); r != varint::Parse::ok) [[unlikely]]
+      return bad_varint(r, at, name);
+    if (n < 0) {
+      if (n != -1) [[unlikely]]
+        return bad(DecodeErrc::invalid_length, at, name);
+      field = std::nullopt;
+      return true;
     }
-    if (static_cast<std::size_t>(n) > static_cast<std::size_t>(body_end - p))
+    if (static_cast<std::size_t>(n) > static_cast<std::size_t>(body_end - p)) [[unlikely]]
       return bad(DecodeErrc::length_exceeds_input, at, name);
-    *field = bytes_view(p, static_cast<std::size_t>(n));
+    field = bytes_view(p, static_cast<std::size_t>(n));
     p += n;
-  }
+    return true;
+  };
+  if (!nullable(out.key, "key") || !nullable(out.value, "value")) return false;
 
   at = p;
   std::int32_t count = 0;
-  if (auto r = get_i32(p, body_end, count); r != varint::Parse::ok) return bad_varint(r, at, "headers");
-  if (count < 0) return bad(DecodeErrc::invalid_length, at, "headers");
+  if (auto r = get_i32(p, body_end, count); r != varint::Parse::ok) [[unlikely]]
+    return bad_varint(r, at, "headers");
+  if (count < 0) [[unlikely]]
+    return bad(DecodeErrc::invalid_length, at, "headers");
   // Each header needs at least its two length bytes.
-  if (static_cast<std::uint64_t>(count) * 2 > static_cast<std::uint64_t>(body_end - p))
+  if (static_cast<std::uint64_t>(count) * 2 > static_cast<std::uint64_t>(body_end - p)) [[unlikely]]
     return bad(DecodeErrc::length_exceeds_input, at, "headers");
   const std::uint8_t* headers_begin = p;
   for (std::int32_t i = 0; i < count; ++i) {
@@ -330,10 +345,12 @@ inline bool scan_record(const std::uint8_t*& p, const std::uint8_t* end, RecordV
       p += vlen;
     }
   }
-  if (p != body_end) return bad(DecodeErrc::invalid_record, p, "length");
+  if (p != body_end) [[unlikely]]
+    return bad(DecodeErrc::invalid_record, p, "length");
   out.header_count = static_cast<std::uint32_t>(count);
   out.header_bytes = bytes_view(headers_begin, static_cast<std::size_t>(body_end - headers_begin));
   out.raw = bytes_view(start, static_cast<std::size_t>(body_end - start));
+  pos = p;
   return true;
 }
 
