@@ -20,6 +20,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/coordinator/consumer_protocol.cpp
     ${s}/coordinator/group_coordinator.cpp
     ${s}/coordinator/group_migration.cpp
+    ${s}/coordinator/group_configs.cpp
     ${s}/coordinator/share_group.cpp
     ${s}/coordinator/share_group_record.cpp
     ${s}/coordinator/share_partition.cpp

@@ -5,6 +5,7 @@
 // restart that keeps the group.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,8 @@
 #include "kwire/messages/describe_groups_request.hpp"
 #include "kwire/messages/describe_groups_response.hpp"
 #include "kwire/messages/error_code.hpp"
+#include "kwire/messages/find_coordinator_request.hpp"
+#include "kwire/messages/find_coordinator_response.hpp"
 #include "kwire/messages/join_group_request.hpp"
 #include "kwire/messages/join_group_response.hpp"
 #include "kwire/messages/list_groups_request.hpp"
@@ -213,4 +216,57 @@ TEST_CASE("Metadata finds a topic by id when the name is empty, as members learn
   CHECK(code(resp.topics[0].error_code) == ErrorCode::None);
   CHECK(resp.topics[0].name == std::string_view("orders"));
   CHECK(resp.topics[0].partitions.size() == 2);
+}
+
+TEST_CASE("a regular expression or a name matches __consumer_offsets, as Kafka's coordinator matches every topic") {
+  kwire_broker::testing::TempDir dir{"kwire-consumer-groups"};
+  InProcessBroker b{dir.path};
+  const auto orders = create_topic(b, "orders", 1);
+  // A group coordinator looked up: Kafka's internal topic is shown from now on.
+  kwire::FindCoordinatorRequest find;
+  find.key_type = 0;
+  find.coordinator_keys.push_back("cg");
+  REQUIRE(code(b.call<kwire::FindCoordinatorResponse>(find, 4).coordinators.at(0).error_code) == ErrorCode::None);
+  kwire::MetadataRequest mreq;
+  mreq.topics.emplace().emplace_back().name = std::string_view("__consumer_offsets");
+  auto meta = b.call<kwire::MetadataResponse>(mreq, 12);
+  REQUIRE(meta.topics.size() == 1);
+  REQUIRE(code(meta.topics[0].error_code) == ErrorCode::None);
+  CHECK(meta.topics[0].is_internal);
+  const auto offsets = meta.topics[0].topic_id;
+  const auto offsets_partitions = meta.topics[0].partitions.size();
+  REQUIRE(offsets_partitions > 0);
+
+  auto assigned = [&](const kwire::ConsumerGroupHeartbeatResponse& r) {
+    std::map<std::string, std::size_t> out;  // topic id (its bytes) -> partitions assigned
+    REQUIRE(r.assignment.has_value());
+    for (auto& tp : r.assignment->topic_partitions)
+      out[std::string(reinterpret_cast<const char*>(tp.topic_id.bytes.data()), tp.topic_id.bytes.size())] =
+          tp.partitions.size();
+    return out;
+  };
+  auto key = [](const kwire::Uuid& id) { return std::string(reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size()); };
+
+  SUBCASE("by a regular expression") {
+    kwire::ConsumerGroupHeartbeatRequest req;
+    req.group_id = "cg";
+    req.member_id = "m1";
+    req.member_epoch = 0;
+    req.rebalance_timeout_ms = 30000;
+    req.subscribed_topic_regex = std::string_view("__consumer_offsets|ord.*");
+    req.topic_partitions.emplace();
+    auto r = b.call<kwire::ConsumerGroupHeartbeatResponse>(req, 1);
+    REQUIRE(code(r.error_code) == ErrorCode::None);
+    auto got = assigned(r);
+    CHECK(got.size() == 2);
+    CHECK(got[key(orders)] == 1);
+    CHECK(got[key(offsets)] == offsets_partitions);
+  }
+  SUBCASE("by name") {
+    auto r = join(b, "m1", "__consumer_offsets");
+    REQUIRE(code(r.error_code) == ErrorCode::None);
+    auto got = assigned(r);
+    CHECK(got.size() == 1);
+    CHECK(got[key(offsets)] == offsets_partitions);
+  }
 }

@@ -1,16 +1,27 @@
 // ShareFetch and ShareAcknowledge (KIP-932) through the broker's dispatch on
 // an embedded store: records acquired by one member at a time, acknowledged
 // (accept, release, reject) alone or piggybacked on a fetch, share session
-// epochs, Kafka's errors for bad requests, share.auto.offset.reset as a group
-// config, and a restart that keeps the share-partition start offset.
+// epochs, Kafka's errors for bad requests, group configs (share.auto.offset.reset,
+// lock duration, delivery count limit), start offsets set by an administrator,
+// and a restart that keeps the share-partition start offset.
 #include <doctest/doctest.h>
 
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kwire/messages/create_topics_request.hpp"
 #include "kwire/messages/create_topics_response.hpp"
+#include "kwire/messages/describe_configs_request.hpp"
+#include "kwire/messages/describe_configs_response.hpp"
+#include "kwire/messages/describe_share_group_offsets_request.hpp"
+#include "kwire/messages/describe_share_group_offsets_response.hpp"
+#include "kwire/messages/alter_share_group_offsets_request.hpp"
+#include "kwire/messages/alter_share_group_offsets_response.hpp"
+#include "kwire/messages/consumer_group_heartbeat_request.hpp"
+#include "kwire/messages/consumer_group_heartbeat_response.hpp"
 #include "kwire/messages/incremental_alter_configs_request.hpp"
 #include "kwire/messages/incremental_alter_configs_response.hpp"
 #include "kwire/messages/produce_request.hpp"
@@ -154,16 +165,34 @@ struct Fixture {
     topic = resp.topics[0].topic_id;
   }
 
-  ErrorCode set_reset(std::string_view value) {
+  ErrorCode set_reset(std::string_view value) { return set_config("share.auto.offset.reset", value); }
+
+  /// IncrementalAlterConfigs on the group "sg": set `name` (or delete it).
+  ErrorCode set_config(std::string_view name, std::optional<std::string_view> value) {
     kwire::IncrementalAlterConfigsRequest req;
     auto& r = req.resources.emplace_back();
     r.resource_type = 32;  // GROUP
     r.resource_name = "sg";
     auto& c = r.configs.emplace_back();
-    c.name = "share.auto.offset.reset";
-    c.config_operation = 0;
+    c.name = name;
+    c.config_operation = value ? 0 : 1;
     c.value = value;
     return broker->call<kwire::IncrementalAlterConfigsResponse>(req, 1).responses.at(0).error_code;
+  }
+
+  /// DescribeConfigs of the group "sg": name -> (value, source).
+  std::map<std::string, std::pair<std::string, std::int8_t>> group_configs() {
+    kwire::DescribeConfigsRequest req;
+    auto& r = req.resources.emplace_back();
+    r.resource_type = 32;
+    r.resource_name = "sg";
+    auto resp = broker->call<kwire::DescribeConfigsResponse>(req, 4);
+    REQUIRE(resp.results.size() == 1);
+    REQUIRE(resp.results[0].error_code == ErrorCode::None);
+    std::map<std::string, std::pair<std::string, std::int8_t>> out;
+    for (auto& c : resp.results[0].configs)
+      out[std::string(c.name)] = {std::string(c.value ? *c.value : std::string_view{}), c.config_source};
+    return out;
   }
 
   void produce(int records) {
@@ -271,4 +300,90 @@ TEST_CASE("a closed share session gives back the records its member held") {
   REQUIRE(closing.error_code == ErrorCode::None);
   auto m2 = f.member("m2");
   CHECK(acquired(m2.fetch(10)) == std::vector<Range>{{1, 2, 2}});
+}
+
+TEST_CASE("a group's own lock duration and delivery count limit apply, are described and kept; bad ones are refused") {
+  Fixture f;
+  f.create_topic();
+  CHECK(f.set_reset("earliest") == ErrorCode::None);
+  CHECK(f.set_config("share.record.lock.duration.ms", "15000") == ErrorCode::None);
+  CHECK(f.set_config("share.delivery.count.limit", "2") == ErrorCode::None);
+  // Kafka's bounds (group.share.min/max.*), unknown names and a heartbeat
+  // interval not below the session timeout are refused, and change nothing.
+  CHECK(f.set_config("share.record.lock.duration.ms", "1000") == ErrorCode::InvalidConfig);
+  CHECK(f.set_config("share.record.lock.duration.ms", "soon") == ErrorCode::InvalidConfig);
+  CHECK(f.set_config("share.delivery.count.limit", "11") == ErrorCode::InvalidConfig);
+  CHECK(f.set_config("share.no.such.config", "1") == ErrorCode::InvalidConfig);
+  CHECK(f.set_config("share.heartbeat.interval.ms", "15000") == ErrorCode::None);
+  CHECK(f.set_config("share.session.timeout.ms", "45000") == ErrorCode::None);
+  CHECK(f.set_config("share.heartbeat.interval.ms", std::nullopt) == ErrorCode::None);
+
+  auto described = f.group_configs();
+  CHECK(described["share.record.lock.duration.ms"] == std::pair<std::string, std::int8_t>{"15000", 8});
+  CHECK(described["share.delivery.count.limit"] == std::pair<std::string, std::int8_t>{"2", 8});
+  CHECK(described["share.auto.offset.reset"] == std::pair<std::string, std::int8_t>{"earliest", 8});
+  CHECK(described["share.heartbeat.interval.ms"] == std::pair<std::string, std::int8_t>{"5000", 5});  // deleted: the default
+  CHECK(described["share.partition.max.record.locks"] == std::pair<std::string, std::int8_t>{"2000", 5});
+
+  f.produce(1);
+  auto m1 = f.member("m1");
+  auto first = m1.fetch(10);
+  REQUIRE(first.error_code == ErrorCode::None);
+  CHECK(first.acquisition_lock_timeout_ms == 15000);
+  CHECK(acquired(first) == std::vector<Range>{{0, 0, 1}});
+  // Released twice: the second delivery was the last the group allows.
+  CHECK(m1.acknowledge({{0, 0, 2}}).responses.at(0).partitions.at(0).error_code == ErrorCode::None);
+  CHECK(acquired(m1.fetch(10)) == std::vector<Range>{{0, 0, 2}});
+  CHECK(m1.acknowledge({{0, 0, 2}}).responses.at(0).partitions.at(0).error_code == ErrorCode::None);
+  CHECK(acquired(m1.fetch(10)).empty());
+
+  // The configs are the group's: they survive a restart.
+  f.broker.reset();
+  f.broker.emplace(f.dir.path, share_on);
+  CHECK(f.group_configs()["share.record.lock.duration.ms"].first == "15000");
+  auto back = f.member("m1");
+  CHECK(back.fetch(10).acquisition_lock_timeout_ms == 15000);
+}
+
+TEST_CASE("AlterShareGroupOffsets on an id no group holds creates an empty share group with that start offset") {
+  Fixture f;
+  f.create_topic();
+  f.produce(5);
+  auto alter = [&](std::string_view group, std::int64_t start) {
+    kwire::AlterShareGroupOffsetsRequest req;
+    req.group_id = group;
+    auto& t = req.topics.emplace_back();
+    t.topic_name = "jobs";
+    auto& p = t.partitions.emplace_back();
+    p.partition_index = 0;
+    p.start_offset = start;
+    return f.broker->call<kwire::AlterShareGroupOffsetsResponse>(req, 0);
+  };
+  auto r = alter("sg", 3);
+  REQUIRE(r.error_code == ErrorCode::None);
+  CHECK(r.responses.at(0).partitions.at(0).error_code == ErrorCode::None);
+
+  kwire::DescribeShareGroupOffsetsRequest dreq;
+  auto& dg = dreq.groups.emplace_back();
+  dg.group_id = "sg";
+  dg.topics.reset();  // null: every share partition the group has
+  auto d = f.broker->call<kwire::DescribeShareGroupOffsetsResponse>(dreq, 0);
+  REQUIRE(d.groups.size() == 1);
+  CHECK(d.groups[0].error_code == ErrorCode::None);
+  REQUIRE(d.groups[0].topics.size() == 1);
+  CHECK(d.groups[0].topics[0].partitions.at(0).start_offset == 3);
+  // The first member starts there.
+  auto m1 = f.member("m1");
+  CHECK(acquired(m1.fetch(10)) == std::vector<Range>{{3, 4, 1}});
+
+  // An id a consumer group holds is not taken.
+  kwire::ConsumerGroupHeartbeatRequest creq;
+  creq.group_id = "cg";
+  creq.member_id = "c1";
+  creq.member_epoch = 0;
+  creq.rebalance_timeout_ms = 30000;
+  creq.subscribed_topic_names.emplace().push_back("jobs");
+  creq.topic_partitions.emplace();
+  REQUIRE(f.broker->call<kwire::ConsumerGroupHeartbeatResponse>(creq, 1).error_code == ErrorCode::None);
+  CHECK(alter("cg", 0).error_code == ErrorCode::GroupIdNotFound);
 }

@@ -153,15 +153,23 @@ asio::awaitable<void> GroupCoordinator::persist(std::string group_id, Bytes reco
   if (!r.ok()) KB_WARN("could not store group {}: {}", group_id, r.message);
 }
 
+share::PartitionLimits GroupCoordinator::share_limits(std::string_view group) const {
+  const auto& d = config_.share;
+  const auto* g = shares_.find(std::string(group));
+  if (!g) return {d.lock_duration_ms, d.delivery_count_limit, d.max_record_locks};
+  return {g->config_int("share.record.lock.duration.ms", d.lock_duration_ms),
+          g->config_int("share.delivery.count.limit", d.delivery_count_limit),
+          g->config_int("share.partition.max.record.locks", d.max_record_locks)};
+}
+
 void GroupCoordinator::end_share_sessions_of_departed() {
   std::vector<std::pair<std::string, std::string>> departed;
   for (auto& [key, _] : share_state_.sessions) {
     auto* g = shares_.find(key.first);
     if (!g || !g->members.count(key.second)) departed.push_back(key);
   }
-  const auto limits = share_limits();
   for (auto& [group, member] : departed)
-    for (auto& key : share_state_.close(group, member, limits))
+    for (auto& key : share_state_.close(group, member, share_limits(group)))
       asio::co_spawn(strand_, persist_share(key), asio::detached);
 }
 

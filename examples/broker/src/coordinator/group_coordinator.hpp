@@ -72,9 +72,9 @@ class GroupCoordinator {
   share::ShareGroups& shares() { return shares_; }
   /// The share partitions and share sessions (strand only).
   share::ShareState& share_state() { return share_state_; }
-  share::PartitionLimits share_limits() const {
-    return {config_.share.lock_duration_ms, config_.share.delivery_count_limit, config_.share.max_record_locks};
-  }
+  /// The share partitions' limits of `group`: its group configs where set,
+  /// else the broker's (strand only).
+  share::PartitionLimits share_limits(std::string_view group) const;
   /// Stores a share partition's state (as it is now) where the store keeps it.
   asio::awaitable<void> persist_share(storage::SharePartitionKey key);
   /// Ends the share sessions of members no longer in their group (left or

@@ -3,6 +3,7 @@
 #include "coordinator/share_group.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include "core/log.hpp"
 
@@ -17,6 +18,11 @@ std::set<std::string> Group::subscribed_names() const {
 }
 
 Group* ShareGroups::find(const std::string& id) {
+  auto it = groups_.find(id);
+  return it == groups_.end() ? nullptr : it->second.get();
+}
+
+const Group* ShareGroups::find(const std::string& id) const {
   auto it = groups_.find(id);
   return it == groups_.end() ? nullptr : it->second.get();
 }
@@ -57,9 +63,17 @@ void ShareGroups::reassign(Group& g) {
   g.assignment_epoch = g.group_epoch;
 }
 
+std::int32_t Group::config_int(std::string_view name, std::int32_t fallback) const {
+  auto it = configs.find(name);
+  if (it == configs.end()) return fallback;
+  std::int32_t v = fallback;
+  auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  return ec == std::errc{} && end == it->second.data() + it->second.size() ? v : fallback;
+}
+
 HeartbeatResult ShareGroups::heartbeat(Group& g, Heartbeat hb, const TopicView& topics, Clock::time_point now) {
   HeartbeatResult r;
-  r.heartbeat_interval_ms = config_.heartbeat_interval_ms;
+  r.heartbeat_interval_ms = g.config_int("share.heartbeat.interval.ms", config_.heartbeat_interval_ms);
   r.member_id = hb.member_id;
   auto fail = [&r](ErrorCode e, std::string why) {
     r.error = e;
@@ -145,8 +159,9 @@ std::vector<std::string> ShareGroups::expire(Clock::time_point now) {
   std::vector<std::string> changed;
   for (auto& [gid, g] : groups_) {
     std::vector<std::string> gone;
+    const auto session = std::chrono::milliseconds(g->config_int("share.session.timeout.ms", config_.session_timeout_ms));
     for (auto& [mid, m] : g->members)
-      if (now - m.last_seen > std::chrono::milliseconds(config_.session_timeout_ms)) gone.push_back(mid);
+      if (now - m.last_seen > session) gone.push_back(mid);
     if (gone.empty()) continue;
     for (auto& mid : gone) {
       KB_INFO("share group {}: member {} session expired", gid, mid);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "coordinator/consumer_group.hpp"
@@ -57,6 +58,12 @@ struct Group {
   /// share.auto.offset.reset (a group config): where a share partition the
   /// group never fetched starts, "latest" or "earliest".
   std::string auto_offset_reset = "latest";
+  /// The other group configs set for it (share.record.lock.duration.ms,
+  /// share.delivery.count.limit, ...: coordinator/group_configs.hpp), by name.
+  std::map<std::string, std::string, std::less<>> configs;
+
+  /// A numeric group config, or `fallback` (the broker's) when it is not set.
+  std::int32_t config_int(std::string_view name, std::int32_t fallback) const;
 
   /// Empty or Stable (Kafka's names; a share group has no reconciliation).
   std::string state_name() const { return members.empty() ? "Empty" : "Stable"; }
@@ -89,6 +96,7 @@ class ShareGroups {
 
   const Config& config() const { return config_; }
   Group* find(const std::string& id);
+  const Group* find(const std::string& id) const;
   Group& get_or_create(const std::string& id);
   void remove(const std::string& id) { groups_.erase(id); }
   std::vector<Group*> all();

@@ -54,6 +54,7 @@ std::vector<std::uint8_t> ShareGroups::record_of(const Group& g) {
   j["group_epoch"] = g.group_epoch;
   j["assignment_epoch"] = g.assignment_epoch;
   j["auto_offset_reset"] = g.auto_offset_reset;
+  if (!g.configs.empty()) j["configs"] = g.configs;
   json topics = json::array();
   for (auto& [name, t] : g.subscribed) topics.push_back({{"name", name}, {"id", hex_of(t.id)}, {"partitions", t.partitions}});
   j["topics"] = std::move(topics);
@@ -88,6 +89,11 @@ bool ShareGroups::load(const std::string& id, const std::vector<std::uint8_t>& b
     g.group_epoch = stored::integer<std::int32_t>(j.at("group_epoch"));
     g.assignment_epoch = stored::integer<std::int32_t>(j.at("assignment_epoch"));
     g.auto_offset_reset = j.value("auto_offset_reset", std::string("latest"));
+    if (j.contains("configs")) {
+      const auto& configs = j.at("configs");
+      if (!configs.is_object()) return false;
+      for (auto& [name, value] : configs.items()) g.configs.emplace(name, value.get<std::string>());
+    }
     for (auto& t : j.at("topics"))
       g.subscribed[t.at("name").get<std::string>()] =
           TopicMeta{t.at("name").get<std::string>(), id_of(t.at("id").get<std::string>()), stored::integer<std::int32_t>(t.at("partitions"))};

@@ -18,8 +18,8 @@
 namespace kwire_broker {
 
 void GroupCoordinator::expire_share_queues() {
-  const auto limits = share_limits();
   for (auto& [key, qp] : share_state_.queued) {
+    const auto limits = share_limits(key.group_id);
     if (qp.expire_locks(now(), limits)) asio::co_spawn(strand_, persist_share(key), asio::detached);
     // A group without members takes nothing more: what the broker holds
     // goes back to the queue for the store's other consumers (as
@@ -62,7 +62,7 @@ asio::awaitable<share::QueueTake> GroupCoordinator::take_from_queue(const storag
                                                                   const std::string& member, std::int32_t max_records,
                                                                   std::set<storage::SharePartitionKey>& changed) {
   share::QueueTake out;
-  const auto limits = share_limits();
+  const auto limits = share_limits(key.group_id);
   auto& state = share_state_;
   const bool known = state.queued.count(key) > 0;
   auto opened = co_await share_queue(key, tp);

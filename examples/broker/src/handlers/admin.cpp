@@ -30,6 +30,7 @@ constexpr std::int8_t resource_group = 32;
 constexpr std::int8_t source_dynamic_topic = 1;
 constexpr std::int8_t source_static_broker = 4;
 constexpr std::int8_t source_default = 5;
+constexpr std::int8_t source_group = 8;  // GROUP_CONFIG
 
 /// A max.message.bytes (topic) or message.max.bytes (broker) value as it is
 /// enforced: never above what the store keeps. A topic may be configured
@@ -342,13 +343,13 @@ asio::awaitable<void> describe_configs(Broker& b, Ctx& ctx, DescribeConfigsReque
     } else if (res.resource_type == resource_group && ctx.realm().share_groups()) {
       std::string group(res.resource_name);  // named: g++ 12 mishandles temporaries in co_await
       auto configs = co_await describe_group_configs(ctx, std::move(group));
-      for (auto& [k, v] : configs) {
-        if (!wanted(k)) continue;
+      for (auto& e : configs) {
+        if (!wanted(e.name)) continue;
         DescribeConfigsResponse::DescribeConfigsResourceResult c;
-        c.name = ctx.keep(k);
-        c.value = ctx.keep(v);
-        c.config_source = source_default;
-        c.config_type = 2;
+        c.name = ctx.keep(e.name);
+        c.value = ctx.keep(e.value);
+        c.config_source = e.set_for_group ? source_group : source_default;
+        c.config_type = e.type;
         r.configs.push_back(c);
       }
     } else {

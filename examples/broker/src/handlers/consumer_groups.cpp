@@ -48,13 +48,16 @@ std::string topic_name(Ctx& ctx, const consumer::Group& g, const consumer::Topic
   return t ? t->name : std::string();
 }
 
-/// The broker's topics as the consumer groups see them (internal topics
-/// left out); without the list of names.
+/// The broker's topics as the consumer groups see them; without the list of
+/// names. Internal topics that are shown count too: Kafka's coordinator
+/// subscribes and assigns from every topic of its metadata image, internal
+/// ones included (a consumer asking for `__consumer_offsets` by name or by a
+/// regular expression gets its partitions).
 consumer::TopicView topic_view(Ctx& ctx) {
   consumer::TopicView topics;
-  topics.find = [&catalog = ctx.realm().store().topics()](const std::string& name) -> std::optional<consumer::TopicMeta> {
-    if (internal_topics::is_internal(name)) return std::nullopt;
-    auto t = catalog.find_topic(name);
+  topics.find = [&realm = ctx.realm()](const std::string& name) -> std::optional<consumer::TopicMeta> {
+    auto t = internal_topics::is_internal(name) ? internal_topics::find(realm, name)
+                                                : realm.store().topics().find_topic(name);
     if (!t) return std::nullopt;
     return consumer::TopicMeta{t->name, t->id, t->partitions};
   };
@@ -156,6 +159,7 @@ asio::awaitable<void> consumer_group_heartbeat(Broker& b, Ctx& ctx, ConsumerGrou
         topics.names.emplace();
         for (auto& t : listed.value)
           if (!internal_topics::is_internal(t.name)) topics.names->push_back(t.name);
+        if (auto offsets = internal_topics::group_offsets_topic(ctx.realm())) topics.names->push_back(offsets->name);
       }
     }
     auto& g = c.consumers().get_or_create(group);

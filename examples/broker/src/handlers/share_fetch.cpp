@@ -95,9 +95,9 @@ ErrorCode acknowledge(GroupCoordinator& c, const SharePartitionKey& key, const s
     ErrorCode e = ErrorCode::InvalidRecordState;
     if (b.acknowledge_types.empty()) e = ErrorCode::InvalidRequest;
     else if (queued != c.share_state().queued.end())
-      e = queued->second.acknowledge(member, b.first_offset, b.last_offset, types, c.now(), c.share_limits());
+      e = queued->second.acknowledge(member, b.first_offset, b.last_offset, types, c.now(), c.share_limits(key.group_id));
     else if (it != c.share_state().partitions.end())
-      e = it->second.acknowledge(member, b.first_offset, b.last_offset, types, c.now(), c.share_limits());
+      e = it->second.acknowledge(member, b.first_offset, b.last_offset, types, c.now(), c.share_limits(key.group_id));
     if (e == ErrorCode::None) changed.insert(key);
     else if (first_error == ErrorCode::None) first_error = e;
   }
@@ -110,8 +110,8 @@ asio::awaitable<void> store_changes(GroupCoordinator& c, const std::set<SharePar
 
 asio::awaitable<void> share_fetch(Broker& b, Ctx& ctx, ShareFetchRequest& req, ShareFetchResponse& resp) {
   auto& c = ctx.realm().groups();
-  const auto limits = c.share_limits();
-  resp.acquisition_lock_timeout_ms = limits.lock_duration_ms;
+  share::PartitionLimits limits;  // the group's, taken on the strand
+  resp.acquisition_lock_timeout_ms = c.config().share.lock_duration_ms;
   const auto group = non_empty(req.group_id), member = non_empty(req.member_id);
   if (!group || !member) {
     resp.error_code = ctx.note(ErrorCode::InvalidRequest);
@@ -133,6 +133,8 @@ asio::awaitable<void> share_fetch(Broker& b, Ctx& ctx, ShareFetchRequest& req, S
   ErrorCode top = ErrorCode::None;
   std::int32_t acquired_total = 0;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    limits = c.share_limits(*group);
+    resp.acquisition_lock_timeout_ms = limits.lock_duration_ms;
     auto* g = c.shares().find(*group);
     if (req.share_session_epoch != -1 && (!g || !c.shares().is_member(*g, *member))) {
       top = ErrorCode::UnknownMemberId;
@@ -325,8 +327,8 @@ asio::awaitable<void> share_fetch(Broker& b, Ctx& ctx, ShareFetchRequest& req, S
 
 asio::awaitable<void> share_acknowledge(Broker& b, Ctx& ctx, ShareAcknowledgeRequest& req, ShareAcknowledgeResponse& resp) {
   auto& c = ctx.realm().groups();
-  const auto limits = c.share_limits();
-  if (ctx.version >= 2) resp.acquisition_lock_timeout_ms = limits.lock_duration_ms;
+  share::PartitionLimits limits;  // the group's, taken on the strand
+  if (ctx.version >= 2) resp.acquisition_lock_timeout_ms = c.config().share.lock_duration_ms;
   const auto group = non_empty(req.group_id), member = non_empty(req.member_id);
   if (!group || !member) {
     resp.error_code = ctx.note(ErrorCode::InvalidRequest);
@@ -340,6 +342,8 @@ asio::awaitable<void> share_acknowledge(Broker& b, Ctx& ctx, ShareAcknowledgeReq
   std::set<SharePartitionKey> changed;
   ErrorCode top = ErrorCode::None;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    limits = c.share_limits(*group);
+    if (ctx.version >= 2) resp.acquisition_lock_timeout_ms = limits.lock_duration_ms;
     auto* g = c.shares().find(*group);
     if (req.share_session_epoch != -1 && (!g || !c.shares().is_member(*g, *member))) {
       top = ErrorCode::UnknownMemberId;

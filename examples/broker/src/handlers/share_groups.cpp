@@ -263,19 +263,13 @@ asio::awaitable<std::pair<kwire::ErrorCode, std::string>> alter_group_configs(Ct
                                                                              bool validate_only) {
   using Answer = std::pair<kwire::ErrorCode, std::string>;
   if (group.empty()) co_return Answer{ErrorCode::InvalidRequest, "The group id must not be empty"};
-  std::optional<std::string> reset;
   for (auto& c : changes) {
-    if (c.key != "share.auto.offset.reset")
+    if (!group_configs::known(c.key))
       co_return Answer{ErrorCode::InvalidConfig, "Unknown group config name: " + c.key};
-    if (c.operation == 1) {
-      reset = "latest";
-    } else if (c.operation == 0 && (c.value == "latest" || c.value == "earliest")) {
-      reset = c.value;
-    } else if (c.operation == 0) {
-      co_return Answer{ErrorCode::InvalidConfig, "Invalid value " + c.value +
-                                                     " for configuration share.auto.offset.reset (latest or earliest)"};
-    } else {
-      co_return Answer{ErrorCode::InvalidConfig, "Config share.auto.offset.reset is not a list"};
+    if (c.operation == 0) {
+      if (auto bad = group_configs::check(c.key, c.value)) co_return Answer{ErrorCode::InvalidConfig, *bad};
+    } else if (c.operation != 1) {
+      co_return Answer{ErrorCode::InvalidConfig, "Config " + c.key + " is not a list"};
     }
   }
   auto& c = ctx.realm().groups();
@@ -285,10 +279,27 @@ asio::awaitable<std::pair<kwire::ErrorCode, std::string>> alter_group_configs(Ct
       answer = {ErrorCode::InvalidRequest, "Group " + group + " is not a share group"};
       co_return;
     }
-    if (validate_only || !reset) co_return;
+    // The group's configs after the changes, checked together: a heartbeat
+    // interval must stay below the session timeout.
+    const auto* now = c.shares().find(group);
+    auto configs = now ? now->configs : decltype(share::Group::configs){};
+    for (auto& ch : changes) {
+      if (ch.operation == 0) configs[ch.key] = ch.value;
+      else configs.erase(ch.key);
+    }
+    share::Group after;
+    after.configs = configs;
+    const auto& defaults = c.config().share;
+    if (after.config_int("share.heartbeat.interval.ms", defaults.heartbeat_interval_ms) >=
+        after.config_int("share.session.timeout.ms", defaults.session_timeout_ms)) {
+      answer = {ErrorCode::InvalidConfig, "share.heartbeat.interval.ms must be less than share.session.timeout.ms"};
+      co_return;
+    }
+    if (validate_only || changes.empty()) co_return;
     auto& g = c.shares().get_or_create(group);
-    if (g.auto_offset_reset == *reset) co_return;
-    g.auto_offset_reset = *reset;
+    auto reset = configs.find("share.auto.offset.reset");
+    g.auto_offset_reset = reset != configs.end() ? reset->second : std::string("latest");
+    g.configs = std::move(configs);
     auto record = share::ShareGroups::record_of(g);
     std::string id = group;  // named: g++ 12 mishandles temporaries in co_await
     co_await c.persist(std::move(id), std::move(record));
@@ -296,14 +307,14 @@ asio::awaitable<std::pair<kwire::ErrorCode, std::string>> alter_group_configs(Ct
   co_return answer;
 }
 
-asio::awaitable<std::vector<std::pair<std::string, std::string>>> describe_group_configs(Ctx& ctx, std::string group) {
+asio::awaitable<std::vector<group_configs::Entry>> describe_group_configs(Ctx& ctx, std::string group) {
   auto& c = ctx.realm().groups();
-  std::string reset = "latest";
+  std::vector<group_configs::Entry> out;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
-    if (auto* g = c.shares().find(group)) reset = g->auto_offset_reset;
+    out = group_configs::describe(c.shares().find(group), c.config().share);
     co_return;
   });
-  co_return std::vector<std::pair<std::string, std::string>>{{"share.auto.offset.reset", reset}};
+  co_return out;
 }
 
 std::vector<HandlerEntry> share_group_handlers() {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "coordinator/group_configs.hpp"
 #include "coordinator/group_coordinator.hpp"
 #include "kwire/messages/describe_groups_response.hpp"
 #include "kwire/messages/list_groups_request.hpp"
@@ -41,13 +42,14 @@ struct GroupConfigChange {
   std::string value;
 };
 
-/// IncrementalAlterConfigs on a GROUP resource: share.auto.offset.reset,
-/// kept with the share group (created empty if the id is unused). Not on
-/// the strand: it goes there itself.
+/// IncrementalAlterConfigs on a GROUP resource: the share group configs of
+/// coordinator/group_configs.hpp, kept with the share group (created empty
+/// if the id is unused). Not on the strand: it goes there itself.
 asio::awaitable<std::pair<kwire::ErrorCode, std::string>> alter_group_configs(Ctx& ctx, std::string group,
                                                                              std::vector<GroupConfigChange> changes,
                                                                              bool validate_only);
-/// DescribeConfigs on a GROUP resource: the group's configs by name.
-asio::awaitable<std::vector<std::pair<std::string, std::string>>> describe_group_configs(Ctx& ctx, std::string group);
+/// DescribeConfigs on a GROUP resource: every group config, the group's
+/// value or the broker's.
+asio::awaitable<std::vector<group_configs::Entry>> describe_group_configs(Ctx& ctx, std::string group);
 
 }  // namespace kwire_broker

@@ -159,6 +159,14 @@ asio::awaitable<void> alter_share_group_offsets(Broker& b, Ctx& ctx, AlterShareG
   }
   std::set<SharePartitionKey> changed;
   co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    // An id no group holds becomes an empty share group, as Kafka creates
+    // one here: an administrator sets the start offsets before any
+    // consumer has joined.
+    if (!gid.empty() && !c.shares().find(gid) && !c.find(gid) && !c.consumers().find(gid)) {
+      auto record = share::ShareGroups::record_of(c.shares().get_or_create(gid));
+      std::string id = gid;  // named: g++ 12 mishandles temporaries in co_await
+      co_await c.persist(std::move(id), std::move(record));
+    }
     if (auto why = refuse_change(c, gid)) {
       resp.error_code = ctx.note(why->first);
       resp.error_message = ctx.keep(why->second);
