@@ -11,11 +11,15 @@
 
 #include "support/temp_dir.hpp"
 #include "kwire/messages/api_versions_request.hpp"
+#include "kwire/messages/alter_user_scram_credentials_request.hpp"
+#include "kwire/messages/alter_user_scram_credentials_response.hpp"
 #include "kwire/messages/api_versions_response.hpp"
 #include "kwire/messages/create_topics_request.hpp"
 #include "kwire/messages/create_topics_response.hpp"
 #include "kwire/messages/delete_records_request.hpp"
 #include "kwire/messages/delete_records_response.hpp"
+#include "kwire/messages/describe_user_scram_credentials_request.hpp"
+#include "kwire/messages/describe_user_scram_credentials_response.hpp"
 #include "kwire/messages/error_code.hpp"
 #include "kwire/messages/fetch_request.hpp"
 #include "kwire/messages/fetch_response.hpp"
@@ -175,6 +179,61 @@ TEST_CASE("CreateTopics and Metadata") {
   auto r2 = f.broker.call<kwire::MetadataResponse>(unknown, 12);
   REQUIRE(r2.topics.size() == 1);
   CHECK(code(r2.topics[0].error_code) == ErrorCode::UnknownTopicOrPartition);
+}
+
+TEST_CASE("CreateTopics naming a topic twice creates it under neither entry and answers INVALID_REQUEST once") {
+  Fixture f;
+  kwire::CreateTopicsRequest req;
+  for (auto name : {"a", "b", "b"}) {
+    auto& t = req.topics.emplace_back();
+    t.name = name;
+    t.num_partitions = 1;
+    t.replication_factor = 1;
+  }
+  auto resp = f.broker.call<kwire::CreateTopicsResponse>(req, 7);
+  REQUIRE(resp.topics.size() == 2);
+  CHECK(resp.topics[0].name == std::string_view("a"));
+  CHECK(code(resp.topics[0].error_code) == ErrorCode::None);
+  CHECK(resp.topics[1].name == std::string_view("b"));
+  CHECK(code(resp.topics[1].error_code) == ErrorCode::InvalidRequest);
+
+  kwire::MetadataRequest meta;
+  meta.topics.emplace();
+  meta.topics->emplace_back().name = std::string_view("b");
+  meta.allow_auto_topic_creation = false;
+  auto m = f.broker.call<kwire::MetadataResponse>(meta, 12);
+  REQUIRE(m.topics.size() == 1);
+  CHECK(code(m.topics[0].error_code) == ErrorCode::UnknownTopicOrPartition);
+}
+
+TEST_CASE("AlterUserScramCredentials takes a salted password of any length, as Kafka does, and refuses empty ones") {
+  Fixture f;
+  auto upsert = [&](std::string_view salted, std::int32_t iterations = 8192) {
+    kwire::AlterUserScramCredentialsRequest req;
+    auto& u = req.upsertions.emplace_back();
+    u.name = "alice";
+    u.mechanism = 2;  // SCRAM-SHA-512
+    u.iterations = iterations;
+    static const std::string salt = "my-salt";
+    u.salt = kwire::as_bytes(salt);
+    u.salted_password = kwire::as_bytes(salted);
+    auto resp = f.broker.call<kwire::AlterUserScramCredentialsResponse>(req, 0);
+    REQUIRE(resp.results.size() == 1);
+    return code(resp.results[0].error_code);
+  };
+  static const std::string short_one = "my-salted-password", empty;
+  CHECK(upsert(short_one) == ErrorCode::None);
+  CHECK(upsert(empty) == ErrorCode::UnacceptableCredential);
+  CHECK(upsert(short_one, 1000) == ErrorCode::UnacceptableCredential);  // below SCRAM's 4096 iterations
+
+  kwire::DescribeUserScramCredentialsRequest dreq;
+  dreq.users.emplace().emplace_back().name = "alice";
+  auto d = f.broker.call<kwire::DescribeUserScramCredentialsResponse>(dreq, 0);
+  REQUIRE(d.results.size() == 1);
+  CHECK(code(d.results[0].error_code) == ErrorCode::None);
+  REQUIRE(d.results[0].credential_infos.size() == 1);
+  CHECK(d.results[0].credential_infos[0].mechanism == 2);
+  CHECK(d.results[0].credential_infos[0].iterations == 8192);
 }
 
 TEST_CASE("Produce assigns offsets in order and Fetch returns the records") {

@@ -121,7 +121,17 @@ class Broker:
 
 def metadata(s, correlation, topics):
     """Metadata v4 naming `topics`, allowing auto-creation; returns
-    {name: error code}."""
+    {name: error code}. Topics answered LEADER_NOT_AVAILABLE (5), as Kafka
+    answers the request that creates them, are asked for once more, as a
+    client does."""
+    out = metadata_once(s, correlation, topics)
+    again = [t for t, e in out.items() if e == 5]
+    if again:
+        out.update(metadata_once(s, correlation + 1000, again))
+    return out
+
+
+def metadata_once(s, correlation, topics):
     body = struct.pack(">i", len(topics))
     for t in topics:
         body += struct.pack(">h", len(t)) + t.encode()

@@ -1,5 +1,8 @@
 // CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs
 // and IncrementalAlterConfigs.
+#include <set>
+#include <string_view>
+
 #include "protocol/authorize.hpp"
 #include "protocol/registry.hpp"
 #include "kwire/messages/alter_configs_request.hpp"
@@ -72,7 +75,14 @@ asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& re
   const bool cluster_create = allowed_on_cluster(b, ctx, acl::Operation::create);
   const auto& st = b.settings();
   auto& catalog = ctx.realm().store().topics();
+  // A name the request holds more than once is created under none of its
+  // entries, and answered once with INVALID_REQUEST, as Kafka does.
+  std::set<std::string_view> seen, repeated;
+  for (auto& t : req.topics)
+    if (!seen.insert(t.name).second) repeated.insert(t.name);
+  std::set<std::string_view> answered;
   for (auto& t : req.topics) {
+    if (repeated.count(t.name) && !answered.insert(t.name).second) continue;
     auto& r = resp.topics.emplace_back();
     r.name = t.name;
     r.num_partitions = -1;
@@ -82,6 +92,10 @@ asio::awaitable<void> create_topics(Broker& b, Ctx& ctx, CreateTopicsRequest& re
       r.error_message = ctx.keep(std::move(msg));
       if (ctx.version >= 5) r.configs = std::nullopt;
     };
+    if (repeated.count(t.name)) {
+      fail(kwire::ErrorCode::InvalidRequest, "Duplicate topic name.");
+      continue;
+    }
     std::string name(t.name);
     if (!cluster_create && !allowed_on_topic(b, ctx, acl::Operation::create, name)) {
       fail(kwire::ErrorCode::TopicAuthorizationFailed, "Authorization failed.");

@@ -221,10 +221,18 @@ asio::awaitable<void> metadata(Broker& b, Ctx& ctx, MetadataRequest& req, Metada
           continue;
         }
         auto c = co_await ctx.realm().auto_create(name);
-        if (c.ok())
-          t = c.value;
-        else
-          create_error = to_kafka(c.error);  // e.g. KAFKA_STORAGE_ERROR: out of descriptors or disk
+        if (c.ok()) {
+          // Kafka answers the request that creates a topic as it answers
+          // while the topic is being created: LEADER_NOT_AVAILABLE, no
+          // partitions. Clients ask again (and tools that check that a
+          // topic they just deleted is gone see it so).
+          MetadataResponse::MetadataResponseTopic m;
+          m.name = ctx.keep(name);
+          m.error_code = ctx.note(kwire::ErrorCode::LeaderNotAvailable);
+          resp.topics.push_back(std::move(m));
+          continue;
+        }
+        create_error = to_kafka(c.error);  // e.g. KAFKA_STORAGE_ERROR: out of descriptors or disk
       }
       if (t) {
         resp.topics.push_back(describe_topic(view, ctx, *t));

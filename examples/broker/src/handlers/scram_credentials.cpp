@@ -81,8 +81,8 @@ std::optional<std::string> unacceptable(const AlterUserScramCredentialsRequest::
   if (u.iterations > scram::max_iterations)
     return "Requested iterations " + std::to_string(u.iterations) + " is more than the maximum " +
            std::to_string(scram::max_iterations) + " for " + scram::name_of(mechanism);
-  const std::size_t hash_size = mechanism == scram::Mechanism::sha512 ? 64 : 32;
-  if (u.salted_password.size() != hash_size) return "The salted password has the wrong length for its mechanism";
+  // Any length will do, as in Kafka: the keys stored are HMACs keyed by it.
+  if (u.salted_password.empty()) return "The salted password must not be empty";
   if (u.salt.empty()) return "The salt must not be empty";
   return std::nullopt;
 }
