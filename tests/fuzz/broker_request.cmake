@@ -79,6 +79,9 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/storage/embedded/log.cpp
     ${s}/storage/embedded/log_read.cpp
     ${s}/storage/embedded/log_txn.cpp
+    ${s}/storage/embedded/log_compaction.cpp
+    ${s}/storage/embedded/batch_compactor.cpp
+    ${s}/storage/embedded/cleaner.cpp
     ${s}/storage/embedded/record_files.cpp
     ${s}/storage/embedded/share_state_store.cpp
     ${s}/storage/embedded/txn_store.cpp

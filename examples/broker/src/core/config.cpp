@@ -397,6 +397,25 @@ Settings make_settings(const Properties& p) {
   s.flush_messages = p.get_int("log.flush.interval.messages", s.flush_messages);
   s.flush_ms = p.get_int("log.flush.interval.ms", s.flush_ms);
   s.retention_check_ms = p.get_int("log.retention.check.interval.ms", s.retention_check_ms);
+  s.cleaner_enable = p.get_bool("log.cleaner.enable", s.cleaner_enable);
+  s.cleaner_backoff_ms = p.get_int("log.cleaner.backoff.ms", s.cleaner_backoff_ms);
+  s.dedupe_buffer_bytes = p.get_int("log.cleaner.dedupe.buffer.size", s.dedupe_buffer_bytes);
+  if (p.has("log.cleaner.min.cleanable.ratio")) {
+    const auto v = p.get("log.cleaner.min.cleanable.ratio");
+    try {
+      s.min_cleanable_ratio = std::stod(v);
+    } catch (...) {
+      throw std::runtime_error("log.cleaner.min.cleanable.ratio: not a number: " + v);
+    }
+    if (!(s.min_cleanable_ratio >= 0 && s.min_cleanable_ratio <= 1))
+      throw std::runtime_error("log.cleaner.min.cleanable.ratio must be between 0 and 1");
+  }
+  s.delete_retention_ms = p.get_int("log.cleaner.delete.retention.ms", s.delete_retention_ms);
+  s.min_compaction_lag_ms = p.get_int("log.cleaner.min.compaction.lag.ms", s.min_compaction_lag_ms);
+  s.max_compaction_lag_ms = p.get_int("log.cleaner.max.compaction.lag.ms", s.max_compaction_lag_ms);
+  if (s.cleaner_backoff_ms < 1 || s.dedupe_buffer_bytes < 0 || s.delete_retention_ms < 0 ||
+      s.min_compaction_lag_ms < 0 || s.max_compaction_lag_ms < 1)
+    throw std::runtime_error("log.cleaner.*: a negative or zero value where Kafka needs a positive one");
 
   // PLAIN users: user_NAME="password" entries of any *sasl.jaas.config, as
   // Kafka's PlainLoginModule takes them, plus kwire.sasl.plain.users=a:b,c:d.

@@ -154,6 +154,14 @@ struct Settings {
   std::int64_t flush_messages = -1;                     // log.flush.interval.messages (1: every append)
   std::int64_t flush_ms = 1000;                         // log.flush.interval.ms (-1: never)
   std::int64_t retention_check_ms = 300000;             // log.retention.check.interval.ms
+  // Log compaction (cleanup.policy=compact), Kafka's defaults.
+  bool cleaner_enable = true;                           // log.cleaner.enable
+  std::int64_t cleaner_backoff_ms = 15000;              // log.cleaner.backoff.ms
+  std::int64_t dedupe_buffer_bytes = 128LL << 20;       // log.cleaner.dedupe.buffer.size
+  double min_cleanable_ratio = 0.5;                     // log.cleaner.min.cleanable.ratio
+  std::int64_t delete_retention_ms = 86400000;          // log.cleaner.delete.retention.ms
+  std::int64_t min_compaction_lag_ms = 0;               // log.cleaner.min.compaction.lag.ms
+  std::int64_t max_compaction_lag_ms = INT64_MAX;       // log.cleaner.max.compaction.lag.ms
 };
 
 /// Builds Settings from properties; throws std::runtime_error on a bad value.

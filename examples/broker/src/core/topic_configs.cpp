@@ -8,12 +8,12 @@ const std::vector<TopicConfigDef>& topic_config_defs(const Settings& s) {
   static const std::vector<TopicConfigDef> defs = [&s] {
     auto n = [](std::int64_t v) { return std::to_string(v); };
     std::vector<TopicConfigDef> d = {
-        // compact: accepted for what needs it (Kafka Streams' changelogs):
-        // records must have keys, and the log is kept whole (nothing is
-        // compacted yet, nothing expires by time or size).
+        // compact: records must have keys, and the log keeps the newest
+        // record of each key (the embedded store's cleaner; on Pulsar the
+        // log is kept whole).
         {"cleanup.policy", "delete", 7, {"delete", "compact", "compact,delete", "delete,compact"}},
         {"compression.type", "producer", 2, {"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}},
-        {"delete.retention.ms", "86400000", 5, {}},
+        {"delete.retention.ms", n(s.delete_retention_ms), 5, {}},
         {"file.delete.delay.ms", "60000", 5, {}},
         {"flush.messages", s.flush_messages > 0 ? n(s.flush_messages) : "9223372036854775807", 5, {}},
         {"flush.ms", s.flush_ms >= 0 ? n(s.flush_ms) : "9223372036854775807", 5, {}},
@@ -22,6 +22,9 @@ const std::vector<TopicConfigDef>& topic_config_defs(const Settings& s) {
         {"message.timestamp.type", "CreateTime", 2, {"CreateTime", "LogAppendTime"}},
         {"message.timestamp.before.max.ms", "9223372036854775807", 5, {}},
         {"message.timestamp.after.max.ms", "3600000", 5, {}},
+        {"max.compaction.lag.ms", n(s.max_compaction_lag_ms), 5, {}},
+        {"min.cleanable.dirty.ratio", fmt::format("{}", s.min_cleanable_ratio), 6, {}},
+        {"min.compaction.lag.ms", n(s.min_compaction_lag_ms), 5, {}},
         {"min.insync.replicas", "1", 3, {}},
         {"preallocate", "false", 1, {}},
         {"retention.bytes", n(s.retention_bytes), 5, {}},
@@ -65,6 +68,16 @@ std::optional<std::string> check_topic_config(const Settings& s, const std::stri
       } catch (...) {
         return fmt::format("Invalid value {} for configuration {}: Not a number of type {}", value, name,
                            d->type == 3 ? "INT" : "LONG");
+      }
+      break;
+    case 6:
+      try {
+        std::size_t used = 0;
+        auto v = std::stod(value, &used);
+        if (used != value.size() || !(v >= 0 && v <= 1)) throw std::invalid_argument("x");
+      } catch (...) {
+        return fmt::format("Invalid value {} for configuration {}: Value must be a number between 0 and 1", value,
+                           name);
       }
       break;
     default: break;

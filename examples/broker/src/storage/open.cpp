@@ -32,6 +32,13 @@ std::unique_ptr<Storage> open_storage(const Settings& st, [[maybe_unused]] const
     o.retention_ms = st.retention_ms;
     o.retention_bytes = st.retention_bytes;
     o.index_interval_bytes = st.index_interval_bytes;
+    o.cleaner_enable = st.cleaner_enable;
+    o.cleaner_backoff_ms = st.cleaner_backoff_ms;
+    o.dedupe_buffer_bytes = st.dedupe_buffer_bytes;
+    o.min_cleanable_ratio = st.min_cleanable_ratio;
+    o.delete_retention_ms = st.delete_retention_ms;
+    o.min_compaction_lag_ms = st.min_compaction_lag_ms;
+    o.max_compaction_lag_ms = st.max_compaction_lag_ms;
     if (st.flush_messages == 1) {
       o.flush = embedded::FlushPolicy::every_append;
     } else if (st.flush_ms >= 0) {
@@ -42,6 +49,7 @@ std::unique_ptr<Storage> open_storage(const Settings& st, [[maybe_unused]] const
     }
     o.max_batch_bytes = static_cast<std::int32_t>(std::min<std::int64_t>(st.max_request_bytes, INT32_MAX));
     o.report = [](const std::string& what) { KB_WARN("{}", what); };
+    o.inform = [](const std::string& what) { KB_INFO("{}", what); };
     KB_INFO("embedded store in {} ({}/{}), flush {}", o.dir.string(), ns.tenant, ns.ns,
             o.flush == embedded::FlushPolicy::every_append ? "on every append"
             : o.flush == embedded::FlushPolicy::interval

@@ -122,6 +122,12 @@ std::shared_ptr<const OpenFile> CachedFile::share() const {
   return cache_->share(*slot_);
 }
 
+void CachedFile::renamed(std::filesystem::path path) {
+  if (!slot_) return;
+  std::lock_guard lk(cache_->mu_);
+  slot_->path = std::move(path);
+}
+
 void CachedFile::close() {
   if (slot_) cache_->close(*slot_);
   slot_.reset();

@@ -107,6 +107,9 @@ class CachedFile {
   std::shared_ptr<const OpenFile> share() const;
   explicit operator bool() const { return slot_ != nullptr; }
   const std::filesystem::path& path() const { return slot_->path; }
+  /// The file was renamed to `path` (a compacted ledger put in place of the
+  /// original): reopening uses the new name.
+  void renamed(std::filesystem::path path);
   void close();
 
  private:

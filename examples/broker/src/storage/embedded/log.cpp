@@ -32,12 +32,29 @@ void Log::set_configs(const Configs& c) {
   retention_ms_ = config_int(c, "retention.ms", opts_.retention_ms);
   retention_bytes_ = config_int(c, "retention.bytes", opts_.retention_bytes);
   // A compacted topic without "delete" in its policy is never cut by time
-  // or size (Kafka compacts it instead; this store keeps it whole).
-  if (auto it = c.find("cleanup.policy"); it != c.end() && it->second.find("delete") == std::string::npos) {
+  // or size: it is compacted instead.
+  const auto policy = c.find("cleanup.policy");
+  if (policy != c.end() && policy->second.find("delete") == std::string::npos) {
     retention_ms_ = -1;
     retention_bytes_ = -1;
   }
+  compact_ = policy != c.end() && policy->second.find("compact") != std::string::npos;
+  min_dirty_ratio_ = opts_.min_cleanable_ratio;
+  if (auto it = c.find("min.cleanable.dirty.ratio"); it != c.end()) {
+    try {
+      min_dirty_ratio_ = std::stod(it->second);
+    } catch (...) {
+    }
+  }
+  delete_retention_ms_ = config_int(c, "delete.retention.ms", opts_.delete_retention_ms);
+  min_lag_ms_ = config_int(c, "min.compaction.lag.ms", opts_.min_compaction_lag_ms);
+  max_lag_ms_ = config_int(c, "max.compaction.lag.ms", opts_.max_compaction_lag_ms);
   flush_every_ = config_int(c, "flush.messages", opts_.flush == FlushPolicy::every_append ? 1 : 0) == 1;
+}
+
+bool Log::compacted() const {
+  std::lock_guard lk(mu_);
+  return compact_;
 }
 
 Errc Log::gone() const noexcept {
@@ -165,6 +182,11 @@ void Log::open() {
   fs::create_directories(dir_);
   std::vector<std::int64_t> bases;
   for (auto& e : fs::directory_iterator(dir_)) {
+    if (e.path().extension() == ".cleaned") {  // a compaction cut short: the ledger it was for is whole
+      std::error_code ec;
+      fs::remove(e.path(), ec);
+      continue;
+    }
     if (e.path().extension() != ".log") continue;
     try {
       bases.push_back(std::stoll(e.path().stem().string()));
@@ -192,6 +214,7 @@ void Log::open() {
   if (segments_.empty()) segments_.push_back(open_segment(std::max<std::int64_t>(0, log_start_), true));
   log_start_ = std::max(log_start_, segments_.front()->base);
   rebuild_producers();
+  load_cleaner_checkpoint();
 }
 
 void Log::maintain(std::int64_t now) {
@@ -221,7 +244,13 @@ void Log::maintain(std::int64_t now) {
   }
 }
 
+void Log::cancel_cleaning() {
+  clean_cancelled_ = true;
+  std::lock_guard wait(clean_mu_);
+}
+
 void Log::close() {
+  cancel_cleaning();
   std::lock_guard lk(mu_);
   if (state_ == State::open) flush_locked();
   segments_.clear();
@@ -229,6 +258,7 @@ void Log::close() {
 }
 
 void Log::retire() {
+  cancel_cleaning();
   std::lock_guard lk(mu_);
   durable_locked(written_, false);  // the topic is gone: its waiting appends fail
   segments_.clear();

@@ -3,6 +3,7 @@
 // the idempotent producers' state.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,11 @@ class Log final : public PartitionLog, public Flushable, public std::enable_shar
   Task<std::int64_t> delete_records(std::int64_t offset) override;
 
   void set_configs(const Configs& c);
+  /// Whether the topic's cleanup.policy includes compact.
+  bool compacted() const;
+  /// One compaction pass when one is due (log_compaction.cpp), on the
+  /// cleaner's thread: returns the bytes it reclaimed, or -1 if none was due.
+  std::int64_t clean(std::int64_t now, std::size_t dedupe_bytes);
   /// Opens the ledgers found on disk, recovering the last one. Throws.
   void open();
   /// Retention, and asks the flusher for the interval's flush.
@@ -107,6 +113,22 @@ class Log final : public PartitionLog, public Flushable, public std::enable_shar
   std::int64_t last_flush_ms_ = 0;
   std::int64_t segment_bytes_ = 0, segment_ms_ = 0, retention_ms_ = 0, retention_bytes_ = -1;
   bool flush_every_ = false;
+  // Compaction (log_compaction.cpp): the topic's settings; the first offset
+  // not yet compacted (Kafka's cleaner checkpoint, kept in `cleaner-offset`);
+  // the earliest delete horizon of a tombstone a cleaning kept (0 after
+  // opening: unknown, so the first pass looks).
+  bool compact_ = false;
+  double min_dirty_ratio_ = 0.5;
+  std::int64_t delete_retention_ms_ = 0, min_lag_ms_ = 0, max_lag_ms_ = -1;
+  std::int64_t first_dirty_ = 0;
+  std::int64_t next_horizon_ = 0;
+  // Held by a compaction pass from start to end; retire() and close() set
+  // the flag, which the pass checks between batches, and wait for it, so
+  // that no pass writes into a topic's directory while it is removed.
+  std::mutex clean_mu_;
+  std::atomic<bool> clean_cancelled_{false};
+  void load_cleaner_checkpoint();
+  void cancel_cleaning();
 };
 
 }  // namespace kwire_broker::storage::embedded

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <system_error>
 
@@ -31,6 +32,11 @@ std::string segment_name(std::int64_t base) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(base));
   return buf;
+}
+
+std::uint64_t Segment::next_id() noexcept {
+  static std::atomic<std::uint64_t> ids{1};
+  return ids.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Segment::close_files() {

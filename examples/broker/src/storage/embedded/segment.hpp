@@ -37,6 +37,9 @@ std::string segment_name(std::int64_t base);
 
 struct Segment {
   std::int64_t base = 0;  // Kafka offset of its first batch; also its ledger id
+  // Tells a ledger from the one that replaced it (compaction) or that was
+  // created at the same base after it was dropped.
+  std::uint64_t id = next_id();
   std::filesystem::path log_path;
   // The indexes below live in memory; a sealed ledger also has them in
   // its .index and .timeindex files, written once when it is sealed. The
@@ -76,6 +79,9 @@ struct Segment {
   /// memory, each atomically and synced (a crash leaves the old file or the
   /// new one, never a part).
   bool write_indexes();
+
+ private:
+  static std::uint64_t next_id() noexcept;
 };
 
 }  // namespace kwire_broker::storage::embedded

@@ -8,6 +8,7 @@
 
 #include "storage/embedded/acl_store.hpp"
 #include "storage/embedded/catalog.hpp"
+#include "storage/embedded/cleaner.hpp"
 #include "storage/embedded/credential_store.hpp"
 #include "storage/embedded/files.hpp"
 #include "storage/embedded/flusher.hpp"
@@ -28,6 +29,10 @@ class Store final : public Storage {
     credentials_ = std::make_unique<Credentials>(root_ / "credentials", *flusher_);
     acls_ = std::make_unique<Acls>(root_ / "acls", *flusher_);
     catalog_ = std::make_unique<Catalog>(opts_, root_ / "topics", *groups_);
+    if (opts_.cleaner_enable) {
+      cleaner_ = std::make_unique<Cleaner>([this] { return catalog_->logs(); }, opts_.cleaner_backoff_ms,
+                                           static_cast<std::size_t>(opts_.dedupe_buffer_bytes), opts_.inform);
+    }
     if (auto s = read_file(opts_.dir / "producer-ids")) {
       try {
         next_pid_ = std::stoll(*s);
@@ -76,7 +81,8 @@ class Store final : public Storage {
 
   Task<Done> close() override {
     if (!closed_.exchange(true)) {
-      catalog_->close();
+      catalog_->close();  // cancels a compaction pass under way
+      if (cleaner_) cleaner_->stop();
       groups_->close();
       txns_->close();
       shares_->close();
@@ -103,6 +109,7 @@ class Store final : public Storage {
   std::unique_ptr<Transactions> txns_;
   std::unique_ptr<ShareStates> shares_;
   std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<Cleaner> cleaner_;  // after the catalog: stopped before its logs go
   std::atomic<bool> closed_{false};
   std::mutex pid_mu_;
   std::int64_t next_pid_ = 1000;
