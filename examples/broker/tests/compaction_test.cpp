@@ -182,7 +182,10 @@ TEST_CASE("compaction: aborted records go; a producer's last batch stays, empty;
 // ------------------------------------------------------------ whole logs
 
 struct CompactedTopic {
-  explicit CompactedTopic(const std::filesystem::path& d) : dir(d) { reopen(); }
+  explicit CompactedTopic(const std::filesystem::path& d, std::string segment_bytes = "400")
+      : dir(d), segment_bytes_(std::move(segment_bytes)) {
+    reopen();
+  }
   void reopen() {
     log.reset();
     store.reset();
@@ -195,7 +198,7 @@ struct CompactedTopic {
     store = open(o);
     auto created = run(store->topics().create_topic(
         NewTopic{"c", 1,
-                 {{"cleanup.policy", "compact"}, {"segment.bytes", "400"}, {"min.cleanable.dirty.ratio", "0.01"},
+                 {{"cleanup.policy", "compact"}, {"segment.bytes", segment_bytes_}, {"min.cleanable.dirty.ratio", "0.01"},
                   {"delete.retention.ms", "1000"}}}));
     REQUIRE((created.ok() || created.error == Errc::topic_exists));
     auto l = run(store->open_log(TopicPartition{"c", 0}));
@@ -228,6 +231,7 @@ struct CompactedTopic {
     return out;
   }
   std::filesystem::path dir;
+  std::string segment_bytes_;
   std::unique_ptr<Storage> store;
   std::shared_ptr<Log> log;
 };
@@ -302,6 +306,35 @@ TEST_CASE("compaction: a log keeps the newest record of each key; offsets, reads
                                                                    {"tail", {"x1"}},
                                                                    {"roll", {"y"}},
                                                                    {"pad", std::vector<std::string>(8, "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz")}});
+}
+
+TEST_CASE("compaction: keys past log.cleaner.dedupe.buffer.size wait for the next pass, which finishes the work") {
+  TempDir dir("kwire-compaction-budget");
+  CompactedTopic t(dir.path, "100");  // a ledger per batch
+  for (int round = 0; round < 6; ++round) {
+    std::vector<Rec> recs;
+    for (int k = 0; k < 5; ++k) recs.push_back({"k" + std::to_string(k), "r" + std::to_string(round)});
+    t.append(batch(recs));
+  }
+  t.append(batch({{"active", "x"}}));
+  auto keyed = [&] {
+    std::size_t n = 0;
+    for (auto& s : t.read_all()) n += s.key != "active";
+    return n;
+  };
+  REQUIRE(keyed() == 30);
+  // A budget of one byte: each pass maps a single ledger's keys.
+  int passes = 0;
+  std::vector<std::size_t> left;
+  while (t.log->clean(100000, 1) >= 0) {
+    left.push_back(keyed());
+    REQUIRE(++passes < 20);
+  }
+  CHECK(passes > 1);
+  CHECK(left.front() > 5);  // the first pass could not see every key's newest record
+  CHECK(keyed() == 5);
+  for (auto& s : t.read_all())
+    if (s.key != "active") CHECK(s.value == std::optional<std::string>("r5"));
 }
 
 }  // namespace

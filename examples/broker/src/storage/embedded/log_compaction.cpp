@@ -259,14 +259,18 @@ std::int64_t Log::clean(std::int64_t now, std::size_t dedupe_bytes) {
     rewritten.push_back({&s, path, std::move(seg)});
   }
 
-  // 4. Each rewritten ledger in place of its original.
+  // 4. Each rewritten ledger in place of its original, oldest first, and
+  // none after one that fails: a tombstone may go only once the older
+  // records of its key have (the order of the pass that removed them), or a
+  // crash or an error could bring a deleted key back.
   std::lock_guard lk(mu_);
+  bool failed = false;
   for (auto& r : rewritten) {
     auto it = std::find_if(segments_.begin(), segments_.end(),
                            [&](const std::unique_ptr<Segment>& s) { return s->id == r.source->id; });
     std::error_code ec;
-    if (state_ != State::open || clean_cancelled_ || it == segments_.end()) {
-      fs::remove(r.path, ec);
+    if (failed || state_ != State::open || clean_cancelled_ || it == segments_.end()) {
+      fs::remove(r.path, ec);  // a ledger dropped meanwhile (retention) takes its records with it
       continue;
     }
     Segment& old = **it;
@@ -277,6 +281,7 @@ std::int64_t Log::clean(std::int64_t now, std::size_t dedupe_bytes) {
     } catch (const std::exception&) {
       fs::remove(r.path, ec);
       clean_end = std::min(clean_end, r.source->base);
+      failed = true;
       continue;
     }
     fs::remove(old.sibling(".index"), ec);
@@ -286,18 +291,19 @@ std::int64_t Log::clean(std::int64_t now, std::size_t dedupe_bytes) {
       seg->log.close();
       fs::remove(r.path, ec);
       clean_end = std::min(clean_end, r.source->base);
+      failed = true;
       continue;
     }
+    sync_dir(dir_);  // durable before the next: see above
     seg->log.renamed(old.log_path);
     seg->log_path = old.log_path;
     seg->created_ms = old.created_ms;
     (void)seg->write_indexes();
     *it = std::move(seg);
   }
-  if (!rewritten.empty()) sync_dir(dir_);
   if (state_ == State::open) {
     first_dirty_ = std::max(first_dirty_, clean_end);
-    next_horizon_ = next_horizon;
+    next_horizon_ = failed ? 0 : next_horizon;  // after a failure: look again next time
     (void)write_file_atomic(dir_ / checkpoint_file, std::to_string(first_dirty_));
   }
   return reclaimed;
