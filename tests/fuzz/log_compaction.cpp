@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,8 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Keys whose first byte is below the threshold are superseded by a record
   // far ahead; the others occur nowhere else.
   const std::uint8_t threshold = static_cast<std::uint8_t>((view & 0x0f) << 4);
-  ctx.latest_offset = [threshold](kwire::bytes_view key) -> std::int64_t {
-    return !key.empty() && key[0] < threshold ? INT64_MAX : -1;
+  ctx.latest_offset = [threshold](kwire::bytes_view key) -> std::optional<std::int64_t> {
+    if (!key.empty() && key[0] < threshold) return INT64_MAX;
+    return std::nullopt;
   };
   ctx.aborted = view & 0x10;
   ctx.producers_last = view & 0x20;

@@ -86,7 +86,10 @@ BatchFate compact_batch(const kwire::RecordBatchView& b, const CompactionContext
   kwire::RecordView r;
   while (reader.next(r)) {
     ++total;
-    if (r.key && ctx.latest_offset(*r.key) > b.offset_of(r)) continue;  // a later record has its key
+    if (r.key) {
+      const auto latest = ctx.latest_offset(*r.key);
+      if (latest && *latest > b.offset_of(r)) continue;  // a later record has its key
+    }
     if (!r.value) {
       if (horizon && ctx.now_ms >= *horizon) continue;  // a tombstone past its horizon
       if (!horizon) needs_horizon = true;

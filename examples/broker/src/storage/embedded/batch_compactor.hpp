@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,8 +29,8 @@ namespace kwire_broker::storage::embedded {
 /// What a cleaning knows when it looks at one batch.
 struct CompactionContext {
   /// The offset of the newest record with `key` in the part of the log being
-  /// compacted, or -1 when the key does not occur there.
-  std::function<std::int64_t(kwire::bytes_view key)> latest_offset;
+  /// compacted; nullopt when the key does not occur there.
+  std::function<std::optional<std::int64_t>(kwire::bytes_view key)> latest_offset;
   /// Whether the batch is part of an aborted transaction.
   bool aborted = false;
   /// Whether the batch is the last its producer wrote.

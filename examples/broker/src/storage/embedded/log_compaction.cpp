@@ -182,9 +182,10 @@ std::int64_t Log::clean(std::int64_t now, std::size_t dedupe_bytes) {
 
   // 3. Each ledger below clean_end, without what the map supersedes.
   CompactionContext ctx;
-  ctx.latest_offset = [&latest](kwire::bytes_view key) -> std::int64_t {
+  ctx.latest_offset = [&latest](kwire::bytes_view key) -> std::optional<std::int64_t> {
     auto it = latest.find(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
-    return it == latest.end() ? -1 : it->second;
+    if (it == latest.end()) return std::nullopt;
+    return it->second;
   };
   ctx.now_ms = now;
   ctx.delete_retention_ms = delete_retention;
