@@ -61,7 +61,8 @@ std::int64_t throttle_ms(double rate, double quota, std::int64_t span_ms, std::i
   // Waiting X more lets the bytes of the span spread over span + X:
   // rate × span / (span + X) = quota.
   const double wait = (rate - quota) / quota * static_cast<double>(span_ms);
-  return std::min<std::int64_t>(static_cast<std::int64_t>(std::llround(wait)), cap_ms);
+  if (!(wait < static_cast<double>(cap_ms))) return cap_ms;  // capped before it is made an integer
+  return std::min<std::int64_t>(std::llround(wait), cap_ms);
 }
 
 // ---------------------------------------------------------------------------

@@ -18,9 +18,11 @@
 // nothing from the client for that long.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -137,8 +139,12 @@ class ClientQuotas {
   /// likewise).
   void expire();
 
-  /// The longest wait a client is given: the whole time the rate spans.
-  std::int64_t max_throttle_ms() const noexcept { return opts_.window_ms * opts_.samples; }
+  /// The longest wait a client is given: the whole time the rate spans
+  /// (within what throttle_time_ms can carry).
+  std::int64_t max_throttle_ms() const noexcept {
+    constexpr std::int64_t most = std::numeric_limits<std::int32_t>::max();
+    return opts_.window_ms > most / std::max(opts_.samples, 1) ? most : opts_.window_ms * opts_.samples;
+  }
 
  private:
   using RateId = std::tuple<Kind, std::string, std::string>;

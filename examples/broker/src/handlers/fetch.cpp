@@ -160,7 +160,8 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
   // Under a consumer byte rate quota, no response larger than the quota
   // allows over its windows (it would be throttled whatever came before).
   if (auto most = b.quotas().max_in_window(quota::Kind::fetch, ctx.session.principal, ctx.client_id))
-    response_limit = std::min(response_limit, std::max<std::int64_t>(1, static_cast<std::int64_t>(*most)));
+    if (*most < static_cast<double>(response_limit))
+      response_limit = std::max<std::int64_t>(1, static_cast<std::int64_t>(*most));
 
   auto fill = [&]() -> asio::awaitable<std::pair<std::int64_t, bool>> {
     ctx.clear_attached();

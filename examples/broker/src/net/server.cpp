@@ -356,8 +356,9 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
       co_await Signal::wait_until(changed.reader, [&] { return queue.size() < max_in_flight || c->closed; });
       // KIP-219: a client over its quota was answered; nothing more is read
       // from it until its throttle time is over (checked now and then, so
-      // that a closed connection is noticed).
-      while (!c->closed && std::chrono::steady_clock::now() < c->state.muted_until) {
+      // that a closed connection is noticed). Never muted: no clock read.
+      while (c->state.muted_until != std::chrono::steady_clock::time_point{} && !c->closed &&
+             std::chrono::steady_clock::now() < c->state.muted_until) {
         changed.reader.expires_at(
             std::min(c->state.muted_until, std::chrono::steady_clock::now() + std::chrono::milliseconds(200)));
         boost::system::error_code ec;
