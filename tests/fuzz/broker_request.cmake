@@ -34,6 +34,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/coordinator/txn_record.cpp
     ${s}/core/acl.cpp
     ${s}/core/authorizer.cpp
+    ${s}/core/client_quotas.cpp
     ${s}/core/broker.cpp
     ${s}/core/cluster.cpp
     ${s}/core/config.cpp
@@ -58,6 +59,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/handlers/share_offsets.cpp
     ${s}/handlers/txn.cpp
     ${s}/handlers/scram_credentials.cpp
+    ${s}/handlers/client_quotas.cpp
     ${s}/net/peer_link.cpp
     ${s}/net/principal_rules.cpp
     ${s}/net/tls_context.cpp
@@ -78,6 +80,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/storage/embedded/group_store.cpp
     ${s}/storage/embedded/log.cpp
     ${s}/storage/embedded/log_read.cpp
+    ${s}/storage/embedded/quota_store.cpp
     ${s}/storage/embedded/log_txn.cpp
     ${s}/storage/embedded/log_compaction.cpp
     ${s}/storage/embedded/batch_compactor.cpp

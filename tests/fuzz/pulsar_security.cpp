@@ -3,8 +3,8 @@
 // anyone allowed to produce to that topic, can put any key and value there,
 // and every gateway applies what it reads. Whatever the message:
 //  - reading it neither crashes nor hits UB nor throws;
-//  - what it reads back is what the writer would have written: a credential
-//    or binding it accepts, encoded again with the writer's own functions,
+//  - what it reads back is what the writer would have written: a credential,
+//    binding or quota value it accepts, encoded again with the writer's own functions,
 //    reads back equal (so nothing is accepted in part, or changed on the way).
 //
 // Input: [key length u8][key][0: a null value, else a value follows][value].
@@ -53,11 +53,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(back && back->credential && same(*back->credential, *scram->credential));
     return 0;
   }
-  const auto& acl = std::get<sp::AclChange>(*change);
-  check(acl.added == value.has_value());
-  const auto key_again = sp::acl_key(acl.binding);  // strings that came from JSON are valid UTF-8
-  const auto again = sp::read_security_message(key_again, sp::acl_value);
-  const auto* back = again ? std::get_if<sp::AclChange>(&*again) : nullptr;
-  check(back && back->added && back->binding == acl.binding);
+  if (const auto* acl = std::get_if<sp::AclChange>(&*change)) {
+    check(acl->added == value.has_value());
+    const auto key_again = sp::acl_key(acl->binding);  // strings that came from JSON are valid UTF-8
+    const auto again = sp::read_security_message(key_again, sp::acl_value);
+    const auto* back = again ? std::get_if<sp::AclChange>(&*again) : nullptr;
+    check(back && back->added && back->binding == acl->binding);
+    return 0;
+  }
+  const auto& quota = std::get<sp::QuotaValueChange>(*change);
+  check(quota.value.has_value() == value.has_value());
+  check(!quota.entity.empty() && !quota.key.empty());
+  for (const auto& part : quota.entity) check(!part.name || !part.name->empty());
+  check(sp::quota_key(quota.entity, quota.key) == key);
+  if (!quota.value) return 0;
+  const auto again = sp::read_security_message(key, sp::quota_value(*quota.value));
+  const auto* back = again ? std::get_if<sp::QuotaValueChange>(&*again) : nullptr;
+  check(back && back->value == quota.value && back->entity == quota.entity && back->key == quota.key);
   return 0;
 }

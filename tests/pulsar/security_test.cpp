@@ -1,8 +1,8 @@
-// SCRAM credentials and ACL bindings of kwire-broker's Pulsar storage against
-// the test standalone: two gateways on one namespace see each other's
-// changes as Pulsar delivers them (adds and removals, both ways), and a
-// gateway opened later loads what is there; malformed messages on the topic
-// are ignored. The seam's common cases are in the storage contract.
+// SCRAM credentials, ACL bindings and client quotas of kwire-broker's Pulsar
+// storage against the test standalone: two gateways on one namespace see
+// each other's changes as Pulsar delivers them (adds and removals, both
+// ways), and a gateway opened later loads what is there; malformed messages
+// on the topic are ignored. The seam's common cases are in the storage contract.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -105,6 +105,39 @@ TEST_CASE("a credential or binding changed through one gateway reaches the other
   CHECK(all->front() == deny);
 }
 
+TEST_CASE("client quota values changed through one gateway reach the others; a new one loads them") {
+  const auto ns = unique("quotas");
+  auto a = open_gateway(ns, "gw-a");
+  auto b = open_gateway(ns, "gw-b");
+  REQUIRE(a->quotas());
+  const st::QuotaEntity alice{{"user", "alice"}};
+  const st::QuotaEntity defaults{{"client-id", std::nullopt}, {"user", std::nullopt}};
+  auto value = [](const st::QuotaStore& q, const st::QuotaEntity& e, const std::string& key) -> std::optional<double> {
+    for (const auto& v : *q.quotas())
+      if (v.entity == e && v.key == key) return v.value;
+    return std::nullopt;
+  };
+  REQUIRE(wait(a->quotas()->alter_quotas({{alice, "producer_byte_rate", 1024.0},
+                                          {alice, "request_percentage", 12.5},
+                                          {defaults, "consumer_byte_rate", 2048.0}}))
+              .ok());
+  CHECK(value(*a->quotas(), alice, "producer_byte_rate") == 1024.0);  // at once where it was made
+  REQUIRE(eventually([&] { return b->quotas()->quotas()->size() == 3; }));
+  CHECK(value(*b->quotas(), alice, "request_percentage") == 12.5);
+  CHECK(value(*b->quotas(), defaults, "consumer_byte_rate") == 2048.0);
+
+  // The other way: a value changed and one removed through the second gateway.
+  REQUIRE(wait(b->quotas()->alter_quotas({{alice, "producer_byte_rate", 4096.0}, {alice, "request_percentage", {}}})).ok());
+  REQUIRE(eventually([&] { return value(*a->quotas(), alice, "producer_byte_rate") == 4096.0; }));
+  REQUIRE(eventually([&] { return !value(*a->quotas(), alice, "request_percentage"); }));
+
+  auto c = open_gateway(ns, "gw-c");
+  auto all = c->quotas()->quotas();
+  REQUIRE(all->size() == 2);
+  CHECK(value(*c->quotas(), alice, "producer_byte_rate") == 4096.0);
+  CHECK(value(*c->quotas(), defaults, "consumer_byte_rate") == 2048.0);
+}
+
 TEST_CASE("malformed messages on the security topic are ignored") {
   const auto ns = unique("security-bad");
   auto a = open_gateway(ns, "gw-a");
@@ -127,6 +160,11 @@ TEST_CASE("malformed messages on the security topic are ignored") {
         {"other", "{}"},                                       // not a key of ours
         {"acl/[2, \"u\",3,\"User:u\",\"*\",3,3]", "{}"},         // not in the writer's form
         {"scram/01/x", "{\"iterations\":4096,\"salt\":[1],\"stored_key\":[2],\"server_key\":[3]}"},  // nor this
+        {"quota/[[[\"user\",\"u\"]],\"producer_byte_rate\"]", "{\"value\":\"x\"}"},  // not a number
+        {"quota/[[[\"group\",\"g\"]],\"producer_byte_rate\"]", "{\"value\":1}"},   // not an entity type
+        {"quota/[[[\"user\",\"u\"],[\"client-id\",\"c\"]],\"k\"]", "{\"value\":1}"},  // parts out of order
+        {"quota/[[[\"user\",\"\"]],\"k\"]", "{\"value\":1}"},                     // an empty name
+        {"quota/[[[\"user\", \"u\"]],\"k\"]", "{\"value\":1}"},                   // not in the writer's form
         {"acl/[2,\"t\",3,\"User:u\",\"*\",3,3]", "{}"},           // a good one, last
     };
     for (const auto& [k, v] : messages) {
@@ -141,6 +179,7 @@ TEST_CASE("malformed messages on the security topic are ignored") {
   REQUIRE(eventually([&] { return has(*a->acls(), good); }));
   CHECK(a->acls()->acls()->size() == 1);
   CHECK(a->credentials()->scram_credentials().empty());
+  CHECK(a->quotas()->quotas()->empty());
   // The key the store itself writes for that binding is the one sent above.
   CHECK(sp::acl_key(good) == "acl/[2,\"t\",3,\"User:u\",\"*\",3,3]");
 }

@@ -27,7 +27,9 @@ Broker::Broker(Settings settings, StorageOpener open, std::vector<asio::io_conte
                   [this] {
                     storage::AclStore* store = default_realm_ ? default_realm_->store().acls() : nullptr;
                     return store ? store->acls() : std::make_shared<const std::vector<storage::AclBinding>>();
-                  }) {
+                  }),
+      quotas_(quota::RateWindows{.samples = settings_.quota_window_num,
+                                           .window_ms = settings_.quota_window_size_seconds * 1000LL}) {
   peers_ = std::make_unique<PeerLink>(settings_, ios_.front()->get_executor());
   metrics_.partitions = [this] { return partitions_.load(std::memory_order_relaxed); };
   metrics_.fetch_sessions = [this] { return static_cast<std::int64_t>(fetch_sessions_.sessions()); };
@@ -53,6 +55,7 @@ void Broker::start() {
   storage::Namespace ns{settings_.tenant, settings_.ns};
   default_realm_ = std::make_unique<Realm>(*this, ns, open_(ns));
   default_realm_->start();
+  refresh_quotas();
   if (authorizer_.enabled()) {
     if (auto* acls = default_realm_->store().acls())
       KB_INFO("ACLs enforced: {} binding(s), {} super user(s)", acls->acls()->size(), settings_.super_users.size());
@@ -84,6 +87,11 @@ Realm& Broker::realm(const storage::Namespace& ns) {
   return *r;
 }
 
+void Broker::refresh_quotas() {
+  if (auto* store = default_realm_->store().quotas()) quotas_.update(store->quotas());
+  quotas_.expire();
+}
+
 asio::awaitable<void> Broker::maintain() {
   std::vector<Realm*> all{default_realm_.get()};
   {
@@ -94,6 +102,7 @@ asio::awaitable<void> Broker::maintain() {
     r->store().maintain(std::chrono::system_clock::now());
     r->hand_over();
   }
+  refresh_quotas();
   co_await count_partitions();
 }
 

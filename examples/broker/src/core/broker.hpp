@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/authorizer.hpp"
+#include "core/client_quotas.hpp"
 #include "core/config.hpp"
 #include "core/jwt.hpp"
 #include "core/metrics.hpp"
@@ -63,6 +64,10 @@ class Broker {
   /// ACLs: the bindings of the default namespace's store decide for every
   /// namespace (as SCRAM credentials live there).
   const Authorizer& authorizer() const noexcept { return authorizer_; }
+  /// Client quotas: the values in the default namespace's store decide for
+  /// every namespace; taken from the store at start, after each change made
+  /// here and periodically (changes made through other gateways).
+  quota::ClientQuotas& quotas() noexcept { return quotas_; }
   asio::io_context& io() noexcept { return *ios_.front(); }
   /// Connections to the other gateways of this broker's namespace.
   PeerLink& peers() noexcept { return *peers_; }
@@ -87,6 +92,8 @@ class Broker {
 
  private:
   asio::awaitable<void> count_partitions();
+  /// Takes the default store's quota values if they changed.
+  void refresh_quotas();
 
   Settings settings_;
   StorageOpener open_;
@@ -96,6 +103,7 @@ class Broker {
   FetchSessionCache fetch_sessions_;
   std::unique_ptr<oauth::KeySource> oauth_keys_;
   Authorizer authorizer_;
+  quota::ClientQuotas quotas_;
   std::unique_ptr<PeerLink> peers_;
   std::atomic<bool> stopping_{false};
   /// The default realm's partition count, for the gauge: counted where

@@ -284,6 +284,11 @@ Settings make_settings(const Properties& p) {
   if (s.threads <= 0) s.threads = static_cast<std::int32_t>(std::max(1u, std::thread::hardware_concurrency()));
   s.max_request_bytes = p.get_int("socket.request.max.bytes", s.max_request_bytes);
   s.idle_ms = p.get_int("connections.max.idle.ms", s.idle_ms);
+  s.quota_window_num = static_cast<std::int32_t>(p.get_int("quota.window.num", s.quota_window_num));
+  if (s.quota_window_num < 1) throw std::runtime_error("quota.window.num must be at least 1");
+  s.quota_window_size_seconds =
+      static_cast<std::int32_t>(p.get_int("quota.window.size.seconds", s.quota_window_size_seconds));
+  if (s.quota_window_size_seconds < 1) throw std::runtime_error("quota.window.size.seconds must be at least 1");
   s.queued_max_request_bytes = p.get_int("queued.max.request.bytes", s.queued_max_request_bytes);
   if (s.queued_max_request_bytes == 0 || s.queued_max_request_bytes < -1)
     throw std::runtime_error("queued.max.request.bytes must be positive or -1 (no limit)");
@@ -465,6 +470,7 @@ std::optional<Properties> parse_command_line(int argc, char** argv) {
           "Kafka's property names: listeners, advertised.listeners, log.dirs, num.partitions,\n"
           "auto.create.topics.enable, node.id, message.max.bytes, socket.request.max.bytes,\n"
           "connections.max.idle.ms, queued.max.request.bytes, sasl.server.max.receive.size,\n"
+          "quota.window.num, quota.window.size.seconds,\n"
           "log.segment.bytes, log.retention.ms|minutes|hours,\n"
           "log.retention.bytes, log.flush.interval.messages, log.flush.interval.ms,\n"
           "group.initial.rebalance.delay.ms, ...; and kwire.metrics.listener=host:port,\n"

@@ -65,6 +65,8 @@ struct Settings {
   std::int32_t threads = 0;  // 0: one per core
   std::int64_t max_request_bytes = 104857600;   // socket.request.max.bytes
   std::int64_t idle_ms = 600000;                // connections.max.idle.ms
+  std::int32_t quota_window_num = 11;           // quota.window.num
+  std::int32_t quota_window_size_seconds = 1;   // quota.window.size.seconds
   std::int64_t queued_max_request_bytes = 104857600;  // queued.max.request.bytes (-1: no limit)
   std::int64_t sasl_max_receive_bytes = 524288;  // sasl.server.max.receive.size (before login)
   std::int64_t ssl_handshake_timeout_ms = 10000;  // kwire.ssl.handshake.timeout.ms

@@ -173,7 +173,16 @@ asio::awaitable<void> produce(Broker& b, Ctx& ctx, ProduceRequest& req, ProduceR
   // producer WRITE on the topic (Kafka's checks, before anything else).
   const bool txn_denied =
       req.transactional_id && !allowed_on_txn(b, ctx, acl::Operation::write, *req.transactional_id);
-  // The response first, so that partitions can be filled in place later.
+  // Producer byte rate quota: the request's bytes count, and a client over
+  // its quota is told to wait (and its connection is muted) before it sends
+  // more, its records appended all the same (Kafka's way).
+  if (auto wait = b.quotas().record(quota::Kind::produce, ctx.session.principal, ctx.client_id,
+                                    static_cast<double>(ctx.request_bytes));
+      wait > 0) {
+    resp.throttle_time_ms = static_cast<std::int32_t>(wait);
+    ctx.mute_for(wait);
+  }
+    // The response first, so that partitions can be filled in place later.
   resp.responses.resize(req.topic_data.size());
   std::vector<QueuedAppends> queued;
   for (std::size_t ti = 0; ti < req.topic_data.size(); ++ti) {

@@ -157,6 +157,11 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
     if (s.known) wanted.insert({s.topic, s.want.key.partition});
   std::int64_t response_limit = ctx.version >= 3 ? req.max_bytes : std::numeric_limits<std::int32_t>::max();
   if (response_limit <= 0) response_limit = std::numeric_limits<std::int32_t>::max();
+  // Under a consumer byte rate quota, no response larger than the quota
+  // allows over its windows (it would be throttled whatever came before).
+  if (auto most = b.quotas().max_in_window(quota::Kind::fetch, ctx.session.principal, ctx.client_id))
+    if (*most < static_cast<double>(response_limit))
+      response_limit = std::max<std::int64_t>(1, static_cast<std::int64_t>(*most));
 
   auto fill = [&]() -> asio::awaitable<std::pair<std::int64_t, bool>> {
     ctx.clear_attached();
@@ -208,11 +213,13 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
 
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, req.max_wait_ms));
   auto ex = co_await asio::this_coro::executor;
+  std::int64_t fetched = 0;
   for (;;) {
     auto w = std::make_shared<DataNotifier::Waiter>(ex);
     w->partitions = wanted;
     b.notifier().add(w);
     auto [total, errors] = co_await fill();
+    fetched = total;
     if (total >= req.min_bytes || errors || b.stopping() || std::chrono::steady_clock::now() >= deadline) {
       b.notifier().remove(w);
       break;
@@ -221,6 +228,25 @@ asio::awaitable<void> fetch(Broker& b, Ctx& ctx, FetchRequest& req, FetchRespons
     boost::system::error_code ec;
     co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     b.notifier().remove(w);
+  }
+
+  // Consumer byte rate quota: the records of the response count. A client
+  // that they would take over its quota gets none of them (they are not
+  // counted then), only the time to wait, and its connection is muted; its
+  // session stays where it was, as Kafka answers a throttled fetch. A first
+  // batch larger than the quota allows over its windows would never be
+  // answered that way: it goes out, counted, with the wait.
+  const auto wait = b.quotas().record(quota::Kind::fetch, ctx.session.principal, ctx.client_id,
+                                      static_cast<double>(fetched));
+  if (wait > 0) {
+    resp.throttle_time_ms = static_cast<std::int32_t>(wait);
+    ctx.mute_for(wait);
+  }
+  if (wait > 0 && fetched <= response_limit) {
+    b.quotas().unrecord(quota::Kind::fetch, ctx.session.principal, ctx.client_id, static_cast<double>(fetched));
+    ctx.clear_attached();
+    resp.session_id = plan.kind == FetchSessionCache::Plan::Kind::incremental ? plan.session_id : 0;
+    co_return;
   }
 
   // What the response says of each partition decides the session's next

@@ -11,8 +11,6 @@
 #include "handlers/sasl.hpp"
 #include "kwire/messages/alter_user_scram_credentials_request.hpp"
 #include "kwire/messages/alter_user_scram_credentials_response.hpp"
-#include "kwire/messages/describe_client_quotas_request.hpp"
-#include "kwire/messages/describe_client_quotas_response.hpp"
 #include "kwire/messages/describe_user_scram_credentials_request.hpp"
 #include "kwire/messages/describe_user_scram_credentials_response.hpp"
 #include "protocol/authorize.hpp"
@@ -149,18 +147,10 @@ asio::awaitable<void> alter_scram(Broker& b, Ctx& ctx, AlterUserScramCredentials
   }
 }
 
-/// The broker enforces no client quotas, so it has none to describe;
-/// kafka-configs --describe --entity-type users asks for them beside the
-/// SCRAM credentials.
-asio::awaitable<void> describe_quotas(Broker&, Ctx&, DescribeClientQuotasRequest&, DescribeClientQuotasResponse&) {
-  co_return;
-}
-
 }  // namespace
 
 std::vector<HandlerEntry> scram_credential_handlers() {
   return {
-      handler<DescribeClientQuotasRequest, describe_quotas>(0, 1),
       handler<DescribeUserScramCredentialsRequest, describe_scram>(0, 0),
       handler<AlterUserScramCredentialsRequest, alter_scram>(0, 0),
   };

@@ -354,6 +354,16 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Conn> c) {
   try {
     for (; why.empty();) {
       co_await Signal::wait_until(changed.reader, [&] { return queue.size() < max_in_flight || c->closed; });
+      // KIP-219: a client over its quota was answered; nothing more is read
+      // from it until its throttle time is over (checked now and then, so
+      // that a closed connection is noticed). Never muted: no clock read.
+      while (c->state.muted_until != std::chrono::steady_clock::time_point{} && !c->closed &&
+             std::chrono::steady_clock::now() < c->state.muted_until) {
+        changed.reader.expires_at(
+            std::min(c->state.muted_until, std::chrono::steady_clock::now() + std::chrono::milliseconds(200)));
+        boost::system::error_code ec;
+        co_await changed.reader.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
       if (c->closed) break;
       // The frame's size decides everything before a body byte is read: the
       // limit in force is the smaller one until the client has logged in

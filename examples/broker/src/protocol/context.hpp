@@ -5,6 +5,7 @@
 // result is a Reply (protocol/reply.hpp).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -64,6 +65,9 @@ struct SessionState {
   /// The namespace this client works in: the broker's own, or for a SASL
   /// user named tenant/namespace, that one.
   Realm* realm = nullptr;
+  /// KIP-219: a client over its quota is answered at once, and then nothing
+  /// more is read from its connection before this time.
+  std::chrono::steady_clock::time_point muted_until{};
 };
 
 /// The context of one request.
@@ -75,6 +79,7 @@ struct Ctx {
   std::int32_t correlation_id = 0;
   std::string_view client_id;
   bool no_response = false;  // acks=0
+  std::size_t request_bytes = 0;  // the request's frame, header included
   std::vector<kwire::ErrorCode> errors;  // for metrics: one entry per non-zero error
 
   /// Keeps strings and buffers alive until the response is encoded.
@@ -104,6 +109,12 @@ struct Ctx {
     return code;
   }
   Realm& realm() const noexcept { return *session.realm; }
+  /// Throttles the client (a quota it went over): its connection reads
+  /// nothing more for `ms`.
+  void mute_for(std::int64_t ms) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    if (until > session.muted_until) session.muted_until = until;
+  }
 
   /// Lets the connection start its next request before this one completes:
   /// a produce request calls it once its appends are queued in storage.

@@ -18,7 +18,7 @@ const std::vector<HandlerEntry>& handler_table() {
   static const std::vector<HandlerEntry> table = [] {
     std::vector<HandlerEntry> t;
     for (auto part : {core_handlers(), sasl_handlers(), data_handlers(), admin_handlers(), group_handlers(),
-                      group_offset_handlers(), txn_handlers(), consumer_group_handlers(), acl_handlers(),
+                      group_offset_handlers(), txn_handlers(), consumer_group_handlers(), acl_handlers(), client_quota_handlers(),
                       share_group_handlers(), share_fetch_handlers(), share_offsets_handlers()})
       t.insert(t.end(), part.begin(), part.end());
     std::sort(t.begin(), t.end(), [](auto& a, auto& b) { return a.api_key < b.api_key; });
@@ -143,6 +143,7 @@ asio::awaitable<Reply> Broker::handle(SessionState& s, bytes_view frame, std::fu
   ctx.api_key = key;
   ctx.version = version;
   ctx.correlation_id = header.correlation_id;
+  ctx.request_bytes = frame.size();
   ctx.client_id = header.client_id ? *header.client_id : std::string_view{};
   ctx.on_release = std::move(release);
   Reply r = co_await entry->fn(*this, ctx, body);

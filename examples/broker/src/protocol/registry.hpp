@@ -128,6 +128,7 @@ std::vector<HandlerEntry> group_handlers();
 std::vector<HandlerEntry> group_offset_handlers();
 std::vector<HandlerEntry> consumer_group_handlers();
 std::vector<HandlerEntry> acl_handlers();
+std::vector<HandlerEntry> client_quota_handlers();
 std::vector<HandlerEntry> share_group_handlers();
 std::vector<HandlerEntry> share_fetch_handlers();
 std::vector<HandlerEntry> share_offsets_handlers();

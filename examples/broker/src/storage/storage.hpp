@@ -566,6 +566,47 @@ class AclStore {
 };
 
 // ---------------------------------------------------------------------------
+// Client quotas: the quota values of users, client ids and IPs
+// (AlterClientQuotas, KIP-546)
+
+/// One part of a quota entity: its type as Kafka names it ("user",
+/// "client-id", "ip") and its name; no name stands for the type's default
+/// entity. Storage keeps them as they are and never interprets them.
+struct QuotaEntityPart {
+  std::string type;
+  std::optional<std::string> name;
+  friend auto operator<=>(const QuotaEntityPart&, const QuotaEntityPart&) = default;
+};
+/// A quota entity: its parts ordered by type, each type at most once.
+using QuotaEntity = std::vector<QuotaEntityPart>;
+
+/// One quota value: `key` (producer_byte_rate, ...) of an entity.
+struct ClientQuota {
+  QuotaEntity entity;
+  std::string key;
+  double value = 0;
+  friend bool operator==(const ClientQuota&, const ClientQuota&) = default;
+};
+
+/// Sets a quota value, or with no value removes it.
+struct QuotaChange {
+  QuotaEntity entity;
+  std::string key;
+  std::optional<double> value;
+};
+
+class QuotaStore {
+ public:
+  virtual ~QuotaStore() = default;
+  /// Applies the changes, durably (all or none); removing a value that is
+  /// not there changes nothing.
+  virtual Task<Done> alter_quotas(std::vector<QuotaChange> changes) = 0;
+  /// Every value, by entity and key, from memory: a snapshot that later
+  /// changes leave alone, replaced (a new pointer) on each change.
+  virtual std::shared_ptr<const std::vector<ClientQuota>> quotas() const = 0;
+};
+
+// ---------------------------------------------------------------------------
 // Tokens: a client's OAUTHBEARER token checked by the storage's own
 // authentication (kwire.sasl.oauthbearer.pulsar.passthrough)
 
@@ -591,6 +632,8 @@ class Storage {
   virtual CredentialStore* credentials() { return nullptr; }
   /// ACL bindings; nullptr when the backend does not store them.
   virtual AclStore* acls() { return nullptr; }
+  /// Client quotas; nullptr when the backend does not store them.
+  virtual QuotaStore* quotas() { return nullptr; }
   /// Checks clients' tokens; nullptr when the backend has no authentication
   /// of its own to ask.
   virtual TokenAuthenticator* token_authenticator() { return nullptr; }

@@ -13,6 +13,7 @@
 #include "storage/embedded/files.hpp"
 #include "storage/embedded/flusher.hpp"
 #include "storage/embedded/group_store.hpp"
+#include "storage/embedded/quota_store.hpp"
 #include "storage/embedded/share_state_store.hpp"
 #include "storage/embedded/txn_store.hpp"
 
@@ -28,6 +29,7 @@ class Store final : public Storage {
     shares_ = std::make_unique<ShareStates>(root_ / "share-states", *flusher_);
     credentials_ = std::make_unique<Credentials>(root_ / "credentials", *flusher_);
     acls_ = std::make_unique<Acls>(root_ / "acls", *flusher_);
+    quotas_ = std::make_unique<Quotas>(root_ / "quotas", *flusher_);
     catalog_ = std::make_unique<Catalog>(opts_, root_ / "topics", *groups_);
     if (opts_.cleaner_enable) {
       cleaner_ = std::make_unique<Cleaner>([this] { return catalog_->logs(); }, opts_.cleaner_backoff_ms,
@@ -51,6 +53,7 @@ class Store final : public Storage {
   ShareStateStore* share_states() override { return shares_.get(); }
   CredentialStore* credentials() override { return credentials_.get(); }
   AclStore* acls() override { return acls_.get(); }
+  QuotaStore* quotas() override { return quotas_.get(); }
 
   Task<std::shared_ptr<PartitionLog>> open_log(TopicPartition tp) override {
     using R = Result<std::shared_ptr<PartitionLog>>;
@@ -88,6 +91,7 @@ class Store final : public Storage {
       shares_->close();
       credentials_->close();
       acls_->close();
+      quotas_->close();
     }
     co_return Result<Done>::success({});
   }
@@ -105,6 +109,7 @@ class Store final : public Storage {
   fs::path root_;
   std::unique_ptr<Credentials> credentials_;
   std::unique_ptr<Acls> acls_;
+  std::unique_ptr<Quotas> quotas_;
   std::unique_ptr<Groups> groups_;  // before the catalog, which tells it of deleted topics
   std::unique_ptr<Transactions> txns_;
   std::unique_ptr<ShareStates> shares_;

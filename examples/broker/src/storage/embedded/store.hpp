@@ -19,13 +19,14 @@
 //   <dir>/<tenant>/<ns>/topics/<topic>/<p>/txn-scan-from where producer state is rebuilt from
 //   <dir>/<tenant>/<ns>/credentials/scram                SCRAM credentials (credential_store.hpp)
 //   <dir>/<tenant>/<ns>/acls/bindings                    ACL bindings (acl_store.hpp)
+//   <dir>/<tenant>/<ns>/quotas/client                    client quotas (quota_store.hpp)
 //   <dir>/producer-ids                                   next producer id block
 //
 // The parts, one per seam interface: log.hpp (PartitionLog), catalog.hpp
 // (TopicCatalog), group_store.hpp (GroupStore), txn_store.hpp (TxnStore;
 // log_txn.cpp keeps a partition's transactions), share_state_store.hpp
 // (ShareStateStore), credential_store.hpp (CredentialStore), acl_store.hpp
-// (AclStore); this file is the root.
+// (AclStore), quota_store.hpp (QuotaStore); this file is the root.
 //
 // Calls do their work within their coroutine's first run, under mutexes, so
 // any thread may call. Each partition log has its own mutex; appends write to

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@ namespace {
 
 constexpr std::string_view scram_prefix = "scram/";
 constexpr std::string_view acl_prefix = "acl/";
+constexpr std::string_view quota_prefix = "quota/";
 
 /// A JSON array of byte values; nullopt if anything else.
 std::optional<std::vector<std::uint8_t>> bytes_of(const json& j) {
@@ -45,6 +47,37 @@ std::optional<AclBinding> binding_of(std::string_view text) {
     return std::nullopt;
   return AclBinding{*type, j[1].get<std::string>(), *pattern, j[3].get<std::string>(), j[4].get<std::string>(),
                     *operation, *permission};
+}
+
+/// The entity and key of a quota value's key (after "quota/"): parts of a
+/// known type, in order, each type once, names not empty.
+std::optional<QuotaValueChange> quota_change_of(std::string_view text) {
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_array() || j.size() != 2 || !j[0].is_array() || !j[1].is_string()) return std::nullopt;
+  if (j[0].empty() || j[0].size() > 3 || j[1].get<std::string>().empty()) return std::nullopt;
+  QuotaValueChange c;
+  for (const auto& part : j[0]) {
+    if (!part.is_array() || part.size() != 2 || !part[0].is_string() || !(part[1].is_string() || part[1].is_null()))
+      return std::nullopt;
+    QuotaEntityPart p{part[0].get<std::string>(), std::nullopt};
+    if (p.type != "user" && p.type != "client-id" && p.type != "ip") return std::nullopt;
+    if (!c.entity.empty() && !(c.entity.back().type < p.type)) return std::nullopt;
+    if (part[1].is_string()) {
+      p.name = part[1].get<std::string>();
+      if (p.name->empty()) return std::nullopt;
+    }
+    c.entity.push_back(std::move(p));
+  }
+  c.key = j[1].get<std::string>();
+  return c;
+}
+
+std::optional<double> quota_value_of(std::string_view text) {
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("value") || !j["value"].is_number()) return std::nullopt;
+  const auto v = j["value"].get<double>();
+  if (!std::isfinite(v)) return std::nullopt;
+  return v;
 }
 
 /// The user and mechanism of a credential's key (after "scram/").
@@ -96,6 +129,14 @@ std::string acl_key(const AclBinding& b) {
              .dump();
 }
 
+std::string quota_key(const QuotaEntity& entity, const std::string& key) {
+  json parts = json::array();
+  for (const auto& p : entity) parts.push_back(json::array({p.type, p.name ? json(*p.name) : json(nullptr)}));
+  return std::string(quota_prefix) + json::array({parts, key}).dump();
+}
+
+std::string quota_value(double value) { return json{{"value", value}}.dump(); }
+
 // Only keys in the writer's own form are read: another spelling of the same
 // credential or binding ("scram/01/u", JSON with spaces) would be a second
 // key for it, which compaction keeps beside the first.
@@ -113,6 +154,15 @@ std::optional<SecurityChange> read_security_message(std::string_view key, std::o
     auto b = binding_of(key.substr(acl_prefix.size()));
     if (!b || acl_key(*b) != key) return std::nullopt;  // its strings came from JSON: valid UTF-8
     return SecurityChange{AclChange{std::move(*b), value.has_value()}};
+  }
+  if (key.substr(0, quota_prefix.size()) == quota_prefix) {
+    auto c = quota_change_of(key.substr(quota_prefix.size()));
+    if (!c || quota_key(c->entity, c->key) != key) return std::nullopt;
+    if (value) {
+      c->value = quota_value_of(*value);
+      if (!c->value) return std::nullopt;
+    }
+    return SecurityChange{std::move(*c)};
   }
   return std::nullopt;
 }

@@ -6,6 +6,8 @@
 //   scram/<mechanism>/<user>   {"iterations": N, "salt": [bytes], "stored_key": [...], "server_key": [...]}
 //   acl/<binding>              {} ; <binding> is the JSON array
 //                              [resource type, resource name, pattern type, principal, host, operation, permission]
+//   quota/<id>                 {"value": V} ; <id> is the JSON array [[[type, name or null], ...], key]
+//                              (the entity's parts in order, each type once)
 //
 // A null value deletes what the key names.
 #pragma once
@@ -30,6 +32,12 @@ std::string acl_key(const AclBinding& b);
 /// A binding's value: it is all in the key.
 inline constexpr std::string_view acl_value = "{}";
 
+/// A quota value's key; throws nlohmann::json::type_error when one of its
+/// strings is not valid UTF-8.
+std::string quota_key(const QuotaEntity& entity, const std::string& key);
+/// A quota value's value.
+std::string quota_value(double value);
+
 /// A credential stored (`credential` set) or deleted (only `user` and
 /// `mechanism` set).
 struct ScramChange {
@@ -42,7 +50,13 @@ struct AclChange {
   AclBinding binding;
   bool added = false;
 };
-using SecurityChange = std::variant<ScramChange, AclChange>;
+/// A quota value set (`value` set) or removed.
+struct QuotaValueChange {
+  QuotaEntity entity;
+  std::string key;
+  std::optional<double> value;
+};
+using SecurityChange = std::variant<ScramChange, AclChange, QuotaValueChange>;
 
 /// What a message of the topic changes (`value` nullopt: a null value);
 /// nullopt for a key that is not one of the above or a malformed message,

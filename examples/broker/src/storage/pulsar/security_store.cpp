@@ -1,4 +1,4 @@
-// Credentials and ACL bindings on the compacted security topic: encoding
+// Credentials, ACL bindings and quotas on the compacted security topic: encoding
 // them as keyed messages, applying messages (the newest per key wins),
 // loading and following the topic, and writing changes.
 #include "security_store.hpp"
@@ -34,11 +34,16 @@ void Security::apply(const std::string& key, std::optional<std::string_view> val
     const std::pair id{std::move(scram->user), scram->mechanism};
     if (scram->credential) scram_[id] = std::move(*scram->credential);
     else scram_.erase(id);
-  } else {
-    auto& acl = std::get<AclChange>(*change);
-    if (acl.added) bindings_.insert(std::move(acl.binding));
-    else bindings_.erase(acl.binding);
+  } else if (auto* acl = std::get_if<AclChange>(&*change)) {
+    if (acl->added) bindings_.insert(std::move(acl->binding));
+    else bindings_.erase(acl->binding);
     acls_changed_ = true;
+  } else {
+    auto& quota = std::get<QuotaValueChange>(*change);
+    auto id = std::make_pair(std::move(quota.entity), std::move(quota.key));
+    if (quota.value) quota_values_[std::move(id)] = *quota.value;
+    else quota_values_.erase(id);
+    quotas_changed_ = true;
   }
   applied_[key] = at;
 }
@@ -66,6 +71,7 @@ awaitable<void> Security::load() {
   {
     std::lock_guard lk(mu_);
     publish_acls();
+    publish_quotas();
   }
   asio::co_spawn(s_.executor(), follow(), asio::detached);
 }
@@ -91,6 +97,7 @@ awaitable<void> Security::follow() {
     std::lock_guard lk(mu_);
     for (const auto& m : ms) apply(m);
     publish_acls();
+    publish_quotas();
   }
 }
 
@@ -111,6 +118,7 @@ awaitable<Result<Done>> Security::write(std::vector<kp::OutgoingMessage> message
             kp::MessageId{r.id.ledger, r.id.entry, -1, static_cast<std::int32_t>(i)});
     }
     publish_acls();
+    publish_quotas();
   }
   co_return Result<Done>::success({});
 }

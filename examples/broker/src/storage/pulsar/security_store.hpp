@@ -1,7 +1,8 @@
-// SCRAM credentials and ACL bindings on Pulsar: messages on a compacted
-// system topic, TENANT/__kafka/__kwire_security (suffixed _NS for namespaces
-// other than "default"), one key per credential and per binding; a null
-// value deletes (security_record.hpp says what the messages hold).
+// SCRAM credentials, ACL bindings and client quotas on Pulsar: messages on a
+// compacted system topic, TENANT/__kafka/__kwire_security (suffixed _NS for
+// namespaces other than "default"), one key per credential, per binding and
+// per quota value; a null value deletes (security_record.hpp says what the
+// messages hold). The quota calls are in quota_store.cpp.
 //
 // Every gateway of the namespace writes to the topic (a shared producer) and
 // follows it with a reader: loaded to its end at open, then kept at its end,
@@ -11,7 +12,7 @@
 // confirms it and skips that change, or any older one of the same key, when
 // its reader brings it later.
 //
-// The state is read from any thread (find_scram, acls) under a mutex; writes
+// The state is read from any thread (find_scram, acls, quotas) under a mutex; writes
 // and the reader run on the storage's I/O thread.
 #pragma once
 
@@ -31,7 +32,7 @@ namespace kwire_broker::storage::pulsar {
 
 class PulsarStorage;
 
-class Security final : public CredentialStore, public AclStore {
+class Security final : public CredentialStore, public AclStore, public QuotaStore {
  public:
   explicit Security(PulsarStorage& s);
 
@@ -43,6 +44,9 @@ class Security final : public CredentialStore, public AclStore {
   Task<Done> add_acls(std::vector<AclBinding> bindings) override;
   Task<Done> remove_acls(std::vector<AclBinding> bindings) override;
   std::shared_ptr<const std::vector<AclBinding>> acls() const override;
+
+  Task<Done> alter_quotas(std::vector<QuotaChange> changes) override;
+  std::shared_ptr<const std::vector<ClientQuota>> quotas() const override;
 
   std::string topic() const;
   /// Reads the topic to its end and starts following it; on the I/O thread,
@@ -59,8 +63,10 @@ class Security final : public CredentialStore, public AclStore {
   /// Under mu_.
   void apply(const std::string& key, std::optional<std::string_view> value, const kp::MessageId& at);
   void apply(const kp::Message& m);
-  /// Makes the ACL changes applied so far visible to acls(); under mu_.
+  /// Makes the ACL and quota changes applied so far visible to acls() and
+  /// quotas(); under mu_.
   void publish_acls();
+  void publish_quotas();
 
   PulsarStorage& s_;
   std::shared_ptr<kp::Consumer> reader_;
@@ -72,6 +78,9 @@ class Security final : public CredentialStore, public AclStore {
   std::set<AclBinding> bindings_;
   bool acls_changed_ = false;
   std::shared_ptr<const std::vector<AclBinding>> snapshot_ = std::make_shared<const std::vector<AclBinding>>();
+  std::map<std::pair<QuotaEntity, std::string>, double> quota_values_;
+  bool quotas_changed_ = false;
+  std::shared_ptr<const std::vector<ClientQuota>> quota_snapshot_ = std::make_shared<const std::vector<ClientQuota>>();
 };
 
 }  // namespace kwire_broker::storage::pulsar

@@ -18,8 +18,8 @@
 //                                (share_state_store.hpp)
 //   transaction state            the same topic, keyed by transactional id
 //                                (txn_store.hpp)
-//   SCRAM credentials, ACLs      a compacted system topic
-//                                TENANT/__kafka/__kwire_security (suffixed
+//   SCRAM credentials, ACLs,     a compacted system topic
+//   client quotas                TENANT/__kafka/__kwire_security (suffixed
 //                                likewise), followed by every gateway
 //
 // One gateway writes a partition at a time: it holds Pulsar's exclusive
@@ -37,9 +37,9 @@
 // block. The pieces behind the seam are in their own files: the partition
 // logs (log.hpp), the topic catalog (catalog.hpp), the group store
 // (group_store.hpp), the share partitions' state (share_state_store.hpp),
-// transactions (txn_store.hpp), credentials and ACLs (security_store.hpp),
-// the gateways (gateways.hpp); this file holds the root that owns them, the
-// client and the I/O thread.
+// transactions (txn_store.hpp), credentials, ACLs and quotas
+// (security_store.hpp, quota_store.cpp), the gateways (gateways.hpp); this
+// file holds the root that owns them, the client and the I/O thread.
 //
 // An append is acknowledged once Pulsar's receipt for its entry is in (a
 // Kafka retry of a batch still on its way waits for that receipt). A batch
@@ -154,6 +154,7 @@ class PulsarStorage final : public Storage {
   TxnStore* transactions() override { return &txns_; }
   CredentialStore* credentials() override { return &security_; }
   AclStore* acls() override { return &security_; }
+  QuotaStore* quotas() override { return &security_; }
   storage::TokenAuthenticator* token_authenticator() override { return &tokens_; }
   Membership* membership() override { return members_.get(); }
   bool supports_share_groups() const noexcept override { return true; }
