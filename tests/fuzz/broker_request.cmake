@@ -60,6 +60,8 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/handlers/txn.cpp
     ${s}/handlers/scram_credentials.cpp
     ${s}/handlers/client_quotas.cpp
+    ${s}/handlers/replicas.cpp
+    ${s}/handlers/cluster_admin.cpp
     ${s}/net/peer_link.cpp
     ${s}/net/principal_rules.cpp
     ${s}/net/tls_context.cpp

@@ -455,6 +455,25 @@ TEST_CASE("storage contract: topics") {
   CHECK(run(topics.list_topics()).value.empty());
 }
 
+TEST_CASE("storage contract: the data location is named; partition sizes grow with appends") {
+  Fixture f("sized", 2);
+  const auto where = f.store->data_location();
+  CHECK_FALSE(where.name.empty());
+  CHECK(where.usable_bytes <= where.total_bytes);
+  auto before = run(f.store->partition_sizes("sized"));
+  REQUIRE(before.ok());
+  REQUIRE(before.value.size() == 2);
+  auto log = f.log(1);
+  for (int i = 0; i < 3; ++i) REQUIRE(f.append(*log, make_batch(5)).ok());
+  auto after = run(f.store->partition_sizes("sized"));
+  REQUIRE(after.ok());
+  REQUIRE(after.value.size() == 2);
+  CHECK(after.value[0] == before.value[0]);
+  CHECK(after.value[1] > 0);
+  CHECK(after.value[1] > before.value[1]);
+  CHECK(run(f.store->partition_sizes("nope")).error == Errc::unknown_topic);
+}
+
 TEST_CASE("storage contract: groups and committed offsets") {
   auto store = open_fresh_store();
   auto& groups = store->groups();

@@ -15,9 +15,14 @@ const std::vector<TopicConfigDef>& topic_config_defs(const Settings& s) {
         {"compression.type", "producer", 2, {"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}},
         {"delete.retention.ms", n(s.delete_retention_ms), 5, {}},
         {"file.delete.delay.ms", "60000", 5, {}},
+        // The replicas a reassignment throttles (kafka-reassign-partitions
+        // sets and clears them): kept, with no effect, nothing being
+        // replicated.
+        {"follower.replication.throttled.replicas", "", 7, {}},
         {"flush.messages", s.flush_messages > 0 ? n(s.flush_messages) : "9223372036854775807", 5, {}},
         {"flush.ms", s.flush_ms >= 0 ? n(s.flush_ms) : "9223372036854775807", 5, {}},
         {"index.interval.bytes", n(s.index_interval_bytes), 3, {}},
+        {"leader.replication.throttled.replicas", "", 7, {}},
         {"max.message.bytes", n(s.message_max_bytes), 3, {}},
         {"message.timestamp.type", "CreateTime", 2, {"CreateTime", "LogAppendTime"}},
         {"message.timestamp.before.max.ms", "9223372036854775807", 5, {}},

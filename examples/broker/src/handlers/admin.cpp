@@ -1,5 +1,6 @@
 // CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs
 // and IncrementalAlterConfigs.
+#include <algorithm>
 #include <set>
 #include <string_view>
 
@@ -416,6 +417,21 @@ asio::awaitable<void> incremental_alter_configs(Broker& b, Ctx& ctx, Incremental
       auto [code, msg] = co_await alter_group_configs(ctx, std::move(group), std::move(changes), req.validate_only);
       r.error_code = ctx.note(code);
       if (code != kwire::ErrorCode::None) r.error_message = ctx.keep(msg);
+      continue;
+    }
+    if (res.resource_type == resource_broker) {
+      // The broker's configs are static: no dynamic one is ever set, so
+      // deleting any (kafka-reassign-partitions clears its throttle rates
+      // so) leaves everything as it is, as in Kafka.
+      const bool deletes_only = std::all_of(res.configs.begin(), res.configs.end(),
+                                            [](const auto& c) { return c.config_operation == 1; });
+      if (!res.resource_name.empty() && res.resource_name != std::to_string(b.settings().node_id)) {
+        r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
+        r.error_message = ctx.keep("Unexpected broker id " + std::string(res.resource_name));
+      } else if (!deletes_only) {
+        r.error_code = ctx.note(kwire::ErrorCode::InvalidRequest);
+        r.error_message = "Broker configs are static: they can only be deleted as dynamic configs, which none are";
+      }
       continue;
     }
     if (res.resource_type != resource_topic) {

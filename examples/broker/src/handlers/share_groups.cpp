@@ -317,6 +317,20 @@ asio::awaitable<std::vector<group_configs::Entry>> describe_group_configs(Ctx& c
   co_return out;
 }
 
+asio::awaitable<std::vector<std::string>> groups_with_configs(Ctx& ctx) {
+  auto& c = ctx.realm().groups();
+  std::vector<std::string> out;
+  co_await on_strand(ctx, [&]() -> asio::awaitable<void> {
+    for (const auto* g : c.shares().all()) {
+      const auto configs = group_configs::describe(g, c.config().share);
+      if (std::any_of(configs.begin(), configs.end(), [](const auto& e) { return e.set_for_group; }))
+        out.push_back(g->id);
+    }
+    co_return;
+  });
+  co_return out;
+}
+
 std::vector<HandlerEntry> share_group_handlers() {
   auto shared = [](HandlerEntry e) {
     e.share = true;

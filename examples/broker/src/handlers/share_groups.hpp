@@ -51,5 +51,7 @@ asio::awaitable<std::pair<kwire::ErrorCode, std::string>> alter_group_configs(Ct
 /// DescribeConfigs on a GROUP resource: every group config, the group's
 /// value or the broker's.
 asio::awaitable<std::vector<group_configs::Entry>> describe_group_configs(Ctx& ctx, std::string group);
+/// The groups with a group config set for them (ListConfigResources).
+asio::awaitable<std::vector<std::string>> groups_with_configs(Ctx& ctx);
 
 }  // namespace kwire_broker

@@ -132,5 +132,7 @@ std::vector<HandlerEntry> client_quota_handlers();
 std::vector<HandlerEntry> share_group_handlers();
 std::vector<HandlerEntry> share_fetch_handlers();
 std::vector<HandlerEntry> share_offsets_handlers();
+std::vector<HandlerEntry> replica_handlers();
+std::vector<HandlerEntry> cluster_admin_handlers();
 
 }  // namespace kwire_broker

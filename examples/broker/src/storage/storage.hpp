@@ -619,6 +619,17 @@ class TokenAuthenticator {
 };
 
 // ---------------------------------------------------------------------------
+// Where the data is kept (DescribeLogDirs)
+
+/// The place a store keeps its partitions' data, as Kafka's DescribeLogDirs
+/// shows a log directory: its name, and the space of the volume holding it.
+struct DataLocation {
+  std::string name;
+  std::int64_t total_bytes = -1;   // -1: unknown
+  std::int64_t usable_bytes = -1;  // free for the store's use; -1: unknown
+};
+
+// ---------------------------------------------------------------------------
 // The root
 
 class Storage {
@@ -669,6 +680,15 @@ class Storage {
   /// instead of waiting out their time. Backends that see every append need
   /// not call it.
   virtual void watch(std::function<void(const TopicPartition&)> /*on_data*/) {}
+
+  /// Where partition data is kept: the embedded store's data directory,
+  /// with its file system's space; the Pulsar namespace.
+  virtual DataLocation data_location() const = 0;
+  /// The bytes the store holds for each partition of `topic` (element p for
+  /// partition p: what its log occupies in the store), -1 for a partition
+  /// whose size the store cannot tell; unknown_topic when there is no such
+  /// topic.
+  virtual Task<std::vector<std::int64_t>> partition_sizes(std::string topic) = 0;
 
   /// Opens (or returns the already open) log of an existing partition;
   /// unknown_topic if the topic or partition does not exist. The log stays

@@ -162,6 +162,13 @@ LogOffsets Log::offsets() const {
   return offsets_locked();
 }
 
+std::int64_t Log::stored_bytes() const {
+  std::lock_guard lk(mu_);
+  std::uint64_t total = 0;
+  for (const auto& s : segments_) total += s->size;
+  return static_cast<std::int64_t>(total);
+}
+
 Task<TimestampLookup> Log::offset_for_timestamp(std::int64_t ts) {
   std::lock_guard lk(mu_);
   co_return by_timestamp_locked(ts);

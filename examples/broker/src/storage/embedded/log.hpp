@@ -29,6 +29,8 @@ class Log final : public PartitionLog, public Flushable, public std::enable_shar
   Task<std::vector<AbortedTxn>> aborted_transactions(std::int64_t from, std::int64_t to) override;
   Task<ReadResult> read(ReadOptions options) override;
   LogOffsets offsets() const override;
+  /// Bytes of its ledger files (what Kafka reports as a log's size).
+  std::int64_t stored_bytes() const;
   std::vector<ProducerSnapshot> producers() const override;
   bool in_open_txn(std::int64_t producer_id, std::int16_t epoch) const override;
   Task<TimestampLookup> offset_for_timestamp(std::int64_t timestamp) override;

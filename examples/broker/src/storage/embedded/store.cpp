@@ -1,10 +1,12 @@
-// The embedded store's root: producer ids, opening logs, housekeeping and
-// close (see store.hpp for the layout and the rules).
+// The embedded store's root: producer ids, opening logs, where the data is,
+// housekeeping and close (see store.hpp for the layout and the rules).
 #include "storage/embedded/store.hpp"
 
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
+
+#include <sys/statvfs.h>
 
 #include "storage/embedded/acl_store.hpp"
 #include "storage/embedded/catalog.hpp"
@@ -54,6 +56,33 @@ class Store final : public Storage {
   CredentialStore* credentials() override { return credentials_.get(); }
   AclStore* acls() override { return acls_.get(); }
   QuotaStore* quotas() override { return quotas_.get(); }
+
+  DataLocation data_location() const override {
+    DataLocation where;
+    // Named as Kafka names a log directory: absolute, without a trailing separator.
+    auto dir = fs::absolute(opts_.dir).lexically_normal().string();
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    where.name = dir;
+    struct statvfs vfs{};
+    if (::statvfs(opts_.dir.c_str(), &vfs) == 0) {
+      where.total_bytes = static_cast<std::int64_t>(vfs.f_blocks) * static_cast<std::int64_t>(vfs.f_frsize);
+      where.usable_bytes = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize);
+    }
+    return where;
+  }
+
+  Task<std::vector<std::int64_t>> partition_sizes(std::string topic) override {
+    using R = Result<std::vector<std::int64_t>>;
+    if (closed_) co_return R::failure(Errc::closed);
+    auto info = catalog_->find_topic(topic);
+    if (!info) co_return R::failure(Errc::unknown_topic);
+    std::vector<std::int64_t> sizes;
+    for (std::int32_t p = 0; p < info->partitions; ++p) {
+      auto log = catalog_->log(TopicPartition{topic, p});
+      sizes.push_back(log ? log->stored_bytes() : -1);
+    }
+    co_return R::success(std::move(sizes));
+  }
 
   Task<std::shared_ptr<PartitionLog>> open_log(TopicPartition tp) override {
     using R = Result<std::shared_ptr<PartitionLog>>;

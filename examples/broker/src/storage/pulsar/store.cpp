@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <future>
@@ -202,6 +203,43 @@ std::string PulsarStorage::pulsar_topic(const TopicPartition& tp) const {
 
 std::string PulsarStorage::short_topic(const std::string& name) const {
   return ns_.tenant + "/" + ns_.ns + "/" + name;
+}
+
+// ---------------------------------------------------------------------------
+// Where the data is
+
+DataLocation PulsarStorage::data_location() const {
+  // The namespace that holds the topics, in Pulsar's notation. Its space is
+  // the bookies', which Pulsar does not tell its clients: unknown.
+  DataLocation where;
+  where.name = "persistent://" + ns_.tenant + "/" + ns_.ns;
+  return where;
+}
+
+Task<std::vector<std::int64_t>> PulsarStorage::partition_sizes(std::string topic) {
+  auto work = [](PulsarStorage* s, std::string name) -> awaitable<Result<std::vector<std::int64_t>>> {
+    using R = Result<std::vector<std::int64_t>>;
+    auto info = s->catalog_.find_topic(name);
+    if (!info) co_return R::failure(Errc::unknown_topic);
+    std::vector<std::int64_t> sizes(static_cast<std::size_t>(std::max(info->partitions, 0)), -1);
+    // One request for the whole topic: each partition's storageSize, the
+    // bytes of its managed ledger (its entries in BookKeeper, counted once
+    // whatever the replication). A partition the stats do not name (no
+    // ledger yet, or the request failed) stays unknown.
+    auto r = co_await s->admin_->request("GET", "/admin/v2/persistent/" + s->short_topic(name) +
+                                                    "/partitioned-stats?perPartition=true");
+    if (!r.ok()) co_return R::success(std::move(sizes));
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || !j.contains("partitions") || !j["partitions"].is_object())
+      co_return R::success(std::move(sizes));
+    for (std::int32_t p = 0; p < info->partitions; ++p) {
+      auto it = j["partitions"].find(s->pulsar_topic(TopicPartition{name, p}));
+      if (it != j["partitions"].end() && it->contains("storageSize") && (*it)["storageSize"].is_number_integer())
+        sizes[static_cast<std::size_t>(p)] = (*it)["storageSize"].get<std::int64_t>();
+    }
+    co_return R::success(std::move(sizes));
+  }(this, std::move(topic));
+  co_return co_await on_io(std::move(work));
 }
 
 // ---------------------------------------------------------------------------

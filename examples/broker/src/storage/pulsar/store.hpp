@@ -162,6 +162,8 @@ class PulsarStorage final : public Storage {
   storage::ShareQueues* share_queues() override { return &share_queues_; }
   std::int64_t max_batch_bytes() const noexcept override { return limits_.batch_bytes; }
   void watch(std::function<void(const TopicPartition&)> on_data) override;
+  DataLocation data_location() const override;
+  Task<std::vector<std::int64_t>> partition_sizes(std::string topic) override;
   Task<std::shared_ptr<PartitionLog>> open_log(TopicPartition tp) override;
   Task<std::int64_t> allocate_producer_ids(std::int32_t count) override;
   void maintain(std::chrono::system_clock::time_point) override {}
