@@ -82,6 +82,8 @@ offset.storage.replication.factor=1
 status.storage.replication.factor=1
 offset.flush.interval.ms=1000
 listeners=http://127.0.0.1:$port
+# Every plugin (Connect's own and the test's) has its ServiceLoader manifest.
+plugin.discovery=service_load
 # The work of a worker that left is handed out again after this delay
 # (five minutes by default).
 scheduled.rebalance.max.delay.ms=3000
