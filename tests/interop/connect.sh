@@ -79,6 +79,11 @@ offset.storage.topic=$GROUP-offsets
 status.storage.topic=$GROUP-status
 config.storage.replication.factor=1
 offset.storage.replication.factor=1
+# Topic configs for the offsets topic the worker creates (KIP-605): a new
+# ledger for each offset commit, so that earlier commits are compacted away
+# before the worker restarts and reads the topic again.
+offset.storage.segment.ms=100
+offset.storage.min.cleanable.dirty.ratio=0.01
 status.storage.replication.factor=1
 offset.flush.interval.ms=1000
 listeners=http://127.0.0.1:$port
@@ -189,6 +194,12 @@ wait_sink_exact() {
   echo "sink file: the $want lines, in order"
 }
 
+# Records written to the offsets topic (the sum of its partitions' ends).
+offsets_written() {
+  kafka_cli kafka-get-offsets --bootstrap-server "$BOOTSTRAP" --topic "$GROUP-offsets" |
+    awk -F: '{n += $3} END {print n + 0}'
+}
+
 source_config() {
   local extra=""
   [[ "$MODE" == exactly-once ]] && extra=', "exactly.once.support": "required"'
@@ -200,7 +211,7 @@ sink_config() {
     \"topics\": \"$TOPIC\", \"file\": \"$OUT\"}"
 }
 
-start_broker
+start_broker --log.cleaner.backoff.ms=200
 # One partition: the lines keep their order end to end.
 kafka_cli kafka-topics --bootstrap-server "$BOOTSTRAP" --create --topic "$TOPIC" --partitions 1
 if [[ "$MODE" == exactly-once ]]; then
@@ -243,9 +254,30 @@ fi
 start_worker 1
 create_connector 1 lines-source "$(source_config)"
 create_connector 1 lines-sink "$(sink_config)"
-append 0 200
-wait_sink_exact
+# Three parts, each committed by the source in its own record of the offsets
+# topic (the same key: the file).
+for part in 0 1 2; do
+  committed="$(offsets_written)"
+  append $((part * 70)) $((part * 70 + 70))
+  wait_sink_exact
+  deadline=$((SECONDS + 60))
+  until (($(offsets_written) > committed)); do
+    ((SECONDS < deadline)) || fail "no offset commit for part $part"
+    sleep 0.5
+  done
+done
 wait_running 1 lines-source lines-sink
+# The broker compacts the offsets topic: fewer records remain than were
+# written (the earlier positions of the file are gone).
+deadline=$((SECONDS + 60))
+while :; do
+  written="$(offsets_written)"
+  kept="$(kafka_cli kafka-console-consumer --bootstrap-server "$BOOTSTRAP" \
+    --topic "$GROUP-offsets" --from-beginning --timeout-ms 3000 2>/dev/null | wc -l)"
+  ((kept < written)) && break
+  ((SECONDS < deadline)) || fail "the offsets topic is not compacted ($kept of $written records)"
+done
+echo "$GROUP-offsets compacted: $kept of $written records kept"
 # The workers' group, of Connect's own protocol type.
 groups="$(kafka_cli kafka-groups --bootstrap-server "$BOOTSTRAP" --list)"
 grep -Eq "^$GROUP +Classic +connect *$" <<<"$groups" ||
@@ -266,7 +298,7 @@ done
 # resume from the offsets committed in the offsets topic (source: positions
 # in the file; sink: the group's committed offsets): no line lost or repeated.
 stop_worker 1 TERM
-append 200 300
+append 210 300
 start_worker 1
 wait_sink_exact
 wait_running 1 lines-source lines-sink
