@@ -2,7 +2,9 @@
 # Prints the runtime classpath of Apache Kafka 4.4.0 (clients, CLI tools and the
 # KRaft server) resolved from Maven Central through tools/peers/kafka/pom.xml;
 # `kafka-classpath.sh kafka-streams` prints Kafka Streams' instead
-# (tools/peers/kafka-streams/pom.xml).
+# (tools/peers/kafka-streams/pom.xml), `kafka-classpath.sh kafka-connect` a
+# Kafka Connect worker's with the file connectors
+# (tools/peers/kafka-connect/pom.xml).
 # The jars stay in the local Maven repository; the classpath is cached in
 # $KWIRE_PEERS_DIR/kafka/classpath.txt and recomputed when the pom changes or a
 # jar has gone missing. Works offline once resolved.
@@ -11,8 +13,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 peer="${1:-kafka}"
 case "$peer" in
-  kafka|kafka-streams) ;;
-  *) peers_die "unknown Java peer: $peer (kafka or kafka-streams)" ;;
+  kafka|kafka-streams|kafka-connect) ;;
+  *) peers_die "unknown Java peer: $peer (kafka, kafka-streams or kafka-connect)" ;;
 esac
 pom="$KWIRE_PEERS_TOOLS/$peer/pom.xml"
 out_dir="$KWIRE_PEERS_DIR/$peer"
