@@ -140,7 +140,12 @@ inline void store_be(std::uint8_t* p, T v) noexcept {
     p += 2;
     return varint::Parse::ok;
   }
-  return varint::get_i32(p, end, out);
+  // The general parser takes its cursor by reference; handing it a copy keeps
+  // the caller's cursor out of memory (its address never escapes).
+  const std::uint8_t* q = p;
+  const auto r = varint::get_i32(q, end, out);
+  p = q;
+  return r;
 }
 [[gnu::always_inline]] inline varint::Parse get_i64(const std::uint8_t*& p, const std::uint8_t* end,
                                                    std::int64_t& out) noexcept {
@@ -154,7 +159,10 @@ inline void store_be(std::uint8_t* p, T v) noexcept {
     p += 2;
     return varint::Parse::ok;
   }
-  return varint::get_i64(p, end, out);
+  const std::uint8_t* q = p;
+  const auto r = varint::get_i64(q, end, out);
+  p = q;
+  return r;
 }
 
 inline DecodeError error_at(DecodeErrc code, std::size_t offset, std::string path) {
@@ -255,11 +263,13 @@ namespace records_detail {
 
 /// Why and where a record failed to parse. The DecodeError, with its field
 /// path as a string, is built from it only when a record is bad.
+/// No member initialisers: the parser fills every field when it fails, and a
+/// fault declared for each record it reads then costs nothing.
 struct RecordFault {
-  DecodeErrc code = DecodeErrc::invalid_record;
-  const std::uint8_t* at = nullptr;
-  const char* field = "";
-  std::int32_t header = -1;  // the header the fault is in, if any
+  DecodeErrc code;
+  const std::uint8_t* at;
+  const char* field;
+  std::int32_t header;  // the header the fault is in, or -1
 };
 
 /// Parses one record at `pos` (not past `end`) and advances `pos` past it; on
@@ -321,12 +331,14 @@ struct RecordFault {
   std::int32_t count = 0;
   if (auto r = get_i32(p, body_end, count); r != varint::Parse::ok) [[unlikely]]
     return bad_varint(r, at, "headers");
-  if (count < 0) [[unlikely]]
-    return bad(DecodeErrc::invalid_length, at, "headers");
-  // Each header needs at least its two length bytes.
-  if (static_cast<std::uint64_t>(count) * 2 > static_cast<std::uint64_t>(body_end - p)) [[unlikely]]
-    return bad(DecodeErrc::length_exceeds_input, at, "headers");
   const std::uint8_t* headers_begin = p;
+  // Most records have no headers: one test for them.
+  if (count != 0) [[unlikely]] {
+    if (count < 0) return bad(DecodeErrc::invalid_length, at, "headers");
+    // Each header needs at least its two length bytes.
+    if (static_cast<std::uint64_t>(count) * 2 > static_cast<std::uint64_t>(body_end - p))
+      return bad(DecodeErrc::length_exceeds_input, at, "headers");
+  }
   for (std::int32_t i = 0; i < count; ++i) {
     at = p;
     std::int32_t klen = 0;
