@@ -62,6 +62,7 @@ if(NOT TARGET fuzz_kwire_broker)
     ${s}/handlers/client_quotas.cpp
     ${s}/handlers/replicas.cpp
     ${s}/handlers/cluster_admin.cpp
+    ${s}/handlers/topic_partitions.cpp
     ${s}/net/peer_link.cpp
     ${s}/net/principal_rules.cpp
     ${s}/net/tls_context.cpp

@@ -8,7 +8,8 @@
 # one-voter quorum led by the broker), kafka-configs listing the groups with
 # configs, and the AdminClient calls the tools do not make
 # (java/AdminApis.java): reassignments to unknown brokers, cancellations, log
-# dir moves, elections of single partitions, ListConfigResources.
+# dir moves, elections of single partitions, ListConfigResources; and
+# kafka-topics --describe paging through DescribeTopicPartitions answers.
 source "$(dirname "$0")/lib.sh"
 start_broker
 
@@ -127,4 +128,16 @@ out="$(kafka_cli kafka-configs --bootstrap-server "$BOOTSTRAP" --describe --enti
 echo "$out"
 grep -q "^Dynamic configs for group adm-g are:" <<<"$out" || fail "kafka-configs --describe --entity-type groups: $out"
 grep -q "share.record.lock.duration.ms=20000" <<<"$out" || fail "kafka-configs: no lock duration: $out"
+
+# --- kafka-topics --describe, paged (DescribeTopicPartitions) ----------------
+kafka_cli kafka-topics --bootstrap-server "$BOOTSTRAP" --create --topic adm-wide --partitions 5
+# Two partitions per answer: the tool follows the broker's cursor through
+# three pages of adm-wide, and every partition appears once, in order.
+out="$(kafka_cli kafka-topics --bootstrap-server "$BOOTSTRAP" --describe --partition-size-limit-per-response 2)"
+echo "$out"
+expect "paged partitions" "adm-t 0|adm-t 1|adm-wide 0|adm-wide 1|adm-wide 2|adm-wide 3|adm-wide 4" \
+  "$(awk '$1 == "Topic:" && $3 == "Partition:" && $2 ~ /^adm-/ { print $2, $4 }' <<<"$out" | paste -sd'|')"
+out="$(kafka_cli kafka-topics --bootstrap-server "$BOOTSTRAP" --describe --topic adm-wide --partition-size-limit-per-response 1)"
+expect "one topic, one partition per answer" "0|1|2|3|4" \
+  "$(awk '$1 == "Topic:" && $3 == "Partition:" { print $4 }' <<<"$out" | paste -sd'|')"
 echo "OK admin-apis"

@@ -330,6 +330,10 @@ Settings make_settings(const Properties& p) {
   if (group_max_size < 1 || group_max_size > std::numeric_limits<std::int32_t>::max())
     throw std::runtime_error("group.max.size must be between 1 and 2147483647");
   s.group_max_size = static_cast<std::int32_t>(group_max_size);
+  const auto partition_limit = p.get_int("max.request.partition.size.limit", s.max_request_partition_size_limit);
+  if (partition_limit < 1 || partition_limit > std::numeric_limits<std::int32_t>::max())
+    throw std::runtime_error("max.request.partition.size.limit must be between 1 and 2147483647");
+  s.max_request_partition_size_limit = static_cast<std::int32_t>(partition_limit);
   s.consumer_max_size = static_cast<std::int32_t>(p.get_int("group.consumer.max.size", s.consumer_max_size));
   if (s.consumer_max_size < 1) throw std::runtime_error("group.consumer.max.size must be positive");
   s.consumer_migration_policy = p.get("group.consumer.migration.policy", s.consumer_migration_policy);

@@ -83,6 +83,8 @@ struct Settings {
   std::int32_t group_max_session_ms = 1800000;
   std::int32_t group_initial_rebalance_delay_ms = 3000;
   std::int32_t group_max_size = 2147483647;  // group.max.size: members of a classic group
+  // max.request.partition.size.limit: partitions in one DescribeTopicPartitions answer
+  std::int32_t max_request_partition_size_limit = 2000;
   std::int32_t transaction_max_timeout_ms = 900000;  // transaction.max.timeout.ms
   // transaction.abort.timed.out.transaction.cleanup.interval.ms
   std::int32_t transaction_abort_interval_ms = 10000;

@@ -49,14 +49,7 @@ std::string effective_max_message_bytes(Ctx& ctx, std::string_view configured) {
   return std::to_string(limit);
 }
 
-bool valid_topic_name(std::string_view n) {
-  if (n.empty() || n.size() > 249 || n == "." || n == "..") return false;
-  for (char c : n)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-          c == '-'))
-      return false;
-  return true;
-}
+using storage::valid_topic_name;
 
 /// The ACL check of a config resource: a topic's configs by the topic, the
 /// broker's by the cluster. Returns the error to answer, or None.

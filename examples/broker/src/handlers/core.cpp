@@ -106,15 +106,12 @@ MetadataResponse::MetadataResponseTopic describe_topic(const ClusterView& view, 
   MetadataResponse::MetadataResponseTopic out;
   out.name = ctx.keep(t.name);
   out.topic_id = to_uuid(t.id);
-  // The group-offsets view: partition p is group shard p, led by the gateway
-  // that coordinates the shard (as Kafka's coordinator leads its partition).
-  const bool offsets = t.name == internal_topics::group_offsets;
   out.is_internal = internal_topics::is_internal(t.name);
   for (std::int32_t p = 0; p < t.partitions; ++p) {
     MetadataResponse::MetadataResponsePartition mp;
     mp.partition_index = p;
     // One copy, in the backend: the leader is the gateway that writes it.
-    const auto leader = offsets ? view.coordinator_of_shard(p) : view.leader_of({t.name, p});
+    const auto leader = internal_topics::leader_shown(view, t.name, p);
     mp.leader_id = leader;
     mp.leader_epoch = 0;
     mp.replica_nodes.push_back(leader);
@@ -124,14 +121,7 @@ MetadataResponse::MetadataResponseTopic describe_topic(const ClusterView& view, 
   return out;
 }
 
-bool valid_topic_name(std::string_view n) {
-  if (n.empty() || n.size() > 249 || n == "." || n == "..") return false;
-  for (char c : n)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-          c == '-'))
-      return false;
-  return true;
-}
+using storage::valid_topic_name;
 
 /// Calls f(node, host, port) for every gateway reachable through the
 /// session's listener (this one as the session sees it).

@@ -20,7 +20,7 @@ const std::vector<HandlerEntry>& handler_table() {
     for (auto part : {core_handlers(), sasl_handlers(), data_handlers(), admin_handlers(), group_handlers(),
                       group_offset_handlers(), txn_handlers(), consumer_group_handlers(), acl_handlers(), client_quota_handlers(),
                       share_group_handlers(), share_fetch_handlers(), share_offsets_handlers(), replica_handlers(),
-                      cluster_admin_handlers()})
+                      cluster_admin_handlers(), topic_partition_handlers()})
       t.insert(t.end(), part.begin(), part.end());
     std::sort(t.begin(), t.end(), [](auto& a, auto& b) { return a.api_key < b.api_key; });
     return t;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/broker.hpp"
+#include "core/cluster.hpp"
 
 namespace kwire_broker::internal_topics {
 namespace {
@@ -53,6 +54,11 @@ std::optional<storage::TopicInfo> find(Realm& realm, std::string_view name) {
 std::optional<storage::TopicInfo> find_by_id(Realm& realm, const storage::TopicId& id) {
   if (id != derived_id(realm.ns(), group_offsets)) return std::nullopt;
   return group_offsets_topic(realm);
+}
+
+std::int32_t leader_shown(const ClusterView& view, std::string_view topic, std::int32_t p) {
+  if (topic == group_offsets) return view.coordinator_of_shard(p);
+  return view.leader_of({std::string(topic), p});
 }
 
 }  // namespace kwire_broker::internal_topics

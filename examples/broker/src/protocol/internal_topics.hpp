@@ -13,6 +13,7 @@
 // FindCoordinator for a group, or groups already stored).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -21,6 +22,7 @@
 namespace kwire_broker {
 
 class Realm;
+class ClusterView;
 
 namespace internal_topics {
 
@@ -42,6 +44,11 @@ std::optional<storage::TopicInfo> find(Realm& realm, std::string_view name);
 
 /// Looks an internal topic up by id (Metadata, Fetch by topic id).
 std::optional<storage::TopicInfo> find_by_id(Realm& realm, const storage::TopicId& id);
+
+/// The node Metadata and DescribeTopicPartitions name as the leader of
+/// partition `p` of `topic`: the gateway that writes it, or for the
+/// group-offsets view the coordinator of group shard `p`.
+std::int32_t leader_shown(const ClusterView& view, std::string_view topic, std::int32_t p);
 
 }  // namespace internal_topics
 }  // namespace kwire_broker

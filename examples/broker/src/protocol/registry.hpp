@@ -134,5 +134,6 @@ std::vector<HandlerEntry> share_fetch_handlers();
 std::vector<HandlerEntry> share_offsets_handlers();
 std::vector<HandlerEntry> replica_handlers();
 std::vector<HandlerEntry> cluster_admin_handlers();
+std::vector<HandlerEntry> topic_partition_handlers();
 
 }  // namespace kwire_broker

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -127,6 +128,18 @@ struct FileRegion {
 /// Topic-level configuration, by Kafka's names ("retention.ms", ...). Only the
 /// keys a user set are present; defaults are the broker's business.
 using Configs = std::map<std::string, std::string>;
+
+/// Kafka's rule for topic names (its Topic.validate): 1 to 249 of
+/// [a-zA-Z0-9._-], not "." or "..". Stores refuse other names, and the
+/// broker answers INVALID_TOPIC_EXCEPTION for them.
+inline bool valid_topic_name(std::string_view n) noexcept {
+  if (n.empty() || n.size() > 249 || n == "." || n == "..") return false;
+  for (char c : n)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+          c == '-'))
+      return false;
+  return true;
+}
 
 struct TopicInfo {
   std::string name;

@@ -46,14 +46,6 @@ std::optional<TopicInfo> decode_topic_meta(const std::string& name, const std::s
   return t;
 }
 
-bool valid_topic_name(const std::string& n) {
-  if (n.empty() || n.size() > 249 || n == "." || n == "..") return false;
-  return std::all_of(n.begin(), n.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == '-';
-  });
-}
-
 /// Removes what creating a topic may have written. Each path is named, none
 /// listed: out of descriptors (a common reason to get here), a directory
 /// cannot be opened to list it.
