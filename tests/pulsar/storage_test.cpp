@@ -627,6 +627,55 @@ TEST_CASE("a gateway taking a group's shard over answers for its groups only onc
   CHECK(without == 0);
 }
 
+TEST_CASE("a gateway taking a transactional id's shard over answers its record only once it has read the shard") {
+  // What a restarted gateway's transaction coordinator asks when it loads
+  // the shard and, at once, a producer of the id asks for it too: both must
+  // get the id's last record, not one of the shard read half way (a stale
+  // producer epoch, whose markers the partitions then refuse for ever).
+  const auto ns = unique("txn-taking");
+  const std::string id = "producer-a";
+  std::vector<std::uint8_t> last;
+  {
+    auto a = open_store("public", ns, "pulsar", "gw-a");
+    auto* txns = a->transactions();
+    REQUIRE(txns);
+    for (int i = 0; i < 300; ++i) {
+      last = {static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i & 255)};
+      REQUIRE(wait(txns->store_txn(id, last)).ok());
+    }
+  }
+  auto b = open_store("public", ns, "pulsar", "gw-b");
+  auto* txns = b->transactions();
+  REQUIRE(txns);
+  const auto shard = b->groups().shard_of(id);
+  REQUIRE(wait(b->groups().load_groups()).ok());  // every shard read once, none taken yet
+  boost::asio::io_context io;
+  int asked = 0, answered = 0, stale = 0;
+  bool taken = false;
+  auto check = [&](std::exception_ptr e, st::Result<std::vector<st::TxnBlob>> r) {
+    REQUIRE_FALSE(e);
+    REQUIRE_MESSAGE(r.ok(), r.message);
+    ++answered;
+    if (r.value.size() != 1 || r.value[0].transactional_id != id || r.value[0].data != last) ++stale;
+  };
+  ++asked;
+  boost::asio::co_spawn(io, txns->load_shard_txns(shard),
+                        [&](std::exception_ptr e, st::Result<std::vector<st::TxnBlob>> r) {
+                          check(e, std::move(r));
+                          taken = true;
+                        });
+  while (!taken) {
+    ++asked;
+    boost::asio::co_spawn(io, txns->load_shard_txns(shard), check);
+    io.poll();
+    std::this_thread::sleep_for(1ms);  // paces the questions over the taking
+  }
+  io.restart();
+  io.run();
+  CHECK(answered == asked);
+  CHECK(stale == 0);
+}
+
 TEST_CASE("a namespace's storage sees only its own topics") {
   const auto tenant_a = unique("tena"), tenant_b = unique("tenb");
   auto a = open_store(tenant_a, "kafka");
