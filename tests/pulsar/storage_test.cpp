@@ -3,7 +3,9 @@
 // checked against a reader), both entry formats, native Pulsar messages as
 // Kafka batches, idempotent retries across a restart and a hand-over between
 // gateways, exclusive writers, committed offsets mirrored to subscriptions,
-// share partitions' state across restarts and gateways, namespace isolation, and batches past what Pulsar stores.
+// share partitions' state across restarts and gateways, namespace isolation,
+// and batches past what Pulsar stores. The groups' shards are in
+// group_shard_test.cpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -488,43 +490,6 @@ TEST_CASE("share partitions' state survives a restart and moves with the group's
   b.reset();
   auto c = open_store("public", ns, "pulsar", "gw-c");
   CHECK(loaded(*c) == std::map<Key, Blob>{{k1, Blob{4}}});
-}
-
-TEST_CASE("offsets a transaction holds move with the group's shard; the new coordinator ends them") {
-  const auto ns = unique("held");
-  const st::TopicPartition tp{"t", 0};
-  st::CommittedOffset at5;
-  at5.offset = 5;
-  at5.metadata = "m";
-  auto a = open_store("public", ns, "pulsar", "gw-a");
-  REQUIRE(wait(a->groups().hold_txn_offsets("g", 42, 0, {{tp, at5}})).ok());
-  REQUIRE(wait(a->groups().hold_txn_offsets("g", 43, 0, {{tp, at5}})).ok());
-  auto b = open_store("public", ns, "pulsar", "gw-b");
-  // The first gateway coordinates the group: the second cannot end them.
-  const auto shard = b->groups().shard_of("g");
-  CHECK_FALSE(wait(b->groups().end_txn_offsets(shard, 42, 0, true)).ok());
-  const auto first_epoch = wait(a->groups().shard_epoch(shard));
-  REQUIRE(first_epoch.ok());
-  a.reset();  // it goes away; the second one takes the shard over
-  // ... under a newer epoch, which its transactions' markers carry.
-  const auto second_epoch = wait(b->groups().shard_epoch(shard));
-  REQUIRE_MESSAGE(second_epoch.ok(), second_epoch.message);
-  CHECK(second_epoch.value > first_epoch.value);
-  auto held = wait(b->groups().held_txn_offsets("g"));
-  REQUIRE_MESSAGE(held.ok(), held.message);
-  CHECK(held.value == std::vector<st::TopicPartition>{tp, tp});
-  REQUIRE(wait(b->groups().end_txn_offsets(shard, 42, 0, true)).ok());
-  REQUIRE(wait(b->groups().end_txn_offsets(shard, 43, 0, false)).ok());
-  b.reset();
-  // Ended in one entry with the offsets: a third gateway reads them
-  // committed and nothing held.
-  auto c = open_store("public", ns, "pulsar", "gw-c");
-  CHECK(wait(c->groups().held_txn_offsets("g")).value.empty());
-  auto committed = wait(c->groups().fetch_offsets("g"));
-  REQUIRE(committed.ok());
-  REQUIRE(committed.value.size() == 1);
-  CHECK(committed.value[0].second.offset == 5);
-  CHECK(committed.value[0].second.metadata == "m");
 }
 
 TEST_CASE("a namespace's storage sees only its own topics") {

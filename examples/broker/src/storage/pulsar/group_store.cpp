@@ -9,6 +9,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 
+#include <exception>
+
 #include <nlohmann/json.hpp>
 
 #include "store.hpp"
@@ -106,15 +108,14 @@ awaitable<void> Groups::take(int p) {
   // Pulsar would refuse the second.
   co_await take_lock_->lock();
   Unlock u{*take_lock_};
-  auto& prod = producers_[p];
-  if (prod && !prod->fenced()) co_return;
+  if (auto it = producers_.find(p); it != producers_.end() && it->second && !it->second->fenced()) co_return;
   kp::ProducerOptions o;
   o.topic = offsets_topic() + "-partition-" + std::to_string(p);
   // The gateway holding this exclusive producer coordinates the groups of
   // this partition; another gateway's writes are refused.
   o.name = "kwire-coordinator-" + s_.ns_.tenant + "-" + s_.ns_.ns + "-" + std::to_string(p);
   o.access_mode = kp::AccessMode::exclusive;
-  prod = co_await s_.client_->create_producer(o);
+  auto prod = co_await s_.client_->create_producer(o);
   // Until now another gateway may have coordinated these groups: forget what
   // we knew of them and read the partition again.
   for (auto it = groups_.begin(); it != groups_.end();)
@@ -125,7 +126,26 @@ awaitable<void> Groups::take(int p) {
   // ... and the subscriptions' positions it may have moved.
   for (auto it = mirrored_.begin(); it != mirrored_.end();)
     it = partition_of(it->first.first) == p ? mirrored_.erase(it) : std::next(it);
-  co_await load_partition(p);
+  std::exception_ptr failed;
+  try {
+    co_await load_partition(p);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  if (failed) {
+    // Not taken: the next caller takes the partition and reads it again.
+    try {
+      co_await prod->close();
+    } catch (const std::exception&) {
+    }
+    std::rethrow_exception(failed);
+  }
+  // The producer is published only now that the partition is read again:
+  // until then every other caller waits on the lock above, rather than
+  // working on the cleared state half read (a transactional id's record
+  // many epochs old, an offset fetch answering none, a marker ending no
+  // hold because the hold is not read yet).
+  producers_[p] = std::move(prod);
 }
 
 void Groups::release_shard(std::int32_t shard) {

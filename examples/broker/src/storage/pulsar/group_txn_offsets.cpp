@@ -98,9 +98,15 @@ awaitable<Result<Done>> Groups::hold_here(std::string group_id, std::int64_t pro
                        {"timestamp", c.commit_timestamp}});
   const std::string value = json{{"epoch", merged.epoch}, {"offsets", std::move(arr)}}.dump();
   std::optional<std::vector<std::uint8_t>> blob(std::in_place, value.begin(), value.end());
+  // Held in memory before the write is on its way: a marker that ends the
+  // transaction meanwhile finds the hold with its offsets, and its entry,
+  // queued behind this one on the shard's producer, ends it in the log too
+  // (held only once written, the end would find an empty entry and commit
+  // none of them). A failed write leaves it held: whether Pulsar stored it
+  // is unknown, and the transaction's end drops it either way.
+  groups_[group_id].held[producer_id] = std::move(merged);
   std::string key = held_key(producer_id, group_id);  // named: g++ 12 mishandles temporaries in co_await
   co_await write_record(group_id, std::move(key), blob);
-  groups_[group_id].held[producer_id] = std::move(merged);
   co_return Result<Done>::success({});
 }
 
