@@ -20,6 +20,7 @@
 #include "kwire/messages/delete_topics_request.hpp"
 #include "kwire/messages/describe_configs_request.hpp"
 #include "kwire/messages/describe_groups_request.hpp"
+#include "kwire/messages/describe_topic_partitions_request.hpp"
 #include "kwire/messages/fetch_request.hpp"
 #include "kwire/messages/find_coordinator_request.hpp"
 #include "kwire/messages/heartbeat_request.hpp"
@@ -188,6 +189,22 @@ int main(int argc, char** argv) {
               .add(list_offsets("t", 1700000000001), 4)
               .add(dr, 2)
               .add(dt, 3));
+  }
+  {
+    // Pages of DescribeTopicPartitions: all topics two partitions at a time,
+    // the cursor followed, a named unknown topic.
+    kwire::DescribeTopicPartitionsRequest first;
+    first.response_partition_limit = 2;
+    auto rest = first;
+    kwire::DescribeTopicPartitionsRequest::Cursor at;
+    at.topic_name = "t";
+    at.partition_index = 2;
+    rest.cursor = at;
+    kwire::DescribeTopicPartitionsRequest named;
+    named.topics.emplace_back().name = "t";
+    named.topics.emplace_back().name = "u";
+    write(dir, "describe_topic_partitions",
+          Seq{}.add(create("t", 3), 7).add(first, 0).add(rest, 0).add(named, 0));
   }
   {
     kwire::InitProducerIdRequest ip;
